@@ -1,0 +1,341 @@
+/**
+ * `nestbox`: the command line, a client of the core's API. It connects to a running core
+ * (desktop app, `nestbox daemon`, `nestbox serve`) or hosts one in-process for the length of
+ * the command. VMs keep running after it exits. Errors: one line on stderr, non-zero exit.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CreateVmSpec, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
+import { NestboxError } from '../core/api/errors';
+import type { RpcClient } from '../core/api/rpc';
+import { describeState } from '../core/domain/lifecycle';
+import { OS_TYPES } from '../core/domain/ostypes';
+import { connectOrHost, hostCore, type CoreConnection } from '../core/server/host';
+import { defaultDataDir } from '../core/store/paths';
+
+const USAGE = `Usage: nestbox <command> [options]
+
+VMs:
+  list [--json]                         list VMs and their state
+  create NAME [--os-type T] [--memory MiB] [--cpus N] [--disk-size SIZE | --disk PATH | --no-disk]
+              [--iso PATH] [--firmware bios|uefi] [--nic nat|none] [--json]
+  info NAME [--json]                    show a VM's configuration and state
+  modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT]
+  start NAME                            start (or resume from its saved state)
+  pause NAME | resume NAME | reset NAME
+  shutdown NAME [--timeout S]           ACPI power button; waits until the guest is off
+  poweroff NAME                         pull the plug
+  savestate NAME                        save the machine state and stop
+  discardstate NAME                     forget the saved state
+  delete NAME [--keep-files]            delete the VM and its folder
+  serial NAME                           attach this terminal to the serial console (Ctrl+] detaches)
+  screenshot NAME FILE.png              save the screen as PNG
+  log [NAME] [--limit N] [--json]       recent events
+
+Host:
+  host [--json]                         QEMU, accelerators, firmware, memory, CPUs
+  ostypes                               OS types and their presets
+  daemon                                host the core headless; other clients connect to it
+
+Global options:
+  --home DIR     data directory (default: $NESTBOX_HOME or the platform's app-data folder)
+  -h, --help     this help
+
+VMs are named by name or UUID.`;
+
+class UsageError extends Error {}
+
+function out(s: string): void {
+  process.stdout.write(`${s}\n`);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+function intOpt(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${what} must be a whole number, got '${v}'`);
+  return Number(v);
+}
+
+function printInfo(vm: VmInfo): void {
+  const c = vm.config;
+  const lines: [string, string][] = [
+    ['Name', vm.name],
+    ['UUID', vm.uuid],
+    ['State', describeState(vm.state) + (vm.stateReason ? ` (${vm.stateReason})` : '')],
+    ['OS type', c.osType],
+    ['Memory', `${c.memoryMiB} MiB`],
+    ['CPUs', String(c.cpus)],
+    ['Firmware', c.firmware.toUpperCase()],
+    ['Machine', c.machine],
+    ...c.disks.map((d): [string, string] => [`Disk ${d.id}`, `${d.file} (${d.format}, ${d.bus})`]),
+    ...c.cdroms.map((d): [string, string] => [`CD/DVD ${d.id}`, d.iso ?? 'empty']),
+    ['Boot order', c.bootOrder.join(', ')],
+    ...c.nics.map((n): [string, string] => [`NIC ${n.id}`, `${n.mode}, ${n.model}, ${n.mac}`]),
+    ['Display', c.display.adapter],
+    ['Serial', c.serial.enabled ? 'enabled' : 'disabled'],
+    ['Folder', vm.dir],
+  ];
+  if (vm.runtime) lines.push(['QEMU', `pid ${vm.runtime.pid}, ${vm.runtime.accel}, since ${vm.runtime.startedAt}`]);
+  if (vm.hasSavedState) lines.push(['Saved state', 'yes']);
+  if (c.description) lines.push(['Description', c.description]);
+  out(table(lines.map(([k, v]) => [`${k}:`, v])));
+}
+
+function warn(r: OpResult): void {
+  for (const w of r.warnings) process.stderr.write(`nestbox: warning: ${w}\n`);
+}
+
+async function serialConsole(client: RpcClient, ref: string): Promise<void> {
+  const { stream } = await client.call('serial.open', { ref });
+  const tty = process.stdin.isTTY === true;
+  await new Promise<void>((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      if (tty) process.stdin.setRawMode(false);
+      process.stdin.pause();
+      client.call('serial.close', { stream }).catch(() => undefined).finally(resolve);
+    };
+    client.on('serial.data', (ev) => {
+      if (ev.stream === stream) process.stdout.write(Buffer.from(ev.data, 'base64'));
+    });
+    client.on('serial.closed', (ev) => {
+      if (ev.stream !== stream) return;
+      process.stderr.write(`\r\nnestbox: console closed: ${ev.reason}\r\n`);
+      finish();
+    });
+    client.onClose(() => finish());
+    if (tty) {
+      process.stderr.write(`Connected to the serial console of '${ref}'. Press Ctrl+] to detach.\r\n`);
+      process.stdin.setRawMode(true);
+    }
+    process.stdin.on('data', (chunk: Buffer) => {
+      if (tty && chunk.includes(0x1d)) return finish();
+      client.call('serial.write', { stream, data: chunk.toString('base64') }).catch(() => finish());
+    });
+    process.stdin.on('end', () => {
+      // Piped input: give the guest a moment to answer the last line, then leave.
+      setTimeout(finish, Number(process.env['NESTBOX_SERIAL_LINGER_MS'] ?? 1500));
+    });
+    process.stdin.resume();
+  });
+}
+
+async function daemon(home: string): Promise<void> {
+  const hosted = await hostCore({ dataDir: home });
+  process.stderr.write(`nestbox: core running for ${home} (pid ${process.pid}); Ctrl+C stops it, VMs keep running\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await hosted.close();
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      home: { type: 'string' },
+      json: { type: 'boolean' },
+      'os-type': { type: 'string' },
+      memory: { type: 'string' },
+      cpus: { type: 'string' },
+      'disk-size': { type: 'string' },
+      disk: { type: 'string' },
+      'no-disk': { type: 'boolean' },
+      iso: { type: 'string' },
+      firmware: { type: 'string' },
+      nic: { type: 'string' },
+      name: { type: 'string' },
+      description: { type: 'string' },
+      timeout: { type: 'string' },
+      'keep-files': { type: 'boolean' },
+      limit: { type: 'string' },
+    },
+  });
+  const [cmd, ...args] = positionals;
+  if (o.help || !cmd || cmd === 'help') {
+    out(USAGE);
+    return cmd || o.help ? 0 : 2;
+  }
+  const home = o.home ? path.resolve(o.home) : defaultDataDir();
+  const need = (n: number, usage: string) => {
+    if (args.length !== n) throw new UsageError(`usage: nestbox ${usage}`);
+  };
+
+  if (cmd === 'ostypes') {
+    out(table([['ID', 'NAME', 'MEMORY', 'DISK', 'FIRMWARE', 'NIC'], ...OS_TYPES.map((t) => [t.id, t.label, `${t.preset.memoryMiB} MiB`, `${t.preset.diskGiB} GiB`, t.preset.firmware, t.preset.nicModel])]));
+    return 0;
+  }
+  if (cmd === 'daemon') {
+    await daemon(home);
+    return 0;
+  }
+
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host'];
+  if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
+
+  const conn: CoreConnection = await connectOrHost({ dataDir: home });
+  const c = conn.client;
+  try {
+    switch (cmd) {
+      case 'list': {
+        const vms: readonly VmSummary[] = await c.call('vms.list', {});
+        if (o.json) out(JSON.stringify(vms, null, 2));
+        else if (vms.length === 0) out('No VMs yet. Create one with: nestbox create NAME --iso PATH');
+        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
+        return 0;
+      }
+      case 'host': {
+        const h = await c.call('host.info', {});
+        if (o.json) out(JSON.stringify(h, null, 2));
+        else {
+          out(table([
+            ['Nestbox:', h.nestboxVersion],
+            ['Data directory:', h.dataDir],
+            ['QEMU:', h.qemu ? `${h.qemu.version} (${h.qemu.binary})` : 'not found'],
+            ['Accelerator:', `${h.accelChoice} → ${h.accelEffective ?? 'none'}`],
+            ...h.accelerators.map((a) => [`  ${a.name}:`, a.usable ? 'usable' : `not usable: ${a.reason ?? ''}`]),
+            ['UEFI firmware:', h.firmware.uefi ?? 'not found'],
+            ['Host memory:', `${h.memoryMiB} MiB`],
+            ['Host CPUs:', String(h.cpus)],
+          ]));
+          if (h.accelNote) out(`Note: ${h.accelNote}`);
+        }
+        return 0;
+      }
+      case 'create': {
+        need(1, 'create NAME [options]');
+        if (o.disk && o['disk-size']) throw new UsageError('give either --disk or --disk-size, not both');
+        if (o.firmware && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new UsageError('--firmware must be bios or uefi');
+        if (o.nic && o.nic !== 'nat' && o.nic !== 'none') throw new UsageError('--nic must be nat or none');
+        const spec: CreateVmSpec = {
+          name: args[0]!,
+          ...(o['os-type'] ? { osType: o['os-type'] } : {}),
+          ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+          ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+          ...(o['disk-size'] ? { diskSize: o['disk-size'] } : {}),
+          ...(o.disk ? { disk: path.resolve(o.disk) } : {}),
+          ...(o['no-disk'] ? { noDisk: true } : {}),
+          ...(o.iso ? { iso: path.resolve(o.iso) } : {}),
+          ...(o.firmware ? { firmware: o.firmware as 'bios' | 'uefi' } : {}),
+          ...(o.nic ? { nic: o.nic as 'nat' | 'none' } : {}),
+          ...(o.description ? { description: o.description } : {}),
+        };
+        const r = await c.call('vms.create', spec);
+        warn(r);
+        if (o.json) out(JSON.stringify(r.vm, null, 2));
+        else out(`Created '${r.vm.name}' (${r.vm.uuid}) in ${r.vm.dir}`);
+        return 0;
+      }
+      case 'info': {
+        need(1, 'info NAME [--json]');
+        const vm = await c.call('vms.info', { ref: args[0]! });
+        if (o.json) out(JSON.stringify(vm, null, 2));
+        else printInfo(vm);
+        return 0;
+      }
+      case 'modify': {
+        need(1, 'modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT]');
+        const changes: ModifyVmSpec = {
+          ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+          ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+          ...(o.iso !== undefined ? { iso: o.iso === 'none' || o.iso === '' ? null : path.resolve(o.iso) } : {}),
+          ...(o.name ? { name: o.name } : {}),
+          ...(o.description !== undefined ? { description: o.description } : {}),
+        };
+        if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox --help)');
+        const r = await c.call('vms.modify', { ref: args[0]!, changes });
+        warn(r);
+        out(`Modified '${r.vm.name}'`);
+        return 0;
+      }
+      case 'start':
+      case 'pause':
+      case 'resume':
+      case 'reset':
+      case 'poweroff':
+      case 'savestate':
+      case 'discardstate': {
+        need(1, `${cmd} NAME`);
+        const method = ({
+          start: 'vms.start',
+          pause: 'vms.pause',
+          resume: 'vms.resume',
+          reset: 'vms.reset',
+          poweroff: 'vms.powerOff',
+          savestate: 'vms.saveState',
+          discardstate: 'vms.discardState',
+        } as const)[cmd];
+        const r = await c.call(method, { ref: args[0]! });
+        warn(r);
+        out(`'${r.vm.name}' is ${describeState(r.vm.state)}`);
+        return 0;
+      }
+      case 'shutdown': {
+        need(1, 'shutdown NAME [--timeout S]');
+        const timeoutS = intOpt(o.timeout, '--timeout') ?? 60;
+        const r = await c.call('vms.shutdown', { ref: args[0]!, timeoutS });
+        out(`'${r.vm.name}' is ${describeState(r.vm.state)}`);
+        return 0;
+      }
+      case 'delete': {
+        need(1, 'delete NAME [--keep-files]');
+        const r = await c.call('vms.delete', { ref: args[0]!, keepFiles: o['keep-files'] === true });
+        out(r.removedDir ? `Deleted '${args[0]}' and its files` : `Deleted '${args[0]}' (files kept)`);
+        return 0;
+      }
+      case 'serial':
+        need(1, 'serial NAME');
+        await serialConsole(c, args[0]!);
+        return 0;
+      case 'screenshot': {
+        need(2, 'screenshot NAME FILE.png');
+        const shot = await c.call('vms.screenshot', { ref: args[0]! });
+        fs.writeFileSync(args[1]!, Buffer.from(shot.pngBase64, 'base64'));
+        out(`Saved ${shot.width}x${shot.height} screenshot to ${args[1]}`);
+        return 0;
+      }
+      case 'log': {
+        if (args.length > 1) throw new UsageError('usage: nestbox log [NAME] [--limit N]');
+        const entries = await c.call('events.recent', { ...(args[0] ? { ref: args[0] } : {}), limit: intOpt(o.limit, '--limit') ?? 50 });
+        if (o.json) out(JSON.stringify(entries, null, 2));
+        else for (const e of entries) out(`${e.ts}  ${e.level.padEnd(7)}  ${e.message}`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+export function run(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+        process.stderr.write(`nestbox: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const e = NestboxError.from(err);
+      process.stderr.write(`nestbox: ${e.message}\n`);
+      if (process.env['NESTBOX_DEBUG'] && e.detail) process.stderr.write(`${e.detail}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

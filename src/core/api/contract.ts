@@ -1,0 +1,162 @@
+/**
+ * The service contract, defined once. Every transport (in-memory, unix socket, MessagePort,
+ * WebSocket) carries exactly these methods and events. `api` may import *types* from
+ * `domain` (the plain model shapes) and nothing else of ours.
+ */
+import type { VmConfig, Firmware, NicMode, DiskBus, DisplayAdapter } from '../domain/config';
+import type { VmState, VmOperation } from '../domain/lifecycle';
+import type { OsType } from '../domain/ostypes';
+import type { ErrorShape } from './errors';
+
+export type { VmConfig, VmState, VmOperation, OsType };
+
+export type Accelerator = 'kvm' | 'hvf' | 'whpx' | 'tcg';
+export type AcceleratorChoice = Accelerator | 'auto';
+
+export interface AcceleratorStatus {
+  readonly name: Accelerator;
+  readonly usable: boolean;
+  /** Why it cannot be used, in words a user can act on. */
+  readonly reason?: string;
+}
+
+export interface HostInfo {
+  readonly nestboxVersion: string;
+  readonly platform: string;
+  readonly arch: string;
+  readonly dataDir: string;
+  readonly qemu: { readonly binary: string; readonly version: string; readonly imgBinary: string } | null;
+  readonly accelerators: readonly AcceleratorStatus[];
+  readonly accelChoice: AcceleratorChoice;
+  /** What `auto` (or the forced choice) resolves to; null if nothing can run a guest. */
+  readonly accelEffective: Accelerator | null;
+  readonly accelNote?: string;
+  readonly firmware: { readonly bios: boolean; readonly uefi: string | null };
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly osTypes: readonly OsType[];
+}
+
+export interface VmSummary {
+  readonly uuid: string;
+  readonly name: string;
+  readonly osType: string;
+  readonly group: string;
+  readonly state: VmState;
+  readonly stateReason?: string;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+}
+
+export interface VmRuntimeInfo {
+  readonly pid: number;
+  readonly accel: Accelerator;
+  readonly startedAt: string;
+}
+
+export interface VmInfo extends VmSummary {
+  readonly config: VmConfig;
+  readonly dir: string;
+  readonly allowed: readonly VmOperation[];
+  readonly runtime: VmRuntimeInfo | null;
+  readonly hasSavedState: boolean;
+  readonly createdAt: string;
+  readonly serialLog: string;
+  readonly qemuLog: string;
+}
+
+export interface CreateVmSpec {
+  readonly name: string;
+  readonly osType?: string;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  readonly firmware?: Firmware;
+  /** Size of a new disk, e.g. "20G"; ignored when `disk` is given. */
+  readonly diskSize?: string;
+  /** Attach an existing image in place instead of creating one. */
+  readonly disk?: string;
+  /** No disk at all (live ISO). */
+  readonly noDisk?: boolean;
+  readonly diskBus?: DiskBus;
+  readonly iso?: string;
+  readonly nic?: NicMode;
+  readonly display?: DisplayAdapter;
+  readonly description?: string;
+  readonly group?: string;
+}
+
+export interface ModifyVmSpec {
+  readonly name?: string;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  /** Path of an ISO, or null to eject. */
+  readonly iso?: string | null;
+  readonly description?: string;
+  readonly group?: string;
+  readonly firmware?: Firmware;
+  readonly display?: DisplayAdapter;
+}
+
+export interface OpResult {
+  readonly vm: VmInfo;
+  readonly warnings: readonly string[];
+}
+
+export interface LogEntry {
+  readonly id: number;
+  readonly ts: string;
+  readonly vmUuid: string | null;
+  readonly level: 'info' | 'warning' | 'error';
+  readonly kind: string;
+  readonly message: string;
+}
+
+/** Method name → params and result. One typed map, as GitHub Desktop does for IPC. */
+export interface ApiMethods {
+  'host.info': { params: Record<string, never>; result: HostInfo };
+  'vms.list': { params: Record<string, never>; result: readonly VmSummary[] };
+  'vms.info': { params: { ref: string }; result: VmInfo };
+  'vms.create': { params: CreateVmSpec; result: OpResult };
+  'vms.modify': { params: { ref: string; changes: ModifyVmSpec }; result: OpResult };
+  'vms.start': { params: { ref: string }; result: OpResult };
+  'vms.pause': { params: { ref: string }; result: OpResult };
+  'vms.resume': { params: { ref: string }; result: OpResult };
+  'vms.reset': { params: { ref: string }; result: OpResult };
+  'vms.shutdown': { params: { ref: string; timeoutS?: number }; result: OpResult };
+  'vms.powerOff': { params: { ref: string }; result: OpResult };
+  'vms.saveState': { params: { ref: string }; result: OpResult };
+  'vms.discardState': { params: { ref: string }; result: OpResult };
+  'vms.delete': { params: { ref: string; keepFiles?: boolean }; result: { uuid: string; removedDir: boolean } };
+  'vms.screenshot': { params: { ref: string }; result: { pngBase64: string; width: number; height: number } };
+  'events.recent': { params: { ref?: string; limit?: number }; result: readonly LogEntry[] };
+  /** Opens the VM's serial console for this client; data flows as `serial.data` events. */
+  'serial.open': { params: { ref: string }; result: { stream: string } };
+  'serial.write': { params: { stream: string; data: string }; result: null };
+  'serial.close': { params: { stream: string }; result: null };
+}
+
+export type MethodName = keyof ApiMethods;
+export type Params<M extends MethodName> = ApiMethods[M]['params'];
+export type Result<M extends MethodName> = ApiMethods[M]['result'];
+
+/** Events pushed to every client (except `serial.*`, which go to the stream's owner). */
+export interface ApiEvents {
+  'vm.state': { uuid: string; name: string; state: VmState; reason?: string };
+  'vm.changed': { uuid: string };
+  'vm.removed': { uuid: string };
+  'log': LogEntry;
+  /** Serial bytes, base64. */
+  'serial.data': { stream: string; data: string };
+  'serial.closed': { stream: string; reason: string };
+}
+
+export type EventName = keyof ApiEvents;
+
+/** The wire protocol shared by every transport. */
+export type WireMessage =
+  | { readonly t: 'req'; readonly id: number; readonly method: string; readonly params: unknown }
+  | { readonly t: 'res'; readonly id: number; readonly result: unknown }
+  | { readonly t: 'err'; readonly id: number; readonly error: ErrorShape }
+  | { readonly t: 'evt'; readonly name: string; readonly data: unknown };
+
+export const PROTOCOL_VERSION = 1;

@@ -1,0 +1,169 @@
+/**
+ * RPC over any message transport. The server side turns a `Handler` into replies; the
+ * client side is one generic `call` plus typed events. No Node imports: this file runs in
+ * the renderer too.
+ */
+import type { ApiEvents, EventName, MethodName, Params, Result, WireMessage } from './contract';
+import { NestboxError, isErrorShape } from './errors';
+
+export interface Transport {
+  send(msg: WireMessage): void;
+  onMessage(cb: (msg: WireMessage) => void): void;
+  onClose(cb: (reason?: Error) => void): void;
+  close(): void;
+}
+
+/** What a server needs from the core for one connected client. */
+export interface Session {
+  call(method: string, params: unknown): Promise<unknown>;
+  /** The transport went away: release what the client held (serial streams, ...). */
+  dispose(): void;
+}
+
+/** Connects one transport to one session; events are pushed by whoever holds `push`. */
+export function serveTransport(transport: Transport, makeSession: (push: (name: EventName, data: unknown) => void) => Session): void {
+  let open = true;
+  const push = (name: EventName, data: unknown): void => {
+    if (open) transport.send({ t: 'evt', name, data });
+  };
+  const session = makeSession(push);
+  transport.onMessage((msg) => {
+    if (msg.t !== 'req') return;
+    session.call(msg.method, msg.params).then(
+      (result) => {
+        if (open) transport.send({ t: 'res', id: msg.id, result: result ?? null });
+      },
+      (err: unknown) => {
+        if (open) transport.send({ t: 'err', id: msg.id, error: NestboxError.from(err).toShape() });
+      },
+    );
+  });
+  transport.onClose(() => {
+    open = false;
+    session.dispose();
+  });
+}
+
+type Listener<E extends EventName> = (data: ApiEvents[E]) => void;
+
+export class RpcClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly listeners = new Map<string, Set<(data: unknown) => void>>();
+  private readonly closeListeners = new Set<(reason?: Error) => void>();
+  private closedWith: Error | null = null;
+
+  constructor(private readonly transport: Transport) {
+    transport.onMessage((msg) => this.onMessage(msg));
+    transport.onClose((reason) => this.onClosed(reason));
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const id = this.nextId++;
+    return new Promise<Result<M>>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      try {
+        this.transport.send({ t: 'req', id, method, params });
+      } catch (err) {
+        this.pending.delete(id);
+        reject(NestboxError.from(err, 'PROTOCOL_ERROR'));
+      }
+    });
+  }
+
+  on<E extends EventName>(name: E, listener: Listener<E>): () => void {
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+    }
+    const l = listener as (data: unknown) => void;
+    set.add(l);
+    return () => set.delete(l);
+  }
+
+  onClose(listener: (reason?: Error) => void): () => void {
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  private onMessage(msg: WireMessage): void {
+    switch (msg.t) {
+      case 'res':
+      case 'err': {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        if (msg.t === 'res') p.resolve(msg.result);
+        else p.reject(isErrorShape(msg.error) ? NestboxError.fromShape(msg.error) : new NestboxError('PROTOCOL_ERROR', 'malformed error reply'));
+        return;
+      }
+      case 'evt': {
+        const set = this.listeners.get(msg.name);
+        if (!set) return;
+        for (const l of [...set]) {
+          try {
+            l(msg.data);
+          } catch {
+            // A listener's bug must not break the connection for the others.
+          }
+        }
+        return;
+      }
+      case 'req':
+        return;
+    }
+  }
+
+  private onClosed(reason?: Error): void {
+    if (this.closedWith) return;
+    this.closedWith = new NestboxError('PROTOCOL_ERROR', `connection to the Nestbox core closed${reason ? `: ${reason.message}` : ''}`);
+    for (const p of this.pending.values()) p.reject(this.closedWith);
+    this.pending.clear();
+    for (const l of [...this.closeListeners]) l(reason);
+  }
+}
+
+/** Two connected in-memory transports, for an in-process core and for tests. */
+export function memoryTransportPair(): [Transport, Transport] {
+  const make = () => ({
+    onMsg: [] as ((m: WireMessage) => void)[],
+    onClose: [] as ((r?: Error) => void)[],
+    closed: false,
+  });
+  const a = make();
+  const b = make();
+  const side = (self: ReturnType<typeof make>, other: ReturnType<typeof make>): Transport => ({
+    send(msg) {
+      if (self.closed) throw new NestboxError('PROTOCOL_ERROR', 'transport closed');
+      // Structured clone keeps the in-memory path honest: nothing shared by reference.
+      const copy = structuredClone(msg);
+      queueMicrotask(() => {
+        if (!other.closed) for (const cb of other.onMsg) cb(copy);
+      });
+    },
+    onMessage(cb) {
+      self.onMsg.push(cb);
+    },
+    onClose(cb) {
+      self.onClose.push(cb);
+    },
+    close() {
+      for (const s of [self, other]) {
+        if (s.closed) continue;
+        s.closed = true;
+        for (const cb of s.onClose) queueMicrotask(() => cb());
+      }
+    },
+  });
+  return [side(a, b), side(b, a)];
+}

@@ -1,0 +1,281 @@
+/**
+ * The VM configuration: a versioned, validated value. Every way a config enters the core
+ * (the wizard, the CLI, the database, an OVF later) goes through `parseVmConfig`, which
+ * rejects unknown keys so that a typo never silently becomes a default.
+ */
+
+export const CONFIG_VERSION = 1 as const;
+
+export type Firmware = 'bios' | 'uefi';
+export type MachineType = 'q35' | 'pc';
+export type DiskFormat = 'qcow2' | 'raw' | 'vdi' | 'vmdk' | 'vpc' | 'vhdx';
+export type DiskBus = 'virtio' | 'sata' | 'ide' | 'nvme';
+export type NicModel = 'virtio-net-pci' | 'e1000' | 'rtl8139';
+export type NicMode = 'nat' | 'none';
+export type DisplayAdapter = 'vga' | 'virtio' | 'none';
+export type BootDevice = 'disk' | 'cdrom' | 'network';
+
+export interface DiskConfig {
+  readonly id: string;
+  /** Absolute path, or relative to the VM's folder (disks Nestbox created live there). */
+  readonly file: string;
+  readonly format: DiskFormat;
+  readonly bus: DiskBus;
+  readonly readOnly: boolean;
+  /** True when Nestbox created the image, so deleting the VM may delete it. */
+  readonly owned: boolean;
+}
+
+export interface CdromConfig {
+  readonly id: string;
+  /** Absolute path of an ISO, or null for an empty drive. */
+  readonly iso: string | null;
+}
+
+export interface NicConfig {
+  readonly id: string;
+  readonly mode: NicMode;
+  readonly model: NicModel;
+  readonly mac: string;
+}
+
+export interface DisplayConfig {
+  readonly adapter: DisplayAdapter;
+}
+
+export interface SerialConfig {
+  readonly enabled: boolean;
+}
+
+export interface VmConfig {
+  readonly version: typeof CONFIG_VERSION;
+  readonly uuid: string;
+  readonly name: string;
+  readonly osType: string;
+  readonly description: string;
+  readonly group: string;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly firmware: Firmware;
+  readonly machine: MachineType;
+  readonly disks: readonly DiskConfig[];
+  readonly cdroms: readonly CdromConfig[];
+  readonly bootOrder: readonly BootDevice[];
+  readonly nics: readonly NicConfig[];
+  readonly display: DisplayConfig;
+  readonly serial: SerialConfig;
+}
+
+export const LIMITS = {
+  minMemoryMiB: 16,
+  maxMemoryMiB: 4 * 1024 * 1024,
+  minCpus: 1,
+  maxCpus: 255,
+  maxDisks: 16,
+  maxCdroms: 4,
+  maxNics: 8,
+  maxNameLength: 64,
+} as const;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(path ? `${path}: ${message}` : message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function expectObject(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(path, 'must be an object');
+  return v as Obj;
+}
+
+function rejectUnknownKeys(o: Obj, allowed: readonly string[], path: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) throw new ConfigError(path, `unknown key '${k}'`);
+  }
+}
+
+function str(o: Obj, key: string, path: string, opts: { min?: number; max?: number; pattern?: RegExp } = {}): string {
+  const v = o[key];
+  const p = path ? `${path}.${key}` : key;
+  if (typeof v !== 'string') throw new ConfigError(p, 'must be a string');
+  if (opts.min !== undefined && v.length < opts.min) throw new ConfigError(p, `must have at least ${opts.min} characters`);
+  if (opts.max !== undefined && v.length > opts.max) throw new ConfigError(p, `must have at most ${opts.max} characters`);
+  if (opts.pattern && !opts.pattern.test(v)) throw new ConfigError(p, `has an invalid value '${v}'`);
+  return v;
+}
+
+function int(o: Obj, key: string, path: string, min: number, max: number): number {
+  const v = o[key];
+  const p = path ? `${path}.${key}` : key;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(p, 'must be an integer');
+  if (v < min || v > max) throw new ConfigError(p, `must be between ${min} and ${max}`);
+  return v;
+}
+
+function bool(o: Obj, key: string, path: string): boolean {
+  const v = o[key];
+  if (typeof v !== 'boolean') throw new ConfigError(path ? `${path}.${key}` : key, 'must be true or false');
+  return v;
+}
+
+function oneOf<T extends string>(o: Obj, key: string, path: string, values: readonly T[]): T {
+  const v = o[key];
+  const p = path ? `${path}.${key}` : key;
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
+    throw new ConfigError(p, `must be one of ${values.join(', ')}`);
+  }
+  return v as T;
+}
+
+function arr(o: Obj, key: string, path: string, max: number): readonly unknown[] {
+  const v = o[key];
+  const p = path ? `${path}.${key}` : key;
+  if (!Array.isArray(v)) throw new ConfigError(p, 'must be a list');
+  if (v.length > max) throw new ConfigError(p, `may have at most ${max} entries`);
+  return v;
+}
+
+export const FIRMWARES: readonly Firmware[] = ['bios', 'uefi'];
+export const MACHINES: readonly MachineType[] = ['q35', 'pc'];
+export const DISK_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
+export const DISK_BUSES: readonly DiskBus[] = ['virtio', 'sata', 'ide', 'nvme'];
+export const NIC_MODELS: readonly NicModel[] = ['virtio-net-pci', 'e1000', 'rtl8139'];
+export const NIC_MODES: readonly NicMode[] = ['nat', 'none'];
+export const DISPLAY_ADAPTERS: readonly DisplayAdapter[] = ['vga', 'virtio', 'none'];
+export const BOOT_DEVICES: readonly BootDevice[] = ['disk', 'cdrom', 'network'];
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ID_RE = /^[a-z][a-z0-9]{0,15}$/;
+/** Locally administered unicast MAC. */
+const MAC_RE = /^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/;
+/**
+ * Names become folder names and appear in argv; keep them to characters that are safe on
+ * every host file system and never look like an option.
+ */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._()+-]*$/;
+
+export function validateName(name: string, path = 'name'): string {
+  if (name.length < 1 || name.length > LIMITS.maxNameLength) {
+    throw new ConfigError(path, `must have 1 to ${LIMITS.maxNameLength} characters`);
+  }
+  if (!NAME_RE.test(name) || name.endsWith('.') || name.endsWith(' ')) {
+    throw new ConfigError(
+      path,
+      `'${name}' is not a valid VM name (use letters, digits, spaces and . _ ( ) + -, starting with a letter or digit)`,
+    );
+  }
+  if (UUID_RE.test(name)) throw new ConfigError(path, 'must not look like a UUID');
+  return name;
+}
+
+function parseDisk(v: unknown, path: string): DiskConfig {
+  const o = expectObject(v, path);
+  rejectUnknownKeys(o, ['id', 'file', 'format', 'bus', 'readOnly', 'owned'], path);
+  return {
+    id: str(o, 'id', path, { pattern: ID_RE }),
+    file: str(o, 'file', path, { min: 1, max: 4096 }),
+    format: oneOf(o, 'format', path, DISK_FORMATS),
+    bus: oneOf(o, 'bus', path, DISK_BUSES),
+    readOnly: bool(o, 'readOnly', path),
+    owned: bool(o, 'owned', path),
+  };
+}
+
+function parseCdrom(v: unknown, path: string): CdromConfig {
+  const o = expectObject(v, path);
+  rejectUnknownKeys(o, ['id', 'iso'], path);
+  const iso = o['iso'];
+  if (iso !== null && (typeof iso !== 'string' || iso.length === 0)) {
+    throw new ConfigError(`${path}.iso`, 'must be a path or null');
+  }
+  return { id: str(o, 'id', path, { pattern: ID_RE }), iso: iso as string | null };
+}
+
+function parseNic(v: unknown, path: string): NicConfig {
+  const o = expectObject(v, path);
+  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac'], path);
+  return {
+    id: str(o, 'id', path, { pattern: ID_RE }),
+    mode: oneOf(o, 'mode', path, NIC_MODES),
+    model: oneOf(o, 'model', path, NIC_MODELS),
+    mac: str(o, 'mac', path, { pattern: MAC_RE }),
+  };
+}
+
+function uniqueIds(items: readonly { id: string }[], path: string, seen: Set<string>): void {
+  for (const it of items) {
+    if (seen.has(it.id)) throw new ConfigError(path, `duplicate device id '${it.id}'`);
+    seen.add(it.id);
+  }
+}
+
+/** Validates an untrusted value into a VmConfig. Throws ConfigError naming the bad field. */
+export function parseVmConfig(input: unknown): VmConfig {
+  const o = expectObject(input, '');
+  rejectUnknownKeys(
+    o,
+    [
+      'version', 'uuid', 'name', 'osType', 'description', 'group', 'memoryMiB', 'cpus', 'firmware',
+      'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial',
+    ],
+    '',
+  );
+  if (o['version'] !== CONFIG_VERSION) {
+    throw new ConfigError('version', `unsupported config version ${JSON.stringify(o['version'])} (expected ${CONFIG_VERSION})`);
+  }
+  const display = expectObject(o['display'], 'display');
+  rejectUnknownKeys(display, ['adapter'], 'display');
+  const serial = expectObject(o['serial'], 'serial');
+  rejectUnknownKeys(serial, ['enabled'], 'serial');
+
+  const disks = arr(o, 'disks', '', LIMITS.maxDisks).map((d, i) => parseDisk(d, `disks[${i}]`));
+  const cdroms = arr(o, 'cdroms', '', LIMITS.maxCdroms).map((d, i) => parseCdrom(d, `cdroms[${i}]`));
+  const nics = arr(o, 'nics', '', LIMITS.maxNics).map((d, i) => parseNic(d, `nics[${i}]`));
+  const ids = new Set<string>();
+  uniqueIds(disks, 'disks', ids);
+  uniqueIds(cdroms, 'cdroms', ids);
+  uniqueIds(nics, 'nics', ids);
+  const macs = new Set(nics.map((n) => n.mac));
+  if (macs.size !== nics.length) throw new ConfigError('nics', 'two adapters have the same MAC address');
+
+  const bootOrder = arr(o, 'bootOrder', '', BOOT_DEVICES.length).map((b, i) => {
+    if (typeof b !== 'string' || !(BOOT_DEVICES as readonly string[]).includes(b)) {
+      throw new ConfigError(`bootOrder[${i}]`, `must be one of ${BOOT_DEVICES.join(', ')}`);
+    }
+    return b as BootDevice;
+  });
+  if (new Set(bootOrder).size !== bootOrder.length) throw new ConfigError('bootOrder', 'lists a device twice');
+
+  const name = validateName(str(o, 'name', ''));
+  const machine = oneOf(o, 'machine', '', MACHINES);
+  const firmware = oneOf(o, 'firmware', '', FIRMWARES);
+  if (firmware === 'uefi' && machine !== 'q35') throw new ConfigError('firmware', 'UEFI needs the q35 machine type');
+  if (machine === 'pc' && disks.some((d) => d.bus === 'sata')) {
+    throw new ConfigError('disks', 'SATA (AHCI) disks need the q35 machine type');
+  }
+
+  return {
+    version: CONFIG_VERSION,
+    uuid: str(o, 'uuid', '', { pattern: UUID_RE }),
+    name,
+    osType: str(o, 'osType', '', { min: 1, max: 64, pattern: /^[a-z0-9-]+$/ }),
+    description: str(o, 'description', '', { max: 10_000 }),
+    group: str(o, 'group', '', { max: 128, pattern: /^[^/\\]*$/ }),
+    memoryMiB: int(o, 'memoryMiB', '', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB),
+    cpus: int(o, 'cpus', '', LIMITS.minCpus, LIMITS.maxCpus),
+    firmware,
+    machine,
+    disks,
+    cdroms,
+    bootOrder,
+    nics,
+    display: { adapter: oneOf(display, 'adapter', 'display', DISPLAY_ADAPTERS) },
+    serial: { enabled: bool(serial, 'enabled', 'serial') },
+  };
+}

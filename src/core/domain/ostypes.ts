@@ -1,0 +1,64 @@
+import type { DiskBus, DisplayAdapter, Firmware, MachineType, NicModel } from './config';
+
+/**
+ * OS types with the defaults a wizard fills in, as VirtualBox's "Type/Version" does. The
+ * family decides what the guest can drive without extra drivers (Windows has no virtio
+ * drivers on its install media, so it gets e1000 and SATA).
+ */
+export type OsFamily = 'linux' | 'windows' | 'bsd' | 'other';
+
+export interface OsPreset {
+  readonly memoryMiB: number;
+  readonly diskGiB: number;
+  readonly cpus: number;
+  readonly nicModel: NicModel;
+  readonly diskBus: DiskBus;
+  readonly firmware: Firmware;
+  readonly machine: MachineType;
+  readonly display: DisplayAdapter;
+}
+
+export interface OsType {
+  readonly id: string;
+  readonly family: OsFamily;
+  readonly label: string;
+  readonly preset: OsPreset;
+}
+
+const linux: OsPreset = {
+  memoryMiB: 2048, diskGiB: 20, cpus: 2, nicModel: 'virtio-net-pci', diskBus: 'virtio',
+  firmware: 'bios', machine: 'q35', display: 'vga',
+};
+const windows: OsPreset = {
+  memoryMiB: 4096, diskGiB: 64, cpus: 2, nicModel: 'e1000', diskBus: 'sata',
+  firmware: 'uefi', machine: 'q35', display: 'vga',
+};
+const bsd: OsPreset = {
+  memoryMiB: 1024, diskGiB: 16, cpus: 1, nicModel: 'virtio-net-pci', diskBus: 'virtio',
+  firmware: 'bios', machine: 'q35', display: 'vga',
+};
+const other: OsPreset = {
+  memoryMiB: 512, diskGiB: 8, cpus: 1, nicModel: 'e1000', diskBus: 'sata',
+  firmware: 'bios', machine: 'q35', display: 'vga',
+};
+
+export const OS_TYPES: readonly OsType[] = [
+  { id: 'linux-debian', family: 'linux', label: 'Debian', preset: linux },
+  { id: 'linux-ubuntu', family: 'linux', label: 'Ubuntu', preset: { ...linux, diskGiB: 25, memoryMiB: 4096 } },
+  { id: 'linux-fedora', family: 'linux', label: 'Fedora', preset: { ...linux, diskGiB: 25, memoryMiB: 4096, firmware: 'uefi' } },
+  { id: 'linux-arch', family: 'linux', label: 'Arch Linux', preset: linux },
+  { id: 'linux-alpine', family: 'linux', label: 'Alpine Linux', preset: { ...linux, memoryMiB: 512, diskGiB: 8, cpus: 1 } },
+  { id: 'linux-other', family: 'linux', label: 'Other Linux', preset: { ...linux, memoryMiB: 1024, diskGiB: 16 } },
+  { id: 'windows-11', family: 'windows', label: 'Windows 11', preset: windows },
+  { id: 'windows-10', family: 'windows', label: 'Windows 10', preset: { ...windows, memoryMiB: 2048, diskGiB: 50 } },
+  { id: 'windows-server-2022', family: 'windows', label: 'Windows Server 2022', preset: windows },
+  { id: 'windows-7', family: 'windows', label: 'Windows 7', preset: { ...windows, memoryMiB: 1024, diskGiB: 32, firmware: 'bios', diskBus: 'ide' } },
+  { id: 'bsd-freebsd', family: 'bsd', label: 'FreeBSD', preset: bsd },
+  { id: 'bsd-openbsd', family: 'bsd', label: 'OpenBSD', preset: { ...bsd, nicModel: 'e1000' } },
+  { id: 'bsd-netbsd', family: 'bsd', label: 'NetBSD', preset: bsd },
+  { id: 'other', family: 'other', label: 'Other', preset: other },
+];
+
+export function findOsType(id: string): OsType | undefined {
+  return OS_TYPES.find((t) => t.id === id);
+}

@@ -1,0 +1,235 @@
+/**
+ * The one place QEMU's command line is composed: a pure function from a validated config,
+ * the resolved host facts and the VM's paths. Composed from per-section builders (as UTM
+ * does); option values are escaped in exactly one place (`opt`). Every disk is a -blockdev
+ * with an explicit driver so QEMU never guesses a format.
+ */
+import path from 'node:path';
+import type { BootDevice, DiskConfig, VmConfig } from '../domain/config';
+import type { Accelerator } from '../api/contract';
+
+export interface QemuHostFacts {
+  readonly binary: string;
+  readonly accel: Accelerator;
+  /** OVMF code image, required when firmware is uefi. */
+  readonly ovmfCode: string | null;
+}
+
+export interface VmPaths {
+  /** The VM's folder; relative disk paths resolve against it. */
+  readonly vmDir: string;
+  /** 0700 per-VM runtime directory holding the sockets and the pidfile. */
+  readonly runDir: string;
+  readonly serialLog: string;
+  /** UEFI variable store (qcow2) in the VM's folder. */
+  readonly efiVars: string;
+}
+
+export interface LaunchOptions {
+  /** Wait for an incoming migration stream (resuming a saved state). */
+  readonly incoming: boolean;
+}
+
+export const RUNTIME_FILES = {
+  pidfile: 'qemu.pid',
+  qmp: 'qmp.sock',
+  vnc: 'vnc.sock',
+  serial: 'serial.sock',
+} as const;
+
+/** Escapes a value inside a QEMU `key=value,...` option list: a comma is written twice. */
+export function opt(value: string): string {
+  return value.replace(/,/g, ',,');
+}
+
+function kv(pairs: ReadonlyArray<readonly [string, string | number | boolean]>): string {
+  return pairs
+    .map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 'on' : 'off') : typeof v === 'number' ? String(v) : opt(v)}`)
+    .join(',');
+}
+
+export function resolveDiskPath(vmDir: string, file: string): string {
+  return path.isAbsolute(file) ? file : path.join(vmDir, file);
+}
+
+function bootIndex(order: readonly BootDevice[], dev: BootDevice, nth: number): number | undefined {
+  const i = order.indexOf(dev);
+  if (i < 0) return undefined;
+  // Leave room for several devices of one kind: disk 0 → 10, disk 1 → 11, ...
+  return (i + 1) * 10 + nth;
+}
+
+function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {
+  const machine: [string, string | number | boolean][] = [['type', cfg.machine]];
+  if (cfg.firmware === 'uefi') {
+    machine.push(['pflash0', 'fw-code'], ['pflash1', 'fw-vars']);
+  }
+  const cpu = host.accel === 'tcg' ? 'max' : 'host';
+  return [
+    '-machine', kv(machine),
+    '-accel', host.accel,
+    '-cpu', cpu,
+    '-m', `${cfg.memoryMiB}M`,
+    '-smp', `${cfg.cpus}`,
+    '-rtc', cfg.osType.startsWith('windows') ? 'base=localtime' : 'base=utc',
+  ];
+}
+
+function firmwareSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
+  if (cfg.firmware !== 'uefi') return [];
+  if (!host.ovmfCode) throw new Error('UEFI firmware (OVMF) was not found on this host');
+  return [
+    '-blockdev', kv([['driver', 'file'], ['filename', host.ovmfCode], ['node-name', 'fw-code-file'], ['read-only', true]]),
+    '-blockdev', kv([['driver', 'raw'], ['file', 'fw-code-file'], ['node-name', 'fw-code'], ['read-only', true]]),
+    '-blockdev', kv([['driver', 'file'], ['filename', paths.efiVars], ['node-name', 'fw-vars-file']]),
+    '-blockdev', kv([['driver', 'qcow2'], ['file', 'fw-vars-file'], ['node-name', 'fw-vars']]),
+  ];
+}
+
+/** SATA ports on q35's built-in AHCI (ide.0 .. ide.5); IDE on pc has ide.0/ide.1, 2 units each. */
+interface PortAllocator {
+  next(): string;
+}
+
+function ataPorts(cfg: VmConfig): PortAllocator {
+  let n = 0;
+  return {
+    next() {
+      if (cfg.machine === 'q35') {
+        if (n > 5) throw new Error('too many SATA/IDE devices for the q35 AHCI controller (6 ports)');
+        return `bus=ide.${n++}`;
+      }
+      if (n > 3) throw new Error('too many IDE devices for the pc machine (4 units)');
+      const s = `bus=ide.${Math.floor(n / 2)},unit=${n % 2}`;
+      n++;
+      return s;
+    },
+  };
+}
+
+function diskDevice(d: DiskConfig, node: string, boot: number | undefined, ports: PortAllocator): string {
+  const b = boot === undefined ? '' : `,bootindex=${boot}`;
+  switch (d.bus) {
+    case 'virtio':
+      return `virtio-blk-pci,drive=${node},id=${d.id}${b}`;
+    case 'sata':
+    case 'ide':
+      return `ide-hd,drive=${node},id=${d.id},${ports.next()}${b}`;
+    case 'nvme':
+      return `nvme,drive=${node},id=${d.id},serial=${d.id}${b}`;
+    default: {
+      const never: never = d.bus;
+      throw new Error(`unknown disk bus ${String(never)}`);
+    }
+  }
+}
+
+function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
+  const out: string[] = [];
+  const ports = ataPorts(cfg);
+  cfg.disks.forEach((d, i) => {
+    const file = resolveDiskPath(paths.vmDir, d.file);
+    out.push(
+      '-blockdev', kv([['driver', 'file'], ['filename', file], ['node-name', `${d.id}-file`], ['read-only', d.readOnly]]),
+      '-blockdev', kv([['driver', d.format], ['file', `${d.id}-file`], ['node-name', d.id], ['read-only', d.readOnly]]),
+      '-device', diskDevice(d, d.id, bootIndex(cfg.bootOrder, 'disk', i), ports),
+    );
+  });
+  cfg.cdroms.forEach((c, i) => {
+    const boot = bootIndex(cfg.bootOrder, 'cdrom', i);
+    const b = boot === undefined ? '' : `,bootindex=${boot}`;
+    if (c.iso) {
+      out.push(
+        '-blockdev', kv([['driver', 'file'], ['filename', c.iso], ['node-name', `${c.id}-file`], ['read-only', true]]),
+        '-blockdev', kv([['driver', 'raw'], ['file', `${c.id}-file`], ['node-name', c.id], ['read-only', true]]),
+        '-device', `ide-cd,drive=${c.id},id=${c.id}-dev,${ports.next()}${b}`,
+      );
+    } else {
+      out.push('-device', `ide-cd,id=${c.id}-dev,${ports.next()}${b}`);
+    }
+  });
+  return out;
+}
+
+function networkSection(cfg: VmConfig): string[] {
+  const out: string[] = [];
+  cfg.nics.forEach((n, i) => {
+    if (n.mode === 'none') return;
+    const boot = bootIndex(cfg.bootOrder, 'network', i);
+    out.push(
+      '-netdev', `user,id=${n.id}`,
+      '-device', `${n.model},netdev=${n.id},id=${n.id}-dev,mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
+    );
+  });
+  return out;
+}
+
+function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
+  const vnc = path.join(paths.runDir, RUNTIME_FILES.vnc);
+  switch (cfg.display.adapter) {
+    case 'none':
+      return ['-display', 'none'];
+    case 'vga':
+      return ['-device', 'VGA,id=video0', '-display', 'none', '-vnc', `unix:${opt(vnc)}`];
+    case 'virtio':
+      return ['-device', 'virtio-vga,id=video0', '-display', 'none', '-vnc', `unix:${opt(vnc)}`];
+    default: {
+      const never: never = cfg.display.adapter;
+      throw new Error(`unknown display adapter ${String(never)}`);
+    }
+  }
+}
+
+function inputSection(cfg: VmConfig): string[] {
+  if (cfg.display.adapter === 'none') return [];
+  // An absolute pointer so the host's mouse is never captured.
+  return ['-device', 'qemu-xhci,id=usb', '-device', 'usb-tablet,id=tablet0,bus=usb.0'];
+}
+
+function serialSection(cfg: VmConfig, paths: VmPaths): string[] {
+  if (!cfg.serial.enabled) return [];
+  return [
+    '-chardev',
+    'socket,' +
+    kv([
+      ['id', 'serial0'],
+      ['path', path.join(paths.runDir, RUNTIME_FILES.serial)],
+      ['server', true],
+      ['wait', false],
+      ['logfile', paths.serialLog],
+      ['logappend', true],
+    ]),
+    '-serial', 'chardev:serial0',
+  ];
+}
+
+function controlSection(cfg: VmConfig, paths: VmPaths): string[] {
+  return [
+    '-pidfile', path.join(paths.runDir, RUNTIME_FILES.pidfile),
+    '-qmp', `unix:${opt(path.join(paths.runDir, RUNTIME_FILES.qmp))},server=on,wait=off`,
+    '-boot', 'menu=off,strict=on',
+    '-msg', 'timestamp=on',
+  ];
+}
+
+/** Builds the complete argv (without the binary) for starting a VM. */
+export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths, launch: LaunchOptions): string[] {
+  return [
+    '-name', kv([['guest', cfg.name], ['debug-threads', true]]),
+    '-uuid', cfg.uuid,
+    '-nodefaults',
+    '-no-user-config',
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    ...machineSection(cfg, host),
+    ...firmwareSection(cfg, host, paths),
+    ...storageSection(cfg, paths),
+    ...networkSection(cfg),
+    ...displaySection(cfg, paths),
+    ...inputSection(cfg),
+    ...serialSection(cfg, paths),
+    ...controlSection(cfg, paths),
+    // Always start stopped: the core attaches to QMP first, so no early event is missed.
+    '-S',
+    ...(launch.incoming ? ['-incoming', 'defer'] : []),
+  ];
+}

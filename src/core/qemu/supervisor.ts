@@ -1,0 +1,308 @@
+/**
+ * Starts QEMU in its own session so it outlives the core, and finds it again. A pid is only
+ * trusted after /proc (or ps) shows it is the QEMU started for this VM's UUID with this VM's
+ * pidfile: a stale pidfile pointing at some unrelated process is never signalled.
+ *
+ * QEMU removes its pidfile and sockets when it exits normally (guest power-off, `quit`,
+ * SIGTERM) and leaves them behind when it crashes or is SIGKILLed, which tells a new core
+ * which of the two happened while nobody was watching.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NestboxError } from '../api/errors';
+import { ensurePrivateDir } from '../store/paths';
+import { RUNTIME_FILES } from './argv';
+import { QmpClient } from './qmp';
+
+export interface ExitInfo {
+  /** QEMU exited on its own terms (guest shutdown, quit, SIGTERM) rather than crashing. */
+  readonly clean: boolean;
+  readonly reason: string;
+}
+
+export interface LaunchSpec {
+  readonly uuid: string;
+  readonly binary: string;
+  readonly argv: readonly string[];
+  readonly runDir: string;
+  readonly logFile: string;
+  readonly timeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The command line of a process, as argv; null if it is gone or unreadable. */
+export function processArgv(pid: number): string[] | null {
+  try {
+    if (process.platform === 'linux') {
+      const raw = fs.readFileSync(`/proc/${pid}/cmdline`);
+      if (raw.length === 0) return null; // a zombie
+      return raw.toString('utf8').split('\0').filter((s, i, a) => i < a.length - 1 || s !== '');
+    }
+    const out = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    return out ? out.split(/\s+/) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when `pid` is a QEMU started with this VM's UUID and this pidfile. */
+export function isOurQemu(pid: number, uuid: string, pidfile: string): boolean {
+  const argv = processArgv(pid);
+  if (!argv) return false;
+  const has = (flag: string, value: string) => argv.some((a, i) => a === flag && argv[i + 1] === value);
+  return /qemu-system/.test(path.basename(argv[0] ?? '')) && has('-uuid', uuid) && has('-pidfile', pidfile);
+}
+
+export function readPidfile(file: string): number | null {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The last meaningful lines QEMU wrote to its log since `offset`: the reason it stopped. */
+export function logTail(logFile: string, offset: number, maxLines = 4): string {
+  try {
+    const fd = fs.openSync(logFile, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const start = Math.max(offset, size - 16 * 1024);
+      const buf = Buffer.alloc(Math.max(0, size - start));
+      fs.readSync(fd, buf, 0, buf.length, start);
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z?\s*/, '').trim())
+        .filter(Boolean)
+        .slice(-maxLines)
+        .join('\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+/** A running QEMU this core is connected to, whether it started it or re-attached. */
+export class QemuProcess {
+  private exitInfo: ExitInfo | null = null;
+  private readonly exitListeners = new Set<(info: ExitInfo) => void>();
+  private shutdownSeen = false;
+  private killedByUs = false;
+  private detached = false;
+
+  private constructor(
+    readonly uuid: string,
+    readonly pid: number,
+    readonly runDir: string,
+    readonly qmp: QmpClient,
+    readonly logFile: string,
+    readonly logOffset: number,
+    private readonly child: ChildProcess | null,
+  ) {
+    qmp.onEvent((ev) => {
+      if (ev.event === 'SHUTDOWN') this.shutdownSeen = true;
+    });
+    if (child) {
+      child.on('exit', (code, signal) => {
+        const clean = this.killedByUs || (this.shutdownSeen && code === 0) || (code === 0 && signal === null);
+        this.finish({ clean, reason: this.describeExit(code, signal) });
+      });
+    } else {
+      qmp.onClose(() => {
+        if (!this.detached) void this.watchForeignExit();
+      });
+    }
+  }
+
+  get pidfile(): string {
+    return path.join(this.runDir, RUNTIME_FILES.pidfile);
+  }
+
+  get exited(): ExitInfo | null {
+    return this.exitInfo;
+  }
+
+  onExit(cb: (info: ExitInfo) => void): () => void {
+    if (this.exitInfo) {
+      const info = this.exitInfo;
+      queueMicrotask(() => cb(info));
+      return () => undefined;
+    }
+    this.exitListeners.add(cb);
+    return () => this.exitListeners.delete(cb);
+  }
+
+  /** Resolves when QEMU has exited (or at once if it already has). */
+  waitExit(timeoutMs: number): Promise<ExitInfo | null> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        off();
+        resolve(null);
+      }, timeoutMs);
+      const off = this.onExit((info) => {
+        clearTimeout(t);
+        resolve(info);
+      });
+    });
+  }
+
+  /**
+   * Ends QEMU: `quit` over QMP, then SIGTERM, then SIGKILL, each with a timeout (as QEMU's
+   * python library does). Only ever signals a pid verified to be this VM's QEMU.
+   */
+  async terminate(graceMs = 5000): Promise<ExitInfo> {
+    this.killedByUs = true;
+    if (!this.exitInfo && !this.qmp.closed) {
+      await this.qmp.execute('quit', undefined, { timeoutMs: graceMs }).catch(() => undefined);
+      const info = await this.waitExit(graceMs);
+      if (info) return info;
+    }
+    for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+      if (this.exitInfo) return this.exitInfo;
+      if (!pidAlive(this.pid) || !isOurQemu(this.pid, this.uuid, this.pidfile)) break;
+      try {
+        process.kill(this.pid, sig);
+      } catch {
+        break;
+      }
+      const info = await this.waitExit(graceMs);
+      if (info) return info;
+    }
+    if (!this.exitInfo) this.finish({ clean: true, reason: 'stopped by Nestbox' });
+    return this.exitInfo!;
+  }
+
+  /** Lets go of QEMU without stopping it (the core is shutting down; the VM keeps running). */
+  detach(): void {
+    this.detached = true;
+    this.exitListeners.clear();
+    this.child?.removeAllListeners('exit');
+    this.qmp.close();
+  }
+
+  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+    const tail = logTail(this.logFile, this.logOffset);
+    if (this.killedByUs) return 'powered off';
+    if (this.shutdownSeen && code === 0) return 'the guest shut down';
+    const how = signal ? `QEMU was killed by ${signal}` : `QEMU exited with code ${code}`;
+    return tail ? `${how}: ${tail}` : how;
+  }
+
+  private async watchForeignExit(): Promise<void> {
+    // Not our child: wait for the pid to disappear (bounded, not a hot loop).
+    for (let i = 0; i < 200 && pidAlive(this.pid) && isOurQemu(this.pid, this.uuid, this.pidfile); i++) await sleep(50);
+    const pidfileLeft = fs.existsSync(this.pidfile);
+    const tail = logTail(this.logFile, this.logOffset);
+    const signalled = /terminating on signal (\d+)/.exec(tail);
+    if (this.killedByUs) return this.finish({ clean: true, reason: 'powered off' });
+    if (this.shutdownSeen) return this.finish({ clean: true, reason: 'the guest shut down' });
+    if (pidfileLeft) return this.finish({ clean: false, reason: `QEMU died unexpectedly${tail ? `: ${tail}` : ''}` });
+    if (signalled) return this.finish({ clean: false, reason: `QEMU was terminated from outside Nestbox (${tail})` });
+    this.finish({ clean: true, reason: 'QEMU exited' });
+  }
+
+  private finish(info: ExitInfo): void {
+    if (this.exitInfo) return;
+    this.exitInfo = info;
+    if (!this.qmp.closed) this.qmp.close();
+    for (const l of [...this.exitListeners]) l(info);
+    this.exitListeners.clear();
+  }
+
+  /** Spawns QEMU detached, waits for its QMP socket and returns once connected. */
+  static async launch(spec: LaunchSpec): Promise<QemuProcess> {
+    ensurePrivateDir(spec.runDir);
+    for (const f of Object.values(RUNTIME_FILES)) fs.rmSync(path.join(spec.runDir, f), { force: true });
+    fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
+    const logOffset = fs.existsSync(spec.logFile) ? fs.statSync(spec.logFile).size : 0;
+    const logFd = fs.openSync(spec.logFile, 'a', 0o600);
+    fs.writeSync(logFd, `${new Date().toISOString()} nestbox: starting ${spec.binary} ${spec.argv.join(' ')}\n`);
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio: ['ignore', logFd, logFd] });
+    } finally {
+      fs.closeSync(logFd);
+    }
+    child.unref();
+    const exited = new Promise<never>((_, reject) => {
+      child.once('error', (err) => reject(new NestboxError('QEMU_FAILED', `could not start QEMU: ${err.message}`)));
+      child.once('exit', (code, signal) => {
+        const tail = logTail(spec.logFile, logOffset);
+        reject(
+          new NestboxError(
+            'QEMU_FAILED',
+            `QEMU exited during start (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`,
+            `${spec.binary} ${spec.argv.join(' ')}`,
+          ),
+        );
+      });
+    });
+    exited.catch(() => undefined);
+    const qmpPath = path.join(spec.runDir, RUNTIME_FILES.qmp);
+    let qmp: QmpClient;
+    try {
+      qmp = await Promise.race([QmpClient.connect(qmpPath, { retryUntilMs: spec.timeoutMs ?? 20_000, timeoutMs: 10_000 }), exited]);
+    } catch (err) {
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      throw err;
+    }
+    const pid = readPidfile(path.join(spec.runDir, RUNTIME_FILES.pidfile)) ?? child.pid;
+    if (!pid) throw new NestboxError('QEMU_FAILED', 'QEMU started but wrote no pidfile');
+    child.removeAllListeners('exit');
+    child.removeAllListeners('error');
+    return new QemuProcess(spec.uuid, pid, spec.runDir, qmp, spec.logFile, logOffset, child);
+  }
+
+  /**
+   * Finds the QEMU of a VM that was running when the previous core went away. Returns the
+   * process, or why it cannot be attached: it exited cleanly, it died, or the pidfile points
+   * at a process that is not this VM's QEMU.
+   */
+  static async attach(
+    uuid: string,
+    runDir: string,
+    logFile: string,
+    logOffset: number,
+  ): Promise<QemuProcess | { gone: 'clean' | 'crashed' | 'foreign'; reason: string }> {
+    const pidfile = path.join(runDir, RUNTIME_FILES.pidfile);
+    const pid = readPidfile(pidfile);
+    const tail = () => logTail(logFile, logOffset);
+    if (pid === null) {
+      const t = tail();
+      const signalled = /terminating on signal/.test(t);
+      return signalled
+        ? { gone: 'crashed', reason: `QEMU was terminated from outside Nestbox (${t})` }
+        : { gone: 'clean', reason: 'QEMU exited while no Nestbox core was running' };
+    }
+    if (!pidAlive(pid)) {
+      const t = tail();
+      return { gone: 'crashed', reason: `QEMU died while no Nestbox core was running${t ? `: ${t}` : ''}` };
+    }
+    if (!isOurQemu(pid, uuid, pidfile)) {
+      return { gone: 'foreign', reason: `the pidfile names pid ${pid}, which is not this VM's QEMU; left it alone` };
+    }
+    const qmp = await QmpClient.connect(path.join(runDir, RUNTIME_FILES.qmp), { timeoutMs: 5000, retryUntilMs: 2000 });
+    return new QemuProcess(uuid, pid, runDir, qmp, logFile, logOffset, null);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * One core per data directory. The lock file holds the owner's pid; a lock whose pid is gone
+ * (or is no longer a Node/Electron process) is stale and taken over.
+ */
+import fs from 'node:fs';
+import { NestboxError } from '../api/errors';
+import { pidAlive, processArgv } from '../qemu/supervisor';
+
+export interface Lock {
+  release(): void;
+}
+
+function ownerLooksAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  if (!pidAlive(pid)) return false;
+  const argv = processArgv(pid);
+  if (!argv) return process.platform !== 'linux';
+  return argv.some((a) => /node|electron|nestbox/i.test(a));
+}
+
+/** Takes the lock, or returns the pid that holds it. */
+export function acquireLock(file: string): Lock | { heldBy: number } {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o600);
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          try {
+            if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new NestboxError('IO_ERROR', `cannot create the lock file ${file}: ${(err as Error).message}`);
+      }
+      const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+      if (Number.isInteger(pid) && pid > 0 && ownerLooksAlive(pid)) return { heldBy: pid };
+      // Stale: the core that held it died without cleaning up.
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new NestboxError('LOCKED', `could not take the lock ${file}`);
+}

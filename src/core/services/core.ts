@@ -1,0 +1,207 @@
+/**
+ * The core: one per data directory. It owns the database, the host's capabilities and the
+ * VMs' QEMU processes, and turns RPC calls from any transport into service calls.
+ */
+import crypto from 'node:crypto';
+import type { AcceleratorChoice, ApiEvents, EventName, HostInfo, MethodName } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { Session } from '../api/rpc';
+import { OS_TYPES } from '../domain/ostypes';
+import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
+import { EventRepository, openDatabase, SettingsRepository, VmRepository, type Db } from '../store/db';
+import { DataLayout } from '../store/paths';
+import { EventBus } from './events';
+import { VmService } from './vms';
+
+export const NESTBOX_VERSION = '0.1.0';
+
+export interface CoreOptions {
+  readonly dataDir: string;
+  /** Reuse an earlier probe (tests start many cores). */
+  readonly host?: HostCapabilities;
+}
+
+let cachedProbe: Promise<HostCapabilities> | null = null;
+
+/** Probing starts QEMU once; a process hosting several cores (tests) probes once. */
+export function probeHostOnce(): Promise<HostCapabilities> {
+  cachedProbe ??= probeHost();
+  return cachedProbe;
+}
+
+function obj(params: unknown): Record<string, unknown> {
+  if (params === undefined || params === null) return {};
+  if (typeof params !== 'object' || Array.isArray(params)) throw new NestboxError('INVALID_ARGUMENT', 'parameters must be an object');
+  return params as Record<string, unknown>;
+}
+
+function str(p: Record<string, unknown>, key: string): string {
+  const v = p[key];
+  if (typeof v !== 'string' || v === '') throw new NestboxError('INVALID_ARGUMENT', `'${key}' must be a non-empty string`);
+  return v;
+}
+
+export class Core {
+  readonly bus = new EventBus();
+  readonly vms: VmService;
+  private readonly settings: SettingsRepository;
+  private readonly eventsRepo: EventRepository;
+  private closed = false;
+
+  private constructor(
+    readonly layout: DataLayout,
+    private readonly db: Db,
+    readonly host: HostCapabilities,
+  ) {
+    this.settings = new SettingsRepository(db);
+    this.eventsRepo = new EventRepository(db);
+    this.vms = new VmService({
+      layout,
+      vms: new VmRepository(db),
+      events: this.eventsRepo,
+      bus: this.bus,
+      host,
+      accelChoice: () => this.accelChoice(),
+    });
+  }
+
+  /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
+  static async open(opts: CoreOptions): Promise<Core> {
+    const layout = new DataLayout(opts.dataDir);
+    layout.prepare();
+    const host = opts.host ?? (await probeHostOnce());
+    const db = openDatabase(layout.database);
+    const core = new Core(layout, db, host);
+    await core.vms.reconcile();
+    return core;
+  }
+
+  accelChoice(): AcceleratorChoice {
+    return parseAccelChoice(process.env['NESTBOX_ACCEL']) ?? parseAccelChoice(this.settings.get('accel')) ?? 'auto';
+  }
+
+  hostInfo(): HostInfo {
+    const choice = this.accelChoice();
+    let effective: HostInfo['accelEffective'] = null;
+    let note: string | undefined;
+    try {
+      const r = resolveAccelerator(choice, this.host.accelerators);
+      effective = r.accel;
+      note = r.note;
+    } catch (err) {
+      note = (err as Error).message;
+    }
+    const q = this.host.qemu;
+    return {
+      nestboxVersion: NESTBOX_VERSION,
+      platform: process.platform,
+      arch: process.arch,
+      dataDir: this.layout.dataDir,
+      qemu: q ? { binary: q.binary, version: q.version, imgBinary: q.imgBinary } : null,
+      accelerators: this.host.accelerators,
+      accelChoice: choice,
+      accelEffective: effective,
+      ...(note ? { accelNote: note } : {}),
+      firmware: { bios: q !== null, uefi: this.host.ovmf?.code ?? null },
+      memoryMiB: this.host.memoryMiB,
+      cpus: this.host.cpus,
+      osTypes: OS_TYPES,
+    };
+  }
+
+  /** A session for one connected client; serial streams it opened close with it. */
+  session(push: (name: EventName, data: unknown) => void): Session {
+    const streams = new Map<string, { write(data: Buffer): void; close(): void }>();
+    const offBus = this.bus.on((name, data) => {
+      if (name === 'serial.data' || name === 'serial.closed') return;
+      push(name, data);
+    });
+    const call = async (method: string, params: unknown): Promise<unknown> => {
+      if (this.closed) throw new NestboxError('BUSY', 'the Nestbox core is shutting down');
+      const p = obj(params);
+      const m = method as MethodName;
+      switch (m) {
+        case 'host.info':
+          return this.hostInfo();
+        case 'vms.list':
+          return this.vms.list();
+        case 'vms.info':
+          return this.vms.info(str(p, 'ref'));
+        case 'vms.create':
+          return this.vms.create(p as never);
+        case 'vms.modify':
+          return this.vms.modify(str(p, 'ref'), obj(p['changes']) as never);
+        case 'vms.start':
+          return this.vms.start(str(p, 'ref'));
+        case 'vms.pause':
+          return this.vms.pause(str(p, 'ref'));
+        case 'vms.resume':
+          return this.vms.resume(str(p, 'ref'));
+        case 'vms.reset':
+          return this.vms.reset(str(p, 'ref'));
+        case 'vms.shutdown':
+          return this.vms.shutdown(str(p, 'ref'), typeof p['timeoutS'] === 'number' ? p['timeoutS'] : undefined);
+        case 'vms.powerOff':
+          return this.vms.powerOff(str(p, 'ref'));
+        case 'vms.saveState':
+          return this.vms.saveState(str(p, 'ref'));
+        case 'vms.discardState':
+          return this.vms.discardState(str(p, 'ref'));
+        case 'vms.delete':
+          return this.vms.delete(str(p, 'ref'), p['keepFiles'] === true);
+        case 'vms.screenshot':
+          return this.vms.screenshot(str(p, 'ref'));
+        case 'events.recent': {
+          const ref = typeof p['ref'] === 'string' ? this.vms.resolve(p['ref']).uuid : undefined;
+          const limit = typeof p['limit'] === 'number' ? Math.min(Math.max(1, p['limit']), 10_000) : 100;
+          return this.eventsRepo.recent(ref, limit);
+        }
+        case 'serial.open': {
+          const { hub } = this.vms.serialHub(str(p, 'ref'));
+          const stream = crypto.randomUUID();
+          const off = hub.subscribe({
+            data: (chunk) => push('serial.data', { stream, data: chunk.toString('base64') } satisfies ApiEvents['serial.data']),
+            closed: (reason) => {
+              streams.delete(stream);
+              push('serial.closed', { stream, reason } satisfies ApiEvents['serial.closed']);
+            },
+          });
+          streams.set(stream, { write: (d) => hub.write(d), close: off });
+          return { stream };
+        }
+        case 'serial.write': {
+          const s = streams.get(str(p, 'stream'));
+          if (!s) throw new NestboxError('NOT_FOUND', 'that console stream is not open');
+          s.write(Buffer.from(str(p, 'data'), 'base64'));
+          return null;
+        }
+        case 'serial.close': {
+          const id = str(p, 'stream');
+          streams.get(id)?.close();
+          streams.delete(id);
+          return null;
+        }
+        default: {
+          const never: never = m;
+          throw new NestboxError('UNKNOWN_METHOD', `unknown method '${String(never)}'`);
+        }
+      }
+    };
+    return {
+      call,
+      dispose: () => {
+        offBus();
+        for (const s of streams.values()) s.close();
+        streams.clear();
+      },
+    };
+  }
+
+  /** Closes the database and lets go of QEMU; running VMs keep running. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.vms.detachAll();
+    this.db.close();
+  }
+}

@@ -1,0 +1,807 @@
+/**
+ * VM lifecycle orchestration: the state machine, QEMU processes, disks and the inventory,
+ * composed. Every mutating operation checks and changes the state synchronously before its
+ * first await, so two clients racing for one VM cannot both pass the check.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { CreateVmSpec, ModifyVmSpec, OpResult, VmInfo, VmSummary, Accelerator } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { CdromConfig, DiskConfig, NicConfig, VmConfig } from '../domain/config';
+import { CONFIG_VERSION, ConfigError, parseVmConfig, validateName } from '../domain/config';
+import {
+  allowedOperations,
+  describeState,
+  isActive,
+  isAllowed,
+  transition,
+  TransitionError,
+  type LifecycleEvent,
+  type VmOperation,
+  type VmState,
+} from '../domain/lifecycle';
+import { findOsType } from '../domain/ostypes';
+import { formatBytes, parseSize } from '../domain/units';
+import { buildQemuArgv, resolveDiskPath, RUNTIME_FILES } from '../qemu/argv';
+import type { HostCapabilities } from '../qemu/host';
+import { resolveAccelerator } from '../qemu/host';
+import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
+import { inspectImage } from '../storage/inspect';
+import { QemuImg } from '../storage/qemuimg';
+import type { EventRepository, VmRepository, VmRow } from '../store/db';
+import { vmFiles, type DataLayout } from '../store/paths';
+import type { EventBus } from './events';
+import { SerialHub } from './serial';
+import type { AcceleratorChoice } from '../api/contract';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Running {
+  readonly proc: QemuProcess;
+  readonly accel: Accelerator;
+  serial: SerialHub | null;
+}
+
+export interface VmServiceDeps {
+  readonly layout: DataLayout;
+  readonly vms: VmRepository;
+  readonly events: EventRepository;
+  readonly bus: EventBus;
+  readonly host: HostCapabilities;
+  readonly accelChoice: () => AcceleratorChoice;
+}
+
+function configError(err: unknown): never {
+  if (err instanceof ConfigError) throw new NestboxError('INVALID_CONFIG', err.message);
+  throw err;
+}
+
+function randomMac(taken: ReadonlySet<string>): string {
+  for (;;) {
+    const b = crypto.randomBytes(3);
+    const mac = `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+    if (!taken.has(mac)) return mac;
+  }
+}
+
+function pngSize(buf: Buffer): { width: number; height: number } {
+  if (buf.length < 24 || buf.readUInt32BE(12) !== 0x49484452) return { width: 0, height: 0 };
+  return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+export class VmService {
+  private readonly running = new Map<string, Running>();
+  private readonly img: QemuImg | null;
+
+  constructor(private readonly d: VmServiceDeps) {
+    this.img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  list(): VmSummary[] {
+    return this.d.vms.list().map((r) => this.summary(r));
+  }
+
+  info(ref: string): VmInfo {
+    return this.toInfo(this.resolve(ref));
+  }
+
+  resolve(ref: string): VmRow {
+    if (typeof ref !== 'string' || ref === '') throw new NestboxError('INVALID_ARGUMENT', 'a VM name or UUID is required');
+    const row = UUID_RE.test(ref) ? this.d.vms.get(ref.toLowerCase()) : this.d.vms.findByName(ref);
+    if (!row) throw new NestboxError('NOT_FOUND', `no VM named '${ref}'`);
+    return row;
+  }
+
+  private summary(r: VmRow): VmSummary {
+    const s: VmSummary = {
+      uuid: r.uuid,
+      name: r.name,
+      osType: r.config.osType,
+      group: r.config.group,
+      state: r.state,
+      memoryMiB: r.config.memoryMiB,
+      cpus: r.config.cpus,
+    };
+    return r.stateReason ? { ...s, stateReason: r.stateReason } : s;
+  }
+
+  private toInfo(r: VmRow): VmInfo {
+    const rt = this.d.vms.getRuntime(r.uuid);
+    const files = vmFiles(r.dir);
+    return {
+      ...this.summary(r),
+      config: r.config,
+      dir: r.dir,
+      allowed: allowedOperations(r.state),
+      runtime: rt && isActive(r.state) ? { pid: rt.pid, accel: rt.accel as Accelerator, startedAt: rt.startedAt } : null,
+      hasSavedState: fs.existsSync(files.savedState),
+      createdAt: r.createdAt,
+      serialLog: files.serialLog,
+      qemuLog: files.qemuLog,
+    };
+  }
+
+  private result(uuid: string, warnings: readonly string[] = []): OpResult {
+    return { vm: this.info(uuid), warnings };
+  }
+
+  // ---------------------------------------------------------------- state
+
+  private log(uuid: string | null, level: 'info' | 'warning' | 'error', kind: string, message: string): void {
+    const entry = this.d.events.append(uuid, level, kind, message);
+    this.d.bus.emit('log', entry);
+  }
+
+  private setState(row: VmRow, state: VmState, reason: string | null = null): void {
+    this.d.vms.setState(row.uuid, state, reason);
+    const data = reason ? { uuid: row.uuid, name: row.name, state, reason } : { uuid: row.uuid, name: row.name, state };
+    this.d.bus.emit('vm.state', data);
+  }
+
+  /** Applies a lifecycle event to the stored state, atomically with respect to other calls. */
+  private apply(uuid: string, ev: LifecycleEvent, reason: string | null = null): VmRow {
+    const row = this.d.vms.get(uuid);
+    if (!row) throw new NestboxError('NOT_FOUND', 'the VM was deleted');
+    let next: VmState;
+    try {
+      next = transition(row.state, ev);
+    } catch (err) {
+      if (err instanceof TransitionError) throw new NestboxError('INVALID_STATE', `'${row.name}' is ${describeState(row.state)}`);
+      throw err;
+    }
+    if (next !== row.state || reason !== row.stateReason) this.setState(row, next, reason);
+    return { ...row, state: next, stateReason: reason };
+  }
+
+  private require(row: VmRow, op: VmOperation, verb: string): void {
+    if (!isAllowed(row.state, op)) {
+      throw new NestboxError('INVALID_STATE', `cannot ${verb} '${row.name}' while it is ${describeState(row.state)}`);
+    }
+  }
+
+  private proc(row: VmRow): Running {
+    const r = this.running.get(row.uuid);
+    if (!r) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
+    return r;
+  }
+
+  // ---------------------------------------------------------------- create / modify / delete
+
+  async create(spec: CreateVmSpec): Promise<OpResult> {
+    if (!spec || typeof spec !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'a VM specification is required');
+    const warnings: string[] = [];
+    let name: string;
+    try {
+      name = validateName(String(spec.name ?? ''));
+    } catch (err) {
+      configError(err);
+    }
+    if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
+    const osId = spec.osType ?? 'other';
+    const os = findOsType(osId);
+    if (!os) throw new NestboxError('INVALID_ARGUMENT', `unknown OS type '${osId}' (see 'nestbox ostypes')`);
+    const p = os.preset;
+    const memoryMiB = spec.memoryMiB ?? p.memoryMiB;
+    const cpus = spec.cpus ?? p.cpus;
+    this.admitHardware(memoryMiB, cpus);
+
+    let firmware = spec.firmware ?? p.firmware;
+    if (firmware === 'uefi' && !this.d.host.ovmf) {
+      if (spec.firmware === 'uefi') {
+        throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host (Debian/Ubuntu: apt install ovmf)');
+      }
+      firmware = 'bios';
+      warnings.push(`${os.label} prefers UEFI, but OVMF is not installed; using BIOS`);
+    }
+
+    let iso: string | null = null;
+    if (spec.iso) iso = this.checkIso(spec.iso);
+
+    const uuid = crypto.randomUUID();
+    const dir = this.d.layout.newVmDir(name);
+    const disks: DiskConfig[] = [];
+    const bus = spec.diskBus ?? p.diskBus;
+    let newDisk: { file: string; size: number } | null = null;
+    if (spec.disk) {
+      disks.push(await this.adoptDisk(spec.disk, bus));
+    } else if (!spec.noDisk) {
+      let size: number;
+      try {
+        size = parseSize(spec.diskSize ?? `${p.diskGiB}G`);
+      } catch (err) {
+        throw new NestboxError('INVALID_ARGUMENT', (err as Error).message);
+      }
+      if (size < 1024 * 1024) throw new NestboxError('INVALID_ARGUMENT', 'a disk must be at least 1 MiB');
+      if (size > 64 * 1024 ** 4) throw new NestboxError('INVALID_ARGUMENT', 'a disk may be at most 64 TiB');
+      const file = `${name}.qcow2`;
+      newDisk = { file: path.join(dir, file), size };
+      disks.push({ id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true });
+    }
+    const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
+    const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
+    const nics: NicConfig[] =
+      (spec.nic ?? 'nat') === 'none' ? [] : [{ id: 'net0', mode: 'nat', model: p.nicModel, mac: randomMac(takenMacs) }];
+
+    let config: VmConfig;
+    try {
+      config = parseVmConfig({
+        version: CONFIG_VERSION,
+        uuid,
+        name,
+        osType: os.id,
+        description: spec.description ?? '',
+        group: spec.group ?? '',
+        memoryMiB,
+        cpus,
+        firmware,
+        machine: p.machine,
+        disks,
+        cdroms,
+        bootOrder: iso ? ['cdrom', 'disk'] : ['disk', 'cdrom'],
+        nics,
+        display: { adapter: spec.display ?? p.display },
+        serial: { enabled: true },
+      });
+    } catch (err) {
+      configError(err);
+    }
+
+    fs.mkdirSync(vmFiles(dir).logsDir, { recursive: true, mode: 0o700 });
+    try {
+      if (newDisk) {
+        if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
+        await this.img.create(newDisk.file, 'qcow2', newDisk.size);
+      }
+      if (firmware === 'uefi') await this.ensureEfiVars(dir);
+      if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
+      this.d.vms.insert(config, dir, 'poweredOff');
+    } catch (err) {
+      // Nothing half-made stays behind: the folder is ours, it was created just now.
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const disk = newDisk ? `, a new ${formatBytes(newDisk.size)} disk` : spec.disk ? `, disk ${spec.disk}` : '';
+    this.log(uuid, 'info', 'created', `created '${name}' (${os.label}, ${memoryMiB} MiB, ${cpus} CPU${cpus > 1 ? 's' : ''}${disk})`);
+    this.d.bus.emit('vm.changed', { uuid });
+    return this.result(uuid, warnings);
+  }
+
+  private admitHardware(memoryMiB: number, cpus: number): void {
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 16) throw new NestboxError('INVALID_ARGUMENT', 'memory must be a whole number of MiB, at least 16');
+    if (memoryMiB > this.d.host.memoryMiB) {
+      throw new NestboxError(
+        'ADMISSION_DENIED',
+        `${memoryMiB} MiB of memory is more than this host has (${this.d.host.memoryMiB} MiB)`,
+      );
+    }
+    if (!Number.isInteger(cpus) || cpus < 1) throw new NestboxError('INVALID_ARGUMENT', 'the number of CPUs must be a whole number, at least 1');
+    if (cpus > this.d.host.cpus) {
+      throw new NestboxError('ADMISSION_DENIED', `${cpus} virtual CPUs is more than this host has (${this.d.host.cpus})`);
+    }
+  }
+
+  private checkIso(file: string): string {
+    const abs = path.resolve(file);
+    const facts = inspectImage(abs);
+    if (facts.format !== 'iso') {
+      throw new NestboxError('IMAGE_REJECTED', `'${file}' is not an ISO 9660 image (it looks like ${facts.format})`);
+    }
+    return abs;
+  }
+
+  /** Attaches an existing image in place after our inspector and qemu-img agree on it. */
+  private async adoptDisk(file: string, bus: DiskConfig['bus']): Promise<DiskConfig> {
+    const abs = path.resolve(file);
+    const facts = inspectImage(abs);
+    if (facts.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `'${file}' is an ISO image; pass it with --iso`);
+    if (facts.problems.length) throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': ${facts.problems.join('; ')}`);
+    if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
+    const info = await this.img.info(abs, facts.format);
+    if (info.format !== facts.format) {
+      throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': its header says ${facts.format} but qemu-img reads ${info.format}`);
+    }
+    if (info.backingFile || info.dataFile) throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': it refers to other files on the host`);
+    return { id: 'disk0', file: abs, format: facts.format, bus, readOnly: false, owned: false };
+  }
+
+  private async ensureEfiVars(dir: string): Promise<void> {
+    const vars = vmFiles(dir).efiVars;
+    if (fs.existsSync(vars)) return;
+    if (!this.d.host.ovmf || !this.img) throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    // The variable store is qcow2 so that it is snapshotted together with the disks.
+    await this.img.convertToQcow2(this.d.host.ovmf.vars, 'raw', vars);
+  }
+
+  async modify(ref: string, changes: ModifyVmSpec): Promise<OpResult> {
+    const row = this.resolve(ref);
+    if (!changes || typeof changes !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
+    const hardware = (['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined);
+    if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
+      throw new NestboxError(
+        'INVALID_STATE',
+        `cannot change ${hardware.join(', ')} of '${row.name}' while it is ${describeState(row.state)}; power it off first` +
+          (row.state === 'saved' ? ' (or discard its saved state)' : ''),
+      );
+    }
+    if (changes.memoryMiB !== undefined || changes.cpus !== undefined) {
+      this.admitHardware(changes.memoryMiB ?? row.config.memoryMiB, changes.cpus ?? row.config.cpus);
+    }
+    if (changes.name !== undefined && changes.name !== row.name) {
+      if (row.state === 'starting' || row.state === 'saving') throw new NestboxError('INVALID_STATE', `cannot rename '${row.name}' while it is ${describeState(row.state)}`);
+      const other = this.d.vms.findByName(changes.name);
+      if (other && other.uuid !== row.uuid) throw new NestboxError('ALREADY_EXISTS', `a VM named '${changes.name}' already exists`);
+    }
+    if (changes.firmware === 'uefi' && !this.d.host.ovmf) {
+      throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    }
+    let cdroms = row.config.cdroms;
+    let liveIso: string | null | undefined;
+    if (changes.iso !== undefined) {
+      const iso = changes.iso === null || changes.iso === '' ? null : this.checkIso(changes.iso);
+      if (row.state === 'saved' || row.state === 'saving' || row.state === 'starting') {
+        throw new NestboxError('INVALID_STATE', `cannot change the ISO of '${row.name}' while it is ${describeState(row.state)}`);
+      }
+      if (cdroms.length === 0) throw new NestboxError('INVALID_STATE', `'${row.name}' has no CD/DVD drive`);
+      cdroms = cdroms.map((c, i) => (i === 0 ? { ...c, iso } : c));
+      if (isActive(row.state)) liveIso = iso;
+    }
+    let next: VmConfig;
+    try {
+      next = parseVmConfig({
+        ...row.config,
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.memoryMiB !== undefined ? { memoryMiB: changes.memoryMiB } : {}),
+        ...(changes.cpus !== undefined ? { cpus: changes.cpus } : {}),
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+        ...(changes.group !== undefined ? { group: changes.group } : {}),
+        ...(changes.firmware !== undefined ? { firmware: changes.firmware } : {}),
+        ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
+        cdroms,
+      });
+    } catch (err) {
+      configError(err);
+    }
+    if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
+    if (liveIso !== undefined) await this.changeMedium(row, cdroms[0]!.id, liveIso);
+    this.d.vms.updateConfig(next);
+    this.log(row.uuid, 'info', 'modified', `changed ${Object.keys(changes).join(', ')} of '${next.name}'`);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.result(row.uuid);
+  }
+
+  /** Swaps the medium of a running VM's CD drive (QMP tray/medium commands). */
+  private async changeMedium(row: VmRow, driveId: string, iso: string | null): Promise<void> {
+    const { proc } = this.proc(row);
+    const qmp = proc.qmp;
+    const dev = `${driveId}-dev`;
+    await qmp.execute('blockdev-open-tray', { id: dev, force: true });
+    await qmp.execute('blockdev-remove-medium', { id: dev });
+    if (iso) {
+      const node = `${driveId}-m${Date.now().toString(36)}`;
+      await qmp.execute('blockdev-add', {
+        driver: 'raw',
+        'node-name': node,
+        'read-only': true,
+        file: { driver: 'file', filename: iso, 'read-only': true },
+      });
+      await qmp.execute('blockdev-insert-medium', { id: dev, 'node-name': node });
+    }
+    await qmp.execute('blockdev-close-tray', { id: dev });
+  }
+
+  async delete(ref: string, keepFiles: boolean): Promise<{ uuid: string; removedDir: boolean }> {
+    const row = this.resolve(ref);
+    this.require(row, 'delete', 'delete');
+    this.d.vms.delete(row.uuid);
+    fs.rmSync(this.d.layout.vmRunDir(row.uuid), { recursive: true, force: true });
+    let removedDir = false;
+    if (!keepFiles) {
+      // Only the VM's own folder goes; disks attached in place elsewhere are the user's.
+      fs.rmSync(row.dir, { recursive: true, force: true });
+      removedDir = true;
+    }
+    this.log(row.uuid, 'info', 'deleted', `deleted '${row.name}'${keepFiles ? ` (files kept in ${row.dir})` : ''}`);
+    this.d.bus.emit('vm.removed', { uuid: row.uuid });
+    return { uuid: row.uuid, removedDir };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(ref: string): Promise<OpResult> {
+    const row0 = this.resolve(ref);
+    this.require(row0, 'start', 'start');
+    const previous = row0.state;
+    const fromSaved = previous === 'saved';
+    const warnings: string[] = [];
+    // Synchronous check-and-set: a second start now fails with INVALID_STATE.
+    const row = this.apply(row0.uuid, { type: 'startRequested' });
+    let launched: QemuProcess | null = null;
+    try {
+      const host = this.d.host;
+      if (!host.qemu) throw new NestboxError('HOST_UNSUPPORTED', 'QEMU was not found; install qemu-system-x86 (see the README)');
+      this.admitHardware(row.config.memoryMiB, row.config.cpus);
+      const committed = [...this.running.keys()]
+        .map((u) => this.d.vms.get(u)?.config.memoryMiB ?? 0)
+        .reduce((a, b) => a + b, 0);
+      if (committed + row.config.memoryMiB > host.memoryMiB) {
+        warnings.push(
+          `running VMs would be given ${committed + row.config.memoryMiB} MiB of memory, more than the host's ${host.memoryMiB} MiB`,
+        );
+      }
+      const { accel, note } = resolveAccelerator(this.d.accelChoice(), host.accelerators);
+      if (note) warnings.push(note);
+      for (const d of row.config.disks) {
+        const f = resolveDiskPath(row.dir, d.file);
+        if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `disk '${d.id}' is missing: ${f}`);
+      }
+      for (const c of row.config.cdroms) {
+        if (c.iso && !fs.existsSync(c.iso)) throw new NestboxError('NOT_FOUND', `the ISO in '${c.id}' is missing: ${c.iso}`);
+      }
+      const files = vmFiles(row.dir);
+      if (fromSaved && !fs.existsSync(files.savedState)) {
+        throw new NestboxError('NOT_FOUND', `the saved state of '${row.name}' is missing; discard it to start afresh`);
+      }
+      if (row.config.firmware === 'uefi') await this.ensureEfiVars(row.dir);
+      const runDir = this.d.layout.vmRunDir(row.uuid);
+      let argv: string[];
+      try {
+        argv = buildQemuArgv(
+          row.config,
+          { binary: host.qemu.binary, accel, ovmfCode: host.ovmf?.code ?? null },
+          { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
+          { incoming: fromSaved },
+        );
+      } catch (err) {
+        throw new NestboxError('INVALID_CONFIG', (err as Error).message);
+      }
+      launched = await QemuProcess.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog });
+      const proc = launched;
+      this.d.vms.setRuntime({
+        vmUuid: row.uuid,
+        pid: proc.pid,
+        runDir,
+        accel,
+        startedAt: new Date().toISOString(),
+        logOffset: proc.logOffset,
+      });
+      const running: Running = { proc, accel, serial: null };
+      this.running.set(row.uuid, running);
+      this.watch(row.uuid, running);
+      if (fromSaved) await this.loadState(proc, files.savedState);
+      await this.attachSerial(row, running);
+      await proc.qmp.execute('cont');
+      this.apply(row.uuid, { type: 'started', paused: false });
+      if (fromSaved) fs.rmSync(files.savedState, { force: true });
+      this.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : ''}, pid ${proc.pid})`);
+      for (const w of warnings) this.log(row.uuid, 'warning', 'start-warning', w);
+      return this.result(row.uuid, warnings);
+    } catch (err) {
+      if (launched) {
+        this.running.delete(row.uuid);
+        await launched.terminate(2000).catch(() => undefined);
+        this.d.vms.clearRuntime(row.uuid);
+      }
+      const cur = this.d.vms.get(row.uuid);
+      if (cur?.state === 'starting') this.apply(row.uuid, { type: 'startFailed', previous });
+      const e = NestboxError.from(err, 'QEMU_FAILED');
+      this.log(row.uuid, 'error', 'start-failed', `could not start '${row.name}': ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Routes QMP events and QEMU's exit into the state machine. */
+  private watch(uuid: string, r: Running): void {
+    const qmp = r.proc.qmp;
+    qmp.onEvent((ev) => {
+      const row = this.d.vms.get(uuid);
+      if (!row) return;
+      try {
+        switch (ev.event) {
+          case 'STOP':
+            this.apply(uuid, { type: 'guestStopped' });
+            break;
+          case 'RESUME':
+            this.apply(uuid, { type: 'guestResumed' });
+            break;
+          case 'RESET':
+            this.log(uuid, 'info', 'reset', `'${row.name}' was reset`);
+            break;
+          case 'SHUTDOWN':
+            if (ev.data['guest'] === true) this.log(uuid, 'info', 'guest-shutdown', `the guest of '${row.name}' shut down`);
+            break;
+          case 'GUEST_PANICKED':
+            this.log(uuid, 'error', 'guest-panic', `the guest of '${row.name}' panicked`);
+            break;
+          default:
+            break;
+        }
+      } catch {
+        // An event that does not fit the current state (e.g. RESUME during a restore) is noise.
+      }
+    });
+    r.proc.onExit((info) => this.onExit(uuid, r, info));
+  }
+
+  private onExit(uuid: string, r: Running, info: ExitInfo): void {
+    if (this.running.get(uuid) === r) this.running.delete(uuid);
+    r.serial?.end(info.reason);
+    const row = this.d.vms.get(uuid);
+    if (!row) return;
+    this.d.vms.clearRuntime(uuid);
+    if (row.state === 'saved' || !isActive(row.state)) return;
+    if (info.clean) {
+      this.apply(uuid, { type: 'exited' });
+      this.log(uuid, 'info', 'stopped', `'${row.name}' is powered off (${info.reason})`);
+    } else {
+      this.apply(uuid, { type: 'crashed' }, info.reason);
+      this.log(uuid, 'error', 'aborted', `'${row.name}' aborted: ${info.reason}`);
+    }
+  }
+
+  private async attachSerial(row: VmRow, r: Running): Promise<void> {
+    if (!row.config.serial.enabled) return;
+    const hub = new SerialHub(path.join(r.proc.runDir, RUNTIME_FILES.serial));
+    try {
+      await hub.connect();
+      r.serial = hub;
+    } catch (err) {
+      this.log(row.uuid, 'warning', 'serial', `could not attach to the serial console: ${(err as Error).message}`);
+    }
+  }
+
+  async pause(ref: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'pause', 'pause');
+    await this.proc(row).proc.qmp.execute('stop');
+    this.apply(row.uuid, { type: 'guestStopped' });
+    this.log(row.uuid, 'info', 'paused', `paused '${row.name}'`);
+    return this.result(row.uuid);
+  }
+
+  async resume(ref: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'resume', 'resume');
+    await this.proc(row).proc.qmp.execute('cont');
+    this.apply(row.uuid, { type: 'guestResumed' });
+    this.log(row.uuid, 'info', 'resumed', `resumed '${row.name}'`);
+    return this.result(row.uuid);
+  }
+
+  async reset(ref: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'reset', 'reset');
+    await this.proc(row).proc.qmp.execute('system_reset');
+    return this.result(row.uuid);
+  }
+
+  /** ACPI power button; resolves when the guest has powered off, or TIMEOUT. */
+  async shutdown(ref: string, timeoutS = 60): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'shutdown', 'shut down');
+    const { proc } = this.proc(row);
+    this.apply(row.uuid, { type: 'shutdownRequested' });
+    this.log(row.uuid, 'info', 'shutdown', `sent the ACPI power button to '${row.name}'`);
+    try {
+      await proc.qmp.execute('system_powerdown');
+    } catch (err) {
+      if (!proc.exited) {
+        this.apply(row.uuid, { type: 'shutdownTimedOut', paused: false });
+        throw err;
+      }
+    }
+    const info = await proc.waitExit(Math.max(1, timeoutS) * 1000);
+    if (!info) {
+      const status = await proc.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'running' }));
+      if (this.d.vms.get(row.uuid)?.state === 'stopping') {
+        this.apply(row.uuid, { type: 'shutdownTimedOut', paused: status.status === 'paused' });
+      }
+      throw new NestboxError(
+        'TIMEOUT',
+        `'${row.name}' did not shut down within ${timeoutS} s (the guest may ignore the ACPI power button); use power off to force it`,
+      );
+    }
+    return this.result(row.uuid);
+  }
+
+  async powerOff(ref: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'powerOff', 'power off');
+    const { proc } = this.proc(row);
+    await proc.terminate(3000);
+    // The exit handler has moved the state; make sure before answering.
+    const after = this.d.vms.get(row.uuid);
+    if (after && isActive(after.state)) this.apply(row.uuid, { type: 'exited' });
+    return this.result(row.uuid);
+  }
+
+  /**
+   * Saves the machine state like VirtualBox: pause, stream RAM and device state through a
+   * unix socket the core serves (QEMU 7.2 has no file: URI, and the sandbox forbids exec:),
+   * then end QEMU. On failure the guest is resumed: it is never left paused by mistake.
+   */
+  async saveState(ref: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'saveState', 'save the state of');
+    const { proc } = this.proc(row);
+    const wasPaused = row.state === 'paused';
+    this.apply(row.uuid, { type: 'saveRequested' });
+    const files = vmFiles(row.dir);
+    const partial = `${files.savedState}.partial`;
+    const sock = path.join(proc.runDir, 'save.sock');
+    let server: net.Server | null = null;
+    try {
+      if (!wasPaused) await proc.qmp.execute('stop');
+      await proc.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+      fs.rmSync(sock, { force: true });
+      const srv = net.createServer();
+      server = srv;
+      const received = new Promise<void>((resolve, reject) => {
+        srv.once('connection', (conn) => {
+          srv.close();
+          const out = fs.createWriteStream(partial, { mode: 0o600 });
+          conn.pipe(out);
+          conn.on('error', reject);
+          out.on('error', reject);
+          out.on('finish', () => resolve());
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(sock, () => resolve());
+      });
+      const done = proc.qmp.waitEvent('MIGRATION', {
+        predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])),
+      });
+      await proc.qmp.execute('migrate', { uri: `unix:${sock}` });
+      const ev = await done;
+      if (ev.data['status'] !== 'completed') {
+        const info = await proc.qmp.execute<{ 'error-desc'?: string }>('query-migrate').catch(() => ({}) as { 'error-desc'?: string });
+        throw new NestboxError('QEMU_FAILED', `saving the state failed: ${info['error-desc'] ?? String(ev.data['status'])}`);
+      }
+      await received;
+      const fd = fs.openSync(partial, 'r+');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fs.renameSync(partial, files.savedState);
+      this.apply(row.uuid, { type: 'saveCompleted' });
+      await proc.terminate(5000);
+      const size = fs.statSync(files.savedState).size;
+      this.log(row.uuid, 'info', 'saved', `saved the state of '${row.name}' (${formatBytes(size)})`);
+      return this.result(row.uuid);
+    } catch (err) {
+      fs.rmSync(partial, { force: true });
+      const cur = this.d.vms.get(row.uuid);
+      if (cur?.state === 'saving') {
+        if (!wasPaused && !proc.exited) await proc.qmp.execute('cont').catch(() => undefined);
+        this.apply(row.uuid, { type: 'saveFailed', paused: wasPaused });
+      }
+      throw NestboxError.from(err, 'QEMU_FAILED');
+    } finally {
+      server?.close();
+      fs.rmSync(sock, { force: true });
+    }
+  }
+
+  /** Feeds a saved state into a QEMU started with `-incoming defer`. */
+  private async loadState(proc: QemuProcess, file: string): Promise<void> {
+    const sock = path.join(proc.runDir, 'incoming.sock');
+    fs.rmSync(sock, { force: true });
+    await proc.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    const done = proc.qmp.waitEvent('MIGRATION', {
+      predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])),
+      timeoutMs: 300_000,
+    });
+    done.catch(() => undefined);
+    await proc.qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
+    await new Promise<void>((resolve, reject) => {
+      const conn = net.createConnection(sock);
+      conn.once('connect', () => {
+        const input = fs.createReadStream(file);
+        input.on('error', reject);
+        input.pipe(conn);
+        conn.on('finish', () => resolve());
+      });
+      conn.on('error', reject);
+    });
+    const ev = await Promise.race([
+      done,
+      proc.waitExit(300_000).then((info) => {
+        throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded: ${info?.reason ?? 'timed out'}`);
+      }),
+    ]);
+    if (ev.data['status'] !== 'completed') {
+      throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded (${String(ev.data['status'])})`);
+    }
+    fs.rmSync(sock, { force: true });
+  }
+
+  async discardState(ref: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'discardState', 'discard the saved state of');
+    fs.rmSync(vmFiles(row.dir).savedState, { force: true });
+    this.apply(row.uuid, { type: 'stateDiscarded' });
+    this.log(row.uuid, 'info', 'discarded', `discarded the saved state of '${row.name}'`);
+    return this.result(row.uuid);
+  }
+
+  async screenshot(ref: string): Promise<{ pngBase64: string; width: number; height: number }> {
+    const row = this.resolve(ref);
+    this.require(row, 'screenshot', 'take a screenshot of');
+    if (row.config.display.adapter === 'none') throw new NestboxError('INVALID_STATE', `'${row.name}' has no display`);
+    const { proc } = this.proc(row);
+    const file = path.join(proc.runDir, `screen-${crypto.randomBytes(4).toString('hex')}.png`);
+    try {
+      await proc.qmp.execute('screendump', { filename: file, format: 'png' });
+      const buf = fs.readFileSync(file);
+      return { pngBase64: buf.toString('base64'), ...pngSize(buf) };
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** The serial hub of a running VM, for console streams. */
+  serialHub(ref: string): { row: VmRow; hub: SerialHub } {
+    const row = this.resolve(ref);
+    this.require(row, 'console', 'open the console of');
+    const r = this.proc(row);
+    if (!r.serial) throw new NestboxError('INVALID_STATE', `'${row.name}' has no serial console attached`);
+    return { row, hub: r.serial };
+  }
+
+  // ---------------------------------------------------------------- core start / stop
+
+  /**
+   * Brings the inventory in line with reality after a core (re)start: re-attaches to every
+   * QEMU still running, and marks VMs whose QEMU went away as powered off or aborted.
+   */
+  async reconcile(): Promise<void> {
+    for (const row of this.d.vms.list()) {
+      if (row.state === 'saved' && !fs.existsSync(vmFiles(row.dir).savedState)) {
+        this.setState(row, 'poweredOff', 'the saved state file was missing');
+        this.log(row.uuid, 'warning', 'reconcile', `the saved state of '${row.name}' was missing; it is powered off`);
+        continue;
+      }
+      if (!isActive(row.state)) continue;
+      const rt = this.d.vms.getRuntime(row.uuid);
+      const runDir = rt?.runDir ?? this.d.layout.vmRunDir(row.uuid);
+      const files = vmFiles(row.dir);
+      let found: Awaited<ReturnType<typeof QemuProcess.attach>>;
+      try {
+        found = await QemuProcess.attach(row.uuid, runDir, files.qemuLog, rt?.logOffset ?? 0);
+      } catch (err) {
+        found = { gone: 'crashed', reason: `QEMU did not answer on its QMP socket: ${(err as Error).message}` };
+      }
+      if (!(found instanceof QemuProcess)) {
+        this.d.vms.clearRuntime(row.uuid);
+        const state: VmState = found.gone === 'clean' ? 'poweredOff' : 'aborted';
+        this.setState(row, state, state === 'aborted' ? found.reason : null);
+        this.log(row.uuid, state === 'aborted' ? 'error' : 'info', 'reconcile', `'${row.name}': ${found.reason}`);
+        continue;
+      }
+      const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null };
+      this.running.set(row.uuid, running);
+      this.watch(row.uuid, running);
+      const status = await found.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'unknown' }));
+      const state: VmState = status.status === 'running' ? 'running' : 'paused';
+      if (row.state !== state) this.setState(row, state);
+      await this.attachSerial(row, running);
+    }
+  }
+
+  /** Lets go of every QEMU without stopping it: VMs keep running after the core exits. */
+  detachAll(): void {
+    for (const r of this.running.values()) {
+      r.serial?.end('the Nestbox core is shutting down');
+      r.proc.detach();
+    }
+    this.running.clear();
+  }
+
+  runningCount(): number {
+    return this.running.size;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * qemu-img, always with an explicit format and, for images from outside, under CPU-time and
+ * address-space limits (a hostile header must not make it spin or eat the host's memory).
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DiskFormat } from '../domain/config';
+import { NestboxError } from '../api/errors';
+
+export interface ImageInfo {
+  readonly format: string;
+  readonly virtualSize: number;
+  readonly actualSize: number;
+  readonly backingFile: string | null;
+  readonly dataFile: string | null;
+}
+
+const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => fs.existsSync(p));
+
+function exec(binary: string, args: readonly string[], opts: { limited?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  const [cmd, argv] =
+    opts.limited && PRLIMIT ? [PRLIMIT, ['--cpu=30', `--as=${2 * 1024 * 1024 * 1024}`, '--', binary, ...args]] : [binary, [...args]];
+  return new Promise((resolve, reject) => {
+    execFile(cmd, argv, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        const msg = String(stderr).trim().split('\n').pop() || err.message;
+        reject(new NestboxError('IO_ERROR', `qemu-img failed: ${msg}`, `${binary} ${args.join(' ')}\n${String(stderr)}`));
+      } else resolve(String(stdout));
+    });
+  });
+}
+
+export class QemuImg {
+  constructor(readonly binary: string) {}
+
+  async create(file: string, format: 'qcow2' | 'raw', sizeBytes: number): Promise<void> {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    const opts = format === 'qcow2' ? ['-o', 'preallocation=off'] : [];
+    try {
+      await exec(this.binary, ['create', '-q', '-f', format, ...opts, file, String(sizeBytes)]);
+    } catch (err) {
+      await fs.promises.rm(file, { force: true });
+      throw err;
+    }
+  }
+
+  async info(file: string, format: DiskFormat | 'raw'): Promise<ImageInfo> {
+    const out = await exec(this.binary, ['info', '-f', format, '--force-share', '--output=json', file], { limited: true, timeoutMs: 30_000 });
+    let j: Record<string, unknown>;
+    try {
+      j = JSON.parse(out) as Record<string, unknown>;
+    } catch {
+      throw new NestboxError('IMAGE_REJECTED', `qemu-img info printed something that is not JSON for '${file}'`);
+    }
+    const spec = j['format-specific'] as { data?: { 'data-file'?: string } } | undefined;
+    return {
+      format: String(j['format']),
+      virtualSize: Number(j['virtual-size']),
+      actualSize: Number(j['actual-size'] ?? 0),
+      backingFile: typeof j['backing-filename'] === 'string' ? (j['backing-filename'] as string) : null,
+      dataFile: spec?.data?.['data-file'] ?? null,
+    };
+  }
+
+  /** Copies a raw image into a new qcow2 (the UEFI variable store, so it can be snapshotted). */
+  async convertToQcow2(src: string, srcFormat: DiskFormat, dst: string): Promise<void> {
+    try {
+      await exec(this.binary, ['convert', '-q', '-f', srcFormat, '-O', 'qcow2', src, dst]);
+    } catch (err) {
+      await fs.promises.rm(dst, { force: true });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * SQLite with WAL and synchronous=FULL: a power cut never loses a committed change. The
+ * database is opened by exactly one core at a time (the data-directory lock enforces it).
+ */
+import Database from 'better-sqlite3';
+import type { VmConfig } from '../domain/config';
+import { parseVmConfig } from '../domain/config';
+import type { VmState } from '../domain/lifecycle';
+import { VM_STATES } from '../domain/lifecycle';
+import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
+
+export type Db = Database.Database;
+
+export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, migrations);
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
+  const current = schemaVersion(db);
+  const newest = migrations[migrations.length - 1]?.version ?? 0;
+  if (current > newest) {
+    throw new Error(
+      `the database was written by a newer Nestbox (schema ${current}, this version knows ${newest}); refusing to touch it`,
+    );
+  }
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+}
+
+export { SCHEMA_VERSION };
+
+export interface VmRow {
+  readonly uuid: string;
+  readonly name: string;
+  readonly config: VmConfig;
+  readonly state: VmState;
+  readonly stateReason: string | null;
+  readonly dir: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface RuntimeRow {
+  readonly vmUuid: string;
+  readonly pid: number;
+  readonly runDir: string;
+  readonly accel: string;
+  readonly startedAt: string;
+  /** Size of qemu.log when this run started: what follows is this run's output. */
+  readonly logOffset: number;
+}
+
+interface RawVmRow {
+  uuid: string;
+  name: string;
+  config: string;
+  state: string;
+  state_reason: string | null;
+  dir: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toVmRow(r: RawVmRow): VmRow {
+  const state = (VM_STATES as readonly string[]).includes(r.state) ? (r.state as VmState) : 'aborted';
+  return {
+    uuid: r.uuid,
+    name: r.name,
+    config: parseVmConfig(JSON.parse(r.config)),
+    state,
+    stateReason: r.state_reason,
+    dir: r.dir,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const now = (): string => new Date().toISOString();
+
+/** The inventory: VMs and their runtime records. */
+export class VmRepository {
+  constructor(private readonly db: Db) {}
+
+  list(): VmRow[] {
+    return (this.db.prepare('SELECT * FROM vms ORDER BY name COLLATE NOCASE').all() as RawVmRow[]).map(toVmRow);
+  }
+
+  get(uuid: string): VmRow | undefined {
+    const r = this.db.prepare('SELECT * FROM vms WHERE uuid = ?').get(uuid) as RawVmRow | undefined;
+    return r && toVmRow(r);
+  }
+
+  findByName(name: string): VmRow | undefined {
+    const r = this.db.prepare('SELECT * FROM vms WHERE name = ? COLLATE NOCASE').get(name) as RawVmRow | undefined;
+    return r && toVmRow(r);
+  }
+
+  insert(config: VmConfig, dir: string, state: VmState): void {
+    const t = now();
+    this.db
+      .prepare('INSERT INTO vms (uuid, name, config, state, dir, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(config.uuid, config.name, JSON.stringify(config), state, dir, t, t);
+  }
+
+  updateConfig(config: VmConfig): void {
+    this.db
+      .prepare('UPDATE vms SET name = ?, config = ?, updated_at = ? WHERE uuid = ?')
+      .run(config.name, JSON.stringify(config), now(), config.uuid);
+  }
+
+  setState(uuid: string, state: VmState, reason: string | null): void {
+    this.db.prepare('UPDATE vms SET state = ?, state_reason = ?, updated_at = ? WHERE uuid = ?').run(state, reason, now(), uuid);
+  }
+
+  delete(uuid: string): void {
+    this.db.prepare('DELETE FROM vms WHERE uuid = ?').run(uuid);
+  }
+
+  getRuntime(uuid: string): RuntimeRow | undefined {
+    const r = this.db.prepare('SELECT * FROM vm_runtime WHERE vm_uuid = ?').get(uuid) as
+      | { vm_uuid: string; pid: number; run_dir: string; accel: string; started_at: string; log_offset: number }
+      | undefined;
+    return r && { vmUuid: r.vm_uuid, pid: r.pid, runDir: r.run_dir, accel: r.accel, startedAt: r.started_at, logOffset: r.log_offset };
+  }
+
+  setRuntime(rt: RuntimeRow): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO vm_runtime (vm_uuid, pid, run_dir, accel, started_at, log_offset) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(rt.vmUuid, rt.pid, rt.runDir, rt.accel, rt.startedAt, rt.logOffset);
+  }
+
+  clearRuntime(uuid: string): void {
+    this.db.prepare('DELETE FROM vm_runtime WHERE vm_uuid = ?').run(uuid);
+  }
+}
+
+export interface EventRow {
+  readonly id: number;
+  readonly ts: string;
+  readonly vmUuid: string | null;
+  readonly level: 'info' | 'warning' | 'error';
+  readonly kind: string;
+  readonly message: string;
+}
+
+export class EventRepository {
+  constructor(private readonly db: Db) {}
+
+  append(vmUuid: string | null, level: EventRow['level'], kind: string, message: string): EventRow {
+    const ts = now();
+    const info = this.db
+      .prepare('INSERT INTO events (ts, vm_uuid, level, kind, message) VALUES (?, ?, ?, ?, ?)')
+      .run(ts, vmUuid, level, kind, message);
+    return { id: Number(info.lastInsertRowid), ts, vmUuid, level, kind, message };
+  }
+
+  recent(vmUuid: string | undefined, limit: number): EventRow[] {
+    const rows = (
+      vmUuid
+        ? this.db.prepare('SELECT * FROM events WHERE vm_uuid = ? ORDER BY id DESC LIMIT ?').all(vmUuid, limit)
+        : this.db.prepare('SELECT * FROM events ORDER BY id DESC LIMIT ?').all(limit)
+    ) as { id: number; ts: string; vm_uuid: string | null; level: EventRow['level']; kind: string; message: string }[];
+    return rows.reverse().map((r) => ({ id: r.id, ts: r.ts, vmUuid: r.vm_uuid, level: r.level, kind: r.kind, message: r.message }));
+  }
+}
+
+export class SettingsRepository {
+  constructor(private readonly db: Db) {}
+
+  get(key: string): string | undefined {
+    const r = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value;
+  }
+
+  set(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)').run(key, value);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Numbered schema migrations. Never edit a migration that has shipped: add the next one.
+ * Each runs in its own transaction together with the `user_version` bump.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'inventory, event log and settings',
+    sql: `
+      CREATE TABLE vms (
+        uuid        TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        config      TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+      CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts       TEXT NOT NULL,
+        vm_uuid  TEXT,
+        kind     TEXT NOT NULL,
+        message  TEXT NOT NULL
+      );
+      CREATE INDEX events_vm ON events(vm_uuid, id);
+      CREATE TABLE settings (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    description: 'VM folders, state reasons, event levels and runtime records',
+    sql: `
+      ALTER TABLE vms ADD COLUMN dir TEXT NOT NULL DEFAULT '';
+      ALTER TABLE vms ADD COLUMN state_reason TEXT;
+      ALTER TABLE events ADD COLUMN level TEXT NOT NULL DEFAULT 'info';
+      CREATE TABLE vm_runtime (
+        vm_uuid     TEXT PRIMARY KEY REFERENCES vms(uuid) ON DELETE CASCADE,
+        pid         INTEGER NOT NULL,
+        run_dir     TEXT NOT NULL,
+        accel       TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        log_offset  INTEGER NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

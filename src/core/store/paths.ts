@@ -1,0 +1,97 @@
+/**
+ * Where things live. The data directory (NESTBOX_HOME, else the platform's app-data folder)
+ * holds the database and one folder per VM. Sockets live in a short runtime directory, since
+ * a unix socket path must stay under ~104 bytes, keyed by the data directory so two data
+ * directories on one host never meet.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NestboxError } from '../api/errors';
+
+export function defaultDataDir(): string {
+  const env = process.env['NESTBOX_HOME'];
+  if (env) return path.resolve(env);
+  const home = os.homedir();
+  switch (process.platform) {
+    case 'darwin':
+      return path.join(home, 'Library', 'Application Support', 'Nestbox');
+    case 'win32':
+      return path.join(process.env['APPDATA'] ?? path.join(home, 'AppData', 'Roaming'), 'Nestbox');
+    default:
+      return path.join(process.env['XDG_DATA_HOME'] ?? path.join(home, '.local', 'share'), 'nestbox');
+  }
+}
+
+/** Creates `dir` with mode 0700 (or checks an existing one is ours and private). */
+export function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) throw new NestboxError('IO_ERROR', `${dir} is not a directory`);
+  if (process.platform !== 'win32') {
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+      throw new NestboxError('IO_ERROR', `${dir} belongs to another user; refusing to put sockets there`);
+    }
+    if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  }
+}
+
+export class DataLayout {
+  readonly dataDir: string;
+  readonly runtimeRoot: string;
+
+  constructor(dataDir: string) {
+    this.dataDir = path.resolve(dataDir);
+    const key = crypto.createHash('sha256').update(this.dataDir).digest('hex').slice(0, 10);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+    const base = process.env['XDG_RUNTIME_DIR'] && fs.existsSync(process.env['XDG_RUNTIME_DIR'])
+      ? path.join(process.env['XDG_RUNTIME_DIR'], 'nestbox')
+      : path.join(os.tmpdir(), `nestbox-${uid}`);
+    this.runtimeRoot = path.join(base, key);
+  }
+
+  get database(): string {
+    return path.join(this.dataDir, 'nestbox.db');
+  }
+
+  get machinesDir(): string {
+    return path.join(this.dataDir, 'machines');
+  }
+
+  get lockFile(): string {
+    return path.join(this.dataDir, 'core.lock');
+  }
+
+  get coreSocket(): string {
+    return path.join(this.runtimeRoot, 'core.sock');
+  }
+
+  vmRunDir(uuid: string): string {
+    return path.join(this.runtimeRoot, uuid.slice(0, 8));
+  }
+
+  /** A folder name for a new VM: its name, made unique if a folder is already there. */
+  newVmDir(name: string): string {
+    let dir = path.join(this.machinesDir, name);
+    for (let i = 2; fs.existsSync(dir); i++) dir = path.join(this.machinesDir, `${name} (${i})`);
+    return dir;
+  }
+
+  prepare(): void {
+    fs.mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(path.dirname(this.runtimeRoot));
+    ensurePrivateDir(this.runtimeRoot);
+  }
+}
+
+export function vmFiles(vmDir: string) {
+  return {
+    logsDir: path.join(vmDir, 'logs'),
+    qemuLog: path.join(vmDir, 'logs', 'qemu.log'),
+    serialLog: path.join(vmDir, 'logs', 'serial.log'),
+    savedState: path.join(vmDir, 'saved.state'),
+    efiVars: path.join(vmDir, 'efivars.qcow2'),
+  } as const;
+}

@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# Build the Nestbox test guest: a tiny bootable ISO (GRUB, BIOS + UEFI) made of
+# Debian's stock kernel and busybox-static, with a hand-made busybox initramfs.
+#
+# Usage:   iso=$(bash test/guest/build.sh | tail -1)
+#
+# The LAST line on stdout is the absolute path of the ISO; all progress goes to
+# stderr. Results are cached under
+#   ${NESTBOX_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/test-guest}/<hash>/
+# where <hash> covers this script and the resolved package versions, so a
+# cached ISO is returned immediately.
+#
+# Environment:
+#   NESTBOX_GUEST_CACHE        cache root (see above)
+#   NESTBOX_GUEST_KERNEL_PKG   kernel image package to use instead of the one
+#                              linux-image-amd64 currently depends on
+#   NESTBOX_GUEST_REQUIRE_EFI  1 = fail unless the ISO can also boot via UEFI
+#   NESTBOX_GUEST_FORCE        1 = rebuild even if a cached ISO exists
+#
+# Build-host packages (Debian): apt dpkg coreutils findutils util-linux gzip
+#   cpio grub-common grub-pc-bin xorriso mtools, plus grub-efi-amd64-bin for
+#   UEFI boot. kmod is used for `modinfo` if present (optional). The kernel and
+#   busybox are fetched with `apt-get download`; nothing is installed.
+# See test/guest/README.md.
+set -euo pipefail
+export LC_ALL=C
+
+log() { printf 'nestbox-guest: %s\n' "$*" >&2; }
+die() { printf 'nestbox-guest: error: %s\n' "$*" >&2; exit 1; }
+
+script_path=$(readlink -f "${BASH_SOURCE[0]}")
+
+# --- tool checks -------------------------------------------------------------
+missing=()
+need() { # need <command> <debian package>
+  command -v "$1" >/dev/null 2>&1 || missing+=("$2 (for '$1')")
+}
+need apt-get apt
+need apt-cache apt
+need dpkg-deb dpkg
+need sha256sum coreutils
+need mktemp coreutils
+need find findutils
+need flock util-linux
+need gzip gzip
+need cpio cpio
+need grub-mkrescue grub-common
+need xorriso xorriso
+need mformat mtools
+grub_lib=/usr/lib/grub
+[[ -f $grub_lib/i386-pc/cdboot.img ]] || missing+=("grub-pc-bin (for $grub_lib/i386-pc)")
+if ((${#missing[@]})); then
+  die "missing tools; install these Debian packages first: ${missing[*]}"
+fi
+platforms=i386-pc
+if [[ -f $grub_lib/x86_64-efi/linux.mod ]]; then
+  platforms+=" x86_64-efi"
+elif [[ ${NESTBOX_GUEST_REQUIRE_EFI:-0} == 1 ]]; then
+  die "UEFI support requested but $grub_lib/x86_64-efi is missing; install the Debian package grub-efi-amd64-bin"
+else
+  log "warning: grub-efi-amd64-bin not installed; the ISO will boot with BIOS only (no UEFI/OVMF)"
+fi
+
+# --- resolve package versions ------------------------------------------------
+candidate_version() { # prints the candidate version of a package, or nothing
+  apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1  || true
+}
+kernel_pkg=${NESTBOX_GUEST_KERNEL_PKG:-}
+if [[ -z $kernel_pkg ]]; then
+  for meta in linux-image-amd64 linux-image-virtual linux-image-generic; do
+    kernel_pkg=$(apt-cache depends "$meta" 2>/dev/null |
+      sed -n 's/^ *|\{0,1\}Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1) || true
+    [[ -n $kernel_pkg ]] && break
+  done
+  [[ -n $kernel_pkg ]] || die "cannot resolve the kernel package: 'apt-cache depends linux-image-amd64' gave nothing (missing Debian apt sources? run apt-get update)"
+fi
+kernel_ver=$(candidate_version "$kernel_pkg")
+[[ -n $kernel_ver ]] || die "no installable version of $kernel_pkg known to apt (run apt-get update?)"
+# Ubuntu splits modules into linux-modules-<abi>; Debian does not.
+modules_pkg="linux-modules-${kernel_pkg#linux-image-}"
+modules_ver=$(candidate_version "$modules_pkg")
+[[ -n $modules_ver ]] || modules_pkg=
+busybox_ver=$(candidate_version busybox-static)
+[[ -n $busybox_ver ]] || die "no installable version of busybox-static known to apt (run apt-get update?)"
+
+hash=$( { cat "$script_path"
+          printf '%s=%s\n' "$kernel_pkg" "$kernel_ver" busybox-static "$busybox_ver" \
+            "${modules_pkg:-none}" "${modules_ver:-none}" platforms "$platforms"
+        } | sha256sum | cut -c1-16)
+cache_root=${NESTBOX_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/test-guest}
+mkdir -p "$cache_root"
+cache_root=$(cd "$cache_root" && pwd -P)
+out_dir=$cache_root/$hash
+iso=$out_dir/nestbox-test-guest.iso
+
+if [[ ${NESTBOX_GUEST_FORCE:-0} != 1 && -s $iso ]]; then
+  log "cached: $kernel_pkg $kernel_ver, busybox $busybox_ver"
+  printf '%s\n' "$iso"
+  exit 0
+fi
+
+# Serialise concurrent builds (e.g. parallel test workers); re-check afterwards.
+exec 9>"$cache_root/.lock"
+flock 9
+if [[ ${NESTBOX_GUEST_FORCE:-0} != 1 && -s $iso ]]; then
+  log "cached (built by a concurrent run): $iso"
+  printf '%s\n' "$iso"
+  exit 0
+fi
+# We hold the lock, so any leftover build dir is from a killed build.
+rm -rf "$cache_root"/.build.*
+work=$(mktemp -d "$cache_root/.build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+start=$SECONDS
+log "building in $work"
+log "kernel: $kernel_pkg $kernel_ver${modules_pkg:+ + $modules_pkg}; busybox-static $busybox_ver; grub: $platforms"
+
+# --- fetch and unpack ----------------------------------------------------------
+mkdir -p "$work/debs" "$work/pkg"
+pkgs=("$kernel_pkg=$kernel_ver" "busybox-static=$busybox_ver")
+[[ -n $modules_pkg ]] && pkgs+=("$modules_pkg=$modules_ver")
+( cd "$work/debs" && apt-get download -q "${pkgs[@]}" ) >&2 2> >(grep -v 'Download is performed unsandboxed' >&2) ||
+  die "apt-get download ${pkgs[*]} failed"
+for deb in "$work"/debs/*.deb; do
+  dpkg-deb -x "$deb" "$work/pkg"
+done
+rm -rf "$work/debs"
+
+pkg=$work/pkg
+vmlinuz=$(ls -1 "$pkg"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
+[[ -n $vmlinuz && -f $vmlinuz ]] || die "no /boot/vmlinuz-* in $kernel_pkg"
+kver=${vmlinuz##*/vmlinuz-}
+moddir=
+for d in "$pkg/lib/modules/$kver" "$pkg/usr/lib/modules/$kver"; do
+  [[ -d $d ]] && moddir=$d && break
+done
+[[ -n $moddir ]] || die "no lib/modules/$kver in $kernel_pkg"
+busybox=$pkg/bin/busybox
+[[ -x $busybox ]] || die "no /bin/busybox in busybox-static"
+
+# --- initramfs -------------------------------------------------------------------
+root=$work/initramfs
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,etc/acpi/PWRF,proc,sys,dev,run,tmp,root,mnt,var/log,www}
+mkdir -p "$root/lib/modules/$kver"
+ln -s ../run "$root/var/run"
+chmod 1777 "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+# Applet symlinks at build time (the static amd64 busybox runs on the build
+# host); /init falls back to `busybox --install -s` if this was not possible.
+if applets=$("$busybox" --list-full 2>/dev/null); then
+  while IFS= read -r a; do
+    [[ -n $a && $a != bin/busybox && ! -e $root/$a ]] && ln -s /bin/busybox "$root/$a"
+  done <<<"$applets"
+else
+  log "warning: cannot run busybox on this host; applet links will be made at boot"
+fi
+
+# Kernel modules: the top-level list below plus their dependencies, resolved
+# here with modinfo and loaded by rcS with insmod in dependency order.
+modules=(
+  virtio_pci virtio_net virtio_blk virtio_scsi virtio_console virtio_balloon
+  virtio_rng virtio_input e1000 e1000e ahci ata_piix sd_mod sr_mod cdrom isofs
+  button evdev
+)
+declare -A ko_src=() builtin=() state=()
+order=()
+while IFS= read -r -d '' f; do
+  b=${f##*/}; b=${b%%.ko*}; ko_src[${b//-/_}]=$f
+done < <(find "$moddir" -name '*.ko*' -print0)
+if [[ -f $moddir/modules.builtin ]]; then
+  while IFS= read -r f; do b=${f##*/}; b=${b%.ko}; builtin[${b//-/_}]=1; done <"$moddir/modules.builtin"
+fi
+mkdir -p "$work/ko"
+ko_depends() { # comma-separated dependency list of a (decompressed) .ko
+  if command -v modinfo >/dev/null 2>&1; then
+    modinfo -F depends "$1"
+  else # same data, read straight from the .modinfo section
+    tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n1
+  fi
+}
+add_module() { # add_module <name> <required:0|1>
+  local m=${1//-/_} req=$2 src out d deps
+  case ${state[$m]:-} in done) return ;; busy) die "module dependency cycle at $m" ;; esac
+  src=${ko_src[$m]:-}
+  if [[ -z $src ]]; then
+    if [[ -n ${builtin[$m]:-} ]]; then state[$m]=done; return; fi
+    ((req)) && die "module $m needed but not found in $kernel_pkg"
+    log "note: module $m is neither modular nor built in; skipped"
+    state[$m]=done; return
+  fi
+  state[$m]=busy
+  out=$work/ko/$m.ko
+  case $src in
+    *.ko) cp "$src" "$out" ;;
+    *.ko.xz) command -v xz >/dev/null || die "xz needed for $src (Debian package xz-utils)"; xz -dc "$src" >"$out" ;;
+    *.ko.zst) command -v zstd >/dev/null || die "zstd needed for $src (Debian package zstd)"; zstd -dcq "$src" >"$out" ;;
+    *.ko.gz) gzip -dc "$src" >"$out" ;;
+    *) die "unknown module format: $src" ;;
+  esac
+  deps=$(ko_depends "$out")
+  for d in ${deps//,/ }; do add_module "$d" 1; done
+  state[$m]=done
+  order+=("$m")
+}
+for m in "${modules[@]}"; do add_module "$m" 0; done
+for m in "${order[@]}"; do cp "$work/ko/$m.ko" "$root/lib/modules/$kver/"; done
+printf '%s\n' "${order[@]}" >"$root/lib/modules/$kver/load-order"
+log "modules (${#order[@]}): ${order[*]}"
+
+cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+# PID 1 starts here. Give busybox init a real console: /dev is not populated
+# yet when the kernel starts us from an initramfs without device nodes.
+[ -e /bin/sh ] || /bin/busybox --install -s
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+exec 0</dev/console 1>/dev/console 2>&1
+exec /sbin/init
+EOF
+chmod 755 "$root/init"
+
+cat >"$root/etc/inittab" <<'EOF'
+::sysinit:/etc/init.d/rcS
+ttyS0::respawn:-/bin/sh
+tty1::respawn:-/bin/sh
+::ctrlaltdel:/sbin/reboot
+::shutdown:/etc/init.d/rcK
+EOF
+
+cat >"$root/etc/init.d/rcS" <<'EOF'
+#!/bin/sh
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+[ -e /proc/self ] || mount -t proc proc /proc
+[ -d /sys/kernel ] || mount -t sysfs sysfs /sys
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=0755 tmpfs /run
+hostname nestbox-guest
+ip link set lo up
+
+say() { # marker lines go to the serial port and the screen
+  for t in /dev/ttyS0 /dev/tty0; do printf '%s\n' "$*" >"$t" 2>/dev/null; done
+}
+
+kver=$(uname -r)
+while read -r m; do
+  insmod "/lib/modules/$kver/$m.ko" 2>/dev/null || echo "rcS: insmod $m failed" >&2
+done <"/lib/modules/$kver/load-order"
+
+httpd -p 80 -h /www
+# acpid reads /dev/input/event*; the ACPI power button arrives there once the
+# button and evdev modules are loaded. PWRF -> /etc/acpi/PWRF/00000080.
+[ -e /dev/input/event0 ] && acpid -l /var/log/acpid.log
+
+say NESTBOX-GUEST-READY
+
+# Networking in the background so the shells start right away.
+(
+  n=0 up=0
+  for d in /sys/class/net/eth*; do
+    [ -e "$d" ] || continue
+    i=${d##*/} n=$((n + 1))
+    ip link set "$i" up
+    t=0 # wait up to 5 s for link (e1000 needs a moment)
+    while [ "$(cat "$d/carrier" 2>/dev/null)" != 1 ] && [ $t -lt 50 ]; do
+      usleep 100000; t=$((t + 1))
+    done
+    rm -f "/run/ip.$i"
+    udhcpc -i "$i" -s /etc/udhcpc.script -q -n -t 5 >/dev/null 2>&1
+    if [ -s "/run/ip.$i" ]; then
+      up=$((up + 1)); say; say "NESTBOX-NET-UP $(cat "/run/ip.$i")"
+    fi
+  done
+  if [ $n = 0 ]; then say; say NESTBOX-NET-NONE
+  elif [ $up = 0 ]; then say; say NESTBOX-NET-FAIL
+  fi
+) </dev/null >/dev/null 2>&1 &
+exit 0
+EOF
+
+cat >"$root/etc/init.d/rcK" <<'EOF'
+#!/bin/sh
+for t in /dev/ttyS0 /dev/tty0; do printf '\n%s\n' NESTBOX-GUEST-SHUTDOWN >"$t" 2>/dev/null; done
+EOF
+
+cat >"$root/etc/acpi/PWRF/00000080" <<'EOF'
+#!/bin/sh
+exec /sbin/poweroff
+EOF
+
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc hook: $1 = deconfig|bound|renew|leasefail|nak; $interface, $ip,
+# $mask (prefix length), $router, $dns, $domain come from udhcpc.
+case "$1" in
+deconfig)
+  ip -4 addr flush dev "$interface"
+  ip link set "$interface" up
+  ;;
+bound|renew)
+  ip -4 addr flush dev "$interface"
+  ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
+  for r in $router; do
+    ip route add default via "$r" dev "$interface" 2>/dev/null && break
+  done
+  {
+    [ -n "$domain" ] && echo "search $domain"
+    for d in $dns; do echo "nameserver $d"; done
+  } >/etc/resolv.conf
+  echo "$ip" >"/run/ip.$interface"
+  ;;
+esac
+exit 0
+EOF
+
+cat >"$root/etc/profile" <<'EOF'
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+export HOME=/root
+PS1='nestbox-guest:\w# '
+cd /root
+EOF
+printf 'root::0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+printf 'nestbox-guest\n' >"$root/etc/hostname"
+printf '<!doctype html>\n<title>nestbox test guest</title>\n<p>nestbox test guest</p>\n' >"$root/www/index.html"
+chmod 755 "$root"/etc/init.d/* "$root/etc/acpi/PWRF/00000080" "$root/etc/udhcpc.script"
+
+# --- ISO ---------------------------------------------------------------------
+isoroot=$work/iso
+mkdir -p "$isoroot/boot/grub"
+cp "$vmlinuz" "$isoroot/boot/vmlinuz"
+( cd "$root" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --quiet ) | gzip -9n >"$isoroot/boot/initrd.gz"
+
+cat >"$isoroot/boot/grub/grub.cfg" <<'EOF'
+set timeout=0
+set timeout_style=hidden
+# GRUB output also goes to the serial port (errors are visible in serial
+# logs). No serial *input*: with it GRUB idles ~3 s under TCG before booting.
+if serial --unit=0 --speed=115200; then
+  terminal_output --append serial
+fi
+insmod all_video
+menuentry "Nestbox test guest" {
+  linux /boot/vmlinuz console=tty0 console=ttyS0,115200 loglevel=7 panic=10
+  initrd /boot/initrd.gz
+}
+EOF
+
+log "running grub-mkrescue ($platforms)"
+grub-mkrescue -o "$work/nestbox-test-guest.iso" \
+  --install-modules="linux normal configfile iso9660 search search_fs_uuid search_label search_fs_file serial terminal test echo part_msdos part_gpt fat all_video" \
+  --fonts= --locales= --themes= --compress=xz \
+  "$isoroot" -- -volid NESTBOX_GUEST >&2 2>"$work/grub-mkrescue.log" ||
+  { cat "$work/grub-mkrescue.log" >&2; die "grub-mkrescue failed"; }
+
+cat >"$work/build-info.txt" <<EOF
+kernel_pkg=$kernel_pkg
+kernel_version=$kernel_ver
+kernel_release=$kver
+modules_pkg=${modules_pkg:-}
+busybox_version=$busybox_ver
+grub_platforms=$platforms
+modules=${order[*]}
+EOF
+
+# Publish atomically: the ISO appears under its final name only when complete.
+mkdir -p "$out_dir"
+mv -f "$work/build-info.txt" "$out_dir/build-info.txt"
+mv -f "$work/nestbox-test-guest.iso" "$iso"
+log "built $(du -h "$iso" | cut -f1) ISO in $((SECONDS - start)) s"
+printf '%s\n' "$iso"
