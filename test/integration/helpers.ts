@@ -1,0 +1,136 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RpcClient } from '../../src/core/api/rpc';
+import type { VmState } from '../../src/core/domain/lifecycle';
+import { hostCore, type HostedCore } from '../../src/core/server/host';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'nestbox.cjs');
+
+export function testIso(): string {
+  const iso = process.env['NESTBOX_TEST_ISO'];
+  if (!iso || !fs.existsSync(iso)) throw new Error('NESTBOX_TEST_ISO is not set; the integration global setup builds it');
+  return iso;
+}
+
+/** A fresh data directory; removed (with any VMs it still runs powered off) by `cleanup`. */
+export function tempHome(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-'));
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function cli(home: string, args: readonly string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, NESTBOX_HOME: home, ...opts.env }, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    else child.stdin?.end();
+  });
+}
+
+export async function openCore(home: string): Promise<{ hosted: HostedCore; client: RpcClient }> {
+  const hosted = await hostCore({ dataDir: home });
+  return { hosted, client: hosted.client() };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `file` contains `pattern` (at least `count` times); returns the file's text. */
+export async function waitForFile(file: string, pattern: RegExp, timeoutMs = 90_000, count = 1): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const g = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
+  let text = '';
+  while (Date.now() < deadline) {
+    text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if ((text.match(g) ?? []).length >= count) return text;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} (x${count}) in ${file}; it ends with:\n${text.slice(-1500)}`);
+}
+
+export async function waitForState(client: RpcClient, ref: string, state: VmState, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const vm = await client.call('vms.info', { ref });
+    if (vm.state === state) return;
+    if (Date.now() > deadline) throw new Error(`'${ref}' is ${vm.state}, expected ${state}`);
+    await sleep(100);
+  }
+}
+
+/** A console stream on a VM's serial port with a line buffer to wait on. */
+export class SerialSession {
+  private text = '';
+  private constructor(
+    private readonly client: RpcClient,
+    readonly stream: string,
+  ) {
+    client.on('serial.data', (ev) => {
+      if (ev.stream === stream) this.text += Buffer.from(ev.data, 'base64').toString('utf8');
+    });
+  }
+
+  static async open(client: RpcClient, ref: string): Promise<SerialSession> {
+    const { stream } = await client.call('serial.open', { ref });
+    return new SerialSession(client, stream);
+  }
+
+  get output(): string {
+    return this.text;
+  }
+
+  async send(line: string): Promise<void> {
+    await this.client.call('serial.write', { stream: this.stream, data: Buffer.from(`${line}\n`).toString('base64') });
+  }
+
+  /** Sends a command and waits for a marker it prints; returns the text captured after sending. */
+  async run(command: string, until: RegExp, timeoutMs = 30_000): Promise<string> {
+    const start = this.text.length;
+    await this.send(command);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const m = until.exec(this.text.slice(start));
+      if (m) return this.text.slice(start);
+      await sleep(50);
+    }
+    throw new Error(`timed out waiting for ${until} after '${command}'; got:\n${this.text.slice(start).slice(-1000)}`);
+  }
+
+  async close(): Promise<void> {
+    await this.client.call('serial.close', { stream: this.stream }).catch(() => undefined);
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Powers off whatever still runs in `home` and removes it. */
+export async function cleanupHome(home: string): Promise<void> {
+  const r = await cli(home, ['list', '--json']);
+  if (r.code === 0) {
+    for (const vm of JSON.parse(r.stdout) as { name: string; state: string }[]) {
+      if (['running', 'paused', 'starting', 'stopping', 'saving'].includes(vm.state)) await cli(home, ['poweroff', vm.name]);
+    }
+  }
+  fs.rmSync(home, { recursive: true, force: true });
+}
