@@ -11,8 +11,11 @@ import { NestboxError } from '../core/api/errors';
 import type { RpcClient } from '../core/api/rpc';
 import { describeState } from '../core/domain/lifecycle';
 import { OS_TYPES } from '../core/domain/ostypes';
-import { connectOrHost, hostCore, type CoreConnection } from '../core/server/host';
-import { defaultDataDir } from '../core/store/paths';
+import { bridgeTransports, type Transport } from '../core/api/rpc';
+import { connectOrHost, hostCore, type CoreConnection, type HostedCore } from '../core/server/host';
+import { connectUnix } from '../core/server/socket';
+import { startWebServer } from '../core/server/web';
+import { DataLayout, defaultDataDir } from '../core/store/paths';
 
 const USAGE = `Usage: nestbox <command> [options]
 
@@ -37,6 +40,7 @@ Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
   ostypes                               OS types and their presets
   daemon                                host the core headless; other clients connect to it
+  serve [--port P] [--host ADDR]        web mode: the desktop UI in a browser (prints a URL with a token)
 
 Global options:
   --home DIR     data directory (default: $NESTBOX_HOME or the platform's app-data folder)
@@ -138,6 +142,48 @@ async function daemon(home: string): Promise<void> {
   await hosted.close();
 }
 
+/** The built renderer: next to the bundle in a checkout (out/node → out/renderer). */
+function webRoot(): string {
+  return process.env['NESTBOX_WEB_ROOT'] ?? path.resolve(__dirname, '..', 'renderer');
+}
+
+async function serve(home: string, host: string, port: number): Promise<void> {
+  const layout = new DataLayout(home);
+  // Join a running core if there is one, else host it here.
+  let hosted: HostedCore | null = null;
+  let onClient: (t: Transport) => void;
+  let existing: Transport | null = null;
+  try {
+    existing = fs.existsSync(layout.coreSocket) ? await connectUnix(layout.coreSocket) : null;
+  } catch {
+    existing = null;
+  }
+  if (existing) {
+    existing.close();
+    onClient = (t) => {
+      connectUnix(layout.coreSocket).then(
+        (core) => bridgeTransports(t, core),
+        () => t.close(),
+      );
+    };
+  } else {
+    hosted = await hostCore({ dataDir: home });
+    onClient = (t) => hosted!.serve(t);
+  }
+  const web = await startWebServer({ host, port, staticDir: webRoot(), onClient, uploadDir: layout.mediaDir });
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+    process.stderr.write(`nestbox: warning: serving on ${host}: anyone who can reach it and has the URL controls your VMs\n`);
+  }
+  process.stdout.write(`Nestbox web mode: ${web.url}\n`);
+  process.stderr.write(`${hosted ? 'hosting the core' : 'connected to the running core'} for ${home}; Ctrl+C stops serving (VMs keep running)\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await web.close();
+  await hosted?.close();
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const { values: o, positionals } = parseArgs({
     args: [...argv],
@@ -161,6 +207,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       timeout: { type: 'string' },
       'keep-files': { type: 'boolean' },
       limit: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -179,6 +227,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (cmd === 'daemon') {
     await daemon(home);
+    return 0;
+  }
+  if (cmd === 'serve') {
+    await serve(home, o.host ?? '127.0.0.1', intOpt(o.port, '--port') ?? 8490);
     return 0;
   }
 

@@ -337,10 +337,13 @@ cp "$vmlinuz" "$isoroot/boot/vmlinuz"
 cat >"$isoroot/boot/grub/grub.cfg" <<'EOF'
 set timeout=0
 set timeout_style=hidden
-# GRUB output also goes to the serial port (errors are visible in serial
-# logs). No serial *input*: with it GRUB idles ~3 s under TCG before booting.
-if serial --unit=0 --speed=115200; then
-  terminal_output --append serial
+# BIOS: GRUB output also goes to the serial port so errors show up in serial
+# logs (under UEFI, OVMF's console already includes the serial port). No serial
+# *input*: with it GRUB idles ~3 s under TCG before booting.
+if [ "$grub_platform" = pc ]; then
+  if serial --unit=0 --speed=115200; then
+    terminal_output --append serial
+  fi
 fi
 insmod all_video
 menuentry "Nestbox test guest" {
@@ -351,7 +354,7 @@ EOF
 
 log "running grub-mkrescue ($platforms)"
 grub-mkrescue -o "$work/nestbox-test-guest.iso" \
-  --install-modules="linux normal configfile iso9660 search search_fs_uuid search_label search_fs_file serial terminal test echo part_msdos part_gpt fat all_video" \
+  --install-modules="linux normal configfile iso9660 search search_fs_uuid search_label search_fs_file serial terminal test echo fat all_video part_msdos part_gpt part_apple part_acorn part_amiga part_bsd part_dfly part_dvh part_plan part_sun part_sunpc" \
   --fonts= --locales= --themes= --compress=xz \
   "$isoroot" -- -volid NESTBOX_GUEST >&2 2>"$work/grub-mkrescue.log" ||
   { cat "$work/grub-mkrescue.log" >&2; die "grub-mkrescue failed"; }

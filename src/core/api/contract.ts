@@ -102,6 +102,15 @@ export interface OpResult {
   readonly warnings: readonly string[];
 }
 
+export interface MediaItem {
+  readonly path: string;
+  readonly name: string;
+  readonly kind: 'iso' | 'disk';
+  readonly size: number;
+  /** Names of the VMs that use it. */
+  readonly usedBy: readonly string[];
+}
+
 export interface LogEntry {
   readonly id: number;
   readonly ts: string;
@@ -128,6 +137,8 @@ export interface ApiMethods {
   'vms.discardState': { params: { ref: string }; result: OpResult };
   'vms.delete': { params: { ref: string; keepFiles?: boolean }; result: { uuid: string; removedDir: boolean } };
   'vms.screenshot': { params: { ref: string }; result: { pngBase64: string; width: number; height: number } };
+  /** ISOs and disk images Nestbox knows: its media folder (uploads land there) and what VMs use. */
+  'media.list': { params: Record<string, never>; result: readonly MediaItem[] };
   'events.recent': { params: { ref?: string; limit?: number }; result: readonly LogEntry[] };
   /** Opens the VM's serial console for this client; data flows as `serial.data` events. */
   'serial.open': { params: { ref: string }; result: { stream: string } };

@@ -6,6 +6,11 @@
 import type { ApiEvents, EventName, MethodName, Params, Result, WireMessage } from './contract';
 import { NestboxError, isErrorShape } from './errors';
 
+/** Replies are validated at the edge: anything that is not a message object is dropped. */
+export function isWireMessage(v: unknown): v is WireMessage {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as { t?: unknown }).t === 'string';
+}
+
 export interface Transport {
   send(msg: WireMessage): void;
   onMessage(cb: (msg: WireMessage) => void): void;
@@ -28,7 +33,7 @@ export function serveTransport(transport: Transport, makeSession: (push: (name: 
   };
   const session = makeSession(push);
   transport.onMessage((msg) => {
-    if (msg.t !== 'req') return;
+    if (!isWireMessage(msg) || msg.t !== 'req' || typeof msg.id !== 'number' || typeof msg.method !== 'string') return;
     session.call(msg.method, msg.params).then(
       (result) => {
         if (open) transport.send({ t: 'res', id: msg.id, result: result ?? null });
@@ -97,6 +102,7 @@ export class RpcClient {
   }
 
   private onMessage(msg: WireMessage): void {
+    if (!isWireMessage(msg)) return;
     switch (msg.t) {
       case 'res':
       case 'err': {
@@ -166,4 +172,71 @@ export function memoryTransportPair(): [Transport, Transport] {
     },
   });
   return [side(a, b), side(b, a)];
+}
+
+/** Joins two transports (a client and a core connection), closing each with the other. */
+export function bridgeTransports(a: Transport, b: Transport): void {
+  let closed = false;
+  const closeBoth = () => {
+    if (closed) return;
+    closed = true;
+    a.close();
+    b.close();
+  };
+  a.onMessage((m) => {
+    try {
+      b.send(m);
+    } catch {
+      closeBoth();
+    }
+  });
+  b.onMessage((m) => {
+    try {
+      a.send(m);
+    } catch {
+      closeBoth();
+    }
+  });
+  a.onClose(closeBoth);
+  b.onClose(closeBoth);
+}
+
+/**
+ * The shape shared by Electron's MessagePortMain (main and utility processes): events via
+ * `on`, payload in `event.data`. Structural, so `api` needs no Electron import.
+ */
+export interface NodeStylePort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (e: { data: unknown }) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  start(): void;
+  close(): void;
+}
+
+export function portTransport(port: NodeStylePort): Transport {
+  const closeCbs: ((r?: Error) => void)[] = [];
+  let closed = false;
+  const fireClose = () => {
+    if (closed) return;
+    closed = true;
+    for (const cb of closeCbs) cb();
+  };
+  port.on('close', fireClose);
+  return {
+    send(msg) {
+      if (closed) throw new NestboxError('PROTOCOL_ERROR', 'the port is closed');
+      port.postMessage(msg);
+    },
+    onMessage(cb) {
+      port.on('message', (e) => cb(e.data as WireMessage));
+      port.start();
+    },
+    onClose(cb) {
+      closeCbs.push(cb);
+    },
+    close() {
+      port.close();
+      fireClose();
+    },
+  };
 }

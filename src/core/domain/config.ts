@@ -170,7 +170,7 @@ export function validateName(name: string, path = 'name'): string {
       `'${name}' is not a valid VM name (use letters, digits, spaces and . _ ( ) + -, starting with a letter or digit)`,
     );
   }
-  if (UUID_RE.test(name)) throw new ConfigError(path, 'must not look like a UUID');
+  if (UUID_RE.test(name.toLowerCase())) throw new ConfigError(path, 'must not look like a UUID');
   return name;
 }
 

@@ -55,8 +55,8 @@ export function resolveDiskPath(vmDir: string, file: string): string {
 function bootIndex(order: readonly BootDevice[], dev: BootDevice, nth: number): number | undefined {
   const i = order.indexOf(dev);
   if (i < 0) return undefined;
-  // Leave room for several devices of one kind: disk 0 → 10, disk 1 → 11, ...
-  return (i + 1) * 10 + nth;
+  // Leave room for every device of one kind (at most 16): disk 0 → 100, disk 1 → 101, ...
+  return (i + 1) * 100 + nth;
 }
 
 function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {

@@ -21,11 +21,12 @@ function ownerLooksAlive(pid: number): boolean {
 /** Takes the lock, or returns the pid that holds it. */
 export function acquireLock(file: string): Lock | { heldBy: number } {
   for (let attempt = 0; attempt < 3; attempt++) {
+    // Write the pid to a private file, then hard-link it into place: the lock appears with
+    // its content in one step, so nobody ever sees an empty lock and mistakes it for stale.
+    const tmp = `${file}.${process.pid}.${attempt}.tmp`;
     try {
-      const fd = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fd, `${process.pid}\n`);
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
+      fs.writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
+      fs.linkSync(tmp, file);
       let released = false;
       return {
         release() {
@@ -42,10 +43,17 @@ export function acquireLock(file: string): Lock | { heldBy: number } {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new NestboxError('IO_ERROR', `cannot create the lock file ${file}: ${(err as Error).message}`);
       }
-      const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+      let pid = Number.NaN;
+      try {
+        pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+      } catch {
+        continue; // it vanished between link and read: try again
+      }
       if (Number.isInteger(pid) && pid > 0 && ownerLooksAlive(pid)) return { heldBy: pid };
       // Stale: the core that held it died without cleaning up.
       fs.rmSync(file, { force: true });
+    } finally {
+      fs.rmSync(tmp, { force: true });
     }
   }
   throw new NestboxError('LOCKED', `could not take the lock ${file}`);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { WireMessage } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import type { Transport } from '../api/rpc';
+import { isWireMessage, type Transport } from '../api/rpc';
 
 const MAX_LINE = 64 * 1024 * 1024;
 
@@ -29,11 +29,14 @@ export function socketTransport(sock: net.Socket): Transport {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
-      let msg: WireMessage;
+      let msg: unknown;
       try {
-        msg = JSON.parse(line) as WireMessage;
+        msg = JSON.parse(line);
       } catch {
-        closeReason = new NestboxError('PROTOCOL_ERROR', 'received a line that is not JSON');
+        msg = undefined;
+      }
+      if (!isWireMessage(msg)) {
+        closeReason = new NestboxError('PROTOCOL_ERROR', 'received a line that is not a Nestbox message');
         sock.destroy();
         return;
       }

@@ -151,6 +151,8 @@ export class Core {
           return this.vms.delete(str(p, 'ref'), p['keepFiles'] === true);
         case 'vms.screenshot':
           return this.vms.screenshot(str(p, 'ref'));
+        case 'media.list':
+          return this.vms.listMedia();
         case 'events.recent': {
           const ref = typeof p['ref'] === 'string' ? this.vms.resolve(p['ref']).uuid : undefined;
           const limit = typeof p['limit'] === 'number' ? Math.min(Math.max(1, p['limit']), 10_000) : 100;

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { CreateVmSpec, ModifyVmSpec, OpResult, VmInfo, VmSummary, Accelerator } from '../api/contract';
+import type { CreateVmSpec, MediaItem, ModifyVmSpec, OpResult, VmInfo, VmSummary, Accelerator } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { CdromConfig, DiskConfig, NicConfig, VmConfig } from '../domain/config';
 import { CONFIG_VERSION, ConfigError, parseVmConfig, validateName } from '../domain/config';
@@ -87,6 +87,39 @@ export class VmService {
 
   info(ref: string): VmInfo {
     return this.toInfo(this.resolve(ref));
+  }
+
+  listMedia(): MediaItem[] {
+    const items = new Map<string, { kind: 'iso' | 'disk'; usedBy: string[] }>();
+    const add = (file: string, kind: 'iso' | 'disk', vm?: string) => {
+      const it = items.get(file) ?? { kind, usedBy: [] };
+      if (vm && !it.usedBy.includes(vm)) it.usedBy.push(vm);
+      items.set(file, it);
+    };
+    const mediaDir = this.d.layout.mediaDir;
+    if (fs.existsSync(mediaDir)) {
+      for (const f of fs.readdirSync(mediaDir)) {
+        if (f.endsWith('.partial')) continue;
+        const full = path.join(mediaDir, f);
+        if (!fs.statSync(full).isFile()) continue;
+        add(full, /\.iso$/i.test(f) ? 'iso' : 'disk');
+      }
+    }
+    for (const r of this.d.vms.list()) {
+      for (const c of r.config.cdroms) if (c.iso) add(c.iso, 'iso', r.name);
+      for (const d of r.config.disks) add(resolveDiskPath(r.dir, d.file), 'disk', r.name);
+    }
+    return [...items.entries()]
+      .map(([file, it]) => {
+        let size = 0;
+        try {
+          size = fs.statSync(file).size;
+        } catch {
+          // missing media are listed with size 0; the VM's start will say what is missing
+        }
+        return { path: file, name: path.basename(file), kind: it.kind, size, usedBy: it.usedBy };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   resolve(ref: string): VmRow {

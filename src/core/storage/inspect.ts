@@ -22,6 +22,30 @@ function readAt(fd: number, pos: number, len: number): Buffer {
   return b.subarray(0, n);
 }
 
+/**
+ * A sparse VMDK may embed a text descriptor. For monolithicSparse and streamOptimized QEMU
+ * reads the data from this file; any other createType makes it follow the extent lines,
+ * which can name any file on the host. Only self-contained kinds are accepted.
+ */
+function vmdkSparseProblems(fd: number, head: Buffer, fileSize: number): string[] {
+  if (head.length < 44) return ['its VMDK header is truncated'];
+  const capacity = head.readBigUInt64LE(12);
+  const descOffset = head.readBigUInt64LE(28);
+  const descSize = head.readBigUInt64LE(36);
+  const problems: string[] = [];
+  if (capacity === 0n) problems.push('its VMDK header declares no capacity');
+  if (descOffset === 0n) return problems;
+  const start = Number(descOffset) * 512;
+  const len = Math.min(Number(descSize) * 512, 64 * 1024);
+  if (start >= fileSize || len <= 0) return [...problems, 'its embedded VMDK descriptor lies outside the file'];
+  const text = readAt(fd, start, len).toString('latin1').replace(/\0[\s\S]*$/, '');
+  const type = /createType\s*=\s*"([^"]*)"/.exec(text)?.[1];
+  if (type !== 'monolithicSparse' && type !== 'streamOptimized') {
+    problems.push(`its embedded VMDK descriptor has createType '${type ?? 'none'}', whose extents are other files`);
+  }
+  return problems;
+}
+
 /** Inspects a regular file; refuses anything else (FIFOs, devices, directories). */
 export function inspectImage(file: string): HeaderFacts {
   let st: fs.Stats;
@@ -37,6 +61,7 @@ export function inspectImage(file: string): HeaderFacts {
     const problems: string[] = [];
     if (head.length >= 72 && head.readUInt32BE(0) === 0x514649fb) {
       const version = head.readUInt32BE(4);
+      if (version !== 2 && version !== 3) problems.push(`QCOW version ${version} is not supported (only qcow2 versions 2 and 3)`);
       const backingOffset = head.readBigUInt64BE(8);
       if (backingOffset !== 0n) problems.push('it names a backing file (another file on the host would be read)');
       if (version >= 3 && head.length >= 104) {
@@ -47,7 +72,10 @@ export function inspectImage(file: string): HeaderFacts {
       }
       return { format: 'qcow2', size: st.size, problems };
     }
-    if (head.subarray(0, 4).toString('latin1') === 'KDMV') return { format: 'vmdk', size: st.size, problems };
+    if (head.subarray(0, 4).toString('latin1') === 'KDMV') {
+      problems.push(...vmdkSparseProblems(fd, head, st.size));
+      return { format: 'vmdk', size: st.size, problems };
+    }
     if (head.subarray(0, 4).toString('latin1') === '# Di') {
       problems.push('it is a VMDK descriptor whose extents live in other files');
       return { format: 'vmdk', size: st.size, problems };

@@ -53,7 +53,9 @@ export class QemuImg {
     } catch {
       throw new NestboxError('IMAGE_REJECTED', `qemu-img info printed something that is not JSON for '${file}'`);
     }
-    const spec = j['format-specific'] as { data?: { 'data-file'?: string } } | undefined;
+    const spec = j['format-specific'] as { data?: { 'data-file'?: string; extents?: { filename?: string }[] } } | undefined;
+    const foreign = (spec?.data?.extents ?? []).map((e) => e.filename).filter((f) => f !== undefined && path.resolve(f) !== path.resolve(file));
+    if (foreign.length) throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': its extents are other files (${foreign.join(', ')})`);
     return {
       format: String(j['format']),
       virtualSize: Number(j['virtual-size']),

@@ -13,12 +13,23 @@ export type Db = Database.Database;
 
 export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, migrations);
-  return db;
+  try {
+    const newest = migrations[migrations.length - 1]?.version ?? 0;
+    if (schemaVersion(db) > newest) {
+      throw new Error(
+        `the database was written by a newer Nestbox (schema ${schemaVersion(db)}, this version knows ${newest}); refusing to touch it`,
+      );
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, migrations);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 }
 
 export function schemaVersion(db: Db): number {

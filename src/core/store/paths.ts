@@ -59,6 +59,11 @@ export class DataLayout {
     return path.join(this.dataDir, 'machines');
   }
 
+  /** ISOs and images uploaded in web mode or dropped into the library. */
+  get mediaDir(): string {
+    return path.join(this.dataDir, 'media');
+  }
+
   get lockFile(): string {
     return path.join(this.dataDir, 'core.lock');
   }

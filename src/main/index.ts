@@ -1,0 +1,183 @@
+/**
+ * Electron main: windows, menus, native dialogs. It forks the core into a utility process
+ * and hands each window its own MessagePort to it; it does not relay core calls.
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, protocol, screen, session, shell, utilityProcess, type UtilityProcess } from 'electron';
+import { pathToFileURL } from 'node:url';
+import { portTransport, RpcClient } from '../core/api/rpc';
+import { validateChooseFileParams, PORT_CHANNEL, MENU_CHANNEL } from './ipc';
+import { planQuit, QUIT_BUTTONS, type QuitChoice } from './quit';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, isAllowedNavigation, isTrustedSender, resolveAppFile, secureWebPreferences } from './security';
+import { loadWindowState, saveWindowState } from './windowState';
+
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+const rendererDir = path.join(__dirname, '..', 'renderer');
+const preload = path.join(__dirname, '..', 'preload', 'index.cjs');
+let core: UtilityProcess | null = null;
+let mainClient: RpcClient | null = null;
+let mainWindow: BrowserWindow | null = null;
+let quitting = false;
+
+function startCore(): void {
+  core = utilityProcess.fork(path.join(__dirname, 'core.js'), [], { serviceName: 'Nestbox core', stdio: 'inherit' });
+  core.on('exit', (code) => {
+    if (quitting) return;
+    dialog.showErrorBox('Nestbox core stopped', `The Nestbox core exited (code ${code}). Your VMs keep running; Nestbox will reconnect.`);
+    startCore();
+    for (const w of BrowserWindow.getAllWindows()) connectWindow(w);
+  });
+  const { port1, port2 } = new MessageChannelMain();
+  core.postMessage({ type: 'connect' }, [port1]);
+  mainClient = new RpcClient(portTransport(port2));
+}
+
+function connectWindow(win: BrowserWindow): void {
+  if (!core) return;
+  const { port1, port2 } = new MessageChannelMain();
+  core.postMessage({ type: 'connect' }, [port1]);
+  win.webContents.postMessage(PORT_CHANNEL, null, [port2]);
+}
+
+function createWindow(): BrowserWindow {
+  const stateFile = path.join(app.getPath('userData'), 'window-state.json');
+  const state = loadWindowState(stateFile, screen.getAllDisplays().map((d) => d.workArea));
+  const win = new BrowserWindow({
+    ...(state.x !== undefined && state.y !== undefined ? { x: state.x, y: state.y } : {}),
+    width: state.width,
+    height: state.height,
+    minWidth: 800,
+    minHeight: 560,
+    title: 'Nestbox',
+    show: false,
+    webPreferences: secureWebPreferences(preload),
+  });
+  if (state.maximized) win.maximize();
+  win.once('ready-to-show', () => win.show());
+  win.webContents.on('did-finish-load', () => connectWindow(win));
+  const remember = () => {
+    if (win.isDestroyed()) return;
+    saveWindowState(stateFile, { ...win.getNormalBounds(), maximized: win.isMaximized() });
+  };
+  win.on('resize', remember);
+  win.on('move', remember);
+  void win.loadURL(`${APP_ORIGIN}/index.html`);
+  return win;
+}
+
+function buildMenu(): void {
+  const send = (cmd: string) => () => mainWindow?.webContents.send(MENU_CHANNEL, cmd);
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate([
+      ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
+      {
+        label: 'File',
+        submenu: [
+          { label: 'New Virtual Machine…', accelerator: 'CmdOrCtrl+N', click: send('new-vm') },
+          { type: 'separator' },
+          process.platform === 'darwin' ? { role: 'close' } : { role: 'quit' },
+        ],
+      },
+      { role: 'editMenu' },
+      { label: 'View', submenu: [{ role: 'reload' }, { role: 'togglefullscreen' }, ...(app.isPackaged ? [] : [{ role: 'toggleDevTools' as const }])] },
+      { role: 'windowMenu' },
+      { role: 'help', submenu: [{ label: 'Nestbox on the web', click: () => void shell.openExternal('https://github.com/') }] },
+    ]),
+  );
+}
+
+/** Denies navigation, new windows, webviews and permission requests in every web contents. */
+function lockDown(): void {
+  app.on('web-contents-created', (_e, contents) => {
+    contents.on('will-navigate', (ev, url) => {
+      if (!isAllowedNavigation(url)) ev.preventDefault();
+    });
+    contents.on('will-redirect', (ev, url) => {
+      if (!isAllowedNavigation(url)) ev.preventDefault();
+    });
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    contents.on('will-attach-webview', (ev) => ev.preventDefault());
+  });
+  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
+    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+  protocol.handle(APP_SCHEME, (req) => {
+    const file = resolveAppFile(req.url, rendererDir, path.join, path.normalize);
+    if (!file || !fs.existsSync(file)) return new Response('not found', { status: 404 });
+    return net.fetch(pathToFileURL(file).toString());
+  });
+}
+
+function handleIpc(): void {
+  ipcMain.handle('nestbox:choose-file', async (event, raw: unknown) => {
+    if (!isTrustedSender(event.senderFrame?.url, event.senderFrame === event.sender.mainFrame)) throw new Error('untrusted sender');
+    const params = validateChooseFileParams(raw);
+    const win = BrowserWindow.fromWebContents(event.sender);
+    const r = win
+      ? await dialog.showOpenDialog(win, { title: params.title, filters: params.filters, properties: ['openFile'] })
+      : await dialog.showOpenDialog({ title: params.title, filters: params.filters, properties: ['openFile'] });
+    return r.canceled ? null : (r.filePaths[0] ?? null);
+  });
+}
+
+async function confirmQuit(): Promise<boolean> {
+  if (!mainClient) return true;
+  const vms = await mainClient.call('vms.list', {}).catch(() => []);
+  const plan = await planQuit(vms, async (vm, remaining) => {
+    const r = await dialog.showMessageBox({
+      type: 'question',
+      title: 'Close Nestbox',
+      message: `'${vm.name}' is still running. What should happen to it?`,
+      detail: 'Keeping it running lets you reconnect the next time you open Nestbox.',
+      buttons: QUIT_BUTTONS.map((b) => b.label),
+      cancelId: QUIT_BUTTONS.length - 1,
+      defaultId: 1,
+      ...(remaining > 0 ? { checkboxLabel: `Do the same for the other ${remaining} running VM${remaining > 1 ? 's' : ''}` } : {}),
+    });
+    return { choice: QUIT_BUTTONS[r.response]?.choice ?? ('cancel' as QuitChoice), applyToAll: r.checkboxChecked };
+  });
+  if (!plan.quit) return false;
+  for (const a of plan.actions) {
+    await mainClient.call(a.method, { ref: a.vm }).catch((err: Error) => dialog.showErrorBox(`Could not stop '${a.vm}'`, err.message));
+  }
+  return true;
+}
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (mainWindow) {
+      if (mainWindow.isMinimized()) mainWindow.restore();
+      mainWindow.focus();
+    }
+  });
+  app.whenReady().then(() => {
+    lockDown();
+    handleIpc();
+    buildMenu();
+    startCore();
+    mainWindow = createWindow();
+    app.on('activate', () => {
+      if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
+    });
+  });
+  app.on('before-quit', (ev) => {
+    if (quitting) return;
+    ev.preventDefault();
+    void confirmQuit().then((ok) => {
+      if (!ok) return;
+      quitting = true;
+      core?.postMessage({ type: 'shutdown' });
+      setTimeout(() => app.quit(), 300);
+    });
+  });
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+}
+
+export { APP_HOST };

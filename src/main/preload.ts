@@ -1,0 +1,18 @@
+/**
+ * The preload: one narrow, typed API on `window.nestboxDesktop`, and the hand-over of the
+ * core's MessagePort into the page (a port cannot cross contextBridge, so it is posted to
+ * the main world, as Electron's documentation describes).
+ */
+import { contextBridge, ipcRenderer } from 'electron';
+
+const PORT_CHANNEL = 'nestbox:port';
+
+ipcRenderer.on(PORT_CHANNEL, (event) => {
+  window.postMessage('nestbox:port', window.location.origin, event.ports);
+});
+
+contextBridge.exposeInMainWorld('nestboxDesktop', {
+  platform: process.platform,
+  chooseFile: (options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null> =>
+    ipcRenderer.invoke('nestbox:choose-file', options) as Promise<string | null>,
+});

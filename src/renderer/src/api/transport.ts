@@ -1,0 +1,77 @@
+/**
+ * The renderer's connection to the core. The same UI runs in two hosts and only this file
+ * knows the difference: on the desktop the preload hands over a MessagePort; in web mode
+ * the page opens a WebSocket back to `nestbox serve` (the access cookie rides along).
+ */
+import type { WireMessage } from '../../../core/api/contract';
+import { NestboxError } from '../../../core/api/errors';
+import { RpcClient, type Transport } from '../../../core/api/rpc';
+
+/** What the desktop preload exposes on `window.nestboxDesktop` (nothing in web mode). */
+export interface DesktopBridge {
+  /** Native open-file dialog; resolves with the chosen path or null. */
+  chooseFile(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null>;
+  readonly platform: string;
+}
+
+declare global {
+  interface Window {
+    nestboxDesktop?: DesktopBridge;
+  }
+}
+
+function portTransport(port: MessagePort): Transport {
+  const closeCbs: ((r?: Error) => void)[] = [];
+  return {
+    send: (msg) => port.postMessage(msg),
+    onMessage: (cb) => {
+      port.onmessage = (e: MessageEvent<WireMessage>) => cb(e.data);
+      port.start();
+    },
+    onClose: (cb) => {
+      closeCbs.push(cb);
+      port.addEventListener('close', () => cb());
+    },
+    close: () => {
+      port.close();
+      for (const cb of closeCbs) cb();
+    },
+  };
+}
+
+function wsTransport(ws: WebSocket): Transport {
+  return {
+    send: (msg) => {
+      if (ws.readyState !== WebSocket.OPEN) throw new NestboxError('PROTOCOL_ERROR', 'not connected to the Nestbox core');
+      ws.send(JSON.stringify(msg));
+    },
+    onMessage: (cb) => ws.addEventListener('message', (e: MessageEvent<string>) => cb(JSON.parse(e.data) as WireMessage)),
+    onClose: (cb) => ws.addEventListener('close', (e) => cb(e.code === 1000 ? undefined : new Error(e.reason || `closed (${e.code})`))),
+    close: () => ws.close(1000),
+  };
+}
+
+function desktopPort(): Promise<MessagePort> {
+  return new Promise((resolve) => {
+    const onMsg = (e: MessageEvent) => {
+      if (e.source === window && e.data === 'nestbox:port' && e.ports[0]) {
+        window.removeEventListener('message', onMsg);
+        resolve(e.ports[0]);
+      }
+    };
+    window.addEventListener('message', onMsg);
+  });
+}
+
+/** Connects to the core through whichever host serves this page. */
+export async function connect(): Promise<RpcClient> {
+  if (window.nestboxDesktop) return new RpcClient(portTransport(await desktopPort()));
+  const url = new URL('/rpc', window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true });
+    ws.addEventListener('error', () => reject(new NestboxError('PROTOCOL_ERROR', 'could not connect to the Nestbox core')), { once: true });
+  });
+  return new RpcClient(wsTransport(ws));
+}
