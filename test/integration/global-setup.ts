@@ -14,7 +14,7 @@ function need(binary: string, pkg: string): void {
   }
 }
 
-export default function setup(): void {
+export function setup(): void {
   need('qemu-system-x86_64', 'qemu-system-x86');
   need('qemu-img', 'qemu-utils');
   const root = path.resolve(__dirname, '..', '..');

@@ -97,15 +97,22 @@ export class SerialSession {
     await this.client.call('serial.write', { stream: this.stream, data: Buffer.from(`${line}\n`).toString('base64') });
   }
 
-  /** Sends a command and waits for a marker it prints; returns the text captured after sending. */
+  /**
+   * Sends a command and waits for a marker it prints; returns the text captured after sending.
+   * A shell that has just started can swallow the first keystrokes (busybox asks the terminal
+   * for its cursor position), so an idempotent command is typed again, after Ctrl+U, until
+   * its marker shows up.
+   */
   async run(command: string, until: RegExp, timeoutMs = 30_000): Promise<string> {
     const start = this.text.length;
-    await this.send(command);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const m = until.exec(this.text.slice(start));
-      if (m) return this.text.slice(start);
-      await sleep(50);
+      await this.send(`\x15${command}`);
+      const retryAt = Math.min(deadline, Date.now() + 4000);
+      while (Date.now() < retryAt) {
+        if (until.test(this.text.slice(start))) return this.text.slice(start);
+        await sleep(50);
+      }
     }
     throw new Error(`timed out waiting for ${until} after '${command}'; got:\n${this.text.slice(start).slice(-1000)}`);
   }
@@ -115,14 +122,7 @@ export class SerialSession {
   }
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { pidAlive } from '../../src/core/qemu/supervisor';
 
 /** Powers off whatever still runs in `home` and removes it. */
 export async function cleanupHome(home: string): Promise<void> {

@@ -66,6 +66,17 @@ describe('the nestbox CLI drives a real VM', () => {
     expect(JSON.parse((await cli(home, ['list', '--json'])).stdout)).toHaveLength(1);
   });
 
+  it('attaches the serial console to piped input and prints what the guest answers', async () => {
+    // The shell has been up since the boot marker; type a command through `nestbox serial`.
+    let out = '';
+    for (let i = 0; i < 5 && !/SERIAL-25/.test(out); i++) {
+      const r = await cli(home, ['serial', 'guest one'], { input: '\x15echo SERIAL-$((5*5))\n', env: { NESTBOX_SERIAL_LINGER_MS: '1500' } });
+      expect(r.code, r.stderr).toBe(0);
+      out = r.stdout;
+    }
+    expect(out).toMatch(/SERIAL-25/);
+  });
+
   it('pauses, resumes, takes a screenshot, powers off, and deletes with the folder', async () => {
     expect((await cli(home, ['pause', 'guest one'])).stdout).toMatch(/is paused/);
     expect((await cli(home, ['resume', 'guest one'])).stdout).toMatch(/is running/);

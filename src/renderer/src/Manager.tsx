@@ -1,0 +1,216 @@
+/**
+ * The Manager window: toolbar, machine list, details, status bar, and the dialogs they
+ * open. It owns the selection and wires the data hooks to the components; the components
+ * themselves only render and report intents.
+ */
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import Box from '@mui/material/Box';
+import CircularProgress from '@mui/material/CircularProgress';
+import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
+import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
+import { DeleteDialog } from './components/DeleteDialog';
+import { ManagerToolbar } from './components/ManagerToolbar';
+import { useNotify } from './components/Notifications';
+import { NoSelection, VmDetails } from './components/VmDetails';
+import { VmList, buildRows } from './components/VmList';
+import { useClient, useConnection } from './hooks/client';
+import { useHostInfo, useVmInfo, useVmList } from './hooks/data';
+import { useOperations } from './hooks/operations';
+import type { LifecycleAction } from './model/vmState';
+import { SettingsDialog } from './settings/SettingsDialog';
+import { NewVmWizard } from './wizard/NewVmWizard';
+
+type DialogKind = 'new' | 'settings' | 'delete';
+
+const SIDEBAR_KEY = 'nestbox.sidebarWidth';
+const SELECTED_KEY = 'nestbox.selectedVm';
+
+function readNumber(key: string, fallback: number): number {
+  try {
+    const v = Number(window.localStorage.getItem(key));
+    return Number.isFinite(v) && v > 0 ? v : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The VM the list shows first, for a default selection. */
+function firstInListOrder(vms: readonly VmSummary[]): string | null {
+  for (const r of buildRows(vms, '', undefined)) if (r.kind === 'vm') return r.vm.uuid;
+  return null;
+}
+
+/** The VM after `uuid` in list order (or before it, at the end), to select after a delete. */
+function neighbourOf(vms: readonly VmSummary[], uuid: string): string | null {
+  const order = buildRows(vms, '', undefined).flatMap((r) => (r.kind === 'vm' ? [r.vm.uuid] : []));
+  const i = order.indexOf(uuid);
+  return order[i + 1] ?? order[i - 1] ?? null;
+}
+
+export function Manager() {
+  const client = useClient();
+  const { lost } = useConnection();
+  const notify = useNotify();
+  const host = useHostInfo();
+  const { vms, refresh } = useVmList();
+  const [selected, setSelected] = useState<string | null>(() => {
+    try {
+      return window.localStorage.getItem(SELECTED_KEY);
+    } catch {
+      return null;
+    }
+  });
+  const { info, error: infoError, accept } = useVmInfo(selected);
+  const ops = useOperations(accept);
+  const [dialog, setDialog] = useState<DialogKind | null>(null);
+  const [sidebar, setSidebar] = useState(() => readNumber(SIDEBAR_KEY, 300));
+
+  const vm = info && info.uuid === selected ? info : null;
+
+  // Keep a valid selection: the remembered one if it still exists, else the first VM.
+  useEffect(() => {
+    if (vms === null) return;
+    if (selected !== null && vms.some((v) => v.uuid === selected)) return;
+    setSelected(firstInListOrder(vms));
+  }, [vms, selected]);
+
+  useEffect(() => {
+    try {
+      if (selected) window.localStorage.setItem(SELECTED_KEY, selected);
+      window.localStorage.setItem(SIDEBAR_KEY, String(sidebar));
+    } catch {
+      // storage may be unavailable (private windows); the defaults do
+    }
+  }, [selected, sidebar]);
+
+  const openNew = useCallback(() => setDialog('new'), []);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'n') {
+        e.preventDefault();
+        setDialog((d) => d ?? 'new');
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const runAction = useCallback(
+    (a: LifecycleAction) => {
+      if (vm) void ops.run(vm, a);
+    },
+    [vm, ops],
+  );
+
+  const activate = useCallback(
+    (uuid: string) => {
+      if (!vm || vm.uuid !== uuid) return;
+      if (vm.allowed.includes('start')) void ops.run(vm, 'start');
+      else if (vm.allowed.includes('resume')) void ops.run(vm, 'resume');
+    },
+    [vm, ops],
+  );
+
+  const onCreated = useCallback(
+    (result: OpResult) => {
+      setDialog(null);
+      setSelected(result.vm.uuid);
+      accept(result.vm);
+      refresh();
+      notify.success(`Created '${result.vm.name}'.`);
+      for (const w of result.warnings) notify.warning(w, `'${result.vm.name}'`);
+    },
+    [accept, refresh, notify],
+  );
+
+  const applySettings = useCallback(
+    (target: VmInfo, changes: ModifyVmSpec) => ops.track(target, 'modify', () => client.call('vms.modify', { ref: target.uuid, changes })),
+    [ops, client],
+  );
+  const onApplied = useCallback(
+    (result: OpResult) => {
+      setDialog(null);
+      accept(result.vm);
+      refresh();
+      for (const w of result.warnings) notify.warning(w, `'${result.vm.name}'`);
+    },
+    [accept, refresh, notify],
+  );
+
+  const deleteVm = useCallback(
+    async (target: VmInfo, keepFiles: boolean) => {
+      const next = vms ? neighbourOf(vms, target.uuid) : null;
+      const res = await ops.track(target, 'delete', () => client.call('vms.delete', { ref: target.uuid, keepFiles }));
+      setDialog(null);
+      setSelected(next);
+      refresh();
+      notify.success(keepFiles || !res.removedDir ? `Removed '${target.name}' from the list; its files were kept.` : `Deleted '${target.name}' and its files.`);
+    },
+    [vms, ops, client, refresh, notify],
+  );
+
+  const main = useMemo(() => {
+    if (vms === null) {
+      return (
+        <Box sx={{ flex: 1, display: 'grid', placeItems: 'center' }}>
+          <CircularProgress size={26} aria-label="Loading virtual machines" />
+        </Box>
+      );
+    }
+    if (vms.length === 0) return <Welcome onNew={openNew} host={host} />;
+    if (vm) return <VmDetails vm={vm} osTypes={host?.osTypes} busy={ops.busy.get(vm.uuid)} />;
+    if (infoError) return <NoSelection text={`Cannot show this VM: ${infoError}`} />;
+    if (selected) {
+      return (
+        <Box sx={{ flex: 1, display: 'grid', placeItems: 'center' }}>
+          <CircularProgress size={22} aria-label="Loading details" />
+        </Box>
+      );
+    }
+    return <NoSelection text="Select a virtual machine to see its details." />;
+  }, [vms, vm, host, ops.busy, infoError, selected, openNew]);
+
+  return (
+    <Box sx={{ height: '100%', minWidth: 880, display: 'flex', flexDirection: 'column', bgcolor: 'background.default' }}>
+      <ManagerToolbar
+        vm={vm}
+        busy={vm ? ops.busy.get(vm.uuid) : undefined}
+        onNew={openNew}
+        onSettings={() => setDialog('settings')}
+        onDelete={() => setDialog('delete')}
+        onAction={runAction}
+      />
+      {lost !== null && <ConnectionLostBanner reason={lost} />}
+      <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
+        <Box
+          component="nav"
+          aria-label="Machine list"
+          sx={{ width: sidebar, flex: 'none', display: 'flex', flexDirection: 'column', bgcolor: 'chrome.sidebar', minHeight: 0 }}
+        >
+          <VmList vms={vms} osTypes={host?.osTypes} selected={selected} busy={ops.busy} onSelect={setSelected} onActivate={activate} />
+        </Box>
+        <Splitter width={sidebar} onResize={setSidebar} />
+        <Box component="main" sx={{ flex: 1, minWidth: 0, display: 'flex' }}>
+          {main}
+        </Box>
+      </Box>
+      <StatusBar vms={vms} host={host} />
+
+      {host && (
+        <NewVmWizard open={dialog === 'new'} host={host} vms={vms ?? []} onClose={() => setDialog(null)} onCreated={onCreated} />
+      )}
+      {host && (
+        <SettingsDialog
+          vm={vm}
+          open={dialog === 'settings'}
+          host={host}
+          vms={vms ?? []}
+          onClose={() => setDialog(null)}
+          apply={applySettings}
+          onApplied={onApplied}
+        />
+      )}
+      <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
+    </Box>
+  );
+}

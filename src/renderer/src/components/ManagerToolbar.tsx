@@ -1,0 +1,191 @@
+/**
+ * The Manager's toolbar, after VirtualBox 7: large icon-over-label buttons for the common
+ * actions, then the machine-control group. Every button is enabled from the selected VM's
+ * `allowed` list as the core computes it, so the UI never offers what the core would refuse.
+ */
+import type { ReactElement, ReactNode } from 'react';
+import Box from '@mui/material/Box';
+import ButtonBase from '@mui/material/ButtonBase';
+import Divider from '@mui/material/Divider';
+import Tooltip from '@mui/material/Tooltip';
+import { alpha } from '@mui/material/styles';
+import AddCircleOutlineRoundedIcon from '@mui/icons-material/AddCircleOutlineRounded';
+import ContentCopyOutlinedIcon from '@mui/icons-material/ContentCopyOutlined';
+import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
+import DesktopWindowsOutlinedIcon from '@mui/icons-material/DesktopWindowsOutlined';
+import LayersClearOutlinedIcon from '@mui/icons-material/LayersClearOutlined';
+import PauseRoundedIcon from '@mui/icons-material/PauseRounded';
+import PlayArrowRoundedIcon from '@mui/icons-material/PlayArrowRounded';
+import PowerOffOutlinedIcon from '@mui/icons-material/PowerOffOutlined';
+import PowerSettingsNewRoundedIcon from '@mui/icons-material/PowerSettingsNewRounded';
+import RestartAltRoundedIcon from '@mui/icons-material/RestartAltRounded';
+import SaveOutlinedIcon from '@mui/icons-material/SaveOutlined';
+import SettingsOutlinedIcon from '@mui/icons-material/SettingsOutlined';
+import type { VmInfo, VmOperation } from '../../../core/api/contract';
+import type { BusyKind } from '../hooks/operations';
+import type { LifecycleAction } from '../model/vmState';
+import { NestboxMark } from './NestboxMark';
+
+type Tone = 'default' | 'primary' | 'start' | 'danger';
+
+interface ToolButtonProps {
+  readonly label: string;
+  /** The accessible name when the visible label is shorter ("Discard" → "Discard saved state"). */
+  readonly name?: string;
+  readonly icon: ReactElement;
+  readonly tooltip: ReactNode;
+  readonly disabled: boolean;
+  readonly onClick: () => void;
+  readonly tone?: Tone;
+}
+
+function ToolButton({ label, name, icon, tooltip, disabled, onClick, tone = 'default' }: ToolButtonProps) {
+  const button = (
+    <ButtonBase
+      aria-label={name ?? label}
+      disabled={disabled}
+      onClick={onClick}
+      focusRipple
+      sx={(t) => {
+        const accent =
+          tone === 'start' ? t.palette.success.main : tone === 'danger' ? t.palette.error.main : tone === 'primary' ? t.palette.primary.main : t.palette.text.primary;
+        return {
+          flexDirection: 'column',
+          gap: 0.25,
+          minWidth: 62,
+          height: 54,
+          px: 0.75,
+          borderRadius: 1.5,
+          color: t.palette.text.primary,
+          '& .tool-icon': { fontSize: 24, color: accent, opacity: tone === 'default' ? 0.8 : 1 },
+          '&:hover': { bgcolor: t.palette.action.hover, '& .tool-icon': { opacity: 1 } },
+          '&.Mui-focusVisible': { outline: `2px solid ${t.palette.primary.main}`, outlineOffset: -2 },
+          '&:active': { bgcolor: alpha(t.palette.text.primary, 0.1) },
+          '&.Mui-disabled': {
+            color: alpha(t.palette.text.primary, t.palette.mode === 'dark' ? 0.32 : 0.36),
+            '& .tool-icon': { color: alpha(t.palette.text.primary, t.palette.mode === 'dark' ? 0.24 : 0.26), opacity: 1 },
+          },
+        };
+      }}
+    >
+      {icon}
+      <Box component="span" aria-hidden sx={{ fontSize: '0.72rem', fontWeight: 500, lineHeight: 1.2, whiteSpace: 'nowrap' }}>
+        {label}
+      </Box>
+    </ButtonBase>
+  );
+  return (
+    <Tooltip title={tooltip} describeChild>
+      {/* A disabled button fires no events; the span lets its tooltip say why. */}
+      <span style={{ display: 'inline-flex' }}>{button}</span>
+    </Tooltip>
+  );
+}
+
+export interface ManagerToolbarProps {
+  readonly vm: VmInfo | null;
+  readonly busy: BusyKind | undefined;
+  readonly onNew: () => void;
+  readonly onSettings: () => void;
+  readonly onDelete: () => void;
+  readonly onAction: (a: LifecycleAction) => void;
+}
+
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction }: ManagerToolbarProps) {
+  const can = (op: VmOperation) => vm !== null && vm.allowed.includes(op) && busy !== op;
+  const why = (text: string, op: VmOperation) =>
+    vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
+  const resumable = vm?.allowed.includes('resume') ?? false;
+  const icon = (C: typeof PlayArrowRoundedIcon) => <C className="tool-icon" />;
+
+  return (
+    <Box
+      role="toolbar"
+      aria-label="Machine actions"
+      sx={{
+        display: 'flex',
+        alignItems: 'center',
+        gap: 0.25,
+        px: 1,
+        minHeight: 62,
+        borderBottom: 1,
+        borderColor: 'divider',
+        bgcolor: 'chrome.toolbar',
+        overflowX: 'auto',
+        overflowY: 'hidden',
+        userSelect: 'none',
+        flex: 'none',
+      }}
+    >
+      <Box sx={{ display: 'flex', alignItems: 'center', gap: 1, pl: 0.5, pr: 2, flex: 'none' }}>
+        <NestboxMark size={26} />
+        <Box component="span" sx={{ fontWeight: 700, fontSize: '0.95rem', letterSpacing: '-0.01em' }}>
+          Nestbox
+        </Box>
+      </Box>
+      <Sep />
+      <ToolButton label="New" tone="primary" icon={icon(AddCircleOutlineRoundedIcon)} tooltip="Create a new virtual machine (Ctrl+N)" disabled={false} onClick={onNew} />
+      <ToolButton
+        label="Settings"
+        icon={icon(SettingsOutlinedIcon)}
+        tooltip={vm ? 'Change the settings of the selected VM' : 'Settings (select a virtual machine first)'}
+        disabled={vm === null}
+        onClick={onSettings}
+      />
+      <ToolButton
+        label="Discard"
+        name="Discard saved state"
+        icon={icon(LayersClearOutlinedIcon)}
+        tooltip={why('Discard the saved machine state; the next start boots from scratch', 'discardState')}
+        disabled={!can('discardState')}
+        onClick={() => onAction('discardState')}
+      />
+      <ToolButton
+        label="Start"
+        tone="start"
+        icon={icon(PlayArrowRoundedIcon)}
+        tooltip={why(vm?.state === 'saved' ? 'Start from the saved state' : 'Start the virtual machine', 'start')}
+        disabled={!can('start')}
+        onClick={() => onAction('start')}
+      />
+      <Sep />
+      {resumable ? (
+        <ToolButton label="Resume" tone="start" icon={icon(PlayArrowRoundedIcon)} tooltip="Let the paused VM run again" disabled={!can('resume')} onClick={() => onAction('resume')} />
+      ) : (
+        <ToolButton label="Pause" icon={icon(PauseRoundedIcon)} tooltip={why('Pause the virtual machine', 'pause')} disabled={!can('pause')} onClick={() => onAction('pause')} />
+      )}
+      <ToolButton label="Reset" icon={icon(RestartAltRoundedIcon)} tooltip={why('Hard reset, like pressing the reset button', 'reset')} disabled={!can('reset')} onClick={() => onAction('reset')} />
+      <ToolButton
+        label="Shut down"
+        icon={icon(PowerSettingsNewRoundedIcon)}
+        tooltip={why('Press the power button (ACPI) and wait for the guest to turn off', 'shutdown')}
+        disabled={!can('shutdown') || busy === 'shutdown'}
+        onClick={() => onAction('shutdown')}
+      />
+      <ToolButton
+        label="Power off"
+        tone="danger"
+        icon={icon(PowerOffOutlinedIcon)}
+        tooltip={why('Pull the plug: unsaved work in the guest is lost', 'powerOff')}
+        disabled={!can('powerOff')}
+        onClick={() => onAction('powerOff')}
+      />
+      <ToolButton
+        label="Save state"
+        icon={icon(SaveOutlinedIcon)}
+        tooltip={why('Save the machine state to disk and stop; Start continues where it left off', 'saveState')}
+        disabled={!can('saveState')}
+        onClick={() => onAction('saveState')}
+      />
+      <Sep />
+      <ToolButton label="Delete" tone="danger" icon={icon(DeleteOutlineRoundedIcon)} tooltip={why('Delete the virtual machine', 'delete')} disabled={!can('delete')} onClick={onDelete} />
+      <Sep />
+      <ToolButton label="Console" icon={icon(DesktopWindowsOutlinedIcon)} tooltip="Console — arrives with the console issue" disabled onClick={() => undefined} />
+      <ToolButton label="Clone" icon={icon(ContentCopyOutlinedIcon)} tooltip="Clone — arrives with snapshots/storage" disabled onClick={() => undefined} />
+    </Box>
+  );
+}
+
+function Sep() {
+  return <Divider orientation="vertical" flexItem sx={{ mx: 0.75, my: 1.25 }} />;
+}

@@ -1,0 +1,240 @@
+/**
+ * The right pane: what the selected VM is made of, in the sections VirtualBox users look
+ * for, with its screen and its recent activity beside them. Everything here is read-only;
+ * changes go through Settings so there is one place that knows what may change when.
+ */
+import type { ReactNode } from 'react';
+import Alert from '@mui/material/Alert';
+import AlertTitle from '@mui/material/AlertTitle';
+import Box from '@mui/material/Box';
+import LinearProgress from '@mui/material/LinearProgress';
+import Paper from '@mui/material/Paper';
+import Typography from '@mui/material/Typography';
+import AlbumOutlinedIcon from '@mui/icons-material/AlbumOutlined';
+import CableOutlinedIcon from '@mui/icons-material/CableOutlined';
+import DeveloperBoardOutlinedIcon from '@mui/icons-material/DeveloperBoardOutlined';
+import HistoryOutlinedIcon from '@mui/icons-material/HistoryOutlined';
+import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
+import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
+import MonitorOutlinedIcon from '@mui/icons-material/MonitorOutlined';
+import StorageOutlinedIcon from '@mui/icons-material/StorageOutlined';
+import TvOutlinedIcon from '@mui/icons-material/TvOutlined';
+import type { OsType, VmInfo } from '../../../core/api/contract';
+import { useVmEvents } from '../hooks/data';
+import type { BusyKind } from '../hooks/operations';
+import { bootLabel, busLabel, displayLabel, firmwareLabel, formatLabel, machineLabel, nicModeLabel, nicModelLabel } from '../model/labels';
+import { actionProgress } from '../model/vmState';
+import { baseName, formatMiB, formatTime } from '../util/format';
+import { OsIcon, familyOf } from './OsIcon';
+import { Preview } from './Preview';
+import { Field, Fields, Section } from './Section';
+import { StateChip } from './StateIndicator';
+
+export interface VmDetailsProps {
+  readonly vm: VmInfo;
+  readonly osTypes: readonly OsType[] | undefined;
+  readonly busy: BusyKind | undefined;
+}
+
+function progressText(vm: VmInfo, busy: BusyKind | undefined): string | null {
+  if (busy) return actionProgress(busy);
+  switch (vm.state) {
+    case 'starting':
+      return 'Starting…';
+    case 'saving':
+      return 'Saving the machine state…';
+    case 'stopping':
+      return 'Waiting for the guest to shut down…';
+    default:
+      return null;
+  }
+}
+
+export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
+  const os = osTypes?.find((t) => t.id === vm.config.osType);
+  const { config } = vm;
+  const progress = progressText(vm, busy);
+  const events = useVmEvents(vm.uuid);
+
+  return (
+    <Box sx={{ flex: 1, minWidth: 0, overflowY: 'auto' }}>
+      <Box sx={{ maxWidth: 1320, px: 3, py: 2.5 }}>
+        <Box component="header" sx={{ display: 'flex', alignItems: 'center', gap: 2, mb: 2 }}>
+          <OsIcon family={familyOf(config.osType, osTypes)} size={52} label={os?.label ?? config.osType} />
+          <Box sx={{ minWidth: 0, flex: 1 }}>
+            <Box sx={{ display: 'flex', alignItems: 'center', gap: 1.5, flexWrap: 'wrap' }}>
+              <Typography variant="h5" component="h1" noWrap sx={{ userSelect: 'text' }}>
+                {vm.name}
+              </Typography>
+              <StateChip state={vm.state} />
+            </Box>
+            <Typography variant="body2" color="text.secondary" noWrap>
+              {os?.label ?? config.osType}
+              {config.group ? ` · ${config.group}` : ''}
+              {vm.runtime ? ` · ${vm.runtime.accel.toUpperCase()} · since ${formatTime(vm.runtime.startedAt)}` : ''}
+              {vm.hasSavedState && vm.state === 'saved' ? ' · machine state saved' : ''}
+            </Typography>
+          </Box>
+        </Box>
+
+        {progress !== null && (
+          <Box sx={{ mb: 2 }} role="status" aria-live="polite">
+            <Typography variant="caption" color="text.secondary" sx={{ display: 'block', mb: 0.5 }}>
+              {progress}
+            </Typography>
+            <LinearProgress aria-label={progress} />
+          </Box>
+        )}
+
+        {vm.state === 'aborted' && (
+          <Alert severity="error" sx={{ mb: 2 }}>
+            <AlertTitle sx={{ fontSize: '0.8125rem', fontWeight: 600 }}>The virtual machine stopped unexpectedly</AlertTitle>
+            <Box sx={{ userSelect: 'text' }}>{vm.stateReason ?? 'QEMU exited without being asked to.'}</Box>
+            <Typography variant="caption" component="div" sx={{ mt: 0.5, opacity: 0.85, userSelect: 'text' }}>
+              QEMU log: {vm.qemuLog}
+            </Typography>
+          </Alert>
+        )}
+
+        <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: 'minmax(0, 1fr)', lg: 'minmax(0, 1fr) 320px' }, alignItems: 'start' }}>
+          <Box sx={{ columns: '2 280px', columnGap: 1.5, order: { xs: 2, lg: 1 }, '& > section': { breakInside: 'avoid', mb: 1.5, display: 'block' } }}>
+            <Section title="General" icon={<InfoOutlinedIcon />}>
+              <Fields>
+                <Field label="Name">{vm.name}</Field>
+                <Field label="Operating system">{os?.label ?? config.osType}</Field>
+                <Field label="Group">{config.group || <Muted>None</Muted>}</Field>
+                <Field label="Description">{config.description ? <Box component="span" sx={{ whiteSpace: 'pre-wrap' }}>{config.description}</Box> : <Muted>None</Muted>}</Field>
+                <Field label="Folder" mono>
+                  {vm.dir}
+                </Field>
+              </Fields>
+            </Section>
+            <Section title="System" icon={<DeveloperBoardOutlinedIcon />}>
+              <Fields>
+                <Field label="Base memory">{formatMiB(config.memoryMiB)}</Field>
+                <Field label="Processors">{config.cpus}</Field>
+                <Field label="Firmware">{firmwareLabel(config.firmware)}</Field>
+                <Field label="Chipset">{machineLabel(config.machine)}</Field>
+                <Field label="Boot order">{config.bootOrder.length ? config.bootOrder.map(bootLabel).join(', ') : <Muted>Default</Muted>}</Field>
+                {vm.runtime && <Field label="Acceleration">{vm.runtime.accel.toUpperCase()}</Field>}
+              </Fields>
+            </Section>
+            <Section title="Display" icon={<MonitorOutlinedIcon />}>
+              <Fields>
+                <Field label="Graphics">{displayLabel(config.display.adapter)}</Field>
+              </Fields>
+            </Section>
+            <Section title="Storage" icon={<StorageOutlinedIcon />}>
+              <Fields>
+                {config.disks.map((d, i) => (
+                  <Field key={d.id} label={`Disk ${i + 1}`}>
+                    <Box component="span" sx={{ display: 'block' }}>{baseName(d.file)}</Box>
+                    <Muted>
+                      {formatLabel(d.format)} · {busLabel(d.bus)}
+                      {d.readOnly ? ' · read-only' : ''}
+                    </Muted>
+                  </Field>
+                ))}
+                {config.cdroms.map((c, i) => (
+                  <Field key={c.id} label={config.cdroms.length > 1 ? `CD/DVD ${i + 1}` : 'CD/DVD'}>
+                    <Box component="span" sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.5 }}>
+                      <AlbumOutlinedIcon sx={{ fontSize: 15, color: 'text.secondary' }} />
+                      {c.iso ? <span title={c.iso}>{baseName(c.iso)}</span> : <Muted>Empty</Muted>}
+                    </Box>
+                  </Field>
+                ))}
+                {config.disks.length === 0 && config.cdroms.length === 0 && <Field label="Devices"><Muted>None</Muted></Field>}
+                {config.disks.length === 0 && config.cdroms.length > 0 && <Field label="Hard disk"><Muted>None</Muted></Field>}
+              </Fields>
+            </Section>
+            <Section title="Network" icon={<LanOutlinedIcon />}>
+              <Fields>
+                {config.nics.length === 0 ? (
+                  <Field label="Adapters">
+                    <Muted>None</Muted>
+                  </Field>
+                ) : (
+                  config.nics.map((n, i) => (
+                    <Field key={n.id} label={`Adapter ${i + 1}`}>
+                      <Box component="span" sx={{ display: 'block' }}>
+                        {nicModeLabel(n.mode)} · {nicModelLabel(n.model)}
+                      </Box>
+                      <Muted mono>{n.mac}</Muted>
+                    </Field>
+                  ))
+                )}
+              </Fields>
+            </Section>
+            <Section title="Serial port" icon={<CableOutlinedIcon />}>
+              <Fields>
+                <Field label="Port 1">{config.serial.enabled ? 'Enabled' : <Muted>Disabled</Muted>}</Field>
+                {config.serial.enabled && (
+                  <Field label="Log" mono>
+                    {vm.serialLog}
+                  </Field>
+                )}
+              </Fields>
+            </Section>
+          </Box>
+
+          <Box sx={{ display: 'grid', gap: 1.5, order: { xs: 1, lg: 2 } }}>
+            <Section title="Preview" icon={<TvOutlinedIcon />}>
+              <Preview vm={vm} />
+            </Section>
+            <Section title="Activity" icon={<HistoryOutlinedIcon />}>
+              {events.length === 0 ? (
+                <Muted>Nothing yet.</Muted>
+              ) : (
+                <Box component="ol" sx={{ listStyle: 'none', m: 0, p: 0, display: 'grid', gap: 0.75 }}>
+                  {events.map((e) => (
+                    <Box component="li" key={e.id} sx={{ display: 'grid', gridTemplateColumns: '10px 1fr', gap: 1, alignItems: 'baseline' }}>
+                      <Box
+                        aria-hidden
+                        sx={{
+                          width: 7,
+                          height: 7,
+                          borderRadius: '50%',
+                          mt: '5px',
+                          bgcolor: e.level === 'error' ? 'error.main' : e.level === 'warning' ? 'warning.main' : 'text.disabled',
+                        }}
+                      />
+                      <Box sx={{ minWidth: 0 }}>
+                        <Typography variant="body2" sx={{ overflowWrap: 'anywhere', lineHeight: 1.35, userSelect: 'text' }}>
+                          {e.message}
+                        </Typography>
+                        <Typography variant="caption" color="text.secondary">
+                          {formatTime(e.ts)}
+                        </Typography>
+                      </Box>
+                    </Box>
+                  ))}
+                </Box>
+              )}
+            </Section>
+          </Box>
+        </Box>
+      </Box>
+    </Box>
+  );
+}
+
+function Muted({ children, mono }: { readonly children: ReactNode; readonly mono?: boolean }) {
+  return (
+    <Box component="span" sx={{ color: 'text.secondary', ...(mono ? { fontFamily: 'monospace', fontSize: '0.78rem' } : {}) }}>
+      {children}
+    </Box>
+  );
+}
+
+/** Shown while the selected VM's info loads or when nothing is selected. */
+export function NoSelection({ text }: { readonly text: string }) {
+  return (
+    <Box sx={{ flex: 1, display: 'grid', placeItems: 'center', p: 4 }}>
+      <Paper variant="outlined" sx={{ px: 4, py: 3, textAlign: 'center', bgcolor: 'transparent', borderStyle: 'dashed' }}>
+        <Typography variant="body2" color="text.secondary">
+          {text}
+        </Typography>
+      </Paper>
+    </Box>
+  );
+}

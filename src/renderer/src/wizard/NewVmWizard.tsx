@@ -1,0 +1,406 @@
+/**
+ * The New VM wizard: five steps in a modal, like VirtualBox's. Each step validates as the
+ * user types and "Next" stays disabled with the reason shown beside it; Back keeps every
+ * entry, because the draft lives above the steps. Finish sends one vms.create.
+ */
+import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import Alert from '@mui/material/Alert';
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import CircularProgress from '@mui/material/CircularProgress';
+import Dialog from '@mui/material/Dialog';
+import DialogActions from '@mui/material/DialogActions';
+import DialogTitle from '@mui/material/DialogTitle';
+import FormControl from '@mui/material/FormControl';
+import FormControlLabel from '@mui/material/FormControlLabel';
+import FormHelperText from '@mui/material/FormHelperText';
+import InputAdornment from '@mui/material/InputAdornment';
+import InputLabel from '@mui/material/InputLabel';
+import ListSubheader from '@mui/material/ListSubheader';
+import MenuItem from '@mui/material/MenuItem';
+import Radio from '@mui/material/Radio';
+import RadioGroup from '@mui/material/RadioGroup';
+import Select from '@mui/material/Select';
+import Step from '@mui/material/Step';
+import StepLabel from '@mui/material/StepLabel';
+import Stepper from '@mui/material/Stepper';
+import Table from '@mui/material/Table';
+import TableBody from '@mui/material/TableBody';
+import TableCell from '@mui/material/TableCell';
+import TableRow from '@mui/material/TableRow';
+import TextField from '@mui/material/TextField';
+import Typography from '@mui/material/Typography';
+import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
+import type { HostInfo, OpResult, OsType, VmSummary } from '../../../core/api/contract';
+import { assertNever } from '../../../core/api/errors';
+import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
+import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFields';
+import { MediaPicker } from '../components/MediaPicker';
+import { OsIcon, type OsFamily } from '../components/OsIcon';
+import { useClient } from '../hooks/client';
+import { useMedia } from '../hooks/data';
+import { firmwareLabel, nicModelLabel } from '../model/labels';
+import { isActiveState } from '../model/vmState';
+import { baseName, formatMiB } from '../util/format';
+import { MAX_NAME_LENGTH } from '../util/validation';
+import { STEPS, diskSizeValue, initialDraft, stepProblem, toSpec, touch, withOsType, type Draft, type StepIndex } from './draft';
+
+export interface NewVmWizardProps {
+  readonly open: boolean;
+  readonly host: HostInfo;
+  readonly vms: readonly VmSummary[];
+  readonly onClose: () => void;
+  readonly onCreated: (result: OpResult) => void;
+}
+
+export function NewVmWizard({ open, onClose, ...rest }: NewVmWizardProps) {
+  return (
+    <Dialog
+      open={open}
+      onClose={(_, reason) => {
+        // A stray click outside must not throw away a half-filled wizard.
+        if (reason !== 'backdropClick') onClose();
+      }}
+      maxWidth={false}
+      aria-labelledby="new-vm-title"
+      slotProps={{ paper: { sx: { width: 900, maxWidth: 'calc(100vw - 32px)', height: 620, maxHeight: 'calc(100vh - 32px)' } } }}
+    >
+      {open && <WizardBody onClose={onClose} {...rest} />}
+    </Dialog>
+  );
+}
+
+const FAMILY_ORDER: readonly OsFamily[] = ['linux', 'windows', 'bsd', 'other'];
+function familyTitle(f: OsFamily): string {
+  switch (f) {
+    case 'linux':
+      return 'Linux';
+    case 'windows':
+      return 'Windows';
+    case 'bsd':
+      return 'BSD';
+    case 'other':
+      return 'Other';
+    default:
+      return assertNever(f, 'OS family');
+  }
+}
+
+function WizardBody({ host, vms, onClose, onCreated }: Omit<NewVmWizardProps, 'open'>) {
+  const client = useClient();
+  const [draft, setDraft] = useState<Draft>(() => initialDraft(host));
+  const [step, setStep] = useState<StepIndex>(0);
+  const [submitting, setSubmitting] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [nameTouched, setNameTouched] = useState(false);
+  const { media, reload } = useMedia(true);
+
+  const takenNames = useMemo(() => vms.map((v) => v.name), [vms]);
+  const runningMiB = useMemo(() => vms.filter((v) => isActiveState(v.state)).reduce((s, v) => s + v.memoryMiB, 0), [vms]);
+  const ctx = { host, takenNames };
+  const blocker = stepProblem(step, draft, ctx);
+  const osType = host.osTypes.find((t) => t.id === draft.osType);
+  const last = step === STEPS.length - 1;
+
+  const next = () => {
+    if (blocker !== null || submitting) return;
+    if (!last) {
+      setStep((s) => Math.min(s + 1, STEPS.length - 1) as StepIndex);
+      return;
+    }
+    // Every step is checked again: the list may have changed while the wizard was open.
+    for (let s = 0; s < STEPS.length; s++) {
+      const p = stepProblem(s as StepIndex, draft, ctx);
+      if (p !== null) {
+        setStep(s as StepIndex);
+        return;
+      }
+    }
+    setSubmitting(true);
+    setProblem(null);
+    client.call('vms.create', toSpec(draft)).then(
+      (result) => {
+        setSubmitting(false);
+        onCreated(result);
+      },
+      (err: unknown) => {
+        setSubmitting(false);
+        setProblem(toProblem(err, `Could not create '${draft.name}'`));
+      },
+    );
+  };
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    next();
+  };
+
+  return (
+    <Box component="form" onSubmit={onSubmit} noValidate sx={{ display: 'flex', flexDirection: 'column', height: '100%', minHeight: 0 }}>
+      <DialogTitle id="new-vm-title" sx={{ borderBottom: 1, borderColor: 'divider' }}>
+        Create Virtual Machine
+      </DialogTitle>
+      <Box sx={{ display: 'flex', flex: 1, minHeight: 0 }}>
+        <Box sx={{ width: 230, flex: 'none', bgcolor: 'chrome.sidebar', borderRight: 1, borderColor: 'divider', p: 2.5 }}>
+          <Stepper activeStep={step} orientation="vertical" aria-label="Steps">
+            {STEPS.map((label, i) => (
+              <Step key={label} completed={i < step}>
+                <StepLabel optional={i === 1 ? <Typography variant="caption" color="text.secondary">Optional</Typography> : undefined}>{label}</StepLabel>
+              </Step>
+            ))}
+          </Stepper>
+        </Box>
+        <Box sx={{ flex: 1, minWidth: 0, overflowY: 'auto', px: 3.5, py: 3 }}>
+          {step === 0 && (
+            <StepFrame title="Name and operating system" intro="Give the machine a name and say what you will install; the type fills in sensible hardware defaults.">
+              <TextField
+                label="Name"
+                value={draft.name}
+                autoFocus
+                required
+                onChange={(e) => {
+                  setNameTouched(true);
+                  setDraft((d) => touch(d, 'name', e.target.value));
+                }}
+                onBlur={() => setNameTouched(true)}
+                error={nameTouched && blocker !== null && draft.name !== '' && blocker !== 'Choose the type of operating system.'}
+                helperText={
+                  nameTouched && draft.name !== '' && blocker !== null ? blocker : `Letters, digits, spaces and . _ ( ) + - (up to ${MAX_NAME_LENGTH} characters)`
+                }
+                slotProps={{ htmlInput: { maxLength: MAX_NAME_LENGTH + 8, spellCheck: false, autoComplete: 'off' } }}
+              />
+              <OsTypeSelect types={host.osTypes} value={draft.osType} onChange={(t) => setDraft((d) => withOsType(d, t, host))} />
+              <TextField
+                label="Group (optional)"
+                value={draft.group}
+                onChange={(e) => setDraft((d) => touch(d, 'group', e.target.value))}
+                helperText="VMs with the same group are listed together."
+                slotProps={{ htmlInput: { spellCheck: false, autoComplete: 'off' } }}
+              />
+              <Typography variant="caption" color="text.secondary">
+                Files are stored in <code>{host.dataDir}</code>.
+              </Typography>
+            </StepFrame>
+          )}
+          {step === 1 && (
+            <StepFrame title="Installation media" intro="Choose the ISO image to install from. It goes into the VM’s CD/DVD drive; you can change or eject it later in Settings.">
+              <MediaPicker kind="iso" value={draft.iso} onChange={(p) => setDraft((d) => touch(d, 'iso', p))} media={media} reloadMedia={reload} />
+              {draft.iso === '' && (
+                <Alert severity="info" icon={<InfoOutlinedIcon fontSize="inherit" />}>
+                  No ISO: the CD/DVD drive stays empty and the VM boots from its disk or the network.
+                </Alert>
+              )}
+            </StepFrame>
+          )}
+          {step === 2 && (
+            <StepFrame title="Hardware" intro={`How much of this host (${host.cpus} CPUs, ${formatMiB(host.memoryMiB)}) the machine may use.`}>
+              <MemoryField
+                value={draft.memoryMiB}
+                onChange={(v) => setDraft((d) => touch(d, 'memoryMiB', v, 'memory'))}
+                hostMiB={host.memoryMiB}
+                othersRunningMiB={runningMiB}
+              />
+              <CpuField value={draft.cpus} onChange={(v) => setDraft((d) => touch(d, 'cpus', v, 'cpus'))} hostCpus={host.cpus} />
+              <FirmwareField value={draft.firmware} onChange={(f) => setDraft((d) => touch(d, 'firmware', f, 'firmware'))} uefiPath={host.firmware.uefi} />
+            </StepFrame>
+          )}
+          {step === 3 && (
+            <StepFrame title="Hard disk" intro="A virtual hard disk holds the installed system.">
+              <FormControl>
+                <RadioGroup
+                  aria-label="Hard disk"
+                  value={draft.diskMode}
+                  onChange={(e) => {
+                    const v = e.target.value;
+                    setDraft((d) => touch(d, 'diskMode', v === 'existing' ? 'existing' : v === 'none' ? 'none' : 'new'));
+                  }}
+                >
+                  <FormControlLabel value="new" control={<Radio />} label="Create a new disk" />
+                  {draft.diskMode === 'new' && (
+                    <Indented>
+                      <TextField
+                        label="Disk size (GiB)"
+                        type="number"
+                        value={draft.diskSizeGiB}
+                        onChange={(e) => setDraft((d) => touch(d, 'diskSizeGiB', e.target.value, 'diskSize'))}
+                        error={!Number.isFinite(diskSizeValue(draft.diskSizeGiB))}
+                        helperText={`A QCOW2 image in the VM’s folder that grows as the guest writes to it${osType ? ` (${osType.label} suggests ${osType.preset.diskGiB} GiB)` : ''}.`}
+                        slotProps={{ htmlInput: { min: 1, step: 1 }, input: { endAdornment: <InputAdornment position="end">GiB</InputAdornment> } }}
+                        sx={{ maxWidth: 360 }}
+                      />
+                    </Indented>
+                  )}
+                  <FormControlLabel value="existing" control={<Radio />} label="Use an existing disk" />
+                  {draft.diskMode === 'existing' && (
+                    <Indented>
+                      <MediaPicker
+                        kind="disk"
+                        value={draft.diskPath}
+                        onChange={(p) => setDraft((d) => touch(d, 'diskPath', p))}
+                        media={media}
+                        reloadMedia={reload}
+                        allowNone={false}
+                      />
+                    </Indented>
+                  )}
+                  <FormControlLabel value="none" control={<Radio />} label="No disk" />
+                  {draft.diskMode === 'none' && (
+                    <Indented>
+                      <FormHelperText sx={{ mt: -0.5 }}>Boot from the ISO only, as a live system. You can add a disk later.</FormHelperText>
+                    </Indented>
+                  )}
+                </RadioGroup>
+              </FormControl>
+            </StepFrame>
+          )}
+          {step === 4 && (
+            <StepFrame title="Summary" intro="Check your choices, then Finish to create the machine.">
+              {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
+              <Box sx={{ border: 1, borderColor: 'divider', borderRadius: 1.5, overflow: 'hidden' }}>
+                <Table size="small" aria-label="Summary">
+                  <TableBody>
+                    <SummaryRow label="Name">{draft.name}</SummaryRow>
+                    <SummaryRow label="Type">{osType?.label ?? draft.osType}</SummaryRow>
+                    {draft.group.trim() && <SummaryRow label="Group">{draft.group.trim()}</SummaryRow>}
+                    <SummaryRow label="ISO image">{draft.iso ? <span title={draft.iso}>{baseName(draft.iso)}</span> : 'None'}</SummaryRow>
+                    <SummaryRow label="Memory">
+                      {formatMiB(draft.memoryMiB)} ({draft.memoryMiB.toLocaleString()} MiB)
+                    </SummaryRow>
+                    <SummaryRow label="CPUs">{draft.cpus}</SummaryRow>
+                    <SummaryRow label="Firmware">{firmwareLabel(draft.firmware)}</SummaryRow>
+                    <SummaryRow label="Hard disk">
+                      {draft.diskMode === 'new'
+                        ? `New ${diskSizeValue(draft.diskSizeGiB)} GiB QCOW2 disk`
+                        : draft.diskMode === 'existing'
+                          ? `Existing: ${draft.diskPath}`
+                          : 'None'}
+                    </SummaryRow>
+                    <SummaryRow label="Network">NAT{osType ? ` · ${nicModelLabel(osType.preset.nicModel)}` : ''}</SummaryRow>
+                  </TableBody>
+                </Table>
+              </Box>
+            </StepFrame>
+          )}
+        </Box>
+      </Box>
+      <DialogActions sx={{ borderTop: 1, borderColor: 'divider', px: 2.5 }}>
+        <Box sx={{ flex: 1, minWidth: 0, display: 'flex', alignItems: 'center', gap: 0.75, color: 'text.secondary' }}>
+          {blocker !== null && (
+            <>
+              <InfoOutlinedIcon sx={{ fontSize: 16, color: 'warning.main' }} />
+              <Typography variant="caption" role="status" noWrap title={blocker}>
+                {blocker}
+              </Typography>
+            </>
+          )}
+        </Box>
+        <Button onClick={onClose} disabled={submitting}>
+          Cancel
+        </Button>
+        <Button variant="outlined" onClick={() => setStep((s) => Math.max(0, s - 1) as StepIndex)} disabled={step === 0 || submitting}>
+          Back
+        </Button>
+        {last ? (
+          <Button
+            type="submit"
+            variant="contained"
+            disabled={blocker !== null || submitting}
+            startIcon={submitting ? <CircularProgress size={14} color="inherit" /> : undefined}
+            sx={{ minWidth: 88 }}
+          >
+            Finish
+          </Button>
+        ) : (
+          <Button type="submit" variant="contained" disabled={blocker !== null} sx={{ minWidth: 88 }}>
+            Next
+          </Button>
+        )}
+      </DialogActions>
+    </Box>
+  );
+}
+
+function StepFrame({ title, intro, children }: { readonly title: string; readonly intro: string; readonly children: ReactNode }) {
+  return (
+    <Box sx={{ display: 'grid', gap: 2.5, maxWidth: 600 }}>
+      <Box>
+        <Typography variant="h6" component="h2">
+          {title}
+        </Typography>
+        <Typography variant="body2" color="text.secondary" sx={{ mt: 0.5 }}>
+          {intro}
+        </Typography>
+      </Box>
+      {children}
+    </Box>
+  );
+}
+
+function Indented({ children }: { readonly children: ReactNode }) {
+  return <Box sx={{ pl: 4, pr: 1, pt: 0.5, pb: 1.5 }}>{children}</Box>;
+}
+
+function SummaryRow({ label, children }: { readonly label: string; readonly children: ReactNode }) {
+  return (
+    <TableRow sx={{ '&:last-child td, &:last-child th': { borderBottom: 0 } }}>
+      <TableCell component="th" scope="row" sx={{ width: 150, color: 'text.secondary', fontWeight: 500 }}>
+        {label}
+      </TableCell>
+      <TableCell sx={{ overflowWrap: 'anywhere' }}>{children}</TableCell>
+    </TableRow>
+  );
+}
+
+function OsTypeSelect({ types, value, onChange }: { readonly types: readonly OsType[]; readonly onChange: (t: OsType) => void; readonly value: string }) {
+  const items: ReactNode[] = [];
+  for (const f of FAMILY_ORDER) {
+    const members = types.filter((t) => t.family === f);
+    if (members.length === 0) continue;
+    items.push(<ListSubheader key={`h-${f}`}>{familyTitle(f)}</ListSubheader>);
+    for (const t of members) {
+      items.push(
+        <MenuItem key={t.id} value={t.id}>
+          <Box sx={{ display: 'flex', alignItems: 'center', gap: 1.25 }}>
+            <OsIcon family={t.family} size={20} />
+            {t.label}
+          </Box>
+        </MenuItem>,
+      );
+    }
+  }
+  const selected = types.find((t) => t.id === value);
+  return (
+    <FormControl>
+      <InputLabel id="new-vm-type-label">Type</InputLabel>
+      <Select
+        labelId="new-vm-type-label"
+        label="Type"
+        value={value}
+        onChange={(e) => {
+          const t = types.find((x) => x.id === e.target.value);
+          if (t) onChange(t);
+        }}
+        renderValue={(id) => {
+          const t = types.find((x) => x.id === id);
+          return t ? (
+            <Box sx={{ display: 'flex', alignItems: 'center', gap: 1.25 }}>
+              <OsIcon family={t.family} size={20} />
+              {t.label}
+            </Box>
+          ) : (
+            id
+          );
+        }}
+        MenuProps={{ slotProps: { paper: { sx: { maxHeight: 380 } } } }}
+        SelectDisplayProps={{ style: { paddingTop: 6, paddingBottom: 6 } }}
+      >
+        {items}
+      </Select>
+      <FormHelperText>
+        {selected
+          ? `Defaults: ${formatMiB(selected.preset.memoryMiB)} memory, ${selected.preset.cpus} ${selected.preset.cpus === 1 ? 'CPU' : 'CPUs'}, ${selected.preset.diskGiB} GiB disk, ${firmwareLabel(selected.preset.firmware)}.`
+          : 'The type decides the default hardware.'}
+      </FormHelperText>
+    </FormControl>
+  );
+}

@@ -1,0 +1,137 @@
+/**
+ * The New VM wizard's state as one plain value, with the rules that drive it: presets fill
+ * what the user has not touched, each step has one blocking problem (or none), and the
+ * draft turns into the core's CreateVmSpec. Kept free of React so the rules read in one place.
+ */
+import type { CreateVmSpec, HostInfo, OsType } from '../../../core/api/contract';
+import { assertNever } from '../../../core/api/errors';
+import type { Firmware } from '../model/labels';
+import { cpusProblem, groupProblem, isAbsolutePath, memoryProblem, pathProblem, vmNameProblem } from '../util/validation';
+
+export type DiskMode = 'new' | 'existing' | 'none';
+export type PresetField = 'memory' | 'cpus' | 'firmware' | 'diskSize';
+
+export interface Draft {
+  readonly name: string;
+  readonly osType: string;
+  readonly group: string;
+  /** Path of the ISO on the host, '' for none. */
+  readonly iso: string;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly firmware: Firmware;
+  readonly diskMode: DiskMode;
+  /** As typed, in GiB; decimals allowed. */
+  readonly diskSizeGiB: string;
+  readonly diskPath: string;
+  /** Fields the user changed by hand; a new OS type no longer overwrites them. */
+  readonly touched: ReadonlySet<PresetField>;
+}
+
+export const STEPS = ['Name and operating system', 'Installation media', 'Hardware', 'Hard disk', 'Summary'] as const;
+export type StepIndex = 0 | 1 | 2 | 3 | 4;
+
+/** The type the wizard starts with: a common Linux, else whatever the host lists first. */
+export function defaultOsType(types: readonly OsType[]): OsType | undefined {
+  return types.find((t) => t.id === 'linux-debian') ?? types.find((t) => t.family === 'linux') ?? types[0];
+}
+
+export function initialDraft(host: HostInfo): Draft {
+  const base: Draft = {
+    name: '',
+    osType: '',
+    group: '',
+    iso: '',
+    memoryMiB: 1024,
+    cpus: 1,
+    firmware: 'bios',
+    diskMode: 'new',
+    diskSizeGiB: '20',
+    diskPath: '',
+    touched: new Set(),
+  };
+  const t = defaultOsType(host.osTypes);
+  return t ? withOsType(base, t, host) : base;
+}
+
+/** Picks a type and applies its preset to every field the user has not edited. */
+export function withOsType(d: Draft, t: OsType, host: HostInfo): Draft {
+  const p = t.preset;
+  const keep = (f: PresetField) => d.touched.has(f);
+  return {
+    ...d,
+    osType: t.id,
+    memoryMiB: keep('memory') ? d.memoryMiB : Math.max(16, Math.min(p.memoryMiB, host.memoryMiB)),
+    cpus: keep('cpus') ? d.cpus : Math.max(1, Math.min(p.cpus, host.cpus)),
+    firmware: keep('firmware') ? d.firmware : p.firmware === 'uefi' && host.firmware.uefi === null ? 'bios' : p.firmware,
+    diskSizeGiB: keep('diskSize') ? d.diskSizeGiB : String(p.diskGiB),
+  };
+}
+
+export function touch<K extends keyof Draft>(d: Draft, key: K, value: Draft[K], field?: PresetField): Draft {
+  return { ...d, [key]: value, touched: field ? new Set([...d.touched, field]) : d.touched };
+}
+
+/** Disk size in GiB, or NaN when the text is not a usable size. */
+export function diskSizeValue(text: string): number {
+  return /^\s*\d+(\.\d{1,3})?\s*$/.test(text) ? Number(text) : Number.NaN;
+}
+
+const MAX_DISK_GIB = 64 * 1024;
+
+export interface StepContext {
+  readonly host: HostInfo;
+  readonly takenNames: readonly string[];
+}
+
+/** The one thing that keeps a step from going on, in words, or null. */
+export function stepProblem(step: StepIndex, d: Draft, ctx: StepContext): string | null {
+  switch (step) {
+    case 0:
+      return vmNameProblem(d.name, ctx.takenNames) ?? (d.osType === '' ? 'Choose the type of operating system.' : null) ?? groupProblem(d.group);
+    case 1:
+      return d.iso === '' || isAbsolutePath(d.iso.trim()) ? null : 'The ISO path must be absolute (for example /home/me/debian.iso).';
+    case 2:
+      return memoryProblem(d.memoryMiB, ctx.host.memoryMiB) ?? cpusProblem(d.cpus, ctx.host.cpus) ?? (d.firmware === 'uefi' && ctx.host.firmware.uefi === null ? 'UEFI firmware is not installed on this host.' : null);
+    case 3:
+      switch (d.diskMode) {
+        case 'new': {
+          const g = diskSizeValue(d.diskSizeGiB);
+          if (!Number.isFinite(g)) return 'Enter the disk size in GiB (for example 20).';
+          if (g < 0.0625) return 'The disk must be at least 0.0625 GiB (64 MiB).';
+          if (g > MAX_DISK_GIB) return `The disk can be at most ${MAX_DISK_GIB.toLocaleString()} GiB.`;
+          return null;
+        }
+        case 'existing':
+          return pathProblem(d.diskPath, 'disk image');
+        case 'none':
+          return null;
+        default:
+          return assertNever(d.diskMode, 'disk mode');
+      }
+    case 4:
+      return null;
+    default:
+      return assertNever(step, 'wizard step');
+  }
+}
+
+/** Sizes go to the core in MiB so fractional GiB stay exact. */
+function diskSizeSpec(gib: number): string {
+  return `${Math.round(gib * 1024)}M`;
+}
+
+export function toSpec(d: Draft): CreateVmSpec {
+  const disk: Pick<CreateVmSpec, 'diskSize' | 'disk' | 'noDisk'> =
+    d.diskMode === 'new' ? { diskSize: diskSizeSpec(diskSizeValue(d.diskSizeGiB)) } : d.diskMode === 'existing' ? { disk: d.diskPath.trim() } : { noDisk: true };
+  return {
+    name: d.name,
+    osType: d.osType,
+    memoryMiB: d.memoryMiB,
+    cpus: d.cpus,
+    firmware: d.firmware,
+    ...disk,
+    ...(d.iso.trim() ? { iso: d.iso.trim() } : {}),
+    ...(d.group.trim() ? { group: d.group.trim() } : {}),
+  };
+}
