@@ -33,6 +33,17 @@ export function useNotify(): Notifier {
 }
 
 const MAX_VISIBLE = 4;
+const MAX_MESSAGE = 160;
+
+/**
+ * Core warnings can carry a tool's raw output (QEMU's stderr after a KVM failure); the
+ * toast shows the first part and keeps the whole text behind "Details".
+ */
+export function shorten(message: string): { readonly message: string; readonly detail?: string } {
+  if (message.length <= MAX_MESSAGE) return { message };
+  const cut = message.lastIndexOf(' ', MAX_MESSAGE);
+  return { message: `${message.slice(0, cut > 80 ? cut : MAX_MESSAGE).replace(/[\s:;,]+$/, '')}…`, detail: message };
+}
 const AUTO_HIDE_MS: Readonly<Record<Severity, number | null>> = { error: null, warning: 12_000, info: 6_000, success: 4_000 };
 
 function NoteView({ note, onClose }: { readonly note: Note; readonly onClose: () => void }) {
@@ -75,7 +86,7 @@ export function NotificationsProvider({ children }: { readonly children: ReactNo
   const notifier = useMemo<Notifier>(
     () => ({
       error: (err, title) => push('error', toProblem(err, title)),
-      warning: (message, title) => push('warning', { message, ...(title !== undefined ? { title } : {}) }),
+      warning: (message, title) => push('warning', { ...shorten(message), ...(title !== undefined ? { title } : {}) }),
       success: (message) => push('success', { message }),
     }),
     [push],

@@ -57,7 +57,7 @@ export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
   const events = useVmEvents(vm.uuid);
 
   return (
-    <Box sx={{ flex: 1, minWidth: 0, overflowY: 'auto' }}>
+    <Box sx={{ flex: 1, minWidth: 0, overflowY: 'auto', containerType: 'inline-size', containerName: 'details' }}>
       <Box sx={{ maxWidth: 1320, px: 3, py: 2.5 }}>
         <Box component="header" sx={{ display: 'flex', alignItems: 'center', gap: 2, mb: 2 }}>
           <OsIcon family={familyOf(config.osType, osTypes)} size={52} label={os?.label ?? config.osType} />
@@ -96,8 +96,16 @@ export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
           </Alert>
         )}
 
-        <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: 'minmax(0, 1fr)', lg: 'minmax(0, 1fr) 320px' }, alignItems: 'start' }}>
-          <Box sx={{ columns: '2 280px', columnGap: 1.5, order: { xs: 2, lg: 1 }, '& > section': { breakInside: 'avoid', mb: 1.5, display: 'block' } }}>
+        <Box
+          sx={{
+            display: 'grid',
+            gap: 2,
+            gridTemplateColumns: 'minmax(0, 1fr)',
+            alignItems: 'start',
+            '@container details (min-width: 760px)': { gridTemplateColumns: 'minmax(0, 1fr) 300px', '& > .details-side': { order: 2 } },
+          }}
+        >
+          <Box sx={{ columns: '2 340px', columnGap: 1.5, order: 2, '& > section': { breakInside: 'avoid', mb: 1.5, display: 'block' } }}>
             <Section title="General" icon={<InfoOutlinedIcon />}>
               <Fields>
                 <Field label="Name">{vm.name}</Field>
@@ -177,7 +185,7 @@ export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
             </Section>
           </Box>
 
-          <Box sx={{ display: 'grid', gap: 1.5, order: { xs: 1, lg: 2 } }}>
+          <Box className="details-side" sx={{ display: 'grid', gap: 1.5, order: 1 }}>
             <Section title="Preview" icon={<TvOutlinedIcon />}>
               <Preview vm={vm} />
             </Section>
@@ -199,7 +207,11 @@ export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
                         }}
                       />
                       <Box sx={{ minWidth: 0 }}>
-                        <Typography variant="body2" sx={{ overflowWrap: 'anywhere', lineHeight: 1.35, userSelect: 'text' }}>
+                        <Typography
+                          variant="body2"
+                          title={e.message.length > 120 ? e.message : undefined}
+                          sx={{ overflowWrap: 'anywhere', lineHeight: 1.35, userSelect: 'text', display: '-webkit-box', WebkitLineClamp: 3, WebkitBoxOrient: 'vertical', overflow: 'hidden' }}
+                        >
                           {e.message}
                         </Typography>
                         <Typography variant="caption" color="text.secondary">

@@ -1,0 +1,89 @@
+/**
+ * End-to-end harness: `nestbox serve` as a real child process (web mode, real core, real
+ * QEMU) and Debian's Chromium driven by playwright-core, the way a person uses the UI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CLI, tempHome } from '../integration/helpers';
+
+export const CHROMIUM = process.env['NESTBOX_CHROMIUM'] ?? '/usr/bin/chromium';
+
+export interface WebSession {
+  readonly home: string;
+  readonly url: string;
+  readonly serve: ChildProcess;
+  readonly browser: Browser;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  readonly consoleErrors: string[];
+  close(): Promise<void>;
+}
+
+export async function startServe(home: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+    env: { ...process.env, NESTBOX_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`nestbox serve printed no URL in 30 s; stderr: ${err}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]!);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`nestbox serve exited (${code}): ${err}`));
+    });
+  });
+  return { url, child };
+}
+
+export async function openWebSession(opts: { colorScheme?: 'light' | 'dark'; home?: string } = {}): Promise<WebSession> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`end-to-end tests need Chromium at ${CHROMIUM} (Debian package chromium): apt-get install chromium`);
+  }
+  const home = opts.home ?? tempHome();
+  const { url, child } = await startServe(home);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: opts.colorScheme ?? 'light' });
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(url);
+  return {
+    home,
+    url,
+    serve: child,
+    browser,
+    context,
+    page,
+    consoleErrors,
+    async close() {
+      await browser.close().catch(() => undefined);
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export function shotPath(name: string): string {
+  const dir = process.env['NESTBOX_SHOTS'] ?? path.join(process.cwd(), 'out', 'screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, `${name}.png`);
+}
