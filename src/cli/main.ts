@@ -39,6 +39,7 @@ VMs:
 Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
   ostypes                               OS types and their presets
+  setting KEY [VALUE | --reset]         show or change a setting (accel: auto, kvm, hvf, whpx, tcg)
   daemon                                host the core headless; other clients connect to it
   serve [--port P] [--host ADDR]        web mode: the desktop UI in a browser (prints a URL with a token)
 
@@ -208,6 +209,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       'keep-files': { type: 'boolean' },
       limit: { type: 'string' },
       port: { type: 'string' },
+      reset: { type: 'boolean' },
       host: { type: 'string' },
     },
   });
@@ -234,7 +236,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -356,6 +358,15 @@ export async function main(argv: readonly string[]): Promise<number> {
         const shot = await c.call('vms.screenshot', { ref: args[0]! });
         fs.writeFileSync(args[1]!, Buffer.from(shot.pngBase64, 'base64'));
         out(`Saved ${shot.width}x${shot.height} screenshot to ${args[1]}`);
+        return 0;
+      }
+      case 'setting': {
+        if (args.length < 1 || args.length > 2) throw new UsageError('usage: nestbox setting KEY [VALUE | --reset]');
+        const key = args[0]!;
+        if (o.reset) await c.call('settings.set', { key, value: null });
+        else if (args[1] !== undefined) await c.call('settings.set', { key, value: args[1] });
+        const v = await c.call('settings.get', { key });
+        out(`${key} = ${v ?? '(default)'}`);
         return 0;
       }
       case 'log': {

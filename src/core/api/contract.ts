@@ -139,6 +139,9 @@ export interface ApiMethods {
   'vms.screenshot': { params: { ref: string }; result: { pngBase64: string; width: number; height: number } };
   /** ISOs and disk images Nestbox knows: its media folder (uploads land there) and what VMs use. */
   'media.list': { params: Record<string, never>; result: readonly MediaItem[] };
+  /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */
+  'settings.get': { params: { key: string }; result: string | null };
+  'settings.set': { params: { key: string; value: string | null }; result: null };
   'events.recent': { params: { ref?: string; limit?: number }; result: readonly LogEntry[] };
   /** Opens the VM's serial console for this client; data flows as `serial.data` events. */
   'serial.open': { params: { ref: string }; result: { stream: string } };

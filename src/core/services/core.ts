@@ -80,6 +80,21 @@ export class Core {
     return parseAccelChoice(process.env['NESTBOX_ACCEL']) ?? parseAccelChoice(this.settings.get('accel')) ?? 'auto';
   }
 
+  private static readonly SETTINGS = ['accel'] as const;
+
+  getSetting(key: string): string | null {
+    if (!(Core.SETTINGS as readonly string[]).includes(key)) throw new NestboxError('INVALID_ARGUMENT', `unknown setting '${key}' (known: ${Core.SETTINGS.join(', ')})`);
+    return this.settings.get(key) ?? null;
+  }
+
+  setSetting(key: string, value: string | null): void {
+    this.getSetting(key);
+    if (key === 'accel' && value !== null) parseAccelChoice(value);
+    if (value === null) this.settings.delete(key);
+    else this.settings.set(key, value);
+    this.eventsRepo.append(null, 'info', 'setting', `setting '${key}' ${value === null ? 'reset to its default' : `set to '${value}'`}`);
+  }
+
   hostInfo(): HostInfo {
     const choice = this.accelChoice();
     let effective: HostInfo['accelEffective'] = null;
@@ -151,6 +166,11 @@ export class Core {
           return this.vms.delete(str(p, 'ref'), p['keepFiles'] === true);
         case 'vms.screenshot':
           return this.vms.screenshot(str(p, 'ref'));
+        case 'settings.get':
+          return this.getSetting(str(p, 'key'));
+        case 'settings.set':
+          this.setSetting(str(p, 'key'), p['value'] === null ? null : str(p, 'value'));
+          return null;
         case 'media.list':
           return this.vms.listMedia();
         case 'events.recent': {

@@ -74,7 +74,7 @@ export function touch<K extends keyof Draft>(d: Draft, key: K, value: Draft[K], 
 
 /** Disk size in GiB, or NaN when the text is not a usable size. */
 export function diskSizeValue(text: string): number {
-  return /^\s*\d+(\.\d{1,3})?\s*$/.test(text) ? Number(text) : Number.NaN;
+  return /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
 }
 
 const MAX_DISK_GIB = 64 * 1024;
