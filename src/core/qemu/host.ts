@@ -132,7 +132,8 @@ export function probeKvm(binary: string, timeoutMs = 8000): Promise<AcceleratorS
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0 && enabled) return resolve({ name: 'kvm', usable: true });
-      const why = err.trim().split('\n').filter(Boolean).slice(-2).join('; ') || (signal ? `killed by ${signal}` : `exit code ${code}`);
+      const lines = err.trim().split('\n').filter(Boolean).map((l) => l.replace(/^[^:]*qemu-system[^:]*:\s*/, ''));
+      const why = lines.find((l) => /error/i.test(l))?.replace(/^error:\s*/, '') ?? lines[0] ?? (signal ? `QEMU was killed by ${signal}` : `QEMU exited with code ${code}`);
       resolve({ name: 'kvm', usable: false, reason: `KVM cannot run a 64-bit guest on this host: ${why}` });
     });
   });
