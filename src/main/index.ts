@@ -14,18 +14,50 @@ import { loadWindowState, saveWindowState } from './windowState';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
-const rendererDir = path.join(__dirname, '..', 'renderer');
-const preload = path.join(__dirname, '..', 'preload', 'index.cjs');
+/**
+ * out/main. Main is bundled as ESM (the package is "type": "module"); `import.meta.dirname`
+ * works there natively and electron-vite rewrites it if the output is ever switched to CJS,
+ * whereas a bare `__dirname` only works through electron-vite's ESM shim.
+ */
+const mainDir = import.meta.dirname;
+const rendererDir = path.join(mainDir, '..', 'renderer');
+const preload = path.join(mainDir, '..', 'preload', 'index.cjs');
+/** A core that dies this often within this window is not restarted again (no dialog loop). */
+const CORE_MAX_RESTARTS = 3;
+const CORE_RESTART_WINDOW_MS = 60_000;
+/** How long the quit dialog waits for the core's VM list before quitting without asking. */
+const QUIT_LIST_TIMEOUT_MS = 5_000;
+
 let core: UtilityProcess | null = null;
+let coreExits: number[] = [];
+let lastCoreError: string | null = null;
 let mainClient: RpcClient | null = null;
 let mainWindow: BrowserWindow | null = null;
 let quitting = false;
+let confirmingQuit = false;
 
 function startCore(): void {
-  core = utilityProcess.fork(path.join(__dirname, 'core.js'), [], { serviceName: 'Nestbox core', stdio: 'inherit' });
-  core.on('exit', (code) => {
-    if (quitting) return;
-    dialog.showErrorBox('Nestbox core stopped', `The Nestbox core exited (code ${code}). Your VMs keep running; Nestbox will reconnect.`);
+  const proc = utilityProcess.fork(path.join(mainDir, 'core.js'), [], { serviceName: 'Nestbox core', stdio: 'inherit' });
+  core = proc;
+  proc.on('message', (m: unknown) => {
+    const msg = m as { type?: unknown; message?: unknown } | null;
+    if (msg?.type === 'error' && typeof msg.message === 'string') lastCoreError = msg.message;
+  });
+  proc.on('exit', (code) => {
+    if (quitting || core !== proc) return;
+    core = null;
+    const now = Date.now();
+    coreExits = [...coreExits.filter((t) => now - t < CORE_RESTART_WINDOW_MS), now];
+    const why = lastCoreError ? `\n\n${lastCoreError}` : '';
+    lastCoreError = null;
+    if (coreExits.length > CORE_MAX_RESTARTS) {
+      dialog.showErrorBox(
+        'Nestbox core keeps stopping',
+        `The Nestbox core exited ${coreExits.length} times within a minute (last code ${code}) and is not restarted again. Your VMs keep running; open Nestbox again to reconnect.${why}`,
+      );
+      return;
+    }
+    dialog.showErrorBox('Nestbox core stopped', `The Nestbox core exited (code ${code}). Your VMs keep running; Nestbox will reconnect.${why}`);
     startCore();
     for (const w of BrowserWindow.getAllWindows()) connectWindow(w);
   });
@@ -63,6 +95,10 @@ function createWindow(): BrowserWindow {
   };
   win.on('resize', remember);
   win.on('move', remember);
+  // A destroyed window must not stay referenced (second-instance, menu commands on macOS).
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = null;
+  });
   void win.loadURL(`${APP_ORIGIN}/index.html`);
   return win;
 }
@@ -104,11 +140,25 @@ function lockDown(): void {
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
     cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
-  protocol.handle(APP_SCHEME, (req) => {
+  protocol.handle(APP_SCHEME, async (req) => {
     const file = resolveAppFile(req.url, rendererDir, path.join, path.normalize);
-    if (!file || !fs.existsSync(file)) return new Response('not found', { status: 404 });
-    return net.fetch(pathToFileURL(file).toString());
+    if (!file || !isFile(file)) return new Response('not found', { status: 404 });
+    const res = await net.fetch(pathToFileURL(file).toString());
+    // webRequest's header hooks never fire for custom protocols (electron/electron#6021),
+    // so the CSP travels on the app:// response itself.
+    const headers = new Headers(res.headers);
+    headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    headers.set('X-Content-Type-Options', 'nosniff');
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
   });
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function handleIpc(): void {
@@ -123,9 +173,26 @@ function handleIpc(): void {
   });
 }
 
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 async function confirmQuit(): Promise<boolean> {
   if (!mainClient) return true;
-  const vms = await mainClient.call('vms.list', {}).catch(() => []);
+  // VMs outlive the core, so a core that cannot answer is no reason to keep the app open.
+  const vms = await withTimeout(mainClient.call('vms.list', {}), QUIT_LIST_TIMEOUT_MS).catch(() => []);
   const plan = await planQuit(vms, async (vm, remaining) => {
     const r = await dialog.showMessageBox({
       type: 'question',
@@ -150,9 +217,11 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   app.on('second-instance', () => {
-    if (mainWindow) {
+    if (mainWindow && !mainWindow.isDestroyed()) {
       if (mainWindow.isMinimized()) mainWindow.restore();
       mainWindow.focus();
+    } else if (app.isReady()) {
+      mainWindow = createWindow();
     }
   });
   app.whenReady().then(() => {
@@ -168,12 +237,21 @@ if (!app.requestSingleInstanceLock()) {
   app.on('before-quit', (ev) => {
     if (quitting) return;
     ev.preventDefault();
-    void confirmQuit().then((ok) => {
-      if (!ok) return;
-      quitting = true;
-      core?.postMessage({ type: 'shutdown' });
-      setTimeout(() => app.quit(), 300);
-    });
+    if (confirmingQuit) return; // the question is already on screen
+    confirmingQuit = true;
+    void confirmQuit()
+      .catch(() => false)
+      .then((ok) => {
+        confirmingQuit = false;
+        if (!ok) {
+          // Closing the last window is what asked to quit on Linux/Windows: bring it back.
+          if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
+          return;
+        }
+        quitting = true;
+        core?.postMessage({ type: 'shutdown' });
+        setTimeout(() => app.quit(), 300);
+      });
   });
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();

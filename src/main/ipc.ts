@@ -21,8 +21,14 @@ export function validateChooseFileParams(v: unknown): RendererToMain['nestbox:ch
     throw new Error('invalid choose-file request');
   }
   const filters = o.filters.map((f: unknown) => {
-    const ff = f as { name?: unknown; extensions?: unknown };
-    if (typeof ff.name !== 'string' || !Array.isArray(ff.extensions) || !ff.extensions.every((e) => typeof e === 'string' && /^[A-Za-z0-9*]{1,10}$/.test(e))) {
+    const ff = (typeof f === 'object' && f !== null ? f : {}) as { name?: unknown; extensions?: unknown };
+    if (
+      typeof ff.name !== 'string' ||
+      ff.name.length > 100 ||
+      !Array.isArray(ff.extensions) ||
+      ff.extensions.length > 32 ||
+      !ff.extensions.every((e) => typeof e === 'string' && /^[A-Za-z0-9*]{1,10}$/.test(e))
+    ) {
       throw new Error('invalid file filter');
     }
     return { name: ff.name, extensions: ff.extensions as string[] };

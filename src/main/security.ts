@@ -46,7 +46,8 @@ export function isTrustedSender(frameUrl: string | undefined, isMainFrame: boole
   if (!frameUrl || !isMainFrame) return false;
   try {
     const u = new URL(frameUrl);
-    return u.protocol === `${APP_SCHEME}:` && u.host === APP_HOST;
+    // `host` excludes a port, but user info would still ride along: `app://x@nestbox/`.
+    return u.protocol === `${APP_SCHEME}:` && u.host === APP_HOST && u.username === '' && u.password === '';
   } catch {
     return false;
   }
@@ -69,10 +70,21 @@ export function resolveAppFile(url: string, rendererDir: string, join: (...p: st
     return null;
   }
   if (u.protocol !== `${APP_SCHEME}:` || u.host !== APP_HOST) return null;
-  let rel = decodeURIComponent(u.pathname);
+  let rel: string;
+  try {
+    // The URL parser resolves literal and %2e dot segments, but an encoded slash
+    // (`..%2f..%2f`) only becomes one here; the containment check below catches it.
+    rel = decodeURIComponent(u.pathname);
+  } catch {
+    return null; // malformed percent-encoding
+  }
+  if (rel.includes('\0')) return null;
   if (rel === '/' || rel === '') rel = '/index.html';
   const root = normalize(rendererDir);
+  // Compare against the root *with* its trailing separator, or `renderer-evil/` would pass
+  // as being inside `renderer`.
+  const rootWithSep = normalize(join(root, '/'));
   const file = normalize(join(root, rel));
-  if (!file.startsWith(root)) return null;
+  if (!file.startsWith(rootWithSep) || file === rootWithSep) return null;
   return file;
 }

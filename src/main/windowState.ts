@@ -26,6 +26,8 @@ export function loadWindowState(file: string, displays: readonly Rect[]): Window
   } catch {
     return DEFAULT_WINDOW;
   }
+  // `null`, a number or an array parse fine but are not a saved state.
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return DEFAULT_WINDOW;
   const s = raw as Partial<Record<keyof WindowState, unknown>>;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const width = Math.max(800, Math.min(num(s.width) ?? DEFAULT_WINDOW.width, 10_000));

@@ -62,26 +62,48 @@ else
 fi
 
 # --- resolve package versions ------------------------------------------------
-candidate_version() { # prints the candidate version of a package, or nothing
-  apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1  || true
+# One apt-cache call in the common (Debian, cached ISO) case: apt-cache is slow
+# (~0.5 s per call) when apt keeps no binary package cache.
+apt_records() { # prints "<package> <Field:> <value>" for the candidate versions
+  apt-cache show --no-all-versions "$@" 2>/dev/null |
+    awk '/^Package: /{p=$2} /^(Version|Depends): /{f=$1; sub(/^[^ ]+ /,""); print p, f, $0}' || true
 }
-kernel_pkg=${NESTBOX_GUEST_KERNEL_PKG:-}
-if [[ -z $kernel_pkg ]]; then
-  for meta in linux-image-amd64 linux-image-virtual linux-image-generic; do
-    kernel_pkg=$(apt-cache depends "$meta" 2>/dev/null |
-      sed -n 's/^ *|\{0,1\}Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1) || true
-    [[ -n $kernel_pkg ]] && break
-  done
-  [[ -n $kernel_pkg ]] || die "cannot resolve the kernel package: 'apt-cache depends linux-image-amd64' gave nothing (missing Debian apt sources? run apt-get update)"
+rec_field() { # rec_field <records> <package> <Field:>
+  awk -v p="$2" -v f="$3" '$1==p && $2==f {sub(/^[^ ]+ [^ ]+ /,""); print; exit}' <<<"$1"
+}
+kernel_pkg=${NESTBOX_GUEST_KERNEL_PKG:-} kernel_ver='' kernel_deps=''
+recs=$(apt_records busybox-static "${kernel_pkg:-linux-image-amd64}")
+busybox_ver=$(rec_field "$recs" busybox-static Version:)
+[[ -n $busybox_ver ]] || die "apt knows no busybox-static package (no Debian apt sources, or run apt-get update)"
+if [[ -n $kernel_pkg ]]; then
+  kernel_ver=$(rec_field "$recs" "$kernel_pkg" Version:)
+  kernel_deps=$(rec_field "$recs" "$kernel_pkg" Depends:)
+else
+  # linux-image-amd64 (Debian) depends on the current "linux-image-<abi>-amd64 (= <version>)".
+  deps=$(rec_field "$recs" linux-image-amd64 Depends:)
+  if [[ -z $deps ]]; then # not Debian; Ubuntu-style metapackages (untested)
+    recs2=$(apt_records linux-image-virtual linux-image-generic)
+    deps=$(rec_field "$recs2" linux-image-virtual Depends:)
+    [[ -n $deps ]] || deps=$(rec_field "$recs2" linux-image-generic Depends:)
+  fi
+  dep=$(grep -o 'linux-image-[0-9][^ ,|]*\( (= [^)]*)\)\{0,1\}' <<<"$deps" | head -n1) || true
+  [[ -n $dep ]] || die "cannot resolve the kernel package that linux-image-amd64 depends on (no Debian apt sources, or run apt-get update)"
+  kernel_pkg=${dep%% *}
+  if [[ $dep == *'(= '* ]]; then kernel_ver=${dep##*'(= '}; kernel_ver=${kernel_ver%)}; fi
 fi
-kernel_ver=$(candidate_version "$kernel_pkg")
-[[ -n $kernel_ver ]] || die "no installable version of $kernel_pkg known to apt (run apt-get update?)"
-# Ubuntu splits modules into linux-modules-<abi>; Debian does not.
-modules_pkg="linux-modules-${kernel_pkg#linux-image-}"
-modules_ver=$(candidate_version "$modules_pkg")
-[[ -n $modules_ver ]] || modules_pkg=
-busybox_ver=$(candidate_version busybox-static)
-[[ -n $busybox_ver ]] || die "no installable version of busybox-static known to apt (run apt-get update?)"
+if [[ -z $kernel_ver || ( -z $kernel_deps && $kernel_pkg != *-amd64 ) ]]; then
+  recs3=$(apt_records "$kernel_pkg")
+  kernel_ver=$(rec_field "$recs3" "$kernel_pkg" Version:)
+  kernel_deps=$(rec_field "$recs3" "$kernel_pkg" Depends:)
+fi
+[[ -n $kernel_ver ]] || die "apt knows no installable version of $kernel_pkg (run apt-get update?)"
+# Ubuntu splits the modules off into linux-modules-<abi>; Debian does not.
+modules_pkg=$(grep -o 'linux-modules-[0-9][^ ,|]*' <<<"$kernel_deps" | head -n1) || true
+modules_ver=
+if [[ -n $modules_pkg ]]; then
+  modules_ver=$(rec_field "$(apt_records "$modules_pkg")" "$modules_pkg" Version:)
+  [[ -n $modules_ver ]] || die "apt knows no installable version of $modules_pkg"
+fi
 
 hash=$( { cat "$script_path"
           printf '%s=%s\n' "$kernel_pkg" "$kernel_ver" busybox-static "$busybox_ver" \
@@ -95,6 +117,7 @@ iso=$out_dir/nestbox-test-guest.iso
 
 if [[ ${NESTBOX_GUEST_FORCE:-0} != 1 && -s $iso ]]; then
   log "cached: $kernel_pkg $kernel_ver, busybox $busybox_ver"
+  touch "$out_dir" 2>/dev/null || true # marks it as used; see pruning below
   printf '%s\n' "$iso"
   exit 0
 fi
@@ -109,6 +132,9 @@ if [[ ${NESTBOX_GUEST_FORCE:-0} != 1 && -s $iso ]]; then
 fi
 # We hold the lock, so any leftover build dir is from a killed build.
 rm -rf "$cache_root"/.build.*
+# Drop ISOs of other script/package versions unused for 30 days.
+find "$cache_root" -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' ! -name "$hash" -mtime +30 \
+  -exec rm -rf {} + 2>/dev/null || true
 work=$(mktemp -d "$cache_root/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
@@ -121,7 +147,7 @@ log "kernel: $kernel_pkg $kernel_ver${modules_pkg:+ + $modules_pkg}; busybox-sta
 # --- fetch and unpack ----------------------------------------------------------
 mkdir -p "$work/debs" "$work/pkg"
 pkgs=("$kernel_pkg=$kernel_ver" "busybox-static=$busybox_ver")
-[[ -n $modules_pkg ]] && pkgs+=("$modules_pkg=$modules_ver")
+if [[ -n $modules_pkg ]]; then pkgs+=("$modules_pkg=$modules_ver"); fi
 ( cd "$work/debs" && apt-get download -q "${pkgs[@]}" ) >&2 2> >(grep -v 'Download is performed unsandboxed' >&2) ||
   die "apt-get download ${pkgs[*]} failed"
 for deb in "$work"/debs/*.deb; do
@@ -130,12 +156,13 @@ done
 rm -rf "$work/debs"
 
 pkg=$work/pkg
-vmlinuz=$(ls -1 "$pkg"/boot/vmlinuz-* 2>/dev/null | head -n1) || true
-[[ -n $vmlinuz && -f $vmlinuz ]] || die "no /boot/vmlinuz-* in $kernel_pkg"
+vmlinuz=
+for f in "$pkg"/boot/vmlinuz-*; do if [[ -f $f ]]; then vmlinuz=$f; break; fi; done
+[[ -n $vmlinuz ]] || die "no /boot/vmlinuz-* in $kernel_pkg"
 kver=${vmlinuz##*/vmlinuz-}
 moddir=
 for d in "$pkg/lib/modules/$kver" "$pkg/usr/lib/modules/$kver"; do
-  [[ -d $d ]] && moddir=$d && break
+  if [[ -d $d ]]; then moddir=$d; break; fi
 done
 [[ -n $moddir ]] || die "no lib/modules/$kver in $kernel_pkg"
 busybox=$pkg/bin/busybox
@@ -152,7 +179,7 @@ cp "$busybox" "$root/bin/busybox"
 # host); /init falls back to `busybox --install -s` if this was not possible.
 if applets=$("$busybox" --list-full 2>/dev/null); then
   while IFS= read -r a; do
-    [[ -n $a && $a != bin/busybox && ! -e $root/$a ]] && ln -s /bin/busybox "$root/$a"
+    if [[ -n $a && $a != bin/busybox && ! -e $root/$a ]]; then ln -s /bin/busybox "$root/$a"; fi
   done <<<"$applets"
 else
   log "warning: cannot run busybox on this host; applet links will be made at boot"
@@ -183,13 +210,13 @@ ko_depends() { # comma-separated dependency list of a (decompressed) .ko
 }
 add_module() { # add_module <name> <required:0|1>
   local m=${1//-/_} req=$2 src out d deps
-  case ${state[$m]:-} in done) return ;; busy) die "module dependency cycle at $m" ;; esac
+  case ${state[$m]:-} in ok) return ;; busy) die "module dependency cycle at $m" ;; esac
   src=${ko_src[$m]:-}
   if [[ -z $src ]]; then
-    if [[ -n ${builtin[$m]:-} ]]; then state[$m]=done; return; fi
+    if [[ -n ${builtin[$m]:-} ]]; then state[$m]=ok; return; fi
     ((req)) && die "module $m needed but not found in $kernel_pkg"
     log "note: module $m is neither modular nor built in; skipped"
-    state[$m]=done; return
+    state[$m]=ok; return
   fi
   state[$m]=busy
   out=$work/ko/$m.ko
@@ -202,7 +229,7 @@ add_module() { # add_module <name> <required:0|1>
   esac
   deps=$(ko_depends "$out")
   for d in ${deps//,/ }; do add_module "$d" 1; done
-  state[$m]=done
+  state[$m]=ok
   order+=("$m")
 }
 for m in "${modules[@]}"; do add_module "$m" 0; done
@@ -295,6 +322,7 @@ cat >"$root/etc/udhcpc.script" <<'EOF'
 #!/bin/sh
 # udhcpc hook: $1 = deconfig|bound|renew|leasefail|nak; $interface, $ip,
 # $mask (prefix length), $router, $dns, $domain come from udhcpc.
+# shellcheck disable=SC2154
 case "$1" in
 deconfig)
   ip -4 addr flush dev "$interface"

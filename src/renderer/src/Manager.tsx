@@ -52,7 +52,7 @@ export function Manager() {
   const { lost } = useConnection();
   const notify = useNotify();
   const host = useHostInfo();
-  const { vms, refresh } = useVmList();
+  const { vms, refresh, upsert } = useVmList();
   const [selected, setSelected] = useState<string | null>(() => {
     try {
       return window.localStorage.getItem(SELECTED_KEY);
@@ -114,13 +114,13 @@ export function Manager() {
   const onCreated = useCallback(
     (result: OpResult) => {
       setDialog(null);
+      upsert(result.vm);
       setSelected(result.vm.uuid);
-      accept(result.vm);
       refresh();
       notify.success(`Created '${result.vm.name}'.`);
       for (const w of result.warnings) notify.warning(w, `'${result.vm.name}'`);
     },
-    [accept, refresh, notify],
+    [upsert, refresh, notify],
   );
 
   const applySettings = useCallback(
@@ -130,11 +130,12 @@ export function Manager() {
   const onApplied = useCallback(
     (result: OpResult) => {
       setDialog(null);
+      upsert(result.vm);
       accept(result.vm);
       refresh();
       for (const w of result.warnings) notify.warning(w, `'${result.vm.name}'`);
     },
-    [accept, refresh, notify],
+    [upsert, accept, refresh, notify],
   );
 
   const deleteVm = useCallback(
@@ -179,6 +180,7 @@ export function Manager() {
         onSettings={() => setDialog('settings')}
         onDelete={() => setDialog('delete')}
         onAction={runAction}
+        offline={lost !== null}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>

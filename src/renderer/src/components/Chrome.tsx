@@ -126,14 +126,19 @@ export function ConnectionLostBanner({ reason }: { readonly reason: string }) {
       severity="error"
       variant="filled"
       square
-      sx={{ borderRadius: 0, py: 0.25, alignItems: 'center' }}
+      sx={(t) => ({
+        borderRadius: 0,
+        py: 0.25,
+        alignItems: 'center',
+        ...(t.palette.mode === 'dark' ? { bgcolor: '#8f1d1d', color: '#fff', '& .MuiAlert-icon': { color: '#fff' } } : {}),
+      })}
       action={
         <Button color="inherit" variant="outlined" size="small" onClick={() => window.location.reload()}>
           Reload
         </Button>
       }
     >
-      Lost the connection to the Nestbox core ({reason}). Your virtual machines keep running; reload to reconnect.
+      <span title={reason}>Lost the connection to the Nestbox core. Your virtual machines keep running; reload to reconnect.</span>
     </Alert>
   );
 }

@@ -89,10 +89,12 @@ export interface ManagerToolbarProps {
   readonly onSettings: () => void;
   readonly onDelete: () => void;
   readonly onAction: (a: LifecycleAction) => void;
+  /** The core is gone: nothing can be done until the window reconnects. */
+  readonly offline: boolean;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction }: ManagerToolbarProps) {
-  const can = (op: VmOperation) => vm !== null && vm.allowed.includes(op) && busy !== op;
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction, offline }: ManagerToolbarProps) {
+  const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
   const resumable = vm?.allowed.includes('resume') ?? false;
@@ -124,12 +126,12 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction
         </Box>
       </Box>
       <Sep />
-      <ToolButton label="New" tone="primary" icon={icon(AddCircleOutlineRoundedIcon)} tooltip="Create a new virtual machine (Ctrl+N)" disabled={false} onClick={onNew} />
+      <ToolButton label="New" tone="primary" icon={icon(AddCircleOutlineRoundedIcon)} tooltip="Create a new virtual machine (Ctrl+N)" disabled={offline} onClick={onNew} />
       <ToolButton
         label="Settings"
         icon={icon(SettingsOutlinedIcon)}
         tooltip={vm ? 'Change the settings of the selected VM' : 'Settings (select a virtual machine first)'}
-        disabled={vm === null}
+        disabled={vm === null || offline}
         onClick={onSettings}
       />
       <ToolButton

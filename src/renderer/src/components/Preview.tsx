@@ -17,7 +17,7 @@ const REFRESH_MS = 3000;
 export function Preview({ vm }: { readonly vm: VmInfo }) {
   const client = useClient();
   const live = vm.allowed.includes('screenshot') && vm.config.display.adapter !== 'none';
-  const [frame, setFrame] = useState<{ readonly uuid: string; readonly src: string } | null>(null);
+  const [frame, setFrame] = useState<{ readonly uuid: string; readonly src: string; readonly ratio: string } | null>(null);
   const [failed, setFailed] = useState(false);
 
   useEffect(() => {
@@ -34,7 +34,7 @@ export function Preview({ vm }: { readonly vm: VmInfo }) {
         try {
           const shot = await client.call('vms.screenshot', { ref: vm.uuid });
           if (stopped) return;
-          setFrame({ uuid: vm.uuid, src: `data:image/png;base64,${shot.pngBase64}` });
+          setFrame({ uuid: vm.uuid, src: `data:image/png;base64,${shot.pngBase64}`, ratio: shot.width > 0 && shot.height > 0 ? `${shot.width} / ${shot.height}` : '4 / 3' });
           setFailed(false);
         } catch {
           // A VM between states (just stopping) has no screen for a moment; keep the last frame.
@@ -50,12 +50,14 @@ export function Preview({ vm }: { readonly vm: VmInfo }) {
     };
   }, [client, vm.uuid, live]);
 
-  const src = frame && frame.uuid === vm.uuid ? frame.src : null;
+  const current = frame && frame.uuid === vm.uuid ? frame : null;
+  const src = current?.src ?? null;
   return (
     <Box
       sx={{
         position: 'relative',
-        aspectRatio: '4 / 3',
+        // The guest's own shape once a frame arrived (720×400 text mode, 1024×768, ...).
+        aspectRatio: live && current ? current.ratio : '4 / 3',
         borderRadius: 1.5,
         overflow: 'hidden',
         bgcolor: '#0b0d11',

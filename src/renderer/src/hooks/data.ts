@@ -37,6 +37,25 @@ export interface VmListState {
   /** null until the first answer arrives. */
   readonly vms: readonly VmSummary[] | null;
   readonly refresh: () => void;
+  /**
+   * Puts a VM we just got back from an operation into the list now, so a new or renamed
+   * VM can be selected before the debounced refresh lands.
+   */
+  readonly upsert: (vm: VmSummary) => void;
+}
+
+/** Only the summary fields: a VmInfo passed in must not keep its whole config in the list. */
+function summaryOf(v: VmSummary): VmSummary {
+  return {
+    uuid: v.uuid,
+    name: v.name,
+    osType: v.osType,
+    group: v.group,
+    state: v.state,
+    ...(v.stateReason !== undefined ? { stateReason: v.stateReason } : {}),
+    memoryMiB: v.memoryMiB,
+    cpus: v.cpus,
+  };
 }
 
 export function useVmList(): VmListState {
@@ -119,7 +138,15 @@ export function useVmList(): VmListState {
   }, [client, notify]);
 
   const refresh = useCallback(() => refreshRef.current(), []);
-  return { vms, refresh };
+  const upsert = useCallback((vm: VmSummary) => {
+    const row = summaryOf(vm);
+    setVms((prev) => {
+      if (!prev) return prev;
+      const i = prev.findIndex((v) => v.uuid === row.uuid);
+      return i < 0 ? [...prev, row] : prev.map((v, k) => (k === i ? row : v));
+    });
+  }, []);
+  return { vms, refresh, upsert };
 }
 
 export interface VmInfoState {

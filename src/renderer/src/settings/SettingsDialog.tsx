@@ -179,7 +179,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
   };
 
   const lockedAlert = !hardwareEditable && (
-    <Alert severity="info">
+    <Alert severity="info" role="note">
       {HARDWARE_LOCKED_TEXT}. '{vm.name}' is {stateLabel(vm.state).toLowerCase()}
       {vm.state === 'saved' ? ' — discard its saved state or start and shut it down first.' : '.'}
     </Alert>
@@ -280,11 +280,11 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
                 </Button>
               </Box>
               {!hasCd ? (
-                <Alert severity="info">This VM has no CD/DVD drive.</Alert>
+                <Alert severity="info" role="note">This VM has no CD/DVD drive.</Alert>
               ) : (
                 <>
                   {cdLocked && (
-                    <Alert severity="info" sx={{ mb: 2 }}>
+                    <Alert severity="info" role="note" sx={{ mb: 2 }}>
                       The disc cannot be changed while the VM is {stateLabel(vm.state).toLowerCase()}.
                     </Alert>
                   )}
@@ -302,7 +302,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
       case 'network':
         return (
           <>
-            <Alert severity="info">Editing network adapters arrives with the networking issue; this is a summary of the current ones.</Alert>
+            <Alert severity="info" role="note">Editing network adapters arrives with the networking issue; this is a summary of the current ones.</Alert>
             <Fields>
               {vm.config.nics.length === 0 ? (
                 <Field label="Adapters">None</Field>
@@ -319,7 +319,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
       case 'serial':
         return (
           <>
-            <Alert severity="info">The serial port settings are fixed for now; the console issue makes them interactive.</Alert>
+            <Alert severity="info" role="note">The serial port settings are fixed for now; the console issue makes them interactive.</Alert>
             <Fields>
               <Field label="Port 1">{vm.config.serial.enabled ? 'Enabled' : 'Disabled'}</Field>
               {vm.config.serial.enabled && (
@@ -375,7 +375,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
         </Box>
         <Box id="settings-panel" role="tabpanel" aria-labelledby={`settings-tab-${section}`} sx={{ flex: 1, minWidth: 0, overflowY: 'auto', px: 3.5, py: 3 }}>
           <Box sx={{ display: 'grid', gap: 2.5, maxWidth: 600 }}>
-            <Typography variant="h6" component="h2">
+            <Typography variant="h6" component="h3">
               {current?.label}
             </Typography>
             {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}

@@ -186,7 +186,7 @@ function WizardBody({ host, vms, onClose, onCreated }: Omit<NewVmWizardProps, 'o
             <StepFrame title="Installation media" intro="Choose the ISO image to install from. It goes into the VM’s CD/DVD drive; you can change or eject it later in Settings.">
               <MediaPicker kind="iso" value={draft.iso} onChange={(p) => setDraft((d) => touch(d, 'iso', p))} media={media} reloadMedia={reload} />
               {draft.iso === '' && (
-                <Alert severity="info" icon={<InfoOutlinedIcon fontSize="inherit" />}>
+                <Alert severity="info" role="note" icon={<InfoOutlinedIcon fontSize="inherit" />}>
                   No ISO: the CD/DVD drive stays empty and the VM boots from its disk or the network.
                 </Alert>
               )}
@@ -270,7 +270,7 @@ function WizardBody({ host, vms, onClose, onCreated }: Omit<NewVmWizardProps, 'o
                     <SummaryRow label="Firmware">{firmwareLabel(draft.firmware)}</SummaryRow>
                     <SummaryRow label="Hard disk">
                       {draft.diskMode === 'new'
-                        ? `New ${diskSizeValue(draft.diskSizeGiB)} GiB QCOW2 disk`
+                        ? `New ${formatMiB(Math.round(diskSizeValue(draft.diskSizeGiB) * 1024))} QCOW2 disk (grows as needed)`
                         : draft.diskMode === 'existing'
                           ? `Existing: ${draft.diskPath}`
                           : 'None'}
@@ -324,7 +324,7 @@ function StepFrame({ title, intro, children }: { readonly title: string; readonl
   return (
     <Box sx={{ display: 'grid', gap: 2.5, maxWidth: 600 }}>
       <Box>
-        <Typography variant="h6" component="h2">
+        <Typography variant="h6" component="h3">
           {title}
         </Typography>
         <Typography variant="body2" color="text.secondary" sx={{ mt: 0.5 }}>

@@ -1,0 +1,73 @@
+/**
+ * The preload runs sandboxed in every window: it must expose one narrow API and hand the
+ * core's port to the page's own origin only.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PORT_CHANNEL } from '../../../src/main/ipc';
+
+const exposed = new Map<string, unknown>();
+const listeners = new Map<string, (event: { ports: unknown[] }, ...args: unknown[]) => void>();
+const electron = {
+  contextBridge: {
+    exposeInMainWorld: vi.fn((key: string, api: unknown) => {
+      exposed.set(key, api);
+    }),
+  },
+  ipcRenderer: {
+    on: vi.fn((channel: string, l: (event: { ports: unknown[] }, ...args: unknown[]) => void) => {
+      listeners.set(channel, l);
+    }),
+    invoke: vi.fn(async (..._args: unknown[]) => '/isos/debian.iso'),
+    send: vi.fn(),
+  },
+};
+const fakeWindow = { postMessage: vi.fn(), location: { origin: 'app://nestbox' } };
+
+beforeEach(async () => {
+  exposed.clear();
+  listeners.clear();
+  vi.clearAllMocks();
+  vi.stubGlobal('window', fakeWindow);
+  vi.resetModules();
+  vi.doMock('electron', () => electron);
+  await import('../../../src/main/preload');
+});
+
+afterEach(() => {
+  vi.doUnmock('electron');
+  vi.unstubAllGlobals();
+});
+
+describe('preload', () => {
+  it('exposes exactly one API, nestboxDesktop, with platform and chooseFile', () => {
+    expect(electron.contextBridge.exposeInMainWorld).toHaveBeenCalledTimes(1);
+    expect([...exposed.keys()]).toEqual(['nestboxDesktop']);
+    const api = exposed.get('nestboxDesktop') as Record<string, unknown>;
+    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'platform']);
+    expect(api['platform']).toBe(process.platform);
+  });
+
+  it('never hands ipcRenderer itself to the page', () => {
+    const api = exposed.get('nestboxDesktop') as Record<string, unknown>;
+    for (const v of Object.values(api)) expect(v).not.toBe(electron.ipcRenderer);
+  });
+
+  it('chooseFile invokes only the choose-file channel', async () => {
+    const api = exposed.get('nestboxDesktop') as { chooseFile(o: unknown): Promise<string | null> };
+    const options = { title: 'Choose an ISO image', filters: [{ name: 'ISO images', extensions: ['iso'] }] };
+    await expect(api.chooseFile(options)).resolves.toBe('/isos/debian.iso');
+    expect(electron.ipcRenderer.invoke).toHaveBeenCalledExactlyOnceWith('nestbox:choose-file', options);
+  });
+
+  it("posts the core's port to the page's own origin, never to '*'", () => {
+    const onPort = listeners.get(PORT_CHANNEL);
+    expect(onPort).toBeDefined();
+    const port = { fake: 'port' };
+    onPort!({ ports: [port] });
+    expect(fakeWindow.postMessage).toHaveBeenCalledExactlyOnceWith('nestbox:port', 'app://nestbox', [port]);
+  });
+
+  it('listens on no other channel', () => {
+    expect([...listeners.keys()]).toEqual([PORT_CHANNEL]);
+  });
+});
