@@ -96,7 +96,7 @@ function warn(r: OpResult): void {
 }
 
 async function serialConsole(client: RpcClient, ref: string): Promise<void> {
-  const { stream } = await client.call('serial.open', { ref });
+  const { stream } = await client.call('console.open', { ref, channel: 'serial' });
   const tty = process.stdin.isTTY === true;
   await new Promise<void>((resolve) => {
     let done = false;
@@ -105,12 +105,12 @@ async function serialConsole(client: RpcClient, ref: string): Promise<void> {
       done = true;
       if (tty) process.stdin.setRawMode(false);
       process.stdin.pause();
-      client.call('serial.close', { stream }).catch(() => undefined).finally(resolve);
+      client.call('console.close', { stream }).catch(() => undefined).finally(resolve);
     };
-    client.on('serial.data', (ev) => {
+    client.on('console.data', (ev) => {
       if (ev.stream === stream) process.stdout.write(Buffer.from(ev.data, 'base64'));
     });
-    client.on('serial.closed', (ev) => {
+    client.on('console.closed', (ev) => {
       if (ev.stream !== stream) return;
       process.stderr.write(`\r\nnestbox: console closed: ${ev.reason}\r\n`);
       finish();
@@ -122,7 +122,7 @@ async function serialConsole(client: RpcClient, ref: string): Promise<void> {
     }
     process.stdin.on('data', (chunk: Buffer) => {
       if (tty && chunk.includes(0x1d)) return finish();
-      client.call('serial.write', { stream, data: chunk.toString('base64') }).catch(() => finish());
+      client.call('console.write', { stream, data: chunk.toString('base64') }).catch(() => finish());
     });
     process.stdin.on('end', () => {
       // Piped input: give the guest a moment to answer the last line, then leave.

@@ -79,13 +79,13 @@ export class SerialSession {
     private readonly client: RpcClient,
     readonly stream: string,
   ) {
-    client.on('serial.data', (ev) => {
+    client.on('console.data', (ev) => {
       if (ev.stream === stream) this.text += Buffer.from(ev.data, 'base64').toString('utf8');
     });
   }
 
   static async open(client: RpcClient, ref: string): Promise<SerialSession> {
-    const { stream } = await client.call('serial.open', { ref });
+    const { stream } = await client.call('console.open', { ref, channel: 'serial' });
     return new SerialSession(client, stream);
   }
 
@@ -94,7 +94,7 @@ export class SerialSession {
   }
 
   async send(line: string): Promise<void> {
-    await this.client.call('serial.write', { stream: this.stream, data: Buffer.from(`${line}\n`).toString('base64') });
+    await this.client.call('console.write', { stream: this.stream, data: Buffer.from(`${line}\n`).toString('base64') });
   }
 
   /**
@@ -118,7 +118,7 @@ export class SerialSession {
   }
 
   async close(): Promise<void> {
-    await this.client.call('serial.close', { stream: this.stream }).catch(() => undefined);
+    await this.client.call('console.close', { stream: this.stream }).catch(() => undefined);
   }
 }
 

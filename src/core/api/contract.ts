@@ -111,6 +111,28 @@ export interface MediaItem {
   readonly usedBy: readonly string[];
 }
 
+export type ConsoleChannel = 'serial' | 'vnc';
+
+export interface SerialLog {
+  readonly path: string;
+  readonly size: number;
+  /** The tail of the log (no query) or the matching lines with their line numbers. */
+  readonly text: string;
+  readonly matches: readonly { readonly line: number; readonly text: string }[];
+  readonly truncated: boolean;
+}
+
+/** Key names QMP's send-key accepts that the UI offers (qcode names). */
+export const SEND_KEY_COMBOS: readonly { readonly label: string; readonly keys: readonly string[] }[] = [
+  { label: 'Ctrl+Alt+Del', keys: ['ctrl', 'alt', 'delete'] },
+  { label: 'Ctrl+Alt+Backspace', keys: ['ctrl', 'alt', 'backspace'] },
+  ...Array.from({ length: 12 }, (_, i) => ({ label: `Ctrl+Alt+F${i + 1}`, keys: ['ctrl', 'alt', `f${i + 1}`] })),
+  { label: 'Print Screen', keys: ['print'] },
+  { label: 'Alt+Tab', keys: ['alt', 'tab'] },
+  { label: 'Alt+F4', keys: ['alt', 'f4'] },
+  { label: 'Windows key', keys: ['meta_l'] },
+];
+
 export interface LogEntry {
   readonly id: number;
   readonly ts: string;
@@ -143,25 +165,35 @@ export interface ApiMethods {
   'settings.get': { params: { key: string }; result: string | null };
   'settings.set': { params: { key: string; value: string | null }; result: null };
   'events.recent': { params: { ref?: string; limit?: number }; result: readonly LogEntry[] };
-  /** Opens the VM's serial console for this client; data flows as `serial.data` events. */
-  'serial.open': { params: { ref: string }; result: { stream: string } };
-  'serial.write': { params: { stream: string; data: string }; result: null };
-  'serial.close': { params: { stream: string }; result: null };
+  /**
+   * Opens a console channel of a running VM for this client: `serial` (the guest's first
+   * serial port, shared by every viewer) or `vnc` (the raw RFB byte stream of the guest's
+   * screen; one VNC connection per viewer, so several viewers work at once). Bytes flow as
+   * base64 in `console.data` events and `console.write` calls; the stream closes with
+   * `console.closed` when the VM stops or the viewer closes it.
+   */
+  'console.open': { params: { ref: string; channel: ConsoleChannel }; result: { stream: string } };
+  'console.write': { params: { stream: string; data: string }; result: null };
+  'console.close': { params: { stream: string }; result: null };
+  /** The serial log on disk (kept after the VM stops): its tail, or the lines matching `query`. */
+  'console.serialLog': { params: { ref: string; query?: string; maxBytes?: number }; result: SerialLog };
+  /** Presses a key combination in the guest (QMP send-key), e.g. ['ctrl', 'alt', 'delete']. */
+  'vms.sendKeys': { params: { ref: string; keys: readonly string[] }; result: null };
 }
 
 export type MethodName = keyof ApiMethods;
 export type Params<M extends MethodName> = ApiMethods[M]['params'];
 export type Result<M extends MethodName> = ApiMethods[M]['result'];
 
-/** Events pushed to every client (except `serial.*`, which go to the stream's owner). */
+/** Events pushed to every client (except `console.*`, which go to the stream's owner). */
 export interface ApiEvents {
   'vm.state': { uuid: string; name: string; state: VmState; reason?: string };
   'vm.changed': { uuid: string };
   'vm.removed': { uuid: string };
   'log': LogEntry;
-  /** Serial bytes, base64. */
-  'serial.data': { stream: string; data: string };
-  'serial.closed': { stream: string; reason: string };
+  /** Console bytes (serial text or RFB), base64, for the client that opened the stream. */
+  'console.data': { stream: string; data: string };
+  'console.closed': { stream: string; reason: string };
 }
 
 export type EventName = keyof ApiEvents;

@@ -13,6 +13,8 @@ export function isWireMessage(v: unknown): v is WireMessage {
 
 export interface Transport {
   send(msg: WireMessage): void;
+  /** Bytes queued but not yet sent, where the transport can tell (0 otherwise). */
+  buffered?(): number;
   onMessage(cb: (msg: WireMessage) => void): void;
   onClose(cb: (reason?: Error) => void): void;
   close(): void;
@@ -26,12 +28,24 @@ export interface Session {
 }
 
 /** Connects one transport to one session; events are pushed by whoever holds `push`. */
-export function serveTransport(transport: Transport, makeSession: (push: (name: EventName, data: unknown) => void) => Session): void {
+/** A client is congested when more than this is waiting to be sent to it. */
+export const CONGESTION_BYTES = 4 * 1024 * 1024;
+
+export function serveTransport(
+  transport: Transport,
+  makeSession: (push: (name: EventName, data: unknown) => void, congested: () => boolean) => Session,
+): void {
   let open = true;
   const push = (name: EventName, data: unknown): void => {
-    if (open) transport.send({ t: 'evt', name, data });
+    if (!open) return;
+    try {
+      transport.send({ t: 'evt', name, data });
+    } catch {
+      // The client went away mid-send; its close handler disposes the session.
+    }
   };
-  const session = makeSession(push);
+  const congested = () => (transport.buffered?.() ?? 0) > CONGESTION_BYTES;
+  const session = makeSession(push, congested);
   transport.onMessage((msg) => {
     if (!isWireMessage(msg) || msg.t !== 'req' || typeof msg.id !== 'number' || typeof msg.method !== 'string') return;
     session.call(msg.method, msg.params).then(

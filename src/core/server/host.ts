@@ -37,7 +37,7 @@ export async function hostCore(opts: CoreOptions): Promise<HostedCore> {
     lock.release();
     throw err;
   }
-  const serve = (t: Transport) => serveTransport(t, (push) => core.session(push));
+  const serve = (t: Transport) => serveTransport(t, (push, congested) => core.session(push, congested));
   try {
     server = await listenUnix(layout.coreSocket, serve);
   } catch (err) {

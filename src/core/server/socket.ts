@@ -55,6 +55,7 @@ export function socketTransport(sock: net.Socket): Transport {
       if (closed) throw new NestboxError('PROTOCOL_ERROR', 'the connection is closed');
       sock.write(`${JSON.stringify(msg)}\n`);
     },
+    buffered: () => sock.writableLength,
     onMessage(cb) {
       msgCbs.push(cb);
     },

@@ -93,6 +93,7 @@ export function wsTransport(ws: WebSocket): Transport {
       }
       ws.send(JSON.stringify(msg));
     },
+    buffered: () => ws.bufferedAmount,
     onMessage: (cb) => msgCbs.push(cb),
     onClose: (cb) => closeCbs.push(cb),
     close: () => ws.close(1000),

@@ -12,6 +12,7 @@ import { EventRepository, openDatabase, SettingsRepository, VmRepository, type D
 import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
+import { openSerialStream, openVncStream, readSerialLog, type OpenStream, type StreamSink } from './consoles';
 
 export const NESTBOX_VERSION = '0.1.0';
 
@@ -125,10 +126,10 @@ export class Core {
   }
 
   /** A session for one connected client; serial streams it opened close with it. */
-  session(push: (name: EventName, data: unknown) => void): Session {
-    const streams = new Map<string, { write(data: Buffer): void; close(): void }>();
+  session(push: (name: EventName, data: unknown) => void, congested: () => boolean = () => false): Session {
+    const streams = new Map<string, OpenStream>();
     const offBus = this.bus.on((name, data) => {
-      if (name === 'serial.data' || name === 'serial.closed') return;
+      if (name === 'console.data' || name === 'console.closed') return;
       push(name, data);
     });
     const call = async (method: string, params: unknown): Promise<unknown> => {
@@ -178,29 +179,51 @@ export class Core {
           const limit = typeof p['limit'] === 'number' ? Math.min(Math.max(1, p['limit']), 10_000) : 100;
           return this.eventsRepo.recent(ref, limit);
         }
-        case 'serial.open': {
-          const { hub } = this.vms.serialHub(str(p, 'ref'));
+        case 'console.open': {
+          const ref = str(p, 'ref');
+          const channel = str(p, 'channel');
           const stream = crypto.randomUUID();
-          const off = hub.subscribe({
-            data: (chunk) => push('serial.data', { stream, data: chunk.toString('base64') } satisfies ApiEvents['serial.data']),
+          const sink: StreamSink = {
+            data: (chunk) => push('console.data', { stream, data: chunk.toString('base64') } satisfies ApiEvents['console.data']),
             closed: (reason) => {
               streams.delete(stream);
-              push('serial.closed', { stream, reason } satisfies ApiEvents['serial.closed']);
+              push('console.closed', { stream, reason } satisfies ApiEvents['console.closed']);
             },
-          });
-          streams.set(stream, { write: (d) => hub.write(d), close: off });
+            congested,
+          };
+          if (channel === 'serial') {
+            const { hub } = this.vms.serialHub(ref);
+            streams.set(stream, openSerialStream(hub, sink));
+          } else if (channel === 'vnc') {
+            streams.set(stream, await openVncStream(this.vms.vncRunDir(ref), sink));
+          } else {
+            throw new NestboxError('INVALID_ARGUMENT', `unknown console channel '${channel}' (serial or vnc)`);
+          }
           return { stream };
         }
-        case 'serial.write': {
+        case 'console.write': {
           const s = streams.get(str(p, 'stream'));
           if (!s) throw new NestboxError('NOT_FOUND', 'that console stream is not open');
           s.write(Buffer.from(str(p, 'data'), 'base64'));
           return null;
         }
-        case 'serial.close': {
+        case 'console.close': {
           const id = str(p, 'stream');
           streams.get(id)?.close();
           streams.delete(id);
+          return null;
+        }
+        case 'console.serialLog': {
+          const vm = this.vms.info(str(p, 'ref'));
+          const query = typeof p['query'] === 'string' && p['query'] !== '' ? p['query'] : undefined;
+          return readSerialLog(vm.serialLog, query, typeof p['maxBytes'] === 'number' ? p['maxBytes'] : undefined);
+        }
+        case 'vms.sendKeys': {
+          const keys = p['keys'];
+          if (!Array.isArray(keys) || keys.length === 0 || keys.length > 8 || !keys.every((k) => typeof k === 'string' && /^[a-z0-9_]{1,20}$/.test(k))) {
+            throw new NestboxError('INVALID_ARGUMENT', 'keys must be 1 to 8 QEMU key names such as ctrl, alt, delete, f1');
+          }
+          await this.vms.sendKeys(str(p, 'ref'), keys as string[]);
           return null;
         }
         default: {

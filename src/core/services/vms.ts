@@ -776,6 +776,21 @@ export class VmService {
     }
   }
 
+  /** The runtime directory of a running VM with a screen, for VNC streams. */
+  vncRunDir(ref: string): string {
+    const row = this.resolve(ref);
+    this.require(row, 'console', 'open the screen of');
+    if (row.config.display.adapter === 'none') throw new NestboxError('INVALID_STATE', `'${row.name}' has no display`);
+    return this.proc(row).proc.runDir;
+  }
+
+  async sendKeys(ref: string, keys: readonly string[]): Promise<void> {
+    const row = this.resolve(ref);
+    this.require(row, 'screenshot', 'send keys to');
+    await this.proc(row).proc.qmp.execute('send-key', { keys: keys.map((k) => ({ type: 'qcode', data: k })) });
+    this.log(row.uuid, 'info', 'keys', `sent ${keys.join('+')} to '${row.name}'`);
+  }
+
   /** The serial hub of a running VM, for console streams. */
   serialHub(ref: string): { row: VmRow; hub: SerialHub } {
     const row = this.resolve(ref);

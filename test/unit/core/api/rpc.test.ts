@@ -76,8 +76,8 @@ describe('RpcClient + serveTransport over memoryTransportPair', () => {
   });
 
   it('sends null for a session result of undefined', async () => {
-    const { client } = setup({ 'serial.close': () => undefined });
-    await expect(client.call('serial.close', { stream: 's' })).resolves.toBeNull();
+    const { client } = setup({ 'console.close': () => undefined });
+    await expect(client.call('console.close', { stream: 's' })).resolves.toBeNull();
   });
 
   it('copies values across: the result is not the server object', async () => {
