@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, protocol, screen, session, shell, utilityProcess, type UtilityProcess } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { portTransport, RpcClient } from '../core/api/rpc';
-import { validateChooseFileParams, PORT_CHANNEL, MENU_CHANNEL } from './ipc';
+import { validateChooseFileParams, validateOpenConsoleParams, PORT_CHANNEL, MENU_CHANNEL } from './ipc';
 import { planQuit, QUIT_BUTTONS, type QuitChoice } from './quit';
 import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, isAllowedNavigation, isTrustedSender, resolveAppFile, secureWebPreferences } from './security';
 import { loadWindowState, saveWindowState } from './windowState';
@@ -103,6 +103,29 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
+const consoleWindows = new Map<string, BrowserWindow>();
+
+/** A VM's console in a window of its own (one per VM; asking again focuses it). */
+function openConsoleWindow(uuid: string, name: string): void {
+  const existing = consoleWindows.get(uuid);
+  if (existing && !existing.isDestroyed()) {
+    existing.focus();
+    return;
+  }
+  const win = new BrowserWindow({
+    width: 1060,
+    height: 860,
+    minWidth: 640,
+    minHeight: 480,
+    title: `${name} — Nestbox`,
+    webPreferences: secureWebPreferences(preload),
+  });
+  consoleWindows.set(uuid, win);
+  win.on('closed', () => consoleWindows.delete(uuid));
+  win.webContents.on('did-finish-load', () => connectWindow(win));
+  void win.loadURL(`${APP_ORIGIN}/index.html#/console/${encodeURIComponent(uuid)}`);
+}
+
 function buildMenu(): void {
   const send = (cmd: string) => () => mainWindow?.webContents.send(MENU_CHANNEL, cmd);
   Menu.setApplicationMenu(
@@ -162,6 +185,11 @@ function isFile(file: string): boolean {
 }
 
 function handleIpc(): void {
+  ipcMain.on('nestbox:open-console', (event, raw: unknown) => {
+    if (!isTrustedSender(event.senderFrame?.url, event.senderFrame === event.sender.mainFrame)) return;
+    const p = validateOpenConsoleParams(raw);
+    openConsoleWindow(p.uuid, p.name);
+  });
   ipcMain.handle('nestbox:choose-file', async (event, raw: unknown) => {
     if (!isTrustedSender(event.senderFrame?.url, event.senderFrame === event.sender.mainFrame)) throw new Error('untrusted sender');
     const params = validateChooseFileParams(raw);

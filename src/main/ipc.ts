@@ -9,11 +9,26 @@ export interface RendererToMain {
   };
 }
 
+/** Fire-and-forget: open (or focus) the detached console window of a VM. */
+export interface RendererToMainSend {
+  'nestbox:open-console': { uuid: string; name: string };
+}
+
 export type RendererToMainChannel = keyof RendererToMain;
 
 /** Main → renderer: the core's port (with `ports`), and menu commands. */
 export const PORT_CHANNEL = 'nestbox:port';
 export const MENU_CHANNEL = 'nestbox:menu';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function validateOpenConsoleParams(v: unknown): { uuid: string; name: string } {
+  const o = v as { uuid?: unknown; name?: unknown } | null;
+  if (!o || typeof o.uuid !== 'string' || !UUID_RE.test(o.uuid) || typeof o.name !== 'string' || o.name.length > 64) {
+    throw new Error('invalid open-console request');
+  }
+  return { uuid: o.uuid, name: o.name };
+}
 
 export function validateChooseFileParams(v: unknown): RendererToMain['nestbox:choose-file']['params'] {
   const o = v as { title?: unknown; filters?: unknown } | null;

@@ -13,6 +13,7 @@ ipcRenderer.on(PORT_CHANNEL, (event) => {
 
 contextBridge.exposeInMainWorld('nestboxDesktop', {
   platform: process.platform,
+  openConsoleWindow: (uuid: string, name: string): void => ipcRenderer.send('nestbox:open-console', { uuid, name }),
   chooseFile: (options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null> =>
     ipcRenderer.invoke('nestbox:choose-file', options) as Promise<string | null>,
 });

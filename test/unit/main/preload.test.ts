@@ -39,11 +39,11 @@ afterEach(() => {
 });
 
 describe('preload', () => {
-  it('exposes exactly one API, nestboxDesktop, with platform and chooseFile', () => {
+  it('exposes exactly one API, nestboxDesktop, with platform, chooseFile and openConsoleWindow', () => {
     expect(electron.contextBridge.exposeInMainWorld).toHaveBeenCalledTimes(1);
     expect([...exposed.keys()]).toEqual(['nestboxDesktop']);
     const api = exposed.get('nestboxDesktop') as Record<string, unknown>;
-    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'platform']);
+    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'openConsoleWindow', 'platform']);
     expect(api['platform']).toBe(process.platform);
   });
 
@@ -57,6 +57,12 @@ describe('preload', () => {
     const options = { title: 'Choose an ISO image', filters: [{ name: 'ISO images', extensions: ['iso'] }] };
     await expect(api.chooseFile(options)).resolves.toBe('/isos/debian.iso');
     expect(electron.ipcRenderer.invoke).toHaveBeenCalledExactlyOnceWith('nestbox:choose-file', options);
+  });
+
+  it('openConsoleWindow sends only the open-console channel, with the VM it names', () => {
+    const api = exposed.get('nestboxDesktop') as { openConsoleWindow(uuid: string, name: string): void };
+    api.openConsoleWindow('0b3c9f2e-5d4a-4e8b-9c1d-2f3a4b5c6d7e', 'vm1');
+    expect(electron.ipcRenderer.send).toHaveBeenCalledExactlyOnceWith('nestbox:open-console', { uuid: '0b3c9f2e-5d4a-4e8b-9c1d-2f3a4b5c6d7e', name: 'vm1' });
   });
 
   it("posts the core's port to the page's own origin, never to '*'", () => {

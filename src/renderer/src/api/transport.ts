@@ -11,6 +11,8 @@ import { RpcClient, type Transport } from '../../../core/api/rpc';
 export interface DesktopBridge {
   /** Native open-file dialog; resolves with the chosen path or null. */
   chooseFile(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null>;
+  /** Opens (or focuses) the VM's console in a window of its own. */
+  openConsoleWindow(uuid: string, name: string): void;
   readonly platform: string;
 }
 
