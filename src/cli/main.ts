@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CreateVmSpec, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
 import { NestboxError } from '../core/api/errors';
@@ -96,40 +97,43 @@ function warn(r: OpResult): void {
 }
 
 async function serialConsole(client: RpcClient, ref: string): Promise<void> {
-  const { stream } = await client.call('console.open', { ref, channel: 'serial' });
+  const stream = randomUUID();
   const tty = process.stdin.isTTY === true;
-  await new Promise<void>((resolve) => {
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      if (tty) process.stdin.setRawMode(false);
-      process.stdin.pause();
-      client.call('console.close', { stream }).catch(() => undefined).finally(resolve);
-    };
-    client.on('console.data', (ev) => {
-      if (ev.stream === stream) process.stdout.write(Buffer.from(ev.data, 'base64'));
-    });
-    client.on('console.closed', (ev) => {
-      if (ev.stream !== stream) return;
-      process.stderr.write(`\r\nnestbox: console closed: ${ev.reason}\r\n`);
-      finish();
-    });
-    client.onClose(() => finish());
-    if (tty) {
-      process.stderr.write(`Connected to the serial console of '${ref}'. Press Ctrl+] to detach.\r\n`);
-      process.stdin.setRawMode(true);
-    }
-    process.stdin.on('data', (chunk: Buffer) => {
-      if (tty && chunk.includes(0x1d)) return finish();
-      client.call('console.write', { stream, data: chunk.toString('base64') }).catch(() => finish());
-    });
-    process.stdin.on('end', () => {
-      // Piped input: give the guest a moment to answer the last line, then leave.
-      setTimeout(finish, Number(process.env['NESTBOX_SERIAL_LINGER_MS'] ?? 1500));
-    });
-    process.stdin.resume();
+  let done = false;
+  let finished: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (finished = resolve));
+  const finish = () => {
+    if (done) return;
+    done = true;
+    if (tty) process.stdin.setRawMode(false);
+    process.stdin.pause();
+    client.call('console.close', { stream }).catch(() => undefined).finally(finished);
+  };
+  // Subscribe before opening: the first bytes can arrive together with the reply.
+  client.on('console.data', (ev) => {
+    if (ev.stream === stream) process.stdout.write(Buffer.from(ev.data, 'base64'));
   });
+  client.on('console.closed', (ev) => {
+    if (ev.stream !== stream) return;
+    process.stderr.write(`\r\nnestbox: console closed: ${ev.reason}\r\n`);
+    finish();
+  });
+  client.onClose(() => finish());
+  await client.call('console.open', { ref, channel: 'serial', stream });
+  if (tty) {
+    process.stderr.write(`Connected to the serial console of '${ref}'. Press Ctrl+] to detach.\r\n`);
+    process.stdin.setRawMode(true);
+  }
+  process.stdin.on('data', (chunk: Buffer) => {
+    if (tty && chunk.includes(0x1d)) return finish();
+    client.call('console.write', { stream, data: chunk.toString('base64') }).catch(() => finish());
+  });
+  process.stdin.on('end', () => {
+    // Piped input: give the guest a moment to answer the last line, then leave.
+    setTimeout(finish, Number(process.env['NESTBOX_SERIAL_LINGER_MS'] ?? 1500));
+  });
+  process.stdin.resume();
+  await ended;
 }
 
 async function daemon(home: string): Promise<void> {

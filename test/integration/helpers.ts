@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,8 +86,9 @@ export class SerialSession {
   }
 
   static async open(client: RpcClient, ref: string): Promise<SerialSession> {
-    const { stream } = await client.call('console.open', { ref, channel: 'serial' });
-    return new SerialSession(client, stream);
+    const session = new SerialSession(client, randomUUID());
+    await client.call('console.open', { ref, channel: 'serial', stream: session.stream });
+    return session;
   }
 
   get output(): string {

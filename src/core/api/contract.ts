@@ -171,8 +171,12 @@ export interface ApiMethods {
    * screen; one VNC connection per viewer, so several viewers work at once). Bytes flow as
    * base64 in `console.data` events and `console.write` calls; the stream closes with
    * `console.closed` when the VM stops or the viewer closes it.
+   *
+   * The client names the stream (`stream`, 8-64 characters of [A-Za-z0-9_-]) and subscribes
+   * to `console.data` before calling, because the guest's first bytes (the RFB greeting)
+   * can arrive in the same breath as the reply.
    */
-  'console.open': { params: { ref: string; channel: ConsoleChannel }; result: { stream: string } };
+  'console.open': { params: { ref: string; channel: ConsoleChannel; stream: string }; result: { stream: string } };
   'console.write': { params: { stream: string; data: string }; result: null };
   'console.close': { params: { stream: string }; result: null };
   /** The serial log on disk (kept after the VM stops): its tail, or the lines matching `query`. */

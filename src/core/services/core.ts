@@ -182,7 +182,9 @@ export class Core {
         case 'console.open': {
           const ref = str(p, 'ref');
           const channel = str(p, 'channel');
-          const stream = crypto.randomUUID();
+          const stream = str(p, 'stream');
+          if (!/^[A-Za-z0-9_-]{8,64}$/.test(stream)) throw new NestboxError('INVALID_ARGUMENT', 'a console stream id must be 8 to 64 letters, digits, _ or -');
+          if (streams.has(stream)) throw new NestboxError('ALREADY_EXISTS', 'that console stream id is already open');
           const sink: StreamSink = {
             data: (chunk) => push('console.data', { stream, data: chunk.toString('base64') } satisfies ApiEvents['console.data']),
             closed: (reason) => {
