@@ -36,8 +36,19 @@ let mainWindow: BrowserWindow | null = null;
 let quitting = false;
 let confirmingQuit = false;
 
+/**
+ * From a checkout, better-sqlite3 in node_modules is the Node build (the CLI and tests use
+ * it); `npm start` builds an Electron copy next to it. A packaged app has only the Electron
+ * build, rebuilt by electron-builder, and needs nothing here.
+ */
+function coreEnv(): NodeJS.ProcessEnv {
+  if (app.isPackaged) return process.env;
+  const binding = path.join(mainDir, '..', 'native', `electron-${process.versions.electron}`, 'better_sqlite3.node');
+  return isFile(binding) ? { ...process.env, NESTBOX_SQLITE_BINDING: binding } : process.env;
+}
+
 function startCore(): void {
-  const proc = utilityProcess.fork(path.join(mainDir, 'core.js'), [], { serviceName: 'Nestbox core', stdio: 'inherit' });
+  const proc = utilityProcess.fork(path.join(mainDir, 'core.js'), [], { serviceName: 'Nestbox core', stdio: 'inherit', env: coreEnv() });
   core = proc;
   proc.on('message', (m: unknown) => {
     const msg = m as { type?: unknown; message?: unknown } | null;

@@ -12,7 +12,10 @@ import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
 export type Db = Database.Database;
 
 export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
-  const db = new Database(file);
+  // Inside Electron from a checkout, better-sqlite3 in node_modules is built for Node; the
+  // desktop app passes the Electron build (scripts/electron-native.mjs) here.
+  const binding = process.versions['electron'] ? process.env['NESTBOX_SQLITE_BINDING'] : undefined;
+  const db = new Database(file, binding ? { nativeBinding: binding } : {});
   try {
     const newest = migrations[migrations.length - 1]?.version ?? 0;
     if (schemaVersion(db) > newest) {
