@@ -1,0 +1,111 @@
+/** Shared pieces of the benchmarks: statistics, tables, the test guest, a daemon. */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RpcClient } from '../src/core/api/rpc';
+import { connectUnix } from '../src/core/server/socket';
+import { DataLayout } from '../src/core/store/paths';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'nestbox.cjs');
+
+export interface Stat {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+export function stat(xs: readonly number[]): Stat {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { median, min: s[0]!, max: s[s.length - 1]!, n: s.length };
+}
+
+export interface Row {
+  readonly metric: string;
+  readonly unit: string;
+  readonly nestbox: Stat;
+  readonly peer: Stat;
+  readonly peerName: string;
+  /** nestbox / peer of the medians. */
+  readonly ratio: number;
+  readonly target?: string;
+}
+
+export function row(metric: string, unit: string, nestbox: number[], peerName: string, peer: number[], target?: string): Row {
+  const a = stat(nestbox);
+  const b = stat(peer);
+  return { metric, unit, nestbox: a, peer: b, peerName, ratio: a.median / b.median, ...(target ? { target } : {}) };
+}
+
+const f = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+export function printTable(title: string, rows: readonly Row[]): void {
+  const lines = [
+    ['metric', 'Nestbox median (min–max)', 'peer', 'peer median (min–max)', 'ratio', 'target'],
+    ...rows.map((r) => [
+      `${r.metric} [${r.unit}]`,
+      `${f(r.nestbox.median)} (${f(r.nestbox.min)}–${f(r.nestbox.max)}) n=${r.nestbox.n}`,
+      r.peerName,
+      `${f(r.peer.median)} (${f(r.peer.min)}–${f(r.peer.max)}) n=${r.peer.n}`,
+      Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : "—",
+      r.target ?? '',
+    ]),
+  ];
+  const w = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  console.log(`\n${title}\n${'='.repeat(title.length)}`);
+  for (const [i, l] of lines.entries()) {
+    console.log(l.map((c, j) => c.padEnd(w[j]!)).join('  '));
+    if (i === 0) console.log(w.map((n) => '-'.repeat(n)).join('  '));
+  }
+}
+
+export function writeResults(name: string, rows: readonly Row[], extra: Record<string, unknown> = {}): string {
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() };
+  fs.writeFileSync(file, `${JSON.stringify({ name, date: new Date().toISOString(), machine, rows, ...extra }, null, 2)}\n`);
+  return file;
+}
+
+export function testIso(): string {
+  return execFileSync('bash', [path.join(ROOT, 'test', 'guest', 'build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(file: string, pattern: RegExp, timeoutMs = 120_000, count = 1): Promise<void> {
+  const g = new RegExp(pattern.source, 'g');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if ((text.match(g) ?? []).length >= count) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${pattern} in ${file}`);
+}
+
+/** `nestbox daemon` in its own process (so the client's timings include a real hop). */
+export async function startDaemon(home: string): Promise<{ child: ChildProcess; client: RpcClient; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const sock = new DataLayout(home).coreSocket;
+  for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(50);
+  const client = new RpcClient(await connectUnix(sock));
+  return {
+    child,
+    client,
+    async stop() {
+      client.close();
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+export function tempHome(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'nb-bench-'));
+}
