@@ -154,7 +154,10 @@ describe('the core drives a real guest through its console', () => {
     const serial = await SerialSession.open(client, name);
     await serial.run('export NB_SECRET=kept-$((6*7)); echo SET-$NB_SECRET', /SET-kept-42/);
     const pid = (await client.call('vms.info', { ref: name })).runtime!.pid;
+    const progress: { operation: string; percent: number; done: boolean }[] = [];
+    const offProgress = client.on('vm.progress', (ev) => progress.push(ev));
     const saved = await client.call('vms.saveState', { ref: name });
+    expect(progress.filter((p) => p.operation === 'saveState').at(-1)).toMatchObject({ percent: 100, done: true });
     expect(saved.vm.state).toBe('saved');
     expect(saved.vm.hasSavedState).toBe(true);
     expect(pidAlive(pid)).toBe(false);
@@ -162,8 +165,10 @@ describe('the core drives a real guest through its console', () => {
     await expect(client.call('vms.modify', { ref: name, changes: { memoryMiB: 300 } })).rejects.toMatchObject({ code: 'INVALID_STATE' });
 
     const started = await client.call('vms.start', { ref: name });
+    offProgress();
     expect(started.vm.state).toBe('running');
     expect(started.vm.hasSavedState).toBe(false);
+    expect(progress.filter((p) => p.operation === 'restoreState').at(-1)).toMatchObject({ percent: 100, done: true });
     const again = await SerialSession.open(client, name);
     const out = await again.run('echo GOT-$NB_SECRET', /GOT-kept-42/);
     expect(out).toMatch(/GOT-kept-42/);

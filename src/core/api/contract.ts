@@ -194,6 +194,8 @@ export interface ApiEvents {
   'vm.state': { uuid: string; name: string; state: VmState; reason?: string };
   'vm.changed': { uuid: string };
   'vm.removed': { uuid: string };
+  /** Progress of a long operation (saving or restoring a state, ...); `percent` 0–100. */
+  'vm.progress': { uuid: string; operation: 'saveState' | 'restoreState'; percent: number; done: boolean };
   'log': LogEntry;
   /** Console bytes (serial text or RFB), base64, for the client that opened the stream. */
   'console.data': { stream: string; data: string };

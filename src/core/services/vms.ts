@@ -690,7 +690,8 @@ export class VmService {
         predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])),
       });
       await proc.qmp.execute('migrate', { uri: `unix:${sock}` });
-      const ev = await done;
+      const stopProgress = this.reportMigration(row.uuid, proc, 'saveState');
+      const ev = await done.finally(stopProgress);
       if (ev.data['status'] !== 'completed') {
         const info = await proc.qmp.execute<{ 'error-desc'?: string }>('query-migrate').catch(() => ({}) as { 'error-desc'?: string });
         throw new NestboxError('QEMU_FAILED', `saving the state failed: ${info['error-desc'] ?? String(ev.data['status'])}`);
@@ -719,6 +720,35 @@ export class VmService {
     }
   }
 
+  /**
+   * Reports a running migration's progress as events, from QMP query-migrate four times a
+   * second (QEMU has no progress event). Returns the function that stops it.
+   */
+  private reportMigration(uuid: string, proc: QemuProcess, operation: 'saveState'): () => void {
+    let last = -1;
+    let stopped = false;
+    const timer = setInterval(() => {
+      proc.qmp
+        .execute<{ ram?: { transferred?: number; total?: number; remaining?: number } }>('query-migrate')
+        .then((m) => {
+          const total = m.ram?.total ?? 0;
+          const remaining = m.ram?.remaining ?? total;
+          const pct = total ? Math.min(99, Math.floor(((total - remaining) / total) * 100)) : 0;
+          if (!stopped && pct !== last) {
+            last = pct;
+            this.d.bus.emit('vm.progress', { uuid, operation, percent: pct, done: false });
+          }
+        })
+        .catch(() => undefined);
+    }, 250);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      this.d.bus.emit('vm.progress', { uuid, operation, percent: 100, done: true });
+    };
+  }
+
   /** Feeds a saved state into a QEMU started with `-incoming defer`. */
   private async loadState(proc: QemuProcess, file: string): Promise<void> {
     const sock = path.join(proc.runDir, 'incoming.sock');
@@ -730,10 +760,22 @@ export class VmService {
     });
     done.catch(() => undefined);
     await proc.qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
+    const total = fs.statSync(file).size;
+    let sent = 0;
+    let lastPct = -1;
+    const progress = (n: number) => {
+      sent += n;
+      const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
+      if (pct !== lastPct) {
+        lastPct = pct;
+        this.d.bus.emit('vm.progress', { uuid: proc.uuid, operation: 'restoreState', percent: pct, done: pct >= 100 });
+      }
+    };
     await new Promise<void>((resolve, reject) => {
       const conn = net.createConnection(sock);
       conn.once('connect', () => {
         const input = fs.createReadStream(file);
+        input.on('data', (c) => progress(c.length));
         input.on('error', reject);
         input.pipe(conn);
         conn.on('finish', () => resolve());
