@@ -36,6 +36,9 @@ VMs:
   serial NAME                           attach this terminal to the serial console (Ctrl+] detaches)
   screenshot NAME FILE.png              save the screen as PNG
   log [NAME] [--limit N] [--json]       recent events
+  snapshot NAME list [--json]           the snapshot tree ('*' marks where the current state hangs)
+  snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off
+  snapshot NAME restore SNAP | delete SNAP
 
 Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
@@ -240,7 +243,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -363,6 +366,47 @@ export async function main(argv: readonly string[]): Promise<number> {
         fs.writeFileSync(args[1]!, Buffer.from(shot.pngBase64, 'base64'));
         out(`Saved ${shot.width}x${shot.height} screenshot to ${args[1]}`);
         return 0;
+      }
+      case 'snapshot': {
+        const [vm, action, snap] = args;
+        if (!vm || !action) throw new UsageError('usage: nestbox snapshot NAME list|take|restore|delete [SNAP]');
+        switch (action) {
+          case 'list': {
+            const l = await c.call('snapshots.list', { ref: vm });
+            if (o.json) out(JSON.stringify(l, null, 2));
+            else if (l.snapshots.length === 0) out(`'${vm}' has no snapshots`);
+            else {
+              const print = (parent: string | null, depth: number) => {
+                for (const s of l.snapshots.filter((x) => x.parentId === parent)) {
+                  out(`${'  '.repeat(depth)}${s.id === l.current ? '* ' : '- '}${s.name}  (${s.createdAt}${s.withRam ? ', with RAM' : ''})  ${s.id}`);
+                  print(s.id, depth + 1);
+                }
+              };
+              print(null, 0);
+            }
+            return 0;
+          }
+          case 'take': {
+            if (!snap) throw new UsageError('usage: nestbox snapshot NAME take SNAP [--description TEXT]');
+            const s = await c.call('snapshots.take', { ref: vm, name: snap, ...(o.description ? { description: o.description } : {}) });
+            out(`Took snapshot '${s.name}' (${s.id})${s.withRam ? ' with RAM' : ''}`);
+            return 0;
+          }
+          case 'restore': {
+            if (!snap) throw new UsageError('usage: nestbox snapshot NAME restore SNAP');
+            const r = await c.call('snapshots.restore', { ref: vm, id: snap });
+            out(`Restored '${snap}'; '${r.vm.name}' is ${describeState(r.vm.state)}`);
+            return 0;
+          }
+          case 'delete': {
+            if (!snap) throw new UsageError('usage: nestbox snapshot NAME delete SNAP');
+            await c.call('snapshots.delete', { ref: vm, id: snap });
+            out(`Deleted snapshot '${snap}'`);
+            return 0;
+          }
+          default:
+            throw new UsageError(`unknown snapshot action '${action}' (list, take, restore, delete)`);
+        }
       }
       case 'setting': {
         if (args.length < 1 || args.length > 2) throw new UsageError('usage: nestbox setting KEY [VALUE | --reset]');

@@ -111,6 +111,26 @@ export interface MediaItem {
   readonly usedBy: readonly string[];
 }
 
+export interface SnapshotInfo {
+  readonly id: string;
+  readonly parentId: string | null;
+  readonly name: string;
+  readonly description: string;
+  readonly createdAt: string;
+  /** Taken while running: restoring it resumes the guest where it was. */
+  readonly withRam: boolean;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly hasThumbnail: boolean;
+}
+
+export interface SnapshotList {
+  readonly vm: string;
+  /** The snapshot "Current state" hangs under (null: before the first snapshot). */
+  readonly current: string | null;
+  readonly snapshots: readonly SnapshotInfo[];
+}
+
 export type ConsoleChannel = 'serial' | 'vnc';
 
 export interface SerialLog {
@@ -161,6 +181,12 @@ export interface ApiMethods {
   'vms.screenshot': { params: { ref: string }; result: { pngBase64: string; width: number; height: number } };
   /** ISOs and disk images Nestbox knows: its media folder (uploads land there) and what VMs use. */
   'media.list': { params: Record<string, never>; result: readonly MediaItem[] };
+  'snapshots.list': { params: { ref: string }; result: SnapshotList };
+  'snapshots.take': { params: { ref: string; name: string; description?: string }; result: SnapshotInfo };
+  /** `id` is a snapshot id or name. */
+  'snapshots.restore': { params: { ref: string; id: string }; result: OpResult };
+  'snapshots.delete': { params: { ref: string; id: string }; result: SnapshotList };
+  'snapshots.thumbnail': { params: { id: string }; result: { pngBase64: string } | null };
   /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */
   'settings.get': { params: { key: string }; result: string | null };
   'settings.set': { params: { key: string; value: string | null }; result: null };

@@ -27,19 +27,22 @@ export type VmOperation =
   | 'discardState'
   | 'delete'
   | 'modifyHardware'
+  | 'takeSnapshot'
+  | 'restoreSnapshot'
+  | 'deleteSnapshot'
   | 'screenshot'
   | 'console';
 
 /** Which operations each state admits. */
 const ALLOWED: Readonly<Record<VmState, readonly VmOperation[]>> = {
-  poweredOff: ['start', 'delete', 'modifyHardware'],
+  poweredOff: ['start', 'delete', 'modifyHardware', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot'],
   starting: ['powerOff', 'console'],
-  running: ['pause', 'reset', 'shutdown', 'powerOff', 'saveState', 'screenshot', 'console'],
-  paused: ['resume', 'reset', 'powerOff', 'saveState', 'screenshot', 'console'],
+  running: ['pause', 'reset', 'shutdown', 'powerOff', 'saveState', 'screenshot', 'console', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot'],
+  paused: ['resume', 'reset', 'powerOff', 'saveState', 'screenshot', 'console', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot'],
   saving: ['console'],
-  saved: ['start', 'discardState', 'delete'],
+  saved: ['start', 'discardState', 'delete', 'restoreSnapshot', 'deleteSnapshot'],
   stopping: ['powerOff', 'screenshot', 'console', 'shutdown'],
-  aborted: ['start', 'delete', 'modifyHardware'],
+  aborted: ['start', 'delete', 'modifyHardware', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot'],
 };
 
 export function isAllowed(state: VmState, op: VmOperation): boolean {
@@ -67,6 +70,7 @@ export type LifecycleEvent =
   | { readonly type: 'saveCompleted' }
   | { readonly type: 'saveFailed'; readonly paused: boolean }
   | { readonly type: 'stateDiscarded' }
+  | { readonly type: 'snapshotStateRestored' }
   | { readonly type: 'exited' }
   | { readonly type: 'crashed' };
 
@@ -113,6 +117,9 @@ export function transition(from: VmState, ev: LifecycleEvent): VmState {
       return from === 'saving' ? (ev.paused ? 'paused' : 'running') : fail();
     case 'stateDiscarded':
       return from === 'saved' ? 'poweredOff' : fail();
+    case 'snapshotStateRestored':
+      // A snapshot with RAM restored while powered off: the VM resumes from it on start.
+      return from === 'poweredOff' || from === 'aborted' || from === 'saved' ? 'saved' : fail();
     case 'exited':
       // A saved VM's QEMU exits after the state is written; it stays saved.
       if (from === 'saved') return 'saved';

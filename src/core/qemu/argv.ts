@@ -28,6 +28,8 @@ export interface VmPaths {
 export interface LaunchOptions {
   /** Wait for an incoming migration stream (resuming a saved state). */
   readonly incoming: boolean;
+  /** Resume from this internal snapshot (with RAM) of the VM's qcow2 disks. */
+  readonly loadvm?: string;
 }
 
 export const RUNTIME_FILES = {
@@ -231,5 +233,6 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     // Always start stopped: the core attaches to QMP first, so no early event is missed.
     '-S',
     ...(launch.incoming ? ['-incoming', 'defer'] : []),
+    ...(launch.loadvm ? ['-loadvm', launch.loadvm] : []),
   ];
 }

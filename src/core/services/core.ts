@@ -2,13 +2,14 @@
  * The core: one per data directory. It owns the database, the host's capabilities and the
  * VMs' QEMU processes, and turns RPC calls from any transport into service calls.
  */
-import crypto from 'node:crypto';
 import type { AcceleratorChoice, ApiEvents, EventName, HostInfo, MethodName } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { EventRepository, openDatabase, SettingsRepository, VmRepository, type Db } from '../store/db';
+import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { QemuImg } from '../storage/qemuimg';
+import { SnapshotService } from './snapshots';
 import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
@@ -45,6 +46,7 @@ function str(p: Record<string, unknown>, key: string): string {
 export class Core {
   readonly bus = new EventBus();
   readonly vms: VmService;
+  readonly snapshots: SnapshotService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -63,6 +65,14 @@ export class Core {
       bus: this.bus,
       host,
       accelChoice: () => this.accelChoice(),
+    });
+    const vmRepo = new VmRepository(db);
+    this.snapshots = new SnapshotService({
+      vms: this.vms,
+      vmRepo,
+      repo: new SnapshotRepository(db),
+      img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null,
+      bus: this.bus,
     });
   }
 
@@ -167,6 +177,16 @@ export class Core {
           return this.vms.delete(str(p, 'ref'), p['keepFiles'] === true);
         case 'vms.screenshot':
           return this.vms.screenshot(str(p, 'ref'));
+        case 'snapshots.list':
+          return this.snapshots.list(str(p, 'ref'));
+        case 'snapshots.take':
+          return this.snapshots.take(str(p, 'ref'), str(p, 'name'), typeof p['description'] === 'string' ? p['description'] : '');
+        case 'snapshots.restore':
+          return this.snapshots.restore(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.delete':
+          return this.snapshots.delete(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.thumbnail':
+          return this.snapshots.thumbnail(str(p, 'id'));
         case 'settings.get':
           return this.getSetting(str(p, 'key'));
         case 'settings.set':

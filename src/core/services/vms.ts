@@ -42,6 +42,8 @@ interface Running {
   readonly proc: QemuProcess;
   readonly accel: Accelerator;
   serial: SerialHub | null;
+  /** >0 while a job that stops and resumes the guest itself runs. */
+  quiet: number;
 }
 
 export interface VmServiceDeps {
@@ -151,20 +153,22 @@ export class VmService {
       dir: r.dir,
       allowed: allowedOperations(r.state),
       runtime: rt && isActive(r.state) ? { pid: rt.pid, accel: rt.accel as Accelerator, startedAt: rt.startedAt } : null,
-      hasSavedState: fs.existsSync(files.savedState),
+      hasSavedState: fs.existsSync(files.savedState) || r.pendingLoadvm !== null,
       createdAt: r.createdAt,
       serialLog: files.serialLog,
       qemuLog: files.qemuLog,
     };
   }
 
-  private result(uuid: string, warnings: readonly string[] = []): OpResult {
+  /** @internal for the snapshot service */
+  result(uuid: string, warnings: readonly string[] = []): OpResult {
     return { vm: this.info(uuid), warnings };
   }
 
   // ---------------------------------------------------------------- state
 
-  private log(uuid: string | null, level: 'info' | 'warning' | 'error', kind: string, message: string): void {
+  /** @internal */
+  log(uuid: string | null, level: 'info' | 'warning' | 'error', kind: string, message: string): void {
     const entry = this.d.events.append(uuid, level, kind, message);
     this.d.bus.emit('log', entry);
   }
@@ -176,7 +180,8 @@ export class VmService {
   }
 
   /** Applies a lifecycle event to the stored state, atomically with respect to other calls. */
-  private apply(uuid: string, ev: LifecycleEvent, reason: string | null = null): VmRow {
+  /** @internal */
+  apply(uuid: string, ev: LifecycleEvent, reason: string | null = null): VmRow {
     const row = this.d.vms.get(uuid);
     if (!row) throw new NestboxError('NOT_FOUND', 'the VM was deleted');
     let next: VmState;
@@ -190,9 +195,29 @@ export class VmService {
     return { ...row, state: next, stateReason: reason };
   }
 
-  private require(row: VmRow, op: VmOperation, verb: string): void {
+  /** @internal */
+  require(row: VmRow, op: VmOperation, verb: string): void {
     if (!isAllowed(row.state, op)) {
       throw new NestboxError('INVALID_STATE', `cannot ${verb} '${row.name}' while it is ${describeState(row.state)}`);
+    }
+  }
+
+  /** The QEMU of a running VM, or null. @internal */
+  qemuOf(uuid: string): QemuProcess | null {
+    return this.running.get(uuid)?.proc ?? null;
+  }
+
+  /**
+   * Runs `fn` while QEMU's own STOP/RESUME around a job (snapshot-save pauses the guest
+   * briefly) are not mistaken for the user pausing the VM. @internal
+   */
+  async quietly<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    const r = this.running.get(uuid);
+    if (r) r.quiet++;
+    try {
+      return await fn();
+    } finally {
+      if (r) r.quiet--;
     }
   }
 
@@ -448,7 +473,9 @@ export class VmService {
     const row0 = this.resolve(ref);
     this.require(row0, 'start', 'start');
     const previous = row0.state;
-    const fromSaved = previous === 'saved';
+    // A saved VM resumes either from the state file (Save state) or from a snapshot with RAM.
+    const loadvm = previous === 'saved' ? row0.pendingLoadvm : null;
+    const fromSaved = previous === 'saved' && !loadvm;
     const warnings: string[] = [];
     // Synchronous check-and-set: a second start now fails with INVALID_STATE.
     const row = this.apply(row0.uuid, { type: 'startRequested' });
@@ -486,7 +513,7 @@ export class VmService {
           row.config,
           { binary: host.qemu.binary, accel, ovmfCode: host.ovmf?.code ?? null },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
-          { incoming: fromSaved },
+          { incoming: fromSaved, ...(loadvm ? { loadvm } : {}) },
         );
       } catch (err) {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
@@ -501,7 +528,7 @@ export class VmService {
         startedAt: new Date().toISOString(),
         logOffset: proc.logOffset,
       });
-      const running: Running = { proc, accel, serial: null };
+      const running: Running = { proc, accel, serial: null, quiet: 0 };
       this.running.set(row.uuid, running);
       this.watch(row.uuid, running);
       if (fromSaved) await this.loadState(proc, files.savedState);
@@ -509,7 +536,8 @@ export class VmService {
       await proc.qmp.execute('cont');
       this.apply(row.uuid, { type: 'started', paused: false });
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
-      this.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : ''}, pid ${proc.pid})`);
+      if (loadvm) this.d.vms.setPendingLoadvm(row.uuid, null);
+      this.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : loadvm ? ', from its snapshot' : ''}, pid ${proc.pid})`);
       for (const w of warnings) this.log(row.uuid, 'warning', 'start-warning', w);
       return this.result(row.uuid, warnings);
     } catch (err) {
@@ -535,9 +563,11 @@ export class VmService {
       try {
         switch (ev.event) {
           case 'STOP':
+            if (r.quiet > 0) break;
             this.apply(uuid, { type: 'guestStopped' });
             break;
           case 'RESUME':
+            if (r.quiet > 0) break;
             this.apply(uuid, { type: 'guestResumed' });
             break;
           case 'RESET':
@@ -798,6 +828,7 @@ export class VmService {
     const row = this.resolve(ref);
     this.require(row, 'discardState', 'discard the saved state of');
     fs.rmSync(vmFiles(row.dir).savedState, { force: true });
+    this.d.vms.setPendingLoadvm(row.uuid, null);
     this.apply(row.uuid, { type: 'stateDiscarded' });
     this.log(row.uuid, 'info', 'discarded', `discarded the saved state of '${row.name}'`);
     return this.result(row.uuid);
@@ -850,7 +881,7 @@ export class VmService {
    */
   async reconcile(): Promise<void> {
     for (const row of this.d.vms.list()) {
-      if (row.state === 'saved' && !fs.existsSync(vmFiles(row.dir).savedState)) {
+      if (row.state === 'saved' && !row.pendingLoadvm && !fs.existsSync(vmFiles(row.dir).savedState)) {
         this.setState(row, 'poweredOff', 'the saved state file was missing');
         this.log(row.uuid, 'warning', 'reconcile', `the saved state of '${row.name}' was missing; it is powered off`);
         continue;
@@ -872,7 +903,7 @@ export class VmService {
         this.log(row.uuid, state === 'aborted' ? 'error' : 'info', 'reconcile', `'${row.name}': ${found.reason}`);
         continue;
       }
-      const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null };
+      const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null, quiet: 0 };
       this.running.set(row.uuid, running);
       this.watch(row.uuid, running);
       const status = await found.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'unknown' }));

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DiskFormat } from '../domain/config';
 import { NestboxError } from '../api/errors';
+import { opt } from '../qemu/argv';
 
 export interface ImageInfo {
   readonly format: string;
@@ -63,6 +64,13 @@ export class QemuImg {
       backingFile: typeof j['backing-filename'] === 'string' ? (j['backing-filename'] as string) : null,
       dataFile: spec?.data?.['data-file'] ?? null,
     };
+  }
+
+  /** Internal snapshots of a qcow2 image that no QEMU has open: create, apply, delete. */
+  async snapshot(file: string, action: 'create' | 'apply' | 'delete', tag: string): Promise<void> {
+    const flag = action === 'create' ? '-c' : action === 'apply' ? '-a' : '-d';
+    // `qemu-img snapshot` has no -f: name the driver through --image-opts so nothing is probed.
+    await exec(this.binary, ['snapshot', '-q', '--image-opts', flag, tag, `driver=qcow2,file.driver=file,file.filename=${opt(file)}`]);
   }
 
   /** Copies a raw image into a new qcow2 (the UEFI variable store, so it can be snapshotted). */

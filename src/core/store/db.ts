@@ -67,6 +67,10 @@ export interface VmRow {
   readonly dir: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The snapshot "Current state" hangs under. */
+  readonly currentSnapshot: string | null;
+  /** A snapshot tag to resume from (-loadvm) on the next start. */
+  readonly pendingLoadvm: string | null;
 }
 
 export interface RuntimeRow {
@@ -88,6 +92,8 @@ interface RawVmRow {
   dir: string;
   created_at: string;
   updated_at: string;
+  current_snapshot: string | null;
+  pending_loadvm: string | null;
 }
 
 function toVmRow(r: RawVmRow): VmRow {
@@ -101,6 +107,8 @@ function toVmRow(r: RawVmRow): VmRow {
     dir: r.dir,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    currentSnapshot: r.current_snapshot ?? null,
+    pendingLoadvm: r.pending_loadvm ?? null,
   };
 }
 
@@ -145,6 +153,14 @@ export class VmRepository {
     this.db.prepare('DELETE FROM vms WHERE uuid = ?').run(uuid);
   }
 
+  setCurrentSnapshot(uuid: string, snapshotId: string | null): void {
+    this.db.prepare('UPDATE vms SET current_snapshot = ? WHERE uuid = ?').run(snapshotId, uuid);
+  }
+
+  setPendingLoadvm(uuid: string, tag: string | null): void {
+    this.db.prepare('UPDATE vms SET pending_loadvm = ? WHERE uuid = ?').run(tag, uuid);
+  }
+
   getRuntime(uuid: string): RuntimeRow | undefined {
     const r = this.db.prepare('SELECT * FROM vm_runtime WHERE vm_uuid = ?').get(uuid) as
       | { vm_uuid: string; pid: number; run_dir: string; accel: string; started_at: string; log_offset: number }
@@ -160,6 +176,89 @@ export class VmRepository {
 
   clearRuntime(uuid: string): void {
     this.db.prepare('DELETE FROM vm_runtime WHERE vm_uuid = ?').run(uuid);
+  }
+}
+
+export interface SnapshotRow {
+  readonly id: string;
+  readonly vmUuid: string;
+  readonly parentId: string | null;
+  readonly name: string;
+  readonly description: string;
+  readonly createdAt: string;
+  readonly withRam: boolean;
+  /** The internal snapshot's name inside each qcow2 image. */
+  readonly tag: string;
+  readonly config: VmConfig;
+  readonly hasThumbnail: boolean;
+}
+
+interface RawSnapshotRow {
+  id: string;
+  vm_uuid: string;
+  parent_id: string | null;
+  name: string;
+  description: string;
+  created_at: string;
+  with_ram: number;
+  tag: string;
+  config: string;
+  has_thumb: number;
+}
+
+export class SnapshotRepository {
+  constructor(private readonly db: Db) {}
+
+  private static readonly COLS =
+    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb';
+
+  private static toRow(r: RawSnapshotRow): SnapshotRow {
+    return {
+      id: r.id,
+      vmUuid: r.vm_uuid,
+      parentId: r.parent_id,
+      name: r.name,
+      description: r.description,
+      createdAt: r.created_at,
+      withRam: r.with_ram === 1,
+      tag: r.tag,
+      config: parseVmConfig(JSON.parse(r.config)),
+      hasThumbnail: r.has_thumb === 1,
+    };
+  }
+
+  list(vmUuid: string): SnapshotRow[] {
+    return (this.db.prepare(`SELECT ${SnapshotRepository.COLS} FROM snapshots WHERE vm_uuid = ? ORDER BY created_at, rowid`).all(vmUuid) as RawSnapshotRow[]).map(
+      SnapshotRepository.toRow,
+    );
+  }
+
+  get(id: string): SnapshotRow | undefined {
+    const r = this.db.prepare(`SELECT ${SnapshotRepository.COLS} FROM snapshots WHERE id = ?`).get(id) as RawSnapshotRow | undefined;
+    return r && SnapshotRepository.toRow(r);
+  }
+
+  insert(s: Omit<SnapshotRow, 'hasThumbnail'>, thumbnail: Buffer | null): void {
+    this.db
+      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail);
+  }
+
+  thumbnail(id: string): Buffer | null {
+    const r = this.db.prepare('SELECT thumbnail FROM snapshots WHERE id = ?').get(id) as { thumbnail: Buffer | null } | undefined;
+    return r?.thumbnail ?? null;
+  }
+
+  /** Removes one snapshot, re-parenting its children, in one transaction. */
+  remove(id: string, reparent: readonly { id: string; parentId: string | null }[]): void {
+    this.db.transaction(() => {
+      for (const u of reparent) this.db.prepare('UPDATE snapshots SET parent_id = ? WHERE id = ?').run(u.parentId, u.id);
+      this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
+    })();
+  }
+
+  rename(id: string, name: string, description: string): void {
+    this.db.prepare('UPDATE snapshots SET name = ?, description = ? WHERE id = ?').run(name, description, id);
   }
 }
 

@@ -52,6 +52,27 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'snapshot tree',
+    sql: `
+      CREATE TABLE snapshots (
+        id          TEXT PRIMARY KEY,
+        vm_uuid     TEXT NOT NULL REFERENCES vms(uuid) ON DELETE CASCADE,
+        parent_id   TEXT,
+        name        TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL,
+        with_ram    INTEGER NOT NULL,
+        tag         TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        thumbnail   BLOB
+      );
+      CREATE INDEX snapshots_vm ON snapshots(vm_uuid, created_at);
+      ALTER TABLE vms ADD COLUMN current_snapshot TEXT;
+      ALTER TABLE vms ADD COLUMN pending_loadvm TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

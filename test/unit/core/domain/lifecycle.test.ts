@@ -286,14 +286,14 @@ describe('transition: exhaustive', () => {
 
 describe('isAllowed / allowedOperations', () => {
   it.each<[VmState, VmOperation[]]>([
-    ['poweredOff', ['start', 'delete', 'modifyHardware']],
+    ['poweredOff', ['start', 'delete', 'modifyHardware', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot']],
     ['starting', ['powerOff', 'console']],
-    ['running', ['pause', 'reset', 'shutdown', 'powerOff', 'saveState', 'screenshot', 'console']],
-    ['paused', ['resume', 'reset', 'powerOff', 'saveState', 'screenshot', 'console']],
+    ['running', ['pause', 'reset', 'shutdown', 'powerOff', 'saveState', 'screenshot', 'console', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot']],
+    ['paused', ['resume', 'reset', 'powerOff', 'saveState', 'screenshot', 'console', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot']],
     ['saving', ['console']],
-    ['saved', ['start', 'discardState', 'delete']],
+    ['saved', ['start', 'discardState', 'delete', 'restoreSnapshot', 'deleteSnapshot']],
     ['stopping', ['powerOff', 'screenshot', 'console', 'shutdown']],
-    ['aborted', ['start', 'delete', 'modifyHardware']],
+    ['aborted', ['start', 'delete', 'modifyHardware', 'takeSnapshot', 'restoreSnapshot', 'deleteSnapshot']],
   ])('%s admits exactly %j', (state, ops) => {
     for (const op of ALL_OPERATIONS) expect(isAllowed(state, op), `${state}/${op}`).toBe(ops.includes(op));
     expect([...allowedOperations(state)].sort()).toEqual([...ops].sort());

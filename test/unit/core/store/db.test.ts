@@ -108,6 +108,8 @@ describe('migrations', () => {
       dir: '',
       createdAt: '2024-01-02T03:04:05.000Z',
       updatedAt: '2024-01-02T03:04:06.000Z',
+      currentSnapshot: null,
+      pendingLoadvm: null,
     });
     expect(vms.findByName('debian 12')?.uuid).toBe(cfg.uuid);
     expect(vms.list().map((r) => r.uuid)).toEqual([cfg.uuid]);

@@ -1,0 +1,210 @@
+/**
+ * Snapshots: qcow2 internal snapshots of every writable disk of a VM (and its UEFI variable
+ * store), taken live with RAM through QMP's snapshot-save job, or with qemu-img while the VM
+ * is off. The tree, the "current state" pointer, the config of the moment and a screenshot
+ * live in SQLite.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { OpResult, SnapshotInfo, SnapshotList } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { VmConfig } from '../domain/config';
+import { isActive } from '../domain/lifecycle';
+import { reparentOnDelete } from '../domain/snapshots';
+import { resolveDiskPath } from '../qemu/argv';
+import { runJob } from '../qemu/jobs';
+import type { QemuImg } from '../storage/qemuimg';
+import type { SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
+import { vmFiles } from '../store/paths';
+import type { EventBus } from './events';
+import type { VmService } from './vms';
+
+export interface SnapshotServiceDeps {
+  readonly vms: VmService;
+  readonly vmRepo: VmRepository;
+  readonly repo: SnapshotRepository;
+  readonly img: QemuImg | null;
+  readonly bus: EventBus;
+}
+
+/** What a snapshot covers: the qcow2 images by QMP node name and by file. */
+interface Coverage {
+  readonly nodes: string[];
+  readonly files: string[];
+  /** Where QEMU stores the RAM: the first qcow2 disk. */
+  readonly vmstate: string | null;
+}
+
+function coverage(row: VmRow, config: VmConfig): Coverage {
+  const nodes: string[] = [];
+  const files: string[] = [];
+  for (const d of config.disks) {
+    if (d.readOnly) continue;
+    if (d.format !== 'qcow2') {
+      throw new NestboxError(
+        'INVALID_STATE',
+        `disk '${d.id}' of '${row.name}' is ${d.format}, which cannot hold snapshots; convert it to qcow2 first`,
+      );
+    }
+    nodes.push(d.id);
+    files.push(resolveDiskPath(row.dir, d.file));
+  }
+  const vmstate = nodes[0] ?? null;
+  if (config.firmware === 'uefi') {
+    nodes.push('fw-vars');
+    files.push(vmFiles(row.dir).efiVars);
+  }
+  return { nodes, files, vmstate };
+}
+
+const sameHardware = (a: VmConfig, b: VmConfig): boolean =>
+  JSON.stringify({ ...a, name: '', description: '', group: '' }) === JSON.stringify({ ...b, name: '', description: '', group: '' });
+
+export class SnapshotService {
+  constructor(private readonly d: SnapshotServiceDeps) {}
+
+  private info(s: SnapshotRow): SnapshotInfo {
+    return {
+      id: s.id,
+      parentId: s.parentId,
+      name: s.name,
+      description: s.description,
+      createdAt: s.createdAt,
+      withRam: s.withRam,
+      memoryMiB: s.config.memoryMiB,
+      cpus: s.config.cpus,
+      hasThumbnail: s.hasThumbnail,
+    };
+  }
+
+  list(ref: string): SnapshotList {
+    const row = this.d.vms.resolve(ref);
+    return { vm: row.uuid, current: row.currentSnapshot, snapshots: this.d.repo.list(row.uuid).map((s) => this.info(s)) };
+  }
+
+  private find(row: VmRow, idOrName: string): SnapshotRow {
+    const all = this.d.repo.list(row.uuid);
+    const s = all.find((x) => x.id === idOrName) ?? all.filter((x) => x.name === idOrName).at(-1);
+    if (!s) throw new NestboxError('NOT_FOUND', `'${row.name}' has no snapshot '${idOrName}'`);
+    return s;
+  }
+
+  thumbnail(id: string): { pngBase64: string } | null {
+    const t = this.d.repo.thumbnail(id);
+    return t ? { pngBase64: t.toString('base64') } : null;
+  }
+
+  async take(ref: string, name: string, description = ''): Promise<SnapshotInfo> {
+    const row = this.d.vms.resolve(ref);
+    this.d.vms.require(row, 'takeSnapshot', 'take a snapshot of');
+    const snapName = name.trim();
+    if (!snapName || snapName.length > 128) throw new NestboxError('INVALID_ARGUMENT', 'a snapshot needs a name of 1 to 128 characters');
+    const cov = coverage(row, row.config);
+    if (cov.nodes.length === 0) throw new NestboxError('INVALID_STATE', `'${row.name}' has no disk that can hold a snapshot`);
+    const id = crypto.randomUUID();
+    const tag = `nb-${id.slice(0, 13)}`;
+    const live = isActive(row.state);
+    let thumbnail: Buffer | null = null;
+    if (live) {
+      const qemu = this.d.vms.qemuOf(row.uuid);
+      if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
+      if (!cov.vmstate) throw new NestboxError('INVALID_STATE', `'${row.name}' has no qcow2 disk to hold the RAM state`);
+      if (row.config.display.adapter !== 'none') {
+        thumbnail = await this.d.vms.screenshot(row.uuid).then((s) => Buffer.from(s.pngBase64, 'base64')).catch(() => null);
+      }
+      await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes }));
+    } else {
+      if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
+      const done: string[] = [];
+      try {
+        for (const f of cov.files) {
+          await this.d.img.snapshot(f, 'create', tag);
+          done.push(f);
+        }
+      } catch (err) {
+        // All disks or none: undo the ones already taken.
+        for (const f of done) await this.d.img.snapshot(f, 'delete', tag).catch(() => undefined);
+        throw err;
+      }
+    }
+    this.d.repo.insert(
+      { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config },
+      thumbnail,
+    );
+    this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
+    this.d.vms.log(row.uuid, 'info', 'snapshot', `took snapshot '${snapName}' of '${row.name}'${live ? ' (with RAM)' : ''}`);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.info(this.d.repo.get(id)!);
+  }
+
+  /**
+   * Restores a snapshot. Running: the guest continues from the snapshot's RAM in seconds
+   * (QMP snapshot-load). Off: the disks go back with qemu-img, and a snapshot with RAM
+   * leaves the VM "saved", resuming from that moment on its next start. The VM's config of
+   * that time comes back with it.
+   */
+  async restore(ref: string, idOrName: string): Promise<OpResult> {
+    const row = this.d.vms.resolve(ref);
+    this.d.vms.require(row, 'restoreSnapshot', 'restore a snapshot of');
+    const snap = this.find(row, idOrName);
+    const cov = coverage(row, snap.config);
+    if (isActive(row.state)) {
+      const qemu = this.d.vms.qemuOf(row.uuid);
+      if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
+      if (!snap.withRam) {
+        throw new NestboxError('INVALID_STATE', `snapshot '${snap.name}' was taken while '${row.name}' was off; power the VM off to restore it`);
+      }
+      if (!sameHardware(snap.config, row.config)) {
+        throw new NestboxError('INVALID_STATE', `the hardware of '${row.name}' changed since snapshot '${snap.name}'; power it off to restore it`);
+      }
+      await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-load', { tag: snap.tag, vmstate: cov.vmstate, devices: cov.nodes }));
+    } else {
+      if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
+      for (const f of cov.files) {
+        if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `disk image ${f} is missing`);
+      }
+      for (const f of cov.files) await this.d.img.snapshot(f, 'apply', snap.tag);
+      if (row.state === 'saved') {
+        fs.rmSync(vmFiles(row.dir).savedState, { force: true });
+        this.d.vmRepo.setPendingLoadvm(row.uuid, null);
+        this.d.vms.apply(row.uuid, { type: 'stateDiscarded' });
+      }
+      this.d.vmRepo.updateConfig({ ...snap.config, name: row.name, description: row.config.description, group: row.config.group });
+      if (snap.withRam) {
+        this.d.vmRepo.setPendingLoadvm(row.uuid, snap.tag);
+        this.d.vms.apply(row.uuid, { type: 'snapshotStateRestored' });
+      }
+    }
+    this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.id);
+    this.d.vms.log(row.uuid, 'info', 'snapshot-restored', `restored snapshot '${snap.name}' of '${row.name}'`);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.d.vms.result(row.uuid);
+  }
+
+  /** Deletes one snapshot; its children move up to its parent and keep their data. */
+  async delete(ref: string, idOrName: string): Promise<SnapshotList> {
+    const row = this.d.vms.resolve(ref);
+    this.d.vms.require(row, 'deleteSnapshot', 'delete a snapshot of');
+    const snap = this.find(row, idOrName);
+    if (row.pendingLoadvm === snap.tag) {
+      throw new NestboxError('INVALID_STATE', `'${row.name}' resumes from snapshot '${snap.name}' on its next start; discard its saved state first`);
+    }
+    const cov = coverage(row, row.config);
+    const qemu = isActive(row.state) ? this.d.vms.qemuOf(row.uuid) : null;
+    if (qemu) {
+      await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-delete', { tag: snap.tag, devices: cov.nodes }));
+    } else {
+      if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
+      for (const f of cov.files) if (fs.existsSync(f)) await this.d.img.snapshot(f, 'delete', snap.tag).catch((err: Error) => {
+        if (!/not found|Can't find/i.test(err.message + String((err as NestboxError).detail ?? ''))) throw err;
+      });
+    }
+    const all = this.d.repo.list(row.uuid);
+    this.d.repo.remove(snap.id, reparentOnDelete(all, snap.id).updates);
+    if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
+    this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted snapshot '${snap.name}' of '${row.name}'`);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.list(row.uuid);
+  }
+}
+
