@@ -45,16 +45,6 @@ function direct(sockPath: string): ByteDuplex {
   return { write: (d) => s.write(d), onData: (cb) => s.on('data', cb), close: () => s.destroy() };
 }
 
-/** Presses a key and times the first framebuffer update that changes pixels. */
-async function keyLatency(rfb: RfbClient, keysym: number): Promise<number> {
-  const change = rfb.nextChange(5000);
-  const t0 = performance.now();
-  rfb.key(keysym, true);
-  rfb.key(keysym, false);
-  const u = await change;
-  return u.at - t0;
-}
-
 async function main(): Promise<void> {
   const home = tempHome();
   const iso = testIso();
