@@ -122,6 +122,8 @@ export interface SnapshotInfo {
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly hasThumbnail: boolean;
+  /** The VM's configuration when the snapshot was taken (restoring brings it back). */
+  readonly config: VmConfig;
 }
 
 export interface SnapshotList {
@@ -186,6 +188,7 @@ export interface ApiMethods {
   /** `id` is a snapshot id or name. */
   'snapshots.restore': { params: { ref: string; id: string }; result: OpResult };
   'snapshots.delete': { params: { ref: string; id: string }; result: SnapshotList };
+  'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };
   'snapshots.thumbnail': { params: { id: string }; result: { pngBase64: string } | null };
   /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */
   'settings.get': { params: { key: string }; result: string | null };

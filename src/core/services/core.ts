@@ -185,6 +185,11 @@ export class Core {
           return this.snapshots.restore(str(p, 'ref'), str(p, 'id'));
         case 'snapshots.delete':
           return this.snapshots.delete(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.update':
+          return this.snapshots.update(str(p, 'ref'), str(p, 'id'), {
+            ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}),
+            ...(typeof p['description'] === 'string' ? { description: p['description'] } : {}),
+          });
         case 'snapshots.thumbnail':
           return this.snapshots.thumbnail(str(p, 'id'));
         case 'settings.get':

@@ -74,6 +74,7 @@ export class SnapshotService {
       memoryMiB: s.config.memoryMiB,
       cpus: s.config.cpus,
       hasThumbnail: s.hasThumbnail,
+      config: s.config,
     };
   }
 
@@ -87,6 +88,18 @@ export class SnapshotService {
     const s = all.find((x) => x.id === idOrName) ?? all.filter((x) => x.name === idOrName).at(-1);
     if (!s) throw new NestboxError('NOT_FOUND', `'${row.name}' has no snapshot '${idOrName}'`);
     return s;
+  }
+
+  update(ref: string, idOrName: string, changes: { name?: string; description?: string }): SnapshotInfo {
+    const row = this.d.vms.resolve(ref);
+    const snap = this.find(row, idOrName);
+    const name = changes.name === undefined ? snap.name : changes.name.trim();
+    if (!name || name.length > 128) throw new NestboxError('INVALID_ARGUMENT', 'a snapshot needs a name of 1 to 128 characters');
+    const description = changes.description ?? snap.description;
+    if (description.length > 10_000) throw new NestboxError('INVALID_ARGUMENT', 'the description is too long');
+    this.d.repo.rename(snap.id, name, description);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.info(this.d.repo.get(snap.id)!);
   }
 
   thumbnail(id: string): { pngBase64: string } | null {
