@@ -3,13 +3,14 @@
  * open. It owns the selection and wires the data hooks to the components; the components
  * themselves only render and report intents.
  */
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from 'react';
 import Box from '@mui/material/Box';
 import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
 import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
 import { ManagerToolbar } from './components/ManagerToolbar';
+import { openConsoleTab } from './console/route';
 import { useNotify } from './components/Notifications';
 import { NoSelection, VmDetails } from './components/VmDetails';
 import { VmList, buildRows } from './components/VmList';
@@ -20,10 +21,14 @@ import type { LifecycleAction } from './model/vmState';
 import { SettingsDialog } from './settings/SettingsDialog';
 import { NewVmWizard } from './wizard/NewVmWizard';
 
+/** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
+const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
+
 type DialogKind = 'new' | 'settings' | 'delete';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
+const CONSOLE_KEY = 'nestbox.inlineConsole';
 
 function readNumber(key: string, fallback: number): number {
   try {
@@ -63,6 +68,16 @@ export function Manager() {
   const { info, error: infoError, accept } = useVmInfo(selected);
   const ops = useOperations(accept);
   const [dialog, setDialog] = useState<DialogKind | null>(null);
+  /** Web mode shows a console in place of the details (kept across a reload); the desktop opens a window. */
+  const [consoleFor, setConsoleFor] = useState<string | null>(() => {
+    try {
+      return window.nestboxDesktop ? null : window.sessionStorage.getItem(CONSOLE_KEY);
+    } catch {
+      return null;
+    }
+  });
+  /** A double-click on a VM whose details are still loading acts once they arrive. */
+  const [pendingActivate, setPendingActivate] = useState<string | null>(null);
   const [sidebar, setSidebar] = useState(() => readNumber(SIDEBAR_KEY, 300));
 
   const vm = info && info.uuid === selected ? info : null;
@@ -95,6 +110,27 @@ export function Manager() {
     return () => window.removeEventListener('keydown', onKey);
   }, []);
 
+  // The inline console belongs to the VM it was opened for; selecting another closes it.
+  useEffect(() => {
+    setConsoleFor((c) => (c !== null && c !== selected ? null : c));
+    setPendingActivate((p) => (p !== null && p !== selected ? null : p));
+  }, [selected]);
+
+  useEffect(() => {
+    try {
+      if (consoleFor) window.sessionStorage.setItem(CONSOLE_KEY, consoleFor);
+      else window.sessionStorage.removeItem(CONSOLE_KEY);
+    } catch {
+      // without storage a reload shows the details again
+    }
+  }, [consoleFor]);
+
+  const openConsole = useCallback((target: { readonly uuid: string; readonly name: string }) => {
+    const desktop = window.nestboxDesktop;
+    if (desktop) desktop.openConsoleWindow(target.uuid, target.name);
+    else setConsoleFor(target.uuid);
+  }, []);
+
   const runAction = useCallback(
     (a: LifecycleAction) => {
       if (vm) void ops.run(vm, a);
@@ -102,14 +138,30 @@ export function Manager() {
     [vm, ops],
   );
 
+  /** Enter or double-click, as in VirtualBox: a running VM's console comes up; a stopped one starts. */
+  const activateVm = useCallback(
+    (target: VmInfo) => {
+      if (target.allowed.includes('console')) openConsole(target);
+      else if (target.allowed.includes('start')) void ops.run(target, 'start');
+      else if (target.allowed.includes('resume')) void ops.run(target, 'resume');
+    },
+    [ops, openConsole],
+  );
+
   const activate = useCallback(
     (uuid: string) => {
-      if (!vm || vm.uuid !== uuid) return;
-      if (vm.allowed.includes('start')) void ops.run(vm, 'start');
-      else if (vm.allowed.includes('resume')) void ops.run(vm, 'resume');
+      if (vm && vm.uuid === uuid) activateVm(vm);
+      else setPendingActivate(uuid);
     },
-    [vm, ops],
+    [vm, activateVm],
   );
+
+  useEffect(() => {
+    if (pendingActivate !== null && vm && vm.uuid === pendingActivate) {
+      setPendingActivate(null);
+      activateVm(vm);
+    }
+  }, [vm, pendingActivate, activateVm]);
 
   const onCreated = useCallback(
     (result: OpResult) => {
@@ -159,7 +211,31 @@ export function Manager() {
       );
     }
     if (vms.length === 0) return <Welcome onNew={openNew} host={host} />;
-    if (vm) return <VmDetails vm={vm} osTypes={host?.osTypes} busy={ops.busy.get(vm.uuid)} />;
+    if (vm && consoleFor === vm.uuid) {
+      return (
+        <Suspense
+          fallback={
+            <Box sx={{ flex: 1, display: 'grid', placeItems: 'center' }}>
+              <CircularProgress size={22} aria-label="Loading the console" />
+            </Box>
+          }
+        >
+          <ConsoleView
+            key={vm.uuid}
+            vm={vm}
+            busy={ops.busy.get(vm.uuid)}
+            onAction={runAction}
+            mode="embedded"
+            onClose={() => setConsoleFor(null)}
+            onOpenInNewTab={() => {
+              openConsoleTab(vm.uuid);
+              setConsoleFor(null);
+            }}
+          />
+        </Suspense>
+      );
+    }
+    if (vm) return <VmDetails vm={vm} osTypes={host?.osTypes} busy={ops.busy.get(vm.uuid)} onOpenConsole={() => openConsole(vm)} />;
     if (infoError) return <NoSelection text={`Cannot show this VM: ${infoError}`} />;
     if (selected) {
       return (
@@ -169,7 +245,7 @@ export function Manager() {
       );
     }
     return <NoSelection text="Select a virtual machine to see its details." />;
-  }, [vms, vm, host, ops.busy, infoError, selected, openNew]);
+  }, [vms, vm, host, ops.busy, infoError, selected, openNew, consoleFor, runAction, openConsole]);
 
   return (
     <Box sx={{ height: '100%', minWidth: 880, display: 'flex', flexDirection: 'column', bgcolor: 'background.default' }}>
@@ -180,6 +256,9 @@ export function Manager() {
         onSettings={() => setDialog('settings')}
         onDelete={() => setDialog('delete')}
         onAction={runAction}
+        onConsole={() => {
+          if (vm) openConsole(vm);
+        }}
         offline={lost !== null}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}

@@ -89,11 +89,13 @@ export interface ManagerToolbarProps {
   readonly onSettings: () => void;
   readonly onDelete: () => void;
   readonly onAction: (a: LifecycleAction) => void;
+  /** Shows the selected VM's screen and serial console. */
+  readonly onConsole: () => void;
   /** The core is gone: nothing can be done until the window reconnects. */
   readonly offline: boolean;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction, offline }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction, onConsole, offline }: ManagerToolbarProps) {
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -182,7 +184,13 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction
       <Sep />
       <ToolButton label="Delete" tone="danger" icon={icon(DeleteOutlineRoundedIcon)} tooltip={why('Delete the virtual machine', 'delete')} disabled={!can('delete')} onClick={onDelete} />
       <Sep />
-      <ToolButton label="Console" icon={icon(DesktopWindowsOutlinedIcon)} tooltip="Console — arrives with the console issue" disabled onClick={() => undefined} />
+      <ToolButton
+        label="Console"
+        icon={icon(DesktopWindowsOutlinedIcon)}
+        tooltip={why('Show the screen and serial console of the VM', 'console')}
+        disabled={!can('console')}
+        onClick={onConsole}
+      />
       <ToolButton label="Clone" icon={icon(ContentCopyOutlinedIcon)} tooltip="Clone — arrives with snapshots/storage" disabled onClick={() => undefined} />
     </Box>
   );

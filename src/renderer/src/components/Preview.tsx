@@ -5,7 +5,9 @@
  */
 import { useEffect, useState } from 'react';
 import Box from '@mui/material/Box';
+import ButtonBase from '@mui/material/ButtonBase';
 import Typography from '@mui/material/Typography';
+import OpenInFullRoundedIcon from '@mui/icons-material/OpenInFullRounded';
 import VideocamOffOutlinedIcon from '@mui/icons-material/VideocamOffOutlined';
 import PowerSettingsNewRoundedIcon from '@mui/icons-material/PowerSettingsNewRounded';
 import type { VmInfo } from '../../../core/api/contract';
@@ -14,7 +16,8 @@ import { stateLabel } from '../model/vmState';
 
 const REFRESH_MS = 3000;
 
-export function Preview({ vm }: { readonly vm: VmInfo }) {
+/** `onOpen` makes the thumbnail a button that opens the console while the VM runs. */
+export function Preview({ vm, onOpen }: { readonly vm: VmInfo; readonly onOpen?: () => void }) {
   const client = useClient();
   const live = vm.allowed.includes('screenshot') && vm.config.display.adapter !== 'none';
   const [frame, setFrame] = useState<{ readonly uuid: string; readonly src: string; readonly ratio: string } | null>(null);
@@ -103,6 +106,31 @@ export function Preview({ vm }: { readonly vm: VmInfo }) {
         >
           Paused
         </Box>
+      )}
+      {onOpen && vm.allowed.includes('console') && (
+        <ButtonBase
+          aria-label={`Open the console of ${vm.name}`}
+          title="Open the console"
+          onClick={onOpen}
+          focusRipple
+          sx={(t) => ({
+            position: 'absolute',
+            inset: 0,
+            cursor: 'pointer',
+            '& .open-hint': { opacity: 0, transform: 'translateY(4px)', transition: 'opacity 140ms, transform 140ms' },
+            '&:hover, &.Mui-focusVisible': { bgcolor: 'rgba(0,0,0,0.32)', '& .open-hint': { opacity: 1, transform: 'none' } },
+            '&.Mui-focusVisible': { outline: `2px solid ${t.palette.primary.main}`, outlineOffset: -2 },
+          })}
+        >
+          <Box
+            className="open-hint"
+            aria-hidden
+            sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.75, px: 1.5, py: 0.6, borderRadius: 10, bgcolor: 'rgba(15,17,22,0.82)', color: '#fff', fontSize: '0.78rem', fontWeight: 600 }}
+          >
+            <OpenInFullRoundedIcon sx={{ fontSize: 15 }} />
+            Open console
+          </Box>
+        </ButtonBase>
       )}
     </Box>
   );

@@ -34,6 +34,8 @@ export interface VmDetailsProps {
   readonly vm: VmInfo;
   readonly osTypes: readonly OsType[] | undefined;
   readonly busy: BusyKind | undefined;
+  /** Opens the VM's console (from the preview thumbnail). */
+  readonly onOpenConsole?: () => void;
 }
 
 function progressText(vm: VmInfo, busy: BusyKind | undefined): string | null {
@@ -50,7 +52,7 @@ function progressText(vm: VmInfo, busy: BusyKind | undefined): string | null {
   }
 }
 
-export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
+export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) {
   const os = osTypes?.find((t) => t.id === vm.config.osType);
   const { config } = vm;
   const progress = progressText(vm, busy);
@@ -187,7 +189,7 @@ export function VmDetails({ vm, osTypes, busy }: VmDetailsProps) {
 
           <Box className="details-side" sx={{ display: 'grid', gap: 1.5, order: 1 }}>
             <Section title="Preview" icon={<TvOutlinedIcon />}>
-              <Preview vm={vm} />
+              <Preview vm={vm} onOpen={onOpenConsole} />
             </Section>
             <Section title="Activity" icon={<HistoryOutlinedIcon />}>
               {events.length === 0 ? (
