@@ -1,0 +1,137 @@
+/**
+ * Live snapshots with RAM: take and restore through Nestbox (API of `nestbox daemon`)
+ * against the same argv run by hand as plain QEMU and driven with plain QMP
+ * (snapshot-save / snapshot-load jobs), for several guest memory sizes with memory actually
+ * dirtied (random data in the guest's RAM-backed root file system). Measured alternately.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { RpcClient } from '../src/core/api/rpc';
+import { parseVmConfig } from '../src/core/domain/config';
+import { buildQemuArgv, RUNTIME_FILES } from '../src/core/qemu/argv';
+import { findOvmf, findQemu } from '../src/core/qemu/host';
+import { runJob } from '../src/core/qemu/jobs';
+import { QmpClient } from '../src/core/qemu/qmp';
+import { ensurePrivateDir } from '../src/core/store/paths';
+import { printTable, row, sleep, startDaemon, tempHome, testIso, waitFor, writeResults, type Row } from './lib';
+
+const SIZES = (process.env['BENCH_SIZES'] ?? '256,1024,2048').split(',').map(Number);
+const REPS = Number(process.env['BENCH_REPS'] ?? 3);
+
+/** Types a command on a serial socket and waits for a marker in the serial log. */
+async function serialRun(write: (s: string) => void, log: string, cmd: string, marker: string, timeoutMs = 600_000): Promise<number> {
+  const before = fs.existsSync(log) ? (fs.readFileSync(log, 'utf8').match(new RegExp(marker, 'g')) ?? []).length : 0;
+  const t0 = performance.now();
+  write(`\x15${cmd}\n`);
+  await waitFor(log, new RegExp(marker), timeoutMs, before + 1);
+  return performance.now() - t0;
+}
+
+interface PlainVm {
+  qmp: QmpClient;
+  child: ChildProcess;
+  serial: net.Socket;
+  log: string;
+  stop(): Promise<void>;
+}
+
+/** The same argv Nestbox would use, started by hand, driven with plain QMP. */
+async function startPlain(dir: string, memoryMiB: number, iso: string): Promise<PlainVm> {
+  const qemu = (await findQemu())!;
+  const runDir = path.join(dir, 'run');
+  ensurePrivateDir(runDir);
+  const disk = path.join(dir, 'disk.qcow2');
+  await new Promise((r) => spawn(qemu.imgBinary, ['create', '-q', '-f', 'qcow2', disk, `${Math.ceil(memoryMiB / 1024) + 2}G`]).on('exit', r));
+  const cfg = parseVmConfig({
+    version: 1, uuid: randomUUID(), name: 'plain', osType: 'linux-other', description: '', group: '', memoryMiB, cpus: 1,
+    firmware: 'bios', machine: 'q35',
+    disks: [{ id: 'disk0', file: disk, format: 'qcow2', bus: 'virtio', readOnly: false, owned: true }],
+    cdroms: [{ id: 'cd0', iso }], bootOrder: ['cdrom', 'disk'],
+    nics: [], display: { adapter: 'vga' }, serial: { enabled: true },
+  });
+  const log = path.join(dir, 'serial.log');
+  const argv = buildQemuArgv(cfg, { binary: qemu.binary, accel: 'tcg', ovmfCode: findOvmf()?.code ?? null }, { vmDir: dir, runDir, serialLog: log, efiVars: '' }, { incoming: false });
+  const child = spawn(qemu.binary, argv, { stdio: 'ignore' });
+  const qmp = await QmpClient.connect(path.join(runDir, RUNTIME_FILES.qmp), { retryUntilMs: 20_000 });
+  const serial = net.createConnection(path.join(runDir, RUNTIME_FILES.serial));
+  serial.on('data', () => undefined);
+  await qmp.execute('cont');
+  return {
+    qmp, child, serial, log,
+    async stop() {
+      serial.destroy();
+      await qmp.execute('quit').catch(() => undefined);
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+async function nestboxSerial(client: RpcClient, ref: string): Promise<(s: string) => void> {
+  const stream = randomUUID();
+  await client.call('console.open', { ref, channel: 'serial', stream });
+  return (s) => void client.call('console.write', { stream, data: Buffer.from(s).toString('base64') });
+}
+
+async function main(): Promise<void> {
+  const iso = testIso();
+  const rows: Row[] = [];
+  for (const size of SIZES) {
+    const home = tempHome();
+    const d = await startDaemon(home);
+    let plain: PlainVm | null = null;
+    try {
+      const name = `snap-${size}`;
+      const created = await d.client.call('vms.create', { name, osType: 'linux-other', memoryMiB: size, cpus: 1, diskSize: `${Math.ceil(size / 1024) + 2}G`, nic: 'none', iso });
+      await d.client.call('vms.start', { ref: name });
+      plain = await startPlain(fs.mkdtempSync(path.join(home, 'plain-')), size, iso);
+      await waitFor(created.vm.serialLog, /NESTBOX-GUEST-READY/);
+      await waitFor(plain.log, /NESTBOX-GUEST-READY/);
+      await sleep(1000);
+      const nbWrite = await nestboxSerial(d.client, name);
+      const plWrite = (s: string) => plain!.serial.write(s);
+      // Dirty half of the guest's memory with random data (it lives in the RAM-backed rootfs).
+      const fillMiB = Math.floor(size / 2);
+      const dirty = `dd if=/dev/urandom of=/root/fill bs=1M count=${fillMiB} 2>/dev/null; echo DIRTY-$((${fillMiB}+0))`;
+      await Promise.all([serialRun(nbWrite, created.vm.serialLog, dirty, `DIRTY-${fillMiB}`), serialRun(plWrite, plain.log, dirty, `DIRTY-${fillMiB}`)]);
+
+      const take = { nb: [] as number[], plain: [] as number[] };
+      const restore = { nb: [] as number[], plain: [] as number[] };
+      const answer = { nb: [] as number[], plain: [] as number[] };
+      for (let i = 0; i < REPS; i++) {
+        for (const who of (i % 2 ? ['plain', 'nb'] : ['nb', 'plain']) as ('nb' | 'plain')[]) {
+          const tag = `bench-${i}`;
+          let t0 = performance.now();
+          if (who === 'nb') await d.client.call('snapshots.take', { ref: name, name: tag });
+          else await runJob(plain.qmp, 'snapshot-save', { tag, vmstate: 'disk0', devices: ['disk0'] });
+          take[who].push(performance.now() - t0);
+          t0 = performance.now();
+          if (who === 'nb') await d.client.call('snapshots.restore', { ref: name, id: tag });
+          else await runJob(plain.qmp, 'snapshot-load', { tag, vmstate: 'disk0', devices: ['disk0'] });
+          restore[who].push(performance.now() - t0);
+          const log = who === 'nb' ? created.vm.serialLog : plain.log;
+          answer[who].push(await serialRun(who === 'nb' ? nbWrite : plWrite, log, `echo BACK-${i}-$((${i}*2+1))`, `BACK-${i}-${i * 2 + 1}`, 60_000));
+        }
+      }
+      rows.push(
+        row(`take, ${size} MiB guest`, 's', take.nb.map((x) => x / 1000), 'plain QMP', take.plain.map((x) => x / 1000), '≤ 1.1×'),
+        row(`restore, ${size} MiB guest`, 's', restore.nb.map((x) => x / 1000), 'plain QMP', restore.plain.map((x) => x / 1000), '≤ 1.1×'),
+        row(`guest answers after restore, ${size} MiB`, 'ms', answer.nb, 'plain QMP', answer.plain),
+      );
+      await d.client.call('vms.powerOff', { ref: name });
+    } finally {
+      await plain?.stop();
+      await d.stop();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  }
+  printTable('Live snapshots with RAM: Nestbox vs plain QEMU + QMP (same argv, same run, alternating)', rows);
+  console.log(`results: ${writeResults('snapshots', rows, { reps: REPS, sizes: SIZES })}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
