@@ -36,6 +36,10 @@ VMs:
   serial NAME                           attach this terminal to the serial console (Ctrl+] detaches)
   screenshot NAME FILE.png              save the screen as PNG
   log [NAME] [--limit N] [--json]       recent events
+  portforward NAME list [--json]        NAT port forwarding rules (and the ssh command for port 22)
+  portforward NAME add RULE             RULE = name,tcp|udp,[host-ip],host-port,[guest-ip],guest-port
+  portforward NAME remove RULE-NAME     (added and removed while the VM runs, no restart)
+  link NAME [NIC] on|off                plug or unplug a running VM's virtual network cable
   snapshot NAME list [--json]           the snapshot tree ('*' marks where the current state hangs)
   snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off
   snapshot NAME restore SNAP | delete SNAP
@@ -243,7 +247,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -365,6 +369,58 @@ export async function main(argv: readonly string[]): Promise<number> {
         const shot = await c.call('vms.screenshot', { ref: args[0]! });
         fs.writeFileSync(args[1]!, Buffer.from(shot.pngBase64, 'base64'));
         out(`Saved ${shot.width}x${shot.height} screenshot to ${args[1]}`);
+        return 0;
+      }
+      case 'portforward': {
+        const [vm, action, arg] = args;
+        if (!vm || !action) throw new UsageError('usage: nestbox portforward NAME list|add RULE|remove RULE-NAME');
+        if (action === 'list') {
+          const info = await c.call('vms.info', { ref: vm });
+          const rules = info.config.nics.flatMap((n) => n.forwards.map((f) => ({ nic: n.id, ...f })));
+          if (o.json) out(JSON.stringify(rules, null, 2));
+          else if (rules.length === 0) out(`'${info.name}' has no port forwarding rules`);
+          else {
+            out(table([['NAME', 'NIC', 'PROTO', 'HOST', 'GUEST'], ...rules.map((r) => [r.name, r.nic, r.protocol, `${r.hostAddress}:${r.hostPort}`, `${r.guestAddress || '(guest)'}:${r.guestPort}`])]));
+            for (const r of rules.filter((x) => x.guestPort === 22 && x.protocol === 'tcp')) {
+              out(`ssh: ssh -p ${r.hostPort} USER@${r.hostAddress === '0.0.0.0' ? '127.0.0.1' : r.hostAddress}`);
+            }
+          }
+          return 0;
+        }
+        if (action === 'add') {
+          const parts = (arg ?? '').split(',');
+          if (parts.length !== 6) throw new UsageError('a rule is name,tcp|udp,[host-ip],host-port,[guest-ip],guest-port, e.g. ssh,tcp,,2222,,22');
+          const [name, proto, hostIp, hostPort, guestIp, guestPort] = parts as [string, string, string, string, string, string];
+          if (proto !== 'tcp' && proto !== 'udp') throw new UsageError('the protocol must be tcp or udp');
+          const r = await c.call('network.addForward', {
+            ref: vm,
+            rule: {
+              ...(name ? { name } : {}),
+              protocol: proto,
+              ...(hostIp ? { hostAddress: hostIp } : {}),
+              hostPort: intOpt(hostPort, 'the host port')!,
+              ...(guestIp ? { guestAddress: guestIp } : {}),
+              guestPort: intOpt(guestPort, 'the guest port')!,
+            },
+          });
+          out(`Forwarding ${proto} ${hostIp || '127.0.0.1'}:${hostPort} to port ${guestPort} of '${r.vm.name}'`);
+          return 0;
+        }
+        if (action === 'remove') {
+          if (!arg) throw new UsageError('usage: nestbox portforward NAME remove RULE-NAME');
+          await c.call('network.removeForward', { ref: vm, name: arg });
+          out(`Removed rule '${arg}'`);
+          return 0;
+        }
+        throw new UsageError(`unknown portforward action '${action}' (list, add, remove)`);
+      }
+      case 'link': {
+        const [vm, a, b] = args;
+        const nic = b === undefined ? undefined : a;
+        const onOff = b ?? a;
+        if (!vm || (onOff !== 'on' && onOff !== 'off')) throw new UsageError('usage: nestbox link NAME [NIC] on|off');
+        await c.call('network.setLink', { ref: vm, ...(nic ? { nic } : {}), connected: onOff === 'on' });
+        out(`Cable ${onOff === 'on' ? 'connected' : 'disconnected'}`);
         return 0;
       }
       case 'snapshot': {

@@ -111,6 +111,16 @@ export interface MediaItem {
   readonly usedBy: readonly string[];
 }
 
+export interface PortForwardSpec {
+  readonly name?: string;
+  readonly protocol?: 'tcp' | 'udp';
+  /** Defaults to 127.0.0.1. */
+  readonly hostAddress?: string;
+  readonly hostPort: number;
+  readonly guestAddress?: string;
+  readonly guestPort: number;
+}
+
 export interface SnapshotInfo {
   readonly id: string;
   readonly parentId: string | null;
@@ -183,6 +193,11 @@ export interface ApiMethods {
   'vms.screenshot': { params: { ref: string }; result: { pngBase64: string; width: number; height: number } };
   /** ISOs and disk images Nestbox knows: its media folder (uploads land there) and what VMs use. */
   'media.list': { params: Record<string, never>; result: readonly MediaItem[] };
+  /** NAT port forwarding; applied at once when the VM runs. `nic` defaults to the first NAT adapter. */
+  'network.addForward': { params: { ref: string; nic?: string; rule: PortForwardSpec }; result: OpResult };
+  'network.removeForward': { params: { ref: string; nic?: string; name: string }; result: OpResult };
+  /** Plug or unplug the virtual cable of a running VM's adapter. */
+  'network.setLink': { params: { ref: string; nic?: string; connected: boolean }; result: OpResult };
   'snapshots.list': { params: { ref: string }; result: SnapshotList };
   'snapshots.take': { params: { ref: string; name: string; description?: string }; result: SnapshotInfo };
   /** `id` is a snapshot id or name. */

@@ -32,11 +32,27 @@ export interface CdromConfig {
   readonly iso: string | null;
 }
 
+export type ForwardProtocol = 'tcp' | 'udp';
+
+/** A NAT port forwarding rule, as in VirtualBox: host address:port → guest port. */
+export interface PortForward {
+  readonly name: string;
+  readonly protocol: ForwardProtocol;
+  /** Host address to bind; 127.0.0.1 unless the user chooses otherwise. */
+  readonly hostAddress: string;
+  readonly hostPort: number;
+  /** Guest address; empty means the guest's DHCP address (10.0.2.15 by default). */
+  readonly guestAddress: string;
+  readonly guestPort: number;
+}
+
 export interface NicConfig {
   readonly id: string;
   readonly mode: NicMode;
   readonly model: NicModel;
   readonly mac: string;
+  /** NAT only. Absent in configs written before port forwarding existed. */
+  readonly forwards: readonly PortForward[];
 }
 
 export interface DisplayConfig {
@@ -197,14 +213,38 @@ function parseCdrom(v: unknown, path: string): CdromConfig {
   return { id: str(o, 'id', path, { pattern: ID_RE }), iso: iso as string | null };
 }
 
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const RULE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$/;
+
+export function parsePortForward(v: unknown, path: string): PortForward {
+  const o = expectObject(v, path);
+  rejectUnknownKeys(o, ['name', 'protocol', 'hostAddress', 'hostPort', 'guestAddress', 'guestPort'], path);
+  const guestAddress = str(o, 'guestAddress', path);
+  if (guestAddress !== '' && !IPV4_RE.test(guestAddress)) throw new ConfigError(`${path}.guestAddress`, `'${guestAddress}' is not an IPv4 address`);
+  return {
+    name: str(o, 'name', path, { pattern: RULE_NAME_RE }),
+    protocol: oneOf(o, 'protocol', path, ['tcp', 'udp'] as const),
+    hostAddress: str(o, 'hostAddress', path, { pattern: IPV4_RE }),
+    hostPort: int(o, 'hostPort', path, 1, 65535),
+    guestAddress,
+    guestPort: int(o, 'guestPort', path, 1, 65535),
+  };
+}
+
 function parseNic(v: unknown, path: string): NicConfig {
   const o = expectObject(v, path);
-  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac'], path);
+  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac', 'forwards'], path);
+  const forwards = o['forwards'] === undefined ? [] : arr(o, 'forwards', path, 64).map((f, i) => parsePortForward(f, `${path}.forwards[${i}]`));
+  const names = new Set(forwards.map((f) => f.name));
+  if (names.size !== forwards.length) throw new ConfigError(`${path}.forwards`, 'two rules have the same name');
+  const binds = new Set(forwards.map((f) => `${f.protocol}:${f.hostAddress}:${f.hostPort}`));
+  if (binds.size !== forwards.length) throw new ConfigError(`${path}.forwards`, 'two rules use the same host address and port');
   return {
     id: str(o, 'id', path, { pattern: ID_RE }),
     mode: oneOf(o, 'mode', path, NIC_MODES),
     model: oneOf(o, 'model', path, NIC_MODELS),
     mac: str(o, 'mac', path, { pattern: MAC_RE }),
+    forwards,
   };
 }
 

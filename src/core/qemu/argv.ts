@@ -158,8 +158,10 @@ function networkSection(cfg: VmConfig): string[] {
   cfg.nics.forEach((n, i) => {
     if (n.mode === 'none') return;
     const boot = bootIndex(cfg.bootOrder, 'network', i);
+    // Port forwards bind where the rule says (127.0.0.1 by default); nothing else listens.
+    const fwd = n.forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress}:${f.guestPort}`).join('');
     out.push(
-      '-netdev', `user,id=${n.id}`,
+      '-netdev', `user,id=${n.id}${fwd}`,
       '-device', `${n.model},netdev=${n.id},id=${n.id}-dev,mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
     );
   });

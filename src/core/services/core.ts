@@ -10,6 +10,7 @@ import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities 
 import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
 import { QemuImg } from '../storage/qemuimg';
 import { SnapshotService } from './snapshots';
+import { NetworkService } from './network';
 import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
@@ -47,6 +48,7 @@ export class Core {
   readonly bus = new EventBus();
   readonly vms: VmService;
   readonly snapshots: SnapshotService;
+  readonly network: NetworkService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -74,6 +76,7 @@ export class Core {
       img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null,
       bus: this.bus,
     });
+    this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -177,6 +180,13 @@ export class Core {
           return this.vms.delete(str(p, 'ref'), p['keepFiles'] === true);
         case 'vms.screenshot':
           return this.vms.screenshot(str(p, 'ref'));
+        case 'network.addForward':
+          return this.network.addForward(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, obj(p['rule']) as never);
+        case 'network.removeForward':
+          return this.network.removeForward(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, str(p, 'name'));
+        case 'network.setLink':
+          if (typeof p['connected'] !== 'boolean') throw new NestboxError('INVALID_ARGUMENT', "'connected' must be true or false");
+          return this.network.setLink(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, p['connected']);
         case 'snapshots.list':
           return this.snapshots.list(str(p, 'ref'));
         case 'snapshots.take':

@@ -282,7 +282,7 @@ export class VmService {
     const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
     const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
     const nics: NicConfig[] =
-      (spec.nic ?? 'nat') === 'none' ? [] : [{ id: 'net0', mode: 'nat', model: p.nicModel, mac: randomMac(takenMacs) }];
+      (spec.nic ?? 'nat') === 'none' ? [] : [{ id: 'net0', mode: 'nat', model: p.nicModel, mac: randomMac(takenMacs), forwards: [] }];
 
     let config: VmConfig;
     try {
