@@ -20,7 +20,7 @@ export function rawCdrom(over: RawConfig = {}): RawConfig {
 }
 
 export function rawNic(over: RawConfig = {}): RawConfig {
-  return { id: 'net0', mode: 'nat', model: 'virtio-net-pci', mac: '52:54:00:12:34:56', ...over };
+  return { id: 'net0', mode: 'nat', model: 'virtio-net-pci', mac: '52:54:00:12:34:56', forwards: [], ...over };
 }
 
 /** A valid Linux (BIOS, q35, virtio) config, with top-level overrides. */

@@ -301,3 +301,27 @@ describe('validateName', () => {
     expect(configError(rawConfig({ name: 7 })).message).toBe('name: must be a string');
   });
 });
+
+describe('parseVmConfig: port forwarding rules', () => {
+  const rule = { name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: '', guestPort: 22 };
+
+  it('reads configs written before port forwarding existed as having no rules', () => {
+    const raw = rawConfig();
+    const nic = { ...(raw.nics as Record<string, unknown>[])[0] };
+    delete nic['forwards'];
+    expect(parseVmConfig({ ...raw, nics: [nic] }).nics[0]!.forwards).toEqual([]);
+  });
+
+  it('accepts valid rules and rejects bad ones with the path', () => {
+    const raw = rawConfig();
+    const withRules = (forwards: unknown[]) => ({ ...raw, nics: [{ ...(raw.nics as Record<string, unknown>[])[0], forwards }] });
+    expect(parseVmConfig(withRules([rule])).nics[0]!.forwards).toEqual([rule]);
+    expect(() => parseVmConfig(withRules([{ ...rule, hostPort: 0 }]))).toThrow(/nics\[0\]\.forwards\[0\]\.hostPort/);
+    expect(() => parseVmConfig(withRules([{ ...rule, hostAddress: 'localhost' }]))).toThrow(/hostAddress/);
+    expect(() => parseVmConfig(withRules([{ ...rule, guestAddress: '10.0.2.300' }]))).toThrow(/not an IPv4 address/);
+    expect(() => parseVmConfig(withRules([{ ...rule, protocol: 'sctp' }]))).toThrow(/protocol/);
+    expect(() => parseVmConfig(withRules([rule, { ...rule, hostPort: 2223 }]))).toThrow(/same name/);
+    expect(() => parseVmConfig(withRules([rule, { ...rule, name: 'other' }]))).toThrow(/same host address and port/);
+    expect(() => parseVmConfig(withRules([{ ...rule, extra: 1 }]))).toThrow(/unknown key 'extra'/);
+  });
+});
