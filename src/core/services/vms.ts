@@ -506,6 +506,7 @@ export class VmService {
         throw new NestboxError('NOT_FOUND', `the saved state of '${row.name}' is missing; discard it to start afresh`);
       }
       if (row.config.firmware === 'uefi') await this.ensureEfiVars(row.dir);
+      if (previous === 'aborted') await this.checkDisksAfterCrash(row);
       const runDir = this.d.layout.vmRunDir(row.uuid);
       let argv: string[];
       try {
@@ -551,6 +552,26 @@ export class VmService {
       const e = NestboxError.from(err, 'QEMU_FAILED');
       this.log(row.uuid, 'error', 'start-failed', `could not start '${row.name}': ${e.message}`);
       throw e;
+    }
+  }
+
+  /**
+   * After QEMU died, its qcow2 images may have leaked clusters (repaired here) or, rarely,
+   * corruption, which is reported and never booted over.
+   */
+  private async checkDisksAfterCrash(row: VmRow): Promise<void> {
+    if (!this.img) return;
+    for (const d of row.config.disks) {
+      if (d.format !== 'qcow2' || d.readOnly) continue;
+      const file = resolveDiskPath(row.dir, d.file);
+      const r = await this.img.check(file);
+      if (r.corruptions > 0) {
+        throw new NestboxError(
+          'IMAGE_REJECTED',
+          `disk '${d.id}' of '${row.name}' has ${r.corruptions} corrupt cluster(s) after QEMU died; it was not started so nothing gets worse (inspect it with: qemu-img check -f qcow2 "${file}")`,
+        );
+      }
+      if (r.leaksFixed > 0) this.log(row.uuid, 'warning', 'disk-check', `repaired ${r.leaksFixed} leaked cluster(s) in disk '${d.id}' after the crash`);
     }
   }
 

@@ -66,6 +66,32 @@ export class QemuImg {
     };
   }
 
+  /**
+   * Checks a qcow2 image read-only; only when the sole problem is leaked clusters (harmless,
+   * left by a crash) does it repair them (`-r leaks`). Corruption is reported, never
+   * "repaired" behind the user's back.
+   */
+  async check(file: string): Promise<{ corruptions: number; leaksFixed: number; leaks: number }> {
+    const run = (repair: boolean) =>
+      new Promise<{ corruptions: number; leaks: number; leaksFixed: number }>((resolve, reject) => {
+        const args = ['check', ...(repair ? ['-r', 'leaks'] : []), '-f', 'qcow2', '--output=json', file];
+        execFile(this.binary, args, { timeout: 600_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+          // Exit codes 2 (corruptions) and 3 (leaks) still print the JSON report.
+          try {
+            const j = JSON.parse(String(stdout)) as { corruptions?: number; leaks?: number; 'leaks-fixed'?: number; 'check-errors'?: number };
+            if ((j['check-errors'] ?? 0) > 0) throw new Error(`${j['check-errors']} check errors`);
+            resolve({ corruptions: j.corruptions ?? 0, leaks: j.leaks ?? 0, leaksFixed: j['leaks-fixed'] ?? 0 });
+          } catch (e) {
+            const why = String(stderr).trim().split('\n').pop() || (e as Error).message || err?.message;
+            reject(new NestboxError('IO_ERROR', `qemu-img could not check ${file}: ${why}`));
+          }
+        });
+      });
+    const first = await run(false);
+    if (first.corruptions > 0 || first.leaks === 0) return first;
+    return run(true);
+  }
+
   /** Internal snapshots of a qcow2 image that no QEMU has open: create, apply, delete. */
   async snapshot(file: string, action: 'create' | 'apply' | 'delete', tag: string): Promise<void> {
     const flag = action === 'create' ? '-c' : action === 'apply' ? '-a' : '-d';
