@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { RpcClient } from '../src/core/api/rpc';
 import { RUNTIME_FILES } from '../src/core/qemu/argv';
 import { DataLayout } from '../src/core/store/paths';
+import { relayVncDuplex } from '../test/support/relay';
 import { RfbClient, type ByteDuplex } from '../test/support/rfb';
 import { printTable, row, sleep, startDaemon, tempHome, testIso, waitFor, writeResults } from './lib';
 
@@ -18,26 +18,6 @@ const KEYS = Number(process.env['BENCH_KEYS'] ?? 40);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const WINDOW_MS = 2000;
 
-async function relay(client: RpcClient, ref: string): Promise<ByteDuplex> {
-  const stream = randomUUID();
-  const listeners: ((d: Buffer) => void)[] = [];
-  const early: Buffer[] = [];
-  client.on('console.data', (ev) => {
-    if (ev.stream !== stream) return;
-    const b = Buffer.from(ev.data, 'base64');
-    if (listeners.length) for (const l of listeners) l(b);
-    else early.push(b);
-  });
-  await client.call('console.open', { ref, channel: 'vnc', stream });
-  return {
-    write: (d) => void client.call('console.write', { stream, data: d.toString('base64') }).catch(() => undefined),
-    onData: (cb) => {
-      listeners.push(cb);
-      for (const b of early.splice(0)) cb(b);
-    },
-    close: () => void client.call('console.close', { stream }).catch(() => undefined),
-  };
-}
 
 function direct(sockPath: string): ByteDuplex {
   const s = net.createConnection(sockPath);
@@ -57,7 +37,7 @@ async function main(): Promise<void> {
     await sleep(1500);
     const vncSock = path.join(new DataLayout(home).vmRunDir(started.vm.uuid), RUNTIME_FILES.vnc);
 
-    const viaRelay = await RfbClient.connect(await relay(d.client, name));
+    const viaRelay = await RfbClient.connect(await relayVncDuplex(d.client, name));
     const viaDirect = await RfbClient.connect(direct(vncSock));
     viaRelay.startContinuousUpdates();
     viaDirect.startContinuousUpdates();

@@ -4,7 +4,6 @@
  * guest, Ctrl+Alt+Del resets it, and a slow or vanished viewer blocks neither the VM nor
  * the core.
  */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,33 +12,12 @@ import { RpcClient } from '../../src/core/api/rpc';
 import { RUNTIME_FILES } from '../../src/core/qemu/argv';
 import type { HostedCore } from '../../src/core/server/host';
 import { socketTransport } from '../../src/core/server/socket';
+import { relayVncDuplex } from '../support/relay';
 import { RfbClient, type ByteDuplex } from '../support/rfb';
 import { cleanupHome, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
 
 const NAME = 'screen-vm';
 
-/** A byte duplex over a console stream of the core's API. */
-async function relayDuplex(client: RpcClient, ref: string): Promise<ByteDuplex & { stream: string }> {
-  const stream = randomUUID();
-  const listeners: ((d: Buffer) => void)[] = [];
-  const early: Buffer[] = [];
-  client.on('console.data', (ev) => {
-    if (ev.stream !== stream) return;
-    const b = Buffer.from(ev.data, 'base64');
-    if (listeners.length) for (const l of listeners) l(b);
-    else early.push(b);
-  });
-  await client.call('console.open', { ref, channel: 'vnc', stream });
-  return {
-    stream,
-    write: (d) => void client.call('console.write', { stream, data: d.toString('base64') }).catch(() => undefined),
-    onData: (cb) => {
-      listeners.push(cb);
-      for (const b of early.splice(0)) cb(b);
-    },
-    close: () => void client.call('console.close', { stream }).catch(() => undefined),
-  };
-}
 
 function socketDuplex(sock: net.Socket): ByteDuplex {
   return { write: (d) => sock.write(d), onData: (cb) => sock.on('data', cb), close: () => sock.destroy() };
@@ -68,7 +46,7 @@ describe('the console relay', () => {
   });
 
   it('carries the RFB handshake and framebuffer updates, with no TCP listener', async () => {
-    const rfb = await RfbClient.connect(await relayDuplex(client, NAME));
+    const rfb = await RfbClient.connect(await relayVncDuplex(client, NAME));
     expect(rfb.width).toBeGreaterThan(0);
     expect(rfb.height).toBeGreaterThan(0);
     expect(rfb.name).toContain(NAME);
@@ -94,7 +72,7 @@ describe('the console relay', () => {
   });
 
   it('serves several viewers at once, and keystrokes typed through the relay reach the guest', async () => {
-    const viaRelay = await RfbClient.connect(await relayDuplex(client, NAME));
+    const viaRelay = await RfbClient.connect(await relayVncDuplex(client, NAME));
     const direct = await RfbClient.connect(socketDuplex(net.createConnection(path.join(runDir, RUNTIME_FILES.vnc))));
     const a = viaRelay.nextChange();
     const b = direct.nextChange();
@@ -126,7 +104,7 @@ describe('the console relay', () => {
     const sock = net.createConnection(hosted.core.layout.coreSocket);
     await new Promise((r) => sock.once('connect', r));
     const slow = new RpcClient(socketTransport(sock));
-    const rfb = await RfbClient.connect(await relayDuplex(slow, NAME));
+    const rfb = await RfbClient.connect(await relayVncDuplex(slow, NAME));
     rfb.requestUpdate(false);
     await rfb.nextChange();
     sock.pause();
@@ -143,7 +121,7 @@ describe('the console relay', () => {
     sock.destroy();
     await new Promise((r) => setTimeout(r, 300));
     await serial.run('echo still-$((2+2))', /still-4/);
-    const fresh = await RfbClient.connect(await relayDuplex(client, NAME));
+    const fresh = await RfbClient.connect(await relayVncDuplex(client, NAME));
     const next = fresh.nextChange();
     fresh.requestUpdate(false);
     await next;

@@ -57,10 +57,8 @@ export function isTransitional(s: VmState): boolean {
   return s === 'starting' || s === 'saving' || s === 'stopping';
 }
 
-/** A QEMU process exists, so the screen can be shown and memory is in use. */
-export function isActiveState(s: VmState): boolean {
-  return s === 'starting' || s === 'running' || s === 'paused' || s === 'saving' || s === 'stopping';
-}
+/** A QEMU process exists, so the screen can be shown and memory is in use (the domain's rule). */
+export { isActive as isActiveState } from '../../../core/domain/lifecycle';
 
 /** The toolbar's lifecycle actions, keyed the way the core names the operations. */
 export type LifecycleAction =
