@@ -13,6 +13,11 @@ export interface QemuHostFacts {
   readonly accel: Accelerator;
   /** OVMF code image, required when firmware is uefi. */
   readonly ovmfCode: string | null;
+  /**
+   * Offer clipboard sharing through QEMU's vdagent. Only where it can migrate (QEMU 8.1+):
+   * on older QEMU it blocks save state and live snapshots, which matter more.
+   */
+  readonly clipboard?: boolean;
 }
 
 export interface VmPaths {
@@ -184,10 +189,21 @@ function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
   }
 }
 
-function inputSection(cfg: VmConfig): string[] {
+function inputSection(cfg: VmConfig, host: QemuHostFacts): string[] {
   if (cfg.display.adapter === 'none') return [];
-  // An absolute pointer so the host's mouse is never captured.
-  return ['-device', 'qemu-xhci,id=usb', '-device', 'usb-tablet,id=tablet0,bus=usb.0'];
+  return [
+    // An absolute pointer so the host's mouse is never captured.
+    '-device', 'qemu-xhci,id=usb',
+    '-device', 'usb-tablet,id=tablet0,bus=usb.0',
+    // Clipboard between the VNC viewer and a guest running spice-vdagent.
+    ...(host.clipboard
+      ? [
+          '-chardev', 'qemu-vdagent,id=vdagent,clipboard=on',
+          '-device', 'virtio-serial-pci,id=vserial0',
+          '-device', 'virtserialport,bus=vserial0.0,chardev=vdagent,name=com.redhat.spice.0',
+        ]
+      : []),
+  ];
 }
 
 function serialSection(cfg: VmConfig, paths: VmPaths): string[] {
@@ -229,7 +245,7 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     ...storageSection(cfg, paths),
     ...networkSection(cfg),
     ...displaySection(cfg, paths),
-    ...inputSection(cfg),
+    ...inputSection(cfg, host),
     ...serialSection(cfg, paths),
     ...controlSection(cfg, paths),
     // Always start stopped: the core attaches to QMP first, so no early event is missed.

@@ -512,7 +512,12 @@ export class VmService {
       try {
         argv = buildQemuArgv(
           row.config,
-          { binary: host.qemu.binary, accel, ovmfCode: host.ovmf?.code ?? null },
+          {
+            binary: host.qemu.binary,
+            accel,
+            ovmfCode: host.ovmf?.code ?? null,
+            clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
+          },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
           { incoming: fromSaved, ...(loadvm ? { loadvm } : {}) },
         );

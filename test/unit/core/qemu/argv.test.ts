@@ -233,6 +233,11 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
       expect(qmp[0]).toMatch(/^unix:/);
       expect(parseOptionList(qmp[0]!.slice('unix:'.length)).has(path.join(c.paths.runDir, RUNTIME_FILES.qmp))).toBe(true);
       for (const ch of valuesOf(argv, '-chardev')) {
+        // The clipboard agent is an in-process backend with no socket at all.
+        if (ch.startsWith('qemu-vdagent,')) {
+          expect(parseOptionList(ch).has('path')).toBe(false);
+          continue;
+        }
         expect(ch).toMatch(/^socket,/);
         expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, RUNTIME_FILES.serial));
         expect(parseOptionList(ch).has('host')).toBe(false);
@@ -288,7 +293,7 @@ describe('buildQemuArgv: escaping', () => {
       '/srv/isos/debian 12,netinst.iso',
     ]);
     expect(argv).toContain('driver=file,filename=/mnt/a,,b/c,,,,d.raw,node-name=disk1-file,read-only=off');
-    const serial = parseOptionList(valuesOf(argv, '-chardev')[0]!);
+    const serial = parseOptionList(valuesOf(argv, '-chardev').find((c) => c.startsWith('socket,'))!);
     expect(serial.get('logfile')).toBe('/home/ada/VMs, old/My VM (copy 2)/logs/serial.log');
     expect(serial.get('path')).toBe('/tmp/run,time dir/0b3c9f2e/serial.sock');
     expect(valuesOf(argv, '-vnc')).toEqual(['unix:/tmp/run,,time dir/0b3c9f2e/vnc.sock']);
@@ -456,7 +461,7 @@ describe('buildQemuArgv: sections', () => {
 
   it('has no serial chardev when serial is disabled', () => {
     const out = buildQemuArgv(validConfig({ serial: { enabled: false } }), KVM, pathsFor('/vms/x'), COLD);
-    expect(out).not.toContain('-chardev');
+    expect(valuesOf(out, '-chardev').filter((c) => c.startsWith('socket,'))).toEqual([]);
     expect(out).not.toContain('-serial');
   });
 
@@ -468,5 +473,18 @@ describe('buildQemuArgv: sections', () => {
     expect(a).toEqual(b);
     expect(a).not.toBe(b);
     expect(JSON.stringify(cfg)).toBe(before);
+  });
+});
+
+describe('buildQemuArgv: clipboard', () => {
+  it('adds the vdagent clipboard only where QEMU can migrate it, with no socket of its own', () => {
+    const cfg = validConfig();
+    const without = buildQemuArgv(cfg, KVM, pathsFor('/vms/x'), COLD);
+    expect(without.join(' ')).not.toContain('vdagent');
+    const withIt = buildQemuArgv(cfg, { ...KVM, clipboard: true }, pathsFor('/vms/x'), COLD);
+    expect(valuesOf(withIt, '-chardev')).toContain('qemu-vdagent,id=vdagent,clipboard=on');
+    expect(valuesOf(withIt, '-device')).toContain('virtserialport,bus=vserial0.0,chardev=vdagent,name=com.redhat.spice.0');
+    const headless = buildQemuArgv(validConfig({ display: { adapter: 'none' } }), { ...KVM, clipboard: true }, pathsFor('/vms/x'), COLD);
+    expect(headless.join(' ')).not.toContain('vdagent');
   });
 });
