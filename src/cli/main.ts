@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CreateVmSpec, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
 import { NestboxError } from '../core/api/errors';
@@ -49,7 +49,7 @@ Host:
   ostypes                               OS types and their presets
   setting KEY [VALUE | --reset]         show or change a setting (accel: auto, kvm, hvf, whpx, tcg)
   daemon                                host the core headless; other clients connect to it
-  serve [--port P] [--host ADDR]        web mode: the desktop UI in a browser (prints a URL with a token)
+  serve [--port P] [--host ADDR] [--new-token]   web mode: the desktop UI in a browser (prints a URL with a token)
 
 Global options:
   --home DIR     data directory (default: $NESTBOX_HOME or the platform's app-data folder)
@@ -159,7 +159,28 @@ function webRoot(): string {
   return process.env['NESTBOX_WEB_ROOT'] ?? path.resolve(__dirname, '..', 'renderer');
 }
 
-async function serve(home: string, host: string, port: number): Promise<void> {
+/**
+ * The access token survives restarts of `serve` (kept 0600 in the data directory), so open
+ * pages reconnect by themselves after a restart; `--new-token` rotates it.
+ */
+function webToken(layout: DataLayout, rotate: boolean): string {
+  const file = path.join(layout.dataDir, 'web-token');
+  if (!rotate) {
+    try {
+      const t = fs.readFileSync(file, 'utf8').trim();
+      if (/^[A-Za-z0-9_-]{32,}$/.test(t)) return t;
+    } catch {
+      // none yet
+    }
+  }
+  const t = randomBytes(24).toString('base64url');
+  fs.mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(`${file}.tmp`, `${t}\n`, { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+  return t;
+}
+
+async function serve(home: string, host: string, port: number, rotate = false): Promise<void> {
   const layout = new DataLayout(home);
   // Join a running core if there is one, else host it here.
   let hosted: HostedCore | null = null;
@@ -182,7 +203,7 @@ async function serve(home: string, host: string, port: number): Promise<void> {
     hosted = await hostCore({ dataDir: home });
     onClient = (t) => hosted!.serve(t);
   }
-  const web = await startWebServer({ host, port, staticDir: webRoot(), onClient, uploadDir: layout.mediaDir });
+  const web = await startWebServer({ host, port, staticDir: webRoot(), onClient, uploadDir: layout.mediaDir, token: webToken(layout, rotate) });
   if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
     process.stderr.write(`nestbox: warning: serving on ${host}: anyone who can reach it and has the URL controls your VMs\n`);
   }
@@ -221,6 +242,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       limit: { type: 'string' },
       port: { type: 'string' },
       reset: { type: 'boolean' },
+      'new-token': { type: 'boolean' },
       host: { type: 'string' },
     },
   });
@@ -243,7 +265,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'serve') {
-    await serve(home, o.host ?? '127.0.0.1', intOpt(o.port, '--port') ?? 8490);
+    await serve(home, o.host ?? '127.0.0.1', intOpt(o.port, '--port') ?? 8490, o['new-token'] === true);
     return 0;
   }
 

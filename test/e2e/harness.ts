@@ -13,7 +13,7 @@ export const CHROMIUM = process.env['NESTBOX_CHROMIUM'] ?? '/usr/bin/chromium';
 export interface WebSession {
   readonly home: string;
   readonly url: string;
-  readonly serve: ChildProcess;
+  serve: ChildProcess;
   readonly browser: Browser;
   readonly context: BrowserContext;
   readonly page: Page;
@@ -21,8 +21,8 @@ export interface WebSession {
   close(): Promise<void>;
 }
 
-export async function startServe(home: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+export async function startServe(home: string, port = 0): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
     env: { ...process.env, NESTBOX_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -66,7 +66,7 @@ export async function openWebSession(opts: { colorScheme?: 'light' | 'dark'; hom
   });
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   await page.goto(url);
-  return {
+  const session: WebSession = {
     home,
     url,
     serve: child,
@@ -76,10 +76,14 @@ export async function openWebSession(opts: { colorScheme?: 'light' | 'dark'; hom
     consoleErrors,
     async close() {
       await browser.close().catch(() => undefined);
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      const proc = session.serve;
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
     },
   };
+  return session;
 }
 
 export function shotPath(name: string): string {

@@ -53,16 +53,25 @@ function wsTransport(ws: WebSocket): Transport {
   };
 }
 
-function desktopPort(): Promise<MessagePort> {
-  return new Promise((resolve) => {
-    const onMsg = (e: MessageEvent) => {
-      if (e.source === window && e.data === 'nestbox:port' && e.ports[0]) {
-        window.removeEventListener('message', onMsg);
-        resolve(e.ports[0]);
-      }
-    };
-    window.addEventListener('message', onMsg);
+/**
+ * Ports the preload hands over: one at load, and a fresh one whenever Electron main restarts
+ * the core. Kept from the start so a reconnect never misses the port that arrived first.
+ */
+const pendingPorts: MessagePort[] = [];
+const portWaiters: ((p: MessagePort) => void)[] = [];
+if (typeof window !== 'undefined') {
+  window.addEventListener('message', (e: MessageEvent) => {
+    if (e.source !== window || e.data !== 'nestbox:port' || !e.ports[0]) return;
+    const waiter = portWaiters.shift();
+    if (waiter) waiter(e.ports[0]);
+    else pendingPorts.push(e.ports[0]);
   });
+}
+
+function desktopPort(): Promise<MessagePort> {
+  const ready = pendingPorts.pop();
+  pendingPorts.length = 0;
+  return ready ? Promise.resolve(ready) : new Promise((resolve) => portWaiters.push(resolve));
 }
 
 /** Connects to the core through whichever host serves this page. */

@@ -138,7 +138,7 @@ export function ConnectionLostBanner({ reason }: { readonly reason: string }) {
         </Button>
       }
     >
-      <span title={reason}>Lost the connection to the Nestbox core. Your virtual machines keep running; reload to reconnect.</span>
+      <span title={reason}>Lost the connection to the Nestbox core. Your virtual machines keep running; reconnecting…</span>
     </Alert>
   );
 }

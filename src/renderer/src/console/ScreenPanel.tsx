@@ -101,7 +101,7 @@ export function ScreenPanel(p: ScreenPanelProps) {
   } else if (status.kind === 'lost') {
     overlay = (
       <Placeholder icon={<CloudOffOutlinedIcon sx={{ fontSize: 40 }} />} title="Lost the connection to the Nestbox core">
-        The VM keeps running. Reload the window to see its screen again.
+        The VM keeps running. Nestbox reconnects by itself as soon as the core is back.
       </Placeholder>
     );
   }

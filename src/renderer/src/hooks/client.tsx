@@ -45,23 +45,40 @@ export function ConnectionGate({ children }: { readonly children: ReactNode }) {
     let cancelled = false;
     let client: RpcClient | null = null;
     let offClose: (() => void) | null = null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const open = (retry: number) => {
+      connect().then(
+        (c) => {
+          if (cancelled) {
+            c.close();
+            return;
+          }
+          client = c;
+          offClose?.();
+          offClose = c.onClose((reason) => {
+            // The core restarted (or web mode's server did): keep the window and reconnect by itself.
+            setLost(reason?.message ?? 'the connection was closed');
+            if (!cancelled) timer = setTimeout(() => open(0), 1000);
+          });
+          setLost(null);
+          setPhase({ kind: 'ready', client: c });
+        },
+        (err: unknown) => {
+          if (cancelled) return;
+          if (client) {
+            // Lost after having worked: keep trying quietly, backing off to 10 s.
+            timer = setTimeout(() => open(retry + 1), Math.min(10_000, 1000 * 2 ** retry));
+          } else {
+            setPhase({ kind: 'failed', problem: toProblem(err) });
+          }
+        },
+      );
+    };
     setPhase({ kind: 'connecting' });
-    connect().then(
-      (c) => {
-        if (cancelled) {
-          c.close();
-          return;
-        }
-        client = c;
-        offClose = c.onClose((reason) => setLost(reason?.message ?? 'the connection was closed'));
-        setPhase({ kind: 'ready', client: c });
-      },
-      (err: unknown) => {
-        if (!cancelled) setPhase({ kind: 'failed', problem: toProblem(err) });
-      },
-    );
+    open(0);
     return () => {
       cancelled = true;
+      if (timer) clearTimeout(timer);
       offClose?.();
       client?.close();
     };
