@@ -19,6 +19,7 @@ import { useHostInfo, useVmInfo, useVmList } from './hooks/data';
 import { useOperations } from './hooks/operations';
 import type { LifecycleAction } from './model/vmState';
 import { SettingsDialog } from './settings/SettingsDialog';
+import { MachinePane } from './snapshots/MachinePane';
 import { NewVmWizard } from './wizard/NewVmWizard';
 
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
@@ -235,7 +236,10 @@ export function Manager() {
         </Suspense>
       );
     }
-    if (vm) return <VmDetails vm={vm} osTypes={host?.osTypes} busy={ops.busy.get(vm.uuid)} onOpenConsole={() => openConsole(vm)} />;
+    if (vm) {
+      const details = <VmDetails vm={vm} osTypes={host?.osTypes} busy={ops.busy.get(vm.uuid)} onOpenConsole={() => openConsole(vm)} />;
+      return <MachinePane vm={vm} busy={ops.busy.get(vm.uuid)} details={details} />;
+    }
     if (infoError) return <NoSelection text={`Cannot show this VM: ${infoError}`} />;
     if (selected) {
       return (

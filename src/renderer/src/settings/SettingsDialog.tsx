@@ -35,7 +35,8 @@ import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFiel
 import { MediaPicker } from '../components/MediaPicker';
 import { Field, Fields } from '../components/Section';
 import { useMedia } from '../hooks/data';
-import { DISPLAY_ADAPTERS, busLabel, displayLabel, formatLabel, nicModeLabel, nicModelLabel, type DisplayAdapter, type Firmware } from '../model/labels';
+import { NetworkSection } from '../network/NetworkSection';
+import { DISPLAY_ADAPTERS, busLabel, displayLabel, formatLabel, type DisplayAdapter, type Firmware } from '../model/labels';
 import { isActiveState, stateLabel } from '../model/vmState';
 import { baseName } from '../util/format';
 import { cpusProblem, groupProblem, isAbsolutePath, memoryProblem, vmNameProblem } from '../util/validation';
@@ -300,22 +301,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
           </>
         );
       case 'network':
-        return (
-          <>
-            <Alert severity="info" role="note">Editing network adapters arrives with the networking issue; this is a summary of the current ones.</Alert>
-            <Fields>
-              {vm.config.nics.length === 0 ? (
-                <Field label="Adapters">None</Field>
-              ) : (
-                vm.config.nics.map((n, i) => (
-                  <Field key={n.id} label={`Adapter ${i + 1}`}>
-                    {nicModeLabel(n.mode)} · {nicModelLabel(n.model)} · <code>{n.mac}</code>
-                  </Field>
-                ))
-              )}
-            </Fields>
-          </>
-        );
+        return <NetworkSection vm={vm} />;
       case 'serial':
         return (
           <>

@@ -1,0 +1,495 @@
+/**
+ * The three snapshot dialogs: Take (name, description, progress), Restore (what will
+ * happen, and a snapshot of the current state first, checked by default as in VirtualBox)
+ * and Delete (where the children go). Each shows its own progress and errors and stays
+ * open until the core answers; none can be dismissed halfway.
+ */
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import Alert from '@mui/material/Alert';
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import Checkbox from '@mui/material/Checkbox';
+import CircularProgress from '@mui/material/CircularProgress';
+import Dialog from '@mui/material/Dialog';
+import DialogActions from '@mui/material/DialogActions';
+import DialogContent from '@mui/material/DialogContent';
+import DialogTitle from '@mui/material/DialogTitle';
+import FormControlLabel from '@mui/material/FormControlLabel';
+import FormHelperText from '@mui/material/FormHelperText';
+import LinearProgress from '@mui/material/LinearProgress';
+import TextField from '@mui/material/TextField';
+import Typography from '@mui/material/Typography';
+import AddAPhotoOutlinedIcon from '@mui/icons-material/AddAPhotoOutlined';
+import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
+import RestoreRoundedIcon from '@mui/icons-material/RestoreRounded';
+import type { SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
+import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
+import { useNotify } from '../components/Notifications';
+import { useClient } from '../hooks/client';
+import { changedRows } from './diff';
+import { runSnapshotOp, usePendingSnapshotOp } from './pending';
+import { RamChip } from './RamChip';
+import { restoreReason, storageReason } from './reasons';
+import { SnapshotThumb } from './SnapshotThumb';
+import { absoluteTime, relativeTime } from './time';
+import { MAX_DESCRIPTION, MAX_NAME, beforeRestoringName, defaultSnapshotName } from './tree';
+
+const isLive = (vm: VmInfo) => vm.state === 'running' || vm.state === 'paused';
+
+function useMounted() {
+  const mounted = useRef(true);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+  return mounted;
+}
+
+/** Seconds since `since`, ticking while an operation runs. */
+function useElapsed(since: number | null): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (since === null) return undefined;
+    setNow(Date.now());
+    const t = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(t);
+  }, [since]);
+  return since === null ? 0 : Math.max(0, Math.floor((now - since) / 1000));
+}
+
+/** The live progress line of the VM's snapshot operation: words, elapsed time, a bar. */
+function Progress({ vm, fallback }: { readonly vm: VmInfo; readonly fallback: string }) {
+  const op = usePendingSnapshotOp(vm.uuid);
+  const elapsed = useElapsed(op?.since ?? null);
+  const text = op?.text ?? fallback;
+  return (
+    <Box role="status" aria-live="polite" sx={{ mt: 2 }}>
+      <Box sx={{ display: 'flex', justifyContent: 'space-between', gap: 2, mb: 0.75 }}>
+        <Typography variant="body2" color="text.secondary">
+          {text}
+        </Typography>
+        {elapsed >= 1 && (
+          <Typography variant="body2" color="text.secondary" sx={{ fontVariantNumeric: 'tabular-nums' }}>
+            {elapsed} s
+          </Typography>
+        )}
+      </Box>
+      <LinearProgress aria-label={text} />
+    </Box>
+  );
+}
+
+/** The snapshot a dialog is about, as the tree shows it but larger. */
+export function SnapshotCard({ snapshot, now }: { readonly snapshot: SnapshotInfo; readonly now: number }) {
+  return (
+    <Box sx={{ display: 'flex', alignItems: 'center', gap: 1.5, p: 1.25, border: 1, borderColor: 'divider', borderRadius: 1.5, bgcolor: 'action.hover' }}>
+      <SnapshotThumb snapshot={snapshot} width={96} height={60} lazy={false} />
+      <Box sx={{ minWidth: 0 }}>
+        <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
+          <Typography variant="body2" sx={{ fontWeight: 600, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
+            {snapshot.name}
+          </Typography>
+          {snapshot.withRam && <RamChip />}
+        </Box>
+        <Typography variant="caption" color="text.secondary" component="div">
+          Taken {relativeTime(snapshot.createdAt, now)} · {absoluteTime(snapshot.createdAt)}
+        </Typography>
+        <Typography variant="caption" color="text.secondary" component="div">
+          {snapshot.withRam ? 'Memory and disks (taken while running)' : 'Disks only (taken while powered off)'}
+        </Typography>
+      </Box>
+    </Box>
+  );
+}
+
+function Para({ children }: { readonly children: ReactNode }) {
+  return (
+    <Typography variant="body2" sx={{ mb: 1.25, '&:last-child': { mb: 0 } }}>
+      {children}
+    </Typography>
+  );
+}
+
+// ---------------------------------------------------------------------------------- take
+
+export interface TakeSnapshotDialogProps {
+  readonly open: boolean;
+  readonly vm: VmInfo;
+  readonly list: SnapshotList | null;
+  readonly onClose: () => void;
+  readonly onTaken: (snapshot: SnapshotInfo) => void;
+}
+
+/** Mounted afresh for each opening (the parent keys it), so the defaults are computed once. */
+export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSnapshotDialogProps) {
+  const client = useClient();
+  const notify = useNotify();
+  const mounted = useMounted();
+  const [name, setName] = useState(() => defaultSnapshotName(list));
+  const [description, setDescription] = useState('');
+  const [running, setRunning] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const trimmed = name.trim();
+  const nameError = trimmed.length === 0 ? 'Give the snapshot a name' : trimmed.length > MAX_NAME ? `At most ${MAX_NAME} characters` : null;
+  const descError = description.length > MAX_DESCRIPTION ? `At most ${MAX_DESCRIPTION.toLocaleString()} characters` : null;
+  const live = isLive(vm);
+  const blocked = storageReason(vm);
+
+  const submit = (e?: FormEvent) => {
+    e?.preventDefault();
+    if (running || nameError || descError || blocked) return;
+    const target = { uuid: vm.uuid, name: vm.name };
+    setRunning(true);
+    setProblem(null);
+    runSnapshotOp(target.uuid, 'take', live ? `Saving the memory and disks of '${target.name}'…` : `Saving the disks of '${target.name}'…`, () =>
+      client.call('snapshots.take', { ref: target.uuid, name: trimmed, ...(description.trim() ? { description: description.trim() } : {}) }),
+    ).then(
+      (info) => {
+        notify.success(`Took snapshot '${info.name}' of '${target.name}'.`);
+        if (!mounted.current) return;
+        setRunning(false);
+        onTaken(info);
+      },
+      (err: unknown) => {
+        if (!mounted.current) {
+          notify.error(err, `Could not take a snapshot of '${target.name}'`);
+          return;
+        }
+        setRunning(false);
+        setProblem(toProblem(err, 'Could not take the snapshot'));
+      },
+    );
+  };
+
+  return (
+    <Dialog
+      open={open}
+      onClose={() => {
+        if (!running) onClose();
+      }}
+      aria-labelledby="take-snapshot-title"
+      maxWidth="sm"
+      fullWidth
+    >
+      <form onSubmit={submit} noValidate>
+        <DialogTitle id="take-snapshot-title" sx={{ display: 'flex', alignItems: 'center', gap: 1.25 }}>
+          <AddAPhotoOutlinedIcon color="primary" aria-hidden />
+          Take Snapshot of {vm.name}
+        </DialogTitle>
+        <DialogContent>
+          <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
+            {live
+              ? `'${vm.name}' is ${vm.state === 'paused' ? 'paused' : 'running'}: the snapshot keeps its memory as well as its disks and settings, so restoring it resumes the guest exactly at this moment. The guest stops for a moment while its memory is saved.`
+              : `'${vm.name}' is not running: the snapshot keeps its disks and settings. Restoring it later boots from them.`}
+          </Typography>
+          <Box sx={{ display: 'grid', gap: 2 }}>
+            <TextField
+              label="Snapshot name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              error={nameError !== null}
+              helperText={nameError ?? undefined}
+              disabled={running}
+              autoFocus
+              onFocus={(e) => e.target.select()}
+              slotProps={{ htmlInput: { maxLength: MAX_NAME + 1, spellCheck: false } }}
+            />
+            <TextField
+              label="Description"
+              value={description}
+              onChange={(e) => setDescription(e.target.value)}
+              error={descError !== null}
+              helperText={descError ?? 'Optional: what is in this state, why you took it.'}
+              disabled={running}
+              multiline
+              minRows={3}
+              maxRows={8}
+            />
+          </Box>
+          {blocked && (
+            <Alert severity="warning" sx={{ mt: 2 }}>
+              {blocked}
+            </Alert>
+          )}
+          {running && <Progress vm={vm} fallback="Taking the snapshot…" />}
+          {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
+        </DialogContent>
+        <DialogActions>
+          <Button onClick={onClose} disabled={running}>
+            Cancel
+          </Button>
+          <Button
+            type="submit"
+            variant="contained"
+            disabled={running || nameError !== null || descError !== null || blocked !== null}
+            startIcon={running ? <CircularProgress size={14} color="inherit" /> : undefined}
+          >
+            Take
+          </Button>
+        </DialogActions>
+      </form>
+    </Dialog>
+  );
+}
+
+// ------------------------------------------------------------------------------- restore
+
+export interface RestoreSnapshotDialogProps {
+  readonly open: boolean;
+  readonly vm: VmInfo;
+  readonly snapshot: SnapshotInfo;
+  readonly now: number;
+  readonly onClose: () => void;
+  readonly onRestored: () => void;
+}
+
+export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRestored }: RestoreSnapshotDialogProps) {
+  const client = useClient();
+  const notify = useNotify();
+  const mounted = useMounted();
+  const preBlocked = storageReason(vm) ?? (vm.allowed.includes('takeSnapshot') ? null : vm.state === 'saved' ? 'not possible while the machine state is saved' : 'not possible in this state');
+  const [pre, setPre] = useState(preBlocked === null);
+  const [running, setRunning] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const live = isLive(vm);
+  const blocked = running ? null : restoreReason(vm, snapshot, undefined, undefined, false);
+  const preName = beforeRestoringName(snapshot.name);
+  const changes = changedRows(snapshot.config, vm.config);
+  const takePre = pre && preBlocked === null;
+
+  const go = () => {
+    if (running || blocked) return;
+    const target = { uuid: vm.uuid, name: vm.name };
+    const snap = snapshot;
+    const withPre = takePre;
+    let took: string | null = null;
+    setRunning(true);
+    setProblem(null);
+    runSnapshotOp(target.uuid, 'restore', withPre ? `Taking snapshot '${preName}' of the current state…` : `Restoring '${snap.name}'…`, async (step) => {
+      if (withPre) {
+        const s = await client.call('snapshots.take', { ref: target.uuid, name: preName, description: `Taken before restoring '${snap.name}'.` });
+        took = s.name;
+        step(`Restoring '${snap.name}'…`);
+      }
+      return client.call('snapshots.restore', { ref: target.uuid, id: snap.id });
+    }).then(
+      (res) => {
+        const resumes = res.vm.state === 'saved' && snap.withRam;
+        notify.success(`Restored '${target.name}' to '${snap.name}'.${resumes ? ' It resumes from that moment at its next start.' : ''}`);
+        for (const w of res.warnings) notify.warning(w, `'${target.name}'`);
+        if (!mounted.current) return;
+        setRunning(false);
+        onRestored();
+      },
+      (err: unknown) => {
+        const title = took ? `Snapshot '${took}' was taken, but restoring '${snap.name}' failed` : `Could not restore '${snap.name}'`;
+        if (!mounted.current) {
+          notify.error(err, title);
+          return;
+        }
+        setRunning(false);
+        // The current state is already kept: a second try must not take it again.
+        if (took) setPre(false);
+        setProblem(toProblem(err, title));
+      },
+    );
+  };
+
+  let what: ReactNode;
+  if (live) {
+    what = (
+      <Para>
+        &apos;{vm.name}&apos; returns immediately to the moment this snapshot was taken: the guest continues from the memory, disks and
+        settings saved then. <strong>The current state is lost</strong> unless you keep a snapshot of it.
+      </Para>
+    );
+  } else if (snapshot.withRam) {
+    what = (
+      <Para>
+        The disks and settings go back to that moment, and &apos;{vm.name}&apos; <strong>will resume from that moment at its next start</strong>{' '}
+        (its memory was saved with the snapshot). The current state of the disks is lost unless you keep a snapshot of it.
+      </Para>
+    );
+  } else {
+    what = (
+      <Para>
+        The disks and settings go back to that moment; &apos;{vm.name}&apos; boots from them at its next start. The current state of the disks is
+        lost unless you keep a snapshot of it.
+      </Para>
+    );
+  }
+
+  return (
+    <Dialog
+      open={open}
+      onClose={() => {
+        if (!running) onClose();
+      }}
+      aria-labelledby="restore-snapshot-title"
+      aria-describedby="restore-snapshot-text"
+      maxWidth="sm"
+      fullWidth
+    >
+      <DialogTitle id="restore-snapshot-title" sx={{ display: 'flex', alignItems: 'center', gap: 1.25 }}>
+        <RestoreRoundedIcon color="primary" aria-hidden />
+        Restore snapshot &apos;{snapshot.name}&apos;?
+      </DialogTitle>
+      <DialogContent>
+        <SnapshotCard snapshot={snapshot} now={now} />
+        <Box id="restore-snapshot-text" sx={{ mt: 2 }}>
+          {what}
+          {vm.state === 'saved' && <Para>The saved machine state of &apos;{vm.name}&apos; is discarded.</Para>}
+          {changes.length > 0 && (
+            <>
+              <Para>Settings go back too:</Para>
+              <Box component="ul" sx={{ m: 0, mb: 1.25, pl: 2.5, '& li': { fontSize: '0.8125rem', mb: 0.25 } }}>
+                {changes.map((r) => (
+                  <li key={r.key}>
+                    {r.label}: {r.now ?? 'none'} → {r.then ?? 'none'}
+                  </li>
+                ))}
+              </Box>
+            </>
+          )}
+        </Box>
+        <Box sx={{ mt: 1 }}>
+          <FormControlLabel
+            control={<Checkbox checked={takePre} onChange={(e) => setPre(e.target.checked)} disabled={running || preBlocked !== null} />}
+            label="Take a snapshot of the current state first"
+          />
+          <FormHelperText sx={{ mt: -0.5, ml: 3.75 }}>
+            {preBlocked !== null
+              ? `Not available: ${preBlocked.replace(/^./, (c) => c.toLowerCase())}.`
+              : takePre
+                ? `Kept as '${preName}', so you can come back to it.`
+                : 'Without it, the current state cannot be brought back.'}
+          </FormHelperText>
+        </Box>
+        {blocked && (
+          <Alert severity="warning" sx={{ mt: 2 }}>
+            {blocked}
+          </Alert>
+        )}
+        {running && <Progress vm={vm} fallback={`Restoring '${snapshot.name}'…`} />}
+        {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
+      </DialogContent>
+      <DialogActions>
+        <Button onClick={onClose} disabled={running}>
+          Cancel
+        </Button>
+        <Button
+          variant="contained"
+          onClick={go}
+          disabled={running || blocked !== null}
+          autoFocus
+          startIcon={running ? <CircularProgress size={14} color="inherit" /> : undefined}
+        >
+          Restore
+        </Button>
+      </DialogActions>
+    </Dialog>
+  );
+}
+
+// -------------------------------------------------------------------------------- delete
+
+export interface DeleteSnapshotDialogProps {
+  readonly open: boolean;
+  readonly vm: VmInfo;
+  readonly snapshot: SnapshotInfo;
+  readonly list: SnapshotList | null;
+  readonly now: number;
+  readonly onClose: () => void;
+  readonly onDeleted: (list: SnapshotList) => void;
+}
+
+export function DeleteSnapshotDialog({ open, vm, snapshot, list, now, onClose, onDeleted }: DeleteSnapshotDialogProps) {
+  const client = useClient();
+  const notify = useNotify();
+  const mounted = useMounted();
+  const [running, setRunning] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const all = list?.snapshots ?? [];
+  const children = all.filter((s) => s.parentId === snapshot.id);
+  const parent = all.find((s) => s.id === snapshot.parentId);
+  const dest = parent ? `its parent '${parent.name}'` : 'the top of the tree';
+
+  const go = () => {
+    if (running) return;
+    const target = { uuid: vm.uuid, name: vm.name };
+    const snap = snapshot;
+    setRunning(true);
+    setProblem(null);
+    runSnapshotOp(target.uuid, 'delete', `Deleting snapshot '${snap.name}'…`, () => client.call('snapshots.delete', { ref: target.uuid, id: snap.id })).then(
+      (l) => {
+        notify.success(`Deleted snapshot '${snap.name}' of '${target.name}'.`);
+        if (!mounted.current) return;
+        setRunning(false);
+        onDeleted(l);
+      },
+      (err: unknown) => {
+        const title = `Could not delete snapshot '${snap.name}'`;
+        if (!mounted.current) {
+          notify.error(err, title);
+          return;
+        }
+        setRunning(false);
+        setProblem(toProblem(err, title));
+      },
+    );
+  };
+
+  const names = children.map((c) => `'${c.name}'`);
+  const listed = names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+  return (
+    <Dialog
+      open={open}
+      onClose={() => {
+        if (!running) onClose();
+      }}
+      aria-labelledby="delete-snapshot-title"
+      aria-describedby="delete-snapshot-text"
+      maxWidth="sm"
+      fullWidth
+    >
+      <DialogTitle id="delete-snapshot-title" sx={{ display: 'flex', alignItems: 'center', gap: 1.25 }}>
+        <DeleteOutlineRoundedIcon color="error" aria-hidden />
+        Delete snapshot &apos;{snapshot.name}&apos;?
+      </DialogTitle>
+      <DialogContent>
+        <SnapshotCard snapshot={snapshot} now={now} />
+        <Box id="delete-snapshot-text" sx={{ mt: 2 }}>
+          <Para>
+            {children.length > 0 &&
+              `${children.length === 1 ? 'Its child' : `Its ${children.length} children`} ${listed} ${children.length === 1 ? 'moves' : 'move'} up to ${dest}. `}
+            {list?.current === snapshot.id ? `The current state will then be based on ${parent ? `'${parent.name}'` : 'no snapshot'}. ` : ''}
+            No data of other snapshots is lost; only the disk space this snapshot alone uses is freed.
+          </Para>
+          <Para>
+            <Box component="span" sx={{ color: 'text.secondary' }}>
+              This cannot be undone{isLive(vm) ? `; '${vm.name}' keeps running` : ''}.
+            </Box>
+          </Para>
+        </Box>
+        {running && <Progress vm={vm} fallback={`Deleting snapshot '${snapshot.name}'…`} />}
+        {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
+      </DialogContent>
+      <DialogActions>
+        <Button onClick={onClose} disabled={running} autoFocus>
+          Cancel
+        </Button>
+        <Button
+          variant="contained"
+          color="error"
+          onClick={go}
+          disabled={running}
+          startIcon={running ? <CircularProgress size={14} color="inherit" /> : undefined}
+        >
+          Delete
+        </Button>
+      </DialogActions>
+    </Dialog>
+  );
+}

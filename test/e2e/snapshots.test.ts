@@ -1,0 +1,88 @@
+/**
+ * The Snapshot Manager in web mode against a real guest: take snapshots with RAM from the
+ * UI, see the tree with thumbnails and the Current state node, restore one (with a snapshot
+ * of the current state first, as VirtualBox offers), and delete one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { cleanupHome, cli, testIso, waitForFile } from '../integration/helpers';
+import { openWebSession, shotPath, type WebSession } from './harness';
+
+const NAME = 'snapguest';
+
+async function take(page: Page, name: string): Promise<void> {
+  await page.getByRole('button', { name: 'Take Snapshot', exact: true }).first().click();
+  const dlg = page.getByRole('dialog', { name: `Take Snapshot of ${NAME}` });
+  await dlg.waitFor();
+  await dlg.getByRole('textbox', { name: 'Snapshot name' }).fill(name);
+  await dlg.getByRole('button', { name: 'Take', exact: true }).click();
+  await dlg.waitFor({ state: 'hidden', timeout: 60_000 });
+}
+
+function snapNames(home: string): Promise<string[]> {
+  return cli(home, ['snapshot', NAME, 'list', '--json']).then((r) => (JSON.parse(r.stdout) as { snapshots: { name: string }[] }).snapshots.map((s) => s.name));
+}
+
+describe('the Snapshot Manager in web mode', () => {
+  let s: WebSession;
+  let page: Page;
+
+  beforeAll(async () => {
+    s = await openWebSession();
+    page = s.page;
+    expect((await cli(s.home, ['create', NAME, '--os-type', 'linux-other', '--memory', '256', '--cpus', '1', '--disk-size', '64M', '--iso', testIso()])).code).toBe(0);
+    const r = await cli(s.home, ['start', NAME]);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse((await cli(s.home, ['info', NAME, '--json'])).stdout);
+    await waitForFile(info.serialLog, /NESTBOX-GUEST-READY/);
+  });
+  afterAll(async () => {
+    await s?.close();
+    if (s) await cleanupHome(s.home);
+  });
+
+  it('takes two live snapshots and shows them in the tree with thumbnails and the current state', async () => {
+    await page.locator(`[role=option][data-vm-name="${NAME}"][data-vm-state="running"]`).click();
+    await page.getByRole('tab', { name: /Snapshots/ }).click();
+    await take(page, 'First');
+    await take(page, 'Second');
+    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
+    await tree.getByRole('treeitem', { name: 'Second' }).waitFor({ timeout: 20_000 });
+    expect(await tree.getByRole('treeitem', { name: 'First' }).count()).toBe(1);
+    expect(await tree.getByRole('treeitem', { name: 'Current state' }).count()).toBe(1);
+    await expect.poll(() => tree.locator('[data-thumbnail="loaded"]').count(), { timeout: 20_000 }).toBe(2);
+    expect(await snapNames(s.home)).toEqual(['First', 'Second']);
+    await page.screenshot({ path: shotPath('40-snapshots-tree') });
+  });
+
+  it('restores the first snapshot, taking one of the current state first', async () => {
+    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
+    await tree.getByRole('treeitem', { name: 'First' }).click();
+    await page.getByRole('button', { name: 'Restore', exact: true }).first().click();
+    const dlg = page.getByRole('dialog', { name: "Restore snapshot 'First'?" });
+    await dlg.waitFor();
+    expect(await dlg.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
+    await page.screenshot({ path: shotPath('41-snapshots-restore') });
+    await dlg.getByRole('button', { name: 'Restore', exact: true }).click();
+    await dlg.waitFor({ state: 'hidden', timeout: 60_000 });
+    await expect.poll(() => snapNames(s.home), { timeout: 20_000 }).toEqual(['First', 'Second', 'Before restoring First']);
+    const list = JSON.parse((await cli(s.home, ['snapshot', NAME, 'list', '--json'])).stdout) as { current: string; snapshots: { id: string; name: string }[] };
+    expect(list.snapshots.find((x) => x.id === list.current)?.name).toBe('First');
+    expect(JSON.parse((await cli(s.home, ['info', NAME, '--json'])).stdout).state).toBe('running');
+  });
+
+  it('deletes a snapshot after asking', async () => {
+    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
+    await tree.getByRole('treeitem', { name: 'Second' }).click();
+    await page.getByRole('button', { name: 'Delete', exact: true }).last().click();
+    const dlg = page.getByRole('dialog', { name: "Delete snapshot 'Second'?" });
+    await dlg.waitFor();
+    await dlg.getByRole('button', { name: 'Delete', exact: true }).click();
+    await dlg.waitFor({ state: 'hidden', timeout: 60_000 });
+    await tree.getByRole('treeitem', { name: 'Second' }).waitFor({ state: 'detached', timeout: 20_000 });
+    expect(await snapNames(s.home)).toEqual(['First', 'Before restoring First']);
+    await page.screenshot({ path: shotPath('42-snapshots-after-delete') });
+    expect(s.consoleErrors).toEqual([]);
+    await cli(s.home, ['poweroff', NAME]);
+  });
+});
