@@ -1,11 +1,17 @@
 /** Shared pieces of the benchmarks: statistics, tables, the test guest, a daemon. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { RpcClient } from '../src/core/api/rpc';
+import { parseVmConfig } from '../src/core/domain/config';
+import { buildQemuArgv, RUNTIME_FILES } from '../src/core/qemu/argv';
+import { findOvmf, findQemu } from '../src/core/qemu/host';
+import { QmpClient } from '../src/core/qemu/qmp';
 import { connectUnix } from '../src/core/server/socket';
-import { DataLayout } from '../src/core/store/paths';
+import { DataLayout, ensurePrivateDir } from '../src/core/store/paths';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'nestbox.cjs');
@@ -108,4 +114,92 @@ export async function startDaemon(home: string): Promise<{ child: ChildProcess; 
 
 export function tempHome(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'nb-bench-'));
+}
+
+export interface PlainVm {
+  qmp: QmpClient;
+  child: ChildProcess;
+  serial: net.Socket;
+  log: string;
+  /** performance.now() just before QEMU was spawned. */
+  spawnedAt: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The peer "plain QEMU": the argv Nestbox would build for the same VM (same builder), started
+ * by hand with spawn(), then connected to over QMP and continued (the argv has -S), as a
+ * person scripting QEMU would. No database, no daemon, no checks.
+ */
+export async function startPlain(dir: string, memoryMiB: number, iso: string, diskGiB = Math.ceil(memoryMiB / 1024) + 2): Promise<PlainVm> {
+  const qemu = (await findQemu())!;
+  const runDir = path.join(dir, 'run');
+  ensurePrivateDir(runDir);
+  const disk = path.join(dir, 'disk.qcow2');
+  if (!fs.existsSync(disk)) {
+    await new Promise((r) => spawn(qemu.imgBinary, ['create', '-q', '-f', 'qcow2', disk, `${diskGiB}G`]).on('exit', r));
+  }
+  const cfg = parseVmConfig({
+    version: 1, uuid: randomUUID(), name: 'plain', osType: 'linux-other', description: '', group: '', memoryMiB, cpus: 1,
+    firmware: 'bios', machine: 'q35',
+    disks: [{ id: 'disk0', file: disk, format: 'qcow2', bus: 'virtio', readOnly: false, owned: true }],
+    cdroms: [{ id: 'cd0', iso }], bootOrder: ['cdrom', 'disk'],
+    nics: [], display: { adapter: 'vga' }, serial: { enabled: true },
+  });
+  const log = path.join(dir, 'serial.log');
+  fs.rmSync(log, { force: true });
+  const argv = buildQemuArgv(cfg, { binary: qemu.binary, accel: 'tcg', ovmfCode: findOvmf()?.code ?? null }, { vmDir: dir, runDir, serialLog: log, efiVars: '' }, { incoming: false });
+  const spawnedAt = performance.now();
+  const child = spawn(qemu.binary, argv, { stdio: 'ignore' });
+  const qmp = await QmpClient.connect(path.join(runDir, RUNTIME_FILES.qmp), { retryUntilMs: 20_000 });
+  const serial = net.createConnection(path.join(runDir, RUNTIME_FILES.serial));
+  serial.on('data', () => undefined);
+  serial.on('error', () => undefined);
+  await qmp.execute('cont');
+  return {
+    qmp, child, serial, log, spawnedAt,
+    async stop() {
+      serial.destroy();
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        await qmp.execute('quit').catch(() => child.kill('SIGKILL'));
+        await exited;
+      }
+      qmp.close();
+    },
+  };
+}
+
+/** Resolves at the first moment `file` has at least one byte (checked every 2 ms). */
+export async function firstByte(file: string, timeoutMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (fs.statSync(file).size > 0) return performance.now();
+    } catch {
+      /* not created yet */
+    }
+    await sleep(2);
+  }
+  throw new Error(`no byte arrived in ${file} within ${timeoutMs} ms`);
+}
+
+/** Resolves when `pattern` first appears in `file` (checked every 5 ms), at that moment. */
+export async function markerAt(file: string, pattern: RegExp, timeoutMs = 180_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (pattern.test(fs.readFileSync(file, 'latin1'))) return performance.now();
+    } catch {
+      /* not created yet */
+    }
+    await sleep(5);
+  }
+  throw new Error(`timed out waiting for ${pattern} in ${file}`);
+}
+
+/** Resident memory (VmRSS) of a process in MiB. */
+export function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }

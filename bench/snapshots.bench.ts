@@ -4,19 +4,12 @@
  * (snapshot-save / snapshot-load jobs), for several guest memory sizes with memory actually
  * dirtied (random data in the guest's RAM-backed root file system). Measured alternately.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { RpcClient } from '../src/core/api/rpc';
-import { parseVmConfig } from '../src/core/domain/config';
-import { buildQemuArgv, RUNTIME_FILES } from '../src/core/qemu/argv';
-import { findOvmf, findQemu } from '../src/core/qemu/host';
 import { runJob } from '../src/core/qemu/jobs';
-import { QmpClient } from '../src/core/qemu/qmp';
-import { ensurePrivateDir } from '../src/core/store/paths';
-import { printTable, row, sleep, startDaemon, tempHome, testIso, waitFor, writeResults, type Row } from './lib';
+import { printTable, row, sleep, startDaemon, startPlain, tempHome, testIso, waitFor, writeResults, type PlainVm, type Row } from './lib';
 
 const SIZES = (process.env['BENCH_SIZES'] ?? '256,1024,2048').split(',').map(Number);
 const REPS = Number(process.env['BENCH_REPS'] ?? 3);
@@ -28,45 +21,6 @@ async function serialRun(write: (s: string) => void, log: string, cmd: string, m
   write(`\x15${cmd}\n`);
   await waitFor(log, new RegExp(marker), timeoutMs, before + 1);
   return performance.now() - t0;
-}
-
-interface PlainVm {
-  qmp: QmpClient;
-  child: ChildProcess;
-  serial: net.Socket;
-  log: string;
-  stop(): Promise<void>;
-}
-
-/** The same argv Nestbox would use, started by hand, driven with plain QMP. */
-async function startPlain(dir: string, memoryMiB: number, iso: string): Promise<PlainVm> {
-  const qemu = (await findQemu())!;
-  const runDir = path.join(dir, 'run');
-  ensurePrivateDir(runDir);
-  const disk = path.join(dir, 'disk.qcow2');
-  await new Promise((r) => spawn(qemu.imgBinary, ['create', '-q', '-f', 'qcow2', disk, `${Math.ceil(memoryMiB / 1024) + 2}G`]).on('exit', r));
-  const cfg = parseVmConfig({
-    version: 1, uuid: randomUUID(), name: 'plain', osType: 'linux-other', description: '', group: '', memoryMiB, cpus: 1,
-    firmware: 'bios', machine: 'q35',
-    disks: [{ id: 'disk0', file: disk, format: 'qcow2', bus: 'virtio', readOnly: false, owned: true }],
-    cdroms: [{ id: 'cd0', iso }], bootOrder: ['cdrom', 'disk'],
-    nics: [], display: { adapter: 'vga' }, serial: { enabled: true },
-  });
-  const log = path.join(dir, 'serial.log');
-  const argv = buildQemuArgv(cfg, { binary: qemu.binary, accel: 'tcg', ovmfCode: findOvmf()?.code ?? null }, { vmDir: dir, runDir, serialLog: log, efiVars: '' }, { incoming: false });
-  const child = spawn(qemu.binary, argv, { stdio: 'ignore' });
-  const qmp = await QmpClient.connect(path.join(runDir, RUNTIME_FILES.qmp), { retryUntilMs: 20_000 });
-  const serial = net.createConnection(path.join(runDir, RUNTIME_FILES.serial));
-  serial.on('data', () => undefined);
-  await qmp.execute('cont');
-  return {
-    qmp, child, serial, log,
-    async stop() {
-      serial.destroy();
-      await qmp.execute('quit').catch(() => undefined);
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
 }
 
 async function nestboxSerial(client: RpcClient, ref: string): Promise<(s: string) => void> {
