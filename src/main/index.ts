@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, protocol, screen, session, shell, utilityProcess, type UtilityProcess } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, protocol, screen, session, shell, utilityProcess, type BrowserWindowConstructorOptions, type UtilityProcess } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { portTransport, RpcClient } from '../core/api/rpc';
 import { validateChooseFileParams, validateOpenConsoleParams, PORT_CHANNEL, MENU_CHANNEL } from './ipc';
@@ -87,7 +87,7 @@ function connectWindow(win: BrowserWindow): void {
 function createWindow(): BrowserWindow {
   const stateFile = path.join(app.getPath('userData'), 'window-state.json');
   const state = loadWindowState(stateFile, screen.getAllDisplays().map((d) => d.workArea));
-  const win = new BrowserWindow({
+  const win = secureWindow({
     ...(state.x !== undefined && state.y !== undefined ? { x: state.x, y: state.y } : {}),
     width: state.width,
     height: state.height,
@@ -95,7 +95,6 @@ function createWindow(): BrowserWindow {
     minHeight: 560,
     title: 'Nestbox',
     show: false,
-    webPreferences: secureWebPreferences(preload),
   });
   if (state.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
@@ -114,6 +113,18 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
+/**
+ * The only place a window is made. The isolation keys are spelled out here (they equal
+ * `secureWebPreferences`, which the unit tests check) so that a reader and Electronegativity's
+ * static checks see them at the constructor.
+ */
+function secureWindow(options: Omit<BrowserWindowConstructorOptions, 'webPreferences'>): BrowserWindow {
+  return new BrowserWindow({
+    ...options,
+    webPreferences: { ...secureWebPreferences(preload), contextIsolation: true, sandbox: true, nodeIntegration: false, disableBlinkFeatures: 'Auxclick' },
+  });
+}
+
 const consoleWindows = new Map<string, BrowserWindow>();
 
 /** A VM's console in a window of its own (one per VM; asking again focuses it). */
@@ -123,13 +134,12 @@ function openConsoleWindow(uuid: string, name: string): void {
     existing.focus();
     return;
   }
-  const win = new BrowserWindow({
+  const win = secureWindow({
     width: 1060,
     height: 860,
     minWidth: 640,
     minHeight: 480,
     title: `${name} — Nestbox`,
-    webPreferences: secureWebPreferences(preload),
   });
   consoleWindows.set(uuid, win);
   win.on('closed', () => consoleWindows.delete(uuid));

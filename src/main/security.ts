@@ -22,6 +22,8 @@ export interface SecureWebPreferences {
   readonly webviewTag: false;
   readonly navigateOnDragDrop: false;
   readonly spellcheck: false;
+  /** Middle-click opening links (auxclick) is a navigation path we do not need. */
+  readonly disableBlinkFeatures: 'Auxclick';
 }
 
 export function secureWebPreferences(preload: string): SecureWebPreferences {
@@ -38,6 +40,7 @@ export function secureWebPreferences(preload: string): SecureWebPreferences {
     webviewTag: false,
     navigateOnDragDrop: false,
     spellcheck: false,
+    disableBlinkFeatures: 'Auxclick',
   };
 }
 

@@ -39,6 +39,7 @@ describe('secureWebPreferences', () => {
       [
         'allowRunningInsecureContent',
         'contextIsolation',
+        'disableBlinkFeatures',
         'experimentalFeatures',
         'navigateOnDragDrop',
         'nodeIntegration',
@@ -51,6 +52,7 @@ describe('secureWebPreferences', () => {
         'webviewTag',
       ].sort(),
     );
+    expect(prefs.disableBlinkFeatures).toBe('Auxclick');
   });
 });
 
