@@ -33,6 +33,7 @@ import { QemuImg } from '../storage/qemuimg';
 import type { EventRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
 import type { EventBus } from './events';
+import { crashPoint } from './faults';
 import { SerialHub } from './serial';
 import type { AcceleratorChoice } from '../api/contract';
 
@@ -451,20 +452,65 @@ export class VmService {
     await qmp.execute('blockdev-close-tray', { id: dev });
   }
 
+  /**
+   * Deletes a VM. Crash-safe in three steps: its folder is first moved into the trash (one
+   * rename), then the row goes, then the trash entry is removed. A core stopped between any
+   * two of them leaves something `finishInterruptedDeletes` completes on the next start.
+   */
   async delete(ref: string, keepFiles: boolean): Promise<{ uuid: string; removedDir: boolean }> {
     const row = this.resolve(ref);
     this.require(row, 'delete', 'delete');
-    this.d.vms.delete(row.uuid);
+    const trashed = keepFiles ? null : this.moveToTrash(row);
+    crashPoint('delete:trashed');
+    try {
+      this.d.vms.delete(row.uuid);
+    } catch (err) {
+      if (trashed) fs.renameSync(trashed, row.dir);
+      throw err;
+    }
+    crashPoint('delete:row-removed');
     fs.rmSync(this.d.layout.vmRunDir(row.uuid), { recursive: true, force: true });
     let removedDir = false;
     if (!keepFiles) {
       // Only the VM's own folder goes; disks attached in place elsewhere are the user's.
-      fs.rmSync(row.dir, { recursive: true, force: true });
+      fs.rmSync(trashed ?? row.dir, { recursive: true, force: true });
       removedDir = true;
     }
     this.log(row.uuid, 'info', 'deleted', `deleted '${row.name}'${keepFiles ? ` (files kept in ${row.dir})` : ''}`);
     this.d.bus.emit('vm.removed', { uuid: row.uuid });
     return { uuid: row.uuid, removedDir };
+  }
+
+  /** Moves a VM's folder to trash/<uuid> (null when it is elsewhere on another file system). */
+  private moveToTrash(row: VmRow): string | null {
+    if (!fs.existsSync(row.dir)) return null;
+    const trash = this.d.layout.trashDir;
+    fs.mkdirSync(trash, { recursive: true, mode: 0o700 });
+    const dest = path.join(trash, row.uuid);
+    fs.rmSync(dest, { recursive: true, force: true });
+    try {
+      fs.renameSync(row.dir, dest);
+      return dest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EXDEV') return null;
+      throw NestboxError.from(err, 'IO_ERROR');
+    }
+  }
+
+  /** Completes deletes that a stopped core left half done (see `delete`). */
+  private finishInterruptedDeletes(): void {
+    const trash = this.d.layout.trashDir;
+    if (!fs.existsSync(trash)) return;
+    for (const entry of fs.readdirSync(trash)) {
+      const row = this.d.vms.get(entry);
+      if (row) {
+        this.d.vms.clearRuntime(row.uuid);
+        this.d.vms.delete(row.uuid);
+      }
+      fs.rmSync(path.join(trash, entry), { recursive: true, force: true });
+      this.log(row?.uuid ?? entry, 'warning', 'reconcile', `finished deleting ${row ? `'${row.name}'` : `VM ${entry}`}, which was interrupted when the core stopped`);
+      if (row) this.d.bus.emit('vm.removed', { uuid: row.uuid });
+    }
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -906,6 +952,7 @@ export class VmService {
    * QEMU still running, and marks VMs whose QEMU went away as powered off or aborted.
    */
   async reconcile(): Promise<void> {
+    this.finishInterruptedDeletes();
     for (const row of this.d.vms.list()) {
       if (row.state === 'saved' && !row.pendingLoadvm && !fs.existsSync(vmFiles(row.dir).savedState)) {
         this.setState(row, 'poweredOff', 'the saved state file was missing');

@@ -64,6 +64,11 @@ export class DataLayout {
     return path.join(this.dataDir, 'media');
   }
 
+  /** VM folders being deleted: moved here first, so a delete cut short is finished later. */
+  get trashDir(): string {
+    return path.join(this.dataDir, 'trash');
+  }
+
   get lockFile(): string {
     return path.join(this.dataDir, 'core.lock');
   }

@@ -1,0 +1,11 @@
+/**
+ * Crash points for the reliability tests. With NESTBOX_FAULT=<name> in its environment the
+ * core kills itself (SIGKILL, no cleanup) when it reaches the point of that name, so a test
+ * can stop it between two exact steps of an operation and check what the next core makes of
+ * it. Without the variable (always, outside those tests) this does nothing.
+ */
+export type CrashPoint = 'delete:trashed' | 'delete:row-removed';
+
+export function crashPoint(name: CrashPoint): void {
+  if (process.env['NESTBOX_FAULT'] === name) process.kill(process.pid, 'SIGKILL');
+}
