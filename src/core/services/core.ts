@@ -9,6 +9,7 @@ import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
 import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
 import { QemuImg } from '../storage/qemuimg';
+import { recoverSnapshots } from './recovery';
 import { SnapshotService } from './snapshots';
 import { NetworkService } from './network';
 import { DataLayout } from '../store/paths';
@@ -87,6 +88,8 @@ export class Core {
     const db = openDatabase(layout.database);
     const core = new Core(layout, db, host);
     await core.vms.reconcile();
+    // Before any client is served: a snapshot being taken now must not look unfinished.
+    await recoverSnapshots({ vms: core.vms, vmRepo: new VmRepository(db), snapshots: new SnapshotRepository(db), img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null, bus: core.bus });
     return core;
   }
 

@@ -92,6 +92,17 @@ export class QemuImg {
     return run(true);
   }
 
+  /** Tags of the internal snapshots in a qcow2 image (read with --force-share). */
+  async snapshotTags(file: string): Promise<string[]> {
+    const out = await exec(this.binary, ['info', '-f', 'qcow2', '--force-share', '--output=json', file], { limited: true, timeoutMs: 30_000 });
+    try {
+      const j = JSON.parse(out) as { snapshots?: { name?: unknown }[] };
+      return (j.snapshots ?? []).map((s) => String(s.name));
+    } catch {
+      throw new NestboxError('IMAGE_REJECTED', `qemu-img info printed something that is not JSON for '${file}'`);
+    }
+  }
+
   /** Internal snapshots of a qcow2 image that no QEMU has open: create, apply, delete. */
   async snapshot(file: string, action: 'create' | 'apply' | 'delete', tag: string): Promise<void> {
     const flag = action === 'create' ? '-c' : action === 'apply' ? '-a' : '-d';

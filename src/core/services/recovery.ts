@@ -1,0 +1,128 @@
+/**
+ * After a core (re)start: snapshot work that the previous core left unfinished. A QMP
+ * snapshot job runs inside QEMU, so it carries on when the core is killed; the row that
+ * names the snapshot is written only when the job has succeeded. What can be found:
+ *  - a job still running or concluded but not dismissed: waited for, then dismissed;
+ *  - an internal snapshot on a disk that no row names (a take cut short after the job, or a
+ *    job that finished on its own): it has no name, description or config, so it is deleted,
+ *    and the event log says so;
+ *  - a row whose snapshot is on none of the VM's disks (a delete cut short after the job):
+ *    it cannot be restored, so the row goes (children re-parented) and the log says so.
+ * Only Nestbox's own tags (`nb-…`) are ever deleted: snapshots made by other tools stay.
+ */
+import type { QemuImg } from '../storage/qemuimg';
+import { resolveDiskPath } from '../qemu/argv';
+import type { QmpClient } from '../qemu/qmp';
+import type { SnapshotRepository, VmRepository, VmRow } from '../store/db';
+import { vmFiles } from '../store/paths';
+import { runJob } from '../qemu/jobs';
+import type { EventBus } from './events';
+import type { VmService } from './vms';
+import fs from 'node:fs';
+
+export interface RecoveryDeps {
+  readonly vms: VmService;
+  readonly vmRepo: VmRepository;
+  readonly snapshots: SnapshotRepository;
+  readonly img: QemuImg | null;
+  readonly bus: EventBus;
+}
+
+const OUR_TAG = /^nb-[0-9a-f-]{13}$/;
+const OUR_JOB = /^nb-snapshot-(save|load|delete)-/;
+
+interface QmpJob {
+  readonly id: string;
+  readonly type: string;
+  readonly status: string;
+  readonly error?: string;
+}
+
+/** Waits for our snapshot jobs QEMU still has, and dismisses them. Returns what they were. */
+async function settleJobs(qmp: QmpClient): Promise<QmpJob[]> {
+  const settled: QmpJob[] = [];
+  for (;;) {
+    const jobs = (await qmp.execute<QmpJob[]>('query-jobs')).filter((j) => OUR_JOB.test(j.id));
+    const open = jobs.filter((j) => j.status !== 'concluded' && j.status !== 'null');
+    for (const j of jobs.filter((x) => x.status === 'concluded')) {
+      await qmp.execute('job-dismiss', { id: j.id }).catch(() => undefined);
+      settled.push(j);
+    }
+    if (open.length === 0) return settled;
+    await qmp
+      .waitEvent('JOB_STATUS_CHANGE', { timeoutMs: 600_000, predicate: (ev) => open.some((j) => j.id === ev.data['id']) && ev.data['status'] === 'concluded' })
+      .catch(() => undefined);
+  }
+}
+
+/** Internal snapshot tags per qcow2 node of a running VM. */
+async function liveTags(qmp: QmpClient): Promise<Map<string, Set<string>>> {
+  const nodes = await qmp.execute<{ 'node-name': string; drv: string; image?: { snapshots?: { name: string }[] } }[]>('query-named-block-nodes', { flat: true });
+  const out = new Map<string, Set<string>>();
+  for (const n of nodes) if (n.drv === 'qcow2') out.set(n['node-name'], new Set((n.image?.snapshots ?? []).map((s) => s.name)));
+  return out;
+}
+
+/** Internal snapshot tags per qcow2 file of a VM that is not running. */
+async function fileTags(img: QemuImg, row: VmRow): Promise<Map<string, Set<string>>> {
+  const files = row.config.disks.filter((d) => d.format === 'qcow2').map((d) => resolveDiskPath(row.dir, d.file));
+  const efi = vmFiles(row.dir).efiVars;
+  if (row.config.firmware === 'uefi' && fs.existsSync(efi)) files.push(efi);
+  const out = new Map<string, Set<string>>();
+  for (const f of files) {
+    if (!fs.existsSync(f)) continue;
+    out.set(f, new Set(await img.snapshotTags(f)));
+  }
+  return out;
+}
+
+export async function recoverSnapshots(d: RecoveryDeps): Promise<void> {
+  for (const row of d.vmRepo.list()) {
+    try {
+      await recoverVm(d, row);
+    } catch (err) {
+      d.vms.log(row.uuid, 'warning', 'reconcile', `could not check the snapshots of '${row.name}' after the restart: ${(err as Error).message}`);
+    }
+  }
+}
+
+async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
+  const qemu = d.vms.qemuOf(row.uuid);
+  let tags: Map<string, Set<string>>;
+  if (qemu) {
+    const jobs = await settleJobs(qemu.qmp);
+    for (const j of jobs) {
+      d.vms.log(row.uuid, j.error ? 'warning' : 'info', 'reconcile', `a ${j.type} job on '${row.name}' was under way when the core stopped; it ${j.error ? `failed: ${j.error}` : 'finished'}`);
+    }
+    tags = await liveTags(qemu.qmp);
+  } else if (d.img && !['starting', 'stopping', 'saving'].includes(row.state)) {
+    tags = await fileTags(d.img, row);
+  } else {
+    return;
+  }
+  const rows = d.snapshots.list(row.uuid);
+  const known = new Set(rows.map((s) => s.tag));
+  const orphans = new Map<string, string[]>();
+  for (const [node, set] of tags) {
+    for (const t of set) if (OUR_TAG.test(t) && !known.has(t)) orphans.set(t, [...(orphans.get(t) ?? []), node]);
+  }
+  for (const [tag, where] of orphans) {
+    if (qemu) {
+      await d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-delete', { tag, devices: where }));
+    } else {
+      for (const f of where) await d.img!.snapshot(f, 'delete', tag);
+    }
+    d.vms.log(row.uuid, 'warning', 'reconcile', `removed an unfinished snapshot (${tag}) of '${row.name}' that was being taken when the core stopped`);
+  }
+  if (tags.size === 0) return;
+  for (const s of rows) {
+    const present = [...tags.values()].some((set) => set.has(s.tag));
+    if (present) continue;
+    const children = rows.filter((c) => c.parentId === s.id).map((c) => ({ id: c.id, parentId: s.parentId }));
+    d.snapshots.remove(s.id, children);
+    const cur = d.vmRepo.get(row.uuid);
+    if (cur?.currentSnapshot === s.id) d.vmRepo.setCurrentSnapshot(row.uuid, s.parentId);
+    d.vms.log(row.uuid, 'warning', 'reconcile', `snapshot '${s.name}' of '${row.name}' is on none of its disks any more (a delete was cut short); it was removed from the list`);
+  }
+  if (orphans.size || rows.length !== d.snapshots.list(row.uuid).length) d.bus.emit('vm.changed', { uuid: row.uuid });
+}

@@ -1,0 +1,127 @@
+/**
+ * The core killed in the middle of a live snapshot: QEMU finishes the job on its own; the
+ * next core waits for it, dismisses it, removes the unnamed snapshot it left on the disk,
+ * and says so. The inventory and the disk agree afterwards, the guest runs on, and
+ * `qemu-img check` is clean.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RpcClient } from '../../src/core/api/rpc';
+import { QmpClient } from '../../src/core/qemu/qmp';
+import { connectUnix } from '../../src/core/server/socket';
+import { DataLayout } from '../../src/core/store/paths';
+import { CLI, cleanupHome, cli, SerialSession, tempHome, testIso, waitForFile } from '../integration/helpers';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function daemon(home: string): Promise<{ child: ChildProcess; client: RpcClient; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise((r) => child.once('exit', r));
+  const sock = new DataLayout(home).coreSocket;
+  for (let i = 0; i < 600; i++) {
+    try {
+      const client = new RpcClient(await connectUnix(sock));
+      await client.call('host.info', {});
+      return { child, client, exited };
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error('nestbox daemon did not come up');
+}
+
+function diskTags(disk: string): string[] {
+  const j = JSON.parse(execFileSync('qemu-img', ['info', '-f', 'qcow2', '--force-share', '--output=json', disk]).toString()) as { snapshots?: { name: string }[] };
+  return (j.snapshots ?? []).map((s) => s.name);
+}
+
+function checkClean(disk: string): void {
+  const r = JSON.parse(execFileSync('qemu-img', ['check', '-f', 'qcow2', '--output=json', disk]).toString()) as { corruptions?: number; leaks?: number };
+  expect(r.corruptions ?? 0).toBe(0);
+  expect(r.leaks ?? 0).toBe(0);
+}
+
+const homes: string[] = [];
+afterEach(async () => {
+  for (const h of homes.splice(0)) await cleanupHome(h);
+});
+
+describe('the core is killed in the middle of a snapshot', () => {
+  it('finishes the job it left in QEMU, removes the unnamed snapshot, and the guest runs on', async () => {
+    const home = tempHome();
+    homes.push(home);
+    let d = await daemon(home);
+    const created = await d.client.call('vms.create', { name: 'snappy', osType: 'linux-other', memoryMiB: 384, cpus: 1, diskSize: '256M', nic: 'none', iso: testIso() });
+    const disk = path.join(created.vm.dir, created.vm.config.disks[0]!.file);
+    const started = await d.client.call('vms.start', { ref: 'snappy' });
+    await waitForFile(created.vm.serialLog, /NESTBOX-GUEST-READY/, 240_000);
+    const serial = await SerialSession.open(d.client, 'snappy');
+    // Enough dirty RAM that the save takes a while under TCG.
+    await serial.run('dd if=/dev/urandom of=/root/fill bs=1M count=200 2>/dev/null; echo FILLED-$((100+1))', /FILLED-101/, 180_000);
+    await serial.close();
+
+    const before = fs.statSync(disk).blocks * 512;
+    const take = d.client.call('snapshots.take', { ref: 'snappy', name: 'never finished' });
+    take.catch(() => undefined);
+    // Kill the core once QEMU's job is under way: the RAM state is being written into the disk.
+    for (let i = 0; i < 600 && fs.statSync(disk).blocks * 512 < before + 16 * 2 ** 20; i++) await sleep(20);
+    d.child.kill('SIGKILL');
+    await d.exited;
+    d.client.close();
+
+    // Precondition, read straight from QEMU: the job really was left to QEMU.
+    const runDir = new DataLayout(home).vmRunDir(started.vm.uuid);
+    const qmp = await QmpClient.connect(path.join(runDir, 'qmp.sock'), { retryUntilMs: 10_000 });
+    const jobs = await qmp.execute<{ id: string; type: string; status: string }[]>('query-jobs');
+    qmp.close();
+    expect(jobs.filter((j) => j.type === 'snapshot-save'), `jobs: ${JSON.stringify(jobs)}, tags: ${diskTags(disk).join(',')}`).toHaveLength(1);
+
+    d = await daemon(home);
+    try {
+      const log = await cli(home, ['log', 'snappy', '--json']);
+      expect(log.stdout).toMatch(/a snapshot-save job on 'snappy' was under way when the core stopped/);
+      expect(log.stdout).toMatch(/removed an unfinished snapshot \(nb-[0-9a-f-]+\) of 'snappy'/);
+      expect((await d.client.call('snapshots.list', { ref: 'snappy' })).snapshots).toEqual([]);
+      // QEMU resumes the guest when the save ends; the core sees it running, and it answers.
+      for (let i = 0; i < 100 && (await d.client.call('vms.info', { ref: 'snappy' })).state !== 'running'; i++) await sleep(100);
+      expect((await d.client.call('vms.info', { ref: 'snappy' })).state).toBe('running');
+      const s2 = await SerialSession.open(d.client, 'snappy');
+      await s2.run('echo STILL-$((40+2))', /STILL-42/, 60_000);
+      await s2.close();
+      // A snapshot taken now works and is the only one on the disk.
+      await d.client.call('snapshots.take', { ref: 'snappy', name: 'after the crash' });
+      expect((await d.client.call('snapshots.list', { ref: 'snappy' })).snapshots.map((s) => s.name)).toEqual(['after the crash']);
+      await d.client.call('vms.powerOff', { ref: 'snappy' });
+      expect(diskTags(disk)).toHaveLength(1);
+      checkClean(disk);
+    } finally {
+      d.client.close();
+      d.child.kill('SIGTERM');
+      await d.exited;
+    }
+  });
+
+  it('removes an unnamed Nestbox snapshot left on a powered-off disk, and never touches other tools’ snapshots', async () => {
+    const home = tempHome();
+    homes.push(home);
+    expect((await cli(home, ['create', 'cold', '--memory', '128', '--cpus', '1', '--disk-size', '64M'])).code).toBe(0);
+    const info = JSON.parse((await cli(home, ['info', 'cold', '--json'])).stdout) as { dir: string; config: { disks: { file: string }[] } };
+    const disk = path.join(info.dir, info.config.disks[0]!.file);
+    const take = await cli(home, ['snapshot', 'cold', 'take', 'kept']);
+    expect(take.code, take.stderr).toBe(0);
+    // A take cut short after qemu-img ran, and a snapshot the user made with qemu-img.
+    execFileSync('qemu-img', ['snapshot', '-c', 'nb-0123abcd-4567', disk]);
+    execFileSync('qemu-img', ['snapshot', '-c', 'mine', disk]);
+    const kept = diskTags(disk).filter((t) => t.startsWith('nb-') && t !== 'nb-0123abcd-4567');
+    expect(kept).toHaveLength(1);
+    // Any client start opens the core, which reconciles.
+    const log = await cli(home, ['log', 'cold', '--json']);
+    expect(log.stdout).toMatch(/removed an unfinished snapshot \(nb-0123abcd-4567\)/);
+    expect(diskTags(disk).sort()).toEqual([kept[0]!, 'mine'].sort());
+    const list = await cli(home, ['snapshot', 'cold', 'list', '--json']);
+    expect((JSON.parse(list.stdout) as { snapshots: { name: string }[] }).snapshots.map((s) => s.name)).toEqual(['kept']);
+    checkClean(disk);
+  });
+});
