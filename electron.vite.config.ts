@@ -33,6 +33,9 @@ export default defineConfig({
     plugins: [react()],
     build: {
       outDir: resolve(__dirname, 'out/renderer'),
+      // The same minified output as vite.config.ts: web mode serves whichever built last.
+      minify: 'esbuild',
+      chunkSizeWarningLimit: 2000,
       rollupOptions: { input: resolve(__dirname, 'src/renderer/index.html') },
     },
   },
