@@ -111,7 +111,9 @@ describe('the core is killed in the middle of a snapshot', () => {
     const disk = path.join(info.dir, info.config.disks[0]!.file);
     const take = await cli(home, ['snapshot', 'cold', 'take', 'kept']);
     expect(take.code, take.stderr).toBe(0);
-    // A take cut short after qemu-img ran, and a snapshot the user made with qemu-img.
+    // A take cut short after qemu-img ran (its marker still in the VM's folder), and a
+    // snapshot the user made with qemu-img.
+    fs.writeFileSync(path.join(info.dir, '.snapshot-work'), 'cut short\n');
     execFileSync('qemu-img', ['snapshot', '-c', 'nb-0123abcd-4567', disk]);
     execFileSync('qemu-img', ['snapshot', '-c', 'mine', disk]);
     const kept = diskTags(disk).filter((t) => t.startsWith('nb-') && t !== 'nb-0123abcd-4567');
@@ -123,5 +125,6 @@ describe('the core is killed in the middle of a snapshot', () => {
     const list = await cli(home, ['snapshot', 'cold', 'list', '--json']);
     expect((JSON.parse(list.stdout) as { snapshots: { name: string }[] }).snapshots.map((s) => s.name)).toEqual(['kept']);
     checkClean(disk);
+    expect(fs.existsSync(path.join(info.dir, '.snapshot-work'))).toBe(false);
   });
 });

@@ -9,6 +9,7 @@
  *  - a row whose snapshot is on none of the VM's disks (a delete cut short after the job):
  *    it cannot be restored, so the row goes (children re-parented) and the log says so.
  * Only Nestbox's own tags (`nb-…`) are ever deleted: snapshots made by other tools stay.
+ * Running VMs are always checked (two QMP queries); VMs that are off only when marked.
  */
 import type { QemuImg } from '../storage/qemuimg';
 import { resolveDiskPath } from '../qemu/argv';
@@ -19,6 +20,22 @@ import { runJob } from '../qemu/jobs';
 import type { EventBus } from './events';
 import type { VmService } from './vms';
 import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * A VM that is off is only looked at when it carries this marker: it is written before
+ * qemu-img changes the snapshots of its disks and removed once the inventory agrees, so a
+ * core start does not have to read the disks of every VM it knows.
+ */
+const WORK_MARKER = '.snapshot-work';
+
+export function markSnapshotWork(vmDir: string): void {
+  fs.writeFileSync(path.join(vmDir, WORK_MARKER), `${new Date().toISOString()}\n`, { mode: 0o600 });
+}
+
+export function clearSnapshotWork(vmDir: string): void {
+  fs.rmSync(path.join(vmDir, WORK_MARKER), { force: true });
+}
 
 export interface RecoveryDeps {
   readonly vms: VmService;
@@ -95,7 +112,7 @@ async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
       d.vms.log(row.uuid, j.error ? 'warning' : 'info', 'reconcile', `a ${j.type} job on '${row.name}' was under way when the core stopped; it ${j.error ? `failed: ${j.error}` : 'finished'}`);
     }
     tags = await liveTags(qemu.qmp);
-  } else if (d.img && !['starting', 'stopping', 'saving'].includes(row.state)) {
+  } else if (d.img && fs.existsSync(path.join(row.dir, WORK_MARKER)) && !['starting', 'stopping', 'saving'].includes(row.state)) {
     tags = await fileTags(d.img, row);
   } else {
     return;
@@ -114,7 +131,10 @@ async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
     }
     d.vms.log(row.uuid, 'warning', 'reconcile', `removed an unfinished snapshot (${tag}) of '${row.name}' that was being taken when the core stopped`);
   }
-  if (tags.size === 0) return;
+  if (tags.size === 0) {
+    if (!qemu) clearSnapshotWork(row.dir);
+    return;
+  }
   for (const s of rows) {
     const present = [...tags.values()].some((set) => set.has(s.tag));
     if (present) continue;
@@ -124,5 +144,6 @@ async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
     if (cur?.currentSnapshot === s.id) d.vmRepo.setCurrentSnapshot(row.uuid, s.parentId);
     d.vms.log(row.uuid, 'warning', 'reconcile', `snapshot '${s.name}' of '${row.name}' is on none of its disks any more (a delete was cut short); it was removed from the list`);
   }
+  if (!qemu) clearSnapshotWork(row.dir);
   if (orphans.size || rows.length !== d.snapshots.list(row.uuid).length) d.bus.emit('vm.changed', { uuid: row.uuid });
 }

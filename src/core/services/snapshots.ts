@@ -12,6 +12,7 @@ import type { VmConfig } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
 import { reparentOnDelete } from '../domain/snapshots';
 import { resolveDiskPath } from '../qemu/argv';
+import { clearSnapshotWork, markSnapshotWork } from './recovery';
 import { runJob } from '../qemu/jobs';
 import type { QemuImg } from '../storage/qemuimg';
 import type { SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
@@ -128,6 +129,7 @@ export class SnapshotService {
       await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes }));
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
+      markSnapshotWork(row.dir);
       const done: string[] = [];
       try {
         for (const f of cov.files) {
@@ -137,6 +139,7 @@ export class SnapshotService {
       } catch (err) {
         // All disks or none: undo the ones already taken.
         for (const f of done) await this.d.img.snapshot(f, 'delete', tag).catch(() => undefined);
+        clearSnapshotWork(row.dir);
         throw err;
       }
     }
@@ -145,6 +148,7 @@ export class SnapshotService {
       thumbnail,
     );
     this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
+    clearSnapshotWork(row.dir);
     this.d.vms.log(row.uuid, 'info', 'snapshot', `took snapshot '${snapName}' of '${row.name}'${live ? ' (with RAM)' : ''}`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.info(this.d.repo.get(id)!);
@@ -208,6 +212,7 @@ export class SnapshotService {
       await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-delete', { tag: snap.tag, devices: cov.nodes }));
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
+      markSnapshotWork(row.dir);
       for (const f of cov.files) if (fs.existsSync(f)) await this.d.img.snapshot(f, 'delete', snap.tag).catch((err: Error) => {
         if (!/not found|Can't find/i.test(err.message + String((err as NestboxError).detail ?? ''))) throw err;
       });
@@ -215,6 +220,7 @@ export class SnapshotService {
     const all = this.d.repo.list(row.uuid);
     this.d.repo.remove(snap.id, reparentOnDelete(all, snap.id).updates);
     if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
+    clearSnapshotWork(row.dir);
     this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted snapshot '${snap.name}' of '${row.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.list(row.uuid);
