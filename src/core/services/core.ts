@@ -263,6 +263,22 @@ export class Core {
           await this.vms.sendKeys(str(p, 'ref'), keys as string[]);
           return null;
         }
+        case 'media.registry':
+        case 'media.info':
+        case 'media.delete':
+        case 'media.create':
+        case 'media.convert':
+        case 'media.resize':
+        case 'media.compact':
+        case 'media.check':
+        case 'vms.import':
+        case 'vms.export':
+        case 'vms.attachDisk':
+        case 'vms.detachDisk':
+        case 'jobs.list':
+        case 'jobs.cancel':
+        case 'jobs.wait':
+          throw new NestboxError('UNKNOWN_METHOD', `'${m}' is declared but not served by this core yet`);
         default: {
           const never: never = m;
           throw new NestboxError('UNKNOWN_METHOD', `unknown method '${String(never)}'`);
