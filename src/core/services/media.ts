@@ -177,9 +177,9 @@ export class MediaService {
   }
 
   /** A raw image Nestbox created stays raw, whatever its first sector looks like now. */
-  private identify(abs: string): Promise<IdentifiedImage> {
+  private identify(abs: string, asDisk = false): Promise<IdentifiedImage> {
     const known = this.d.repo.get(abs);
-    return identifyImage(abs, this.d.img, { knownRaw: known?.owned === true && known.format === 'raw' });
+    return identifyImage(abs, this.d.img, { knownRaw: known?.owned === true && known.format === 'raw', asDisk: asDisk || known?.format === 'raw' });
   }
 
   private record(id: IdentifiedImage, owned: boolean): void {
@@ -304,7 +304,7 @@ export class MediaService {
     const src = this.abs(spec.source);
     const dst = this.newTarget(spec.target);
     this.requireIdle(src, 'convert');
-    const id = await this.identify(src);
+    const id = await this.identify(src, true);
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${src}' is an ISO image, not a disk`);
     if (!this.d.repo.get(src)) this.record(id, false);
     return this.job('convert', `Converting ${path.basename(src)} to ${spec.format}`, dst, [src, dst], async (ctx) => {
@@ -418,7 +418,7 @@ export class MediaService {
   async importDisk(spec: ImportSpec): Promise<JobInfo> {
     const img = this.needImg();
     const src = this.abs(spec.file);
-    const id = await this.identify(src);
+    const id = await this.identify(src, true);
     if (id.format === 'iso') {
       throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(src)}' is an installation ISO, not a disk; create a VM with it instead (nestbox create NAME --iso ${src})`);
     }
@@ -450,7 +450,7 @@ export class MediaService {
           disk = { id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true };
         } else {
           // The file must still be the one that was inspected.
-          const again = await this.identify(src);
+          const again = await this.identify(src, true);
           if (again.format !== id.format || again.stamp.ino !== id.stamp.ino) throw new NestboxError('IMAGE_REJECTED', `'${src}' changed during the import`);
           disk = { id: 'disk0', file: src, format: id.format as DiskFormat, bus, readOnly: false, owned: false };
         }
@@ -500,7 +500,7 @@ export class MediaService {
     if (row.config.disks.length >= LIMITS.maxDisks) throw new NestboxError('INVALID_CONFIG', `'${row.name}' already has ${LIMITS.maxDisks} disks`);
     if (!readOnly) this.requireNotAttachedWritable(abs, row.uuid);
     if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
-    const id = await this.identify(abs);
+    const id = await this.identify(abs, true);
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(abs)}' is an ISO image; insert it into the CD/DVD drive instead`);
     const taken = new Set(row.config.disks.map((d) => d.id));
     let n = 0;

@@ -359,7 +359,7 @@ export class VmService {
 
   /** Attaches an existing image in place after our inspector and qemu-img agree on it. */
   private async adoptDisk(file: string, bus: DiskConfig['bus']): Promise<DiskConfig> {
-    const id = await identifyImage(file, this.img);
+    const id = await identifyImage(file, this.img, { asDisk: true });
     if (id.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `'${file}' is an ISO image; pass it with --iso`);
     return { id: 'disk0', file: id.path, format: id.format, bus, readOnly: false, owned: false };
   }

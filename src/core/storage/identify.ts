@@ -22,12 +22,18 @@ export interface IdentifiedImage {
 export interface IdentifyOptions {
   /** Nestbox created this file as raw: a first sector that looks like a header does not count. */
   readonly knownRaw?: boolean;
+  /**
+   * The image is wanted as a disk: a hybrid ISO (ISO 9660 with an MBR, as written with dd to a
+   * USB stick) that is not named .iso is then a raw disk image.
+   */
+  readonly asDisk?: boolean;
 }
 
 export async function identifyImage(file: string, img: QemuImg | null, opts: IdentifyOptions = {}): Promise<IdentifiedImage> {
   const abs = path.resolve(file);
   const facts = inspectImage(abs);
-  const format = opts.knownRaw && facts.format !== 'iso' ? 'raw' : facts.format;
+  const hybridDisk = opts.asDisk === true && facts.format === 'iso' && facts.hybrid === true && !/\.iso$/i.test(abs);
+  const format = (opts.knownRaw && facts.format !== 'iso') || hybridDisk ? 'raw' : facts.format;
   if (format !== 'raw' && facts.problems.length) {
     throw new NestboxError('IMAGE_REJECTED', `refusing '${abs}': ${facts.problems.join('; ')}`);
   }

@@ -16,6 +16,8 @@ export interface HeaderFacts {
   readonly virtualSize: number | null;
   /** Reasons to refuse the image, empty when it is safe to attach. */
   readonly problems: readonly string[];
+  /** An ISO 9660 image that is also a bootable disk (an MBR boot signature: "isohybrid"). */
+  readonly hybrid?: boolean;
 }
 
 /** Identity of the file that was read, to notice an image replaced or changed while read. */
@@ -56,7 +58,8 @@ export function stampFile(file: string): FileStamp {
   try {
     st = fs.statSync(file);
   } catch (err) {
-    throw new NestboxError('NOT_FOUND', `image '${file}' cannot be read: ${(err as Error).message}`);
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new NestboxError(missing ? 'NOT_FOUND' : 'IMAGE_REJECTED', `image '${file}' cannot be read: ${(err as Error).message}`);
   }
   if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `'${file}' is not a regular file (${kindOf(st)})`);
   return stampOf(st);
@@ -208,6 +211,9 @@ function inspectFd(fd: number, size: number): HeaderFacts {
     if (footer.subarray(0, 8).toString('latin1') === 'conectix') return vpcFacts(footer, size);
   }
   const pvd = readAt(fd, 0x8001, 5);
-  if (pvd.toString('latin1') === 'CD001') return { format: 'iso', size, virtualSize: size, problems: [] };
+  if (pvd.toString('latin1') === 'CD001') {
+    const hybrid = head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa;
+    return { format: 'iso', size, virtualSize: size, problems: [], ...(hybrid ? { hybrid } : {}) };
+  }
   return { format: 'raw', size, virtualSize: size, problems: [] };
 }
