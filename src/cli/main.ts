@@ -62,6 +62,7 @@ Storage:
   attach NAME IMAGE [--bus virtio|sata|ide|nvme] [--read-only]   attach an existing image as a new disk
   detach NAME DISK                      detach a disk (disk0, disk1, ...); the file is kept
   jobs [--json] | jobs cancel ID        storage jobs (long operations show a progress line; Ctrl+C cancels)
+  (\`nestbox disk ...\` is the same as \`nestbox media ...\`)
 
 Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
@@ -354,7 +355,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'import', 'export', 'attach', 'detach', 'jobs'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -571,6 +572,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             throw new UsageError(`unknown snapshot action '${action}' (list, take, restore, delete)`);
         }
       }
+      case 'disk':
       case 'media': {
         const [action, ...rest] = args;
         const one = (usage: string) => {

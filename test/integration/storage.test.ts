@@ -318,6 +318,40 @@ describe('storage: jobs', () => {
     expect((await client.call('jobs.list', {})).find((j) => j.id === job.id)?.state).toBe('cancelled');
   });
 
+  it('knows which snapshots use a disk and refuses to delete it while one does', async () => {
+    await client.call('vms.create', { name: 'snappy', osType: 'linux-other', memoryMiB: 128, cpus: 1, noDisk: true });
+    const extra = path.join(home, 'snap-extra.qcow2');
+    await finish(client, client.call('media.create', { path: extra, format: 'qcow2', size: '16M' }));
+    await client.call('vms.attachDisk', { ref: 'snappy', path: extra });
+    await client.call('snapshots.take', { ref: 'snappy', name: 'with extra' });
+    await client.call('vms.detachDisk', { ref: 'snappy', disk: 'disk0' });
+    const m = (await client.call('media.registry', {})).find((x) => x.path === extra)!;
+    expect(m.usedBy).toEqual([{ vm: 'snappy', uuid: expect.any(String), device: 'disk0', current: false, snapshots: ['with extra'] }]);
+    const err = await refusal(client, () => client.call('media.delete', { path: extra, deleteFile: true }));
+    expect(err.code).toBe('BUSY');
+    expect(err.message).toMatch(/snapshot 'with extra' of 'snappy'/);
+    expect(fs.existsSync(extra)).toBe(true);
+    await client.call('snapshots.delete', { ref: 'snappy', id: 'with extra' });
+    await client.call('media.delete', { path: extra, deleteFile: true });
+    expect(fs.existsSync(extra)).toBe(false);
+  });
+
+  it('fills the registry from VMs made before it existed, with sizes read from the files', async () => {
+    // A disk the registry does not know yet (as after migration 4 on an old database).
+    const disk = (await client.call('vms.create', { name: 'old-vm', osType: 'linux-other', memoryMiB: 128, cpus: 1, diskSize: '48M' })).vm;
+    const file = path.join(disk.dir, 'old-vm.qcow2');
+    await hosted.close();
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(path.join(home, 'nestbox.db'));
+    db.prepare('DELETE FROM media').run();
+    db.close();
+    ({ hosted, client } = await openCore(home));
+    const m = (await client.call('media.registry', {})).find((x) => x.path === file)!;
+    expect(m).toMatchObject({ format: 'qcow2', virtualSize: 48 * 1024 ** 2, owned: true, missing: false });
+    expect(m.actualSize).toBeGreaterThan(0);
+    expect(m.usedBy.map((u) => u.vm)).toEqual(['old-vm']);
+  });
+
   it('fails with NO_SPACE when the target disk fills up, and removes the partial file', async () => {
     if (process.getuid?.() !== 0) throw new Error('this test mounts a small tmpfs and needs root (CI runs as root)');
     const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-full-'));
