@@ -79,6 +79,7 @@ export class MediaService {
     for (const [file, u] of used) {
       if (!this.d.repo.get(file)) this.refresh(file, u.kind, u.format, u.owned);
     }
+    this.scanMediaDir();
     for (const m of this.d.repo.list()) {
       if (!fs.existsSync(m.path) && m.owned && !used.has(m.path)) {
         this.d.repo.delete(m.path);
@@ -90,21 +91,62 @@ export class MediaService {
 
   /** Re-reads one entry's sizes from the file (headers only: cheap, no qemu-img). */
   private refresh(file: string, kind: 'disk' | 'iso', format: string, owned: boolean): void {
-    let virtualSize = 0;
-    let actualSize = 0;
+    const known = this.d.repo.get(file);
+    let virtualSize = known?.virtualSize ?? 0;
+    let actualSize = known?.actualSize ?? 0;
     let problem: string | null = null;
+    let st: fs.Stats | null = null;
     try {
-      const st = fs.statSync(file);
-      actualSize = allocated(st);
-      virtualSize = this.d.repo.get(file)?.virtualSize || st.size;
-      if (st.isFile() && format !== 'raw' && format !== 'iso') {
-        const facts = inspectImage(file);
-        if (facts.virtualSize !== null) virtualSize = facts.virtualSize;
-      } else if (!st.isFile()) problem = `it is no longer a regular file`;
-    } catch (err) {
-      problem = err instanceof NestboxError && err.code !== 'NOT_FOUND' ? err.message : 'the file is missing';
+      st = fs.statSync(file);
+    } catch {
+      problem = 'the file is missing';
     }
+    if (st && !st.isFile()) problem = 'it is no longer a regular file';
+    else if (st) {
+      actualSize = allocated(st);
+      if (format === 'raw' || format === 'iso') virtualSize = st.size;
+      else {
+        try {
+          const facts = inspectImage(file);
+          if (facts.virtualSize !== null) virtualSize = facts.virtualSize;
+        } catch {
+          // Being written right now (a running VM): keep the last known size.
+        }
+        if (!virtualSize) virtualSize = st.size;
+      }
+    }
+    if (known && known.virtualSize === virtualSize && known.actualSize === actualSize && known.problem === problem && known.format === format) return;
     this.d.repo.upsert({ path: file, kind, format, virtualSize, actualSize, owned, problem });
+  }
+
+  /** Files in the media folder (web-mode uploads) are part of the registry too. */
+  private scanMediaDir(): void {
+    const dir = this.d.layout.mediaDir;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (n.endsWith('.partial') || n.startsWith('.')) continue;
+      const file = path.join(dir, n);
+      if (this.d.repo.get(file)) continue;
+      try {
+        const facts = inspectImage(file);
+        this.d.repo.upsert({
+          path: file,
+          kind: facts.format === 'iso' ? 'iso' : 'disk',
+          format: facts.format,
+          virtualSize: facts.virtualSize ?? facts.size,
+          actualSize: facts.size,
+          owned: false,
+          problem: facts.problems.length ? `refused: ${facts.problems.join('; ')}` : null,
+        });
+      } catch {
+        // not a regular file, or unreadable: not a medium
+      }
+    }
   }
 
   private usageMap(): Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }> {

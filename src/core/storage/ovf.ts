@@ -182,7 +182,7 @@ export function generateOvf(e: OvfExport): string {
     items.push(item({ AutomaticAllocation: 'true', Caption: "Ethernet adapter on 'NAT'", Connection: 'NAT', ElementName: `Ethernet adapter on 'NAT'`, InstanceID: String(++instance), ResourceSubType: 'E1000', ResourceType: '10' }));
   }
   return `<?xml version="1.0" encoding="UTF-8"?>
-<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <References>
 ${e.disks.map((d, i) => `    <File ovf:id="file${i + 1}" ovf:href="${x(d.href)}" ovf:size="${d.size}"/>`).join('\n')}
   </References>
@@ -215,7 +215,7 @@ ${e.disks.map((d, i) => `    <Disk ovf:capacity="${d.capacity}" ovf:diskId="vmdi
         <vssd:VirtualSystemIdentifier>${x(e.name)}</vssd:VirtualSystemIdentifier>
         <vssd:VirtualSystemType>virtualbox-2.2</vssd:VirtualSystemType>
       </System>
-${items.join('\n')}${e.firmware === 'uefi' ? '\n      <Config ovf:required="false" ovf:key="firmware" ovf:value="efi"/>' : ''}
+${items.join('\n')}${e.firmware === 'uefi' ? '\n      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>' : ''}
     </VirtualHardwareSection>
   </VirtualSystem>
 </Envelope>
