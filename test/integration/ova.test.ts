@@ -87,6 +87,24 @@ describe('OVA export and import', () => {
     await client.call('vms.powerOff', { ref: 'reimported' });
   });
 
+  it('imports a loose OVF with its disk next to it, and refuses one whose disk is a symlink', async () => {
+    const folder = path.join(work, 'loose');
+    fs.mkdirSync(folder);
+    execFileSync('tar', ['-xf', ova, '-C', folder]);
+    const r = await finish<VmInfo>(client, client.call('vms.import', { file: path.join(folder, 'appliance.ovf'), name: 'loose' }));
+    expect(r.config.disks.map((d) => [d.file, d.format])).toEqual([['loose-disk0.qcow2', 'qcow2']]);
+    expect(fs.readdirSync(r.dir).sort()).toEqual(['logs', 'loose-disk0.qcow2']);
+    await client.call('vms.delete', { ref: 'loose' });
+    const disk = path.join(folder, 'appliance-disk001.vmdk');
+    fs.renameSync(disk, `${disk}.real`);
+    fs.symlinkSync(`${disk}.real`, disk);
+    await expect(client.call('vms.import', { file: path.join(folder, 'appliance.ovf'), name: 'loose' })).rejects.toMatchObject({
+      code: 'IMAGE_REJECTED',
+      message: expect.stringMatching(/is a symlink; only regular files are imported/),
+    });
+    fs.rmSync(folder, { recursive: true });
+  });
+
   it('refuses to export over an existing file or a running VM, and a cancelled export leaves nothing', async () => {
     await expect(client.call('vms.export', { ref: 'appliance', file: ova })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     await expect(client.call('vms.export', { ref: 'appliance', file: path.join(work, 'x.tar') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -74,9 +74,7 @@ export class OvaService {
   async importOva(spec: ImportSpec): Promise<JobInfo> {
     const img = this.needImg();
     const src = path.resolve(spec.file);
-    if (/\.ovf$/i.test(src)) {
-      throw new NestboxError('INVALID_ARGUMENT', 'import the appliance as one .ova file (a loose .ovf and its disks can be packed with: tar -cf NAME.ova NAME.ovf DISK.vmdk ...)');
-    }
+    if (/\.ovf$/i.test(src)) return this.importOvf(img, src, spec);
     const st = fs.statSync(src, { throwIfNoEntry: false });
     if (!st) throw new NestboxError('NOT_FOUND', `'${src}' does not exist`);
     if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `'${src}' is not a regular file`);
@@ -94,10 +92,102 @@ export class OvaService {
       fs.closeSync(fd0);
     }
     const name = this.d.media.importName(spec, ovf.name || src);
-    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, st.size, ovf, name, spec, ctx));
+    const collect = (dir: string, ctx: JobContext) => this.collectFromOva(src, st.size, ovf, dir, ctx);
+    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect));
   }
 
-  private async runImport(img: QemuImg, src: string, size: number, ovf: OvfDescriptor, name: string, spec: ImportSpec, ctx: JobContext): Promise<VmInfo> {
+  /**
+   * A loose OVF: the descriptor and, next to it, the files it names (only plain names, only
+   * regular files, symlinks refused) and an optional manifest NAME.mf.
+   */
+  private importOvf(img: QemuImg, src: string, spec: ImportSpec): JobInfo {
+    const text = readRegular(src, XML_MAX_BYTES, 'descriptor');
+    const ovf = parseOvf(text.toString('utf8'));
+    const folder = path.dirname(src);
+    const sources = ovf.files.map((f) => {
+      const file = path.join(folder, f.href);
+      const st = fs.lstatSync(file, { throwIfNoEntry: false });
+      if (!st) throw new NestboxError('NOT_FOUND', `the OVF names '${f.href}', which is not next to it`);
+      if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `'${f.href}' next to the OVF is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file'}; only regular files are imported`);
+      if (f.size !== null && f.size !== st.size) throw new NestboxError('IMAGE_REJECTED', `'${f.href}' is ${st.size} bytes but the descriptor says ${f.size}`);
+      return { href: f.href, file, size: st.size };
+    });
+    const mfPath = src.replace(/\.ovf$/i, '.mf');
+    const manifestText = fs.existsSync(mfPath) ? readRegular(mfPath, 1024 * 1024, 'manifest').toString('utf8') : null;
+    const name = this.d.media.importName(spec, ovf.name || src);
+    const total = sources.reduce((a, x) => a + x.size, 0) || 1;
+    const collect = async (dir: string, ctx: JobContext): Promise<Collected> => {
+      const written = new Map<string, Digests & { file: string }>();
+      let done = 0;
+      for (const x of sources) {
+        const fd = fs.openSync(x.file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0));
+        try {
+          const st = fs.fstatSync(fd);
+          if (!st.isFile() || st.size !== x.size) throw new NestboxError('IMAGE_REJECTED', `'${x.href}' changed while it was being imported`);
+          const out = path.join(dir, `.import-${written.size}.vmdk`);
+          const base = done;
+          const digests = await copyOut(fd, { name: x.href, type: 'file', typeflag: '0', size: x.size, dataOffset: 0 }, out, ctx, (pos) => ctx.progress(((base + pos) / total) * 50));
+          done += x.size;
+          written.set(x.href, { file: out, ...digests });
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      return { written, manifest: manifestText, ovfDigests: digestsOf(text) };
+    };
+    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect));
+  }
+
+  /** Streams the OVA: after the OVF, only regular files it names, plus a manifest and a certificate. */
+  private async collectFromOva(src: string, size: number, ovf: OvfDescriptor, dir: string, ctx: JobContext): Promise<Collected> {
+    const byHref = new Map(ovf.files.map((f) => [f.href, f]));
+    const written = new Map<string, Digests & { file: string }>();
+    let manifest: string | null = null;
+    let ovfDigests: Digests | null = null;
+    const fd = fs.openSync(src, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    try {
+      let first = true;
+      for (const e of readTarEntries(fd, size)) {
+        if (ctx.signal.aborted) throw new NestboxError('CANCELLED', 'cancelled');
+        if (first) {
+          first = false;
+          const b = Buffer.alloc(e.size);
+          fs.readSync(fd, b, 0, e.size, e.dataOffset);
+          ovfDigests = digestsOf(b);
+          continue;
+        }
+        if (e.type !== 'file') throw new NestboxError('IMAGE_REJECTED', `the OVA contains '${e.name}', which is a ${e.type}, not a regular file`);
+        if (e.name.includes('/') || e.name.includes('\\')) throw new NestboxError('IMAGE_REJECTED', `the OVA entry '${e.name}' lies in a folder; OVA entries are plain names`);
+        if (/\.mf$/i.test(e.name)) {
+          if (manifest !== null) throw new NestboxError('IMAGE_REJECTED', 'the OVA contains two manifests');
+          manifest = readText(fd, e, 1024 * 1024, 'manifest');
+          continue;
+        }
+        if (/\.cert$/i.test(e.name)) continue; // signatures are not checked; the manifest is
+        const ref = byHref.get(e.name);
+        if (!ref) throw new NestboxError('IMAGE_REJECTED', `the OVA contains '${e.name}', which its descriptor does not name`);
+        if (written.has(e.name)) throw new NestboxError('IMAGE_REJECTED', `the OVA contains '${e.name}' twice`);
+        if (ref.size !== null && ref.size !== e.size) throw new NestboxError('IMAGE_REJECTED', `'${e.name}' is ${e.size} bytes but the descriptor says ${ref.size}`);
+        // Our own name inside the VM's folder; the OVA's name never becomes a path.
+        const file = path.join(dir, `.import-${written.size}.vmdk`);
+        const digests = await copyOut(fd, e, file, ctx, (pos) => ctx.progress((pos / size) * 50));
+        written.set(e.name, { file, ...digests });
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { written, manifest, ovfDigests: ovfDigests! };
+  }
+
+  private async runImport(
+    img: QemuImg,
+    src: string,
+    ovf: OvfDescriptor,
+    name: string,
+    spec: ImportSpec,
+    ctx: JobContext,
+    collect: (dir: string, ctx: JobContext) => Promise<Collected>,
+  ): Promise<VmInfo> {
     const host = this.d.vms.hostLimits();
     const memoryMiB = spec.memoryMiB ?? Math.min(Math.max(ovf.memoryMiB ?? 1024, 16), host.memoryMiB);
     const cpus = spec.cpus ?? Math.min(Math.max(ovf.cpus ?? 1, 1), host.cpus);
@@ -113,42 +203,7 @@ export class OvaService {
     const uuid = created.vm.uuid;
     const dir = created.vm.dir;
     try {
-      const byHref = new Map(ovf.files.map((f) => [f.href, f]));
-      const written = new Map<string, { file: string; sha1: string; sha256: string; sha512: string }>();
-      let manifest: string | null = null;
-      let ovfDigests: { sha1: string; sha256: string; sha512: string } | null = null;
-      const fd = fs.openSync(src, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-      try {
-        let first = true;
-        for (const e of readTarEntries(fd, size)) {
-          if (ctx.signal.aborted) throw new NestboxError('CANCELLED', 'cancelled');
-          if (first) {
-            first = false;
-            const b = Buffer.alloc(e.size);
-            fs.readSync(fd, b, 0, e.size, e.dataOffset);
-            ovfDigests = { sha1: hash('sha1', b), sha256: hash('sha256', b), sha512: hash('sha512', b) };
-            continue;
-          }
-          if (e.type !== 'file') throw new NestboxError('IMAGE_REJECTED', `the OVA contains '${e.name}', which is a ${e.type}, not a regular file`);
-          if (e.name.includes('/') || e.name.includes('\\')) throw new NestboxError('IMAGE_REJECTED', `the OVA entry '${e.name}' lies in a folder; OVA entries are plain names`);
-          if (/\.mf$/i.test(e.name)) {
-            if (manifest !== null) throw new NestboxError('IMAGE_REJECTED', 'the OVA contains two manifests');
-            manifest = readText(fd, e, 1024 * 1024, 'manifest');
-            continue;
-          }
-          if (/\.cert$/i.test(e.name)) continue; // signatures are not checked; the manifest is
-          const ref = byHref.get(e.name);
-          if (!ref) throw new NestboxError('IMAGE_REJECTED', `the OVA contains '${e.name}', which its descriptor does not name`);
-          if (written.has(e.name)) throw new NestboxError('IMAGE_REJECTED', `the OVA contains '${e.name}' twice`);
-          if (ref.size !== null && ref.size !== e.size) throw new NestboxError('IMAGE_REJECTED', `'${e.name}' is ${e.size} bytes but the descriptor says ${ref.size}`);
-          // Our own name inside the VM's folder; the OVA's name never becomes a path.
-          const file = path.join(dir, `.import-${written.size}.vmdk`);
-          const digests = await copyOut(fd, e, file, ctx, (done) => ctx.progress((done / size) * 50));
-          written.set(e.name, { file, ...digests });
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
+      const { written, manifest, ovfDigests } = await collect(dir, ctx);
       if (manifest !== null) {
         const entries = parseManifest(manifest);
         for (const [fileName, want] of entries) {
@@ -279,6 +334,38 @@ export class OvaService {
 
 /** Lets other clients' calls run between chunks of a long copy. */
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+type Digests = { sha1: string; sha256: string; sha512: string };
+
+interface Collected {
+  readonly written: ReadonlyMap<string, Digests & { file: string }>;
+  readonly manifest: string | null;
+  readonly ovfDigests: Digests;
+}
+
+function digestsOf(b: Buffer): Digests {
+  return { sha1: hash('sha1', b), sha256: hash('sha256', b), sha512: hash('sha512', b) };
+}
+
+/** Reads a whole small regular file (never a FIFO or device, never more than `max` bytes). */
+function readRegular(file: string, max: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    throw new NestboxError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'IMAGE_REJECTED', `the ${what} '${file}' cannot be read: ${(err as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `the ${what} '${file}' is not a regular file`);
+    if (st.size > max) throw new NestboxError('IMAGE_REJECTED', `the ${what} '${file}' is larger than ${max} bytes`);
+    const b = Buffer.alloc(st.size);
+    fs.readSync(fd, b, 0, st.size, 0);
+    return b;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 function hash(alg: string, b: Buffer): string {
   return crypto.createHash(alg).update(b).digest('hex');
