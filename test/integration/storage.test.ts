@@ -320,6 +320,24 @@ describe('storage: jobs', () => {
     expect((await client.call('jobs.list', {})).find((j) => j.id === job.id)?.state).toBe('cancelled');
   });
 
+  it('ends a running job when the core closes, leaving no partial file', async () => {
+    const target = path.join(home, 'closing.qcow2');
+    const job = await client.call('media.convert', { source: path.join(home, 'big.vdi'), target, format: 'qcow2' });
+    await new Promise<void>((resolve) => {
+      const off = client.on('job.progress', (j) => {
+        if (j.id === job.id && j.percent > 0) {
+          off();
+          resolve();
+        }
+      });
+    });
+    await hosted.close();
+    expect(fs.existsSync(target)).toBe(false);
+    expect(childProcesses()).toEqual([]);
+    ({ hosted, client } = await openCore(home));
+    expect(await client.call('jobs.list', {})).toEqual([]);
+  });
+
   it('knows which snapshots use a disk and refuses to delete it while one does', async () => {
     await client.call('vms.create', { name: 'snappy', osType: 'linux-other', memoryMiB: 128, cpus: 1, noDisk: true });
     const extra = path.join(home, 'snap-extra.qcow2');
