@@ -320,6 +320,22 @@ describe('storage: jobs', () => {
     expect((await client.call('jobs.list', {})).find((j) => j.id === job.id)?.state).toBe('cancelled');
   });
 
+  it('keeps a raw disk Nestbox created raw when a guest writes another format\'s header into it', async () => {
+    const file = path.join(home, 'guest-wrote.raw');
+    await finish(client, client.call('media.create', { path: file, format: 'raw', size: '8M' }));
+    // What a guest could write to its own disk: a qcow2 header naming a backing file.
+    const header = path.join(home, 'header.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/passwd', '-F', 'raw', header, '1M']);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, fs.readFileSync(header).subarray(0, 4096), 0, 4096, 0);
+    fs.closeSync(fd);
+    expect((await client.call('media.info', { path: file })).format).toBe('raw');
+    // The same bytes in a file Nestbox did not create are what they look like: refused.
+    const foreign = path.join(home, 'foreign.raw');
+    fs.copyFileSync(file, foreign);
+    await expect(client.call('media.info', { path: foreign })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/backing file/) });
+  });
+
   it('ends a running job when the core closes, leaving no partial file', async () => {
     const target = path.join(home, 'closing.qcow2');
     const job = await client.call('media.convert', { source: path.join(home, 'big.vdi'), target, format: 'qcow2' });
