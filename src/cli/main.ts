@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { CreateVmSpec, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
+import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
+import { formatBytes } from '../core/domain/units';
 import { NestboxError } from '../core/api/errors';
 import type { RpcClient } from '../core/api/rpc';
 import { describeState } from '../core/domain/lifecycle';
@@ -43,6 +44,25 @@ VMs:
   snapshot NAME list [--json]           the snapshot tree ('*' marks where the current state hangs)
   snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off
   snapshot NAME restore SNAP | delete SNAP
+
+Storage:
+  media list [--json]                   the media registry: disks and ISOs, sizes, which VMs and snapshots use them
+  media info IMAGE [--json]             inspect an image (format, sizes) and register it
+  media create FILE --size SIZE [--format qcow2|raw] [--preallocation off|metadata|falloc|full]
+  media convert SRC DST [--format F] [--subformat streamOptimized|monolithicSparse]
+                                        F: qcow2, raw, vdi, vmdk, vpc, vhdx (default: from DST's extension)
+  media resize IMAGE SIZE [--shrink]    grow a disk (shrinking needs --shrink and loses data past the end)
+  media compact IMAGE                   rewrite a qcow2/raw image without its unused space
+  media check IMAGE [--no-repair]       qemu-img check; leaked clusters are repaired unless --no-repair
+  media delete IMAGE [--delete-file]    forget an unused image (and delete its file)
+  import FILE [--name N] [--in-place] [--os-type T] [--memory MiB] [--cpus N]
+                                        a disk image (VDI, VMDK, VHD(X), qcow2, raw) or an OVA becomes a new VM;
+                                        disks are converted to qcow2 into the VM's folder unless --in-place
+  export NAME FILE.ova                  export a powered-off VM as an OVA (OVF 1.0, streamOptimized VMDK)
+  attach NAME IMAGE [--bus virtio|sata|ide|nvme] [--read-only]   attach an existing image as a new disk
+  detach NAME DISK                      detach a disk (disk0, disk1, ...); the file is kept
+  jobs [--json] | jobs cancel ID        storage jobs (long operations show a progress line; Ctrl+C cancels)
+  (\`nestbox disk ...\` is the same as \`nestbox media ...\`)
 
 Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
@@ -97,6 +117,62 @@ function printInfo(vm: VmInfo): void {
   if (vm.hasSavedState) lines.push(['Saved state', 'yes']);
   if (c.description) lines.push(['Description', c.description]);
   out(table(lines.map(([k, v]) => [`${k}:`, v])));
+}
+
+/** The extension of a conversion's target says the format unless --format does. */
+function formatFromName(file: string): string | undefined {
+  const ext = path.extname(file).slice(1).toLowerCase();
+  const map: Record<string, string> = { qcow2: 'qcow2', img: 'raw', raw: 'raw', vdi: 'vdi', vmdk: 'vmdk', vhd: 'vpc', vpc: 'vpc', vhdx: 'vhdx' };
+  return map[ext];
+}
+
+function printMedia(list: readonly MediumInfo[]): void {
+  if (list.length === 0) {
+    out('No media yet.');
+    return;
+  }
+  const used = (m: MediumInfo) =>
+    m.usedBy.map((u) => (u.current ? u.vm : '') + (u.snapshots.length ? `${u.current ? ' ' : ''}[${u.vm}: snapshot ${u.snapshots.join(', ')}]` : '')).join(', ') || '-';
+  out(table([['NAME', 'FORMAT', 'VIRTUAL', 'ACTUAL', 'USED BY', 'PATH'], ...list.map((m) => [m.name, m.format, formatBytes(m.virtualSize), formatBytes(m.actualSize), m.missing ? `MISSING (${m.problem ?? ''})` : used(m), m.path])]));
+}
+
+/**
+ * Runs a job to its end with a progress line on stderr (rewritten in place on a terminal,
+ * every 10% otherwise). Ctrl+C cancels the job, which removes its partial output.
+ */
+async function followJob(client: RpcClient, start: () => Promise<JobInfo>): Promise<JobInfo> {
+  const tty = process.stderr.isTTY === true;
+  let id: string | null = null;
+  let lastShown = -1;
+  let title = '';
+  const show = (j: JobInfo) => {
+    if (j.id !== id || j.state !== 'running') return;
+    if (tty) process.stderr.write(`\r${j.title}: ${String(j.percent).padStart(3)}%`);
+    else if (Math.floor(j.percent / 10) > Math.floor(lastShown / 10)) process.stderr.write(`${j.title}: ${j.percent}%\n`);
+    lastShown = j.percent;
+  };
+  const early: JobInfo[] = [];
+  const off = client.on('job.progress', (j) => (id === null ? early.push(j) : show(j)));
+  const onSigint = () => {
+    if (id) {
+      process.stderr.write(`\nnestbox: cancelling ${title}...\n`);
+      client.call('jobs.cancel', { id }).catch(() => undefined);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const job = await start();
+    id = job.id;
+    title = job.title;
+    for (const j of early) show(j);
+    const end = await client.call('jobs.wait', { id });
+    if (tty && lastShown >= 0) process.stderr.write(`\r${end.title}: ${end.state === 'done' ? '100%' : end.state}\n`);
+    if (end.state !== 'done') throw end.error ? NestboxError.fromShape(end.error) : new NestboxError('INTERNAL', `${end.title}: ${end.state}`);
+    return end;
+  } finally {
+    off();
+    process.off('SIGINT', onSigint);
+  }
 }
 
 function warn(r: OpResult): void {
@@ -244,6 +320,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       reset: { type: 'boolean' },
       'new-token': { type: 'boolean' },
       host: { type: 'string' },
+      size: { type: 'string' },
+      format: { type: 'string' },
+      subformat: { type: 'string' },
+      preallocation: { type: 'string' },
+      shrink: { type: 'boolean' },
+      'no-repair': { type: 'boolean' },
+      'delete-file': { type: 'boolean' },
+      'in-place': { type: 'boolean' },
+      bus: { type: 'string' },
+      'read-only': { type: 'boolean' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -269,7 +355,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -485,6 +571,134 @@ export async function main(argv: readonly string[]): Promise<number> {
           default:
             throw new UsageError(`unknown snapshot action '${action}' (list, take, restore, delete)`);
         }
+      }
+      case 'disk':
+      case 'media': {
+        const [action, ...rest] = args;
+        const one = (usage: string) => {
+          if (rest.length !== 1) throw new UsageError(`usage: nestbox media ${usage}`);
+          return path.resolve(rest[0]!);
+        };
+        switch (action) {
+          case 'list': {
+            const list = await c.call('media.registry', {});
+            if (o.json) out(JSON.stringify(list, null, 2));
+            else printMedia(list);
+            return 0;
+          }
+          case 'info': {
+            const m = await c.call('media.info', { path: one('info IMAGE [--json]') });
+            if (o.json) out(JSON.stringify(m, null, 2));
+            else printMedia([m]);
+            return 0;
+          }
+          case 'create': {
+            const file = one('create FILE --size SIZE [--format qcow2|raw] [--preallocation MODE]');
+            if (!o.size) throw new UsageError('media create needs --size (e.g. --size 20G)');
+            const format = o.format ?? 'qcow2';
+            if (format !== 'qcow2' && format !== 'raw') throw new UsageError('--format must be qcow2 or raw');
+            const pre = o.preallocation ?? 'off';
+            if (!['off', 'metadata', 'falloc', 'full'].includes(pre)) throw new UsageError('--preallocation must be off, metadata, falloc or full');
+            const j = await followJob(c, () => c.call('media.create', { path: file, format, size: o.size!, preallocation: pre as 'off' }));
+            const m = j.result as MediumInfo;
+            out(`Created ${m.path} (${m.format}, ${formatBytes(m.virtualSize)})`);
+            return 0;
+          }
+          case 'convert': {
+            if (rest.length !== 2) throw new UsageError('usage: nestbox media convert SRC DST [--format F] [--subformat S]');
+            const target = path.resolve(rest[1]!);
+            const format = o.format ?? formatFromName(target);
+            if (!format) throw new UsageError(`cannot tell the format from '${rest[1]}'; pass --format qcow2|raw|vdi|vmdk|vpc|vhdx`);
+            const j = await followJob(c, () =>
+              c.call('media.convert', {
+                source: path.resolve(rest[0]!),
+                target,
+                format: format as 'qcow2',
+                ...(o.subformat ? { subformat: o.subformat as 'streamOptimized' } : {}),
+              }),
+            );
+            out(`Converted to ${(j.result as MediumInfo).path} (${format})`);
+            return 0;
+          }
+          case 'resize': {
+            if (rest.length !== 2) throw new UsageError('usage: nestbox media resize IMAGE SIZE [--shrink]');
+            const j = await followJob(c, () => c.call('media.resize', { path: path.resolve(rest[0]!), size: rest[1]!, shrink: o.shrink === true }));
+            out(`Resized ${(j.result as MediumInfo).path} to ${formatBytes((j.result as MediumInfo).virtualSize)}`);
+            return 0;
+          }
+          case 'compact': {
+            const file = one('compact IMAGE');
+            const j = await followJob(c, () => c.call('media.compact', { path: file }));
+            out(`Compacted ${file}: it now takes ${formatBytes((j.result as MediumInfo).actualSize)}`);
+            return 0;
+          }
+          case 'check': {
+            const file = one('check IMAGE [--no-repair]');
+            const j = await followJob(c, () => c.call('media.check', { path: file, repair: o['no-repair'] !== true }));
+            const r = j.result as { corruptions: number; leaks: number; leaksFixed: number };
+            if (o.json) out(JSON.stringify(r, null, 2));
+            else out(r.corruptions ? `${file}: ${r.corruptions} corruption(s) found` : r.leaks ? `${file}: ${r.leaks} leaked cluster(s), ${r.leaksFixed} repaired` : `${file}: no errors`);
+            return r.corruptions ? 1 : 0;
+          }
+          case 'delete': {
+            const file = one('delete IMAGE [--delete-file]');
+            await c.call('media.delete', { path: file, deleteFile: o['delete-file'] === true });
+            out(o['delete-file'] ? `Deleted ${file}` : `Removed ${file} from the registry (the file is kept)`);
+            return 0;
+          }
+          default:
+            throw new UsageError(`unknown media action '${action ?? ''}' (list, info, create, convert, resize, compact, check, delete)`);
+        }
+      }
+      case 'import': {
+        need(1, 'import FILE [--name N] [--in-place] [--os-type T] [--memory MiB] [--cpus N]');
+        const j = await followJob(c, () =>
+          c.call('vms.import', {
+            file: path.resolve(args[0]!),
+            ...(o.name ? { name: o.name } : {}),
+            mode: o['in-place'] ? 'inPlace' : 'copy',
+            ...(o['os-type'] ? { osType: o['os-type'] } : {}),
+            ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+            ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+            ...(o.bus ? { diskBus: o.bus as 'virtio' } : {}),
+          }),
+        );
+        const vm = j.result as VmInfo;
+        if (o.json) out(JSON.stringify(vm, null, 2));
+        else out(`Imported '${vm.name}' (${vm.uuid}) in ${vm.dir}`);
+        return 0;
+      }
+      case 'export': {
+        need(2, 'export NAME FILE.ova');
+        const j = await followJob(c, () => c.call('vms.export', { ref: args[0]!, file: path.resolve(args[1]!) }));
+        out(`Exported '${args[0]}' to ${(j.result as { file: string }).file}`);
+        return 0;
+      }
+      case 'attach': {
+        need(2, 'attach NAME IMAGE [--bus virtio|sata|ide|nvme] [--read-only]');
+        const r = await c.call('vms.attachDisk', { ref: args[0]!, path: path.resolve(args[1]!), ...(o.bus ? { bus: o.bus as 'virtio' } : {}), readOnly: o['read-only'] === true });
+        const d = r.vm.config.disks[r.vm.config.disks.length - 1]!;
+        out(`Attached ${d.file} to '${r.vm.name}' as ${d.id} (${d.format}, ${d.bus})`);
+        return 0;
+      }
+      case 'detach': {
+        need(2, 'detach NAME DISK');
+        await c.call('vms.detachDisk', { ref: args[0]!, disk: args[1]! });
+        out(`Detached ${args[1]} from '${args[0]}' (the file is kept)`);
+        return 0;
+      }
+      case 'jobs': {
+        if (args[0] === 'cancel') {
+          if (args.length !== 2) throw new UsageError('usage: nestbox jobs cancel ID');
+          const j = await c.call('jobs.cancel', { id: args[1]! });
+          out(`${j.title}: ${j.state}`);
+          return 0;
+        }
+        const jobs = await c.call('jobs.list', {});
+        if (o.json) out(JSON.stringify(jobs, null, 2));
+        else if (jobs.length === 0) out('No jobs.');
+        else out(table([['ID', 'STATE', 'PERCENT', 'TITLE'], ...jobs.map((j) => [j.id, j.state, `${j.percent}%`, j.title + (j.error ? ` (${j.error.message})` : '')])]));
+        return 0;
       }
       case 'setting': {
         if (args.length < 1 || args.length > 2) throw new UsageError('usage: nestbox setting KEY [VALUE | --reset]');

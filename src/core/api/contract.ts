@@ -3,7 +3,7 @@
  * WebSocket) carries exactly these methods and events. `api` may import *types* from
  * `domain` (the plain model shapes) and nothing else of ours.
  */
-import type { VmConfig, Firmware, NicMode, DiskBus, DisplayAdapter } from '../domain/config';
+import type { VmConfig, Firmware, NicMode, DiskBus, DisplayAdapter, DiskFormat } from '../domain/config';
 import type { VmState, VmOperation } from '../domain/lifecycle';
 import type { OsType } from '../domain/ostypes';
 import type { ErrorShape } from './errors';
@@ -111,6 +111,107 @@ export interface MediaItem {
   readonly usedBy: readonly string[];
 }
 
+/** A disk format Nestbox reads, or an ISO 9660 image. */
+export type MediumFormat = DiskFormat | 'iso';
+
+/** Where a medium is used: a VM's drive now, or a snapshot's configuration. */
+export interface MediumUse {
+  readonly vm: string;
+  readonly uuid: string;
+  /** The drive id in the VM's config (disk0, cd0, ...). */
+  readonly device: string;
+  /** True when the VM's current configuration uses it (not only a snapshot). */
+  readonly current: boolean;
+  /** Names of the snapshots whose configuration uses it. */
+  readonly snapshots: readonly string[];
+}
+
+/** An entry of the media registry: every disk image and ISO Nestbox knows. */
+export interface MediumInfo {
+  readonly path: string;
+  readonly name: string;
+  readonly kind: 'disk' | 'iso';
+  readonly format: MediumFormat;
+  /** Size the guest sees, in bytes. */
+  readonly virtualSize: number;
+  /** Space the file takes on the host, in bytes. */
+  readonly actualSize: number;
+  /** Created by Nestbox (a VM's own disk, a conversion's output). */
+  readonly owned: boolean;
+  /** The file is gone or cannot be read any more; `problem` says why. */
+  readonly missing: boolean;
+  readonly problem?: string;
+  readonly usedBy: readonly MediumUse[];
+  readonly addedAt: string;
+}
+
+export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
+
+export interface CreateMediumSpec {
+  readonly path: string;
+  readonly format: 'qcow2' | 'raw';
+  /** e.g. "20G" */
+  readonly size: string;
+  readonly preallocation?: Preallocation;
+}
+
+export interface ConvertMediumSpec {
+  /** A registered medium or any image file (it is inspected first). */
+  readonly source: string;
+  readonly target: string;
+  readonly format: DiskFormat;
+  /** VMDK only: the VMDK kind; streamOptimized is what OVAs carry. */
+  readonly subformat?: 'monolithicSparse' | 'streamOptimized';
+}
+
+export interface CheckResult {
+  readonly corruptions: number;
+  readonly leaks: number;
+  readonly leaksFixed: number;
+}
+
+/**
+ * Import a disk image or an OVA/OVF as a new VM. A disk image is either used where it is
+ * (`mode: 'inPlace'`) or copied/converted to qcow2 into the new VM's folder (`'copy'`, the
+ * default). An OVA always lands in the new VM's folder.
+ */
+export interface ImportSpec {
+  readonly file: string;
+  /** Defaults to the file's (or the OVF's) name. */
+  readonly name?: string;
+  readonly mode?: 'copy' | 'inPlace';
+  readonly osType?: string;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  readonly firmware?: Firmware;
+  readonly diskBus?: DiskBus;
+}
+
+export type JobKind = 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export';
+export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
+
+/**
+ * A long storage operation. Methods that start one answer at once with it; its progress and
+ * its end arrive as `job.progress` events to every client, and `jobs.wait` resolves with the
+ * finished job (result or error).
+ */
+export interface JobInfo {
+  readonly id: string;
+  readonly kind: JobKind;
+  /** What a progress line says, e.g. "Converting disk.vdi to qcow2". */
+  readonly title: string;
+  readonly state: JobState;
+  /** 0–100. */
+  readonly percent: number;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  /** The medium (or VM) the job is about. */
+  readonly target?: string;
+  readonly error?: ErrorShape;
+  /** On success: MediumInfo for media jobs, CheckResult for check, VmInfo for import, {file} for export. */
+  readonly result?: unknown;
+}
+
 export interface PortForwardSpec {
   readonly name?: string;
   readonly protocol?: 'tcp' | 'udp';
@@ -193,6 +294,33 @@ export interface ApiMethods {
   'vms.screenshot': { params: { ref: string }; result: { pngBase64: string; width: number; height: number } };
   /** ISOs and disk images Nestbox knows: its media folder (uploads land there) and what VMs use. */
   'media.list': { params: Record<string, never>; result: readonly MediaItem[] };
+  /** The media registry: every disk and ISO Nestbox knows, with sizes and where it is used. */
+  'media.registry': { params: Record<string, never>; result: readonly MediumInfo[] };
+  /** Inspects an image (our header inspector and qemu-img must agree) and registers it. */
+  'media.info': { params: { path: string }; result: MediumInfo };
+  /** Deletes a medium from the registry, and its file with `deleteFile`; refused while anything uses it. */
+  'media.delete': { params: { path: string; deleteFile?: boolean }; result: null };
+  'media.create': { params: CreateMediumSpec; result: JobInfo };
+  'media.convert': { params: ConvertMediumSpec; result: JobInfo };
+  /** Grows a disk; making it smaller needs `shrink: true` (data past the new end is lost). */
+  'media.resize': { params: { path: string; size: string; shrink?: boolean }; result: JobInfo };
+  /** Rewrites a disk without its unused space (not while a VM runs it or it has snapshots). */
+  'media.compact': { params: { path: string }; result: JobInfo };
+  /** qemu-img check; `repair` fixes leaked clusters only (never "repairs" corruption). */
+  'media.check': { params: { path: string; repair?: boolean }; result: JobInfo };
+  /** A disk image or OVA/OVF becomes a new VM (see ImportSpec). */
+  'vms.import': { params: ImportSpec; result: JobInfo };
+  /** Exports a powered-off VM as an OVA (OVF 1.0, streamOptimized VMDK disks, SHA256 manifest). */
+  'vms.export': { params: { ref: string; file: string }; result: JobInfo };
+  /** Attaches an existing image (inspected first) to a powered-off VM as a new disk. */
+  'vms.attachDisk': { params: { ref: string; path: string; bus?: DiskBus; readOnly?: boolean }; result: OpResult };
+  /** Detaches a disk from a powered-off VM; the file stays where it is. */
+  'vms.detachDisk': { params: { ref: string; disk: string }; result: OpResult };
+  'jobs.list': { params: Record<string, never>; result: readonly JobInfo[] };
+  /** Cancels a running job; its partial output is removed. Answers with the job as it ended. */
+  'jobs.cancel': { params: { id: string }; result: JobInfo };
+  /** Resolves when the job has ended (whatever its outcome); it does not throw the job's error. */
+  'jobs.wait': { params: { id: string }; result: JobInfo };
   /** NAT port forwarding; applied at once when the VM runs. `nic` defaults to the first NAT adapter. */
   'network.addForward': { params: { ref: string; nic?: string; rule: PortForwardSpec }; result: OpResult };
   'network.removeForward': { params: { ref: string; nic?: string; name: string }; result: OpResult };
@@ -241,6 +369,10 @@ export interface ApiEvents {
   /** Progress of a long operation (saving or restoring a state, ...); `percent` 0–100. */
   'vm.progress': { uuid: string; operation: 'saveState' | 'restoreState'; percent: number; done: boolean };
   'log': LogEntry;
+  /** A storage job started, progressed or ended (every client hears it). */
+  'job.progress': JobInfo;
+  /** The media registry changed (added, removed, resized, usage changed). */
+  'media.changed': { path: string };
   /** Console bytes (serial text or RFB), base64, for the client that opened the stream. */
   'console.data': { stream: string; data: string };
   'console.closed': { stream: string; reason: string };

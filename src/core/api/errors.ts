@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'TIMEOUT',
   'IMAGE_REJECTED',
   'IO_ERROR',
+  /** The disk that was being written to is full (or a file size limit was hit). */
+  'NO_SPACE',
   'LOCKED',
   'PROTOCOL_ERROR',
   'UNKNOWN_METHOD',

@@ -67,6 +67,8 @@ function makeHosted(core: Core, server: net.Server, lock: Lock, layout: DataLayo
       } catch {
         // ignore
       }
+      // Storage jobs end first (qemu-img stopped, partial files and half-imported VMs removed).
+      await core.jobs.cancelAll();
       core.close();
       lock.release();
     },

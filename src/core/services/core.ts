@@ -7,7 +7,7 @@ import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
 import { QemuImg } from '../storage/qemuimg';
 import { recoverSnapshots } from './recovery';
 import { SnapshotService } from './snapshots';
@@ -15,6 +15,10 @@ import { NetworkService } from './network';
 import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
+import { JobService } from './jobs';
+import { MediaService } from './media';
+import { OvaService } from './ova';
+import { resolveDiskPath } from '../qemu/argv';
 import { openSerialStream, openVncStream, readSerialLog, type OpenStream, type StreamSink } from './consoles';
 
 export const NESTBOX_VERSION = '0.1.0';
@@ -50,6 +54,9 @@ export class Core {
   readonly vms: VmService;
   readonly snapshots: SnapshotService;
   readonly network: NetworkService;
+  readonly jobs: JobService;
+  readonly media: MediaService;
+  readonly ova: OvaService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -78,6 +85,19 @@ export class Core {
       bus: this.bus,
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
+    this.jobs = new JobService(this.bus);
+    const img = host.qemu ? new QemuImg(host.qemu.imgBinary) : null;
+    this.media = new MediaService({
+      layout,
+      vms: this.vms,
+      vmRepo,
+      snapshots: new SnapshotRepository(db),
+      repo: new MediaRepository(db),
+      img,
+      jobs: this.jobs,
+      bus: this.bus,
+    });
+    this.ova = new OvaService({ layout, vms: this.vms, vmRepo, media: this.media, img, jobs: this.jobs });
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -90,6 +110,7 @@ export class Core {
     await core.vms.reconcile();
     // Before any client is served: a snapshot being taken now must not look unfinished.
     await recoverSnapshots({ vms: core.vms, vmRepo: new VmRepository(db), snapshots: new SnapshotRepository(db), img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null, bus: core.bus });
+    core.media.sync();
     return core;
   }
 
@@ -163,8 +184,11 @@ export class Core {
           return this.vms.create(p as never);
         case 'vms.modify':
           return this.vms.modify(str(p, 'ref'), obj(p['changes']) as never);
-        case 'vms.start':
+        case 'vms.start': {
+          const row = this.vms.resolve(str(p, 'ref'));
+          this.media.assertNotBusy(row.config.disks.map((d) => resolveDiskPath(row.dir, d.file)));
           return this.vms.start(str(p, 'ref'));
+        }
         case 'vms.pause':
           return this.vms.pause(str(p, 'ref'));
         case 'vms.resume':
@@ -266,6 +290,48 @@ export class Core {
           await this.vms.sendKeys(str(p, 'ref'), keys as string[]);
           return null;
         }
+        case 'media.registry':
+          return this.media.registry();
+        case 'media.info':
+          return this.media.info(str(p, 'path'));
+        case 'media.delete':
+          return this.media.delete(str(p, 'path'), p['deleteFile'] === true);
+        case 'media.create':
+          return this.media.create({
+            path: str(p, 'path'),
+            format: str(p, 'format') as 'qcow2',
+            size: str(p, 'size'),
+            ...(typeof p['preallocation'] === 'string' ? { preallocation: p['preallocation'] as 'off' } : {}),
+          });
+        case 'media.convert':
+          return this.media.convert({
+            source: str(p, 'source'),
+            target: str(p, 'target'),
+            format: str(p, 'format') as 'qcow2',
+            ...(typeof p['subformat'] === 'string' ? { subformat: p['subformat'] as 'streamOptimized' } : {}),
+          });
+        case 'media.resize':
+          return this.media.resize(str(p, 'path'), str(p, 'size'), p['shrink'] === true);
+        case 'media.compact':
+          return this.media.compact(str(p, 'path'));
+        case 'media.check':
+          return this.media.check(str(p, 'path'), p['repair'] !== false);
+        case 'vms.import': {
+          const spec = { ...p, file: str(p, 'file') } as never;
+          return this.ova.isOva(str(p, 'file')) ? this.ova.importOva(spec) : this.media.importDisk(spec);
+        }
+        case 'vms.export':
+          return this.ova.exportOva(str(p, 'ref'), str(p, 'file'));
+        case 'vms.attachDisk':
+          return this.media.attachDisk(str(p, 'ref'), str(p, 'path'), typeof p['bus'] === 'string' ? (p['bus'] as 'virtio') : undefined, p['readOnly'] === true);
+        case 'vms.detachDisk':
+          return this.media.detachDisk(str(p, 'ref'), str(p, 'disk'));
+        case 'jobs.list':
+          return this.jobs.list();
+        case 'jobs.cancel':
+          return this.jobs.cancel(str(p, 'id'));
+        case 'jobs.wait':
+          return this.jobs.wait(str(p, 'id'));
         default: {
           const never: never = m;
           throw new NestboxError('UNKNOWN_METHOD', `unknown method '${String(never)}'`);
@@ -286,6 +352,8 @@ export class Core {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Running jobs end (qemu-img is stopped, partial files removed) before the database closes.
+    void this.jobs.cancelAll();
     this.vms.detachAll();
     this.db.close();
   }

@@ -30,6 +30,7 @@ import { resolveAccelerator } from '../qemu/host';
 import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
 import { inspectImage } from '../storage/inspect';
 import { QemuImg } from '../storage/qemuimg';
+import { identifyImage } from '../storage/identify';
 import type { EventRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
 import type { EventBus } from './events';
@@ -123,6 +124,11 @@ export class VmService {
         return { path: file, name: path.basename(file), kind: it.kind, size, usedBy: it.usedBy };
       })
       .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** What the host can give a VM (an import clamps an appliance's wishes to it). */
+  hostLimits(): { memoryMiB: number; cpus: number } {
+    return { memoryMiB: this.d.host.memoryMiB, cpus: this.d.host.cpus };
   }
 
   resolve(ref: string): VmRow {
@@ -354,17 +360,9 @@ export class VmService {
 
   /** Attaches an existing image in place after our inspector and qemu-img agree on it. */
   private async adoptDisk(file: string, bus: DiskConfig['bus']): Promise<DiskConfig> {
-    const abs = path.resolve(file);
-    const facts = inspectImage(abs);
-    if (facts.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `'${file}' is an ISO image; pass it with --iso`);
-    if (facts.problems.length) throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': ${facts.problems.join('; ')}`);
-    if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
-    const info = await this.img.info(abs, facts.format);
-    if (info.format !== facts.format) {
-      throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': its header says ${facts.format} but qemu-img reads ${info.format}`);
-    }
-    if (info.backingFile || info.dataFile) throw new NestboxError('IMAGE_REJECTED', `refusing '${file}': it refers to other files on the host`);
-    return { id: 'disk0', file: abs, format: facts.format, bus, readOnly: false, owned: false };
+    const id = await identifyImage(file, this.img, { asDisk: true });
+    if (id.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `'${file}' is an ISO image; pass it with --iso`);
+    return { id: 'disk0', file: id.path, format: id.format, bus, readOnly: false, owned: false };
   }
 
   private async ensureEfiVars(dir: string): Promise<void> {

@@ -1,13 +1,16 @@
 /**
  * qemu-img, always with an explicit format and, for images from outside, under CPU-time and
  * address-space limits (a hostile header must not make it spin or eat the host's memory).
+ * Long commands run cancellable (an AbortSignal ends qemu-img: SIGTERM, then SIGKILL) and
+ * report their progress from `-p`; whatever they were writing is removed when they fail.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DiskFormat } from '../domain/config';
 import { NestboxError } from '../api/errors';
 import { opt } from '../qemu/argv';
+import { isNoSpace, ProgressParser } from './progress';
 
 export interface ImageInfo {
   readonly format: string;
@@ -15,18 +18,30 @@ export interface ImageInfo {
   readonly actualSize: number;
   readonly backingFile: string | null;
   readonly dataFile: string | null;
+  /** Internal snapshots (qcow2). */
+  readonly snapshots: number;
 }
 
+export interface RunControl {
+  readonly signal?: AbortSignal;
+  /** 0–100, from qemu-img's -p output. */
+  readonly onProgress?: (percent: number) => void;
+  /** The file being written: removed if the command fails or is cancelled. */
+  readonly output?: string;
+}
+
+export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
+
 const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => fs.existsSync(p));
+const LIMITS = ['--cpu=30', `--as=${2 * 1024 * 1024 * 1024}`];
 
 function exec(binary: string, args: readonly string[], opts: { limited?: boolean; timeoutMs?: number } = {}): Promise<string> {
-  const [cmd, argv] =
-    opts.limited && PRLIMIT ? [PRLIMIT, ['--cpu=30', `--as=${2 * 1024 * 1024 * 1024}`, '--', binary, ...args]] : [binary, [...args]];
+  const [cmd, argv] = opts.limited && PRLIMIT ? [PRLIMIT, [...LIMITS, '--', binary, ...args]] : [binary, [...args]];
   return new Promise((resolve, reject) => {
-    execFile(cmd, argv, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, argv, { timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) {
-        const msg = String(stderr).trim().split('\n').pop() || err.message;
-        reject(new NestboxError('IO_ERROR', `qemu-img failed: ${msg}`, `${binary} ${args.join(' ')}\n${String(stderr)}`));
+        const msg = String(stderr).trim().split('\n').pop() || (err.killed ? 'it was stopped after its time limit' : err.message);
+        reject(new NestboxError(isNoSpace(String(stderr)) ? 'NO_SPACE' : 'IO_ERROR', `qemu-img failed: ${msg}`, `${binary} ${args.join(' ')}\n${String(stderr)}`));
       } else resolve(String(stdout));
     });
   });
@@ -35,15 +50,66 @@ function exec(binary: string, args: readonly string[], opts: { limited?: boolean
 export class QemuImg {
   constructor(readonly binary: string) {}
 
-  async create(file: string, format: 'qcow2' | 'raw', sizeBytes: number): Promise<void> {
+  /**
+   * Runs a long qemu-img command. Progress comes from -p on stdout; the command ends early
+   * when `signal` aborts (CANCELLED). A full disk is NO_SPACE, with the partial file gone.
+   */
+  run(args: readonly string[], ctl: RunControl = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+      if (ctl.signal?.aborted) {
+        reject(new NestboxError('CANCELLED', 'cancelled'));
+        return;
+      }
+      const child = spawn(this.binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const parser = new ProgressParser();
+      let stdout = '';
+      let stderr = '';
+      let killTimer: NodeJS.Timeout | null = null;
+      const onAbort = () => {
+        child.kill('SIGTERM');
+        killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        killTimer.unref();
+      };
+      ctl.signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout.setEncoding('utf8');
+      child.stderr.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        const pct = parser.feed(chunk);
+        if (pct !== null) ctl.onProgress?.(pct);
+        else if (stdout.length < 1024 * 1024) stdout += chunk;
+      });
+      child.stderr.on('data', (chunk: string) => {
+        if (stderr.length < 64 * 1024) stderr += chunk;
+      });
+      const finish = (err: NestboxError | null) => {
+        ctl.signal?.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+        if (!err) {
+          resolve(stdout);
+          return;
+        }
+        if (ctl.output) fs.rmSync(ctl.output, { force: true });
+        reject(err);
+      };
+      child.on('error', (e) => finish(new NestboxError('HOST_UNSUPPORTED', `qemu-img could not be run: ${e.message}`)));
+      child.on('close', (code, sig) => {
+        if (ctl.signal?.aborted) return finish(new NestboxError('CANCELLED', 'cancelled'));
+        if (code === 0) return finish(null);
+        const last = stderr.trim().split('\n').pop() || `it exited with ${sig ?? code}`;
+        const detail = `${this.binary} ${args.join(' ')}\n${stderr}`;
+        if (isNoSpace(stderr) || sig === 'SIGXFSZ') {
+          const where = ctl.output ? path.dirname(ctl.output) : 'the target';
+          return finish(new NestboxError('NO_SPACE', `there is not enough space on the disk holding ${where} (qemu-img: ${last}); the partial file was removed`, detail));
+        }
+        finish(new NestboxError('IO_ERROR', `qemu-img failed: ${last}`, detail));
+      });
+    });
+  }
+
+  async create(file: string, format: 'qcow2' | 'raw', sizeBytes: number, preallocation: Preallocation = 'off', ctl: RunControl = {}): Promise<void> {
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const opts = format === 'qcow2' ? ['-o', 'preallocation=off'] : [];
-    try {
-      await exec(this.binary, ['create', '-q', '-f', format, ...opts, file, String(sizeBytes)]);
-    } catch (err) {
-      await fs.promises.rm(file, { force: true });
-      throw err;
-    }
+    if (format === 'raw' && preallocation === 'metadata') throw new NestboxError('INVALID_ARGUMENT', "preallocation 'metadata' is for qcow2 only");
+    await this.run(['create', '-q', '-f', format, '-o', `preallocation=${preallocation}`, file, String(sizeBytes)], { ...ctl, output: file });
   }
 
   async info(file: string, format: DiskFormat | 'raw'): Promise<ImageInfo> {
@@ -63,18 +129,19 @@ export class QemuImg {
       actualSize: Number(j['actual-size'] ?? 0),
       backingFile: typeof j['backing-filename'] === 'string' ? (j['backing-filename'] as string) : null,
       dataFile: spec?.data?.['data-file'] ?? null,
+      snapshots: Array.isArray(j['snapshots']) ? (j['snapshots'] as unknown[]).length : 0,
     };
   }
 
   /**
-   * Checks a qcow2 image read-only; only when the sole problem is leaked clusters (harmless,
+   * Checks an image read-only; only when the sole problem is leaked clusters (harmless,
    * left by a crash) does it repair them (`-r leaks`). Corruption is reported, never
    * "repaired" behind the user's back.
    */
-  async check(file: string): Promise<{ corruptions: number; leaksFixed: number; leaks: number }> {
-    const run = (repair: boolean) =>
+  async check(file: string, format: 'qcow2' | 'vdi' | 'vhdx' = 'qcow2', repair = true): Promise<{ corruptions: number; leaksFixed: number; leaks: number }> {
+    const run = (fix: boolean) =>
       new Promise<{ corruptions: number; leaks: number; leaksFixed: number }>((resolve, reject) => {
-        const args = ['check', ...(repair ? ['-r', 'leaks'] : []), '-f', 'qcow2', '--output=json', file];
+        const args = ['check', ...(fix ? ['-r', 'leaks'] : []), '-f', format, '--output=json', file];
         execFile(this.binary, args, { timeout: 600_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
           // Exit codes 2 (corruptions) and 3 (leaks) still print the JSON report.
           try {
@@ -88,7 +155,7 @@ export class QemuImg {
         });
       });
     const first = await run(false);
-    if (first.corruptions > 0 || first.leaks === 0) return first;
+    if (!repair || first.corruptions > 0 || first.leaks === 0) return first;
     return run(true);
   }
 
@@ -112,11 +179,23 @@ export class QemuImg {
 
   /** Copies a raw image into a new qcow2 (the UEFI variable store, so it can be snapshotted). */
   async convertToQcow2(src: string, srcFormat: DiskFormat, dst: string): Promise<void> {
-    try {
-      await exec(this.binary, ['convert', '-q', '-f', srcFormat, '-O', 'qcow2', src, dst]);
-    } catch (err) {
-      await fs.promises.rm(dst, { force: true });
-      throw err;
-    }
+    await this.convert(src, srcFormat, dst, 'qcow2');
+  }
+
+  /** Converts `src` (read as `srcFormat`, never probed) into a new file `dst`, with progress. */
+  async convert(
+    src: string,
+    srcFormat: DiskFormat,
+    dst: string,
+    dstFormat: DiskFormat,
+    opts: { subformat?: 'monolithicSparse' | 'streamOptimized'; ctl?: RunControl } = {},
+  ): Promise<void> {
+    const o = dstFormat === 'vmdk' && opts.subformat ? ['-o', `subformat=${opts.subformat}`] : [];
+    // -S 4k keeps zeroes sparse; --force-share is not used: the source must not be in use.
+    await this.run(['convert', '-p', '-f', srcFormat, '-O', dstFormat, ...o, '-S', '4k', src, dst], { ...opts.ctl, output: dst });
+  }
+
+  async resize(file: string, format: DiskFormat, sizeBytes: number, shrink: boolean): Promise<void> {
+    await this.run(['resize', '-q', '-f', format, ...(shrink ? ['--shrink'] : []), file, String(sizeBytes)]);
   }
 }

@@ -73,6 +73,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE vms ADD COLUMN pending_loadvm TEXT;
     `,
   },
+  {
+    version: 4,
+    description: 'media registry, filled from the disks and ISOs VMs already use',
+    // Sizes are read from the files when the core starts (MediaService.sync).
+    sql: `
+      CREATE TABLE media (
+        path          TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('disk', 'iso')),
+        format        TEXT NOT NULL,
+        virtual_size  INTEGER NOT NULL DEFAULT 0,
+        actual_size   INTEGER NOT NULL DEFAULT 0,
+        owned         INTEGER NOT NULL DEFAULT 0,
+        problem       TEXT,
+        added_at      TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      INSERT OR IGNORE INTO media (path, kind, format, owned, added_at, updated_at)
+        SELECT CASE WHEN substr(json_extract(d.value, '$.file'), 1, 1) = '/' THEN json_extract(d.value, '$.file')
+                    ELSE vms.dir || '/' || json_extract(d.value, '$.file') END,
+               'disk', json_extract(d.value, '$.format'), json_extract(d.value, '$.owned'),
+               strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        FROM vms, json_each(vms.config, '$.disks') AS d;
+      INSERT OR IGNORE INTO media (path, kind, format, owned, added_at, updated_at)
+        SELECT json_extract(c.value, '$.iso'), 'iso', 'iso', 0,
+               strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        FROM vms, json_each(vms.config, '$.cdroms') AS c
+        WHERE json_extract(c.value, '$.iso') IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -107,7 +107,7 @@ describe('inspectImage: images made by qemu-img', () => {
     ['dynamic.vhd', 'vpc'],
     ['fixed.vhd', 'vpc'],
   ])('recognises %s as %s with no problems', (file, format) => {
-    expect(inspectImage(p(file))).toEqual({ format, size: fs.statSync(p(file)).size, problems: [] });
+    expect(inspectImage(p(file))).toMatchObject({ format, size: fs.statSync(p(file)).size, problems: [] });
   });
 
   it('flags a VMDK descriptor made by qemu-img (its extent is another file)', () => {
@@ -156,24 +156,50 @@ describe('inspectImage: files written by hand', () => {
     b[0x8000] = 1;
     b.write('CD001', 0x8001, 'latin1');
     fs.writeFileSync(p('synthetic.iso'), b);
-    expect(inspectImage(p('synthetic.iso'))).toEqual({ format: 'iso', size: b.length, problems: [] });
+    expect(inspectImage(p('synthetic.iso'))).toMatchObject({ format: 'iso', size: b.length, problems: [] });
   });
 
   it('reads a zero-filled file as raw', () => {
     fs.writeFileSync(p('zeros.img'), Buffer.alloc(1024 * 1024));
-    expect(inspectImage(p('zeros.img'))).toEqual({ format: 'raw', size: 1024 * 1024, problems: [] });
+    expect(inspectImage(p('zeros.img'))).toMatchObject({ format: 'raw', size: 1024 * 1024, problems: [] });
   });
 
   it.each([0, 1, 71, 511])('reads a %d-byte file without crashing (raw)', (n) => {
     const file = p(`tiny-${n}.img`);
     fs.writeFileSync(file, Buffer.alloc(n, 0x41));
-    expect(inspectImage(file)).toEqual({ format: 'raw', size: n, problems: [] });
+    expect(inspectImage(file)).toMatchObject({ format: 'raw', size: n, problems: [] });
   });
 
-  it('does not mistake a truncated qcow2 header for a safe qcow2', () => {
+  it('does not mistake a truncated qcow2 header for a safe qcow2 (or for raw)', () => {
     const file = p('truncated.qcow2');
     fs.writeFileSync(file, fs.readFileSync(p('plain.qcow2')).subarray(0, 16));
-    expect(inspectImage(file).format).toBe('raw');
+    expect(inspectImage(file)).toMatchObject({ format: 'qcow2', problems: ['its qcow2 header is truncated'] });
+  });
+
+  it('reads the declared virtual size of each format made by qemu-img', () => {
+    for (const f of ['plain.qcow2', 'disk.vdi', 'disk.vmdk']) {
+      expect(inspectImage(p(f)).virtualSize, f).toBe(64 * 1024 * 1024);
+    }
+    expect(inspectImage(p('disk.vhdx')).virtualSize).toBeNull();
+  });
+
+  it('flags a qcow2 declaring an absurd size', () => {
+    const b = fs.readFileSync(p('plain.qcow2'));
+    b.writeBigUInt64BE(1n << 62n, 24);
+    fs.writeFileSync(p('huge.qcow2'), b);
+    expect(inspectImage(p('huge.qcow2')).problems.join()).toMatch(/virtual size of \d+ bytes, more than the 64 TiB/);
+  });
+
+  it('flags a differencing VHD', () => {
+    const b = fs.readFileSync(p('fixed.vhd'));
+    b.writeUInt32BE(4, b.length - 512 + 60);
+    fs.writeFileSync(p('diff.vhd'), b);
+    expect(inspectImage(p('diff.vhd')).problems.join()).toMatch(/differencing VHD/);
+  });
+
+  it('flags a text VMDK descriptor even without its usual first line', () => {
+    fs.writeFileSync(p('sneaky.vmdk'), 'version=1\ncreateType="monolithicFlat"\nRW 2048 FLAT "/etc/shadow" 0\n');
+    expect(inspectImage(p('sneaky.vmdk'))).toMatchObject({ format: 'vmdk', problems: ['it is a VMDK descriptor whose extents live in other files'] });
   });
 
   it('reports a random-looking raw image as raw', () => {

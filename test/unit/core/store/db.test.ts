@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   EventRepository,
+  MediaRepository,
   SCHEMA_VERSION,
   SettingsRepository,
   VmRepository,
@@ -183,6 +184,39 @@ describe('migrations', () => {
     // The real migration 2 then applies cleanly on top.
     migrate(db);
     expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+  });
+});
+
+describe('media registry (migration 4)', () => {
+  it('fills the registry from the disks and ISOs of existing VMs when migrating', () => {
+    const cfg = validConfig({
+      disks: [
+        { id: 'disk0', file: 'disk0.qcow2', format: 'qcow2', bus: 'virtio', readOnly: false, owned: true },
+        { id: 'disk1', file: '/srv/images/data.vdi', format: 'vdi', bus: 'sata', readOnly: false, owned: false },
+      ],
+    });
+    const db1 = track(openDatabase(file, MIGRATIONS.slice(0, 3)));
+    db1
+      .prepare('INSERT INTO vms (uuid, name, config, state, dir, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(cfg.uuid, cfg.name, JSON.stringify(cfg), 'poweredOff', '/data/machines/Debian 12', 't', 't');
+    db1.close();
+    const db2 = track(openDatabase(file));
+    const rows = new MediaRepository(db2).list().map((m) => [m.path, m.kind, m.format, m.owned]);
+    expect(rows).toEqual([
+      ['/data/machines/Debian 12/disk0.qcow2', 'disk', 'qcow2', true],
+      ['/srv/images/data.vdi', 'disk', 'vdi', false],
+      ['/srv/isos/debian-12.iso', 'iso', 'iso', false],
+    ]);
+  });
+
+  it('upserts entries and never turns ownership off', () => {
+    const db = track(openDatabase(file));
+    const repo = new MediaRepository(db);
+    repo.upsert({ path: '/x/a.qcow2', kind: 'disk', format: 'qcow2', virtualSize: 10, actualSize: 5, owned: true, problem: null });
+    repo.upsert({ path: '/x/a.qcow2', kind: 'disk', format: 'qcow2', virtualSize: 20, actualSize: 6, owned: false, problem: null });
+    expect(repo.get('/x/a.qcow2')).toMatchObject({ virtualSize: 20, actualSize: 6, owned: true });
+    repo.delete('/x/a.qcow2');
+    expect(repo.get('/x/a.qcow2')).toBeUndefined();
   });
 });
 

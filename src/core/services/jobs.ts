@@ -1,0 +1,112 @@
+/**
+ * Long storage operations as jobs: each runs in the background with an AbortController,
+ * reports its progress as `job.progress` events to every client, and keeps its outcome so a
+ * client that connects later (or `jobs.wait`) can still read it.
+ */
+import crypto from 'node:crypto';
+import type { JobInfo, JobKind } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { EventBus } from './events';
+
+export interface JobContext {
+  readonly signal: AbortSignal;
+  /** 0–100; reported when the whole percentage changes. */
+  progress(percent: number): void;
+}
+
+interface Entry {
+  info: JobInfo;
+  readonly abort: AbortController;
+  readonly done: Promise<JobInfo>;
+}
+
+/** Finished jobs kept for `jobs.list`. */
+const KEEP_FINISHED = 50;
+
+export class JobService {
+  private readonly jobs = new Map<string, Entry>();
+
+  constructor(private readonly bus: EventBus) {}
+
+  /**
+   * Starts `fn` as a job and answers at once. `fn` throws to fail; a NestboxError CANCELLED
+   * (or any failure after cancel) ends it as cancelled.
+   */
+  start(kind: JobKind, title: string, target: string | undefined, fn: (ctx: JobContext) => Promise<unknown>): JobInfo {
+    const id = crypto.randomUUID();
+    const abort = new AbortController();
+    const info: JobInfo = { id, kind, title, state: 'running', percent: 0, startedAt: new Date().toISOString(), ...(target ? { target } : {}) };
+    let lastWhole = 0;
+    const ctx: JobContext = {
+      signal: abort.signal,
+      progress: (p) => {
+        const e = this.jobs.get(id);
+        if (!e || e.info.state !== 'running') return;
+        const pct = Math.max(0, Math.min(100, p));
+        if (Math.floor(pct) === lastWhole) return;
+        lastWhole = Math.floor(pct);
+        this.update(e, { percent: lastWhole });
+      },
+    };
+    const done = (async (): Promise<JobInfo> => {
+      // Let the caller have the job's id before anything happens.
+      await Promise.resolve();
+      const e = this.jobs.get(id)!;
+      try {
+        const result = await fn(ctx);
+        if (abort.signal.aborted) throw new NestboxError('CANCELLED', 'cancelled');
+        this.update(e, { state: 'done', percent: 100, finishedAt: new Date().toISOString(), ...(result === undefined ? {} : { result }) });
+      } catch (err) {
+        const cancelled = abort.signal.aborted;
+        const shape = cancelled ? new NestboxError('CANCELLED', `${title}: cancelled`).toShape() : NestboxError.from(err, 'IO_ERROR').toShape();
+        this.update(e, { state: cancelled ? 'cancelled' : 'failed', finishedAt: new Date().toISOString(), error: shape });
+      }
+      this.prune();
+      return e.info;
+    })();
+    this.jobs.set(id, { info, abort, done });
+    this.bus.emit('job.progress', info);
+    return info;
+  }
+
+  private update(e: Entry, patch: Partial<JobInfo>): void {
+    e.info = { ...e.info, ...patch };
+    this.bus.emit('job.progress', e.info);
+  }
+
+  private prune(): void {
+    const finished = [...this.jobs.values()].filter((j) => j.info.state !== 'running');
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.info.id);
+  }
+
+  list(): JobInfo[] {
+    return [...this.jobs.values()].map((e) => e.info);
+  }
+
+  private get(id: string): Entry {
+    const e = this.jobs.get(id);
+    if (!e) throw new NestboxError('NOT_FOUND', `no job '${id}'`);
+    return e;
+  }
+
+  async cancel(id: string): Promise<JobInfo> {
+    const e = this.get(id);
+    if (e.info.state === 'running') e.abort.abort();
+    return e.done;
+  }
+
+  wait(id: string): Promise<JobInfo> {
+    return this.get(id).done;
+  }
+
+  running(): number {
+    return [...this.jobs.values()].filter((e) => e.info.state === 'running').length;
+  }
+
+  /** Cancels every running job and waits for them (the core is closing). */
+  async cancelAll(): Promise<void> {
+    const running = [...this.jobs.values()].filter((e) => e.info.state === 'running');
+    for (const e of running) e.abort.abort();
+    await Promise.all(running.map((e) => e.done));
+  }
+}

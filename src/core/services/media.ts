@@ -1,0 +1,576 @@
+/**
+ * Media: the registry of every disk image and ISO Nestbox knows, the qemu-img operations on
+ * them as cancellable jobs, importing an image as a new VM and attaching one to a VM.
+ *
+ * Usage is never stored: it is read from the VMs' configurations and their snapshots'
+ * configurations, so it cannot drift from what QEMU would really open.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {
+  CheckResult,
+  ConvertMediumSpec,
+  CreateMediumSpec,
+  ImportSpec,
+  JobInfo,
+  MediumFormat,
+  MediumInfo,
+  MediumUse,
+  OpResult,
+  VmInfo,
+} from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { DiskBus, DiskConfig, DiskFormat, VmConfig } from '../domain/config';
+import { ConfigError, DISK_BUSES, DISK_FORMATS, LIMITS, parseVmConfig, validateName } from '../domain/config';
+import { isActive } from '../domain/lifecycle';
+import { findOsType } from '../domain/ostypes';
+import { formatBytes, parseSize } from '../domain/units';
+import { resolveDiskPath } from '../qemu/argv';
+import { identifyImage, type IdentifiedImage } from '../storage/identify';
+import { inspectImage, MAX_VIRTUAL_SIZE } from '../storage/inspect';
+import type { Preallocation, QemuImg } from '../storage/qemuimg';
+import type { MediaRepository, MediaRow, SnapshotRepository, VmRepository, VmRow } from '../store/db';
+import type { DataLayout } from '../store/paths';
+import type { EventBus } from './events';
+import type { JobContext, JobService } from './jobs';
+import type { VmService } from './vms';
+
+export interface MediaServiceDeps {
+  readonly layout: DataLayout;
+  readonly vms: VmService;
+  readonly vmRepo: VmRepository;
+  readonly snapshots: SnapshotRepository;
+  readonly repo: MediaRepository;
+  readonly img: QemuImg | null;
+  readonly jobs: JobService;
+  readonly bus: EventBus;
+}
+
+const PREALLOCATIONS: readonly Preallocation[] = ['off', 'metadata', 'falloc', 'full'];
+
+/** Space the file takes on the host (sparse files count what is allocated). */
+function allocated(st: fs.Stats): number {
+  return typeof st.blocks === 'number' && st.blocks >= 0 ? st.blocks * 512 : st.size;
+}
+
+/** A VM name from a file name: its stem, with what names may not contain replaced. */
+export function nameFromFile(file: string): string {
+  const stem = path.basename(file).replace(/\.(ova|ovf|qcow2|img|raw|vdi|vmdk|vhdx?|iso)$/i, '');
+  let name = stem.replace(/[^A-Za-z0-9 ._()+-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, LIMITS.maxNameLength).replace(/[. ]+$/, '');
+  if (!name) name = 'Imported VM';
+  return name;
+}
+
+export class MediaService {
+  /** Paths a job is writing or reading now: a second job on them is BUSY. */
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly d: MediaServiceDeps) {
+    d.bus.on((name) => {
+      if (name === 'vm.changed' || name === 'vm.removed') this.sync();
+    });
+  }
+
+  // ---------------------------------------------------------------- registry
+
+  /** Registers every disk and ISO the VMs and their snapshots use; refreshes sizes; drops owned files that are gone. */
+  sync(): void {
+    const used = this.usageMap();
+    for (const [file, u] of used) {
+      if (!this.d.repo.get(file)) this.refresh(file, u.kind, u.format, u.owned);
+    }
+    this.scanMediaDir();
+    for (const m of this.d.repo.list()) {
+      if (!fs.existsSync(m.path) && m.owned && !used.has(m.path)) {
+        this.d.repo.delete(m.path);
+        continue;
+      }
+      this.refresh(m.path, m.kind, m.format, m.owned);
+    }
+  }
+
+  /** Re-reads one entry's sizes from the file (headers only: cheap, no qemu-img). */
+  private refresh(file: string, kind: 'disk' | 'iso', format: string, owned: boolean): void {
+    const known = this.d.repo.get(file);
+    let virtualSize = known?.virtualSize ?? 0;
+    let actualSize = known?.actualSize ?? 0;
+    let problem: string | null = null;
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.statSync(file);
+    } catch {
+      problem = 'the file is missing';
+    }
+    if (st && !st.isFile()) problem = 'it is no longer a regular file';
+    else if (st) {
+      actualSize = allocated(st);
+      if (format === 'raw' || format === 'iso') virtualSize = st.size;
+      else {
+        try {
+          const facts = inspectImage(file);
+          if (facts.virtualSize !== null) virtualSize = facts.virtualSize;
+        } catch {
+          // Being written right now (a running VM): keep the last known size.
+        }
+        if (!virtualSize) virtualSize = st.size;
+      }
+    }
+    if (known && known.virtualSize === virtualSize && known.actualSize === actualSize && known.problem === problem && known.format === format) return;
+    this.d.repo.upsert({ path: file, kind, format, virtualSize, actualSize, owned, problem });
+  }
+
+  /** Files in the media folder (web-mode uploads) are part of the registry too. */
+  private scanMediaDir(): void {
+    const dir = this.d.layout.mediaDir;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (n.endsWith('.partial') || n.startsWith('.')) continue;
+      const file = path.join(dir, n);
+      if (this.d.repo.get(file)) continue;
+      try {
+        const facts = inspectImage(file);
+        this.d.repo.upsert({
+          path: file,
+          kind: facts.format === 'iso' ? 'iso' : 'disk',
+          format: facts.format,
+          virtualSize: facts.virtualSize ?? facts.size,
+          actualSize: facts.size,
+          owned: false,
+          problem: facts.problems.length ? `refused: ${facts.problems.join('; ')}` : null,
+        });
+      } catch {
+        // not a regular file, or unreadable: not a medium
+      }
+    }
+  }
+
+  private usageMap(): Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }> {
+    const map = new Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }>();
+    const note = (file: string, kind: 'disk' | 'iso', format: MediumFormat, owned: boolean, row: VmRow, device: string, snapshot: string | null) => {
+      const e = map.get(file) ?? { kind, format, owned, uses: [] };
+      let use = e.uses.find((u) => u.uuid === row.uuid && u.device === device);
+      if (!use) {
+        use = { vm: row.name, uuid: row.uuid, device, current: false, snapshots: [] };
+        e.uses.push(use);
+      }
+      const i = e.uses.indexOf(use);
+      e.uses[i] = snapshot === null ? { ...use, current: true } : { ...use, snapshots: [...use.snapshots, snapshot] };
+      map.set(file, e);
+    };
+    const walk = (row: VmRow, config: VmConfig, snapshot: string | null) => {
+      for (const disk of config.disks) note(resolveDiskPath(row.dir, disk.file), 'disk', disk.format, disk.owned, row, disk.id, snapshot);
+      for (const c of config.cdroms) if (c.iso) note(c.iso, 'iso', 'iso', false, row, c.id, snapshot);
+    };
+    for (const row of this.d.vmRepo.list()) {
+      walk(row, row.config, null);
+      for (const s of this.d.snapshots.list(row.uuid)) walk(row, s.config, s.name);
+    }
+    return map;
+  }
+
+  private toInfo(m: MediaRow, uses: readonly MediumUse[]): MediumInfo {
+    const info: MediumInfo = {
+      path: m.path,
+      name: path.basename(m.path),
+      kind: m.kind,
+      format: m.format as MediumFormat,
+      virtualSize: m.virtualSize,
+      actualSize: m.actualSize,
+      owned: m.owned,
+      missing: m.problem !== null,
+      usedBy: uses,
+      addedAt: m.addedAt,
+    };
+    return m.problem ? { ...info, problem: m.problem } : info;
+  }
+
+  registry(): MediumInfo[] {
+    this.sync();
+    const usage = this.usageMap();
+    return this.d.repo
+      .list()
+      .map((m) => this.toInfo(m, usage.get(m.path)?.uses ?? []))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.path.localeCompare(b.path));
+  }
+
+  private medium(file: string): MediumInfo {
+    const m = this.d.repo.get(file);
+    if (!m) throw new NestboxError('NOT_FOUND', `'${file}' is not in the media registry`);
+    return this.toInfo(m, this.usageMap().get(file)?.uses ?? []);
+  }
+
+  /** Identifies an image (inspector + qemu-img must agree) and registers it. */
+  async info(file: string): Promise<MediumInfo> {
+    const abs = this.abs(file);
+    const known = this.d.repo.get(abs);
+    const id = await this.identify(abs);
+    this.record(id, known?.owned ?? false);
+    return this.medium(abs);
+  }
+
+  private abs(file: unknown): string {
+    if (typeof file !== 'string' || file === '') throw new NestboxError('INVALID_ARGUMENT', 'a file path is required');
+    return path.resolve(file);
+  }
+
+  /** A raw image Nestbox created stays raw, whatever its first sector looks like now. */
+  private identify(abs: string, asDisk = false): Promise<IdentifiedImage> {
+    const known = this.d.repo.get(abs);
+    return identifyImage(abs, this.d.img, { knownRaw: known?.owned === true && known.format === 'raw', asDisk: asDisk || known?.format === 'raw' });
+  }
+
+  private record(id: IdentifiedImage, owned: boolean): void {
+    let actual = id.actualSize;
+    try {
+      actual = allocated(fs.statSync(id.path));
+    } catch {
+      // keep qemu-img's figure
+    }
+    this.d.repo.upsert({
+      path: id.path,
+      kind: id.format === 'iso' ? 'iso' : 'disk',
+      format: id.format,
+      virtualSize: id.virtualSize,
+      actualSize: actual,
+      owned,
+      problem: null,
+    });
+    this.d.bus.emit('media.changed', { path: id.path });
+  }
+
+  private usesOf(abs: string): MediumUse[] {
+    return this.usageMap().get(abs)?.uses ?? [];
+  }
+
+  private describeUses(uses: readonly MediumUse[]): string {
+    return uses
+      .map((u) => (u.current ? `'${u.vm}' (${u.device})` : `snapshot${u.snapshots.length > 1 ? 's' : ''} ${u.snapshots.map((s) => `'${s}'`).join(', ')} of '${u.vm}'`))
+      .join(', ');
+  }
+
+  /** Refuses while a running (or saved) VM has the image open or a job works on it. */
+  private requireIdle(abs: string, verb: string): void {
+    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
+    for (const u of this.usesOf(abs)) {
+      if (!u.current) continue;
+      const row = this.d.vmRepo.get(u.uuid);
+      if (row && (isActive(row.state) || row.state === 'saved')) {
+        throw new NestboxError('INVALID_STATE', `cannot ${verb} '${path.basename(abs)}' while '${row.name}' is using it (power it off first)`);
+      }
+    }
+  }
+
+  /** For VM start: a disk a job is writing must not be booted. */
+  assertNotBusy(files: readonly string[]): void {
+    for (const f of files) if (this.busy.has(f)) throw new NestboxError('BUSY', `'${f}' is being worked on by a storage job; wait for it or cancel it`);
+  }
+
+  delete(file: string, deleteFile: boolean): null {
+    const abs = this.abs(file);
+    if (!this.d.repo.get(abs)) throw new NestboxError('NOT_FOUND', `'${abs}' is not in the media registry`);
+    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
+    const uses = this.usesOf(abs);
+    if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.describeUses(uses)}; detach it (or delete those snapshots) first`);
+    if (deleteFile) fs.rmSync(abs, { force: true });
+    this.d.repo.delete(abs);
+    this.d.vms.log(null, 'info', 'media-deleted', `${deleteFile ? 'deleted' : 'removed from the registry'} '${abs}'`);
+    this.d.bus.emit('media.changed', { path: abs });
+    return null;
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  private needImg(): QemuImg {
+    if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU (Debian: qemu-utils)');
+    return this.d.img;
+  }
+
+  /** Runs `fn` as a job holding `paths` busy until it ends. */
+  private job(kind: JobInfo['kind'], title: string, target: string, paths: readonly string[], fn: (ctx: JobContext) => Promise<unknown>): JobInfo {
+    for (const p of paths) if (this.busy.has(p)) throw new NestboxError('BUSY', `another operation is working on '${p}'`);
+    for (const p of paths) this.busy.add(p);
+    return this.d.jobs.start(kind, title, target, async (ctx) => {
+      try {
+        return await fn(ctx);
+      } finally {
+        for (const p of paths) this.busy.delete(p);
+      }
+    });
+  }
+
+  private parseSize(size: unknown): number {
+    let n: number;
+    try {
+      n = parseSize(String(size ?? ''));
+    } catch (err) {
+      throw new NestboxError('INVALID_ARGUMENT', (err as Error).message);
+    }
+    if (n < 1024 * 1024) throw new NestboxError('INVALID_ARGUMENT', 'a disk must be at least 1 MiB');
+    if (n > MAX_VIRTUAL_SIZE) throw new NestboxError('INVALID_ARGUMENT', `a disk may be at most ${MAX_VIRTUAL_SIZE / 1024 ** 4} TiB`);
+    return n;
+  }
+
+  private newTarget(file: string): string {
+    const abs = this.abs(file);
+    if (fs.existsSync(abs)) throw new NestboxError('ALREADY_EXISTS', `'${abs}' already exists; Nestbox never overwrites a file`);
+    if (!fs.existsSync(path.dirname(abs))) throw new NestboxError('NOT_FOUND', `the folder '${path.dirname(abs)}' does not exist`);
+    return abs;
+  }
+
+  create(spec: CreateMediumSpec): JobInfo {
+    const img = this.needImg();
+    if (spec.format !== 'qcow2' && spec.format !== 'raw') throw new NestboxError('INVALID_ARGUMENT', 'a new disk is qcow2 or raw');
+    const prealloc = spec.preallocation ?? 'off';
+    if (!PREALLOCATIONS.includes(prealloc)) throw new NestboxError('INVALID_ARGUMENT', `preallocation must be one of ${PREALLOCATIONS.join(', ')}`);
+    if (spec.format === 'raw' && prealloc === 'metadata') throw new NestboxError('INVALID_ARGUMENT', "preallocation 'metadata' is for qcow2 only");
+    const size = this.parseSize(spec.size);
+    const abs = this.newTarget(spec.path);
+    return this.job('create', `Creating ${path.basename(abs)} (${spec.format}, ${formatBytes(size)})`, abs, [abs], async (ctx) => {
+      await img.create(abs, spec.format, size, prealloc, { signal: ctx.signal, output: abs });
+      const id = await identifyImage(abs, img, { knownRaw: spec.format === 'raw' });
+      this.record(id, true);
+      this.d.vms.log(null, 'info', 'media-created', `created ${spec.format} disk '${abs}' (${formatBytes(size)}, preallocation ${prealloc})`);
+      return this.medium(abs);
+    });
+  }
+
+  async convert(spec: ConvertMediumSpec): Promise<JobInfo> {
+    const img = this.needImg();
+    if (!DISK_FORMATS.includes(spec.format)) throw new NestboxError('INVALID_ARGUMENT', `format must be one of ${DISK_FORMATS.join(', ')}`);
+    if (spec.subformat !== undefined && spec.format !== 'vmdk') throw new NestboxError('INVALID_ARGUMENT', 'a subformat is for VMDK only');
+    const src = this.abs(spec.source);
+    const dst = this.newTarget(spec.target);
+    this.requireIdle(src, 'convert');
+    const id = await this.identify(src, true);
+    if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${src}' is an ISO image, not a disk`);
+    if (!this.d.repo.get(src)) this.record(id, false);
+    return this.job('convert', `Converting ${path.basename(src)} to ${spec.format}`, dst, [src, dst], async (ctx) => {
+      await img.convert(src, id.format as DiskFormat, dst, spec.format, {
+        ...(spec.format === 'vmdk' ? { subformat: spec.subformat ?? 'monolithicSparse' } : {}),
+        ctl: { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
+      });
+      this.record(await identifyImage(dst, img, { knownRaw: spec.format === 'raw' }), true);
+      this.d.vms.log(null, 'info', 'media-converted', `converted '${src}' (${id.format}) to '${dst}' (${spec.format})`);
+      return this.medium(dst);
+    });
+  }
+
+  async resize(file: string, size: unknown, shrink: boolean): Promise<JobInfo> {
+    const img = this.needImg();
+    const abs = this.abs(file);
+    const bytes = this.parseSize(size);
+    this.requireIdle(abs, 'resize');
+    const id = await this.identify(abs);
+    if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', 'an ISO image cannot be resized');
+    if (bytes < id.virtualSize && !shrink) {
+      throw new NestboxError(
+        'INVALID_ARGUMENT',
+        `${formatBytes(bytes)} is smaller than the disk (${formatBytes(id.virtualSize)}): shrinking loses whatever lies past the new end; shrink the partitions in the guest first, then pass shrink (--shrink)`,
+      );
+    }
+    if (id.snapshots > 0) throw new NestboxError('INVALID_STATE', `'${path.basename(abs)}' has snapshots; qcow2 images with internal snapshots cannot be resized`);
+    if (!['qcow2', 'raw', 'vdi', 'vhdx', 'vpc', 'vmdk'].includes(id.format)) throw new NestboxError('INVALID_ARGUMENT', `${id.format} images cannot be resized`);
+    return this.job('resize', `Resizing ${path.basename(abs)} to ${formatBytes(bytes)}`, abs, [abs], async () => {
+      await img.resize(abs, id.format as DiskFormat, bytes, bytes < id.virtualSize);
+      this.record(await this.identify(abs), this.d.repo.get(abs)?.owned ?? false);
+      this.d.vms.log(null, bytes < id.virtualSize ? 'warning' : 'info', 'media-resized', `resized '${abs}' from ${formatBytes(id.virtualSize)} to ${formatBytes(bytes)}`);
+      return this.medium(abs);
+    });
+  }
+
+  /** Rewrites the image into a new file next to it without unused space, then swaps it in. */
+  async compact(file: string): Promise<JobInfo> {
+    const img = this.needImg();
+    const abs = this.abs(file);
+    this.requireIdle(abs, 'compact');
+    const id = await this.identify(abs);
+    if (id.format !== 'qcow2' && id.format !== 'raw') {
+      throw new NestboxError('INVALID_ARGUMENT', `compacting works on qcow2 and raw images; convert this ${id.format} image to qcow2 instead`);
+    }
+    if (id.snapshots > 0) throw new NestboxError('INVALID_STATE', `'${path.basename(abs)}' has snapshots, which compacting would lose; delete them first`);
+    const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.compact-${process.pid}-${Date.now().toString(36)}.partial`);
+    return this.job('compact', `Compacting ${path.basename(abs)}`, abs, [abs], async (ctx) => {
+      const before = allocated(fs.statSync(abs));
+      await img.convert(abs, id.format as DiskFormat, tmp, id.format as DiskFormat, { ctl: { signal: ctx.signal, onProgress: (p) => ctx.progress(p) } });
+      try {
+        const fd = fs.openSync(tmp, 'r+');
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        const mode = fs.statSync(abs).mode & 0o777;
+        fs.chmodSync(tmp, mode);
+        fs.renameSync(tmp, abs);
+      } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        throw NestboxError.from(err, 'IO_ERROR');
+      }
+      const after = allocated(fs.statSync(abs));
+      this.record(await this.identify(abs), this.d.repo.get(abs)?.owned ?? false);
+      this.d.vms.log(null, 'info', 'media-compacted', `compacted '${abs}' from ${formatBytes(before)} to ${formatBytes(after)}`);
+      return this.medium(abs);
+    });
+  }
+
+  async check(file: string, repair: boolean): Promise<JobInfo> {
+    const img = this.needImg();
+    const abs = this.abs(file);
+    this.requireIdle(abs, 'check');
+    const id = await this.identify(abs);
+    if (id.format !== 'qcow2' && id.format !== 'vdi' && id.format !== 'vhdx') {
+      throw new NestboxError('INVALID_ARGUMENT', `qemu-img can check qcow2, VDI and VHDX images, not ${id.format}`);
+    }
+    return this.job('check', `Checking ${path.basename(abs)}`, abs, [abs], async (): Promise<CheckResult> => {
+      const r = await img.check(abs, id.format as 'qcow2' | 'vdi' | 'vhdx', repair);
+      const what = r.corruptions ? `${r.corruptions} corruption(s)` : r.leaks ? `${r.leaks} leaked cluster(s)${r.leaksFixed ? `, ${r.leaksFixed} repaired` : ''}` : 'no errors';
+      this.d.vms.log(null, r.corruptions ? 'error' : 'info', 'media-checked', `checked '${abs}': ${what}`);
+      return r;
+    });
+  }
+
+  // ---------------------------------------------------------------- VMs
+
+  private uniqueName(base: string): string {
+    let name = base;
+    for (let i = 2; this.d.vmRepo.findByName(name); i++) {
+      const suffix = ` (${i})`;
+      name = `${base.slice(0, LIMITS.maxNameLength - suffix.length)}${suffix}`;
+    }
+    return name;
+  }
+
+  /** Checks an import's name up front, so a bad one fails before any copying. */
+  importName(spec: ImportSpec, fallback: string): string {
+    if (spec.name !== undefined) {
+      try {
+        validateName(spec.name);
+      } catch (err) {
+        throw new NestboxError('INVALID_CONFIG', (err as Error).message);
+      }
+      if (this.d.vmRepo.findByName(spec.name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${spec.name}' already exists`);
+      return spec.name;
+    }
+    return this.uniqueName(nameFromFile(fallback));
+  }
+
+  /** A disk image becomes a new VM: used where it is, or converted to qcow2 into the VM's folder. */
+  async importDisk(spec: ImportSpec): Promise<JobInfo> {
+    const img = this.needImg();
+    const src = this.abs(spec.file);
+    const id = await this.identify(src, true);
+    if (id.format === 'iso') {
+      throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(src)}' is an installation ISO, not a disk; create a VM with it instead (nestbox create NAME --iso ${src})`);
+    }
+    const name = this.importName(spec, src);
+    const mode = spec.mode ?? 'copy';
+    if (mode !== 'copy' && mode !== 'inPlace') throw new NestboxError('INVALID_ARGUMENT', "mode must be 'copy' or 'inPlace'");
+    if (mode === 'inPlace') this.requireNotAttachedWritable(src, null);
+    this.requireIdle(src, 'import');
+    const base = {
+      name,
+      noDisk: true,
+      nic: 'nat' as const,
+      ...(spec.osType ? { osType: spec.osType } : {}),
+      ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
+      ...(spec.cpus ? { cpus: spec.cpus } : {}),
+      ...(spec.firmware ? { firmware: spec.firmware } : {}),
+    };
+    const title = mode === 'copy' ? `Importing ${path.basename(src)} as '${name}' (converting to qcow2)` : `Importing ${path.basename(src)} as '${name}' (in place)`;
+    return this.job('import', title, name, [src], async (ctx): Promise<VmInfo> => {
+      const created = await this.d.vms.create(base);
+      const uuid = created.vm.uuid;
+      try {
+        let disk: DiskConfig;
+        const bus = spec.diskBus ?? findOsType(created.vm.osType)?.preset.diskBus ?? 'virtio';
+        if (mode === 'copy') {
+          const file = `${name}.qcow2`;
+          const dst = path.join(created.vm.dir, file);
+          await img.convert(src, id.format as DiskFormat, dst, 'qcow2', { ctl: { signal: ctx.signal, onProgress: (p) => ctx.progress(p) } });
+          disk = { id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true };
+        } else {
+          // The file must still be the one that was inspected.
+          const again = await this.identify(src, true);
+          if (again.format !== id.format || again.stamp.ino !== id.stamp.ino) throw new NestboxError('IMAGE_REJECTED', `'${src}' changed during the import`);
+          disk = { id: 'disk0', file: src, format: id.format as DiskFormat, bus, readOnly: false, owned: false };
+        }
+        this.addDisk(uuid, disk);
+        if (!this.d.repo.get(src)) this.record(id, false);
+        this.d.vms.log(uuid, 'info', 'imported', `imported '${src}' as '${name}' (${mode === 'copy' ? 'converted to qcow2' : `${id.format}, used in place`})`);
+        return this.d.vms.info(uuid);
+      } catch (err) {
+        await this.d.vms.delete(uuid, false).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Adds a disk to a VM's configuration (the VM must allow hardware changes). @internal */
+  addDisk(uuid: string, disk: DiskConfig): void {
+    const row = this.d.vmRepo.get(uuid);
+    if (!row) throw new NestboxError('NOT_FOUND', 'the VM was deleted');
+    let next: VmConfig;
+    try {
+      next = parseVmConfig({ ...row.config, disks: [...row.config.disks, disk] });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new NestboxError('INVALID_CONFIG', err.message);
+      throw err;
+    }
+    this.d.vmRepo.updateConfig(next);
+    this.d.bus.emit('vm.changed', { uuid });
+  }
+
+  /** Two VMs writing one image corrupt it: refuse an image another VM already uses writable. */
+  private requireNotAttachedWritable(abs: string, exceptUuid: string | null): void {
+    for (const row of this.d.vmRepo.list()) {
+      if (row.uuid === exceptUuid) continue;
+      const d = row.config.disks.find((x) => resolveDiskPath(row.dir, x.file) === abs);
+      if (d) throw new NestboxError('BUSY', `'${path.basename(abs)}' is already a disk of '${row.name}' (${d.id}); two VMs must not write one image`);
+    }
+  }
+
+  async attachDisk(ref: string, file: string, bus: DiskBus | undefined, readOnly: boolean): Promise<OpResult> {
+    const row = this.d.vms.resolve(ref);
+    this.d.vms.require(row, 'modifyHardware', 'attach a disk to');
+    const abs = this.abs(file);
+    if (bus !== undefined && !DISK_BUSES.includes(bus)) throw new NestboxError('INVALID_ARGUMENT', `bus must be one of ${DISK_BUSES.join(', ')}`);
+    if (row.config.disks.some((d) => resolveDiskPath(row.dir, d.file) === abs)) {
+      throw new NestboxError('ALREADY_EXISTS', `'${path.basename(abs)}' is already attached to '${row.name}'`);
+    }
+    if (row.config.disks.length >= LIMITS.maxDisks) throw new NestboxError('INVALID_CONFIG', `'${row.name}' already has ${LIMITS.maxDisks} disks`);
+    if (!readOnly) this.requireNotAttachedWritable(abs, row.uuid);
+    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
+    const id = await this.identify(abs, true);
+    if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(abs)}' is an ISO image; insert it into the CD/DVD drive instead`);
+    const taken = new Set(row.config.disks.map((d) => d.id));
+    let n = 0;
+    while (taken.has(`disk${n}`)) n++;
+    const disk: DiskConfig = {
+      id: `disk${n}`,
+      file: abs,
+      format: id.format as DiskFormat,
+      bus: bus ?? row.config.disks[0]?.bus ?? findOsType(row.config.osType)?.preset.diskBus ?? 'virtio',
+      readOnly,
+      owned: false,
+    };
+    const known = this.d.repo.get(abs);
+    this.record(id, known?.owned ?? false);
+    this.addDisk(row.uuid, disk);
+    this.d.vms.log(row.uuid, 'info', 'disk-attached', `attached '${abs}' (${id.format}) to '${row.name}' as ${disk.id}`);
+    return this.d.vms.result(row.uuid);
+  }
+
+  detachDisk(ref: string, diskId: string): OpResult {
+    const row = this.d.vms.resolve(ref);
+    this.d.vms.require(row, 'modifyHardware', 'detach a disk from');
+    const disk = row.config.disks.find((d) => d.id === diskId);
+    if (!disk) throw new NestboxError('NOT_FOUND', `'${row.name}' has no disk '${diskId}'`);
+    const next = parseVmConfig({ ...row.config, disks: row.config.disks.filter((d) => d.id !== diskId) });
+    this.d.vmRepo.updateConfig(next);
+    this.d.vms.log(row.uuid, 'info', 'disk-detached', `detached ${diskId} (${resolveDiskPath(row.dir, disk.file)}) from '${row.name}'; the file is kept`);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.d.vms.result(row.uuid);
+  }
+}

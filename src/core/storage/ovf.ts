@@ -1,0 +1,240 @@
+/**
+ * OVF descriptors: reading what Nestbox needs from one (the files, the disks, memory, CPUs,
+ * a guess at the OS) and writing an OVF 1.0 envelope VirtualBox imports. Pure: no I/O.
+ */
+import { NestboxError } from '../api/errors';
+import { MAX_VIRTUAL_SIZE } from './inspect';
+import { attr, child, childrenOf, escapeXml, localName, parseXml, type XmlElement } from './xml';
+
+export interface OvfFile {
+  readonly id: string;
+  readonly href: string;
+  readonly size: number | null;
+}
+
+export interface OvfDisk {
+  readonly diskId: string;
+  readonly fileRef: string;
+  readonly capacity: number;
+  readonly format: string;
+}
+
+export interface OvfDescriptor {
+  readonly name: string;
+  readonly osType: string;
+  readonly osDescription: string;
+  readonly memoryMiB: number | null;
+  readonly cpus: number | null;
+  readonly firmware: 'bios' | 'uefi';
+  readonly files: readonly OvfFile[];
+  /** In the order the virtual hardware attaches them (boot disk first). */
+  readonly disks: readonly OvfDisk[];
+}
+
+export const VMDK_STREAM_OPTIMIZED = 'http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized';
+const VMDK_FORMATS = [VMDK_STREAM_OPTIMIZED, 'http://www.vmware.com/interfaces/specifications/vmdk.html#sparse', 'http://www.vmware.com/specifications/vmdk.html#sparse'];
+
+/** A file named by an OVF must be a plain name in the package: no folders, no "..", no oddities. */
+const SAFE_HREF = /^[A-Za-z0-9][A-Za-z0-9._ +-]{0,99}$/;
+
+const bad = (msg: string): never => {
+  throw new NestboxError('IMAGE_REJECTED', `the OVF descriptor is not acceptable: ${msg}`);
+};
+
+function nonNegInt(v: string | undefined, what: string): number | null {
+  if (v === undefined) return null;
+  if (!/^\d{1,20}$/.test(v.trim())) return bad(`${what} '${v}' is not a whole number`);
+  const n = Number(v.trim());
+  if (!Number.isSafeInteger(n)) return bad(`${what} is too large`);
+  return n;
+}
+
+/** "byte * 2^30" and friends (DMTF DSP0004 programmatic units). */
+export function unitMultiplier(units: string | undefined): number {
+  if (!units) return 1;
+  const u = units.replace(/\s+/g, '').toLowerCase();
+  const named: Record<string, number> = { byte: 1, bytes: 1, kilobytes: 1024, kb: 1024, megabytes: 1024 ** 2, mb: 1024 ** 2, gigabytes: 1024 ** 3, gb: 1024 ** 3 };
+  if (u in named) return named[u]!;
+  const m = /^byte\*2\^(\d{1,2})$/.exec(u);
+  if (m) return 2 ** Number(m[1]);
+  const m10 = /^byte\*10\^(\d{1,2})$/.exec(u);
+  if (m10) return 10 ** Number(m10[1]);
+  return bad(`the unit '${units}' is not understood`);
+}
+
+/** CIM operating system ids (DMTF CIM_OperatingSystem) → Nestbox OS types, roughly. */
+function guessOs(cimId: number | null, description: string): string {
+  const d = description.toLowerCase();
+  if (/ubuntu/.test(d)) return 'linux-ubuntu';
+  if (/debian/.test(d)) return 'linux-debian';
+  if (/fedora|red ?hat|rhel/.test(d)) return 'linux-fedora';
+  if (/windows ?11|win11/.test(d)) return 'windows-11';
+  if (/windows ?10|win10/.test(d)) return 'windows-10';
+  if (/freebsd/.test(d)) return 'bsd-freebsd';
+  if (/linux/.test(d)) return 'linux-other';
+  if (cimId !== null && [36, 79, 80, 82, 83, 84, 93, 94, 95, 96, 97, 98, 99, 100, 101, 103, 104, 105, 106, 107, 108, 109, 110].includes(cimId)) return 'linux-other';
+  if (cimId === 42 || cimId === 78) return 'bsd-freebsd';
+  return 'other';
+}
+
+export function parseOvf(text: string): OvfDescriptor {
+  const root = parseXml(text);
+  if (localName(root.name) !== 'Envelope') bad(`its root is <${root.name}>, not <Envelope>`);
+  const refs = child(root, 'References');
+  const files: OvfFile[] = [];
+  for (const f of refs ? childrenOf(refs, 'File') : []) {
+    const id = attr(f, 'id');
+    const href = attr(f, 'href');
+    if (!id || !href) bad('a File has no id or href');
+    if (!SAFE_HREF.test(href!) || href!.includes('..')) bad(`the file name '${href}' is not a plain name inside the package`);
+    if (attr(f, 'compression')) bad(`the file '${href}' is compressed (${attr(f, 'compression')}), which Nestbox does not read`);
+    if (attr(f, 'chunkSize')) bad(`the file '${href}' is split into chunks, which Nestbox does not read`);
+    if (files.some((x) => x.id === id || x.href.toLowerCase() === href!.toLowerCase())) bad(`the file '${href}' is named twice`);
+    files.push({ id: id!, href: href!, size: nonNegInt(attr(f, 'size'), `the size of '${href}'`) });
+  }
+  const diskSection = child(root, 'DiskSection');
+  const declared = new Map<string, OvfDisk>();
+  for (const d of diskSection ? childrenOf(diskSection, 'Disk') : []) {
+    const diskId = attr(d, 'diskId');
+    const fileRef = attr(d, 'fileRef');
+    const format = attr(d, 'format') ?? '';
+    if (!diskId) bad('a Disk has no diskId');
+    if (!fileRef) bad(`disk '${diskId}' has no file (empty disks are not supported)`);
+    if (!files.some((f) => f.id === fileRef)) bad(`disk '${diskId}' names a file '${fileRef}' that References does not list`);
+    if (!VMDK_FORMATS.includes(format)) bad(`disk '${diskId}' has the format '${format}'; Nestbox imports VMDK (streamOptimized or sparse) disks`);
+    const cap = nonNegInt(attr(d, 'capacity'), `the capacity of '${diskId}'`) ?? 0;
+    const capacity = cap * unitMultiplier(attr(d, 'capacityAllocationUnits'));
+    if (!Number.isSafeInteger(capacity) || capacity > MAX_VIRTUAL_SIZE) bad(`disk '${diskId}' declares an absurd capacity`);
+    declared.set(diskId!, { diskId: diskId!, fileRef: fileRef!, capacity, format });
+  }
+  const vs = child(root, 'VirtualSystem') ?? (child(root, 'VirtualSystemCollection') && child(child(root, 'VirtualSystemCollection')!, 'VirtualSystem'));
+  if (!vs) return bad('it describes no VirtualSystem');
+  const name = (child(vs, 'Name')?.text ?? attr(vs, 'id') ?? '').trim();
+  const osSec = child(vs, 'OperatingSystemSection');
+  const osDescription = (osSec && (child(osSec, 'Description')?.text ?? '')) || '';
+  const vboxOs = osSec ? (Object.entries(osSec.attrs).find(([k]) => localName(k) === 'OSType')?.[1] ?? '') : '';
+  const osType = guessOs(osSec ? nonNegInt(attr(osSec, 'id'), 'the OS id') : null, `${osDescription} ${vboxOs}`);
+  const hw = child(vs, 'VirtualHardwareSection');
+  let memoryMiB: number | null = null;
+  let cpus: number | null = null;
+  let firmware: 'bios' | 'uefi' = 'bios';
+  const order: string[] = [];
+  const items = hw ? [...childrenOf(hw, 'Item'), ...childrenOf(hw, 'StorageItem')] : [];
+  const field = (it: XmlElement, n: string) => child(it, n)?.text.trim();
+  for (const it of items) {
+    const type = field(it, 'ResourceType');
+    if (type === '3') cpus = nonNegInt(field(it, 'VirtualQuantity'), 'the number of CPUs');
+    if (type === '4') {
+      const q = nonNegInt(field(it, 'VirtualQuantity'), 'the memory size');
+      if (q !== null) memoryMiB = Math.floor((q * unitMultiplier(field(it, 'AllocationUnits') ?? 'byte * 2^20')) / 1024 ** 2);
+    }
+    if (type === '17') {
+      const host = field(it, 'HostResource') ?? '';
+      const m = /^(?:ovf:)?\/disk\/(.+)$/.exec(host);
+      if (m && declared.has(m[1]!)) order.push(m[1]!);
+    }
+  }
+  if (hw) {
+    for (const c of childrenOf(hw, 'Config')) if (attr(c, 'key') === 'firmware' && /efi/i.test(attr(c, 'value') ?? '')) firmware = 'uefi';
+  }
+  const vbox = vs.children.find((c) => localName(c.name) === 'Machine');
+  if (vbox && /EFI/.test(JSON.stringify(vbox))) firmware = 'uefi';
+  const disks = [...order.map((id) => declared.get(id)!), ...[...declared.values()].filter((d) => !order.includes(d.diskId))];
+  if (disks.length === 0) bad('it has no disks');
+  return { name, osType, osDescription, memoryMiB, cpus, firmware, files, disks };
+}
+
+export interface OvfExport {
+  readonly name: string;
+  readonly description: string;
+  readonly osFamily: 'linux' | 'windows' | 'bsd' | 'other';
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly firmware: 'bios' | 'uefi';
+  readonly disks: readonly { readonly href: string; readonly size: number; readonly capacity: number }[];
+  readonly nics: number;
+}
+
+/** CIM ids VirtualBox writes for each family (Linux 2.6 64-bit, Windows 64-bit, FreeBSD 64-bit, Other 64-bit). */
+const OS_IDS = { linux: [101, 'Linux26_64'], windows: [113, 'Windows10_64'], bsd: [78, 'FreeBSD_64'], other: [102, 'Other_64'] } as const;
+
+/** An OVF 1.0 envelope with VMDK streamOptimized disks on a SATA controller, as VirtualBox writes them. */
+export function generateOvf(e: OvfExport): string {
+  const x = escapeXml;
+  const [osId, osDesc] = OS_IDS[e.osFamily];
+  let instance = 0;
+  const item = (fields: Record<string, string>) => {
+    const body = Object.keys(fields)
+      .sort()
+      .map((k) => `        <rasd:${k}>${x(fields[k]!)}</rasd:${k}>`)
+      .join('\n');
+    return `      <Item>\n${body}\n      </Item>`;
+  };
+  const items: string[] = [];
+  items.push(item({ Caption: `${e.cpus} virtual CPU`, Description: 'Number of virtual CPUs', ElementName: `${e.cpus} virtual CPU`, InstanceID: String(++instance), ResourceType: '3', VirtualQuantity: String(e.cpus) }));
+  items.push(item({ AllocationUnits: 'MegaBytes', Caption: `${e.memoryMiB} MB of memory`, Description: 'Memory Size', ElementName: `${e.memoryMiB} MB of memory`, InstanceID: String(++instance), ResourceType: '4', VirtualQuantity: String(e.memoryMiB) }));
+  const sata = ++instance;
+  items.push(item({ Address: '0', Caption: 'sataController0', Description: 'SATA Controller', ElementName: 'sataController0', InstanceID: String(sata), ResourceSubType: 'AHCI', ResourceType: '20' }));
+  e.disks.forEach((_, i) => {
+    items.push(item({ AddressOnParent: String(i), Caption: `disk${i + 1}`, Description: 'Disk Image', ElementName: `disk${i + 1}`, HostResource: `/disk/vmdisk${i + 1}`, InstanceID: String(++instance), Parent: String(sata), ResourceType: '17' }));
+  });
+  for (let n = 0; n < e.nics; n++) {
+    items.push(item({ AutomaticAllocation: 'true', Caption: "Ethernet adapter on 'NAT'", Connection: 'NAT', ElementName: `Ethernet adapter on 'NAT'`, InstanceID: String(++instance), ResourceSubType: 'E1000', ResourceType: '10' }));
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <References>
+${e.disks.map((d, i) => `    <File ovf:id="file${i + 1}" ovf:href="${x(d.href)}" ovf:size="${d.size}"/>`).join('\n')}
+  </References>
+  <DiskSection>
+    <Info>List of the virtual disks used in the package</Info>
+${e.disks.map((d, i) => `    <Disk ovf:capacity="${d.capacity}" ovf:diskId="vmdisk${i + 1}" ovf:fileRef="file${i + 1}" ovf:format="${VMDK_STREAM_OPTIMIZED}"/>`).join('\n')}
+  </DiskSection>
+  <NetworkSection>
+    <Info>Logical networks used in the package</Info>
+    <Network ovf:name="NAT">
+      <Description>Logical network used by this appliance.</Description>
+    </Network>
+  </NetworkSection>
+  <VirtualSystem ovf:id="${x(e.name)}">
+    <Info>A virtual machine</Info>
+    <Name>${x(e.name)}</Name>
+    <AnnotationSection>
+      <Info>A human-readable annotation</Info>
+      <Annotation>${x(e.description)}</Annotation>
+    </AnnotationSection>
+    <OperatingSystemSection ovf:id="${osId}">
+      <Info>The kind of installed guest operating system</Info>
+      <Description>${osDesc}</Description>
+    </OperatingSystemSection>
+    <VirtualHardwareSection>
+      <Info>Virtual hardware requirements for a virtual machine</Info>
+      <System>
+        <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
+        <vssd:InstanceID>0</vssd:InstanceID>
+        <vssd:VirtualSystemIdentifier>${x(e.name)}</vssd:VirtualSystemIdentifier>
+        <vssd:VirtualSystemType>virtualbox-2.2</vssd:VirtualSystemType>
+      </System>
+${items.join('\n')}${e.firmware === 'uefi' ? '\n      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>' : ''}
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+`;
+}
+
+/** An OVF manifest: one "SHA256(name)= hex" line per file. */
+export function generateManifest(entries: readonly { readonly name: string; readonly sha256: string }[]): string {
+  return entries.map((e) => `SHA256(${e.name})= ${e.sha256}\n`).join('');
+}
+
+/** Reads a manifest's lines into name → { algorithm, digest }. */
+export function parseManifest(text: string): Map<string, { algorithm: 'sha1' | 'sha256' | 'sha512'; digest: string }> {
+  const out = new Map<string, { algorithm: 'sha1' | 'sha256' | 'sha512'; digest: string }>();
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    const m = /^(SHA1|SHA256|SHA512)\((.+)\)\s*=\s*([0-9a-fA-F]+)\s*$/.exec(line);
+    if (!m) throw new NestboxError('IMAGE_REJECTED', `the OVA manifest has a line Nestbox does not understand: '${line.slice(0, 80)}'`);
+    out.set(m[2]!, { algorithm: m[1]!.toLowerCase() as 'sha1', digest: m[3]!.toLowerCase() });
+  }
+  return out;
+}
