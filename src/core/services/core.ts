@@ -67,6 +67,7 @@ export class Core {
       bus: this.bus,
       host,
       accelChoice: () => this.accelChoice(),
+      preflight: (config) => this.network.preflight(config),
     });
     const vmRepo = new VmRepository(db);
     this.snapshots = new SnapshotService({
@@ -87,6 +88,7 @@ export class Core {
     const db = openDatabase(layout.database);
     const core = new Core(layout, db, host);
     await core.vms.reconcile();
+    await core.network.reattachAll();
     return core;
   }
 
@@ -187,6 +189,16 @@ export class Core {
         case 'network.setLink':
           if (typeof p['connected'] !== 'boolean') throw new NestboxError('INVALID_ARGUMENT', "'connected' must be true or false");
           return this.network.setLink(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, p['connected']);
+        case 'network.host':
+          return this.network.hostInfo();
+        case 'network.setNic':
+          return this.network.setNic(str(p, 'ref'), str(p, 'nic'), obj(p['changes']) as never);
+        case 'network.addNic':
+          return this.network.addNic(str(p, 'ref'), obj(p['spec']) as never);
+        case 'network.removeNic':
+          return this.network.removeNic(str(p, 'ref'), str(p, 'nic'));
+        case 'network.newMac':
+          return this.network.newMac();
         case 'snapshots.list':
           return this.snapshots.list(str(p, 'ref'));
         case 'snapshots.take':
@@ -284,6 +296,7 @@ export class Core {
     if (this.closed) return;
     this.closed = true;
     this.vms.detachAll();
+    this.network.internal.close();
     this.db.close();
   }
 }
