@@ -37,6 +37,8 @@ interface Draft {
   natNetwork: string;
   restrict: boolean;
   bridge: string;
+  via: 'helper' | 'tap';
+  tap: string;
   network: string;
 }
 
@@ -48,6 +50,8 @@ function draftOf(n: Nic): Draft {
     natNetwork: n.natNetwork ?? '10.0.2.0/24',
     restrict: n.restrict ?? false,
     bridge: n.bridge ?? '',
+    via: n.bridgeVia === 'tap' ? 'tap' : 'helper',
+    tap: n.tap ?? '',
     network: n.network ?? '',
   };
 }
@@ -77,14 +81,15 @@ export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly
   const [problem, setProblem] = useState<Problem | null>(null);
   const ids = { mode: useId(), model: useId(), mac: useId(), bridge: useId(), net: useId(), subnet: useId() };
   const editable = vm.allowed.includes('modifyHardware');
-  useEffect(() => setD(draftOf(nic)), [nic]);
 
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => setD((x) => ({ ...x, [k]: v }));
   const original = draftOf(nic);
   const macProblem = MAC_RE.test(d.mac.toLowerCase()) ? (parseInt(d.mac.slice(0, 2), 16) & 1 ? 'A multicast address; the first byte must be even' : null) : 'Six hex pairs, such as 52:54:00:12:34:56';
   const netProblem = d.mode === 'internal' && !NET_RE.test(d.network) ? 'A name: letters, digits, . _ - (up to 32)' : null;
   const subnetProblem = d.mode === 'nat' && !CIDR_RE.test(d.natNetwork) ? 'A network such as 10.0.2.0/24' : null;
-  const bridgeProblem = d.mode === 'bridged' && nic.bridgeVia !== 'tap' && d.bridge === '' ? 'Choose a host bridge' : null;
+  const declared = nic.bridgeVia === 'vmnet' || nic.bridgeVia === 'windows-tap';
+  const bridgeProblem =
+    d.mode !== 'bridged' || declared ? null : d.via === 'tap' ? (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(d.tap) ? null : 'The tap device’s name') : d.bridge === '' ? 'Choose a host bridge' : null;
   const bridgeInfo = host?.bridges.find((b) => b.name === d.bridge);
   const networkNames = useMemo(() => host?.internalNetworks.map((n) => n.name) ?? [], [host]);
   const changes: NicSpec = {
@@ -94,6 +99,8 @@ export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly
     ...(d.mode === 'nat' && d.natNetwork !== original.natNetwork ? { natNetwork: d.natNetwork } : {}),
     ...(d.mode === 'nat' && d.restrict !== original.restrict ? { restrict: d.restrict } : {}),
     ...(d.mode === 'bridged' && d.bridge !== original.bridge ? { bridge: d.bridge } : {}),
+    ...(d.mode === 'bridged' && !declared && d.via !== original.via ? { bridgeVia: d.via } : {}),
+    ...(d.mode === 'bridged' && d.via === 'tap' && d.tap !== original.tap ? { tap: d.tap } : {}),
     ...(d.mode === 'internal' && d.network !== original.network ? { network: d.network } : {}),
   };
   const dirty = Object.keys(changes).length > 0;
@@ -184,18 +191,37 @@ export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly
         </Box>
       )}
 
-      {d.mode === 'bridged' && nic.bridgeVia === 'tap' && (
+      {d.mode === 'bridged' && declared && (
         <Typography variant="body2" color="text.secondary">
-          Bridged through the prepared tap device <b>{nic.tap}</b>
-          {nic.bridge ? ` on ${nic.bridge}` : ''} (change it with <code>nestbox nic {vm.name} set</code>).
+          Bridged to <b>{nic.bridge}</b> through {nic.bridgeVia === 'vmnet' ? 'macOS vmnet' : 'a TAP-Windows adapter'}; this works only on that host.
         </Typography>
       )}
-      {d.mode === 'bridged' && nic.bridgeVia !== 'tap' && (
+      {d.mode === 'bridged' && !declared && (
+        <Box sx={{ display: 'flex', gap: 1.5, alignItems: 'flex-start', flexWrap: 'wrap' }}>
+          <TextField select size="small" label="Connect through" value={d.via} disabled={!editable} onChange={(e) => set('via', e.target.value as Draft['via'])} sx={{ width: 260 }}>
+            <MenuItem value="helper">qemu-bridge-helper</MenuItem>
+            <MenuItem value="tap">A prepared tap device</MenuItem>
+          </TextField>
+          {d.via === 'tap' && (
+            <TextField
+              size="small"
+              label="Tap device"
+              value={d.tap}
+              disabled={!editable}
+              onChange={(e) => set('tap', e.target.value.trim())}
+              error={bridgeProblem !== null && d.tap !== ''}
+              helperText="Keeps QEMU’s sandbox on; an administrator creates it once"
+              sx={{ width: 260 }}
+            />
+          )}
+        </Box>
+      )}
+      {d.mode === 'bridged' && !declared && (
         <Box>
           <TextField
             select
             size="small"
-            label="Host bridge"
+            label={d.via === 'tap' ? 'Host bridge (optional: checked at start)' : 'Host bridge'}
             id={ids.bridge}
             value={d.bridge}
             disabled={!editable}
@@ -214,9 +240,9 @@ export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly
             ))}
             {d.bridge !== '' && !host?.bridges.some((b) => b.name === d.bridge) && <MenuItem value={d.bridge}>{d.bridge} (not on this host)</MenuItem>}
           </TextField>
-          {bridgeInfo && !bridgeInfo.helper.ok && <BridgeFix reason={bridgeInfo.helper.reason} fix={bridgeInfo.helper.fix} />}
+          {bridgeInfo && !bridgeInfo.helper.ok && d.via === 'helper' && <BridgeFix reason={bridgeInfo.helper.reason} fix={bridgeInfo.helper.fix} />}
           {host && d.bridge !== '' && !bridgeInfo && <BridgeFix reason={`there is no bridge '${d.bridge}' on this host`} fix={[`sudo ip link add ${d.bridge} type bridge && sudo ip link set ${d.bridge} up`]} />}
-          {host && host.bridges.length === 0 && d.bridge === '' && (
+          {host && host.bridges.length === 0 && d.bridge === '' && d.via === 'helper' && (
             <BridgeFix reason="this host has no network bridge" fix={['sudo ip link add br0 type bridge && sudo ip link set br0 up', 'sudo ip link set ETH master br0    # your wired interface']} />
           )}
         </Box>

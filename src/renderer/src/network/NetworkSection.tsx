@@ -100,20 +100,18 @@ export function NetworkSection({ vm }: { readonly vm: VmInfo }) {
   }
   return (
     <>
-      {(
-        <Tabs
-          value={index}
-          onChange={(_, v: number) => setTab(v)}
-          aria-label="Network adapters"
-          variant="scrollable"
-          scrollButtons="auto"
-          sx={{ minHeight: 36, borderBottom: 1, borderColor: 'divider', mt: -1 }}
-        >
-          {nics.map((n, i) => (
-            <Tab key={n.id} value={i} label={`Adapter ${i + 1}`} id={`nic-tab-${n.id}`} aria-controls={`nic-panel-${n.id}`} />
-          ))}
-        </Tabs>
-      )}
+      <Tabs
+        value={index}
+        onChange={(_, v: number) => setTab(v)}
+        aria-label="Network adapters"
+        variant="scrollable"
+        scrollButtons="auto"
+        sx={{ minHeight: 36, borderBottom: 1, borderColor: 'divider', mt: -1 }}
+      >
+        {nics.map((n, i) => (
+          <Tab key={n.id} value={i} label={`Adapter ${i + 1}`} id={`nic-tab-${n.id}`} aria-controls={`nic-panel-${n.id}`} />
+        ))}
+      </Tabs>
       <AdapterPanel
         key={nic.id}
         vm={vm}
@@ -154,7 +152,8 @@ function AdapterPanel({
       {...(tabbed ? { id: `nic-panel-${nic.id}`, role: 'tabpanel', 'aria-labelledby': `nic-tab-${nic.id}` } : { role: 'group', 'aria-label': label })}
       sx={{ display: 'grid', gap: 2.5 }}
     >
-      <AdapterEditor vm={vm} nic={nic} host={host} />
+      {/* A changed adapter (applied here or elsewhere) starts a fresh draft; other refreshes keep the edits. */}
+      <AdapterEditor key={JSON.stringify(nic)} vm={vm} nic={nic} host={host} />
 
       <CableSwitch vm={vm} nic={nic} />
 
