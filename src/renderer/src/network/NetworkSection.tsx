@@ -196,7 +196,7 @@ function AdapterPanel({
       </Box>
 
       <Typography variant="caption" color="text.secondary" component="p" sx={{ m: 0 }}>
-        The cable and port forwarding take effect at once, also while the VM runs; they do not wait for OK.
+        Adapter changes apply with their own button; the cable and port forwarding take effect at once, also while the VM runs. None of them wait for OK.
       </Typography>
     </Box>
   );
