@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
+import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, NicSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
+import type { NicConfig, PortForward } from '../core/domain/config';
 import { formatBytes } from '../core/domain/units';
 import { NestboxError } from '../core/api/errors';
 import type { RpcClient } from '../core/api/rpc';
@@ -40,7 +41,14 @@ VMs:
   portforward NAME list [--json]        NAT port forwarding rules (and the ssh command for port 22)
   portforward NAME add RULE             RULE = name,tcp|udp,[host-ip],host-port,[guest-ip],guest-port
   portforward NAME remove RULE-NAME     (added and removed while the VM runs, no restart)
+  portforward NAME ssh [RULE] [--user U]  the ssh command for a rule to guest port 22
   link NAME [NIC] on|off                plug or unplug a running VM's virtual network cable
+  nic NAME list [--json]                the VM's network adapters (up to 8)
+  nic NAME set N [--mode nat|bridged|internal|none] [--model virtio-net-pci|e1000|rtl8139]
+             [--mac auto|MAC] [--bridge BR] [--via helper|tap|vmnet|windows-tap] [--tap TAP]
+             [--network NAME] [--nat-net CIDR] [--restrict on|off]   (N: 1-8 or net0...; VM off)
+  nic NAME add [same options]           add an adapter (NAT unless --mode says otherwise)
+  nic NAME remove N
   snapshot NAME list [--json]           the snapshot tree ('*' marks where the current state hangs)
   snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off
   snapshot NAME restore SNAP | delete SNAP
@@ -67,6 +75,7 @@ Storage:
 Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
   ostypes                               OS types and their presets
+  network list [--json]                 host bridges (and whether VMs may use them), internal networks and their VMs
   setting KEY [VALUE | --reset]         show or change a setting (accel: auto, kvm, hvf, whpx, tcg)
   daemon                                host the core headless; other clients connect to it
   serve [--port P] [--host ADDR] [--new-token]   web mode: the desktop UI in a browser (prints a URL with a token)
@@ -108,7 +117,7 @@ function printInfo(vm: VmInfo): void {
     ...c.disks.map((d): [string, string] => [`Disk ${d.id}`, `${d.file} (${d.format}, ${d.bus})`]),
     ...c.cdroms.map((d): [string, string] => [`CD/DVD ${d.id}`, d.iso ?? 'empty']),
     ['Boot order', c.bootOrder.join(', ')],
-    ...c.nics.map((n): [string, string] => [`NIC ${n.id}`, `${n.mode}, ${n.model}, ${n.mac}`]),
+    ...c.nics.map((n): [string, string] => [`NIC ${n.id}`, `${n.mode}, ${n.model}, ${n.mac}${nicTarget(n) !== '-' ? `, ${nicTarget(n)}` : ''}`]),
     ['Display', c.display.adapter],
     ['Serial', c.serial.enabled ? 'enabled' : 'disabled'],
     ['Folder', vm.dir],
@@ -173,6 +182,30 @@ async function followJob(client: RpcClient, start: () => Promise<JobInfo>): Prom
     off();
     process.off('SIGINT', onSigint);
   }
+}
+
+/** Where an adapter is attached, in one phrase. */
+function nicTarget(n: NicConfig): string {
+  switch (n.mode) {
+    case 'nat':
+      return `${n.natNetwork ?? '10.0.2.0/24'}${n.restrict ? ' (restricted)' : ''}`;
+    case 'bridged': {
+      const via = n.bridgeVia ?? 'helper';
+      return via === 'tap' ? `tap ${n.tap ?? '?'}${n.bridge ? ` on ${n.bridge}` : ''}` : `${n.bridge ?? '?'}${via === 'helper' ? '' : ` (${via})`}`;
+    }
+    case 'internal':
+      return `network '${n.network ?? '?'}'`;
+    case 'none':
+      return '-';
+    default:
+      return '-';
+  }
+}
+
+/** The ssh command that reaches the guest through a rule (a rule on every address: via loopback). */
+function sshCommand(r: PortForward, user: string): string {
+  const host = r.hostAddress === '0.0.0.0' ? '127.0.0.1' : r.hostAddress;
+  return r.hostPort === 22 ? `ssh ${user}@${host}` : `ssh -p ${r.hostPort} ${user}@${host}`;
 }
 
 function warn(r: OpResult): void {
@@ -330,6 +363,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       'in-place': { type: 'boolean' },
       bus: { type: 'string' },
       'read-only': { type: 'boolean' },
+      mode: { type: 'string' },
+      model: { type: 'string' },
+      mac: { type: 'string' },
+      bridge: { type: 'string' },
+      via: { type: 'string' },
+      tap: { type: 'string' },
+      network: { type: 'string' },
+      'nat-net': { type: 'string' },
+      restrict: { type: 'string' },
+      user: { type: 'string' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -355,7 +398,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -490,7 +533,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           else {
             out(table([['NAME', 'NIC', 'PROTO', 'HOST', 'GUEST'], ...rules.map((r) => [r.name, r.nic, r.protocol, `${r.hostAddress}:${r.hostPort}`, `${r.guestAddress || '(guest)'}:${r.guestPort}`])]));
             for (const r of rules.filter((x) => x.guestPort === 22 && x.protocol === 'tcp')) {
-              out(`ssh: ssh -p ${r.hostPort} USER@${r.hostAddress === '0.0.0.0' ? '127.0.0.1' : r.hostAddress}`);
+              out(`ssh: ${sshCommand(r, 'USER')}`);
             }
           }
           return 0;
@@ -520,7 +563,16 @@ export async function main(argv: readonly string[]): Promise<number> {
           out(`Removed rule '${arg}'`);
           return 0;
         }
-        throw new UsageError(`unknown portforward action '${action}' (list, add, remove)`);
+        if (action === 'ssh') {
+          const info = await c.call('vms.info', { ref: vm });
+          const rules = info.config.nics.flatMap((n) => n.forwards).filter((f) => f.protocol === 'tcp' && f.guestPort === 22 && (!arg || f.name === arg));
+          if (rules.length === 0) {
+            throw new NestboxError('NOT_FOUND', arg ? `'${info.name}' has no TCP rule '${arg}' to guest port 22` : `'${info.name}' has no rule to guest port 22; add one: nestbox portforward ${info.name} add ssh,tcp,,2222,,22`);
+          }
+          out(sshCommand(rules[0]!, o.user ?? 'user'));
+          return 0;
+        }
+        throw new UsageError(`unknown portforward action '${action}' (list, add, remove, ssh)`);
       }
       case 'link': {
         const [vm, a, b] = args;
@@ -530,6 +582,81 @@ export async function main(argv: readonly string[]): Promise<number> {
         await c.call('network.setLink', { ref: vm, ...(nic ? { nic } : {}), connected: onOff === 'on' });
         out(`Cable ${onOff === 'on' ? 'connected' : 'disconnected'}`);
         return 0;
+      }
+      case 'network': {
+        if (args[0] !== 'list' || args.length !== 1) throw new UsageError('usage: nestbox network list [--json]');
+        const net = await c.call('network.host', {});
+        if (o.json) {
+          out(JSON.stringify(net, null, 2));
+          return 0;
+        }
+        out('Bridges:');
+        if (net.bridges.length === 0) out('  none on this host');
+        else {
+          out(table([
+            ['  NAME', 'STATE', 'MEMBERS', 'VMS', 'QEMU-BRIDGE-HELPER'],
+            ...net.bridges.map((b) => [`  ${b.name}`, b.state, b.members.join(',') || '-', b.vms.map((v) => `${v.name} (${v.nic})`).join(', ') || '-', b.helper.ok ? 'allowed' : `not allowed: ${b.helper.reason ?? ''}`]),
+          ]));
+          for (const b of net.bridges.filter((x) => !x.helper.ok && x.helper.fix)) out(`  to allow ${b.name}: ${b.helper.fix!.join(' ; ')}`);
+        }
+        for (const m of net.missingBridges) out(`  ${m}: named by a VM but not on this host`);
+        out(`qemu-bridge-helper: ${net.helper.path ?? 'not installed'}${net.helper.permitted ? '' : ` (${net.helper.reason ?? 'not permitted'})`}`);
+        out('');
+        out('Internal networks:');
+        if (net.internalNetworks.length === 0) out('  none (give an adapter --mode internal --network NAME)');
+        else out(table([['  NAME', 'VMS'], ...net.internalNetworks.map((n) => [`  ${n.name}`, n.vms.map((v) => `${v.name} (${v.nic})${v.connected ? ' *' : ''}`).join(', ')])]));
+        if (net.internalNetworks.some((n) => n.vms.some((v) => v.connected))) out("  * connected to this core's switch now");
+        return 0;
+      }
+      case 'nic': {
+        const [vm, action, n] = args;
+        if (!vm || !action) throw new UsageError('usage: nestbox nic NAME list|set N|add|remove N [options]');
+        const spec = (): NicSpec => {
+          if (o.restrict !== undefined && o.restrict !== 'on' && o.restrict !== 'off') throw new UsageError('--restrict must be on or off');
+          return {
+            ...(o.mode !== undefined ? { mode: o.mode as NicSpec['mode'] } : {}),
+            ...(o.model !== undefined ? { model: o.model as NicSpec['model'] } : {}),
+            ...(o.mac !== undefined ? { mac: o.mac } : {}),
+            ...(o.bridge !== undefined ? { bridge: o.bridge } : {}),
+            ...(o.via !== undefined ? { bridgeVia: o.via as NicSpec['bridgeVia'] } : {}),
+            ...(o.tap !== undefined ? { tap: o.tap } : {}),
+            ...(o.network !== undefined ? { network: o.network } : {}),
+            ...(o['nat-net'] !== undefined ? { natNetwork: o['nat-net'] } : {}),
+            ...(o.restrict !== undefined ? { restrict: o.restrict === 'on' } : {}),
+          };
+        };
+        switch (action) {
+          case 'list': {
+            const info = await c.call('vms.info', { ref: vm });
+            if (o.json) out(JSON.stringify(info.config.nics, null, 2));
+            else if (info.config.nics.length === 0) out(`'${info.name}' has no network adapters; add one: nestbox nic ${info.name} add`);
+            else out(table([['#', 'ID', 'MODE', 'MODEL', 'MAC', 'ATTACHED TO'], ...info.config.nics.map((x, i) => [String(i + 1), x.id, x.mode, x.model, x.mac, nicTarget(x)])]));
+            return 0;
+          }
+          case 'set': {
+            if (!n) throw new UsageError('usage: nestbox nic NAME set N [options]');
+            const changes = spec();
+            if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox --help)');
+            const r = await c.call('network.setNic', { ref: vm, nic: n, changes });
+            const x = r.vm.config.nics.find((k) => k.id === n) ?? r.vm.config.nics[Number(n) - 1];
+            out(x ? `Adapter ${x.id} of '${r.vm.name}': ${x.mode}, ${x.model}, ${x.mac}${nicTarget(x) !== '-' ? `, ${nicTarget(x)}` : ''}` : `Modified '${r.vm.name}'`);
+            return 0;
+          }
+          case 'add': {
+            const r = await c.call('network.addNic', { ref: vm, spec: spec() });
+            const x = r.vm.config.nics[r.vm.config.nics.length - 1]!;
+            out(`Added adapter ${x.id} to '${r.vm.name}': ${x.mode}, ${x.model}, ${x.mac}`);
+            return 0;
+          }
+          case 'remove': {
+            if (!n) throw new UsageError('usage: nestbox nic NAME remove N');
+            const r = await c.call('network.removeNic', { ref: vm, nic: n });
+            out(`Removed adapter ${n} from '${r.vm.name}'`);
+            return 0;
+          }
+          default:
+            throw new UsageError(`unknown nic action '${action}' (list, set, add, remove)`);
+        }
       }
       case 'snapshot': {
         const [vm, action, snap] = args;

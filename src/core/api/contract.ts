@@ -3,7 +3,7 @@
  * WebSocket) carries exactly these methods and events. `api` may import *types* from
  * `domain` (the plain model shapes) and nothing else of ours.
  */
-import type { VmConfig, Firmware, NicMode, DiskBus, DisplayAdapter, DiskFormat } from '../domain/config';
+import type { VmConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat } from '../domain/config';
 import type { VmState, VmOperation } from '../domain/lifecycle';
 import type { OsType } from '../domain/ostypes';
 import type { ErrorShape } from './errors';
@@ -222,6 +222,62 @@ export interface PortForwardSpec {
   readonly guestPort: number;
 }
 
+/** Changes to one network adapter; what is left out stays as it is. */
+export interface NicSpec {
+  readonly mode?: NicMode;
+  readonly model?: NicModel;
+  /** A unicast MAC such as 52:54:00:12:34:56, or 'auto' for a new one unique in the inventory. */
+  readonly mac?: string;
+  /** NAT subnet, e.g. 10.0.3.0/24 (default 10.0.2.0/24). */
+  readonly natNetwork?: string;
+  /** NAT without outbound access. */
+  readonly restrict?: boolean;
+  readonly bridge?: string;
+  readonly bridgeVia?: BridgeVia;
+  readonly tap?: string;
+  /** Internal network name. */
+  readonly network?: string;
+}
+
+/** Whether the host lets a VM attach somewhere, and if not why and how to fix it. */
+export interface HostPermission {
+  readonly ok: boolean;
+  readonly reason?: string;
+  /** Commands an administrator runs to allow it. */
+  readonly fix?: readonly string[];
+  readonly warning?: string;
+}
+
+export interface HostBridgeInfo {
+  readonly name: string;
+  readonly state: string;
+  readonly members: readonly string[];
+  /** May a VM attach to it through qemu-bridge-helper? */
+  readonly helper: HostPermission;
+  /** VMs with an adapter bridged to it. */
+  readonly vms: readonly { readonly uuid: string; readonly name: string; readonly nic: string }[];
+}
+
+export interface InternalNetworkInfo {
+  readonly name: string;
+  readonly vms: readonly {
+    readonly uuid: string;
+    readonly name: string;
+    readonly nic: string;
+    readonly state: VmState;
+    /** The core's switch is connected to this adapter now. */
+    readonly connected: boolean;
+  }[];
+}
+
+export interface NetworkHostInfo {
+  readonly bridges: readonly HostBridgeInfo[];
+  readonly helper: { readonly path: string | null; readonly permitted: boolean; readonly reason?: string; readonly fix?: readonly string[] };
+  readonly internalNetworks: readonly InternalNetworkInfo[];
+  /** Bridges that VMs name but the host does not have. */
+  readonly missingBridges: readonly string[];
+}
+
 export interface SnapshotInfo {
   readonly id: string;
   readonly parentId: string | null;
@@ -326,6 +382,15 @@ export interface ApiMethods {
   'network.removeForward': { params: { ref: string; nic?: string; name: string }; result: OpResult };
   /** Plug or unplug the virtual cable of a running VM's adapter. */
   'network.setLink': { params: { ref: string; nic?: string; connected: boolean }; result: OpResult };
+  /** Host bridges (with whether qemu-bridge-helper may use them) and internal networks with their VMs. */
+  'network.host': { params: Record<string, never>; result: NetworkHostInfo };
+  /** Changes an adapter (`nic` is its id, e.g. net0, or its number 1-8). The VM must be off. */
+  'network.setNic': { params: { ref: string; nic: string; changes: NicSpec }; result: OpResult };
+  /** Adds an adapter (up to 8); NAT with a new MAC unless `spec` says otherwise. */
+  'network.addNic': { params: { ref: string; spec?: NicSpec }; result: OpResult };
+  'network.removeNic': { params: { ref: string; nic: string }; result: OpResult };
+  /** A MAC no adapter in the inventory has. */
+  'network.newMac': { params: Record<string, never>; result: { mac: string } };
   'snapshots.list': { params: { ref: string }; result: SnapshotList };
   'snapshots.take': { params: { ref: string; name: string; description?: string }; result: SnapshotInfo };
   /** `id` is a snapshot id or name. */

@@ -11,7 +11,18 @@ export type MachineType = 'q35' | 'pc';
 export type DiskFormat = 'qcow2' | 'raw' | 'vdi' | 'vmdk' | 'vpc' | 'vhdx';
 export type DiskBus = 'virtio' | 'sata' | 'ide' | 'nvme';
 export type NicModel = 'virtio-net-pci' | 'e1000' | 'rtl8139';
-export type NicMode = 'nat' | 'none';
+/**
+ * How an adapter is attached, as VirtualBox names it: NAT (QEMU user networking), bridged
+ * onto a host bridge, an internal network between VMs (by name, no host), or not attached.
+ */
+export type NicMode = 'nat' | 'bridged' | 'internal' | 'none';
+/**
+ * How a bridged adapter reaches the host's LAN. `helper` and `tap` are Linux (qemu-bridge-
+ * helper, or a tap device the administrator prepared); `vmnet` is macOS's vmnet-bridged and
+ * `windows-tap` a TAP-Windows adapter. The last two are declared so configs can carry them;
+ * they are refused at start on other hosts.
+ */
+export type BridgeVia = 'helper' | 'tap' | 'vmnet' | 'windows-tap';
 export type DisplayAdapter = 'vga' | 'virtio' | 'none';
 export type BootDevice = 'disk' | 'cdrom' | 'network';
 
@@ -53,7 +64,21 @@ export interface NicConfig {
   readonly mac: string;
   /** NAT only. Absent in configs written before port forwarding existed. */
   readonly forwards: readonly PortForward[];
+  /** NAT: the guest's subnet (CIDR); absent means 10.0.2.0/24 as in VirtualBox. */
+  readonly natNetwork?: string;
+  /** NAT: isolate the guest from the host's network (no outbound); forwards still work. */
+  readonly restrict?: boolean;
+  /** Bridged: the host bridge (helper, tap) or host interface (vmnet, windows-tap). */
+  readonly bridge?: string;
+  /** Bridged: how to reach it; absent means `helper`. */
+  readonly bridgeVia?: BridgeVia;
+  /** Bridged via `tap`: the prepared tap device. */
+  readonly tap?: string;
+  /** Internal: the network's name; VMs with the same name see each other. */
+  readonly network?: string;
 }
+
+export const DEFAULT_NAT_NETWORK = '10.0.2.0/24';
 
 export interface DisplayConfig {
   readonly adapter: DisplayAdapter;
@@ -162,14 +187,19 @@ export const MACHINES: readonly MachineType[] = ['q35', 'pc'];
 export const DISK_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
 export const DISK_BUSES: readonly DiskBus[] = ['virtio', 'sata', 'ide', 'nvme'];
 export const NIC_MODELS: readonly NicModel[] = ['virtio-net-pci', 'e1000', 'rtl8139'];
-export const NIC_MODES: readonly NicMode[] = ['nat', 'none'];
+export const NIC_MODES: readonly NicMode[] = ['nat', 'bridged', 'internal', 'none'];
+export const BRIDGE_VIAS: readonly BridgeVia[] = ['helper', 'tap', 'vmnet', 'windows-tap'];
 export const DISPLAY_ADAPTERS: readonly DisplayAdapter[] = ['vga', 'virtio', 'none'];
 export const BOOT_DEVICES: readonly BootDevice[] = ['disk', 'cdrom', 'network'];
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ID_RE = /^[a-z][a-z0-9]{0,15}$/;
-/** Locally administered unicast MAC. */
-const MAC_RE = /^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/;
+/** A unicast MAC (the multicast bit, the lowest of the first octet, clear), lower case. */
+export const MAC_RE = /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/;
+/** Linux interface names: at most 15 characters, no slash or space. */
+export const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+/** Internal network names: they also name the switch's sockets. */
+export const NETWORK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 /**
  * Names become folder names and appear in argv; keep them to characters that are safe on
  * every host file system and never look like an option.
@@ -231,21 +261,66 @@ export function parsePortForward(v: unknown, path: string): PortForward {
   };
 }
 
+/**
+ * Parses `a.b.c.d/n` into a network QEMU's user networking can use: the address must be the
+ * network's own (host bits zero) and the prefix leave room for the gateway, DNS and DHCP.
+ */
+export function parseNatNetwork(v: string, path = 'natNetwork'): string {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(v);
+  if (!m || !IPV4_RE.test(m[1]!)) throw new ConfigError(path, `'${v}' is not an IPv4 network such as 10.0.2.0/24`);
+  const prefix = Number(m[2]);
+  if (prefix < 8 || prefix > 28) throw new ConfigError(path, `the prefix of '${v}' must be between /8 and /28`);
+  const n = m[1]!.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  const hostBits = 2 ** (32 - prefix);
+  if (n % hostBits !== 0) throw new ConfigError(path, `'${v}' has host bits set (did you mean ${ipString(n - (n % hostBits))}/${prefix}?)`);
+  return v;
+}
+
+function ipString(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
+/** The gateway, DNS and first DHCP address QEMU uses in a NAT network (.2, .3, .15). */
+export function natAddresses(cidr: string): { gateway: string; dns: string; dhcpStart: string } {
+  const [addr] = cidr.split('/');
+  const n = addr!.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  return { gateway: ipString(n + 2), dns: ipString(n + 3), dhcpStart: ipString(n + 15) };
+}
+
 function parseNic(v: unknown, path: string): NicConfig {
   const o = expectObject(v, path);
-  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac', 'forwards'], path);
+  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac', 'forwards', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network'], path);
   const forwards = o['forwards'] === undefined ? [] : arr(o, 'forwards', path, 64).map((f, i) => parsePortForward(f, `${path}.forwards[${i}]`));
   const names = new Set(forwards.map((f) => f.name));
   if (names.size !== forwards.length) throw new ConfigError(`${path}.forwards`, 'two rules have the same name');
   const binds = new Set(forwards.map((f) => `${f.protocol}:${f.hostAddress}:${f.hostPort}`));
   if (binds.size !== forwards.length) throw new ConfigError(`${path}.forwards`, 'two rules use the same host address and port');
-  return {
+  const mode = oneOf(o, 'mode', path, NIC_MODES);
+  const nic: { -readonly [K in keyof NicConfig]: NicConfig[K] } = {
     id: str(o, 'id', path, { pattern: ID_RE }),
-    mode: oneOf(o, 'mode', path, NIC_MODES),
+    mode,
     model: oneOf(o, 'model', path, NIC_MODELS),
     mac: str(o, 'mac', path, { pattern: MAC_RE }),
     forwards,
   };
+  // Settings of other modes are kept (switching back to NAT finds its subnet again).
+  if (o['natNetwork'] !== undefined) nic.natNetwork = parseNatNetwork(str(o, 'natNetwork', path), `${path}.natNetwork`);
+  if (o['restrict'] !== undefined) nic.restrict = bool(o, 'restrict', path);
+  if (o['bridgeVia'] !== undefined) nic.bridgeVia = oneOf(o, 'bridgeVia', path, BRIDGE_VIAS);
+  if (o['bridge'] !== undefined && o['bridge'] !== '') {
+    // vmnet and TAP-Windows name host adapters, which may have spaces ("Ethernet 2").
+    const loose = nic.bridgeVia === 'vmnet' || nic.bridgeVia === 'windows-tap';
+    nic.bridge = str(o, 'bridge', path, loose ? { min: 1, max: 128, pattern: /^[^,=\0\n]+$/ } : { pattern: IFNAME_RE });
+  }
+  if (o['tap'] !== undefined && o['tap'] !== '') nic.tap = str(o, 'tap', path, { pattern: IFNAME_RE });
+  if (o['network'] !== undefined && o['network'] !== '') nic.network = str(o, 'network', path, { pattern: NETWORK_NAME_RE });
+  if (mode === 'bridged') {
+    const via = nic.bridgeVia ?? 'helper';
+    if (via === 'tap' && !nic.tap) throw new ConfigError(`${path}.tap`, 'a bridged adapter attached through a tap device needs the tap device\'s name');
+    if (via !== 'tap' && !nic.bridge) throw new ConfigError(`${path}.bridge`, 'a bridged adapter needs the name of a host bridge');
+  }
+  if (mode === 'internal' && !nic.network) throw new ConfigError(`${path}.network`, 'an adapter on an internal network needs the network\'s name');
+  return nic;
 }
 
 function uniqueIds(items: readonly { id: string }[], path: string, seen: Set<string>): void {

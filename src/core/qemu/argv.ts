@@ -5,7 +5,8 @@
  * with an explicit driver so QEMU never guesses a format.
  */
 import path from 'node:path';
-import type { BootDevice, DiskConfig, VmConfig } from '../domain/config';
+import type { BootDevice, DiskConfig, NicConfig, VmConfig } from '../domain/config';
+import { DEFAULT_NAT_NETWORK } from '../domain/config';
 import type { Accelerator } from '../api/contract';
 
 export interface QemuHostFacts {
@@ -18,6 +19,8 @@ export interface QemuHostFacts {
    * on older QEMU it blocks save state and live snapshots, which matter more.
    */
   readonly clipboard?: boolean;
+  /** qemu-bridge-helper, for adapters bridged through it. */
+  readonly bridgeHelper?: string;
 }
 
 export interface VmPaths {
@@ -158,19 +161,76 @@ function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
   return out;
 }
 
-function networkSection(cfg: VmConfig): string[] {
+/** The unix socket an internal-network adapter listens on; the core's switch connects to it. */
+export function internalSocket(runDir: string, nicId: string): string {
+  return path.join(runDir, `${nicId}.sock`);
+}
+
+/** True when an adapter is bridged through qemu-bridge-helper, which QEMU must spawn. */
+export function usesBridgeHelper(cfg: VmConfig): boolean {
+  return cfg.nics.some((n) => n.mode === 'bridged' && (n.bridgeVia ?? 'helper') === 'helper');
+}
+
+function netdev(n: NicConfig, host: QemuHostFacts, paths: VmPaths): string {
+  switch (n.mode) {
+    case 'nat': {
+      // Port forwards bind where the rule says (127.0.0.1 by default); nothing else listens.
+      const fwd = n.forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress}:${f.guestPort}`).join('');
+      const net = n.natNetwork && n.natNetwork !== DEFAULT_NAT_NETWORK ? `,net=${n.natNetwork}` : '';
+      return `user,id=${n.id}${net}${n.restrict ? ',restrict=on' : ''}${fwd}`;
+    }
+    case 'bridged': {
+      const via = n.bridgeVia ?? 'helper';
+      switch (via) {
+        case 'helper':
+          if (!host.bridgeHelper) throw new Error('qemu-bridge-helper was not found on this host');
+          return `bridge,${kv([['id', n.id], ['br', n.bridge ?? ''], ['helper', host.bridgeHelper]])}`;
+        case 'tap':
+          return `tap,${kv([['id', n.id], ['ifname', n.tap ?? ''], ['script', 'no'], ['downscript', 'no']])}`;
+        case 'vmnet':
+          return `vmnet-bridged,${kv([['id', n.id], ['ifname', n.bridge ?? '']])}`;
+        case 'windows-tap':
+          return `tap,${kv([['id', n.id], ['ifname', n.bridge ?? '']])}`;
+        default: {
+          const never: never = via;
+          throw new Error(`unknown bridge attachment ${String(never)}`);
+        }
+      }
+    }
+    case 'internal':
+      // QEMU listens; the core's switch connects, and connects again after a core restart.
+      return `stream,${kv([['id', n.id], ['server', true], ['addr.type', 'unix'], ['addr.path', internalSocket(paths.runDir, n.id)]])}`;
+    case 'none':
+      throw new Error('an adapter that is not attached has no netdev');
+    default: {
+      const never: never = n.mode;
+      throw new Error(`unknown network mode ${String(never)}`);
+    }
+  }
+}
+
+function networkSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
   const out: string[] = [];
   cfg.nics.forEach((n, i) => {
     if (n.mode === 'none') return;
     const boot = bootIndex(cfg.bootOrder, 'network', i);
-    // Port forwards bind where the rule says (127.0.0.1 by default); nothing else listens.
-    const fwd = n.forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress}:${f.guestPort}`).join('');
     out.push(
-      '-netdev', `user,id=${n.id}${fwd}`,
+      '-netdev', netdev(n, host, paths),
       '-device', `${n.model},netdev=${n.id},id=${n.id}-dev,mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
     );
   });
   return out;
+}
+
+/**
+ * The seccomp sandbox. qemu-bridge-helper is spawned by QEMU and must run setuid root (or
+ * with CAP_NET_ADMIN), which neither the spawn filter nor no_new_privs (set by every
+ * -sandbox on) allow; a VM bridged through it runs without the sandbox, and the service
+ * says so. A prepared tap device keeps the sandbox.
+ */
+function sandboxSection(cfg: VmConfig): string[] {
+  if (usesBridgeHelper(cfg)) return ['-sandbox', 'off'];
+  return ['-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'];
 }
 
 function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
@@ -239,11 +299,11 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     '-uuid', cfg.uuid,
     '-nodefaults',
     '-no-user-config',
-    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    ...sandboxSection(cfg),
     ...machineSection(cfg, host),
     ...firmwareSection(cfg, host, paths),
     ...storageSection(cfg, paths),
-    ...networkSection(cfg),
+    ...networkSection(cfg, host, paths),
     ...displaySection(cfg, paths),
     ...inputSection(cfg, host),
     ...serialSection(cfg, paths),

@@ -75,6 +75,7 @@ export class Core {
       bus: this.bus,
       host,
       accelChoice: () => this.accelChoice(),
+      preflight: (config) => this.network.preflight(config),
     });
     const vmRepo = new VmRepository(db);
     this.snapshots = new SnapshotService({
@@ -111,6 +112,7 @@ export class Core {
     // Before any client is served: a snapshot being taken now must not look unfinished.
     await recoverSnapshots({ vms: core.vms, vmRepo: new VmRepository(db), snapshots: new SnapshotRepository(db), img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null, bus: core.bus });
     core.media.sync();
+    await core.network.reattachAll();
     return core;
   }
 
@@ -214,6 +216,16 @@ export class Core {
         case 'network.setLink':
           if (typeof p['connected'] !== 'boolean') throw new NestboxError('INVALID_ARGUMENT', "'connected' must be true or false");
           return this.network.setLink(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, p['connected']);
+        case 'network.host':
+          return this.network.hostInfo();
+        case 'network.setNic':
+          return this.network.setNic(str(p, 'ref'), str(p, 'nic'), obj(p['changes']) as never);
+        case 'network.addNic':
+          return this.network.addNic(str(p, 'ref'), obj(p['spec']) as never);
+        case 'network.removeNic':
+          return this.network.removeNic(str(p, 'ref'), str(p, 'nic'));
+        case 'network.newMac':
+          return this.network.newMac();
         case 'snapshots.list':
           return this.snapshots.list(str(p, 'ref'));
         case 'snapshots.take':
@@ -355,6 +367,7 @@ export class Core {
     // Running jobs end (qemu-img is stopped, partial files removed) before the database closes.
     void this.jobs.cancelAll();
     this.vms.detachAll();
+    this.network.internal.close();
     this.db.close();
   }
 }

@@ -3,11 +3,26 @@
  * applied at start from the argv, and are added or removed while the VM runs through QEMU's
  * hostfwd_add / hostfwd_remove (no restart). Conflicts are found before anything changes.
  */
-import type { OpResult } from '../api/contract';
+import crypto from 'node:crypto';
+import type { HostPermission, NetworkHostInfo, NicSpec, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import { ConfigError, parsePortForward, parseVmConfig, type NicConfig, type PortForward } from '../domain/config';
-import { isActive } from '../domain/lifecycle';
+import {
+  BRIDGE_VIAS,
+  ConfigError,
+  LIMITS,
+  NIC_MODELS,
+  NIC_MODES,
+  parsePortForward,
+  parseVmConfig,
+  type NicConfig,
+  type PortForward,
+  type VmConfig,
+} from '../domain/config';
+import { describeState, isActive, isAllowed } from '../domain/lifecycle';
+import { internalSocket } from '../qemu/argv';
+import { checkHelperBridge, checkTap, helperStatus, listBridges, type Verdict } from '../network/bridges';
 import { portAvailable } from '../network/ports';
+import { InternalNetworks } from '../network/switch';
 import type { VmRepository, VmRow } from '../store/db';
 import type { EventBus } from './events';
 import type { VmService } from './vms';
@@ -20,8 +35,234 @@ export interface NetworkServiceDeps {
 
 const bindKey = (f: Pick<PortForward, 'protocol' | 'hostAddress' | 'hostPort'>) => `${f.protocol}:${f.hostAddress}:${f.hostPort}`;
 
+/** A MAC in QEMU's locally administered 52:54:00 range that no adapter in `taken` has. */
+export function generateMac(taken: ReadonlySet<string>): string {
+  for (;;) {
+    const mac = `52:54:00:${[...crypto.randomBytes(3)].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+    if (!taken.has(mac)) return mac;
+  }
+}
+
+function permission(v: Verdict): HostPermission {
+  return { ok: v.ok, ...(v.reason ? { reason: v.reason } : {}), ...(v.fix ? { fix: v.fix } : {}), ...(v.warning ? { warning: v.warning } : {}) };
+}
+
+/** The message of a refusal: why, then the commands that fix it. */
+function refusal(what: string, v: Verdict): NestboxError {
+  const fix = v.fix?.length ? ` To allow it, run: ${v.fix.join(' ; ')}` : '';
+  return new NestboxError('ADMISSION_DENIED', `${what}: ${v.reason ?? 'not allowed'}.${fix}`, v.fix?.join('\n'));
+}
+
 export class NetworkService {
-  constructor(private readonly d: NetworkServiceDeps) {}
+  readonly internal = new InternalNetworks();
+
+  constructor(private readonly d: NetworkServiceDeps) {
+    // Internal networks follow the VMs: the switch connects when a VM runs, lets go when it stops.
+    d.bus.on((name, data) => {
+      if (name !== 'vm.state') return;
+      const ev = data as { uuid: string; state: string };
+      if (ev.state === 'running' || ev.state === 'paused') void this.connectInternal(ev.uuid);
+      else if (ev.state !== 'starting' && ev.state !== 'stopping' && ev.state !== 'saving') this.internal.detachVm(ev.uuid);
+    });
+  }
+
+  /** Connects the switch to every internal adapter of every running VM (after a core start). */
+  async reattachAll(): Promise<void> {
+    for (const row of this.d.vmRepo.list()) if (isActive(row.state)) await this.connectInternal(row.uuid);
+  }
+
+  private async connectInternal(uuid: string): Promise<void> {
+    const row = this.d.vmRepo.get(uuid);
+    const runDir = row && this.d.vmRepo.getRuntime(uuid)?.runDir;
+    if (!row || !runDir) return;
+    for (const n of row.config.nics) {
+      if (n.mode !== 'internal' || !n.network) continue;
+      if (this.internal.ports(n.network).some((p) => p.vm === uuid && p.nic === n.id && p.connected)) continue;
+      try {
+        await this.internal.attach(n.network, uuid, n.id, internalSocket(runDir, n.id));
+        this.d.vms.log(uuid, 'info', 'internal-network', `connected '${n.id}' of '${row.name}' to internal network '${n.network}'`);
+      } catch (err) {
+        this.d.vms.log(uuid, 'warning', 'internal-network', `could not connect '${n.id}' of '${row.name}' to internal network '${n.network}': ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Checks, before QEMU is launched, that the host lets every adapter attach where its config
+   * says. Returns warnings; throws ADMISSION_DENIED / HOST_UNSUPPORTED with the fix.
+   */
+  preflight(config: VmConfig): string[] {
+    const warnings: string[] = [];
+    for (const n of config.nics) {
+      if (n.mode !== 'bridged') continue;
+      const via = n.bridgeVia ?? 'helper';
+      const what = `adapter '${n.id}' cannot be bridged to '${via === 'tap' ? n.tap : n.bridge}'`;
+      switch (via) {
+        case 'helper': {
+          if (process.platform !== 'linux') throw new NestboxError('HOST_UNSUPPORTED', `${what}: qemu-bridge-helper exists only on Linux`);
+          const v = checkHelperBridge(n.bridge ?? '');
+          if (!v.ok) throw refusal(what, v);
+          if (v.warning) warnings.push(v.warning);
+          warnings.push(`'${n.id}' is bridged through qemu-bridge-helper, which QEMU must spawn with privileges, so this VM runs without QEMU's seccomp sandbox; a prepared tap device keeps it`);
+          break;
+        }
+        case 'tap': {
+          if (process.platform !== 'linux') throw new NestboxError('HOST_UNSUPPORTED', `${what}: tap devices are supported only on Linux`);
+          const v = checkTap(n.tap ?? '', n.bridge);
+          if (!v.ok) throw refusal(what, v);
+          break;
+        }
+        case 'vmnet':
+          if (process.platform !== 'darwin') throw new NestboxError('HOST_UNSUPPORTED', `${what}: vmnet-bridged exists only on macOS`);
+          break;
+        case 'windows-tap':
+          if (process.platform !== 'win32') throw new NestboxError('HOST_UNSUPPORTED', `${what}: TAP-Windows adapters exist only on Windows`);
+          break;
+        default: {
+          const never: never = via;
+          throw new NestboxError('INVALID_CONFIG', `unknown bridge attachment ${String(never)}`);
+        }
+      }
+    }
+    return warnings;
+  }
+
+  hostInfo(): NetworkHostInfo {
+    const rows = this.d.vmRepo.list();
+    const bridged = new Map<string, { uuid: string; name: string; nic: string }[]>();
+    const internal = new Map<string, NetworkHostInfo['internalNetworks'][number]['vms'][number][]>();
+    for (const r of rows) {
+      for (const n of r.config.nics) {
+        if (n.mode === 'bridged' && n.bridge) {
+          const l = bridged.get(n.bridge) ?? [];
+          l.push({ uuid: r.uuid, name: r.name, nic: n.id });
+          bridged.set(n.bridge, l);
+        }
+        if (n.mode === 'internal' && n.network) {
+          const l = internal.get(n.network) ?? [];
+          const connected = this.internal.ports(n.network).some((p) => p.vm === r.uuid && p.nic === n.id && p.connected);
+          l.push({ uuid: r.uuid, name: r.name, nic: n.id, state: r.state, connected });
+          internal.set(n.network, l);
+        }
+      }
+    }
+    const bridges = listBridges();
+    const helper = helperStatus();
+    return {
+      bridges: bridges.map((b) => ({ ...b, helper: permission(checkHelperBridge(b.name)), vms: bridged.get(b.name) ?? [] })),
+      helper: { path: helper.path, permitted: helper.permitted, ...(helper.reason ? { reason: helper.reason } : {}), ...(helper.fix ? { fix: helper.fix } : {}) },
+      internalNetworks: [...internal.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, vms]) => ({ name, vms })),
+      missingBridges: [...bridged.keys()].filter((b) => !bridges.some((h) => h.name === b)).sort(),
+    };
+  }
+
+  private takenMacs(except?: { uuid: string; nic: string }): Set<string> {
+    return new Set(
+      this.d.vmRepo.list().flatMap((r) => r.config.nics.filter((n) => !(except && r.uuid === except.uuid && n.id === except.nic)).map((n) => n.mac)),
+    );
+  }
+
+  newMac(): { mac: string } {
+    return { mac: generateMac(this.takenMacs()) };
+  }
+
+  private findNic(row: VmRow, ref: string): NicConfig {
+    const byNumber = /^[1-8]$/.test(ref) ? row.config.nics[Number(ref) - 1] : undefined;
+    const nic = byNumber ?? row.config.nics.find((n) => n.id === ref);
+    if (!nic) throw new NestboxError('NOT_FOUND', `'${row.name}' has no network adapter '${ref}' (it has ${row.config.nics.length})`);
+    return nic;
+  }
+
+  private requireOff(row: VmRow, verb: string): void {
+    if (!isAllowed(row.state, 'modifyHardware')) {
+      throw new NestboxError(
+        'INVALID_STATE',
+        `cannot ${verb} of '${row.name}' while it is ${describeState(row.state)}; power it off first` + (row.state === 'saved' ? ' (or discard its saved state)' : ''),
+      );
+    }
+  }
+
+  /** Applies `spec` to `nic`, validating values the config parser would only name by path. */
+  private applySpec(row: VmRow, nic: NicConfig, spec: NicSpec): NicConfig {
+    if (!spec || typeof spec !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no adapter changes given');
+    const known = ['mode', 'model', 'mac', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network'];
+    for (const k of Object.keys(spec)) if (!known.includes(k)) throw new NestboxError('INVALID_ARGUMENT', `unknown adapter setting '${k}' (known: ${known.join(', ')})`);
+    if (spec.mode !== undefined && !NIC_MODES.includes(spec.mode)) throw new NestboxError('INVALID_ARGUMENT', `the mode must be one of ${NIC_MODES.join(', ')}`);
+    if (spec.model !== undefined && !NIC_MODELS.includes(spec.model)) throw new NestboxError('INVALID_ARGUMENT', `the model must be one of ${NIC_MODELS.join(', ')}`);
+    if (spec.bridgeVia !== undefined && !BRIDGE_VIAS.includes(spec.bridgeVia)) throw new NestboxError('INVALID_ARGUMENT', `bridge attachment must be one of ${BRIDGE_VIAS.join(', ')}`);
+    let mac = nic.mac;
+    if (spec.mac !== undefined) {
+      const taken = this.takenMacs({ uuid: row.uuid, nic: nic.id });
+      if (spec.mac === 'auto') mac = generateMac(taken);
+      else {
+        mac = String(spec.mac).trim().toLowerCase().replace(/-/g, ':');
+        if (/^[0-9a-f]{12}$/.test(mac)) mac = mac.match(/../g)!.join(':');
+        if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new NestboxError('INVALID_ARGUMENT', `'${spec.mac}' is not a MAC address (six hex pairs such as 52:54:00:12:34:56)`);
+        if (parseInt(mac.slice(0, 2), 16) & 1) throw new NestboxError('INVALID_ARGUMENT', `'${mac}' is a multicast address; an adapter needs a unicast MAC (even first byte)`);
+        if (mac === '00:00:00:00:00:00') throw new NestboxError('INVALID_ARGUMENT', 'the MAC address must not be all zeros');
+        if (taken.has(mac)) {
+          const owner = this.d.vmRepo.list().find((r) => r.config.nics.some((n) => n.mac === mac && !(r.uuid === row.uuid && n.id === nic.id)));
+          throw new NestboxError('ALREADY_EXISTS', `MAC ${mac} is already used by '${owner?.name ?? 'another VM'}'`);
+        }
+      }
+    }
+    const next: Record<string, unknown> = { ...nic, mac };
+    for (const k of ['mode', 'model', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network'] as const) {
+      const v = spec[k];
+      if (v === undefined) continue;
+      if (v === '' && k !== 'mode' && k !== 'model') delete next[k];
+      else next[k] = v;
+    }
+    if (next['natNetwork'] === '10.0.2.0/24') delete next['natNetwork'];
+    if (next['restrict'] === false) delete next['restrict'];
+    return next as unknown as NicConfig;
+  }
+
+  private saveNics(row: VmRow, nics: readonly unknown[]): void {
+    let config: VmConfig;
+    try {
+      config = parseVmConfig({ ...row.config, nics });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new NestboxError('INVALID_ARGUMENT', err.message.replace(/^nics\[\d+\]\./, ''));
+      throw err;
+    }
+    this.d.vmRepo.updateConfig(config);
+    this.d.bus.emit('vm.changed', { uuid: row.uuid });
+  }
+
+  setNic(ref: string, nicRef: string, spec: NicSpec): OpResult {
+    const row = this.d.vms.resolve(ref);
+    const nic = this.findNic(row, nicRef);
+    this.requireOff(row, `change network adapter '${nic.id}'`);
+    const next = this.applySpec(row, nic, spec);
+    this.saveNics(row, row.config.nics.map((n) => (n.id === nic.id ? next : n)));
+    this.d.vms.log(row.uuid, 'info', 'nic', `changed ${Object.keys(spec).join(', ')} of adapter '${nic.id}' of '${row.name}'`);
+    return this.d.vms.result(row.uuid);
+  }
+
+  addNic(ref: string, spec: NicSpec = {}): OpResult {
+    const row = this.d.vms.resolve(ref);
+    this.requireOff(row, 'add a network adapter');
+    if (row.config.nics.length >= LIMITS.maxNics) throw new NestboxError('INVALID_ARGUMENT', `'${row.name}' already has ${LIMITS.maxNics} network adapters, the most a VM can have`);
+    const ids = new Set(row.config.nics.map((n) => n.id));
+    let i = 0;
+    while (ids.has(`net${i}`)) i++;
+    const model = row.config.nics[0]?.model ?? 'virtio-net-pci';
+    const base: NicConfig = { id: `net${i}`, mode: 'nat', model, mac: generateMac(this.takenMacs()), forwards: [] };
+    const nic = this.applySpec(row, base, spec);
+    this.saveNics(row, [...row.config.nics, nic]);
+    this.d.vms.log(row.uuid, 'info', 'nic', `added network adapter '${nic.id}' (${nic.mode}) to '${row.name}'`);
+    return this.d.vms.result(row.uuid);
+  }
+
+  removeNic(ref: string, nicRef: string): OpResult {
+    const row = this.d.vms.resolve(ref);
+    const nic = this.findNic(row, nicRef);
+    this.requireOff(row, `remove network adapter '${nic.id}'`);
+    this.saveNics(row, row.config.nics.filter((n) => n.id !== nic.id));
+    this.d.vms.log(row.uuid, 'info', 'nic', `removed network adapter '${nic.id}' from '${row.name}'`);
+    return this.d.vms.result(row.uuid);
+  }
 
   private nic(row: VmRow, nicId: string | undefined): NicConfig {
     const nats = row.config.nics.filter((n) => n.mode === 'nat');

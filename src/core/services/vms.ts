@@ -24,7 +24,8 @@ import {
 } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
 import { formatBytes, parseSize } from '../domain/units';
-import { buildQemuArgv, resolveDiskPath, RUNTIME_FILES } from '../qemu/argv';
+import { buildQemuArgv, resolveDiskPath, RUNTIME_FILES, usesBridgeHelper } from '../qemu/argv';
+import { findBridgeHelper } from '../network/bridges';
 import type { HostCapabilities } from '../qemu/host';
 import { resolveAccelerator } from '../qemu/host';
 import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
@@ -55,6 +56,8 @@ export interface VmServiceDeps {
   readonly bus: EventBus;
   readonly host: HostCapabilities;
   readonly accelChoice: () => AcceleratorChoice;
+  /** Checks that the host allows the VM's network attachments; returns warnings or throws. */
+  readonly preflight?: (config: VmConfig) => string[];
 }
 
 function configError(err: unknown): never {
@@ -549,6 +552,7 @@ export class VmService {
       if (fromSaved && !fs.existsSync(files.savedState)) {
         throw new NestboxError('NOT_FOUND', `the saved state of '${row.name}' is missing; discard it to start afresh`);
       }
+      if (this.d.preflight) warnings.push(...this.d.preflight(row.config));
       if (row.config.firmware === 'uefi') await this.ensureEfiVars(row.dir);
       if (previous === 'aborted') await this.checkDisksAfterCrash(row);
       const runDir = this.d.layout.vmRunDir(row.uuid);
@@ -561,6 +565,7 @@ export class VmService {
             accel,
             ovmfCode: host.ovmf?.code ?? null,
             clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
+            ...(usesBridgeHelper(row.config) ? { bridgeHelper: findBridgeHelper() ?? undefined } : {}),
           },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
           { incoming: fromSaved, ...(loadvm ? { loadvm } : {}) },

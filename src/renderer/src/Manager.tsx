@@ -10,6 +10,7 @@ import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/c
 import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
 import { ManagerToolbar } from './components/ManagerToolbar';
+import { NetworkManagerDialog } from './network/NetworkManagerDialog';
 import { openConsoleTab } from './console/route';
 import { useNotify } from './components/Notifications';
 import { NoSelection, VmDetails } from './components/VmDetails';
@@ -25,7 +26,7 @@ import { NewVmWizard } from './wizard/NewVmWizard';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -258,6 +259,7 @@ export function Manager() {
         busy={vm ? ops.busy.get(vm.uuid) : undefined}
         onNew={openNew}
         onSettings={() => setDialog('settings')}
+        onNetworks={() => setDialog('networks')}
         onDelete={() => setDialog('delete')}
         onAction={runAction}
         onConsole={() => {
@@ -295,6 +297,7 @@ export function Manager() {
           onApplied={onApplied}
         />
       )}
+      <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
     </Box>
   );

@@ -13,6 +13,7 @@ import AddCircleOutlineRoundedIcon from '@mui/icons-material/AddCircleOutlineRou
 import ContentCopyOutlinedIcon from '@mui/icons-material/ContentCopyOutlined';
 import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
 import DesktopWindowsOutlinedIcon from '@mui/icons-material/DesktopWindowsOutlined';
+import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
 import LayersClearOutlinedIcon from '@mui/icons-material/LayersClearOutlined';
 import PauseRoundedIcon from '@mui/icons-material/PauseRounded';
 import PlayArrowRoundedIcon from '@mui/icons-material/PlayArrowRounded';
@@ -87,6 +88,8 @@ export interface ManagerToolbarProps {
   readonly busy: BusyKind | undefined;
   readonly onNew: () => void;
   readonly onSettings: () => void;
+  /** Opens the host Network Manager (bridges, internal networks). */
+  readonly onNetworks?: () => void;
   readonly onDelete: () => void;
   readonly onAction: (a: LifecycleAction) => void;
   /** Shows the selected VM's screen and serial console. */
@@ -95,7 +98,7 @@ export interface ManagerToolbarProps {
   readonly offline: boolean;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction, onConsole, offline }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onAction, onConsole, offline }: ManagerToolbarProps) {
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -192,6 +195,19 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onDelete, onAction
         onClick={onConsole}
       />
       <ToolButton label="Clone" icon={icon(ContentCopyOutlinedIcon)} tooltip="Clone — arrives with snapshots/storage" disabled onClick={() => undefined} />
+      {onNetworks && (
+        <>
+          <Sep />
+          <ToolButton
+            label="Networks"
+            name="Network Manager"
+            icon={icon(LanOutlinedIcon)}
+            tooltip="Host bridges and internal networks, with the VMs on each"
+            disabled={offline}
+            onClick={onNetworks}
+          />
+        </>
+      )}
     </Box>
   );
 }

@@ -30,6 +30,13 @@ import { Preview } from './Preview';
 import { Field, Fields, Section } from './Section';
 import { StateChip } from './StateIndicator';
 
+/** The address QEMU's NAT DHCP server hands out first (.15 of the subnet). */
+function natGuestIp(cidr: string | undefined): string {
+  const [a, b, c, d] = (cidr ?? '10.0.2.0/24').split('/')[0]!.split('.').map(Number) as [number, number, number, number];
+  const n = ((a * 256 + b) * 256 + c) * 256 + d + 15;
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
 export interface VmDetailsProps {
   readonly vm: VmInfo;
   readonly osTypes: readonly OsType[] | undefined;
@@ -167,8 +174,16 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                   config.nics.map((n, i) => (
                     <Field key={n.id} label={`Adapter ${i + 1}`}>
                       <Box component="span" sx={{ display: 'block' }}>
-                        {nicModeLabel(n.mode)} · {nicModelLabel(n.model)}
+                        {nicModeLabel(n.mode)}
+                        {n.mode === 'bridged' ? ` (${n.bridgeVia === 'tap' ? `tap ${n.tap ?? ''}` : (n.bridge ?? '')})` : n.mode === 'internal' ? ` ‘${n.network ?? ''}’` : ''} · {nicModelLabel(n.model)}
                       </Box>
+                      {n.mode === 'nat' && (
+                        <Muted>
+                          {/* QEMU's DHCP gives the first guest address, .15, of the NAT subnet. */}
+                          Guest IP {natGuestIp(n.natNetwork)}
+                          {n.restrict ? ' · restricted' : ''}
+                        </Muted>
+                      )}
                       <Muted mono>{n.mac}</Muted>
                     </Field>
                   ))

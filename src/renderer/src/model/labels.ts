@@ -85,6 +85,10 @@ export function nicModeLabel(m: Nic['mode']): string {
   switch (m) {
     case 'nat':
       return 'NAT';
+    case 'bridged':
+      return 'Bridged adapter';
+    case 'internal':
+      return 'Internal network';
     case 'none':
       return 'Not attached';
     default:

@@ -1,7 +1,8 @@
 /**
- * Settings → Network: each adapter on its own tab, as VirtualBox has it. What the adapter is
- * (mode, model, MAC) is read-only here; the virtual cable and the port forwarding rules act
- * at once, also while the VM runs, so unlike the hardware fields they do not wait for OK.
+ * Settings → Network: each adapter on its own tab, as VirtualBox has it (up to 8). What the
+ * adapter is attached to (mode, model, MAC, bridge, internal network) is edited while the VM
+ * is off and applied with the panel's button; the virtual cable and the port forwarding rules
+ * act at once, also while the VM runs. None of them wait for the dialog's OK.
  */
 import { useId, useState } from 'react';
 import Alert from '@mui/material/Alert';
@@ -17,9 +18,11 @@ import Typography from '@mui/material/Typography';
 import SettingsEthernetIcon from '@mui/icons-material/SettingsEthernet';
 import type { VmInfo } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
-import { Field, Fields } from '../components/Section';
 import { useClient } from '../hooks/client';
-import { nicModeLabel, nicModelLabel } from '../model/labels';
+import AddIcon from '@mui/icons-material/Add';
+import RemoveCircleOutlineIcon from '@mui/icons-material/RemoveCircleOutline';
+import type { NetworkHostInfo } from '../../../core/api/contract';
+import { AdapterEditor, useNetworkHost } from './AdapterEditor';
 import { useCableConnected } from './linkState';
 import { PortForwardDialog } from './PortForwardDialog';
 import { ruleSummary, type Nic } from './rules';
@@ -31,44 +34,96 @@ export function canSetLink(vm: VmInfo): boolean {
   return vm.runtime !== null && (vm.state === 'running' || vm.state === 'paused');
 }
 
+const MAX_NICS = 8;
+
+/** Add and remove adapters (the VM must be off). */
+function AdapterButtons({ vm, index, onAdded }: { readonly vm: VmInfo; readonly index: number; readonly onAdded: (i: number) => void }) {
+  const client = useClient();
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const off = vm.allowed.includes('modifyHardware');
+  const nic = vm.config.nics[index];
+  return (
+    <Box sx={{ display: 'grid', gap: 1 }}>
+      <Box sx={{ display: 'flex', gap: 1 }}>
+        <Button
+          size="small"
+          startIcon={<AddIcon />}
+          disabled={!off || vm.config.nics.length >= MAX_NICS}
+          onClick={() =>
+            client.call('network.addNic', { ref: vm.uuid }).then(
+              (r) => onAdded(r.vm.config.nics.length - 1),
+              (err: unknown) => setProblem(toProblem(err, 'No adapter was added')),
+            )
+          }
+        >
+          Add adapter
+        </Button>
+        {nic && (
+          <Button
+            size="small"
+            color="error"
+            startIcon={<RemoveCircleOutlineIcon />}
+            disabled={!off}
+            onClick={() =>
+              client.call('network.removeNic', { ref: vm.uuid, nic: nic.id }).then(
+                () => onAdded(Math.max(0, index - 1)),
+                (err: unknown) => setProblem(toProblem(err, 'The adapter was not removed')),
+              )
+            }
+          >
+            Remove adapter {index + 1}
+          </Button>
+        )}
+      </Box>
+      {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
+    </Box>
+  );
+}
+
 export function NetworkSection({ vm }: { readonly vm: VmInfo }) {
   const nics = vm.config.nics;
   const [tab, setTab] = useState(0);
   const [forwardsOf, setForwardsOf] = useState<string | null>(null);
+  const { info: host } = useNetworkHost();
   const index = Math.min(tab, Math.max(0, nics.length - 1));
   const nic = nics[index];
 
   if (!nic) {
     return (
-      <Alert severity="info" role="note">
-        This VM has no network adapter.
-      </Alert>
+      <Box sx={{ display: 'grid', gap: 1.5 }}>
+        <Alert severity="info" role="note">
+          This VM has no network adapter.
+        </Alert>
+        <AdapterButtons vm={vm} index={0} onAdded={setTab} />
+      </Box>
     );
   }
   return (
     <>
-      {nics.length > 1 && (
-        <Tabs
-          value={index}
-          onChange={(_, v: number) => setTab(v)}
-          aria-label="Network adapters"
-          variant="scrollable"
-          scrollButtons="auto"
-          sx={{ minHeight: 36, borderBottom: 1, borderColor: 'divider', mt: -1 }}
-        >
-          {nics.map((n, i) => (
-            <Tab key={n.id} value={i} label={`Adapter ${i + 1}`} id={`nic-tab-${n.id}`} aria-controls={`nic-panel-${n.id}`} />
-          ))}
-        </Tabs>
-      )}
+      <Tabs
+        value={index}
+        onChange={(_, v: number) => setTab(v)}
+        aria-label="Network adapters"
+        variant="scrollable"
+        scrollButtons="auto"
+        sx={{ minHeight: 36, borderBottom: 1, borderColor: 'divider', mt: -1 }}
+      >
+        {nics.map((n, i) => (
+          <Tab key={n.id} value={i} label={`Adapter ${i + 1}`} id={`nic-tab-${n.id}`} aria-controls={`nic-panel-${n.id}`} />
+        ))}
+      </Tabs>
       <AdapterPanel
         key={nic.id}
         vm={vm}
         nic={nic}
         label={`Adapter ${index + 1}`}
-        tabbed={nics.length > 1}
+        tabbed
+        host={host}
         onPortForwarding={() => setForwardsOf(nic.id)}
       />
+      <Box sx={{ mt: 2 }}>
+        <AdapterButtons vm={vm} index={index} onAdded={setTab} />
+      </Box>
       <PortForwardDialog vm={vm} nicId={forwardsOf} onClose={() => setForwardsOf(null)} />
     </>
   );
@@ -79,12 +134,14 @@ function AdapterPanel({
   nic,
   label,
   tabbed,
+  host,
   onPortForwarding,
 }: {
   readonly vm: VmInfo;
   readonly nic: Nic;
   readonly label: string;
   readonly tabbed: boolean;
+  readonly host: NetworkHostInfo | null;
   readonly onPortForwarding: () => void;
 }) {
   const nat = nic.mode === 'nat';
@@ -95,13 +152,8 @@ function AdapterPanel({
       {...(tabbed ? { id: `nic-panel-${nic.id}`, role: 'tabpanel', 'aria-labelledby': `nic-tab-${nic.id}` } : { role: 'group', 'aria-label': label })}
       sx={{ display: 'grid', gap: 2.5 }}
     >
-      <Fields>
-        <Field label="Attached to">{nicModeLabel(nic.mode)}</Field>
-        <Field label="Adapter type">{nicModelLabel(nic.model)}</Field>
-        <Field label="MAC address" mono>
-          {nic.mac}
-        </Field>
-      </Fields>
+      {/* A changed adapter (applied here or elsewhere) starts a fresh draft; other refreshes keep the edits. */}
+      <AdapterEditor key={JSON.stringify(nic)} vm={vm} nic={nic} host={host} />
 
       <CableSwitch vm={vm} nic={nic} />
 
@@ -144,7 +196,7 @@ function AdapterPanel({
       </Box>
 
       <Typography variant="caption" color="text.secondary" component="p" sx={{ m: 0 }}>
-        The cable and port forwarding take effect at once, also while the VM runs; they do not wait for OK.
+        Adapter changes apply with their own button; the cable and port forwarding take effect at once, also while the VM runs. None of them wait for OK.
       </Typography>
     </Box>
   );

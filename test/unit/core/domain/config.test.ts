@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VERSION, ConfigError, LIMITS, parseVmConfig, validateName } from '../../../../src/core/domain/config';
-import { UUID_A, rawCdrom, rawConfig, rawDisk, rawNic } from '../../helpers/config';
+import { UUID_A, rawCdrom, rawConfig, rawDisk, rawNic, validConfig } from '../../helpers/config';
 import type { RawConfig } from '../../helpers/config';
 
 /** Parses and returns the ConfigError it must throw (fails the test when nothing is thrown). */
@@ -119,7 +119,7 @@ describe('parseVmConfig: structure', () => {
     ['an empty ISO path', { cdroms: [rawCdrom({ iso: '' })] }, 'cdroms[0].iso: must be a path or null'],
     ['an ISO path that is a number', { cdroms: [rawCdrom({ iso: 5 })] }, 'cdroms[0].iso: must be a path or null'],
     ['an unknown NIC model', { nics: [rawNic({ model: 'vmxnet3' })] }, 'nics[0].model: must be one of virtio-net-pci, e1000, rtl8139'],
-    ['a bridged NIC mode', { nics: [rawNic({ mode: 'bridge' })] }, 'nics[0].mode: must be one of nat, none'],
+    ['an unknown NIC mode', { nics: [rawNic({ mode: 'bridge' })] }, 'nics[0].mode: must be one of nat, bridged, internal, none'],
     ['an unknown display adapter', { display: { adapter: 'qxl' } }, 'display.adapter: must be one of vga, virtio, none'],
     ['an unknown boot device', { bootOrder: ['disk', 'floppy'] }, 'bootOrder[1]: must be one of disk, cdrom, network'],
     ['an unknown machine', { machine: 'microvm' }, 'machine: must be one of q35, pc'],
@@ -162,7 +162,6 @@ describe('parseVmConfig: identifiers', () => {
   });
 
   it.each([
-    ['00:11:22:33:44:55', 'universally administered'],
     ['53:54:00:12:34:56', 'multicast'],
     ['52:54:00:12:34', 'too short'],
     ['52:54:00:12:34:56:78', 'too long'],
@@ -323,5 +322,41 @@ describe('parseVmConfig: port forwarding rules', () => {
     expect(() => parseVmConfig(withRules([rule, { ...rule, hostPort: 2223 }]))).toThrow(/same name/);
     expect(() => parseVmConfig(withRules([rule, { ...rule, name: 'other' }]))).toThrow(/same host address and port/);
     expect(() => parseVmConfig(withRules([{ ...rule, extra: 1 }]))).toThrow(/unknown key 'extra'/);
+  });
+});
+
+describe('network adapters: modes, subnets, bridges, internal networks', () => {
+  it('keeps version 1 configs without the new fields parsing as before', () => {
+    expect(validConfig().nics[0]).toEqual({ id: 'net0', mode: 'nat', model: 'virtio-net-pci', mac: '52:54:00:12:34:56', forwards: [] });
+  });
+
+  it('accepts each mode with what it needs and refuses it without', () => {
+    expect(validConfig({ nics: [rawNic({ natNetwork: '10.0.3.0/24', restrict: true })] }).nics[0]).toMatchObject({ natNetwork: '10.0.3.0/24', restrict: true });
+    expect(validConfig({ nics: [rawNic({ mode: 'bridged', bridge: 'br0' })] }).nics[0]).toMatchObject({ mode: 'bridged', bridge: 'br0' });
+    expect(validConfig({ nics: [rawNic({ mode: 'bridged', bridgeVia: 'tap', tap: 'tap0' })] }).nics[0]).toMatchObject({ bridgeVia: 'tap', tap: 'tap0' });
+    expect(validConfig({ nics: [rawNic({ mode: 'internal', network: 'lab' })] }).nics[0]).toMatchObject({ mode: 'internal', network: 'lab' });
+    expect(() => validConfig({ nics: [rawNic({ mode: 'bridged' })] })).toThrow('nics[0].bridge: a bridged adapter needs the name of a host bridge');
+    expect(() => validConfig({ nics: [rawNic({ mode: 'bridged', bridgeVia: 'tap' })] })).toThrow(/needs the tap device's name/);
+    expect(() => validConfig({ nics: [rawNic({ mode: 'internal' })] })).toThrow(/needs the network's name/);
+    expect(() => validConfig({ nics: [rawNic({ mode: 'bridged', bridge: 'br0; rm -rf' })] })).toThrow(/invalid value/);
+    expect(() => validConfig({ nics: [rawNic({ mode: 'bridged', bridgeVia: 'usb' , bridge: 'br0'})] })).toThrow(/bridgeVia: must be one of/);
+  });
+
+  it('validates NAT subnets', () => {
+    expect(() => validConfig({ nics: [rawNic({ natNetwork: '10.0.2.1/24' })] })).toThrow("has host bits set (did you mean 10.0.2.0/24?)");
+    expect(() => validConfig({ nics: [rawNic({ natNetwork: '10.0.2.0/30' })] })).toThrow(/between \/8 and \/28/);
+    expect(() => validConfig({ nics: [rawNic({ natNetwork: '300.0.2.0/24' })] })).toThrow(/not an IPv4 network/);
+  });
+
+  it('takes unicast MACs only, each once per VM', () => {
+    expect(() => validConfig({ nics: [rawNic({ mac: '01:00:5e:00:00:01' })] })).toThrow(/invalid value/);
+    expect(validConfig({ nics: [rawNic({ mac: '00:1a:2b:3c:4d:5e' })] }).nics[0]!.mac).toBe('00:1a:2b:3c:4d:5e');
+    expect(() => validConfig({ nics: [rawNic(), rawNic({ id: 'net1' })] })).toThrow('two adapters have the same MAC address');
+  });
+
+  it('allows up to 8 adapters', () => {
+    const nics = Array.from({ length: 9 }, (_, i) => rawNic({ id: `net${i}`, mac: `52:54:00:00:00:0${i}` }));
+    expect(validConfig({ nics: nics.slice(0, 8) }).nics).toHaveLength(8);
+    expect(() => validConfig({ nics })).toThrow('nics: may have at most 8 entries');
   });
 });

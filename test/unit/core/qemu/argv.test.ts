@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_FILES, buildQemuArgv, opt, resolveDiskPath } from '../../../../src/core/qemu/argv';
+import { RUNTIME_FILES, buildQemuArgv, opt, resolveDiskPath, usesBridgeHelper } from '../../../../src/core/qemu/argv';
 import type { LaunchOptions, QemuHostFacts, VmPaths } from '../../../../src/core/qemu/argv';
 import type { VmConfig } from '../../../../src/core/domain/config';
 import { UUID_B, rawCdrom, rawDisk, rawNic, validConfig } from '../../helpers/config';
@@ -111,6 +111,68 @@ const CASES: readonly GoldenCase[] = [
     launch: COLD,
   },
   {
+    name: 'nat-subnet-restrict-forwards',
+    cfg: validConfig({
+      nics: [
+        rawNic({
+          natNetwork: '10.0.3.0/24',
+          restrict: true,
+          forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: '', guestPort: 22 }],
+        }),
+      ],
+    }),
+    host: KVM,
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
+    name: 'bridged-helper',
+    cfg: validConfig({ nics: [rawNic({ mode: 'bridged', bridge: 'br0' })] }),
+    host: { ...KVM, bridgeHelper: '/usr/lib/qemu/qemu-bridge-helper' },
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
+    name: 'bridged-tap',
+    cfg: validConfig({ nics: [rawNic({ mode: 'bridged', bridgeVia: 'tap', tap: 'nbtap0', bridge: 'br0', model: 'e1000' })] }),
+    host: KVM,
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
+    name: 'bridged-vmnet-macos',
+    cfg: validConfig({ nics: [rawNic({ mode: 'bridged', bridgeVia: 'vmnet', bridge: 'en0' })] }),
+    host: TCG,
+    paths: pathsFor('/Users/ada/Library/Application Support/Nestbox/machines/Debian 12', '/tmp/nestbox-501/3f2a1b0c9d/0b3c9f2e'),
+    launch: COLD,
+  },
+  {
+    name: 'bridged-windows-tap',
+    cfg: validConfig({ nics: [rawNic({ mode: 'bridged', bridgeVia: 'windows-tap', bridge: 'OpenVPN TAP-Windows6' })] }),
+    host: TCG,
+    paths: pathsFor('C:/Users/ada/AppData/Roaming/Nestbox/machines/Debian 12', 'C:/Users/ada/AppData/Local/Temp/nestbox-0/3f2a1b0c9d/0b3c9f2e'),
+    launch: COLD,
+  },
+  {
+    name: 'internal-and-nat-eight-adapters',
+    cfg: validConfig({
+      bootOrder: ['disk', 'network'],
+      nics: [
+        rawNic(),
+        rawNic({ id: 'net1', mode: 'internal', network: 'lab', mac: '52:54:00:00:00:01' }),
+        rawNic({ id: 'net2', mode: 'internal', network: 'lab-2', model: 'e1000', mac: '52:54:00:00:00:02' }),
+        rawNic({ id: 'net3', mode: 'none', mac: '52:54:00:00:00:03' }),
+        rawNic({ id: 'net4', mode: 'nat', natNetwork: '192.168.100.0/24', mac: '52:54:00:00:00:04' }),
+        rawNic({ id: 'net5', mode: 'internal', network: 'lab', model: 'rtl8139', mac: '52:54:00:00:00:05' }),
+        rawNic({ id: 'net6', mode: 'bridged', bridgeVia: 'tap', tap: 'tap6', mac: '52:54:00:00:00:06' }),
+        rawNic({ id: 'net7', mode: 'nat', restrict: true, mac: '02:00:00:00:00:07' }),
+      ],
+    }),
+    host: KVM,
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
     name: 'incoming-saved-state',
     cfg: validConfig(),
     host: KVM,
@@ -196,7 +258,10 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
     it('disables defaults, user config, and sandboxes QEMU', () => {
       expect(argv).toContain('-nodefaults');
       expect(argv).toContain('-no-user-config');
-      expect(valuesOf(argv, '-sandbox')).toEqual(['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
+      // Only qemu-bridge-helper (spawned setuid by QEMU) needs the sandbox off.
+      expect(valuesOf(argv, '-sandbox')).toEqual([
+        usesBridgeHelper(c.cfg) ? 'off' : 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+      ]);
     });
 
     it('gives every -blockdev an explicit driver, and never uses -drive or legacy disk flags', () => {
@@ -225,8 +290,11 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
     });
 
     it('opens no TCP listener: QMP, VNC and serial are unix sockets in the run dir', () => {
-      expect(joined).not.toMatch(/tcp:/);
-      expect(joined).not.toMatch(/hostfwd|guestfwd|websocket|telnet/);
+      // The only listeners are the port forwards the user asked for, each where its rule says.
+      const asked = c.cfg.nics.flatMap((n) => n.forwards.map((f) => `,hostfwd=${f.protocol}:${f.hostAddress}:${f.hostPort}-${f.guestAddress}:${f.guestPort}`));
+      const rest = asked.reduce((s, f) => s.replace(f, ''), joined);
+      expect(rest).not.toMatch(/tcp:/);
+      expect(rest).not.toMatch(/hostfwd|guestfwd|websocket|telnet/);
       for (const v of valuesOf(argv, '-vnc')) expect(v).toMatch(/^unix:/);
       const qmp = valuesOf(argv, '-qmp');
       expect(qmp).toHaveLength(1);
