@@ -7,7 +7,9 @@ import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, StatsRepository, VmRepository, type Db } from '../store/db';
+import { Monitor } from './monitor';
+import { readKsm } from '../qemu/cgroups';
 import { QemuImg } from '../storage/qemuimg';
 import { SnapshotService } from './snapshots';
 import { NetworkService } from './network';
@@ -49,6 +51,8 @@ export class Core {
   readonly vms: VmService;
   readonly snapshots: SnapshotService;
   readonly network: NetworkService;
+  readonly monitor: Monitor;
+  private readonly history: StatsRepository;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -77,6 +81,8 @@ export class Core {
       bus: this.bus,
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
+    this.history = new StatsRepository(db);
+    this.monitor = new Monitor({ running: () => this.vms.monitored(), history: this.history, bus: this.bus });
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -87,6 +93,7 @@ export class Core {
     const db = openDatabase(layout.database);
     const core = new Core(layout, db, host);
     await core.vms.reconcile();
+    core.monitor.start();
     return core;
   }
 
@@ -135,14 +142,25 @@ export class Core {
       memoryMiB: this.host.memoryMiB,
       cpus: this.host.cpus,
       osTypes: OS_TYPES,
+      ksm: readKsm(),
+      cgroups: (() => {
+        const c = this.vms.cgroups();
+        const d = (e: { dir: string } | { reason: string }) => ('dir' in e ? `enforced (${e.dir})` : `not enforced: ${e.reason}`);
+        return { version: c.version, cpu: d(c.controllers.cpu), cpuset: d(c.controllers.cpuset), memory: d(c.controllers.memory) };
+      })(),
     };
   }
 
   /** A session for one connected client; serial streams it opened close with it. */
   session(push: (name: EventName, data: unknown) => void, congested: () => boolean = () => false): Session {
     const streams = new Map<string, OpenStream>();
+    /** VM uuids this client wants `vm.stats` for; '*' is every VM plus `host.stats`. */
+    const statsSubs = new Set<string>();
     const offBus = this.bus.on((name, data) => {
       if (name === 'console.data' || name === 'console.closed') return;
+      if (name === 'vm.stats') {
+        if (!statsSubs.has('*') && !statsSubs.has((data as ApiEvents['vm.stats']).uuid)) return;
+      } else if (name === 'host.stats' && !statsSubs.has('*')) return;
       push(name, data);
     });
     const call = async (method: string, params: unknown): Promise<unknown> => {
@@ -263,6 +281,28 @@ export class Core {
           await this.vms.sendKeys(str(p, 'ref'), keys as string[]);
           return null;
         }
+        case 'stats.subscribe':
+          statsSubs.add(typeof p['ref'] === 'string' ? this.vms.resolve(p['ref']).uuid : '*');
+          return null;
+        case 'stats.unsubscribe':
+          if (typeof p['ref'] === 'string') statsSubs.delete(this.vms.resolve(p['ref']).uuid);
+          else statsSubs.clear();
+          return null;
+        case 'stats.current':
+          return this.monitor.current();
+        case 'stats.history': {
+          const row = this.vms.resolve(str(p, 'ref'));
+          const since = typeof p['since'] === 'number' && Number.isFinite(p['since']) ? p['since'] : Date.now() - 3600_000;
+          return this.history.since(row.uuid, since);
+        }
+        case 'vms.balloon':
+          if (typeof p['targetMiB'] !== 'number') throw new NestboxError('INVALID_ARGUMENT', "'targetMiB' must be a number");
+          return this.vms.balloon(str(p, 'ref'), p['targetMiB']);
+        case 'vms.qemuLog': {
+          const vm = this.vms.info(str(p, 'ref'));
+          const query = typeof p['query'] === 'string' && p['query'] !== '' ? p['query'] : undefined;
+          return readSerialLog(vm.qemuLog, query, typeof p['maxBytes'] === 'number' ? p['maxBytes'] : undefined);
+        }
         default: {
           const never: never = m;
           throw new NestboxError('UNKNOWN_METHOD', `unknown method '${String(never)}'`);
@@ -283,6 +323,7 @@ export class Core {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.monitor.stop();
     this.vms.detachAll();
     this.db.close();
   }
