@@ -333,6 +333,8 @@ export interface ApiMethods {
   'stats.unsubscribe': { params: { ref?: string }; result: null };
   /** The latest sample of every running VM and the host's totals. */
   'stats.current': { params: Record<string, never>; result: { host: HostStats; vms: readonly VmStatsSample[] } };
+  /** The running VM's samples of the last ten minutes (kept in memory by the core), oldest first. */
+  'stats.recent': { params: { ref: string }; result: readonly VmStatsSample[] };
   /** Per-minute history (kept a week); `since` in ms since the epoch (default: the last hour). */
   'stats.history': { params: { ref: string; since?: number }; result: readonly MinuteAggregate[] };
   /** Sets a running VM's balloon target (the memory the guest keeps), in MiB. */

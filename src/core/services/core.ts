@@ -290,6 +290,8 @@ export class Core {
           return null;
         case 'stats.current':
           return this.monitor.current();
+        case 'stats.recent':
+          return this.monitor.recent(this.vms.resolve(str(p, 'ref')).uuid);
         case 'stats.history': {
           const row = this.vms.resolve(str(p, 'ref'));
           const since = typeof p['since'] === 'number' && Number.isFinite(p['since']) ? p['since'] : Date.now() - 3600_000;

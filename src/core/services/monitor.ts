@@ -49,6 +49,8 @@ export interface MonitorDeps {
   readonly intervalMs?: number;
 }
 
+const RECENT_SAMPLES = 600;
+
 /** Values QEMU uses for "the guest did not report this" (a u64 of all ones). */
 const UNREPORTED = 2 ** 63;
 
@@ -102,6 +104,8 @@ class VmSampler {
   readonly acc = new MinuteAccumulator();
   inFlight = false;
   latest: VmStatsSample | null = null;
+  /** The last ten minutes, so a chart opened now starts full. */
+  readonly recent: VmStatsSample[] = [];
   closed = false;
 
   constructor(
@@ -342,6 +346,12 @@ export class Monitor {
     return { host: this.hostLatest ?? this.hostStats(), vms: [...this.samplers.values()].map((s) => s.latest).filter((s): s is VmStatsSample => s !== null) };
   }
 
+  /** The samples of one VM's last ten minutes (this QEMU process), oldest first. */
+  recent(uuid: string): VmStatsSample[] {
+    for (const s of this.samplers.values()) if (s.uuid === uuid && !s.closed) return [...s.recent];
+    return [];
+  }
+
   private hostStats(): HostStats {
     const cpu = parseHostCpu(readText('/proc/stat') ?? '');
     let pct = 0;
@@ -382,6 +392,8 @@ export class Monitor {
         .then((sample) => {
           if (!sample || sampler.closed) return;
           sampler.latest = sample;
+          sampler.recent.push(sample);
+          if (sampler.recent.length > RECENT_SAMPLES) sampler.recent.splice(0, sampler.recent.length - RECENT_SAMPLES);
           this.d.bus.emit('vm.stats', sample);
           const done = sampler.acc.add(toPoint(sample));
           if (done) this.save(sampler.uuid, done);

@@ -41,6 +41,18 @@ export function useVmStats(uuid: string | null): readonly VmStatsSample[] {
   useEffect(() => {
     setSamples([]);
     if (!uuid) return undefined;
+    let disposed = false;
+    // Start with what the core kept of the last ten minutes; live samples follow.
+    client.call('stats.recent', { ref: uuid }).then(
+      (list) => {
+        if (disposed) return;
+        setSamples((live) => {
+          const firstLive = live[0]?.ts ?? Infinity;
+          return [...list.filter((s) => s.ts < firstLive), ...live];
+        });
+      },
+      () => undefined,
+    );
     const off = client.on('vm.stats', (s) => {
       if (s.uuid !== uuid) return;
       setSamples((prev) => {
@@ -51,6 +63,7 @@ export function useVmStats(uuid: string | null): readonly VmStatsSample[] {
     });
     const unsub = subscribe(client, uuid);
     return () => {
+      disposed = true;
       off();
       unsub();
     };
