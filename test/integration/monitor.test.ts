@@ -4,13 +4,14 @@
  * target the guest sees, disk and network counters that follow what the guest does, and the
  * per-minute history from the CLI.
  */
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmStatsSample } from '../../src/core/api/contract';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { cleanupHome, cli, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
+import { CLI, cleanupHome, cli, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -178,6 +179,20 @@ describe('monitoring and resource controls', () => {
       // The guest's requests and ACKs go the other way.
       expect(n.txBytes).toBeGreaterThan(start.txBytes);
       expect(n.txPackets).toBeGreaterThan(start.txPackets);
+    });
+
+    it('prints live samples with nestbox stats --follow', async () => {
+      const child = spawn(process.execPath, [CLI, 'stats', NAME, '--follow', '--json'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      const deadline = Date.now() + 60_000;
+      while (text.split('\n').filter(Boolean).length < 2 && Date.now() < deadline) await sleep(200);
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+      const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as VmStatsSample);
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.every((l) => l.name === NAME && l.cpu.hostCpus > 0)).toBe(true);
+      expect(lines[1]!.ts).toBeGreaterThan(lines[0]!.ts);
     });
 
     it('keeps per-minute history, shown by the CLI', async () => {

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HostStats, VmStatsSample } from '../api/contract';
 import type { VmConfig } from '../domain/config';
+import { isActive, type VmState } from '../domain/lifecycle';
 import {
   cpuPercentOfHost,
   cpuPercentOfOne,
@@ -332,11 +333,19 @@ export class Monitor {
   private prevHostCpu: { busy: number; total: number } | null = null;
   private hostLatest: HostStats | null = null;
   private lastPrune = 0;
+  private offBus: (() => void) | null = null;
 
   constructor(private readonly d: MonitorDeps) {}
 
   start(): void {
     if (this.timer) return;
+    // A VM that stops closes its running minute into the history at once, not at the next tick.
+    this.offBus = this.d.bus.on((name, data) => {
+      if (name !== 'vm.state') return;
+      const ev = data as { uuid: string; state: VmState };
+      if (isActive(ev.state)) return;
+      for (const [key, sampler] of this.samplers) if (sampler.uuid === ev.uuid) this.retire(key, sampler);
+    });
     this.timer = setInterval(() => void this.tick(), this.d.intervalMs ?? 1000);
     this.timer.unref();
   }
@@ -438,6 +447,8 @@ export class Monitor {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.offBus?.();
+    this.offBus = null;
     for (const [key, s] of this.samplers) this.retire(key, s);
   }
 }
