@@ -5,7 +5,9 @@
  * per-minute history from the CLI.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmStatsSample } from '../../src/core/api/contract';
@@ -78,7 +80,7 @@ describe('monitoring and resource controls', () => {
 
     beforeAll(async () => {
       await client.call('vms.create', { name: NAME, osType: 'linux-other', memoryMiB: 256, cpus: 1, diskSize: '64M', iso: testIso() });
-      await client.call('vms.modify', { ref: NAME, changes: { resources: { balloon: true, cpuLimitPct: 25 } } });
+      await client.call('vms.modify', { ref: NAME, changes: { resources: { balloon: true, cpuLimitPct: 25, memoryMaxMiB: 512 } } });
       await client.call('stats.subscribe', { ref: NAME });
       const r = await client.call('vms.start', { ref: NAME });
       await waitForFile(r.vm.serialLog, /NESTBOX-NET-UP/, 180_000);
@@ -121,6 +123,13 @@ describe('monitoring and resource controls', () => {
       other.close();
       const info = await client.call('vms.info', { ref: NAME });
       expect(info.resourceStatus?.find((x) => x.setting === 'cpuLimitPct')).toMatchObject({ enforced: true });
+      // The memory ceiling is in the VM's cgroup, and QEMU is in it.
+      const mem = info.resourceStatus?.find((x) => x.setting === 'memoryMaxMiB');
+      expect(mem).toMatchObject({ enforced: true });
+      const dir = /\((\/sys\/fs\/cgroup\/[^)]+)\)/.exec(mem!.detail)![1]!;
+      const limitFile = ['memory.max', 'memory.limit_in_bytes'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f))!;
+      expect(fs.readFileSync(limitFile, 'utf8').trim()).toBe(String(512 * 1024 * 1024));
+      expect(fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(info.runtime!.pid));
     });
 
     it('reports the guest’s own memory figures through the balloon statistics', async () => {
@@ -246,6 +255,10 @@ describe('monitoring and resource controls', () => {
     expect(avg(lo2.map((s) => s.cpu.hostPct))).toBeGreaterThan(avg(hi2.map((s) => s.cpu.hostPct)));
     for (const s of sessions) await s.close();
     // The cgroups go away with the VMs.
+    const dirs = (await client.call('vms.info', { ref: 'mon-lo' })).resourceStatus!.map((x) => /\((\/sys\/fs\/cgroup\/[^)]+)\)/.exec(x.detail)?.[1]).filter((d): d is string => !!d);
+    expect(dirs.length).toBeGreaterThan(0);
     for (const n of ['mon-hi', 'mon-lo']) await client.call('vms.powerOff', { ref: n });
+    for (let i = 0; i < 40 && dirs.some((d) => fs.existsSync(d)); i++) await sleep(250);
+    expect(dirs.filter((d) => fs.existsSync(d))).toEqual([]);
   }, 400_000);
 });

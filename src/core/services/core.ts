@@ -145,7 +145,7 @@ export class Core {
       ksm: readKsm(),
       cgroups: (() => {
         const c = this.vms.cgroups();
-        const d = (e: { dir: string } | { reason: string }) => ('dir' in e ? `enforced (${e.dir})` : `not enforced: ${e.reason}`);
+        const d = (e: { dir: string } | { reason: string }) => ('dir' in e ? `available (${e.dir})` : `not available: ${e.reason}`);
         return { version: c.version, cpu: d(c.controllers.cpu), cpuset: d(c.controllers.cpuset), memory: d(c.controllers.memory) };
       })(),
     };
