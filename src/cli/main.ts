@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, NicSpec, OpResult, VmInfo, VmSummary } from '../core/api/contract';
+import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, NicSpec, OpResult, VmInfo, VmStatsSample, VmSummary } from '../core/api/contract';
 import type { NicConfig, PortForward } from '../core/domain/config';
-import { formatBytes } from '../core/domain/units';
+import { parseCpuList, parseSince, type MinuteAggregate } from '../core/domain/stats';
+import { formatBytes, parseSize } from '../core/domain/units';
 import { NestboxError } from '../core/api/errors';
 import type { RpcClient } from '../core/api/rpc';
 import { describeState } from '../core/domain/lifecycle';
@@ -28,6 +29,11 @@ VMs:
               [--iso PATH] [--firmware bios|uefi] [--nic nat|none] [--json]
   info NAME [--json]                    show a VM's configuration and state
   modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT]
+              [--cpu-shares N|none] [--cpu-limit PCT|none] [--pin 0,1|none] [--mem-max MiB|none]
+              [--balloon on|off] [--mem-merge on|off] [--sockets N --cores N --threads N]
+  balloon NAME SIZE                     set a running VM's balloon target (e.g. 512M; the guest keeps SIZE)
+  stats NAME [--json] [--since 10m|1h|ISO]   per-minute usage history (kept a week)
+  stats NAME --follow [--json]          live samples, one a second (Ctrl+C stops)
   start NAME                            start (or resume from its saved state)
   pause NAME | resume NAME | reset NAME
   shutdown NAME [--timeout S]           ACPI power button; waits until the guest is off
@@ -122,6 +128,17 @@ function printInfo(vm: VmInfo): void {
     ['Serial', c.serial.enabled ? 'enabled' : 'disabled'],
     ['Folder', vm.dir],
   ];
+  const r = c.resources;
+  if (r) {
+    if (r.sockets || r.cores || r.threads) lines.push(['Topology', `${r.sockets ?? 1} socket(s) × ${r.cores ?? 1} core(s) × ${r.threads ?? 1} thread(s)`]);
+    if (r.cpuShares !== undefined) lines.push(['CPU shares', String(r.cpuShares)]);
+    if (r.cpuLimitPct !== undefined) lines.push(['CPU limit', `${r.cpuLimitPct}% of the host`]);
+    if (r.pinCpus) lines.push(['Pinned to', `host CPU ${r.pinCpus.join(', ')}`]);
+    if (r.balloon !== undefined) lines.push(['Balloon', r.balloon ? 'yes' : 'no']);
+    if (r.memoryMaxMiB !== undefined) lines.push(['Memory ceiling', `${r.memoryMaxMiB} MiB`]);
+    if (r.memMerge !== undefined) lines.push(['Page sharing', r.memMerge ? 'mergeable (KSM)' : 'off']);
+  }
+  for (const s of vm.resourceStatus ?? []) lines.push([`  ${s.setting}`, s.detail]);
   if (vm.runtime) lines.push(['QEMU', `pid ${vm.runtime.pid}, ${vm.runtime.accel}, since ${vm.runtime.startedAt}`]);
   if (vm.hasSavedState) lines.push(['Saved state', 'yes']);
   if (c.description) lines.push(['Description', c.description]);
@@ -206,6 +223,93 @@ function nicTarget(n: NicConfig): string {
 function sshCommand(r: PortForward, user: string): string {
   const host = r.hostAddress === '0.0.0.0' ? '127.0.0.1' : r.hostAddress;
   return r.hostPort === 22 ? `ssh ${user}@${host}` : `ssh -p ${r.hostPort} ${user}@${host}`;
+}
+
+type Opts = Record<string, string | boolean | undefined>;
+
+/** The resource options of `modify`; 'none' clears a setting. */
+function resourceChanges(o: Opts): ModifyVmSpec['resources'] | undefined {
+  const r: Record<string, unknown> = {};
+  const num = (flag: string, key: string) => {
+    const v = o[flag];
+    if (typeof v !== 'string') return;
+    r[key] = v === 'none' ? null : intOpt(v, `--${flag}`);
+  };
+  const onOff = (flag: string, key: string) => {
+    const v = o[flag];
+    if (typeof v !== 'string') return;
+    if (v !== 'on' && v !== 'off') throw new UsageError(`--${flag} must be on or off`);
+    r[key] = v === 'on';
+  };
+  num('cpu-shares', 'cpuShares');
+  num('cpu-limit', 'cpuLimitPct');
+  num('mem-max', 'memoryMaxMiB');
+  num('sockets', 'sockets');
+  num('cores', 'cores');
+  num('threads', 'threads');
+  onOff('balloon', 'balloon');
+  onOff('mem-merge', 'memMerge');
+  if (typeof o['pin'] === 'string') {
+    try {
+      r['pinCpus'] = o['pin'] === 'none' ? null : parseCpuList(o['pin']);
+    } catch (err) {
+      throw new UsageError(`--pin: ${(err as Error).message}`);
+    }
+  }
+  return Object.keys(r).length ? (r as ModifyVmSpec['resources']) : undefined;
+}
+
+const pct = (v: number) => `${v.toFixed(1)}%`;
+const rateStr = (v: number) => `${formatBytes(Math.round(v))}/s`;
+
+function historyTable(rows: readonly MinuteAggregate[]): string {
+  const nz = (v: number | null) => (v === null ? 'n/a' : formatBytes(v));
+  return table([
+    ['MINUTE', 'CPU AVG', 'CPU MAX', 'RSS', 'GUEST USED', 'DISK READ', 'DISK WRITE', 'NET RX', 'NET TX'],
+    ...rows.map((m) => [
+      new Date(m.minute).toISOString().slice(0, 16).replace('T', ' '),
+      pct(m.cpuAvg),
+      pct(m.cpuMax),
+      formatBytes(m.rssAvg),
+      nz(m.guestUsedAvg),
+      formatBytes(m.diskRdBytes),
+      formatBytes(m.diskWrBytes),
+      nz(m.netRxBytes),
+      nz(m.netTxBytes),
+    ]),
+  ]);
+}
+
+function sampleLine(s: VmStatsSample): string {
+  const disk = s.disks.reduce((a, d) => ({ r: a.r + d.rdBytesPerS, w: a.w + d.wrBytesPerS }), { r: 0, w: 0 });
+  const nics = s.nics.filter((n) => n.available);
+  const net = nics.length ? `net rx ${rateStr(nics.reduce((a, n) => a + n.rxBytesPerS, 0))} tx ${rateStr(nics.reduce((a, n) => a + n.txBytesPerS, 0))}` : 'net n/a';
+  const bal = s.memory.balloonBytes === null ? '' : ` balloon ${formatBytes(s.memory.balloonBytes)}`;
+  const guest = s.memory.guest ? ` guest used ${formatBytes(s.memory.guest.usedBytes)}` : '';
+  return `${new Date(s.ts).toISOString().slice(11, 19)}  cpu ${pct(s.cpu.hostPct).padStart(6)}  rss ${formatBytes(s.memory.rssBytes)}${bal}${guest}  disk r ${rateStr(disk.r)} w ${rateStr(disk.w)}  ${net}`;
+}
+
+/** Prints live samples until Ctrl+C or the VM stops. */
+async function followStats(c: RpcClient, vm: VmInfo, json: boolean): Promise<void> {
+  if (!vm.runtime) throw new NestboxError('INVALID_STATE', `'${vm.name}' is not running`);
+  await new Promise<void>((resolve) => {
+    const offStats = c.on('vm.stats', (s) => {
+      if (s.uuid === vm.uuid) out(json ? JSON.stringify(s) : sampleLine(s));
+    });
+    const offState = c.on('vm.state', (e) => {
+      if (e.uuid === vm.uuid && !['running', 'paused', 'starting', 'stopping', 'saving'].includes(e.state)) done();
+    });
+    const offClose = c.onClose(() => done());
+    const done = () => {
+      offStats();
+      offState();
+      offClose();
+      process.off('SIGINT', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    c.call('stats.subscribe', { ref: vm.uuid }).catch(() => done());
+  });
 }
 
 function warn(r: OpResult): void {
@@ -373,6 +477,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       'nat-net': { type: 'string' },
       restrict: { type: 'string' },
       user: { type: 'string' },
+      'cpu-shares': { type: 'string' },
+      'cpu-limit': { type: 'string' },
+      pin: { type: 'string' },
+      'mem-max': { type: 'string' },
+      balloon: { type: 'string' },
+      'mem-merge': { type: 'string' },
+      sockets: { type: 'string' },
+      cores: { type: 'string' },
+      threads: { type: 'string' },
+      since: { type: 'string' },
+      follow: { type: 'boolean' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -398,7 +513,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network', 'stats', 'balloon'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -425,6 +540,8 @@ export async function main(argv: readonly string[]): Promise<number> {
             ['UEFI firmware:', h.firmware.uefi ?? 'not found'],
             ['Host memory:', `${h.memoryMiB} MiB`],
             ['Host CPUs:', String(h.cpus)],
+            ...(h.ksm ? [['Page sharing (KSM):', h.ksm.available ? `${h.ksm.running ? 'on' : 'off'}, ${h.ksm.pagesSharing} pages sharing (saves ~${formatBytes(h.ksm.savedBytes)})${h.ksm.reason ? ` — ${h.ksm.reason}` : ''}` : (h.ksm.reason ?? 'not available')]] : []),
+            ...(h.cgroups ? [['Resource limits:', `cgroup ${h.cgroups.version}`], ['  cpu:', h.cgroups.cpu], ['  cpuset:', h.cgroups.cpuset], ['  memory:', h.cgroups.memory]] : []),
           ]));
           if (h.accelNote) out(`Note: ${h.accelNote}`);
         }
@@ -462,8 +579,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'modify': {
-        need(1, 'modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT]');
+        need(1, 'modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT] [resource options]');
+        const resources = resourceChanges(o);
         const changes: ModifyVmSpec = {
+          ...(resources ? { resources } : {}),
           ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
           ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
           ...(o.iso !== undefined ? { iso: o.iso === 'none' || o.iso === '' ? null : path.resolve(o.iso) } : {}),
@@ -834,6 +953,38 @@ export async function main(argv: readonly string[]): Promise<number> {
         else if (args[1] !== undefined) await c.call('settings.set', { key, value: args[1] });
         const v = await c.call('settings.get', { key });
         out(`${key} = ${v ?? '(default)'}`);
+        return 0;
+      }
+      case 'balloon': {
+        need(2, 'balloon NAME SIZE   (e.g. 512M, 1G, or MiB)');
+        const spec = args[1]!;
+        let mib: number;
+        try {
+          mib = /^\d+$/.test(spec) ? Number(spec) : Math.floor(parseSize(spec) / (1024 * 1024));
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const r = await c.call('vms.balloon', { ref: args[0]!, targetMiB: mib });
+        out(`The balloon of '${r.vm.name}' now leaves the guest ${mib} MiB of its ${r.vm.memoryMiB} MiB`);
+        return 0;
+      }
+      case 'stats': {
+        need(1, 'stats NAME [--json] [--since 10m|1h|ISO] [--follow]');
+        const vm = await c.call('vms.info', { ref: args[0]! });
+        if (o.follow) {
+          await followStats(c, vm, o.json === true);
+          return 0;
+        }
+        let since: number;
+        try {
+          since = parseSince(o.since ?? '1h', Date.now());
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const rows = await c.call('stats.history', { ref: vm.uuid, since });
+        if (o.json) out(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) out(`No history for '${vm.name}' since ${new Date(since).toISOString()} (minutes are recorded while it runs)`);
+        else out(historyTable(rows));
         return 0;
       }
       case 'log': {

@@ -3,12 +3,13 @@
  * WebSocket) carries exactly these methods and events. `api` may import *types* from
  * `domain` (the plain model shapes) and nothing else of ours.
  */
-import type { VmConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat } from '../domain/config';
+import type { VmConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat, ResourceConfig } from '../domain/config';
+import type { MinuteAggregate } from '../domain/stats';
 import type { VmState, VmOperation } from '../domain/lifecycle';
 import type { OsType } from '../domain/ostypes';
 import type { ErrorShape } from './errors';
 
-export type { VmConfig, VmState, VmOperation, OsType };
+export type { VmConfig, VmState, VmOperation, OsType, ResourceConfig, MinuteAggregate };
 
 export type Accelerator = 'kvm' | 'hvf' | 'whpx' | 'tcg';
 export type AcceleratorChoice = Accelerator | 'auto';
@@ -35,6 +36,101 @@ export interface HostInfo {
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly osTypes: readonly OsType[];
+  /** Host memory page sharing (Linux KSM). */
+  readonly ksm?: KsmInfo;
+  /** Whether per-VM CPU and memory limits can be enforced here (cgroups), per controller. */
+  readonly cgroups?: CgroupInfo;
+}
+
+export interface KsmInfo {
+  readonly available: boolean;
+  readonly running: boolean;
+  readonly pagesShared: number;
+  readonly pagesSharing: number;
+  readonly savedBytes: number;
+  readonly reason?: string;
+}
+
+export interface CgroupInfo {
+  readonly version: 'v1' | 'v2' | 'none';
+  readonly cpu: string;
+  readonly cpuset: string;
+  readonly memory: string;
+}
+
+/** One resource setting of a VM and whether the host enforces it. */
+export interface SettingStatus {
+  readonly setting: 'cpuShares' | 'cpuLimitPct' | 'pinCpus' | 'memoryMaxMiB' | 'balloon' | 'memMerge' | 'topology';
+  readonly enforced: boolean;
+  /** How it is enforced, or "not enforced: <reason>". */
+  readonly detail: string;
+}
+
+/** One second of one running VM, pushed as `vm.stats` to clients that subscribed. */
+export interface VmStatsSample {
+  readonly uuid: string;
+  readonly name: string;
+  /** Milliseconds since the epoch. */
+  readonly ts: number;
+  /** Length of the interval the rates cover, seconds. */
+  readonly intervalS: number;
+  readonly cpu: {
+    /** Percent of the whole host (100 = every host CPU busy with this VM). */
+    readonly hostPct: number;
+    readonly hostCpus: number;
+    /** Per vCPU thread, percent of one host CPU. */
+    readonly vcpus: readonly { readonly index: number; readonly threadId: number; readonly pct: number }[];
+  };
+  readonly memory: {
+    readonly assignedBytes: number;
+    /** Resident set of the QEMU process. */
+    readonly rssBytes: number;
+    /** What the balloon leaves the guest (null: no balloon device). */
+    readonly balloonBytes: number | null;
+    /** Reported by the guest's balloon driver; null where the guest does not report. */
+    readonly guest: { readonly totalBytes: number; readonly freeBytes: number; readonly availableBytes: number | null; readonly usedBytes: number } | null;
+    readonly guestNote?: string;
+  };
+  readonly disks: readonly {
+    readonly id: string;
+    readonly rdBytes: number;
+    readonly wrBytes: number;
+    readonly rdOps: number;
+    readonly wrOps: number;
+    readonly rdBytesPerS: number;
+    readonly wrBytesPerS: number;
+    readonly rdOpsPerS: number;
+    readonly wrOpsPerS: number;
+    /** Average per operation during the interval; null when none completed. */
+    readonly rdLatencyMs: number | null;
+    readonly wrLatencyMs: number | null;
+  }[];
+  readonly nics: readonly {
+    readonly id: string;
+    /** False when this adapter has no counters; `reason` says why. Counts are then 0 and meaningless. */
+    readonly available: boolean;
+    readonly reason?: string;
+    /** Since Nestbox attached to the VM (rx = to the guest). */
+    readonly rxBytes: number;
+    readonly txBytes: number;
+    readonly rxPackets: number;
+    readonly txPackets: number;
+    readonly rxBytesPerS: number;
+    readonly txBytesPerS: number;
+    readonly rxPacketsPerS: number;
+    readonly txPacketsPerS: number;
+  }[];
+}
+
+/** The host's totals each second, for the Activity Overview. */
+export interface HostStats {
+  readonly ts: number;
+  readonly cpuPct: number;
+  readonly cpus: number;
+  readonly memTotalBytes: number;
+  readonly memAvailableBytes: number;
+  readonly ksm: KsmInfo;
+  readonly runningVms: number;
 }
 
 export interface VmSummary {
@@ -63,6 +159,8 @@ export interface VmInfo extends VmSummary {
   readonly createdAt: string;
   readonly serialLog: string;
   readonly qemuLog: string;
+  /** Resource settings and whether they are enforced (while running: as applied to QEMU). */
+  readonly resourceStatus?: readonly SettingStatus[];
 }
 
 export interface CreateVmSpec {
@@ -95,6 +193,8 @@ export interface ModifyVmSpec {
   readonly group?: string;
   readonly firmware?: Firmware;
   readonly display?: DisplayAdapter;
+  /** Resource settings to change; null clears one (back to the default). */
+  readonly resources?: { readonly [K in keyof ResourceConfig]?: ResourceConfig[K] | null };
 }
 
 export interface OpResult {
@@ -418,6 +518,22 @@ export interface ApiMethods {
   'console.close': { params: { stream: string }; result: null };
   /** The serial log on disk (kept after the VM stops): its tail, or the lines matching `query`. */
   'console.serialLog': { params: { ref: string; query?: string; maxBytes?: number }; result: SerialLog };
+  /**
+   * Monitoring. `stats.subscribe` makes the core push `vm.stats` for one VM (or every VM when
+   * `ref` is left out, plus `host.stats`) to this client each second until unsubscribed.
+   */
+  'stats.subscribe': { params: { ref?: string }; result: null };
+  'stats.unsubscribe': { params: { ref?: string }; result: null };
+  /** The latest sample of every running VM and the host's totals. */
+  'stats.current': { params: Record<string, never>; result: { host: HostStats; vms: readonly VmStatsSample[] } };
+  /** The running VM's samples of the last ten minutes (kept in memory by the core), oldest first. */
+  'stats.recent': { params: { ref: string }; result: readonly VmStatsSample[] };
+  /** Per-minute history (kept a week); `since` in ms since the epoch (default: the last hour). */
+  'stats.history': { params: { ref: string; since?: number }; result: readonly MinuteAggregate[] };
+  /** Sets a running VM's balloon target (the memory the guest keeps), in MiB. */
+  'vms.balloon': { params: { ref: string; targetMiB: number }; result: OpResult };
+  /** QEMU's own log of this VM (its stderr), the tail or the lines matching `query`. */
+  'vms.qemuLog': { params: { ref: string; query?: string; maxBytes?: number }; result: SerialLog };
   /** Presses a key combination in the guest (QMP send-key), e.g. ['ctrl', 'alt', 'delete']. */
   'vms.sendKeys': { params: { ref: string; keys: readonly string[] }; result: null };
 }
@@ -441,6 +557,9 @@ export interface ApiEvents {
   /** Console bytes (serial text or RFB), base64, for the client that opened the stream. */
   'console.data': { stream: string; data: string };
   'console.closed': { stream: string; reason: string };
+  /** Pushed only to clients that called `stats.subscribe`. */
+  'vm.stats': VmStatsSample;
+  'host.stats': HostStats;
 }
 
 export type EventName = keyof ApiEvents;

@@ -88,6 +88,30 @@ export interface SerialConfig {
   readonly enabled: boolean;
 }
 
+/**
+ * What a VM is given of the host and how it competes for it (VirtualBox's CPU execution cap,
+ * VMware's shares/limits). Every field is optional: a config without `resources` (all configs
+ * written before this existed) means QEMU's defaults and no host-side limits.
+ */
+export interface ResourceConfig {
+  /** CPU topology; sockets × cores × threads must equal `cpus`. */
+  readonly sockets?: number;
+  readonly cores?: number;
+  readonly threads?: number;
+  /** CPU priority relative to other VMs (cgroup cpu.weight scale, 1–10000; 100 is normal). */
+  readonly cpuShares?: number;
+  /** At most this percent of the whole host's CPU time (1–100). */
+  readonly cpuLimitPct?: number;
+  /** Host CPU numbers the VM may run on. */
+  readonly pinCpus?: readonly number[];
+  /** A virtio-balloon device, so memory can be reclaimed from the running guest. */
+  readonly balloon?: boolean;
+  /** Hard ceiling on the QEMU process's memory (guest RAM plus QEMU's own), MiB. */
+  readonly memoryMaxMiB?: number;
+  /** Offer the guest's RAM to the host's page sharing (KSM; QEMU mem-merge). */
+  readonly memMerge?: boolean;
+}
+
 export interface VmConfig {
   readonly version: typeof CONFIG_VERSION;
   readonly uuid: string;
@@ -105,6 +129,8 @@ export interface VmConfig {
   readonly nics: readonly NicConfig[];
   readonly display: DisplayConfig;
   readonly serial: SerialConfig;
+  /** Absent in configs written before resource controls existed. */
+  readonly resources?: ResourceConfig;
 }
 
 export const LIMITS = {
@@ -116,6 +142,8 @@ export const LIMITS = {
   maxCdroms: 4,
   maxNics: 8,
   maxNameLength: 64,
+  maxCpuShares: 10_000,
+  maxHostCpu: 1023,
 } as const;
 
 export class ConfigError extends Error {
@@ -330,6 +358,38 @@ function uniqueIds(items: readonly { id: string }[], path: string, seen: Set<str
   }
 }
 
+export const RESOURCE_KEYS = ['sockets', 'cores', 'threads', 'cpuShares', 'cpuLimitPct', 'pinCpus', 'balloon', 'memoryMaxMiB', 'memMerge'] as const;
+
+/** Validates the optional resource section; `cpus` and `memoryMiB` are checked against it. */
+export function parseResources(v: unknown, cpus: number, memoryMiB: number, path = 'resources'): ResourceConfig {
+  const o = expectObject(v, path);
+  rejectUnknownKeys(o, RESOURCE_KEYS, path);
+  const out: { -readonly [K in keyof ResourceConfig]: ResourceConfig[K] } = {};
+  for (const k of ['sockets', 'cores', 'threads'] as const) if (o[k] !== undefined) out[k] = int(o, k, path, 1, LIMITS.maxCpus);
+  if (out.sockets !== undefined || out.cores !== undefined || out.threads !== undefined) {
+    const n = (out.sockets ?? 1) * (out.cores ?? 1) * (out.threads ?? 1);
+    if (n !== cpus) throw new ConfigError(path, `sockets × cores × threads is ${n}, but the VM has ${cpus} CPU${cpus > 1 ? 's' : ''}`);
+  }
+  if (o['cpuShares'] !== undefined) out.cpuShares = int(o, 'cpuShares', path, 1, LIMITS.maxCpuShares);
+  if (o['cpuLimitPct'] !== undefined) out.cpuLimitPct = int(o, 'cpuLimitPct', path, 1, 100);
+  if (o['pinCpus'] !== undefined) {
+    const list = arr(o, 'pinCpus', path, LIMITS.maxHostCpu + 1).map((c, i) => {
+      if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > LIMITS.maxHostCpu) throw new ConfigError(`${path}.pinCpus[${i}]`, `must be a host CPU number 0–${LIMITS.maxHostCpu}`);
+      return c;
+    });
+    if (list.length === 0) throw new ConfigError(`${path}.pinCpus`, 'must name at least one host CPU (leave it out to run anywhere)');
+    if (new Set(list).size !== list.length) throw new ConfigError(`${path}.pinCpus`, 'lists a CPU twice');
+    out.pinCpus = [...list].sort((a, b) => a - b);
+  }
+  if (o['balloon'] !== undefined) out.balloon = bool(o, 'balloon', path);
+  if (o['memoryMaxMiB'] !== undefined) {
+    out.memoryMaxMiB = int(o, 'memoryMaxMiB', path, LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB);
+    if (out.memoryMaxMiB < memoryMiB) throw new ConfigError(`${path}.memoryMaxMiB`, `must be at least the VM's memory (${memoryMiB} MiB); QEMU needs some on top`);
+  }
+  if (o['memMerge'] !== undefined) out.memMerge = bool(o, 'memMerge', path);
+  return out;
+}
+
 /** Validates an untrusted value into a VmConfig. Throws ConfigError naming the bad field. */
 export function parseVmConfig(input: unknown): VmConfig {
   const o = expectObject(input, '');
@@ -337,7 +397,7 @@ export function parseVmConfig(input: unknown): VmConfig {
     o,
     [
       'version', 'uuid', 'name', 'osType', 'description', 'group', 'memoryMiB', 'cpus', 'firmware',
-      'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial',
+      'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial', 'resources',
     ],
     '',
   );
@@ -375,6 +435,10 @@ export function parseVmConfig(input: unknown): VmConfig {
     throw new ConfigError('disks', 'SATA (AHCI) disks need the q35 machine type');
   }
 
+  const memoryMiB = int(o, 'memoryMiB', '', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB);
+  const cpus = int(o, 'cpus', '', LIMITS.minCpus, LIMITS.maxCpus);
+  const resources = o['resources'] === undefined ? undefined : parseResources(o['resources'], cpus, memoryMiB);
+
   return {
     version: CONFIG_VERSION,
     uuid: str(o, 'uuid', '', { pattern: UUID_RE }),
@@ -382,8 +446,8 @@ export function parseVmConfig(input: unknown): VmConfig {
     osType: str(o, 'osType', '', { min: 1, max: 64, pattern: /^[a-z0-9-]+$/ }),
     description: str(o, 'description', '', { max: 10_000 }),
     group: str(o, 'group', '', { max: 128, pattern: /^[^/\\]*$/ }),
-    memoryMiB: int(o, 'memoryMiB', '', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB),
-    cpus: int(o, 'cpus', '', LIMITS.minCpus, LIMITS.maxCpus),
+    memoryMiB,
+    cpus,
     firmware,
     machine,
     disks,
@@ -392,5 +456,6 @@ export function parseVmConfig(input: unknown): VmConfig {
     nics,
     display: { adapter: oneOf(display, 'adapter', 'display', DISPLAY_ADAPTERS) },
     serial: { enabled: bool(serial, 'enabled', 'serial') },
+    ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
   };
 }

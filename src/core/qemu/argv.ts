@@ -43,9 +43,20 @@ export interface LaunchOptions {
 export const RUNTIME_FILES = {
   pidfile: 'qemu.pid',
   qmp: 'qmp.sock',
+  /** A second QMP monitor used only by the sampler, so statistics never queue behind lifecycle commands. */
+  qmpStats: 'qmp-stats.sock',
   vnc: 'vnc.sock',
   serial: 'serial.sock',
 } as const;
+
+/**
+ * Where QEMU mirrors one adapter's frames for counting (filter-mirror → a socket chardev the
+ * core reads). QEMU user networking has no counters of its own; `rx`/`tx` are seen from the
+ * guest.
+ */
+export function nicMirrorSocket(nicId: string, dir: 'rx' | 'tx'): string {
+  return `${nicId}-${dir}.sock`;
+}
 
 /** Escapes a value inside a QEMU `key=value,...` option list: a comma is written twice. */
 export function opt(value: string): string {
@@ -71,6 +82,8 @@ function bootIndex(order: readonly BootDevice[], dev: BootDevice, nth: number): 
 
 function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {
   const machine: [string, string | number | boolean][] = [['type', cfg.machine]];
+  const res = cfg.resources;
+  if (res?.memMerge !== undefined) machine.push(['mem-merge', res.memMerge]);
   if (cfg.firmware === 'uefi') {
     machine.push(['pflash0', 'fw-code'], ['pflash1', 'fw-vars']);
   }
@@ -80,9 +93,21 @@ function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {
     '-accel', host.accel,
     '-cpu', cpu,
     '-m', `${cfg.memoryMiB}M`,
-    '-smp', `${cfg.cpus}`,
+    '-smp', smp(cfg),
     '-rtc', cfg.osType.startsWith('windows') ? 'base=localtime' : 'base=utc',
   ];
+}
+
+function smp(cfg: VmConfig): string {
+  const r = cfg.resources;
+  if (!r || (r.sockets === undefined && r.cores === undefined && r.threads === undefined)) return `${cfg.cpus}`;
+  return kv([['cpus', cfg.cpus], ['sockets', r.sockets ?? 1], ['cores', r.cores ?? 1], ['threads', r.threads ?? 1]]);
+}
+
+/** The memory balloon: its target is set while the guest runs (QMP balloon). */
+function balloonSection(cfg: VmConfig): string[] {
+  if (!cfg.resources?.balloon) return [];
+  return ['-device', 'virtio-balloon-pci,id=balloon0'];
 }
 
 function firmwareSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
@@ -218,6 +243,15 @@ function networkSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): str
       '-netdev', netdev(n, host, paths),
       '-device', `${n.model},netdev=${n.id},id=${n.id}-dev,mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
     );
+    // Counters: the frames the netdev sends (to the guest: rx) and receives (from it: tx) are
+    // mirrored to a socket the core counts. Nobody connected means QEMU drops the copies.
+    for (const [dir, queue] of [['rx', 'tx'], ['tx', 'rx']] as const) {
+      const chr = `${n.id}-m${dir}`;
+      out.push(
+        '-chardev', 'socket,' + kv([['id', chr], ['path', path.join(paths.runDir, nicMirrorSocket(n.id, dir))], ['server', true], ['wait', false]]),
+        '-object', `filter-mirror,id=${n.id}-f${dir},netdev=${n.id},queue=${queue},outdev=${chr}`,
+      );
+    }
   });
   return out;
 }
@@ -287,6 +321,7 @@ function controlSection(cfg: VmConfig, paths: VmPaths): string[] {
   return [
     '-pidfile', path.join(paths.runDir, RUNTIME_FILES.pidfile),
     '-qmp', `unix:${opt(path.join(paths.runDir, RUNTIME_FILES.qmp))},server=on,wait=off`,
+    '-qmp', `unix:${opt(path.join(paths.runDir, RUNTIME_FILES.qmpStats))},server=on,wait=off`,
     '-boot', 'menu=off,strict=on',
     '-msg', 'timestamp=on',
   ];
@@ -304,6 +339,7 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     ...firmwareSection(cfg, host, paths),
     ...storageSection(cfg, paths),
     ...networkSection(cfg, host, paths),
+    ...balloonSection(cfg),
     ...displaySection(cfg, paths),
     ...inputSection(cfg, host),
     ...serialSection(cfg, paths),

@@ -108,7 +108,8 @@ export function probeKvm(binary: string, timeoutMs = 8000): Promise<AcceleratorS
       ['-accel', 'kvm', '-cpu', 'host', '-machine', 'q35', '-m', '64', '-nodefaults', '-no-user-config', '-display', 'none', '-S', '-qmp', 'stdio'],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
-    // QEMU may exit (KVM unusable) before it reads what we write: EPIPE must not crash the core.
+    // QEMU may exit (KVM refused) before our commands reach it: a write to its closed stdin
+    // is not an error of ours, and unhandled it would crash the whole process with EPIPE.
     child.stdin.on('error', () => undefined);
     let out = '';
     let err = '';

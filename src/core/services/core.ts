@@ -7,7 +7,9 @@ import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, StatsRepository, VmRepository, type Db } from '../store/db';
+import { Monitor } from './monitor';
+import { readKsm } from '../qemu/cgroups';
 import { QemuImg } from '../storage/qemuimg';
 import { recoverSnapshots } from './recovery';
 import { SnapshotService } from './snapshots';
@@ -57,6 +59,8 @@ export class Core {
   readonly jobs: JobService;
   readonly media: MediaService;
   readonly ova: OvaService;
+  readonly monitor: Monitor;
+  private readonly history: StatsRepository;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -99,6 +103,8 @@ export class Core {
       bus: this.bus,
     });
     this.ova = new OvaService({ layout, vms: this.vms, vmRepo, media: this.media, img, jobs: this.jobs });
+    this.history = new StatsRepository(db);
+    this.monitor = new Monitor({ running: () => this.vms.monitored(), history: this.history, bus: this.bus });
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -113,6 +119,7 @@ export class Core {
     await recoverSnapshots({ vms: core.vms, vmRepo: new VmRepository(db), snapshots: new SnapshotRepository(db), img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null, bus: core.bus });
     core.media.sync();
     await core.network.reattachAll();
+    core.monitor.start();
     return core;
   }
 
@@ -161,14 +168,25 @@ export class Core {
       memoryMiB: this.host.memoryMiB,
       cpus: this.host.cpus,
       osTypes: OS_TYPES,
+      ksm: readKsm(),
+      cgroups: (() => {
+        const c = this.vms.cgroups();
+        const d = (e: { dir: string } | { reason: string }) => ('dir' in e ? `available (${e.dir})` : `not available: ${e.reason}`);
+        return { version: c.version, cpu: d(c.controllers.cpu), cpuset: d(c.controllers.cpuset), memory: d(c.controllers.memory) };
+      })(),
     };
   }
 
   /** A session for one connected client; serial streams it opened close with it. */
   session(push: (name: EventName, data: unknown) => void, congested: () => boolean = () => false): Session {
     const streams = new Map<string, OpenStream>();
+    /** VM uuids this client wants `vm.stats` for; '*' is every VM plus `host.stats`. */
+    const statsSubs = new Set<string>();
     const offBus = this.bus.on((name, data) => {
       if (name === 'console.data' || name === 'console.closed') return;
+      if (name === 'vm.stats') {
+        if (!statsSubs.has('*') && !statsSubs.has((data as ApiEvents['vm.stats']).uuid)) return;
+      } else if (name === 'host.stats' && !statsSubs.has('*')) return;
       push(name, data);
     });
     const call = async (method: string, params: unknown): Promise<unknown> => {
@@ -344,6 +362,30 @@ export class Core {
           return this.jobs.cancel(str(p, 'id'));
         case 'jobs.wait':
           return this.jobs.wait(str(p, 'id'));
+        case 'stats.subscribe':
+          statsSubs.add(typeof p['ref'] === 'string' ? this.vms.resolve(p['ref']).uuid : '*');
+          return null;
+        case 'stats.unsubscribe':
+          if (typeof p['ref'] === 'string') statsSubs.delete(this.vms.resolve(p['ref']).uuid);
+          else statsSubs.clear();
+          return null;
+        case 'stats.current':
+          return this.monitor.current();
+        case 'stats.recent':
+          return this.monitor.recent(this.vms.resolve(str(p, 'ref')).uuid);
+        case 'stats.history': {
+          const row = this.vms.resolve(str(p, 'ref'));
+          const since = typeof p['since'] === 'number' && Number.isFinite(p['since']) ? p['since'] : Date.now() - 3600_000;
+          return this.history.since(row.uuid, since);
+        }
+        case 'vms.balloon':
+          if (typeof p['targetMiB'] !== 'number') throw new NestboxError('INVALID_ARGUMENT', "'targetMiB' must be a number");
+          return this.vms.balloon(str(p, 'ref'), p['targetMiB']);
+        case 'vms.qemuLog': {
+          const vm = this.vms.info(str(p, 'ref'));
+          const query = typeof p['query'] === 'string' && p['query'] !== '' ? p['query'] : undefined;
+          return readSerialLog(vm.qemuLog, query, typeof p['maxBytes'] === 'number' ? p['maxBytes'] : undefined);
+        }
         default: {
           const never: never = m;
           throw new NestboxError('UNKNOWN_METHOD', `unknown method '${String(never)}'`);
@@ -366,6 +408,7 @@ export class Core {
     this.closed = true;
     // Running jobs end (qemu-img is stopped, partial files removed) before the database closes.
     void this.jobs.cancelAll();
+    this.monitor.stop();
     this.vms.detachAll();
     this.network.internal.close();
     this.db.close();

@@ -7,10 +7,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { CreateVmSpec, MediaItem, ModifyVmSpec, OpResult, VmInfo, VmSummary, Accelerator } from '../api/contract';
+import type { CreateVmSpec, MediaItem, ModifyVmSpec, OpResult, VmInfo, VmSummary, Accelerator, SettingStatus } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import type { CdromConfig, DiskConfig, NicConfig, VmConfig } from '../domain/config';
-import { CONFIG_VERSION, ConfigError, parseVmConfig, validateName } from '../domain/config';
+import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, VmConfig } from '../domain/config';
+import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName } from '../domain/config';
+import { applyCgroupLimits, detectCgroups, readKsm, removeCgroups, type CgroupSupport } from '../qemu/cgroups';
+import type { MonitoredVm } from './monitor';
 import {
   allowedOperations,
   describeState,
@@ -47,7 +49,12 @@ interface Running {
   serial: SerialHub | null;
   /** >0 while a job that stops and resumes the guest itself runs. */
   quiet: number;
+  /** Resource settings as applied to this QEMU (cgroups, devices). */
+  resources?: SettingStatus[];
 }
+
+/** Resource settings that can change while the VM runs (cgroup limits); the rest need power-off. */
+const LIVE_RESOURCES: readonly (keyof ResourceConfig)[] = ['cpuShares', 'cpuLimitPct', 'pinCpus', 'memoryMaxMiB'];
 
 export interface VmServiceDeps {
   readonly layout: DataLayout;
@@ -78,9 +85,20 @@ function pngSize(buf: Buffer): { width: number; height: number } {
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
 }
 
+/** Applies resource changes (null clears a setting) to the current resources. */
+function mergeResources(cur: ResourceConfig | undefined, changes: NonNullable<ModifyVmSpec['resources']>): ResourceConfig {
+  const out: Record<string, unknown> = { ...(cur ?? {}) };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) delete out[k];
+    else if (v !== undefined) out[k] = v;
+  }
+  return out as ResourceConfig;
+}
+
 export class VmService {
   private readonly running = new Map<string, Running>();
   private readonly img: QemuImg | null;
+  private cgroupSupport: CgroupSupport | null = null;
 
   constructor(private readonly d: VmServiceDeps) {
     this.img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
@@ -167,7 +185,81 @@ export class VmService {
       createdAt: r.createdAt,
       serialLog: files.serialLog,
       qemuLog: files.qemuLog,
+      resourceStatus: this.running.get(r.uuid)?.resources ?? this.plannedResources(r.config),
     };
+  }
+
+  /** Where this host lets per-VM limits be enforced (probed once). */
+  cgroups(): CgroupSupport {
+    this.cgroupSupport ??= detectCgroups();
+    return this.cgroupSupport;
+  }
+
+  /** The VMs the sampler watches. @internal */
+  monitored(): MonitoredVm[] {
+    const out: MonitoredVm[] = [];
+    for (const [uuid, r] of this.running) {
+      const row = this.d.vms.get(uuid);
+      if (row && !r.proc.exited) out.push({ uuid, config: row.config, proc: r.proc });
+    }
+    return out;
+  }
+
+  /** What the device-level settings mean on this host (balloon, page sharing, topology). */
+  private deviceStatus(cfg: VmConfig): SettingStatus[] {
+    const r = cfg.resources ?? {};
+    const out: SettingStatus[] = [];
+    if (r.sockets !== undefined || r.cores !== undefined || r.threads !== undefined) {
+      out.push({ setting: 'topology', enforced: true, detail: `QEMU -smp ${cfg.cpus} as ${r.sockets ?? 1} socket(s) × ${r.cores ?? 1} core(s) × ${r.threads ?? 1} thread(s)` });
+    }
+    if (r.balloon) out.push({ setting: 'balloon', enforced: true, detail: 'virtio-balloon device; the target is set while the VM runs' });
+    if (r.memMerge !== undefined) {
+      const ksm = readKsm();
+      out.push(
+        !r.memMerge
+          ? { setting: 'memMerge', enforced: true, detail: 'QEMU mem-merge=off: the guest’s RAM is never shared' }
+          : ksm.running
+            ? { setting: 'memMerge', enforced: true, detail: 'QEMU mem-merge=on and host KSM is running' }
+            : { setting: 'memMerge', enforced: false, detail: `not enforced: QEMU marks the RAM mergeable, but ${ksm.reason ?? 'KSM is not running'}` },
+      );
+    }
+    return out;
+  }
+
+  /** For a VM that is not running: what would be enforced at its next start. */
+  private plannedResources(cfg: VmConfig): SettingStatus[] {
+    const r = cfg.resources ?? {};
+    const sup = this.cgroups();
+    const ctl = { cpuShares: 'cpu', cpuLimitPct: 'cpu', pinCpus: 'cpuset', memoryMaxMiB: 'memory' } as const;
+    const out: SettingStatus[] = [];
+    for (const k of LIVE_RESOURCES as readonly (keyof typeof ctl)[]) {
+      if (r[k] === undefined) continue;
+      const e = sup.controllers[ctl[k]];
+      out.push('dir' in e ? { setting: k, enforced: true, detail: `applied at start (cgroup ${sup.version}, ${e.dir})` } : { setting: k, enforced: false, detail: `not enforced: ${e.reason}` });
+    }
+    return [...out, ...this.deviceStatus(cfg)];
+  }
+
+  /** Puts a VM's QEMU into its cgroups with the config's limits; logs what is not enforced. */
+  private enforceResources(row: VmRow, r: Running): void {
+    const res = row.config.resources ?? {};
+    const knobs = applyCgroupLimits(this.cgroups(), row.uuid, r.proc.pid, res, this.d.host.cpus);
+    r.resources = [...knobs, ...this.deviceStatus(row.config)];
+    for (const k of r.resources) if (!k.enforced) this.log(row.uuid, 'warning', 'resources', `${k.setting} of '${row.name}' is ${k.detail}`);
+  }
+
+  /** Sets the balloon target of a running VM. */
+  async balloon(ref: string, targetMiB: number): Promise<OpResult> {
+    const row = this.resolve(ref);
+    if (!Number.isInteger(targetMiB) || targetMiB < 16) throw new NestboxError('INVALID_ARGUMENT', 'the balloon target must be a whole number of MiB, at least 16');
+    if (!row.config.resources?.balloon) {
+      throw new NestboxError('INVALID_STATE', `'${row.name}' has no memory balloon; enable it (nestbox modify ${row.name} --balloon on) while it is powered off`);
+    }
+    if (targetMiB > row.config.memoryMiB) throw new NestboxError('INVALID_ARGUMENT', `the balloon target cannot exceed the VM's memory (${row.config.memoryMiB} MiB)`);
+    this.require(row, 'screenshot', 'set the balloon of');
+    await this.proc(row).proc.qmp.execute('balloon', { value: targetMiB * 1024 * 1024 });
+    this.log(row.uuid, 'info', 'balloon', `set the memory balloon of '${row.name}' to leave the guest ${targetMiB} MiB`);
+    return this.result(row.uuid);
   }
 
   /** @internal for the snapshot service */
@@ -379,7 +471,14 @@ export class VmService {
   async modify(ref: string, changes: ModifyVmSpec): Promise<OpResult> {
     const row = this.resolve(ref);
     if (!changes || typeof changes !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
-    const hardware = (['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined);
+    const resChanges = changes.resources ?? {};
+    if (typeof resChanges !== 'object' || Array.isArray(resChanges)) throw new NestboxError('INVALID_ARGUMENT', 'resources must be an object');
+    for (const k of Object.keys(resChanges)) {
+      if (!(RESOURCE_KEYS as readonly string[]).includes(k)) throw new NestboxError('INVALID_ARGUMENT', `unknown resource setting '${k}' (known: ${RESOURCE_KEYS.join(', ')})`);
+    }
+    const resKeys = Object.keys(resChanges) as (keyof ResourceConfig)[];
+    const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
       throw new NestboxError(
         'INVALID_STATE',
@@ -420,6 +519,7 @@ export class VmService {
         ...(changes.group !== undefined ? { group: changes.group } : {}),
         ...(changes.firmware !== undefined ? { firmware: changes.firmware } : {}),
         ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
+        ...(resKeys.length || row.config.resources ? { resources: mergeResources(row.config.resources, resChanges) } : {}),
         cdroms,
       });
     } catch (err) {
@@ -428,6 +528,8 @@ export class VmService {
     if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
     if (liveIso !== undefined) await this.changeMedium(row, cdroms[0]!.id, liveIso);
     this.d.vms.updateConfig(next);
+    const live = this.running.get(row.uuid);
+    if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.enforceResources({ ...row, config: next }, live);
     this.log(row.uuid, 'info', 'modified', `changed ${Object.keys(changes).join(', ')} of '${next.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.result(row.uuid);
@@ -586,6 +688,8 @@ export class VmService {
       const running: Running = { proc, accel, serial: null, quiet: 0 };
       this.running.set(row.uuid, running);
       this.watch(row.uuid, running);
+      // Before the guest runs a single instruction (QEMU starts stopped).
+      this.enforceResources(row, running);
       if (fromSaved) await this.loadState(proc, files.savedState);
       await this.attachSerial(row, running);
       await proc.qmp.execute('cont');
@@ -666,6 +770,7 @@ export class VmService {
 
   private onExit(uuid: string, r: Running, info: ExitInfo): void {
     if (this.running.get(uuid) === r) this.running.delete(uuid);
+    if (r.resources?.length) this.dropCgroups(uuid, 20);
     r.serial?.end(info.reason);
     const row = this.d.vms.get(uuid);
     if (!row) return;
@@ -678,6 +783,12 @@ export class VmService {
       this.apply(uuid, { type: 'crashed' }, info.reason);
       this.log(uuid, 'error', 'aborted', `'${row.name}' aborted: ${info.reason}`);
     }
+  }
+
+  /** Removes a stopped VM's cgroups; the kernel may take a moment to let the last thread go. */
+  private dropCgroups(uuid: string, tries: number): void {
+    if (this.running.has(uuid) || removeCgroups(this.cgroups(), uuid) || tries <= 0) return;
+    setTimeout(() => this.dropCgroups(uuid, tries - 1), 250).unref();
   }
 
   private async attachSerial(row: VmRow, r: Running): Promise<void> {
@@ -982,6 +1093,7 @@ export class VmService {
       const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null, quiet: 0 };
       this.running.set(row.uuid, running);
       this.watch(row.uuid, running);
+      this.enforceResources(row, running);
       const status = await found.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'unknown' }));
       const state: VmState = status.status === 'running' ? 'running' : 'paused';
       if (row.state !== state) this.setState(row, state);

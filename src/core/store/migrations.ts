@@ -102,6 +102,33 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE json_extract(c.value, '$.iso') IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    description: 'per-minute resource usage history',
+    sql: `
+      CREATE TABLE vm_stats_minute (
+        vm_uuid         TEXT NOT NULL REFERENCES vms(uuid) ON DELETE CASCADE,
+        minute          INTEGER NOT NULL,
+        samples         INTEGER NOT NULL,
+        cpu_avg         REAL NOT NULL,
+        cpu_max         REAL NOT NULL,
+        rss_avg         INTEGER NOT NULL,
+        rss_max         INTEGER NOT NULL,
+        balloon_last    INTEGER,
+        guest_used_avg  INTEGER,
+        disk_rd_bytes   INTEGER NOT NULL,
+        disk_wr_bytes   INTEGER NOT NULL,
+        disk_rd_ops     INTEGER NOT NULL,
+        disk_wr_ops     INTEGER NOT NULL,
+        net_rx_bytes    INTEGER,
+        net_tx_bytes    INTEGER,
+        net_rx_packets  INTEGER,
+        net_tx_packets  INTEGER,
+        PRIMARY KEY (vm_uuid, minute)
+      );
+      CREATE INDEX vm_stats_minute_time ON vm_stats_minute(minute);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -21,12 +21,13 @@ import { useOperations } from './hooks/operations';
 import type { LifecycleAction } from './model/vmState';
 import { SettingsDialog } from './settings/SettingsDialog';
 import { MachinePane } from './snapshots/MachinePane';
+import { ActivityOverview } from './monitor/ActivityOverview';
 import { NewVmWizard } from './wizard/NewVmWizard';
 
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -266,6 +267,7 @@ export function Manager() {
           if (vm) openConsole(vm);
         }}
         offline={lost !== null}
+        onActivity={() => setDialog('activity')}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -299,6 +301,7 @@ export function Manager() {
       )}
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
+      <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
     </Box>
   );
 }

@@ -22,6 +22,7 @@ import PowerSettingsNewRoundedIcon from '@mui/icons-material/PowerSettingsNewRou
 import RestartAltRoundedIcon from '@mui/icons-material/RestartAltRounded';
 import SaveOutlinedIcon from '@mui/icons-material/SaveOutlined';
 import SettingsOutlinedIcon from '@mui/icons-material/SettingsOutlined';
+import MonitorHeartOutlinedIcon from '@mui/icons-material/MonitorHeartOutlined';
 import type { VmInfo, VmOperation } from '../../../core/api/contract';
 import type { BusyKind } from '../hooks/operations';
 import type { LifecycleAction } from '../model/vmState';
@@ -96,9 +97,11 @@ export interface ManagerToolbarProps {
   readonly onConsole: () => void;
   /** The core is gone: nothing can be done until the window reconnects. */
   readonly offline: boolean;
+  /** Opens the Activity Overview (every running VM's use of the host). */
+  readonly onActivity?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onAction, onConsole, offline }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onAction, onConsole, offline, onActivity }: ManagerToolbarProps) {
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -206,6 +209,12 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
             disabled={offline}
             onClick={onNetworks}
           />
+        </>
+      )}
+      {onActivity && (
+        <>
+          <Sep />
+          <ToolButton label="Activity" icon={icon(MonitorHeartOutlinedIcon)} tooltip="Activity Overview: what every running VM uses of the host" disabled={offline} onClick={onActivity} />
         </>
       )}
     </Box>

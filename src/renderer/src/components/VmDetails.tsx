@@ -19,6 +19,7 @@ import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
 import MonitorOutlinedIcon from '@mui/icons-material/MonitorOutlined';
 import StorageOutlinedIcon from '@mui/icons-material/StorageOutlined';
 import TvOutlinedIcon from '@mui/icons-material/TvOutlined';
+import SpeedOutlinedIcon from '@mui/icons-material/SpeedOutlined';
 import type { OsType, VmInfo } from '../../../core/api/contract';
 import { useVmEvents } from '../hooks/data';
 import type { BusyKind } from '../hooks/operations';
@@ -56,6 +57,36 @@ function progressText(vm: VmInfo, busy: BusyKind | undefined): string | null {
       return 'Waiting for the guest to shut down…';
     default:
       return null;
+  }
+}
+
+const RESOURCE_LABELS: Readonly<Record<NonNullable<VmInfo['resourceStatus']>[number]['setting'], string>> = {
+  cpuShares: 'CPU priority',
+  cpuLimitPct: 'CPU limit',
+  pinCpus: 'Host CPUs',
+  memoryMaxMiB: 'Memory ceiling',
+  balloon: 'Memory balloon',
+  memMerge: 'Page sharing',
+  topology: 'CPU topology',
+};
+
+function resourceValue(vm: VmInfo, setting: keyof typeof RESOURCE_LABELS): string {
+  const r = vm.config.resources ?? {};
+  switch (setting) {
+    case 'cpuShares':
+      return `${r.cpuShares ?? 100} shares`;
+    case 'cpuLimitPct':
+      return `${r.cpuLimitPct ?? 100} % of the host`;
+    case 'pinCpus':
+      return r.pinCpus ? r.pinCpus.join(', ') : 'any';
+    case 'memoryMaxMiB':
+      return r.memoryMaxMiB === undefined ? 'none' : formatMiB(r.memoryMaxMiB);
+    case 'balloon':
+      return r.balloon ? 'virtio-balloon' : 'none';
+    case 'memMerge':
+      return r.memMerge === false ? 'never' : 'mergeable';
+    case 'topology':
+      return `${r.sockets ?? 1} × ${r.cores ?? 1} × ${r.threads ?? 1} (sockets × cores × threads)`;
   }
 }
 
@@ -136,6 +167,20 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                 {vm.runtime && <Field label="Acceleration">{vm.runtime.accel.toUpperCase()}</Field>}
               </Fields>
             </Section>
+            {(vm.resourceStatus?.length ?? 0) > 0 && (
+              <Section title="Resources" icon={<SpeedOutlinedIcon />}>
+                <Fields>
+                  {vm.resourceStatus!.map((r) => (
+                    <Field key={r.setting} label={RESOURCE_LABELS[r.setting]}>
+                      <Box component="span" sx={{ display: 'block' }}>{resourceValue(vm, r.setting)}</Box>
+                      <Box component="span" sx={{ color: r.enforced ? 'text.secondary' : 'warning.main', fontSize: '0.75rem' }} title={r.detail}>
+                        {r.enforced ? 'enforced' : r.detail}
+                      </Box>
+                    </Field>
+                  ))}
+                </Fields>
+              </Section>
+            )}
             <Section title="Display" icon={<MonitorOutlinedIcon />}>
               <Fields>
                 <Field label="Graphics">{displayLabel(config.display.adapter)}</Field>

@@ -28,6 +28,9 @@ import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
 import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
 import MonitorOutlinedIcon from '@mui/icons-material/MonitorOutlined';
 import StorageOutlinedIcon from '@mui/icons-material/StorageOutlined';
+import SpeedOutlinedIcon from '@mui/icons-material/SpeedOutlined';
+import { ResourcesSection } from './ResourcesSection';
+import { resourceChangesOf, resourceDraftOf, resourceProblem, type ResourceDraft } from './resources';
 import type { HostInfo, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
 import { assertNever } from '../../../core/api/errors';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
@@ -41,10 +44,11 @@ import { isActiveState, stateLabel } from '../model/vmState';
 import { baseName } from '../util/format';
 import { cpusProblem, groupProblem, isAbsolutePath, memoryProblem, vmNameProblem } from '../util/validation';
 
-type SectionId = 'general' | 'system' | 'display' | 'storage' | 'network' | 'serial';
+type SectionId = 'general' | 'system' | 'resources' | 'display' | 'storage' | 'network' | 'serial';
 const SECTIONS: readonly { readonly id: SectionId; readonly label: string; readonly icon: ReactElement }[] = [
   { id: 'general', label: 'General', icon: <InfoOutlinedIcon /> },
   { id: 'system', label: 'System', icon: <DeveloperBoardOutlinedIcon /> },
+  { id: 'resources', label: 'Resources', icon: <SpeedOutlinedIcon /> },
   { id: 'display', label: 'Display', icon: <MonitorOutlinedIcon /> },
   { id: 'storage', label: 'Storage', icon: <StorageOutlinedIcon /> },
   { id: 'network', label: 'Network', icon: <LanOutlinedIcon /> },
@@ -89,6 +93,7 @@ interface Draft {
   readonly firmware: Firmware;
   readonly display: DisplayAdapter;
   readonly iso: string;
+  readonly resources: ResourceDraft;
 }
 
 function draftOf(vm: VmInfo): Draft {
@@ -102,13 +107,16 @@ function draftOf(vm: VmInfo): Draft {
     firmware: c.firmware,
     display: c.display.adapter,
     iso: c.cdroms[0]?.iso ?? '',
+    resources: resourceDraftOf(c.resources),
   };
 }
 
 /** Only what differs, so a running VM's rename never trips over its (unchanged) memory. */
 export function changesOf(vm: VmInfo, d: Draft): ModifyVmSpec {
   const o = draftOf(vm);
+  const resources = resourceChangesOf(vm.config.resources, d.resources);
   return {
+    ...(resources ? { resources } : {}),
     ...(d.name !== o.name ? { name: d.name } : {}),
     ...(d.description !== o.description ? { description: d.description } : {}),
     ...(d.group.trim() !== o.group ? { group: d.group.trim() } : {}),
@@ -151,6 +159,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
       changes.memoryMiB !== undefined || changes.cpus !== undefined
         ? (memoryProblem(draft.memoryMiB, host.memoryMiB) ?? cpusProblem(draft.cpus, host.cpus))
         : null,
+    resources: resourceProblem(draft.resources, draft.cpus, draft.memoryMiB),
     display: null,
     storage: draft.iso.trim() !== '' && !isAbsolutePath(draft.iso.trim()) ? 'The ISO path must be absolute.' : null,
     network: null,
@@ -228,6 +237,16 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
             <CpuField value={draft.cpus} onChange={(v) => set('cpus', v)} hostCpus={host.cpus} disabled={!hardwareEditable} />
             <FirmwareField value={draft.firmware} onChange={(f) => set('firmware', f)} uefiPath={host.firmware.uefi} disabled={!hardwareEditable} />
           </>
+        );
+      case 'resources':
+        return (
+          <ResourcesSection
+            vm={vm}
+            host={host}
+            draft={draft.resources}
+            onChange={(r) => set('resources', r)}
+            offlineEditable={hardwareEditable}
+          />
         );
       case 'display':
         return (
@@ -418,6 +437,8 @@ function changeLabel(k: string): string {
       return 'display';
     case 'iso':
       return 'CD/DVD';
+    case 'resources':
+      return 'resources';
     default:
       return k;
   }

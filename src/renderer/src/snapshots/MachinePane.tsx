@@ -9,19 +9,25 @@ import Tabs from '@mui/material/Tabs';
 import { alpha } from '@mui/material/styles';
 import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
 import PhotoCameraOutlinedIcon from '@mui/icons-material/PhotoCameraOutlined';
+import ShowChartIcon from '@mui/icons-material/ShowChart';
+import ArticleOutlinedIcon from '@mui/icons-material/ArticleOutlined';
+import { PerformanceView } from '../monitor/PerformanceView';
+import { VmLogView } from '../monitor/VmLogView';
 import type { VmInfo } from '../../../core/api/contract';
 import { useConnection } from '../hooks/client';
 import type { BusyKind } from '../hooks/operations';
 import { SnapshotsView } from './SnapshotsView';
 import { useSnapshots } from './useSnapshots';
 
-type Tool = 'details' | 'snapshots';
+type Tool = 'details' | 'snapshots' | 'performance' | 'log';
+const TOOLS: readonly Tool[] = ['details', 'snapshots', 'performance', 'log'];
 
 const TOOL_KEY = 'nestbox.machineTool';
 
 function readTool(): Tool {
   try {
-    return window.localStorage.getItem(TOOL_KEY) === 'snapshots' ? 'snapshots' : 'details';
+    const v = window.localStorage.getItem(TOOL_KEY);
+    return (TOOLS as readonly (string | null)[]).includes(v) ? (v as Tool) : 'details';
   } catch {
     return 'details';
   }
@@ -96,6 +102,8 @@ export function MachinePane({ vm, busy, details }: MachinePaneProps) {
               </Box>
             }
           />
+          <Tab value="performance" id="machine-tab-performance" aria-controls="machine-tool-panel" icon={<ShowChartIcon />} iconPosition="start" label="Performance" />
+          <Tab value="log" id="machine-tab-log" aria-controls="machine-tool-panel" icon={<ArticleOutlinedIcon />} iconPosition="start" label="Log" />
         </Tabs>
       </Box>
       <Box
@@ -104,7 +112,15 @@ export function MachinePane({ vm, busy, details }: MachinePaneProps) {
         aria-labelledby={`machine-tab-${tool}`}
         sx={{ flex: 1, minHeight: 0, display: 'flex' }}
       >
-        {tool === 'details' ? details : <SnapshotsView key={vm.uuid} vm={vm} busy={busy} snapshots={snapshots} offline={lost !== null} />}
+        {tool === 'details' ? (
+          details
+        ) : tool === 'performance' ? (
+          <PerformanceView key={vm.uuid} vm={vm} />
+        ) : tool === 'log' ? (
+          <VmLogView key={vm.uuid} vm={vm} />
+        ) : (
+          <SnapshotsView key={vm.uuid} vm={vm} busy={busy} snapshots={snapshots} offline={lost !== null} />
+        )}
       </Box>
     </Box>
   );

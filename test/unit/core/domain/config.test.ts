@@ -360,3 +360,24 @@ describe('network adapters: modes, subnets, bridges, internal networks', () => {
     expect(() => validConfig({ nics })).toThrow('nics: may have at most 8 entries');
   });
 });
+
+describe('resources (optional, backward compatible)', () => {
+  it('parses a config without resources unchanged', () => {
+    const cfg = parseVmConfig(rawConfig());
+    expect(cfg.resources).toBeUndefined();
+  });
+
+  it('accepts every setting and sorts the pin list', () => {
+    const cfg = parseVmConfig(rawConfig({ cpus: 4, memoryMiB: 1024, resources: { sockets: 2, cores: 2, threads: 1, cpuShares: 500, cpuLimitPct: 50, pinCpus: [1, 0], balloon: true, memoryMaxMiB: 1536, memMerge: false } }));
+    expect(cfg.resources).toEqual({ sockets: 2, cores: 2, threads: 1, cpuShares: 500, cpuLimitPct: 50, pinCpus: [0, 1], balloon: true, memoryMaxMiB: 1536, memMerge: false });
+  });
+
+  it('rejects what cannot work, naming the field', () => {
+    expect(() => parseVmConfig(rawConfig({ cpus: 2, resources: { sockets: 2, cores: 2 } }))).toThrow(/resources: sockets × cores × threads is 4, but the VM has 2 CPUs/);
+    expect(() => parseVmConfig(rawConfig({ resources: { cpuLimitPct: 0 } }))).toThrow(/resources.cpuLimitPct: must be between 1 and 100/);
+    expect(() => parseVmConfig(rawConfig({ resources: { pinCpus: [0, 0] } }))).toThrow(/lists a CPU twice/);
+    expect(() => parseVmConfig(rawConfig({ resources: { pinCpus: [] } }))).toThrow(/at least one host CPU/);
+    expect(() => parseVmConfig(rawConfig({ memoryMiB: 1024, resources: { memoryMaxMiB: 512 } }))).toThrow(/must be at least the VM's memory/);
+    expect(() => parseVmConfig(rawConfig({ resources: { cpuShare: 5 } }))).toThrow(/unknown key 'cpuShare'/);
+  });
+});

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_FILES, buildQemuArgv, opt, resolveDiskPath, usesBridgeHelper } from '../../../../src/core/qemu/argv';
+import { RUNTIME_FILES, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath, usesBridgeHelper } from '../../../../src/core/qemu/argv';
 import type { LaunchOptions, QemuHostFacts, VmPaths } from '../../../../src/core/qemu/argv';
 import type { VmConfig } from '../../../../src/core/domain/config';
 import { UUID_B, rawCdrom, rawDisk, rawNic, validConfig } from '../../helpers/config';
@@ -296,10 +296,12 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
       expect(rest).not.toMatch(/tcp:/);
       expect(rest).not.toMatch(/hostfwd|guestfwd|websocket|telnet/);
       for (const v of valuesOf(argv, '-vnc')) expect(v).toMatch(/^unix:/);
+      // Two monitors: lifecycle control, and the sampler's own (statistics never queue behind control).
       const qmp = valuesOf(argv, '-qmp');
-      expect(qmp).toHaveLength(1);
-      expect(qmp[0]).toMatch(/^unix:/);
+      expect(qmp).toHaveLength(2);
+      for (const q of qmp) expect(q).toMatch(/^unix:/);
       expect(parseOptionList(qmp[0]!.slice('unix:'.length)).has(path.join(c.paths.runDir, RUNTIME_FILES.qmp))).toBe(true);
+      expect(parseOptionList(qmp[1]!.slice('unix:'.length)).has(path.join(c.paths.runDir, RUNTIME_FILES.qmpStats))).toBe(true);
       for (const ch of valuesOf(argv, '-chardev')) {
         // The clipboard agent is an in-process backend with no socket at all.
         if (ch.startsWith('qemu-vdagent,')) {
@@ -307,7 +309,10 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
           continue;
         }
         expect(ch).toMatch(/^socket,/);
-        expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, RUNTIME_FILES.serial));
+        // The serial port, or a NIC's mirrored frames for the traffic counters.
+        const id = parseOptionList(ch).get('id')!;
+        const m = /^(.+)-m(rx|tx)$/.exec(id);
+        expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, m ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx') : RUNTIME_FILES.serial));
         expect(parseOptionList(ch).has('host')).toBe(false);
         expect(parseOptionList(ch).has('port')).toBe(false);
       }
@@ -361,11 +366,14 @@ describe('buildQemuArgv: escaping', () => {
       '/srv/isos/debian 12,netinst.iso',
     ]);
     expect(argv).toContain('driver=file,filename=/mnt/a,,b/c,,,,d.raw,node-name=disk1-file,read-only=off');
-    const serial = parseOptionList(valuesOf(argv, '-chardev').find((c) => c.startsWith('socket,'))!);
+    const serial = parseOptionList(valuesOf(argv, '-chardev').find((c) => c.startsWith('socket,id=serial0'))!);
     expect(serial.get('logfile')).toBe('/home/ada/VMs, old/My VM (copy 2)/logs/serial.log');
     expect(serial.get('path')).toBe('/tmp/run,time dir/0b3c9f2e/serial.sock');
     expect(valuesOf(argv, '-vnc')).toEqual(['unix:/tmp/run,,time dir/0b3c9f2e/vnc.sock']);
-    expect(valuesOf(argv, '-qmp')).toEqual(['unix:/tmp/run,,time dir/0b3c9f2e/qmp.sock,server=on,wait=off']);
+    expect(valuesOf(argv, '-qmp')).toEqual([
+      'unix:/tmp/run,,time dir/0b3c9f2e/qmp.sock,server=on,wait=off',
+      'unix:/tmp/run,,time dir/0b3c9f2e/qmp-stats.sock,server=on,wait=off',
+    ]);
   });
 
   it('passes a plain (non option-list) path such as -pidfile through untouched', () => {
@@ -527,9 +535,31 @@ describe('buildQemuArgv: sections', () => {
     expect(out.join(' ')).not.toContain('usb-tablet');
   });
 
+  it('mirrors each NAT adapter\'s frames both ways to sockets in the run dir, for the traffic counters', () => {
+    const out = buildQemuArgv(validConfig(), KVM, pathsFor('/vms/x'), COLD);
+    const filters = valuesOf(out, '-object').filter((o) => o.startsWith('filter-mirror,'));
+    expect(filters).toEqual(['filter-mirror,id=net0-frx,netdev=net0,queue=tx,outdev=net0-mrx', 'filter-mirror,id=net0-ftx,netdev=net0,queue=rx,outdev=net0-mtx']);
+    const chardevs = valuesOf(out, '-chardev').map(parseOptionList).filter((c) => c.get('id')?.startsWith('net0-m'));
+    expect(chardevs.map((c) => [c.get('id'), path.basename(c.get('path')!), c.get('server'), c.get('wait')])).toEqual([
+      ['net0-mrx', 'net0-rx.sock', 'on', 'off'],
+      ['net0-mtx', 'net0-tx.sock', 'on', 'off'],
+    ]);
+  });
+
+  it('adds the resource settings: topology, balloon, mem-merge; nothing without them', () => {
+    const plain = buildQemuArgv(validConfig({ cpus: 4 }), KVM, pathsFor('/vms/x'), COLD);
+    expect(valuesOf(plain, '-smp')).toEqual(['4']);
+    expect(plain.join(' ')).not.toMatch(/balloon|mem-merge/);
+    const cfg = validConfig({ cpus: 4, resources: { sockets: 1, cores: 2, threads: 2, balloon: true, memMerge: false, cpuShares: 500 } });
+    const out = buildQemuArgv(cfg, KVM, pathsFor('/vms/x'), COLD);
+    expect(valuesOf(out, '-smp')).toEqual(['cpus=4,sockets=1,cores=2,threads=2']);
+    expect(valuesOf(out, '-device')).toContain('virtio-balloon-pci,id=balloon0');
+    expect(valuesOf(out, '-machine')).toEqual(['type=q35,mem-merge=off']);
+  });
+
   it('has no serial chardev when serial is disabled', () => {
     const out = buildQemuArgv(validConfig({ serial: { enabled: false } }), KVM, pathsFor('/vms/x'), COLD);
-    expect(valuesOf(out, '-chardev').filter((c) => c.startsWith('socket,'))).toEqual([]);
+    expect(valuesOf(out, '-chardev').filter((c) => c.startsWith('socket,id=serial0'))).toEqual([]);
     expect(out).not.toContain('-serial');
   });
 

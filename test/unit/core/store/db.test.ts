@@ -14,6 +14,8 @@ import {
   schemaVersion,
 } from '../../../../src/core/store/db';
 import type { Db } from '../../../../src/core/store/db';
+import { StatsRepository } from '../../../../src/core/store/db';
+import type { MinuteAggregate } from '../../../../src/core/domain/stats';
 import { MIGRATIONS } from '../../../../src/core/store/migrations';
 import type { Migration } from '../../../../src/core/store/migrations';
 import { UUID_A, UUID_B, validConfig } from '../../helpers/config';
@@ -383,5 +385,30 @@ describe('SettingsRepository', () => {
     settings.set('accel', 'kvm');
     settings.set('accel', 'tcg');
     expect(settings.get('accel')).toBe('tcg');
+  });
+});
+
+describe('StatsRepository (per-minute history)', () => {
+  const minute = (t: number, over: Partial<MinuteAggregate> = {}): MinuteAggregate => ({
+    minute: t, samples: 10, cpuAvg: 10, cpuMax: 20, rssAvg: 1000, rssMax: 2000, balloonLast: null, guestUsedAvg: null,
+    diskRdBytes: 1, diskWrBytes: 2, diskRdOps: 3, diskWrOps: 4, netRxBytes: null, netTxBytes: null, netRxPackets: null, netTxPackets: null, ...over,
+  });
+
+  it('stores minutes, merges a second write of the same minute, and prunes after a week', () => {
+    const db = track(openDatabase(file));
+    new VmRepository(db).insert(validConfig(), '/vms/a', 'running');
+    const repo = new StatsRepository(db);
+    const now = Date.UTC(2026, 0, 10);
+    repo.insert(UUID_A, minute(now - 8 * 86_400_000));
+    repo.insert(UUID_A, minute(now - 60_000, { netRxBytes: 5 }));
+    repo.insert(UUID_A, minute(now - 60_000, { samples: 30, cpuAvg: 30, cpuMax: 90, netRxBytes: null }));
+    const rows = repo.since(UUID_A, now - 3600_000);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ samples: 40, cpuAvg: 25, cpuMax: 90, diskWrBytes: 4, netRxBytes: 5 });
+    expect(repo.prune(now)).toBe(1);
+    expect(repo.since(UUID_A, 0)).toHaveLength(1);
+    // Deleting the VM deletes its history.
+    new VmRepository(db).delete(UUID_A);
+    expect(repo.since(UUID_A, 0)).toHaveLength(0);
   });
 });
