@@ -7,7 +7,8 @@ import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { CloneRepository, EventRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { CloneService } from './clones';
 import { QemuImg } from '../storage/qemuimg';
 import { SnapshotService } from './snapshots';
 import { NetworkService } from './network';
@@ -49,6 +50,7 @@ export class Core {
   readonly vms: VmService;
   readonly snapshots: SnapshotService;
   readonly network: NetworkService;
+  readonly clones: CloneService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -60,7 +62,9 @@ export class Core {
   ) {
     this.settings = new SettingsRepository(db);
     this.eventsRepo = new EventRepository(db);
+    const cloneRepo = new CloneRepository(db);
     this.vms = new VmService({
+      clones: cloneRepo,
       layout,
       vms: new VmRepository(db),
       events: this.eventsRepo,
@@ -77,6 +81,16 @@ export class Core {
       bus: this.bus,
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
+    this.clones = new CloneService({
+      layout,
+      vms: this.vms,
+      vmRepo,
+      snapshots: new SnapshotRepository(db),
+      clones: cloneRepo,
+      img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null,
+      bus: this.bus,
+    });
+    this.vms.beforeStart = (uuid) => this.snapshots.beforeStart(uuid);
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -195,6 +209,18 @@ export class Core {
           return this.snapshots.restore(str(p, 'ref'), str(p, 'id'));
         case 'snapshots.delete':
           return this.snapshots.delete(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.deleteBranch':
+          return this.snapshots.deleteBranch(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.previewDelete':
+          return this.snapshots.previewDelete(str(p, 'ref'), str(p, 'id'), p['branch'] === true);
+        case 'vms.clone':
+          return this.clones.clone(str(p, 'ref'), {
+            name: str(p, 'name'),
+            ...(typeof p['snapshot'] === 'string' && p['snapshot'] !== '' ? { snapshot: p['snapshot'] } : {}),
+            linked: p['linked'] === true,
+          });
+        case 'vms.convertDisk':
+          return this.vms.convertDisk(str(p, 'ref'), typeof p['disk'] === 'string' && p['disk'] !== '' ? p['disk'] : undefined);
         case 'snapshots.update':
           return this.snapshots.update(str(p, 'ref'), str(p, 'id'), {
             ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}),

@@ -99,6 +99,40 @@ export class QemuImg {
     await exec(this.binary, ['snapshot', '-q', '--image-opts', flag, tag, `driver=qcow2,file.driver=file,file.filename=${opt(file)}`]);
   }
 
+  /**
+   * Copies an image, or one internal snapshot of a qcow2 image (`snapshot`: its tag), into a
+   * new, independent qcow2 (reading through any backing image). `shared`: the image is open
+   * in a running QEMU; only ever used to read a snapshot, whose clusters QEMU never rewrites.
+   */
+  async exportQcow2(src: string, srcFormat: DiskFormat, dst: string, opts: { snapshot?: string; shared?: boolean } = {}): Promise<void> {
+    await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+    const args = ['convert', '-q', '-f', srcFormat, ...(opts.shared ? ['-U'] : []), ...(opts.snapshot ? ['-l', `snapshot.name=${opt(opts.snapshot)}`] : []), '-O', 'qcow2', src, dst];
+    try {
+      await exec(this.binary, args, { timeoutMs: 12 * 3600_000 });
+    } catch (err) {
+      await fs.promises.rm(dst, { force: true });
+      throw err;
+    }
+  }
+
+  /** A new qcow2 overlay on a base image Nestbox made, with the base's format written in. */
+  async createOverlay(dst: string, base: string): Promise<void> {
+    await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+    try {
+      await exec(this.binary, ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst]);
+    } catch (err) {
+      await fs.promises.rm(dst, { force: true });
+      throw err;
+    }
+  }
+
+  /** Internal snapshots of a qcow2 image and the RAM state each holds (read with --force-share). */
+  async snapshots(file: string): Promise<{ name: string; vmStateSize: number }[]> {
+    const out = await exec(this.binary, ['info', '-f', 'qcow2', '--force-share', '--output=json', file], { timeoutMs: 30_000 });
+    const j = JSON.parse(out) as { snapshots?: { name?: string; 'vm-state-size'?: number }[] };
+    return (j.snapshots ?? []).map((x) => ({ name: String(x.name ?? ''), vmStateSize: Number(x['vm-state-size'] ?? 0) }));
+  }
+
   /** Copies a raw image into a new qcow2 (the UEFI variable store, so it can be snapshotted). */
   async convertToQcow2(src: string, srcFormat: DiskFormat, dst: string): Promise<void> {
     try {
