@@ -9,6 +9,7 @@ import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
 import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
+import { CloneDialog } from './snapshots/CloneDialog';
 import { ManagerToolbar } from './components/ManagerToolbar';
 import { openConsoleTab } from './console/route';
 import { useNotify } from './components/Notifications';
@@ -25,7 +26,7 @@ import { NewVmWizard } from './wizard/NewVmWizard';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete';
+type DialogKind = 'new' | 'settings' | 'delete' | 'clone';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -259,6 +260,7 @@ export function Manager() {
         onNew={openNew}
         onSettings={() => setDialog('settings')}
         onDelete={() => setDialog('delete')}
+        onClone={() => setDialog('clone')}
         onAction={runAction}
         onConsole={() => {
           if (vm) openConsole(vm);
@@ -296,6 +298,16 @@ export function Manager() {
         />
       )}
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
+      {vm && dialog === 'clone' && (
+        <CloneDialog key={vm.uuid} open vm={vm} list={null} snapshotId={null} vms={vms ?? []} onClose={() => setDialog(null)}
+          onCloned={(result) => {
+            setDialog(null);
+            upsert(result.vm);
+            setSelected(result.vm.uuid);
+            refresh();
+          }}
+        />
+      )}
     </Box>
   );
 }

@@ -89,6 +89,8 @@ interface Draft {
   readonly firmware: Firmware;
   readonly display: DisplayAdapter;
   readonly iso: string;
+  /** Automatic snapshots before each start to keep; 0 is off. */
+  readonly autoSnapshots: number;
 }
 
 function draftOf(vm: VmInfo): Draft {
@@ -102,6 +104,7 @@ function draftOf(vm: VmInfo): Draft {
     firmware: c.firmware,
     display: c.display.adapter,
     iso: c.cdroms[0]?.iso ?? '',
+    autoSnapshots: c.autoSnapshot?.keep ?? 0,
   };
 }
 
@@ -117,6 +120,7 @@ export function changesOf(vm: VmInfo, d: Draft): ModifyVmSpec {
     ...(d.firmware !== o.firmware ? { firmware: d.firmware } : {}),
     ...(d.display !== o.display ? { display: d.display } : {}),
     ...(d.iso.trim() !== o.iso ? { iso: d.iso.trim() === '' ? null : d.iso.trim() } : {}),
+    ...(d.autoSnapshots !== o.autoSnapshots ? { autoSnapshots: d.autoSnapshots } : {}),
   };
 }
 
@@ -212,6 +216,21 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
               helperText={groupProb ?? 'VMs with the same group are listed together; leave empty for none.'}
             />
             <TextField label="Description" value={draft.description} onChange={(e) => set('description', e.target.value)} multiline minRows={4} maxRows={10} />
+            <TextField
+              label="Automatic snapshots before each start"
+              type="number"
+              value={draft.autoSnapshots}
+              onChange={(e) => {
+                const n = Math.trunc(Number(e.target.value));
+                set('autoSnapshots', Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 0);
+              }}
+              helperText={
+                draft.autoSnapshots > 0
+                  ? `A disk snapshot is taken each time the VM starts from powered off ("undo this session"); the ${draft.autoSnapshots} newest are kept.`
+                  : 'Off. Set how many to keep (1–100) to take a disk snapshot each time the VM starts.'
+              }
+              slotProps={{ htmlInput: { min: 0, max: 100, step: 1 } }}
+            />
           </>
         );
       case 'system':
@@ -418,6 +437,8 @@ function changeLabel(k: string): string {
       return 'display';
     case 'iso':
       return 'CD/DVD';
+    case 'autoSnapshots':
+      return 'automatic snapshots';
     default:
       return k;
   }
