@@ -23,7 +23,6 @@ import AddAPhotoOutlinedIcon from '@mui/icons-material/AddAPhotoOutlined';
 import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
 import RestoreRoundedIcon from '@mui/icons-material/RestoreRounded';
 import type { SnapshotDeletePreview, SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
-import { subtree } from '../../../core/domain/snapshots';
 import { formatBytes } from '../util/format';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useNotify } from '../components/Notifications';
@@ -37,6 +36,17 @@ import { absoluteTime, relativeTime } from './time';
 import { MAX_DESCRIPTION, MAX_NAME, beforeRestoringName, defaultSnapshotName } from './tree';
 
 const isLive = (vm: VmInfo) => vm.state === 'running' || vm.state === 'paused';
+
+/** Ids of `id` and everything below it, top down. */
+function subtree(all: readonly SnapshotInfo[], id: string): string[] {
+  const out: string[] = [];
+  const walk = (x: string) => {
+    out.push(x);
+    for (const n of all) if (n.parentId === x) walk(n.id);
+  };
+  if (all.some((n) => n.id === id)) walk(id);
+  return out;
+}
 
 function useMounted() {
   const mounted = useRef(true);
