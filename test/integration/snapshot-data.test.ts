@@ -167,4 +167,30 @@ describe('snapshot data: RAM and disk come back', () => {
     const tags = execFileSync('qemu-img', ['snapshot', '-l', images[0]!], { encoding: 'utf8' });
     expect((tags.match(/nb-/g) ?? []).length).toBe(4);
   });
+
+  it('reports progress around a live snapshot, and a failed restore never leaves the guest paused', async () => {
+    const r = await client.call('vms.start', { ref: NAME });
+    await waitForFile(r.vm.serialLog, /NESTBOX-GUEST-READY/, 90_000, 3);
+    serial = await SerialSession.open(client, NAME);
+    const progress: { operation: string; percent: number; done: boolean }[] = [];
+    const off = client.on('vm.progress', (e) => {
+      if (e.uuid === r.vm.uuid) progress.push({ operation: e.operation, percent: e.percent, done: e.done });
+    });
+    const g = await client.call('snapshots.take', { ref: NAME, name: 'G' });
+    off();
+    expect(progress).toEqual([
+      { operation: 'takeSnapshot', percent: 0, done: false },
+      { operation: 'takeSnapshot', percent: 100, done: true },
+    ]);
+    // Pull the snapshot out of the image behind Nestbox's back: QEMU's snapshot-load job then
+    // fails after it has stopped the guest, and does not start it again by itself.
+    const qemu = hosted.core.vms.qemuOf(r.vm.uuid)!;
+    await qemu.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: 'disk0', name: `nb-${g.id.slice(0, 13)}` });
+    await expect(client.call('snapshots.restore', { ref: NAME, id: 'G' })).rejects.toMatchObject({ code: 'QEMU_FAILED' });
+    expect((await qemu.qmp.execute<{ status: string }>('query-status')).status).toBe('running');
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('running');
+    await serial.run('echo AL$(echo IVE)', /ALIVE/);
+    const log = await client.call('events.recent', { ref: NAME, limit: 5 });
+    expect(log.map((e) => e.message).join('\n')).toMatch(/was left paused after snapshot-load; resumed it/);
+  });
 });

@@ -89,6 +89,7 @@ export class CloneService {
     const uuid = crypto.randomUUID();
     const dir = this.d.layout.newVmDir(name);
     const madeBases: DiskBaseRow[] = [];
+    this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 0, done: false });
     const links: { diskId: string; baseId: string }[] = [];
     try {
       if (!snap && live) {
@@ -164,6 +165,7 @@ export class CloneService {
       }
       throw NestboxError.from(err, 'IO_ERROR');
     } finally {
+      this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 100, done: true });
       if (temp) {
         const qemu = this.d.vms.qemuOf(src.uuid);
         if (qemu) {

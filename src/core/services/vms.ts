@@ -538,9 +538,12 @@ export class VmService {
     }
     // Its own base images (none has a clone left) go with its folder; the rows go first.
     for (const b of this.d.clones.basesOf(row.uuid)) this.d.clones.removeBase(b.id);
+    const under = this.d.clones.basesUnder(row.uuid);
     this.d.vms.delete(row.uuid);
-    // A linked clone was the last to stand on a base of another VM: that base is freed.
-    for (const b of this.d.clones.orphanBases()) {
+    // A linked clone was the last to stand on a base of another VM: that base is freed,
+    // unless its files are kept (the kept overlay still needs it).
+    for (const b of under) {
+      if (keepFiles || this.d.clones.inUse(b.id)) continue;
       fs.rmSync(b.file, { force: true });
       this.d.clones.removeBase(b.id);
     }

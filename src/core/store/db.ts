@@ -331,9 +331,16 @@ export class CloneRepository {
     ).map((r) => r.u);
   }
 
-  /** Bases no disk stands on any more. */
-  orphanBases(): DiskBaseRow[] {
-    return (this.db.prepare('SELECT * FROM disk_bases WHERE id NOT IN (SELECT base_id FROM linked_disks)').all() as never[]).map(CloneRepository.toBase);
+  /** The bases `vmUuid`'s disks stand on. */
+  basesUnder(vmUuid: string): DiskBaseRow[] {
+    return (
+      this.db.prepare('SELECT DISTINCT b.* FROM disk_bases b JOIN linked_disks l ON l.base_id = b.id WHERE l.vm_uuid = ?').all(vmUuid) as never[]
+    ).map(CloneRepository.toBase);
+  }
+
+  /** Whether any disk still stands on the base. */
+  inUse(baseId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM linked_disks WHERE base_id = ? LIMIT 1').get(baseId) !== undefined;
   }
 }
 
