@@ -29,6 +29,7 @@ VMs:
               [--auto-snapshots KEEP]   snapshot before each start, keep the KEEP newest (0: off)
   clone SRC NEW [--snapshot SNAP] [--linked]   full copy (or linked clone) of a snapshot or the current state
   convert-disk NAME [DISK]              convert a raw/VDI/VMDK disk to qcow2 so it can hold snapshots
+  cancel NAME                           stop a clone or disk conversion of NAME that is still copying
   start NAME                            start (or resume from its saved state)
   pause NAME | resume NAME | reset NAME
   shutdown NAME [--timeout S]           ACPI power button; waits until the guest is off
@@ -285,7 +286,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'clone', 'convert-disk'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'clone', 'convert-disk', 'cancel'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -405,6 +406,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         warn(r);
         if (o.json) out(JSON.stringify(r.vm, null, 2));
         else out(`Created '${r.vm.name}' (${r.vm.uuid}), a ${o.linked ? 'linked' : 'full'} clone of ${o.snapshot ? `snapshot '${o.snapshot}' of ` : ''}'${args[0]}'`);
+        return 0;
+      }
+      case 'cancel': {
+        need(1, 'cancel NAME');
+        const r = await c.call('vms.cancel', { ref: args[0]! });
+        out(r.cancelled ? `Stopping the disk copy of '${args[0]}'` : `'${args[0]}' has no clone or conversion running`);
         return 0;
       }
       case 'convert-disk': {

@@ -10,6 +10,7 @@
  * - a UEFI VM (its variable store in qcow2) snapshots and restores live.
  */
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +200,40 @@ describe('clones, branches, conversion, automatic and UEFI snapshots', () => {
     await client.call('vms.start', { ref: 'fc' });
     await client.call('vms.powerOff', { ref: 'fc' });
     expect((await client.call('snapshots.list', { ref: 'fc' })).snapshots).toHaveLength(2);
+  });
+
+  it('stops a long clone or conversion midway, with progress before it; nothing is kept', async () => {
+    // 1 GiB that does not compress away (one random MiB, repeated): qemu-img reports
+    // progress long before it is done.
+    const big = path.join(home, 'big.img');
+    const fd = fs.openSync(big, 'w');
+    const block = crypto.randomBytes(1 << 20);
+    for (let i = 0; i < 1024; i++) fs.writeSync(fd, block);
+    fs.closeSync(fd);
+    await client.call('vms.create', { name: 'big', memoryMiB: 64, cpus: 1, disk: big });
+    for (const op of ['clone', 'convertDisk'] as const) {
+      const seen: number[] = [];
+      let cancel: Promise<{ cancelled: boolean }> | null = null;
+      const off = client.on('vm.progress', (e) => {
+        if (e.operation !== op || e.done) return;
+        seen.push(e.percent);
+        if (e.percent > 0 && !cancel) cancel = client.call('vms.cancel', { ref: 'big' });
+      });
+      const work = op === 'clone' ? client.call('vms.clone', { ref: 'big', name: 'big2' }) : client.call('vms.convertDisk', { ref: 'big' });
+      await expect(work).rejects.toMatchObject({ code: 'CANCELLED' });
+      off();
+      expect(await cancel).toEqual({ cancelled: true });
+      expect(seen.some((p) => p > 0 && p < 100)).toBe(true);
+    }
+    expect((await client.call('vms.list', {})).map((v) => v.name)).not.toContain('big2');
+    expect(fs.existsSync(path.join(home, 'machines', 'big2'))).toBe(false);
+    const vm = await client.call('vms.info', { ref: 'big' });
+    expect(vm.config.disks[0]!.format).toBe('raw');
+    expect(fs.readdirSync(vm.dir).filter((f) => f.endsWith('.qcow2'))).toEqual([]);
+    expect(await client.call('vms.cancel', { ref: 'big' })).toEqual({ cancelled: false });
+    await client.call('vms.delete', { ref: 'big' });
+    expect(fs.statSync(big).size).toBe(1024 * 1024 * 1024);
+    fs.rmSync(big);
   });
 
   it('snapshots and restores a UEFI VM live, its variable store included', async () => {

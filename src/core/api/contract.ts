@@ -246,6 +246,12 @@ export interface ApiMethods {
    * it is (named in the result's warnings) until the user deletes it.
    */
   'vms.convertDisk': { params: { ref: string; disk?: string }; result: OpResult };
+  /**
+   * Stops a clone or disk conversion of the VM that is still copying (it fails with
+   * CANCELLED and leaves nothing behind). QEMU's live snapshot save itself runs in one piece
+   * and cannot be stopped midway.
+   */
+  'vms.cancel': { params: { ref: string }; result: { cancelled: boolean } };
   'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };
   'snapshots.thumbnail': { params: { id: string }; result: { pngBase64: string } | null };
   /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */

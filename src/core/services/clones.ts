@@ -89,7 +89,19 @@ export class CloneService {
     const uuid = crypto.randomUUID();
     const dir = this.d.layout.newVmDir(name);
     const madeBases: DiskBaseRow[] = [];
+    const signal = this.d.vms.jobs.begin(src.uuid, `cannot clone '${src.name}' now`);
     this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 0, done: false });
+    // Progress over all the copies: each disk (and the UEFI store) is an equal share.
+    const copies = base.disks.filter((d) => !d.readOnly).length + (base.firmware === 'uefi' ? 1 : 0);
+    let done = 0;
+    let last = 0;
+    const progress = (pct: number) => {
+      const p = Math.min(99, Math.floor(((done + pct / 100) / Math.max(1, copies)) * 100));
+      if (p > last) {
+        last = p;
+        this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: p, done: false });
+      }
+    };
     const links: { diskId: string; baseId: string }[] = [];
     try {
       if (!snap && live) {
@@ -114,9 +126,10 @@ export class CloneService {
         if (!fs.existsSync(from)) throw new NestboxError('NOT_FOUND', `disk '${d.id}' of '${src.name}' is missing: ${from}`);
         const file = d.id === 'disk0' ? `${name}.qcow2` : `${name}-${d.id}.qcow2`;
         const dst = path.join(dir, file);
-        const opts = { ...(tag ? { snapshot: tag } : {}), shared: source.shared };
+        const opts = { ...(tag ? { snapshot: tag } : {}), shared: source.shared, signal, onProgress: progress };
         if (!linked) {
           await img.exportQcow2(from, d.format, dst, opts);
+          done++;
           disks.push({ id: d.id, file, format: 'qcow2', bus: d.bus, readOnly: false, owned: true });
           continue;
         }
@@ -133,13 +146,14 @@ export class CloneService {
           this.d.clones.insertBase(b);
           madeBases.push(b);
         }
+        done++;
         await img.createOverlay(dst, b.file);
         links.push({ diskId: d.id, baseId: b.id });
         disks.push({ id: d.id, file, format: 'qcow2', bus: d.bus, readOnly: false, owned: true, backing: { file: b.file, format: 'qcow2' } });
       }
       if (base.firmware === 'uefi') {
         const vars = vmFiles(src.dir).efiVars;
-        if (fs.existsSync(vars)) await img.exportQcow2(vars, 'qcow2', vmFiles(dir).efiVars, { ...(tag ? { snapshot: tag } : {}), shared: source.shared });
+        if (fs.existsSync(vars)) await img.exportQcow2(vars, 'qcow2', vmFiles(dir).efiVars, { ...(tag ? { snapshot: tag } : {}), shared: source.shared, signal, onProgress: progress });
       }
       const taken = new Set(this.d.vmRepo.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
       const nics = base.nics.map((n) => {
@@ -163,8 +177,13 @@ export class CloneService {
         this.d.clones.removeBase(b.id);
         fs.rmSync(b.file, { force: true });
       }
+      if (err instanceof NestboxError && err.code === 'CANCELLED') {
+        this.d.vms.log(src.uuid, 'info', 'cancelled', `cancelled cloning '${src.name}' as '${name}'; nothing was kept`);
+        throw new NestboxError('CANCELLED', `cloning '${src.name}' was cancelled; nothing was kept`);
+      }
       throw NestboxError.from(err, 'IO_ERROR');
     } finally {
+      this.d.vms.jobs.end(src.uuid, signal);
       this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 100, done: true });
       if (temp) {
         const qemu = this.d.vms.qemuOf(src.uuid);

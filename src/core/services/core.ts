@@ -219,6 +219,8 @@ export class Core {
             ...(typeof p['snapshot'] === 'string' && p['snapshot'] !== '' ? { snapshot: p['snapshot'] } : {}),
             linked: p['linked'] === true,
           });
+        case 'vms.cancel':
+          return this.vms.cancel(str(p, 'ref'));
         case 'vms.convertDisk':
           return this.vms.convertDisk(str(p, 'ref'), typeof p['disk'] === 'string' && p['disk'] !== '' ? p['disk'] : undefined);
         case 'snapshots.update':

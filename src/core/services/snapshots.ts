@@ -123,7 +123,9 @@ export class SnapshotService {
   private async liveJob(row: VmRow, op: SnapshotOp, command: string, args: Record<string, unknown>): Promise<void> {
     const qemu = this.d.vms.qemuOf(row.uuid);
     if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
-    const before = await qemu.qmp.execute<{ running: boolean }>('query-status');
+    // The state machine knows whether the guest runs (QEMU's own stop/resume for the job is
+    // kept out of it), so asking QEMU before the job would only cost a round trip.
+    const before = { running: this.d.vms.resolve(row.uuid).state === 'running' };
     this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: op, percent: 0, done: false });
     try {
       await this.d.vms.quietly(row.uuid, async () => {

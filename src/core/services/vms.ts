@@ -33,6 +33,7 @@ import { QemuImg } from '../storage/qemuimg';
 import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
 import type { EventBus } from './events';
+import { CancellableJobs } from './jobs';
 import { SerialHub } from './serial';
 import type { AcceleratorChoice } from '../api/contract';
 
@@ -82,6 +83,8 @@ export class VmService {
   beforeStart: ((uuid: string) => Promise<string[]>) | null = null;
   /** VMs whose disk is being converted: they must not start meanwhile. */
   private readonly converting = new Set<string>();
+  /** Clones and conversions in flight, which `cancel` can stop. */
+  readonly jobs = new CancellableJobs();
 
   constructor(private readonly d: VmServiceDeps) {
     this.img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
@@ -466,12 +469,23 @@ export class VmService {
     const stem = path.basename(src).replace(/\.[^.]*$/, '') || disk.id;
     let dst = path.join(row.dir, `${stem}.qcow2`);
     for (let i = 2; fs.existsSync(dst); i++) dst = path.join(row.dir, `${stem}-${i}.qcow2`);
+    const signal = this.jobs.begin(row.uuid, `cannot convert a disk of '${row.name}'`);
     this.converting.add(row.uuid);
     this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: 0, done: false });
     let swapped = false;
     try {
       const before = await this.img.info(src, disk.format);
-      await this.img.exportQcow2(src, disk.format, dst);
+      let last = 0;
+      await this.img.exportQcow2(src, disk.format, dst, {
+        signal,
+        onProgress: (pct) => {
+          const p = Math.min(99, Math.floor(pct));
+          if (p > last) {
+            last = p;
+            this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: p, done: false });
+          }
+        },
+      });
       const check = await this.img.check(dst);
       const after = await this.img.info(dst, 'qcow2');
       if (check.corruptions > 0 || after.virtualSize !== before.virtualSize) {
@@ -499,9 +513,18 @@ export class VmService {
       if (!swapped) fs.rmSync(dst, { force: true });
       throw NestboxError.from(err, 'IO_ERROR');
     } finally {
+      this.jobs.end(row.uuid, signal);
       this.converting.delete(row.uuid);
       this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: 100, done: true });
     }
+  }
+
+  /** Stops a clone or disk conversion of this VM that is still copying; nothing of it stays. */
+  cancel(ref: string): { cancelled: boolean } {
+    const row = this.resolve(ref);
+    const cancelled = this.jobs.cancel(row.uuid);
+    if (cancelled) this.log(row.uuid, 'info', 'cancelled', `cancelling the disk copy of '${row.name}'`);
+    return { cancelled };
   }
 
   /** Swaps the medium of a running VM's CD drive (QMP tray/medium commands). */

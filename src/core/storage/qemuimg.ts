@@ -2,7 +2,7 @@
  * qemu-img, always with an explicit format and, for images from outside, under CPU-time and
  * address-space limits (a hostile header must not make it spin or eat the host's memory).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DiskFormat } from '../domain/config';
@@ -28,6 +28,44 @@ function exec(binary: string, args: readonly string[], opts: { limited?: boolean
         const msg = String(stderr).trim().split('\n').pop() || err.message;
         reject(new NestboxError('IO_ERROR', `qemu-img failed: ${msg}`, `${binary} ${args.join(' ')}\n${String(stderr)}`));
       } else resolve(String(stdout));
+    });
+  });
+}
+
+/**
+ * Runs qemu-img with `-p` and reports its percentage; an aborted signal ends it (SIGTERM)
+ * and rejects with CANCELLED.
+ */
+function execProgress(binary: string, args: readonly string[], onProgress: (pct: number) => void, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new NestboxError('CANCELLED', 'cancelled'));
+      return;
+    }
+    const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let cancelled = false;
+    const onAbort = () => {
+      cancelled = true;
+      child.kill('SIGTERM');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const all = [...chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+      const last = all.at(-1);
+      if (last) onProgress(Number(last[1]));
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new NestboxError('IO_ERROR', `qemu-img failed: ${err.message}`));
+    });
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (cancelled) reject(new NestboxError('CANCELLED', 'cancelled'));
+      else if (code === 0) resolve();
+      else reject(new NestboxError('IO_ERROR', `qemu-img failed: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`, `${binary} ${args.join(' ')}\n${stderr}`));
     });
   });
 }
@@ -104,11 +142,17 @@ export class QemuImg {
    * new, independent qcow2 (reading through any backing image). `shared`: the image is open
    * in a running QEMU; only ever used to read a snapshot, whose clusters QEMU never rewrites.
    */
-  async exportQcow2(src: string, srcFormat: DiskFormat, dst: string, opts: { snapshot?: string; shared?: boolean } = {}): Promise<void> {
+  async exportQcow2(
+    src: string,
+    srcFormat: DiskFormat,
+    dst: string,
+    opts: { snapshot?: string; shared?: boolean; signal?: AbortSignal; onProgress?: (pct: number) => void } = {},
+  ): Promise<void> {
     await fs.promises.mkdir(path.dirname(dst), { recursive: true });
-    const args = ['convert', '-q', '-f', srcFormat, ...(opts.shared ? ['-U'] : []), ...(opts.snapshot ? ['-l', `snapshot.name=${opt(opts.snapshot)}`] : []), '-O', 'qcow2', src, dst];
+    const args = ['convert', '-f', srcFormat, ...(opts.shared ? ['-U'] : []), ...(opts.snapshot ? ['-l', `snapshot.name=${opt(opts.snapshot)}`] : []), '-O', 'qcow2', src, dst];
     try {
-      await exec(this.binary, args, { timeoutMs: 12 * 3600_000 });
+      if (opts.onProgress || opts.signal) await execProgress(this.binary, [args[0]!, '-p', ...args.slice(1)], opts.onProgress ?? (() => undefined), opts.signal);
+      else await exec(this.binary, [args[0]!, '-q', ...args.slice(1)], { timeoutMs: 12 * 3600_000 });
     } catch (err) {
       await fs.promises.rm(dst, { force: true });
       throw err;

@@ -30,6 +30,22 @@ import { useClient } from '../hooks/client';
 
 const CURRENT = '__current__';
 
+/** The percentage the core reports for a VM's clone or conversion, while `active`. */
+export function useCopyProgress(uuid: string, operation: 'clone' | 'convertDisk', active: boolean): number | null {
+  const client = useClient();
+  const [pct, setPct] = useState<number | null>(null);
+  useEffect(() => {
+    if (!active) {
+      setPct(null);
+      return undefined;
+    }
+    return client.on('vm.progress', (e) => {
+      if (e.uuid === uuid && e.operation === operation && !e.done) setPct(e.percent);
+    });
+  }, [client, uuid, operation, active]);
+  return pct;
+}
+
 export interface CloneDialogProps {
   readonly open: boolean;
   readonly vm: VmInfo;
@@ -61,6 +77,9 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
   const [snapshots, setSnapshots] = useState<SnapshotList | null>(list);
   const [running, setRunning] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [stopping, setStopping] = useState(false);
+  const [cancelled, setCancelled] = useState(false);
+  const pct = useCopyProgress(vm.uuid, 'clone', running);
   const mounted = useRef(true);
   useEffect(() => {
     mounted.current = true;
@@ -96,6 +115,7 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
     if (running || nameError || blocked) return;
     setRunning(true);
     setProblem(null);
+    setCancelled(false);
     const target = { uuid: vm.uuid, name: vm.name };
     client.call('vms.clone', { ref: target.uuid, name: trimmed, ...(source !== CURRENT ? { snapshot: source } : {}), linked }).then(
       (res) => {
@@ -111,7 +131,9 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
           return;
         }
         setRunning(false);
-        setProblem(toProblem(err, `Could not clone '${target.name}'`));
+        setStopping(false);
+        if ((err as { code?: string }).code === 'CANCELLED') setCancelled(true);
+        else setProblem(toProblem(err, `Could not clone '${target.name}'`));
       },
     );
   };
@@ -191,17 +213,32 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
           {running && (
             <Box role="status" aria-live="polite" sx={{ mt: 2 }}>
               <Typography variant="body2" color="text.secondary" sx={{ mb: 0.75 }}>
-                Copying the disks of &apos;{vm.name}&apos;…
+                {stopping ? 'Stopping…' : `Copying the disks of '${vm.name}'…${pct !== null ? ` ${pct}%` : ''}`}
               </Typography>
-              <LinearProgress aria-label="Cloning" />
+              <LinearProgress aria-label="Cloning" variant={pct !== null ? 'determinate' : 'indeterminate'} value={pct ?? 0} />
             </Box>
+          )}
+          {cancelled && (
+            <Alert severity="info" sx={{ mt: 2 }}>
+              Cloning was stopped; nothing of the clone was kept.
+            </Alert>
           )}
           {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
         </DialogContent>
         <DialogActions>
-          <Button onClick={onClose} disabled={running}>
-            Cancel
-          </Button>
+          {running ? (
+            <Button
+              disabled={stopping}
+              onClick={() => {
+                setStopping(true);
+                client.call('vms.cancel', { ref: vm.uuid }).catch(() => setStopping(false));
+              }}
+            >
+              Stop
+            </Button>
+          ) : (
+            <Button onClick={onClose}>Cancel</Button>
+          )}
           <Button
             type="submit"
             variant="contained"

@@ -25,6 +25,7 @@ import RestoreRoundedIcon from '@mui/icons-material/RestoreRounded';
 import type { SnapshotDeletePreview, SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
 import { formatBytes } from '../util/format';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
+import { useCopyProgress } from './CloneDialog';
 import { useNotify } from '../components/Notifications';
 import { useClient } from '../hooks/client';
 import { changedRows } from './diff';
@@ -569,12 +570,15 @@ export function ConvertDiskDialog({ open, vm, onClose, onConverted }: ConvertDis
   const mounted = useMounted();
   const [running, setRunning] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [stopped, setStopped] = useState(false);
+  const pct = useCopyProgress(vm.uuid, 'convertDisk', running);
   const disk = vm.config.disks.find((d) => !d.readOnly && d.format !== 'qcow2');
   const off = vm.allowed.includes('modifyHardware');
   const go = () => {
     if (running || !disk || !off) return;
     setRunning(true);
     setProblem(null);
+    setStopped(false);
     client.call('vms.convertDisk', { ref: vm.uuid, disk: disk.id }).then(
       (res) => {
         notify.success(`Converted disk '${disk.id}' of '${vm.name}' to QCOW2.`);
@@ -586,7 +590,8 @@ export function ConvertDiskDialog({ open, vm, onClose, onConverted }: ConvertDis
       (err: unknown) => {
         if (!mounted.current) return;
         setRunning(false);
-        setProblem(toProblem(err, `Could not convert disk '${disk.id}'`));
+        if ((err as { code?: string }).code === 'CANCELLED') setStopped(true);
+        else setProblem(toProblem(err, `Could not convert disk '${disk.id}'`));
       },
     );
   };
@@ -611,17 +616,24 @@ export function ConvertDiskDialog({ open, vm, onClose, onConverted }: ConvertDis
         {running && (
           <Box role="status" aria-live="polite" sx={{ mt: 2 }}>
             <Typography variant="body2" color="text.secondary" sx={{ mb: 0.75 }}>
-              Converting and checking…
+              Converting and checking…{pct !== null ? ` ${pct}%` : ''}
             </Typography>
-            <LinearProgress aria-label="Converting" />
+            <LinearProgress aria-label="Converting" variant={pct !== null ? 'determinate' : 'indeterminate'} value={pct ?? 0} />
           </Box>
+        )}
+        {stopped && (
+          <Alert severity="info" sx={{ mt: 2 }}>
+            The conversion was stopped; the disk is unchanged.
+          </Alert>
         )}
         {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
       </DialogContent>
       <DialogActions>
-        <Button onClick={onClose} disabled={running}>
-          Cancel
-        </Button>
+        {running ? (
+          <Button onClick={() => void client.call('vms.cancel', { ref: vm.uuid }).catch(() => undefined)}>Stop</Button>
+        ) : (
+          <Button onClick={onClose}>Cancel</Button>
+        )}
         <Button variant="contained" onClick={go} disabled={running || !disk || !off} startIcon={running ? <CircularProgress size={14} color="inherit" /> : undefined}>
           Convert
         </Button>
