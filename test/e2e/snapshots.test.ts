@@ -3,6 +3,8 @@
  * UI, see the tree with thumbnails and the Current state node, restore one (with a snapshot
  * of the current state first, as VirtualBox offers), and delete one.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { cleanupHome, cli, testIso, waitForFile } from '../integration/helpers';
@@ -148,6 +150,29 @@ describe('the Snapshot Manager in web mode', () => {
     await dlg.waitFor({ state: 'hidden', timeout: 60_000 });
     await expect.poll(() => snapNames(s.home), { timeout: 20_000 }).toEqual([]);
     await page.getByText('No snapshots yet').waitFor({ timeout: 20_000 });
+    expect(s.consoleErrors).toEqual([]);
+  });
+
+  it('offers to convert a raw disk to QCOW2, after which snapshots can be taken', async () => {
+    const raw = path.join(s.home, 'plain.img');
+    fs.writeFileSync(raw, Buffer.alloc(8 * 1024 * 1024));
+    expect((await cli(s.home, ['create', 'rawguest', '--memory', '64', '--cpus', '1', '--disk', raw])).code).toBe(0);
+    await page.locator('[role=option][data-vm-name="rawguest"]').click();
+    await page.getByRole('tab', { name: /Snapshots/ }).click();
+    await page.getByText(/is Raw, which cannot hold snapshots|is RAW, which cannot hold snapshots/).first().waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Convert to QCOW2…' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Convert the disk of rawguest to QCOW2?' });
+    await dlg.waitFor();
+    // Let the dialog's opening transition end, so the screenshot shows it.
+    await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
+    await page.screenshot({ path: shotPath('46-snapshots-convert-disk') });
+    await dlg.getByRole('button', { name: 'Convert', exact: true }).click();
+    await dlg.waitFor({ state: 'hidden', timeout: 60_000 });
+    const info = JSON.parse((await cli(s.home, ['info', 'rawguest', '--json'])).stdout) as { config: { disks: { format: string }[] } };
+    expect(info.config.disks[0]!.format).toBe('qcow2');
+    expect(fs.existsSync(raw)).toBe(true);
+    await page.getByRole('button', { name: 'Take the first snapshot' }).waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('button', { name: 'Take the first snapshot' }).isEnabled()).toBe(true);
     expect(s.consoleErrors).toEqual([]);
   });
 });

@@ -295,7 +295,7 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
           sx={{ borderRadius: 0, py: 0.25, flex: 'none' }}
           action={
             convertible ? (
-              <Button color="inherit" size="small" disabled={offline} onClick={() => setConvert((d) => ({ open: true, seq: d.seq + 1, snapshot: null }))}>
+              <Button color="inherit" size="small" disabled={offline} sx={{ whiteSpace: 'nowrap' }} onClick={() => setConvert((d) => ({ open: true, seq: d.seq + 1, snapshot: null }))}>
                 Convert to QCOW2…
               </Button>
             ) : undefined
