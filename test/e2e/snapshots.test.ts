@@ -164,7 +164,14 @@ describe('the Snapshot Manager in web mode', () => {
     const dlg = page.getByRole('dialog', { name: 'Convert the disk of rawguest to QCOW2?' });
     await dlg.waitFor();
     // Let the dialog's opening transition end, so the screenshot shows it.
-    await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
+    await dlg.evaluate((el) =>
+      Promise.all(
+        (el.closest('.MuiDialog-root') ?? el)
+          .getAnimations({ subtree: true })
+          .filter((a) => a.effect?.getComputedTiming().iterations !== Infinity)
+          .map((a) => a.finished),
+      ),
+    );
     await page.screenshot({ path: shotPath('46-snapshots-convert-disk') });
     await dlg.getByRole('button', { name: 'Convert', exact: true }).click();
     await dlg.waitFor({ state: 'hidden', timeout: 60_000 });
