@@ -34,6 +34,10 @@ VMs:
   balloon NAME SIZE                     set a running VM's balloon target (e.g. 512M; the guest keeps SIZE)
   stats NAME [--json] [--since 10m|1h|ISO]   per-minute usage history (kept a week)
   stats NAME --follow [--json]          live samples, one a second (Ctrl+C stops)
+              [--auto-snapshots KEEP]   snapshot before each start, keep the KEEP newest (0: off)
+  clone SRC NEW [--snapshot SNAP] [--linked]   full copy (or linked clone) of a snapshot or the current state
+  convert-disk NAME [DISK]              convert a raw/VDI/VMDK disk to qcow2 so it can hold snapshots
+  cancel NAME                           stop a clone or disk conversion of NAME that is still copying
   start NAME                            start (or resume from its saved state)
   pause NAME | resume NAME | reset NAME
   shutdown NAME [--timeout S]           ACPI power button; waits until the guest is off
@@ -57,7 +61,8 @@ VMs:
   nic NAME remove N
   snapshot NAME list [--json]           the snapshot tree ('*' marks where the current state hangs)
   snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off
-  snapshot NAME restore SNAP | delete SNAP
+  snapshot NAME restore SNAP
+  snapshot NAME delete SNAP [--branch] [--dry-run]  --branch: with everything below it; --dry-run: only show what goes
 
 Storage:
   media list [--json]                   the media registry: disks and ISOs, sizes, which VMs and snapshots use them
@@ -109,6 +114,10 @@ function intOpt(v: string | undefined, what: string): number | undefined {
   return Number(v);
 }
 
+function formatMiB(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
 function printInfo(vm: VmInfo): void {
   const c = vm.config;
   const lines: [string, string][] = [
@@ -141,6 +150,9 @@ function printInfo(vm: VmInfo): void {
   for (const s of vm.resourceStatus ?? []) lines.push([`  ${s.setting}`, s.detail]);
   if (vm.runtime) lines.push(['QEMU', `pid ${vm.runtime.pid}, ${vm.runtime.accel}, since ${vm.runtime.startedAt}`]);
   if (vm.hasSavedState) lines.push(['Saved state', 'yes']);
+  if (c.autoSnapshot && c.autoSnapshot.keep > 0) lines.push(['Auto snapshots', `before each start, keeping ${c.autoSnapshot.keep}`]);
+  if (vm.linkedTo.length) lines.push(['Linked clone of', vm.linkedTo.join(', ')]);
+  if (vm.linkedClones.length) lines.push(['Linked clones', `${vm.linkedClones.join(', ')} (they stand on its disks; it cannot be deleted before them)`]);
   if (c.description) lines.push(['Description', c.description]);
   out(table(lines.map(([k, v]) => [`${k}:`, v])));
 }
@@ -488,6 +500,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       threads: { type: 'string' },
       since: { type: 'string' },
       follow: { type: 'boolean' },
+      snapshot: { type: 'string' },
+      linked: { type: 'boolean' },
+      branch: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'auto-snapshots': { type: 'string' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -513,7 +530,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network', 'stats', 'balloon'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network', 'stats', 'balloon', 'clone', 'convert-disk', 'cancel'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -588,6 +605,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           ...(o.iso !== undefined ? { iso: o.iso === 'none' || o.iso === '' ? null : path.resolve(o.iso) } : {}),
           ...(o.name ? { name: o.name } : {}),
           ...(o.description !== undefined ? { description: o.description } : {}),
+          ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
         };
         if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox --help)');
         const r = await c.call('vms.modify', { ref: args[0]!, changes });
@@ -628,6 +646,27 @@ export async function main(argv: readonly string[]): Promise<number> {
         need(1, 'delete NAME [--keep-files]');
         const r = await c.call('vms.delete', { ref: args[0]!, keepFiles: o['keep-files'] === true });
         out(r.removedDir ? `Deleted '${args[0]}' and its files` : `Deleted '${args[0]}' (files kept)`);
+        return 0;
+      }
+      case 'clone': {
+        need(2, 'clone SRC NEW [--snapshot SNAP] [--linked]');
+        const r = await c.call('vms.clone', { ref: args[0]!, name: args[1]!, ...(o.snapshot ? { snapshot: o.snapshot } : {}), linked: o.linked === true });
+        warn(r);
+        if (o.json) out(JSON.stringify(r.vm, null, 2));
+        else out(`Created '${r.vm.name}' (${r.vm.uuid}), a ${o.linked ? 'linked' : 'full'} clone of ${o.snapshot ? `snapshot '${o.snapshot}' of ` : ''}'${args[0]}'`);
+        return 0;
+      }
+      case 'cancel': {
+        need(1, 'cancel NAME');
+        const r = await c.call('vms.cancel', { ref: args[0]! });
+        out(r.cancelled ? `Stopping the disk copy of '${args[0]}'` : `'${args[0]}' has no clone or conversion running`);
+        return 0;
+      }
+      case 'convert-disk': {
+        if (args.length < 1 || args.length > 2) throw new UsageError('usage: nestbox convert-disk NAME [DISK]');
+        const r = await c.call('vms.convertDisk', { ref: args[0]!, ...(args[1] ? { disk: args[1] } : {}) });
+        warn(r);
+        out(`Converted; '${r.vm.name}' now uses ${r.vm.config.disks.map((d) => `${d.file} (${d.format})`).join(', ')}`);
         return 0;
       }
       case 'serial':
@@ -788,7 +827,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             else {
               const print = (parent: string | null, depth: number) => {
                 for (const s of l.snapshots.filter((x) => x.parentId === parent)) {
-                  out(`${'  '.repeat(depth)}${s.id === l.current ? '* ' : '- '}${s.name}  (${s.createdAt}${s.withRam ? ', with RAM' : ''})  ${s.id}`);
+                  out(`${'  '.repeat(depth)}${s.id === l.current ? '* ' : '- '}${s.name}  (${s.createdAt}${s.withRam ? ', with RAM' : ''}${s.auto ? ', automatic' : ''})  ${s.id}`);
                   print(s.id, depth + 1);
                 }
               };
@@ -809,9 +848,20 @@ export async function main(argv: readonly string[]): Promise<number> {
             return 0;
           }
           case 'delete': {
-            if (!snap) throw new UsageError('usage: nestbox snapshot NAME delete SNAP');
-            await c.call('snapshots.delete', { ref: vm, id: snap });
-            out(`Deleted snapshot '${snap}'`);
+            if (!snap) throw new UsageError('usage: nestbox snapshot NAME delete SNAP [--branch] [--dry-run]');
+            const branch = o.branch === true;
+            if (branch || o['dry-run']) {
+              const p = await c.call('snapshots.previewDelete', { ref: vm, id: snap, branch });
+              if (o.json && o['dry-run']) {
+                out(JSON.stringify(p, null, 2));
+                return 0;
+              }
+              const names = p.snapshots.map((x) => `'${x.name}'`).join(', ');
+              out(`${o['dry-run'] ? 'Would delete' : 'Deleting'} ${p.snapshots.length} snapshot${p.snapshots.length > 1 ? 's' : ''}: ${names}; frees about ${formatMiB(p.approxBytes)} (${formatMiB(p.ramBytes)} of it saved memory)`);
+              if (o['dry-run']) return 0;
+            }
+            await c.call(branch ? 'snapshots.deleteBranch' : 'snapshots.delete', { ref: vm, id: snap });
+            out(branch ? `Deleted the branch of '${snap}'` : `Deleted snapshot '${snap}'`);
             return 0;
           }
           default:

@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { VmState } from '../../src/core/domain/lifecycle';
 import { hostCore, type HostedCore } from '../../src/core/server/host';
@@ -135,4 +136,25 @@ export async function cleanupHome(home: string): Promise<void> {
     }
   }
   fs.rmSync(home, { recursive: true, force: true });
+}
+
+/**
+ * `qemu-img check` of every image of a VM. While QEMU runs the image is read with
+ * --force-share and QEMU still holds refcount updates in its metadata cache, so leaked
+ * clusters are expected there and only corruption counts; once QEMU has closed the image
+ * (`running` false) it must be entirely clean, leaks included.
+ */
+export function checkImages(files: readonly string[], running: boolean): void {
+  for (const f of files) {
+    let out: string;
+    try {
+      out = execFileSync('qemu-img', ['check', ...(running ? ['-U'] : []), '-f', 'qcow2', '--output=json', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      out = String((err as { stdout?: string }).stdout ?? '');
+      if (!out) throw err;
+    }
+    const j = JSON.parse(out) as { corruptions?: number; leaks?: number; 'check-errors'?: number };
+    const got = { file: path.basename(f), corruptions: j.corruptions ?? 0, errors: j['check-errors'] ?? 0, ...(running ? {} : { leaks: j.leaks ?? 0 }) };
+    expect(got).toEqual({ file: path.basename(f), corruptions: 0, errors: 0, ...(running ? {} : { leaks: 0 }) });
+  }
 }

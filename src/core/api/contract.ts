@@ -161,6 +161,10 @@ export interface VmInfo extends VmSummary {
   readonly qemuLog: string;
   /** Resource settings and whether they are enforced (while running: as applied to QEMU). */
   readonly resourceStatus?: readonly SettingStatus[];
+  /** Names of the linked clones that stand on this VM's disks: it cannot be deleted while there are any. */
+  readonly linkedClones: readonly string[];
+  /** Names of the VMs this linked clone's disks stand on (empty unless it is a linked clone). */
+  readonly linkedTo: readonly string[];
 }
 
 export interface CreateVmSpec {
@@ -195,6 +199,31 @@ export interface ModifyVmSpec {
   readonly display?: DisplayAdapter;
   /** Resource settings to change; null clears one (back to the default). */
   readonly resources?: { readonly [K in keyof ResourceConfig]?: ResourceConfig[K] | null };
+  /** Automatic snapshots before each start: how many to keep (0 turns them off). */
+  readonly autoSnapshots?: number;
+}
+
+export interface CloneSpec {
+  /** The new VM's name. */
+  readonly name: string;
+  /** Clone from this snapshot (id or name); the current state when absent. */
+  readonly snapshot?: string;
+  /** A linked clone: qcow2 overlays on base images of the source instead of full copies. */
+  readonly linked?: boolean;
+}
+
+/** What deleting a snapshot, or a whole branch, would remove and free. */
+export interface SnapshotDeletePreview {
+  readonly snapshots: readonly { readonly id: string; readonly name: string; readonly withRam: boolean }[];
+  /** RAM states the snapshots hold (exact, from qemu-img). */
+  readonly ramBytes: number;
+  /**
+   * Disk space freed, estimated: RAM states plus the disk data only these snapshots keep,
+   * bounded by what the images hold beyond the current state. Approximate by nature.
+   */
+  readonly approxBytes: number;
+  /** Where the current state hangs afterwards, when it hangs in the deleted branch now. */
+  readonly currentMovesTo?: string | null;
 }
 
 export interface OpResult {
@@ -391,6 +420,8 @@ export interface SnapshotInfo {
   readonly hasThumbnail: boolean;
   /** The VM's configuration when the snapshot was taken (restoring brings it back). */
   readonly config: VmConfig;
+  /** Taken automatically before a start; pruned by the VM's retention count. */
+  readonly auto: boolean;
 }
 
 export interface SnapshotList {
@@ -496,6 +527,24 @@ export interface ApiMethods {
   /** `id` is a snapshot id or name. */
   'snapshots.restore': { params: { ref: string; id: string }; result: OpResult };
   'snapshots.delete': { params: { ref: string; id: string }; result: SnapshotList };
+  /** Deletes a snapshot and everything below it. */
+  'snapshots.deleteBranch': { params: { ref: string; id: string }; result: SnapshotList };
+  /** What `snapshots.delete` (branch false) or `snapshots.deleteBranch` (true) would remove and free. */
+  'snapshots.previewDelete': { params: { ref: string; id: string; branch?: boolean }; result: SnapshotDeletePreview };
+  /** A new VM from a snapshot or the current state: a full copy or a linked clone. */
+  'vms.clone': { params: { ref: string } & CloneSpec; result: OpResult };
+  /**
+   * Converts a disk that cannot hold snapshots (raw, VDI, VMDK, ...) into a new qcow2 in the
+   * VM's folder and swaps it in once it is converted and checked; the original stays where
+   * it is (named in the result's warnings) until the user deletes it.
+   */
+  'vms.convertDisk': { params: { ref: string; disk?: string }; result: OpResult };
+  /**
+   * Stops a clone or disk conversion of the VM that is still copying (it fails with
+   * CANCELLED and leaves nothing behind). QEMU's live snapshot save itself runs in one piece
+   * and cannot be stopped midway.
+   */
+  'vms.cancel': { params: { ref: string }; result: { cancelled: boolean } };
   'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };
   'snapshots.thumbnail': { params: { id: string }; result: { pngBase64: string } | null };
   /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */
@@ -548,7 +597,12 @@ export interface ApiEvents {
   'vm.changed': { uuid: string };
   'vm.removed': { uuid: string };
   /** Progress of a long operation (saving or restoring a state, ...); `percent` 0–100. */
-  'vm.progress': { uuid: string; operation: 'saveState' | 'restoreState'; percent: number; done: boolean };
+  'vm.progress': {
+    uuid: string;
+    operation: 'saveState' | 'restoreState' | 'takeSnapshot' | 'restoreSnapshot' | 'deleteSnapshot' | 'clone' | 'convertDisk';
+    percent: number;
+    done: boolean;
+  };
   'log': LogEntry;
   /** A storage job started, progressed or ended (every client hears it). */
   'job.progress': JobInfo;

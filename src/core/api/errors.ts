@@ -24,6 +24,10 @@ export const ERROR_CODES = [
   'PROTOCOL_ERROR',
   'UNKNOWN_METHOD',
   'CANCELLED',
+  /** Something else depends on it (a linked clone on its parent VM). */
+  'IN_USE',
+  /** The VM's disks cannot hold internal snapshots (raw, VDI, VMDK, ...): convert them to qcow2. */
+  'SNAPSHOTS_UNSUPPORTED',
   'INTERNAL',
 ] as const;
 

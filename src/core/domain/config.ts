@@ -35,6 +35,23 @@ export interface DiskConfig {
   readonly readOnly: boolean;
   /** True when Nestbox created the image, so deleting the VM may delete it. */
   readonly owned: boolean;
+  /**
+   * A linked clone's disk: a qcow2 overlay whose backing image Nestbox made (and tracks in
+   * its database). Absent on every other disk; a user's image with a backing file is refused.
+   */
+  readonly backing?: DiskBacking;
+}
+
+export interface DiskBacking {
+  /** Absolute path of the read-only base image. */
+  readonly file: string;
+  readonly format: 'qcow2';
+}
+
+/** Automatic snapshots taken before each start ("undo this session"). */
+export interface AutoSnapshotConfig {
+  /** How many automatic snapshots to keep; older ones are deleted. 0 turns them off. */
+  readonly keep: number;
 }
 
 export interface CdromConfig {
@@ -131,6 +148,8 @@ export interface VmConfig {
   readonly serial: SerialConfig;
   /** Absent in configs written before resource controls existed. */
   readonly resources?: ResourceConfig;
+  /** Absent in configs written before automatic snapshots existed: off. */
+  readonly autoSnapshot?: AutoSnapshotConfig;
 }
 
 export const LIMITS = {
@@ -144,6 +163,7 @@ export const LIMITS = {
   maxNameLength: 64,
   maxCpuShares: 10_000,
   maxHostCpu: 1023,
+  maxAutoSnapshots: 100,
 } as const;
 
 export class ConfigError extends Error {
@@ -250,8 +270,8 @@ export function validateName(name: string, path = 'name'): string {
 
 function parseDisk(v: unknown, path: string): DiskConfig {
   const o = expectObject(v, path);
-  rejectUnknownKeys(o, ['id', 'file', 'format', 'bus', 'readOnly', 'owned'], path);
-  return {
+  rejectUnknownKeys(o, ['id', 'file', 'format', 'bus', 'readOnly', 'owned', 'backing'], path);
+  const disk: DiskConfig = {
     id: str(o, 'id', path, { pattern: ID_RE }),
     file: str(o, 'file', path, { min: 1, max: 4096 }),
     format: oneOf(o, 'format', path, DISK_FORMATS),
@@ -259,6 +279,13 @@ function parseDisk(v: unknown, path: string): DiskConfig {
     readOnly: bool(o, 'readOnly', path),
     owned: bool(o, 'owned', path),
   };
+  if (o['backing'] === undefined) return disk;
+  const b = expectObject(o['backing'], `${path}.backing`);
+  rejectUnknownKeys(b, ['file', 'format'], `${path}.backing`);
+  if (disk.format !== 'qcow2') throw new ConfigError(`${path}.backing`, 'only a qcow2 disk can have a backing image');
+  const file = str(b, 'file', `${path}.backing`, { min: 2, max: 4096 });
+  if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) throw new ConfigError(`${path}.backing.file`, 'must be an absolute path');
+  return { ...disk, backing: { file, format: oneOf(b, 'format', `${path}.backing`, ['qcow2'] as const) } };
 }
 
 function parseCdrom(v: unknown, path: string): CdromConfig {
@@ -397,7 +424,7 @@ export function parseVmConfig(input: unknown): VmConfig {
     o,
     [
       'version', 'uuid', 'name', 'osType', 'description', 'group', 'memoryMiB', 'cpus', 'firmware',
-      'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial', 'resources',
+      'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial', 'resources', 'autoSnapshot',
     ],
     '',
   );
@@ -438,6 +465,12 @@ export function parseVmConfig(input: unknown): VmConfig {
   const memoryMiB = int(o, 'memoryMiB', '', LIMITS.minMemoryMiB, LIMITS.maxMemoryMiB);
   const cpus = int(o, 'cpus', '', LIMITS.minCpus, LIMITS.maxCpus);
   const resources = o['resources'] === undefined ? undefined : parseResources(o['resources'], cpus, memoryMiB);
+  let autoSnapshot: AutoSnapshotConfig | undefined;
+  if (o['autoSnapshot'] !== undefined) {
+    const a = expectObject(o['autoSnapshot'], 'autoSnapshot');
+    rejectUnknownKeys(a, ['keep'], 'autoSnapshot');
+    autoSnapshot = { keep: int(a, 'keep', 'autoSnapshot', 0, LIMITS.maxAutoSnapshots) };
+  }
 
   return {
     version: CONFIG_VERSION,
@@ -457,5 +490,6 @@ export function parseVmConfig(input: unknown): VmConfig {
     display: { adapter: oneOf(display, 'adapter', 'display', DISPLAY_ADAPTERS) },
     serial: { enabled: bool(serial, 'enabled', 'serial') },
     ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
+    ...(autoSnapshot ? { autoSnapshot } : {}),
   };
 }

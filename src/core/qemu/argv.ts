@@ -164,9 +164,18 @@ function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
   const ports = ataPorts(cfg);
   cfg.disks.forEach((d, i) => {
     const file = resolveDiskPath(paths.vmDir, d.file);
+    // A linked clone's base is named here with its format, never taken from the header.
+    const backing: [string, string][] = [];
+    if (d.backing) {
+      out.push(
+        '-blockdev', kv([['driver', 'file'], ['filename', d.backing.file], ['node-name', `${d.id}-base-file`], ['read-only', true]]),
+        '-blockdev', kv([['driver', d.backing.format], ['file', `${d.id}-base-file`], ['node-name', `${d.id}-base`], ['read-only', true]]),
+      );
+      backing.push(['backing', `${d.id}-base`]);
+    }
     out.push(
       '-blockdev', kv([['driver', 'file'], ['filename', file], ['node-name', `${d.id}-file`], ['read-only', d.readOnly]]),
-      '-blockdev', kv([['driver', d.format], ['file', `${d.id}-file`], ['node-name', d.id], ['read-only', d.readOnly]]),
+      '-blockdev', kv([['driver', d.format], ['file', `${d.id}-file`], ...backing, ['node-name', d.id], ['read-only', d.readOnly]]),
       '-device', diskDevice(d, d.id, bootIndex(cfg.bootOrder, 'disk', i), ports),
     );
   });

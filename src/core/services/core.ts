@@ -7,7 +7,8 @@ import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, StatsRepository, VmRepository, type Db } from '../store/db';
+import { CloneRepository, EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, StatsRepository, VmRepository, type Db } from '../store/db';
+import { CloneService } from './clones';
 import { Monitor } from './monitor';
 import { readKsm } from '../qemu/cgroups';
 import { QemuImg } from '../storage/qemuimg';
@@ -61,6 +62,7 @@ export class Core {
   readonly ova: OvaService;
   readonly monitor: Monitor;
   private readonly history: StatsRepository;
+  readonly clones: CloneService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   private closed = false;
@@ -72,7 +74,9 @@ export class Core {
   ) {
     this.settings = new SettingsRepository(db);
     this.eventsRepo = new EventRepository(db);
+    const cloneRepo = new CloneRepository(db);
     this.vms = new VmService({
+      clones: cloneRepo,
       layout,
       vms: new VmRepository(db),
       events: this.eventsRepo,
@@ -105,6 +109,16 @@ export class Core {
     this.ova = new OvaService({ layout, vms: this.vms, vmRepo, media: this.media, img, jobs: this.jobs });
     this.history = new StatsRepository(db);
     this.monitor = new Monitor({ running: () => this.vms.monitored(), history: this.history, bus: this.bus });
+    this.clones = new CloneService({
+      layout,
+      vms: this.vms,
+      vmRepo,
+      snapshots: new SnapshotRepository(db),
+      clones: cloneRepo,
+      img,
+      bus: this.bus,
+    });
+    this.vms.beforeStart = (uuid) => this.snapshots.beforeStart(uuid);
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -252,6 +266,20 @@ export class Core {
           return this.snapshots.restore(str(p, 'ref'), str(p, 'id'));
         case 'snapshots.delete':
           return this.snapshots.delete(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.deleteBranch':
+          return this.snapshots.deleteBranch(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.previewDelete':
+          return this.snapshots.previewDelete(str(p, 'ref'), str(p, 'id'), p['branch'] === true);
+        case 'vms.clone':
+          return this.clones.clone(str(p, 'ref'), {
+            name: str(p, 'name'),
+            ...(typeof p['snapshot'] === 'string' && p['snapshot'] !== '' ? { snapshot: p['snapshot'] } : {}),
+            linked: p['linked'] === true,
+          });
+        case 'vms.cancel':
+          return this.vms.cancel(str(p, 'ref'));
+        case 'vms.convertDisk':
+          return this.vms.convertDisk(str(p, 'ref'), typeof p['disk'] === 'string' && p['disk'] !== '' ? p['disk'] : undefined);
         case 'snapshots.update':
           return this.snapshots.update(str(p, 'ref'), str(p, 'id'), {
             ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}),

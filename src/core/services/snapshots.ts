@@ -6,11 +6,11 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { OpResult, SnapshotInfo, SnapshotList } from '../api/contract';
+import type { ApiEvents, OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { VmConfig } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
-import { reparentOnDelete } from '../domain/snapshots';
+import { deletionOrder, reparentOnDelete, subtree } from '../domain/snapshots';
 import { resolveDiskPath } from '../qemu/argv';
 import { clearSnapshotWork, markSnapshotWork } from './recovery';
 import { runJob } from '../qemu/jobs';
@@ -29,22 +29,23 @@ export interface SnapshotServiceDeps {
 }
 
 /** What a snapshot covers: the qcow2 images by QMP node name and by file. */
-interface Coverage {
+export interface Coverage {
   readonly nodes: string[];
   readonly files: string[];
   /** Where QEMU stores the RAM: the first qcow2 disk. */
   readonly vmstate: string | null;
 }
 
-function coverage(row: VmRow, config: VmConfig): Coverage {
+export function coverage(row: VmRow, config: VmConfig): Coverage {
   const nodes: string[] = [];
   const files: string[] = [];
   for (const d of config.disks) {
     if (d.readOnly) continue;
     if (d.format !== 'qcow2') {
       throw new NestboxError(
-        'INVALID_STATE',
+        'SNAPSHOTS_UNSUPPORTED',
         `disk '${d.id}' of '${row.name}' is ${d.format}, which cannot hold snapshots; convert it to qcow2 first`,
+        d.id,
       );
     }
     nodes.push(d.id);
@@ -58,8 +59,12 @@ function coverage(row: VmRow, config: VmConfig): Coverage {
   return { nodes, files, vmstate };
 }
 
-const sameHardware = (a: VmConfig, b: VmConfig): boolean =>
-  JSON.stringify({ ...a, name: '', description: '', group: '' }) === JSON.stringify({ ...b, name: '', description: '', group: '' });
+const sameHardware = (a: VmConfig, b: VmConfig): boolean => {
+  const hw = (c: VmConfig) => JSON.stringify({ ...c, name: '', description: '', group: '', autoSnapshot: undefined });
+  return hw(a) === hw(b);
+};
+
+type SnapshotOp = Extract<ApiEvents['vm.progress']['operation'], 'takeSnapshot' | 'restoreSnapshot' | 'deleteSnapshot'>;
 
 export class SnapshotService {
   constructor(private readonly d: SnapshotServiceDeps) {}
@@ -76,6 +81,7 @@ export class SnapshotService {
       cpus: s.config.cpus,
       hasThumbnail: s.hasThumbnail,
       config: s.config,
+      auto: s.auto,
     };
   }
 
@@ -108,7 +114,44 @@ export class SnapshotService {
     return t ? { pngBase64: t.toString('base64') } : null;
   }
 
+  /**
+   * Runs a QMP snapshot job with progress events around it, and makes sure the guest runs
+   * afterwards exactly when it ran before: QEMU stops it for the job, and a job that fails
+   * (or a QEMU that misses its own resume) must never leave it paused by mistake. QEMU's
+   * snapshot jobs run in one piece inside its main loop (7.2 and later alike), so they
+   * report no progress in between and cannot be cancelled midway.
+   */
+  private async liveJob(row: VmRow, op: SnapshotOp, command: string, args: Record<string, unknown>): Promise<void> {
+    const qemu = this.d.vms.qemuOf(row.uuid);
+    if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
+    // The state machine knows whether the guest runs (QEMU's own stop/resume for the job is
+    // kept out of it), so asking QEMU before the job would only cost a round trip.
+    const before = { running: this.d.vms.resolve(row.uuid).state === 'running' };
+    this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: op, percent: 0, done: false });
+    try {
+      await this.d.vms.quietly(row.uuid, async () => {
+        try {
+          await runJob(qemu.qmp, command, args);
+        } finally {
+          if (!qemu.exited) {
+            const after = await qemu.qmp.execute<{ running: boolean; status: string }>('query-status').catch(() => null);
+            if (after && before.running && !after.running && after.status !== 'shutdown' && after.status !== 'internal-error') {
+              await qemu.qmp.execute('cont').catch(() => undefined);
+              this.d.vms.log(row.uuid, 'warning', 'snapshot', `'${row.name}' was left paused after ${command}; resumed it`);
+            }
+          }
+        }
+      });
+    } finally {
+      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: op, percent: 100, done: true });
+    }
+  }
+
   async take(ref: string, name: string, description = ''): Promise<SnapshotInfo> {
+    return this.takeSnapshot(ref, name, description, false);
+  }
+
+  private async takeSnapshot(ref: string, name: string, description: string, auto: boolean): Promise<SnapshotInfo> {
     const row = this.d.vms.resolve(ref);
     this.d.vms.require(row, 'takeSnapshot', 'take a snapshot of');
     const snapName = name.trim();
@@ -126,7 +169,7 @@ export class SnapshotService {
       if (row.config.display.adapter !== 'none') {
         thumbnail = await this.d.vms.screenshot(row.uuid).then((s) => Buffer.from(s.pngBase64, 'base64')).catch(() => null);
       }
-      await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes }));
+      await this.liveJob(row, 'takeSnapshot', 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       markSnapshotWork(row.dir);
@@ -144,7 +187,7 @@ export class SnapshotService {
       }
     }
     this.d.repo.insert(
-      { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config },
+      { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto },
       thumbnail,
     );
     this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
@@ -174,7 +217,7 @@ export class SnapshotService {
       if (!sameHardware(snap.config, row.config)) {
         throw new NestboxError('INVALID_STATE', `the hardware of '${row.name}' changed since snapshot '${snap.name}'; power it off to restore it`);
       }
-      await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-load', { tag: snap.tag, vmstate: cov.vmstate, devices: cov.nodes }));
+      await this.liveJob(row, 'restoreSnapshot', 'snapshot-load', { tag: snap.tag, vmstate: cov.vmstate, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       for (const f of cov.files) {
@@ -198,6 +241,104 @@ export class SnapshotService {
     return this.d.vms.result(row.uuid);
   }
 
+  /** Deletes a snapshot and every snapshot below it, children first. */
+  async deleteBranch(ref: string, idOrName: string): Promise<SnapshotList> {
+    const row = this.d.vms.resolve(ref);
+    this.d.vms.require(row, 'deleteSnapshot', 'delete snapshots of');
+    const top = this.find(row, idOrName);
+    const all = this.d.repo.list(row.uuid);
+    const ids = deletionOrder(all, top.id);
+    const pending = all.find((x) => ids.includes(x.id) && x.tag === row.pendingLoadvm);
+    if (pending) {
+      throw new NestboxError('INVALID_STATE', `'${row.name}' resumes from snapshot '${pending.name}' on its next start; discard its saved state first`);
+    }
+    for (const id of ids) await this.delete(row.uuid, id);
+    this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted the branch of '${top.name}' of '${row.name}' (${ids.length} snapshot${ids.length > 1 ? 's' : ''})`);
+    return this.list(row.uuid);
+  }
+
+  /**
+   * What deleting `idOrName` (or its whole branch) removes and roughly frees. The RAM states
+   * are exact (qemu-img reports their size); the disk data only these snapshots keep is not
+   * reported by qcow2, so it is estimated from how much the images hold beyond their virtual
+   * data, shared out between all snapshots.
+   */
+  async previewDelete(ref: string, idOrName: string, branch: boolean): Promise<SnapshotDeletePreview> {
+    const row = this.d.vms.resolve(ref);
+    const top = this.find(row, idOrName);
+    const all = this.d.repo.list(row.uuid);
+    const ids = branch ? subtree(all, top.id) : [top.id];
+    const gone = all.filter((x) => ids.includes(x.id));
+    let ramBytes = 0;
+    let extraBytes = 0;
+    if (this.d.img) {
+      const tags = new Set(gone.map((x) => x.tag));
+      let cov: Coverage | null = null;
+      try {
+        cov = coverage(row, row.config);
+      } catch {
+        cov = null;
+      }
+      for (const f of cov?.files ?? []) {
+        if (!fs.existsSync(f)) continue;
+        const snaps = await this.d.img.snapshots(f).catch(() => []);
+        ramBytes += snaps.filter((x) => tags.has(x.name)).reduce((a, x) => a + x.vmStateSize, 0);
+        // Space the image takes beyond its RAM states, minus what the current state needs at
+        // most (its virtual size), shared out evenly between the snapshots: a rough share.
+        const info = await this.d.img.info(f, 'qcow2').catch(() => null);
+        if (info && snaps.length > 0) {
+          const allRam = snaps.reduce((a, x) => a + x.vmStateSize, 0);
+          const beyond = Math.max(0, info.actualSize - allRam - Math.min(info.actualSize, info.virtualSize));
+          extraBytes += Math.round((beyond * snaps.filter((x) => tags.has(x.name)).length) / snaps.length);
+        }
+      }
+    }
+    let currentMovesTo: string | null | undefined;
+    if (row.currentSnapshot && ids.includes(row.currentSnapshot)) {
+      const parent = branch ? top.parentId : all.find((x) => x.id === row.currentSnapshot)?.parentId ?? null;
+      currentMovesTo = parent ? (all.find((x) => x.id === parent)?.name ?? null) : null;
+    }
+    return {
+      snapshots: gone.map((x) => ({ id: x.id, name: x.name, withRam: x.withRam })),
+      ramBytes,
+      approxBytes: ramBytes + extraBytes,
+      ...(currentMovesTo !== undefined ? { currentMovesTo } : {}),
+    };
+  }
+
+  /**
+   * "Undo this session": a disk-only snapshot before a start, when the VM asks for them,
+   * then the oldest automatic ones beyond its retention count are deleted. Returns warnings
+   * (a failure here must not keep the VM from starting).
+   */
+  async beforeStart(uuid: string): Promise<string[]> {
+    const row = this.d.vms.resolve(uuid);
+    const keep = row.config.autoSnapshot?.keep ?? 0;
+    if (keep <= 0 || (row.state !== 'poweredOff' && row.state !== 'aborted')) return [];
+    try {
+      coverage(row, row.config);
+    } catch (err) {
+      return [`no automatic snapshot was taken: ${(err as Error).message}`];
+    }
+    if (row.config.disks.every((d) => d.readOnly)) return [];
+    const warnings: string[] = [];
+    try {
+      const stamp = new Date().toISOString().replace('T', ' ').slice(0, 16);
+      await this.takeSnapshot(row.uuid, `Before start ${stamp} UTC`, 'Taken automatically before the VM started; restore it to undo that session.', true);
+    } catch (err) {
+      return [`the automatic snapshot before starting failed: ${(err as Error).message}`];
+    }
+    const autos = this.d.repo.list(row.uuid).filter((x) => x.auto);
+    for (const old of autos.slice(0, Math.max(0, autos.length - keep))) {
+      try {
+        await this.delete(row.uuid, old.id);
+      } catch (err) {
+        warnings.push(`could not prune the automatic snapshot '${old.name}': ${(err as Error).message}`);
+      }
+    }
+    return warnings;
+  }
+
   /** Deletes one snapshot; its children move up to its parent and keep their data. */
   async delete(ref: string, idOrName: string): Promise<SnapshotList> {
     const row = this.d.vms.resolve(ref);
@@ -209,7 +350,7 @@ export class SnapshotService {
     const cov = coverage(row, row.config);
     const qemu = isActive(row.state) ? this.d.vms.qemuOf(row.uuid) : null;
     if (qemu) {
-      await this.d.vms.quietly(row.uuid, () => runJob(qemu.qmp, 'snapshot-delete', { tag: snap.tag, devices: cov.nodes }));
+      await this.liveJob(row, 'deleteSnapshot', 'snapshot-delete', { tag: snap.tag, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       markSnapshotWork(row.dir);

@@ -34,10 +34,11 @@ import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
 import { inspectImage } from '../storage/inspect';
 import { QemuImg } from '../storage/qemuimg';
 import { identifyImage } from '../storage/identify';
-import type { EventRepository, VmRepository, VmRow } from '../store/db';
+import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
+import { CancellableJobs } from './vmjobs';
 import { SerialHub } from './serial';
 import type { AcceleratorChoice } from '../api/contract';
 
@@ -60,6 +61,8 @@ export interface VmServiceDeps {
   readonly layout: DataLayout;
   readonly vms: VmRepository;
   readonly events: EventRepository;
+  /** Linked clones and the base images they stand on. */
+  readonly clones: CloneRepository;
   readonly bus: EventBus;
   readonly host: HostCapabilities;
   readonly accelChoice: () => AcceleratorChoice;
@@ -72,7 +75,7 @@ function configError(err: unknown): never {
   throw err;
 }
 
-function randomMac(taken: ReadonlySet<string>): string {
+export function randomMac(taken: ReadonlySet<string>): string {
   for (;;) {
     const b = crypto.randomBytes(3);
     const mac = `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
@@ -99,6 +102,12 @@ export class VmService {
   private readonly running = new Map<string, Running>();
   private readonly img: QemuImg | null;
   private cgroupSupport: CgroupSupport | null = null;
+  /** Runs before a VM is started from powered off (automatic snapshots); returns warnings. */
+  beforeStart: ((uuid: string) => Promise<string[]>) | null = null;
+  /** VMs whose disk is being converted: they must not start meanwhile. */
+  private readonly converting = new Set<string>();
+  /** Clones and conversions in flight, which `cancel` can stop. */
+  readonly jobs = new CancellableJobs();
 
   constructor(private readonly d: VmServiceDeps) {
     this.img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
@@ -186,6 +195,8 @@ export class VmService {
       serialLog: files.serialLog,
       qemuLog: files.qemuLog,
       resourceStatus: this.running.get(r.uuid)?.resources ?? this.plannedResources(r.config),
+      linkedClones: this.d.clones.dependentsOf(r.uuid).map((u) => this.d.vms.get(u)?.name ?? u),
+      linkedTo: this.d.clones.parentsOf(r.uuid).map((u) => this.d.vms.get(u)?.name ?? u),
     };
   }
 
@@ -486,6 +497,9 @@ export class VmService {
           (row.state === 'saved' ? ' (or discard its saved state)' : ''),
       );
     }
+    if (changes.autoSnapshots !== undefined && (!Number.isInteger(changes.autoSnapshots) || changes.autoSnapshots < 0 || changes.autoSnapshots > 100)) {
+      throw new NestboxError('INVALID_ARGUMENT', 'the number of automatic snapshots to keep must be a whole number from 0 (off) to 100');
+    }
     if (changes.memoryMiB !== undefined || changes.cpus !== undefined) {
       this.admitHardware(changes.memoryMiB ?? row.config.memoryMiB, changes.cpus ?? row.config.cpus);
     }
@@ -520,6 +534,7 @@ export class VmService {
         ...(changes.firmware !== undefined ? { firmware: changes.firmware } : {}),
         ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
         ...(resKeys.length || row.config.resources ? { resources: mergeResources(row.config.resources, resChanges) } : {}),
+        ...(changes.autoSnapshots !== undefined ? { autoSnapshot: { keep: changes.autoSnapshots } } : {}),
         cdroms,
       });
     } catch (err) {
@@ -533,6 +548,87 @@ export class VmService {
     this.log(row.uuid, 'info', 'modified', `changed ${Object.keys(changes).join(', ')} of '${next.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.result(row.uuid);
+  }
+
+  /**
+   * Converts a disk that cannot hold snapshots (raw, VDI, VMDK, ...) into a qcow2 in the VM's
+   * folder. The config points at the new image only once it is converted, checked and the
+   * same size; the original is kept where it is for the user to delete.
+   */
+  async convertDisk(ref: string, diskId?: string): Promise<OpResult> {
+    const row = this.resolve(ref);
+    this.require(row, 'modifyHardware', 'convert a disk of');
+    if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
+    const disk = diskId ? row.config.disks.find((d) => d.id === diskId) : row.config.disks.find((d) => !d.readOnly && d.format !== 'qcow2');
+    if (!disk) {
+      throw new NestboxError(diskId ? 'NOT_FOUND' : 'INVALID_ARGUMENT', diskId ? `'${row.name}' has no disk '${diskId}'` : `every disk of '${row.name}' is qcow2 already`);
+    }
+    if (disk.format === 'qcow2') throw new NestboxError('INVALID_ARGUMENT', `disk '${disk.id}' of '${row.name}' is qcow2 already`);
+    if (this.converting.has(row.uuid)) throw new NestboxError('BUSY', `a disk of '${row.name}' is being converted already`);
+    const src = resolveDiskPath(row.dir, disk.file);
+    const facts = inspectImage(src);
+    if (facts.format !== disk.format) {
+      throw new NestboxError('IMAGE_REJECTED', `disk '${disk.id}' (${src}) was attached as ${disk.format} but now looks like ${facts.format}; not converting it`);
+    }
+    const stem = path.basename(src).replace(/\.[^.]*$/, '') || disk.id;
+    let dst = path.join(row.dir, `${stem}.qcow2`);
+    for (let i = 2; fs.existsSync(dst); i++) dst = path.join(row.dir, `${stem}-${i}.qcow2`);
+    const signal = this.jobs.begin(row.uuid, `cannot convert a disk of '${row.name}'`);
+    this.converting.add(row.uuid);
+    this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: 0, done: false });
+    let swapped = false;
+    try {
+      const before = await this.img.info(src, disk.format);
+      let last = 0;
+      await this.img.exportQcow2(src, disk.format, dst, {
+        signal,
+        onProgress: (pct) => {
+          const p = Math.min(99, Math.floor(pct));
+          if (p > last) {
+            last = p;
+            this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: p, done: false });
+          }
+        },
+      });
+      const check = await this.img.check(dst);
+      const after = await this.img.info(dst, 'qcow2');
+      if (check.corruptions > 0 || after.virtualSize !== before.virtualSize) {
+        fs.rmSync(dst, { force: true });
+        throw new NestboxError('IO_ERROR', `the converted copy of disk '${disk.id}' did not check out (${check.corruptions} corruptions, ${after.virtualSize} of ${before.virtualSize} bytes); the original is unchanged`);
+      }
+      const cur = this.resolve(row.uuid);
+      let next: VmConfig;
+      try {
+        next = parseVmConfig({
+          ...cur.config,
+          disks: cur.config.disks.map((d) => (d.id === disk.id ? { ...d, file: path.basename(dst), format: 'qcow2', owned: true } : d)),
+        });
+      } catch (err) {
+        fs.rmSync(dst, { force: true });
+        configError(err);
+      }
+      this.d.vms.updateConfig(next);
+      swapped = true;
+      const note = `the original ${src} is kept; delete it when you no longer need it`;
+      this.log(row.uuid, 'info', 'disk-converted', `converted disk '${disk.id}' of '${row.name}' from ${disk.format} to qcow2 (${dst}); ${note}`);
+      this.d.bus.emit('vm.changed', { uuid: row.uuid });
+      return this.result(row.uuid, [note]);
+    } catch (err) {
+      if (!swapped) fs.rmSync(dst, { force: true });
+      throw NestboxError.from(err, 'IO_ERROR');
+    } finally {
+      this.jobs.end(row.uuid, signal);
+      this.converting.delete(row.uuid);
+      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: 100, done: true });
+    }
+  }
+
+  /** Stops a clone or disk conversion of this VM that is still copying; nothing of it stays. */
+  cancel(ref: string): { cancelled: boolean } {
+    const row = this.resolve(ref);
+    const cancelled = this.jobs.cancel(row.uuid);
+    if (cancelled) this.log(row.uuid, 'info', 'cancelled', `cancelling the disk copy of '${row.name}'`);
+    return { cancelled };
   }
 
   /** Swaps the medium of a running VM's CD drive (QMP tray/medium commands). */
@@ -563,6 +659,18 @@ export class VmService {
   async delete(ref: string, keepFiles: boolean): Promise<{ uuid: string; removedDir: boolean }> {
     const row = this.resolve(ref);
     this.require(row, 'delete', 'delete');
+    const dependents = this.d.clones.dependentsOf(row.uuid).map((u) => this.d.vms.get(u)?.name ?? u);
+    if (dependents.length) {
+      const names = dependents.map((n) => `'${n}'`).join(', ');
+      throw new NestboxError(
+        'IN_USE',
+        `'${row.name}' cannot be deleted: the linked clone${dependents.length > 1 ? 's' : ''} ${names} ${dependents.length > 1 ? 'stand' : 'stands'} on its disks; delete ${dependents.length > 1 ? 'them' : 'it'} first`,
+        dependents.join('\n'),
+      );
+    }
+    // Its own base images (none has a clone left) go with its folder; the rows go first.
+    for (const b of this.d.clones.basesOf(row.uuid)) this.d.clones.removeBase(b.id);
+    const under = this.d.clones.basesUnder(row.uuid);
     const trashed = keepFiles ? null : this.moveToTrash(row);
     crashPoint('delete:trashed');
     try {
@@ -572,6 +680,13 @@ export class VmService {
       throw err;
     }
     crashPoint('delete:row-removed');
+    // A linked clone was the last to stand on a base of another VM: that base is freed,
+    // unless its files are kept (the kept overlay still needs it).
+    for (const b of under) {
+      if (keepFiles || this.d.clones.inUse(b.id)) continue;
+      fs.rmSync(b.file, { force: true });
+      this.d.clones.removeBase(b.id);
+    }
     fs.rmSync(this.d.layout.vmRunDir(row.uuid), { recursive: true, force: true });
     let removedDir = false;
     if (!keepFiles) {
@@ -619,13 +734,17 @@ export class VmService {
   // ---------------------------------------------------------------- lifecycle
 
   async start(ref: string): Promise<OpResult> {
-    const row0 = this.resolve(ref);
+    const first = this.resolve(ref);
+    this.require(first, 'start', 'start');
+    if (this.converting.has(first.uuid)) throw new NestboxError('BUSY', `a disk of '${first.name}' is being converted; wait until it is done`);
+    const early = this.beforeStart && (first.config.autoSnapshot?.keep ?? 0) > 0 ? await this.beforeStart(first.uuid) : [];
+    const row0 = this.resolve(first.uuid);
     this.require(row0, 'start', 'start');
     const previous = row0.state;
     // A saved VM resumes either from the state file (Save state) or from a snapshot with RAM.
     const loadvm = previous === 'saved' ? row0.pendingLoadvm : null;
     const fromSaved = previous === 'saved' && !loadvm;
-    const warnings: string[] = [];
+    const warnings: string[] = [...early];
     // Synchronous check-and-set: a second start now fails with INVALID_STATE.
     const row = this.apply(row0.uuid, { type: 'startRequested' });
     let launched: QemuProcess | null = null;

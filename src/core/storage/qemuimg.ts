@@ -47,6 +47,44 @@ function exec(binary: string, args: readonly string[], opts: { limited?: boolean
   });
 }
 
+/**
+ * Runs qemu-img with `-p` and reports its percentage; an aborted signal ends it (SIGTERM)
+ * and rejects with CANCELLED.
+ */
+function execProgress(binary: string, args: readonly string[], onProgress: (pct: number) => void, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new NestboxError('CANCELLED', 'cancelled'));
+      return;
+    }
+    const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let cancelled = false;
+    const onAbort = () => {
+      cancelled = true;
+      child.kill('SIGTERM');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const all = [...chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+      const last = all.at(-1);
+      if (last) onProgress(Number(last[1]));
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new NestboxError('IO_ERROR', `qemu-img failed: ${err.message}`));
+    });
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (cancelled) reject(new NestboxError('CANCELLED', 'cancelled'));
+      else if (code === 0) resolve();
+      else reject(new NestboxError('IO_ERROR', `qemu-img failed: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`, `${binary} ${args.join(' ')}\n${stderr}`));
+    });
+  });
+}
+
 export class QemuImg {
   constructor(readonly binary: string) {}
 
@@ -175,6 +213,46 @@ export class QemuImg {
     const flag = action === 'create' ? '-c' : action === 'apply' ? '-a' : '-d';
     // `qemu-img snapshot` has no -f: name the driver through --image-opts so nothing is probed.
     await exec(this.binary, ['snapshot', '-q', '--image-opts', flag, tag, `driver=qcow2,file.driver=file,file.filename=${opt(file)}`]);
+  }
+
+  /**
+   * Copies an image, or one internal snapshot of a qcow2 image (`snapshot`: its tag), into a
+   * new, independent qcow2 (reading through any backing image). `shared`: the image is open
+   * in a running QEMU; only ever used to read a snapshot, whose clusters QEMU never rewrites.
+   */
+  async exportQcow2(
+    src: string,
+    srcFormat: DiskFormat,
+    dst: string,
+    opts: { snapshot?: string; shared?: boolean; signal?: AbortSignal; onProgress?: (pct: number) => void } = {},
+  ): Promise<void> {
+    await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+    const args = ['convert', '-f', srcFormat, ...(opts.shared ? ['-U'] : []), ...(opts.snapshot ? ['-l', `snapshot.name=${opt(opts.snapshot)}`] : []), '-O', 'qcow2', src, dst];
+    try {
+      if (opts.onProgress || opts.signal) await execProgress(this.binary, [args[0]!, '-p', ...args.slice(1)], opts.onProgress ?? (() => undefined), opts.signal);
+      else await exec(this.binary, [args[0]!, '-q', ...args.slice(1)], { timeoutMs: 12 * 3600_000 });
+    } catch (err) {
+      await fs.promises.rm(dst, { force: true });
+      throw err;
+    }
+  }
+
+  /** A new qcow2 overlay on a base image Nestbox made, with the base's format written in. */
+  async createOverlay(dst: string, base: string): Promise<void> {
+    await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+    try {
+      await exec(this.binary, ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst]);
+    } catch (err) {
+      await fs.promises.rm(dst, { force: true });
+      throw err;
+    }
+  }
+
+  /** Internal snapshots of a qcow2 image and the RAM state each holds (read with --force-share). */
+  async snapshots(file: string): Promise<{ name: string; vmStateSize: number }[]> {
+    const out = await exec(this.binary, ['info', '-f', 'qcow2', '--force-share', '--output=json', file], { timeoutMs: 30_000 });
+    const j = JSON.parse(out) as { snapshots?: { name?: string; 'vm-state-size'?: number }[] };
+    return (j.snapshots ?? []).map((x) => ({ name: String(x.name ?? ''), vmStateSize: Number(x['vm-state-size'] ?? 0) }));
   }
 
   /** Copies a raw image into a new qcow2 (the UEFI variable store, so it can be snapshotted). */

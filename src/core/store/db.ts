@@ -192,6 +192,8 @@ export interface SnapshotRow {
   readonly tag: string;
   readonly config: VmConfig;
   readonly hasThumbnail: boolean;
+  /** Taken by Nestbox before a start ("undo this session"); pruned by the retention count. */
+  readonly auto: boolean;
 }
 
 interface RawSnapshotRow {
@@ -205,13 +207,14 @@ interface RawSnapshotRow {
   tag: string;
   config: string;
   has_thumb: number;
+  auto: number;
 }
 
 export class SnapshotRepository {
   constructor(private readonly db: Db) {}
 
   private static readonly COLS =
-    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb';
+    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb, auto';
 
   private static toRow(r: RawSnapshotRow): SnapshotRow {
     return {
@@ -225,6 +228,7 @@ export class SnapshotRepository {
       tag: r.tag,
       config: parseVmConfig(JSON.parse(r.config)),
       hasThumbnail: r.has_thumb === 1,
+      auto: r.auto === 1,
     };
   }
 
@@ -239,10 +243,10 @@ export class SnapshotRepository {
     return r && SnapshotRepository.toRow(r);
   }
 
-  insert(s: Omit<SnapshotRow, 'hasThumbnail'>, thumbnail: Buffer | null): void {
+  insert(s: Omit<SnapshotRow, 'hasThumbnail' | 'auto'> & { readonly auto?: boolean }, thumbnail: Buffer | null): void {
     this.db
-      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail);
+      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail, auto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail, s.auto ? 1 : 0);
   }
 
   thumbnail(id: string): Buffer | null {
@@ -260,6 +264,84 @@ export class SnapshotRepository {
 
   rename(id: string, name: string, description: string): void {
     this.db.prepare('UPDATE snapshots SET name = ?, description = ? WHERE id = ?').run(name, description, id);
+  }
+}
+
+/** A read-only qcow2 image Nestbox exported from a VM's disk for linked clones to stand on. */
+export interface DiskBaseRow {
+  readonly id: string;
+  /** The VM it was made from; it cannot be deleted while clones depend on the base. */
+  readonly ownerUuid: string;
+  readonly snapshotId: string | null;
+  readonly diskId: string;
+  readonly file: string;
+  readonly createdAt: string;
+}
+
+/** Base images and the linked clones' disks that stand on them. */
+export class CloneRepository {
+  constructor(private readonly db: Db) {}
+
+  private static toBase(r: { id: string; owner_uuid: string; snapshot_id: string | null; disk_id: string; file: string; created_at: string }): DiskBaseRow {
+    return { id: r.id, ownerUuid: r.owner_uuid, snapshotId: r.snapshot_id, diskId: r.disk_id, file: r.file, createdAt: r.created_at };
+  }
+
+  basesOf(ownerUuid: string): DiskBaseRow[] {
+    return (this.db.prepare('SELECT * FROM disk_bases WHERE owner_uuid = ? ORDER BY created_at').all(ownerUuid) as never[]).map(CloneRepository.toBase);
+  }
+
+  findBase(ownerUuid: string, snapshotId: string, diskId: string): DiskBaseRow | undefined {
+    const r = this.db.prepare('SELECT * FROM disk_bases WHERE owner_uuid = ? AND snapshot_id = ? AND disk_id = ?').get(ownerUuid, snapshotId, diskId) as never;
+    return r ? CloneRepository.toBase(r) : undefined;
+  }
+
+  getBase(id: string): DiskBaseRow | undefined {
+    const r = this.db.prepare('SELECT * FROM disk_bases WHERE id = ?').get(id) as never;
+    return r ? CloneRepository.toBase(r) : undefined;
+  }
+
+  insertBase(b: DiskBaseRow): void {
+    this.db
+      .prepare('INSERT INTO disk_bases (id, owner_uuid, snapshot_id, disk_id, file, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(b.id, b.ownerUuid, b.snapshotId, b.diskId, b.file, b.createdAt);
+  }
+
+  removeBase(id: string): void {
+    this.db.prepare('DELETE FROM disk_bases WHERE id = ?').run(id);
+  }
+
+  link(vmUuid: string, diskId: string, baseId: string): void {
+    this.db.prepare('INSERT INTO linked_disks (vm_uuid, disk_id, base_id) VALUES (?, ?, ?)').run(vmUuid, diskId, baseId);
+  }
+
+  /** The VMs (uuids) whose disks stand on a base made from `ownerUuid`. */
+  dependentsOf(ownerUuid: string): string[] {
+    return (
+      this.db
+        .prepare('SELECT DISTINCT l.vm_uuid AS u FROM linked_disks l JOIN disk_bases b ON b.id = l.base_id WHERE b.owner_uuid = ?')
+        .all(ownerUuid) as { u: string }[]
+    ).map((r) => r.u);
+  }
+
+  /** The VMs (uuids) whose linked disks stand on bases made from other VMs: `vmUuid`'s parents. */
+  parentsOf(vmUuid: string): string[] {
+    return (
+      this.db
+        .prepare('SELECT DISTINCT b.owner_uuid AS u FROM linked_disks l JOIN disk_bases b ON b.id = l.base_id WHERE l.vm_uuid = ?')
+        .all(vmUuid) as { u: string }[]
+    ).map((r) => r.u);
+  }
+
+  /** The bases `vmUuid`'s disks stand on. */
+  basesUnder(vmUuid: string): DiskBaseRow[] {
+    return (
+      this.db.prepare('SELECT DISTINCT b.* FROM disk_bases b JOIN linked_disks l ON l.base_id = b.id WHERE l.vm_uuid = ?').all(vmUuid) as never[]
+    ).map(CloneRepository.toBase);
+  }
+
+  /** Whether any disk still stands on the base. */
+  inUse(baseId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM linked_disks WHERE base_id = ? LIMIT 1').get(baseId) !== undefined;
   }
 }
 

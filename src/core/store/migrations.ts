@@ -129,6 +129,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX vm_stats_minute_time ON vm_stats_minute(minute);
     `,
   },
+  {
+    version: 6,
+    description: 'linked clones (base images Nestbox made and the disks that depend on them) and automatic snapshots',
+    sql: `
+      CREATE TABLE disk_bases (
+        id          TEXT PRIMARY KEY,
+        owner_uuid  TEXT NOT NULL REFERENCES vms(uuid),
+        snapshot_id TEXT,
+        disk_id     TEXT NOT NULL,
+        file        TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+      );
+      CREATE INDEX disk_bases_owner ON disk_bases(owner_uuid);
+      CREATE TABLE linked_disks (
+        vm_uuid  TEXT NOT NULL REFERENCES vms(uuid) ON DELETE CASCADE,
+        disk_id  TEXT NOT NULL,
+        base_id  TEXT NOT NULL REFERENCES disk_bases(id),
+        PRIMARY KEY (vm_uuid, disk_id)
+      );
+      CREATE INDEX linked_disks_base ON linked_disks(base_id);
+      ALTER TABLE snapshots ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -9,6 +9,7 @@ import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
 import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
+import { CloneDialog } from './snapshots/CloneDialog';
 import { ManagerToolbar } from './components/ManagerToolbar';
 import { NetworkManagerDialog } from './network/NetworkManagerDialog';
 import { openConsoleTab } from './console/route';
@@ -27,7 +28,7 @@ import { NewVmWizard } from './wizard/NewVmWizard';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -262,6 +263,7 @@ export function Manager() {
         onSettings={() => setDialog('settings')}
         onNetworks={() => setDialog('networks')}
         onDelete={() => setDialog('delete')}
+        onClone={() => setDialog('clone')}
         onAction={runAction}
         onConsole={() => {
           if (vm) openConsole(vm);
@@ -302,6 +304,16 @@ export function Manager() {
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
       <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
+      {vm && dialog === 'clone' && (
+        <CloneDialog key={vm.uuid} open vm={vm} list={null} snapshotId={null} vms={vms ?? []} onClose={() => setDialog(null)}
+          onCloned={(result) => {
+            setDialog(null);
+            upsert(result.vm);
+            setSelected(result.vm.uuid);
+            refresh();
+          }}
+        />
+      )}
     </Box>
   );
 }

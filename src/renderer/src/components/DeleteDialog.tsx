@@ -3,6 +3,7 @@
  * all files" / "Remove only"): the machine and its folder, or just the list entry.
  */
 import { useState } from 'react';
+import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import CircularProgress from '@mui/material/CircularProgress';
@@ -38,6 +39,8 @@ export function DeleteDialog({ vm, open, onClose, onDelete }: DeleteDialogProps)
     );
   };
   const ownedDisks = vm?.config.disks.filter((d) => d.owned).length ?? 0;
+  const dependents = vm?.linkedClones ?? [];
+  const held = dependents.length > 0;
   return (
     <Dialog
       open={open && vm !== null}
@@ -73,6 +76,12 @@ export function DeleteDialog({ vm, open, onClose, onDelete }: DeleteDialogProps)
                 {vm.dir}
               </Typography>
             </Box>
+            {held && (
+              <Alert severity="warning" sx={{ mt: 2 }}>
+                &apos;{vm.name}&apos; cannot be deleted while linked clones stand on its disks:{' '}
+                {dependents.map((n) => `'${n}'`).join(', ')}. Delete {dependents.length > 1 ? 'them' : 'it'} first.
+              </Alert>
+            )}
             {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
           </DialogContent>
           <DialogActions>
@@ -80,14 +89,14 @@ export function DeleteDialog({ vm, open, onClose, onDelete }: DeleteDialogProps)
               Cancel
             </Button>
             <Box sx={{ flex: 1 }} />
-            <Button variant="outlined" onClick={() => go(true)} disabled={pending !== null} startIcon={pending === 'keep' ? <CircularProgress size={14} color="inherit" /> : undefined}>
+            <Button variant="outlined" onClick={() => go(true)} disabled={pending !== null || held} startIcon={pending === 'keep' ? <CircularProgress size={14} color="inherit" /> : undefined}>
               Keep files
             </Button>
             <Button
               variant="contained"
               color="error"
               onClick={() => go(false)}
-              disabled={pending !== null}
+              disabled={pending !== null || held}
               startIcon={pending === 'all' ? <CircularProgress size={14} color="inherit" /> : undefined}
             >
               Delete all files

@@ -92,6 +92,7 @@ export interface ManagerToolbarProps {
   /** Opens the host Network Manager (bridges, internal networks). */
   readonly onNetworks?: () => void;
   readonly onDelete: () => void;
+  readonly onClone: () => void;
   readonly onAction: (a: LifecycleAction) => void;
   /** Shows the selected VM's screen and serial console. */
   readonly onConsole: () => void;
@@ -101,7 +102,7 @@ export interface ManagerToolbarProps {
   readonly onActivity?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onAction, onConsole, offline, onActivity }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity }: ManagerToolbarProps) {
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -197,7 +198,19 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
         disabled={!can('console')}
         onClick={onConsole}
       />
-      <ToolButton label="Clone" icon={icon(ContentCopyOutlinedIcon)} tooltip="Clone — arrives with snapshots/storage" disabled onClick={() => undefined} />
+      <ToolButton
+        label="Clone"
+        icon={icon(ContentCopyOutlinedIcon)}
+        tooltip={
+          vm === null
+            ? 'Clone the virtual machine (select one first)'
+            : vm.state === 'starting' || vm.state === 'saving' || vm.state === 'stopping'
+              ? 'Clone the virtual machine — wait until it is done starting, saving or stopping'
+              : 'Make a full or linked clone of the VM or one of its snapshots'
+        }
+        disabled={offline || vm === null || vm.state === 'starting' || vm.state === 'saving' || vm.state === 'stopping'}
+        onClick={onClone}
+      />
       {onNetworks && (
         <>
           <Sep />

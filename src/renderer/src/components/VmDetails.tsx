@@ -155,6 +155,9 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                 <Field label="Folder" mono>
                   {vm.dir}
                 </Field>
+                {vm.linkedTo.length > 0 && <Field label="Linked clone of">{vm.linkedTo.join(', ')}</Field>}
+                {vm.linkedClones.length > 0 && <Field label="Linked clones">{`${vm.linkedClones.join(', ')} (they stand on its disks; delete them before it)`}</Field>}
+                {(vm.config.autoSnapshot?.keep ?? 0) > 0 && <Field label="Automatic snapshots">{`Before each start, keeping the ${vm.config.autoSnapshot!.keep} newest`}</Field>}
               </Fields>
             </Section>
             <Section title="System" icon={<DeveloperBoardOutlinedIcon />}>

@@ -94,6 +94,8 @@ interface Draft {
   readonly display: DisplayAdapter;
   readonly iso: string;
   readonly resources: ResourceDraft;
+  /** Automatic snapshots before each start to keep; 0 is off. */
+  readonly autoSnapshots: number;
 }
 
 function draftOf(vm: VmInfo): Draft {
@@ -108,6 +110,7 @@ function draftOf(vm: VmInfo): Draft {
     display: c.display.adapter,
     iso: c.cdroms[0]?.iso ?? '',
     resources: resourceDraftOf(c.resources),
+    autoSnapshots: c.autoSnapshot?.keep ?? 0,
   };
 }
 
@@ -125,6 +128,7 @@ export function changesOf(vm: VmInfo, d: Draft): ModifyVmSpec {
     ...(d.firmware !== o.firmware ? { firmware: d.firmware } : {}),
     ...(d.display !== o.display ? { display: d.display } : {}),
     ...(d.iso.trim() !== o.iso ? { iso: d.iso.trim() === '' ? null : d.iso.trim() } : {}),
+    ...(d.autoSnapshots !== o.autoSnapshots ? { autoSnapshots: d.autoSnapshots } : {}),
   };
 }
 
@@ -221,6 +225,21 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
               helperText={groupProb ?? 'VMs with the same group are listed together; leave empty for none.'}
             />
             <TextField label="Description" value={draft.description} onChange={(e) => set('description', e.target.value)} multiline minRows={4} maxRows={10} />
+            <TextField
+              label="Automatic snapshots before each start"
+              type="number"
+              value={draft.autoSnapshots}
+              onChange={(e) => {
+                const n = Math.trunc(Number(e.target.value));
+                set('autoSnapshots', Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 0);
+              }}
+              helperText={
+                draft.autoSnapshots > 0
+                  ? `A disk snapshot is taken each time the VM starts from powered off ("undo this session"); the ${draft.autoSnapshots} newest are kept.`
+                  : 'Off. Set how many to keep (1–100) to take a disk snapshot each time the VM starts.'
+              }
+              slotProps={{ htmlInput: { min: 0, max: 100, step: 1 } }}
+            />
           </>
         );
       case 'system':
@@ -439,6 +458,8 @@ function changeLabel(k: string): string {
       return 'CD/DVD';
     case 'resources':
       return 'resources';
+    case 'autoSnapshots':
+      return 'automatic snapshots';
     default:
       return k;
   }

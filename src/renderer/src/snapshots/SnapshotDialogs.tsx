@@ -22,8 +22,10 @@ import Typography from '@mui/material/Typography';
 import AddAPhotoOutlinedIcon from '@mui/icons-material/AddAPhotoOutlined';
 import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
 import RestoreRoundedIcon from '@mui/icons-material/RestoreRounded';
-import type { SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
+import type { SnapshotDeletePreview, SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
+import { formatBytes } from '../util/format';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
+import { useCopyProgress } from './CloneDialog';
 import { useNotify } from '../components/Notifications';
 import { useClient } from '../hooks/client';
 import { changedRows } from './diff';
@@ -35,6 +37,17 @@ import { absoluteTime, relativeTime } from './time';
 import { MAX_DESCRIPTION, MAX_NAME, beforeRestoringName, defaultSnapshotName } from './tree';
 
 const isLive = (vm: VmInfo) => vm.state === 'running' || vm.state === 'paused';
+
+/** Ids of `id` and everything below it, top down. */
+function subtree(all: readonly SnapshotInfo[], id: string): string[] {
+  const out: string[] = [];
+  const walk = (x: string) => {
+    out.push(x);
+    for (const n of all) if (n.parentId === x) walk(n.id);
+  };
+  if (all.some((n) => n.id === id)) walk(id);
+  return out;
+}
 
 function useMounted() {
   const mounted = useRef(true);
@@ -411,20 +424,40 @@ export function DeleteSnapshotDialog({ open, vm, snapshot, list, now, onClose, o
   const mounted = useMounted();
   const [running, setRunning] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [branch, setBranch] = useState(false);
+  const [preview, setPreview] = useState<{ readonly branch: boolean; readonly p: SnapshotDeletePreview } | null>(null);
   const all = list?.snapshots ?? [];
   const children = all.filter((s) => s.parentId === snapshot.id);
+  const below = subtree(all, snapshot.id).length - 1;
   const parent = all.find((s) => s.id === snapshot.parentId);
   const dest = parent ? `its parent '${parent.name}'` : 'the top of the tree';
+
+  useEffect(() => {
+    let live = true;
+    client.call('snapshots.previewDelete', { ref: vm.uuid, id: snapshot.id, branch }).then(
+      (p) => {
+        if (live) setPreview({ branch, p });
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [client, vm.uuid, snapshot.id, branch]);
+  const shown = preview && preview.branch === branch ? preview.p : null;
 
   const go = () => {
     if (running) return;
     const target = { uuid: vm.uuid, name: vm.name };
     const snap = snapshot;
+    const whole = branch && below > 0;
     setRunning(true);
     setProblem(null);
-    runSnapshotOp(target.uuid, 'delete', `Deleting snapshot '${snap.name}'…`, () => client.call('snapshots.delete', { ref: target.uuid, id: snap.id })).then(
+    runSnapshotOp(target.uuid, 'delete', whole ? `Deleting '${snap.name}' and the ${below} below it…` : `Deleting snapshot '${snap.name}'…`, () =>
+      client.call(whole ? 'snapshots.deleteBranch' : 'snapshots.delete', { ref: target.uuid, id: snap.id }),
+    ).then(
       (l) => {
-        notify.success(`Deleted snapshot '${snap.name}' of '${target.name}'.`);
+        notify.success(whole ? `Deleted '${snap.name}' and everything below it from '${target.name}'.` : `Deleted snapshot '${snap.name}' of '${target.name}'.`);
         if (!mounted.current) return;
         setRunning(false);
         onDeleted(l);
@@ -460,12 +493,36 @@ export function DeleteSnapshotDialog({ open, vm, snapshot, list, now, onClose, o
       </DialogTitle>
       <DialogContent>
         <SnapshotCard snapshot={snapshot} now={now} />
+        {below > 0 && (
+          <Box sx={{ mt: 1.5 }}>
+            <FormControlLabel
+              control={<Checkbox checked={branch} onChange={(e) => setBranch(e.target.checked)} disabled={running} />}
+              label={`Delete everything below it too (${below} more snapshot${below > 1 ? 's' : ''})`}
+            />
+          </Box>
+        )}
         <Box id="delete-snapshot-text" sx={{ mt: 2 }}>
+          {branch && below > 0 ? (
+            <Para>
+              The whole branch goes:{' '}
+              {(shown?.snapshots ?? subtree(all, snapshot.id).map((id) => all.find((x) => x.id === id)!)).map((x) => `'${x.name}'`).join(', ')}.
+              {list?.current && subtree(all, snapshot.id).includes(list.current)
+                ? ` The current state will then be based on ${parent ? `'${parent.name}'` : 'no snapshot'}.`
+                : ''}
+            </Para>
+          ) : null}
           <Para>
-            {children.length > 0 &&
+            <Box component="span" data-testid="delete-frees">
+              {shown
+                ? `Frees about ${formatBytes(shown.approxBytes)}${shown.ramBytes > 0 ? ` (${formatBytes(shown.ramBytes)} of it saved memory)` : ''}.`
+                : 'Working out how much space this frees…'}
+            </Box>
+          </Para>
+          <Para>
+            {!(branch && below > 0) && children.length > 0 &&
               `${children.length === 1 ? 'Its child' : `Its ${children.length} children`} ${listed} ${children.length === 1 ? 'moves' : 'move'} up to ${dest}. `}
-            {list?.current === snapshot.id ? `The current state will then be based on ${parent ? `'${parent.name}'` : 'no snapshot'}. ` : ''}
-            No data of other snapshots is lost; only the disk space this snapshot alone uses is freed.
+            {!(branch && below > 0) && list?.current === snapshot.id ? `The current state will then be based on ${parent ? `'${parent.name}'` : 'no snapshot'}. ` : ''}
+            No data of other snapshots is lost; only the disk space {branch && below > 0 ? 'these snapshots alone use' : 'this snapshot alone uses'} is freed.
           </Para>
           <Para>
             <Box component="span" sx={{ color: 'text.secondary' }}>
@@ -473,7 +530,7 @@ export function DeleteSnapshotDialog({ open, vm, snapshot, list, now, onClose, o
             </Box>
           </Para>
         </Box>
-        {running && <Progress vm={vm} fallback={`Deleting snapshot '${snapshot.name}'…`} />}
+        {running && <Progress vm={vm} fallback={branch ? `Deleting '${snapshot.name}' and everything below it…` : `Deleting snapshot '${snapshot.name}'…`} />}
         {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
       </DialogContent>
       <DialogActions>
@@ -488,6 +545,97 @@ export function DeleteSnapshotDialog({ open, vm, snapshot, list, now, onClose, o
           startIcon={running ? <CircularProgress size={14} color="inherit" /> : undefined}
         >
           Delete
+        </Button>
+      </DialogActions>
+    </Dialog>
+  );
+}
+
+// ---------------------------------------------------------------------------- convert disk
+
+export interface ConvertDiskDialogProps {
+  readonly open: boolean;
+  readonly vm: VmInfo;
+  readonly onClose: () => void;
+  readonly onConverted: () => void;
+}
+
+/**
+ * Converts the first disk that cannot hold snapshots into qcow2 (`vms.convertDisk`): the VM
+ * uses the copy only once it is made and checked; the original file stays for the user.
+ */
+export function ConvertDiskDialog({ open, vm, onClose, onConverted }: ConvertDiskDialogProps) {
+  const client = useClient();
+  const notify = useNotify();
+  const mounted = useMounted();
+  const [running, setRunning] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [stopped, setStopped] = useState(false);
+  const pct = useCopyProgress(vm.uuid, 'convertDisk', running);
+  const disk = vm.config.disks.find((d) => !d.readOnly && d.format !== 'qcow2');
+  const off = vm.allowed.includes('modifyHardware');
+  const go = () => {
+    if (running || !disk || !off) return;
+    setRunning(true);
+    setProblem(null);
+    setStopped(false);
+    client.call('vms.convertDisk', { ref: vm.uuid, disk: disk.id }).then(
+      (res) => {
+        notify.success(`Converted disk '${disk.id}' of '${vm.name}' to QCOW2.`);
+        for (const w of res.warnings) notify.warning(w, `'${vm.name}'`);
+        if (!mounted.current) return;
+        setRunning(false);
+        onConverted();
+      },
+      (err: unknown) => {
+        if (!mounted.current) return;
+        setRunning(false);
+        if ((err as { code?: string }).code === 'CANCELLED') setStopped(true);
+        else setProblem(toProblem(err, `Could not convert disk '${disk.id}'`));
+      },
+    );
+  };
+  return (
+    <Dialog open={open} onClose={() => (running ? undefined : onClose())} aria-labelledby="convert-disk-title" maxWidth="sm" fullWidth>
+      <DialogTitle id="convert-disk-title">Convert the disk of {vm.name} to QCOW2?</DialogTitle>
+      <DialogContent>
+        {disk && (
+          <>
+            <Para>
+              Disk &apos;{disk.id}&apos; ({disk.file}) is {disk.format.toUpperCase()}, which cannot hold snapshots. Nestbox copies it into a
+              new QCOW2 image in the VM&apos;s folder, checks the copy, and only then switches &apos;{vm.name}&apos; over to it.
+            </Para>
+            <Para>The original file is not changed or deleted: delete it yourself once you no longer need it.</Para>
+          </>
+        )}
+        {!off && (
+          <Alert severity="warning" sx={{ mt: 1 }}>
+            Power &apos;{vm.name}&apos; off first (or discard its saved state): a disk in use cannot be converted.
+          </Alert>
+        )}
+        {running && (
+          <Box role="status" aria-live="polite" sx={{ mt: 2 }}>
+            <Typography variant="body2" color="text.secondary" sx={{ mb: 0.75 }}>
+              Converting and checking…{pct !== null ? ` ${pct}%` : ''}
+            </Typography>
+            <LinearProgress aria-label="Converting" variant={pct !== null ? 'determinate' : 'indeterminate'} value={pct ?? 0} />
+          </Box>
+        )}
+        {stopped && (
+          <Alert severity="info" sx={{ mt: 2 }}>
+            The conversion was stopped; the disk is unchanged.
+          </Alert>
+        )}
+        {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
+      </DialogContent>
+      <DialogActions>
+        {running ? (
+          <Button onClick={() => void client.call('vms.cancel', { ref: vm.uuid }).catch(() => undefined)}>Stop</Button>
+        ) : (
+          <Button onClick={onClose}>Cancel</Button>
+        )}
+        <Button variant="contained" onClick={go} disabled={running || !disk || !off} startIcon={running ? <CircularProgress size={14} color="inherit" /> : undefined}>
+          Convert
         </Button>
       </DialogActions>
     </Dialog>

@@ -27,7 +27,8 @@ import type { SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contr
 import { useNotify } from '../components/Notifications';
 import type { BusyKind } from '../hooks/operations';
 import { CurrentStateDetails, SnapshotDetails } from './SnapshotDetails';
-import { DeleteSnapshotDialog, RestoreSnapshotDialog, TakeSnapshotDialog } from './SnapshotDialogs';
+import { CloneDialog } from './CloneDialog';
+import { ConvertDiskDialog, DeleteSnapshotDialog, RestoreSnapshotDialog, TakeSnapshotDialog } from './SnapshotDialogs';
 import { SnapshotTree } from './SnapshotTree';
 import { usePendingSnapshotOp } from './pending';
 import { deleteReason, restoreReason, takeNotice, takeReason } from './reasons';
@@ -35,7 +36,6 @@ import { useNow } from './time';
 import { CURRENT_STATE, ancestorsOf, visibleRows } from './tree';
 import type { SnapshotsState } from './useSnapshots';
 
-export const CLONE_TOOLTIP = 'Cloning arrives with the storage issue';
 
 export interface SnapshotsViewProps {
   readonly vm: VmInfo;
@@ -64,6 +64,9 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
   const [take, setTake] = useState<DialogState>(closed);
   const [restore, setRestore] = useState<DialogState>(closed);
   const [del, setDel] = useState<DialogState>(closed);
+  const [clone, setClone] = useState<DialogState>(closed);
+  const [convert, setConvert] = useState<DialogState>(closed);
+  const convertible = vm.config.disks.some((d) => !d.readOnly && d.format !== 'qcow2');
   const [menu, setMenu] = useState<{ readonly id: string; readonly x: number; readonly y: number } | null>(null);
   /** Selected once the list that holds it arrives (a snapshot just taken, Current state after a restore). */
   const selectWhenListed = useRef<string | null>(null);
@@ -135,6 +138,14 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
     else if (fromKeyboard && snap && why) notify.warning(why, `Cannot delete '${snap.name}'`);
   };
   const byId = (id: string) => list?.snapshots.find((s) => s.id === id) ?? null;
+  const cloneWhy = offline
+    ? 'The connection to the Nestbox core was lost'
+    : vm.state === 'starting' || vm.state === 'saving' || vm.state === 'stopping'
+      ? `'${vm.name}' is busy (${vm.state}); wait until it is done`
+      : null;
+  const openClone = (snap: SnapshotInfo | null) => {
+    if (cloneWhy === null) setClone((d) => ({ open: true, seq: d.seq + 1, snapshot: snap }));
+  };
 
   let body: ReactElement;
   if (list === null) {
@@ -258,7 +269,13 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
           onClick={() => openDelete(selectedSnap)}
         />
         <Divider orientation="vertical" flexItem sx={{ mx: 0.75, my: 1.25 }} />
-        <Action label="Clone" icon={<ContentCopyOutlinedIcon />} why={CLONE_TOOLTIP} tip="" onClick={() => undefined} />
+        <Action
+          label="Clone"
+          icon={<ContentCopyOutlinedIcon />}
+          why={cloneWhy}
+          tip={selectedSnap ? `Make a new VM from '${selectedSnap.name}'` : `Make a new VM from the current state of '${vm.name}'`}
+          onClick={() => openClone(selectedSnap)}
+        />
         <Box sx={{ flex: 1 }} />
         <Box role="status" aria-live="polite" sx={{ display: 'flex', alignItems: 'center', gap: 1, color: 'text.secondary', minWidth: 0 }}>
           {pending && (
@@ -273,7 +290,17 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
         {pending && <LinearProgress aria-hidden sx={{ position: 'absolute', left: 0, right: 0, bottom: -1, height: 2, borderRadius: 0 }} />}
       </Box>
       {notice && (
-        <Alert severity={vm.state === 'saving' || vm.state === 'starting' || vm.state === 'stopping' ? 'info' : 'warning'} sx={{ borderRadius: 0, py: 0.25, flex: 'none' }}>
+        <Alert
+          severity={vm.state === 'saving' || vm.state === 'starting' || vm.state === 'stopping' ? 'info' : 'warning'}
+          sx={{ borderRadius: 0, py: 0.25, flex: 'none' }}
+          action={
+            convertible ? (
+              <Button color="inherit" size="small" disabled={offline} sx={{ whiteSpace: 'nowrap' }} onClick={() => setConvert((d) => ({ open: true, seq: d.seq + 1, snapshot: null }))}>
+                Convert to QCOW2…
+              </Button>
+            ) : undefined
+          }
+        >
           {notice}
         </Alert>
       )}
@@ -312,6 +339,19 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
                   <DriveFileRenameOutlineRoundedIcon fontSize="small" />
                 </ListItemIcon>
                 <ListItemText secondary="F2">Rename</ListItemText>
+              </MenuItem>,
+              <MenuItem
+                key="clone"
+                disabled={cloneWhy !== null}
+                onClick={() => {
+                  setMenu(null);
+                  openClone(menuSnap);
+                }}
+              >
+                <ListItemIcon>
+                  <ContentCopyOutlinedIcon fontSize="small" />
+                </ListItemIcon>
+                <ListItemText>Clone…</ListItemText>
               </MenuItem>,
               <MenuItem
                 key="delete"
@@ -371,6 +411,30 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
             selectWhenListed.current = CURRENT_STATE;
             reload();
           }}
+        />
+      )}
+      {convert.seq > 0 && (
+        <ConvertDiskDialog
+          key={`convert-${convert.seq}`}
+          open={convert.open}
+          vm={vm}
+          onClose={() => setConvert((d) => ({ ...d, open: false }))}
+          onConverted={() => {
+            setConvert((d) => ({ ...d, open: false }));
+            reload();
+          }}
+        />
+      )}
+      {clone.seq > 0 && (
+        <CloneDialog
+          key={`clone-${clone.seq}`}
+          open={clone.open}
+          vm={vm}
+          list={list}
+          snapshotId={clone.snapshot?.id ?? null}
+          vms={[]}
+          onClose={() => setClone((d) => ({ ...d, open: false }))}
+          onCloned={() => setClone((d) => ({ ...d, open: false }))}
         />
       )}
       {del.snapshot && (
