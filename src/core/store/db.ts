@@ -97,12 +97,29 @@ interface RawVmRow {
   pending_loadvm: string | null;
 }
 
-function toVmRow(r: RawVmRow): VmRow {
+/**
+ * Parsed configs by VM, kept while the stored JSON is unchanged: listing 1,000 VMs would
+ * otherwise parse and validate 1,000 configs on every request. Configs are immutable values
+ * (readonly all the way down), so sharing one between callers is safe.
+ */
+const parsedConfigs = new WeakMap<Db, Map<string, { raw: string; config: VmConfig }>>();
+
+function parseStoredConfig(db: Db, uuid: string, raw: string): VmConfig {
+  let cache = parsedConfigs.get(db);
+  if (!cache) parsedConfigs.set(db, (cache = new Map()));
+  const hit = cache.get(uuid);
+  if (hit && hit.raw === raw) return hit.config;
+  const config = parseVmConfig(JSON.parse(raw));
+  cache.set(uuid, { raw, config });
+  return config;
+}
+
+function toVmRow(r: RawVmRow, db: Db): VmRow {
   const state = (VM_STATES as readonly string[]).includes(r.state) ? (r.state as VmState) : 'aborted';
   return {
     uuid: r.uuid,
     name: r.name,
-    config: parseVmConfig(JSON.parse(r.config)),
+    config: parseStoredConfig(db, r.uuid, r.config),
     state,
     stateReason: r.state_reason,
     dir: r.dir,
@@ -120,17 +137,17 @@ export class VmRepository {
   constructor(private readonly db: Db) {}
 
   list(): VmRow[] {
-    return (this.db.prepare('SELECT * FROM vms ORDER BY name COLLATE NOCASE').all() as RawVmRow[]).map(toVmRow);
+    return (this.db.prepare('SELECT * FROM vms ORDER BY name COLLATE NOCASE').all() as RawVmRow[]).map((r) => toVmRow(r, this.db));
   }
 
   get(uuid: string): VmRow | undefined {
     const r = this.db.prepare('SELECT * FROM vms WHERE uuid = ?').get(uuid) as RawVmRow | undefined;
-    return r && toVmRow(r);
+    return r && toVmRow(r, this.db);
   }
 
   findByName(name: string): VmRow | undefined {
     const r = this.db.prepare('SELECT * FROM vms WHERE name = ? COLLATE NOCASE').get(name) as RawVmRow | undefined;
-    return r && toVmRow(r);
+    return r && toVmRow(r, this.db);
   }
 
   insert(config: VmConfig, dir: string, state: VmState): void {
@@ -152,6 +169,7 @@ export class VmRepository {
 
   delete(uuid: string): void {
     this.db.prepare('DELETE FROM vms WHERE uuid = ?').run(uuid);
+    parsedConfigs.get(this.db)?.delete(uuid);
   }
 
   setCurrentSnapshot(uuid: string, snapshotId: string | null): void {
