@@ -17,7 +17,7 @@ let cases: HostileCase[];
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nestbox-hostile-'));
   cases = makeHostileCorpus(dir);
-});
+}, 60_000);
 afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
