@@ -95,6 +95,8 @@ describe('OVA export and import', () => {
     expect(r.config.disks.map((d) => [d.file, d.format])).toEqual([['loose-disk0.qcow2', 'qcow2']]);
     expect(fs.readdirSync(r.dir).sort()).toEqual(['logs', 'loose-disk0.qcow2']);
     await client.call('vms.delete', { ref: 'loose' });
+    // The deleted VM's own disk left the registry with its folder.
+    expect((await client.call('media.registry', {})).filter((m) => m.path.startsWith(r.dir))).toEqual([]);
     const disk = path.join(folder, 'appliance-disk001.vmdk');
     fs.renameSync(disk, `${disk}.real`);
     fs.symlinkSync(`${disk}.real`, disk);

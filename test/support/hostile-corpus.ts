@@ -174,6 +174,24 @@ export function makeHostileCorpus(dir: string): HostileCase[] {
   patch(p('badcluster.qcow2'), 20, be32(40));
   add('qcow2 with an impossible cluster size', p('badcluster.qcow2'), /cluster size/);
 
+  qemuImg(dir, 'create', '-q', '-f', 'qcow2', 'huge-l1.qcow2', '1M');
+  patch(p('huge-l1.qcow2'), 36, be32(0x40000000));
+  add('qcow2 with a 1G-entry L1 table', p('huge-l1.qcow2'), /L1 table/);
+
+  qemuImg(dir, 'create', '-q', '-f', 'qcow2', 'many-snapshots.qcow2', '1M');
+  patch(p('many-snapshots.qcow2'), 60, be32(0xffffffff));
+  add('qcow2 declaring 4 billion snapshots', p('many-snapshots.qcow2'), /internal snapshots/);
+
+  qemuImg(dir, 'create', '-q', '-f', 'qcow2', 'huge-refcount.qcow2', '1M');
+  patch(p('huge-refcount.qcow2'), 56, be32(0x100000));
+  add('qcow2 with a 64 GiB refcount table', p('huge-refcount.qcow2'), /refcount table/);
+
+  // crypt_method 1 (AES): what an encrypted image's header says. (Making a LUKS one needs a
+  // PBKDF benchmark that fails on a loaded machine.)
+  qemuImg(dir, 'create', '-q', '-f', 'qcow2', 'encrypted.qcow2', '1M');
+  patch(p('encrypted.qcow2'), 32, be32(1));
+  add('encrypted qcow2', p('encrypted.qcow2'), /encrypted/);
+
   qemuImg(dir, 'create', '-q', '-f', 'qcow', 'v1.qcow', '1M');
   add('QCOW version 1', p('v1.qcow'), /QCOW version 1/);
 

@@ -85,6 +85,13 @@ function qcow2Facts(head: Buffer, size: number): HeaderFacts {
   if (clusterBits < 9 || clusterBits > 21) problems.push(`its cluster size (2^${clusterBits}) is not valid`);
   const virtual = head.readBigUInt64BE(24);
   if (tooBig(virtual)) problems.push(absurd(virtual));
+  if (head.readUInt32BE(32) !== 0) problems.push('it is encrypted (Nestbox cannot give QEMU its key)');
+  // Bounds QEMU itself enforces; beyond them a header only serves to make the reader allocate.
+  const l1 = head.readUInt32BE(36);
+  if (l1 * 8 > 32 * 1024 * 1024) problems.push(`its L1 table (${l1} entries) is absurdly large`);
+  const snapshots = head.readUInt32BE(60);
+  if (snapshots > 65536) problems.push(`it declares ${snapshots} internal snapshots`);
+  if (clusterBits >= 9 && clusterBits <= 21 && head.readUInt32BE(56) * 2 ** clusterBits > 8 * 1024 * 1024) problems.push('its refcount table is absurdly large');
   if (version >= 3) {
     if (head.length < 104) problems.push('its qcow2 header is truncated');
     else {
