@@ -11,6 +11,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +44,7 @@ describe('NAT leases', () => {
     await cleanupHome(home);
   });
 
-  it('gives the guest a DHCP lease on the default subnet and on a chosen one (restricted)', async () => {
+  it('gives the guest a DHCP lease on the default subnet and on a chosen one, and restrict cuts off outbound connections', async () => {
     await client.call('vms.create', { name: 'nat2', osType: 'linux-other', memoryMiB: 192, cpus: 1, noDisk: true, iso: testIso() });
     const added = await client.call('network.addNic', { ref: 'nat2', spec: { natNetwork: '10.0.3.0/24', restrict: true } });
     expect(added.vm.config.nics.map((n) => [n.id, n.mode, n.natNetwork ?? 'default', n.restrict ?? false])).toEqual([
@@ -53,6 +55,21 @@ describe('NAT leases', () => {
     const log = await waitForFile(r.vm.serialLog, /NESTBOX-NET-UP/, 150_000, 2);
     expect(log).toContain('NESTBOX-NET-UP 10.0.2.15');
     expect(log).toContain('NESTBOX-NET-UP 10.0.3.15');
+
+    // Outbound: the NAT gateway (.2) leads to the host's loopback, where a server of ours
+    // listens. The open adapter reaches it; the restricted one must not.
+    const srv = http.createServer((_req, res) => res.end('host-ok\n'));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    const serial = await SerialSession.open(client, 'nat2');
+    try {
+      const fetch = (gw: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${gw} ${port} | grep -c host-ok; echo OUT-$((6*7))`;
+      expect(await serial.run(fetch('10.0.2.2'), /\b1\s+OUT-42/, 60_000)).toMatch(/\b1\s+OUT-42/);
+      expect(await serial.run(fetch('10.0.3.2'), /\b[0-9]\s+OUT-42/, 60_000)).toMatch(/\b0\s+OUT-42/);
+    } finally {
+      await serial.close();
+      srv.close();
+    }
     await client.call('vms.powerOff', { ref: 'nat2' });
   });
 });
