@@ -181,6 +181,7 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
   let work: string;
   let dnsmasq: ChildProcess | null = null;
   let confBefore: string | null = null;
+  let confDirMade = false;
 
   const cleanupNet = () => {
     for (const args of [['netns', 'del', NS], ['link', 'del', VETH], ['link', 'del', TAP], ['link', 'del', BR], ['link', 'del', BR_FORBIDDEN]]) {
@@ -229,6 +230,7 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
     });
     // qemu-bridge-helper's ACL: allow our bridge (and not the forbidden one); restored after.
     confBefore = fs.existsSync(BRIDGE_CONF) ? fs.readFileSync(BRIDGE_CONF, 'utf8') : null;
+    confDirMade = !fs.existsSync(path.dirname(BRIDGE_CONF));
     fs.mkdirSync(path.dirname(BRIDGE_CONF), { recursive: true });
     fs.writeFileSync(BRIDGE_CONF, `${confBefore ?? ''}${confBefore && !confBefore.endsWith('\n') ? '\n' : ''}allow ${BR}\n`);
     home = tempHome();
@@ -241,6 +243,7 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
     dnsmasq?.kill('SIGTERM');
     if (confBefore === null) fs.rmSync(BRIDGE_CONF, { force: true });
     else fs.writeFileSync(BRIDGE_CONF, confBefore);
+    if (confDirMade) fs.rmSync(path.dirname(BRIDGE_CONF), { recursive: true, force: true });
     cleanupNet();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
