@@ -11,6 +11,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +44,7 @@ describe('NAT leases', () => {
     await cleanupHome(home);
   });
 
-  it('gives the guest a DHCP lease on the default subnet and on a chosen one (restricted)', async () => {
+  it('gives the guest a DHCP lease on the default subnet and on a chosen one, and restrict cuts off outbound connections', async () => {
     await client.call('vms.create', { name: 'nat2', osType: 'linux-other', memoryMiB: 192, cpus: 1, noDisk: true, iso: testIso() });
     const added = await client.call('network.addNic', { ref: 'nat2', spec: { natNetwork: '10.0.3.0/24', restrict: true } });
     expect(added.vm.config.nics.map((n) => [n.id, n.mode, n.natNetwork ?? 'default', n.restrict ?? false])).toEqual([
@@ -53,6 +55,21 @@ describe('NAT leases', () => {
     const log = await waitForFile(r.vm.serialLog, /NESTBOX-NET-UP/, 150_000, 2);
     expect(log).toContain('NESTBOX-NET-UP 10.0.2.15');
     expect(log).toContain('NESTBOX-NET-UP 10.0.3.15');
+
+    // Outbound: the NAT gateway (.2) leads to the host's loopback, where a server of ours
+    // listens. The open adapter reaches it; the restricted one must not.
+    const srv = http.createServer((_req, res) => res.end('host-ok\n'));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    const serial = await SerialSession.open(client, 'nat2');
+    try {
+      const fetch = (gw: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 ${gw} ${port} | grep -c host-ok; echo OUT-$((6*7))`;
+      expect(await serial.run(fetch('10.0.2.2'), /\b1\s+OUT-42/, 60_000)).toMatch(/\b1\s+OUT-42/);
+      expect(await serial.run(fetch('10.0.3.2'), /\b[0-9]\s+OUT-42/, 60_000)).toMatch(/\b0\s+OUT-42/);
+    } finally {
+      await serial.close();
+      srv.close();
+    }
     await client.call('vms.powerOff', { ref: 'nat2' });
   });
 });
@@ -164,6 +181,7 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
   let work: string;
   let dnsmasq: ChildProcess | null = null;
   let confBefore: string | null = null;
+  let confDirMade = false;
 
   const cleanupNet = () => {
     for (const args of [['netns', 'del', NS], ['link', 'del', VETH], ['link', 'del', TAP], ['link', 'del', BR], ['link', 'del', BR_FORBIDDEN]]) {
@@ -212,6 +230,7 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
     });
     // qemu-bridge-helper's ACL: allow our bridge (and not the forbidden one); restored after.
     confBefore = fs.existsSync(BRIDGE_CONF) ? fs.readFileSync(BRIDGE_CONF, 'utf8') : null;
+    confDirMade = !fs.existsSync(path.dirname(BRIDGE_CONF));
     fs.mkdirSync(path.dirname(BRIDGE_CONF), { recursive: true });
     fs.writeFileSync(BRIDGE_CONF, `${confBefore ?? ''}${confBefore && !confBefore.endsWith('\n') ? '\n' : ''}allow ${BR}\n`);
     home = tempHome();
@@ -224,6 +243,7 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
     dnsmasq?.kill('SIGTERM');
     if (confBefore === null) fs.rmSync(BRIDGE_CONF, { force: true });
     else fs.writeFileSync(BRIDGE_CONF, confBefore);
+    if (confDirMade) fs.rmSync(path.dirname(BRIDGE_CONF), { recursive: true, force: true });
     cleanupNet();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
@@ -270,12 +290,16 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
       ['bridged', 'tap'],
     ]);
     const r = await client.call('vms.start', { ref: 'bridged' });
-    expect(r.warnings.join('\n')).toMatch(/without QEMU's seccomp sandbox/);
+    // The core ran the helper: QEMU keeps its seccomp sandbox (mode 2 = filter).
+    expect(fs.readFileSync(`/proc/${r.vm.runtime!.pid}/status`, 'utf8')).toMatch(/^Seccomp:\s+2$/m);
     const log = await waitForFile(r.vm.serialLog, /NESTBOX-NET-UP 192\.168\.78\.\d+/, 150_000, 2);
     const ips = [...log.matchAll(/NESTBOX-NET-UP (192\.168\.78\.\d+)/g)].map((m) => m[1]!);
     expect(ips).toHaveLength(2);
     const leases = fs.readFileSync(path.join(work, 'leases'), 'utf8');
-    for (const [i, mac] of macs.entries()) expect(leases).toMatch(new RegExp(`${mac} ${ips[i]!.replace(/\./g, '\\.')} `));
+    // Each adapter got its own lease, and those are the addresses the guest reports.
+    const leased = macs.map((mac) => new RegExp(`${mac} (192\\.168\\.78\\.\\d+) `).exec(leases)?.[1]);
+    expect(leased.every((ip) => ip !== undefined)).toBe(true);
+    expect([...leased].sort()).toEqual([...ips].sort());
     for (const ip of ips) {
       const page = sh('ip', ['netns', 'exec', NS, process.execPath, '-e', `
         const get = () => require('http').get({ host: '${ip}', port: 80, path: '/', timeout: 3000 }, (res) => {

@@ -19,8 +19,6 @@ export interface QemuHostFacts {
    * on older QEMU it blocks save state and live snapshots, which matter more.
    */
   readonly clipboard?: boolean;
-  /** qemu-bridge-helper, for adapters bridged through it. */
-  readonly bridgeHelper?: string;
 }
 
 export interface VmPaths {
@@ -47,6 +45,8 @@ export const RUNTIME_FILES = {
   qmpStats: 'qmp-stats.sock',
   vnc: 'vnc.sock',
   serial: 'serial.sock',
+  /** A second QMP monitor, only for adapters bridged through qemu-bridge-helper. */
+  fdMonitor: 'fdmon.sock',
 } as const;
 
 /**
@@ -200,12 +200,24 @@ export function internalSocket(runDir: string, nicId: string): string {
   return path.join(runDir, `${nicId}.sock`);
 }
 
-/** True when an adapter is bridged through qemu-bridge-helper, which QEMU must spawn. */
+const viaHelper = (n: NicConfig) => n.mode === 'bridged' && (n.bridgeVia ?? 'helper') === 'helper';
+
+/** True when an adapter is bridged through qemu-bridge-helper (run by the core, see bridgehelper.ts). */
 export function usesBridgeHelper(cfg: VmConfig): boolean {
-  return cfg.nics.some((n) => n.mode === 'bridged' && (n.bridgeVia ?? 'helper') === 'helper');
+  return cfg.nics.some(viaHelper);
 }
 
-function netdev(n: NicConfig, host: QemuHostFacts, paths: VmPaths): string {
+/** Adapters the core attaches after launch through qemu-bridge-helper, with their boot index. */
+export function bridgeHelperNics(cfg: VmConfig): { nic: NicConfig; bootIndex: number | undefined }[] {
+  return cfg.nics.flatMap((n, i) => (viaHelper(n) ? [{ nic: n, bootIndex: bootIndex(cfg.bootOrder, 'network', i) }] : []));
+}
+
+/** The PCIe root port a helper-bridged adapter is plugged into on q35 (its root bus takes no hotplug). */
+export function helperNicPort(cfg: VmConfig, nicId: string): string | null {
+  return cfg.machine === 'q35' ? `${nicId}-port` : null;
+}
+
+function netdev(n: NicConfig, paths: VmPaths): string {
   switch (n.mode) {
     case 'nat': {
       // Port forwards bind where the rule says (127.0.0.1 by default); nothing else listens.
@@ -217,8 +229,7 @@ function netdev(n: NicConfig, host: QemuHostFacts, paths: VmPaths): string {
       const via = n.bridgeVia ?? 'helper';
       switch (via) {
         case 'helper':
-          if (!host.bridgeHelper) throw new Error('qemu-bridge-helper was not found on this host');
-          return `bridge,${kv([['id', n.id], ['br', n.bridge ?? ''], ['helper', host.bridgeHelper]])}`;
+          throw new Error('an adapter bridged through qemu-bridge-helper is attached after launch');
         case 'tap':
           return `tap,${kv([['id', n.id], ['ifname', n.tap ?? ''], ['script', 'no'], ['downscript', 'no']])}`;
         case 'vmnet':
@@ -243,13 +254,19 @@ function netdev(n: NicConfig, host: QemuHostFacts, paths: VmPaths): string {
   }
 }
 
-function networkSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
+function networkSection(cfg: VmConfig, paths: VmPaths): string[] {
   const out: string[] = [];
   cfg.nics.forEach((n, i) => {
     if (n.mode === 'none') return;
+    if (viaHelper(n)) {
+      // The tap comes later, from the helper through the fd monitor (see bridgehelper.ts).
+      const port = helperNicPort(cfg, n.id);
+      if (port) out.push('-device', `pcie-root-port,id=${port},chassis=${100 + i},slot=0`);
+      return;
+    }
     const boot = bootIndex(cfg.bootOrder, 'network', i);
     out.push(
-      '-netdev', netdev(n, host, paths),
+      '-netdev', netdev(n, paths),
       '-device', `${n.model},netdev=${n.id},id=${n.id}-dev,mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
     );
     // Counters: the frames the netdev sends (to the guest: rx) and receives (from it: tx) are
@@ -262,18 +279,13 @@ function networkSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): str
       );
     }
   });
+  if (usesBridgeHelper(cfg)) {
+    out.push(
+      '-chardev', `socket,${kv([['id', 'fdmon'], ['path', path.join(paths.runDir, RUNTIME_FILES.fdMonitor)], ['server', true], ['wait', false]])}`,
+      '-mon', 'chardev=fdmon,mode=control',
+    );
+  }
   return out;
-}
-
-/**
- * The seccomp sandbox. qemu-bridge-helper is spawned by QEMU and must run setuid root (or
- * with CAP_NET_ADMIN), which neither the spawn filter nor no_new_privs (set by every
- * -sandbox on) allow; a VM bridged through it runs without the sandbox, and the service
- * says so. A prepared tap device keeps the sandbox.
- */
-function sandboxSection(cfg: VmConfig): string[] {
-  if (usesBridgeHelper(cfg)) return ['-sandbox', 'off'];
-  return ['-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'];
 }
 
 function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
@@ -343,11 +355,11 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     '-uuid', cfg.uuid,
     '-nodefaults',
     '-no-user-config',
-    ...sandboxSection(cfg),
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
     ...machineSection(cfg, host),
     ...firmwareSection(cfg, host, paths),
     ...storageSection(cfg, paths),
-    ...networkSection(cfg, host, paths),
+    ...networkSection(cfg, paths),
     ...balloonSection(cfg),
     ...displaySection(cfg, paths),
     ...inputSection(cfg, host),

@@ -103,7 +103,6 @@ export class NetworkService {
           const v = checkHelperBridge(n.bridge ?? '');
           if (!v.ok) throw refusal(what, v);
           if (v.warning) warnings.push(v.warning);
-          warnings.push(`'${n.id}' is bridged through qemu-bridge-helper, which QEMU must spawn with privileges, so this VM runs without QEMU's seccomp sandbox; a prepared tap device keeps it`);
           break;
         }
         case 'tap': {

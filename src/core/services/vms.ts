@@ -28,6 +28,7 @@ import { findOsType } from '../domain/ostypes';
 import { formatBytes, parseSize } from '../domain/units';
 import { buildQemuArgv, resolveDiskPath, RUNTIME_FILES, usesBridgeHelper } from '../qemu/argv';
 import { findBridgeHelper } from '../network/bridges';
+import { attachHelperNics } from '../qemu/bridgehelper';
 import type { HostCapabilities } from '../qemu/host';
 import { resolveAccelerator } from '../qemu/host';
 import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
@@ -774,6 +775,13 @@ export class VmService {
         throw new NestboxError('NOT_FOUND', `the saved state of '${row.name}' is missing; discard it to start afresh`);
       }
       if (this.d.preflight) warnings.push(...this.d.preflight(row.config));
+      if (loadvm && usesBridgeHelper(row.config)) {
+        // -loadvm runs before the core can hot-add the helper's adapters, so the devices would not match.
+        throw new NestboxError(
+          'INVALID_STATE',
+          `'${row.name}' resumes from a snapshot with RAM, which cannot be combined yet with an adapter bridged through qemu-bridge-helper; bridge it through a prepared tap device (nestbox nic ${row.name} set N --via tap --tap TAP), or discard the saved state`,
+        );
+      }
       if (row.config.firmware === 'uefi') await this.ensureEfiVars(row.dir);
       if (previous === 'aborted') await this.checkDisksAfterCrash(row);
       const runDir = this.d.layout.vmRunDir(row.uuid);
@@ -786,7 +794,6 @@ export class VmService {
             accel,
             ovmfCode: host.ovmf?.code ?? null,
             clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
-            ...(usesBridgeHelper(row.config) ? { bridgeHelper: findBridgeHelper() ?? undefined } : {}),
           },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
           { incoming: fromSaved, ...(loadvm ? { loadvm } : {}) },
@@ -809,6 +816,11 @@ export class VmService {
       this.watch(row.uuid, running);
       // Before the guest runs a single instruction (QEMU starts stopped).
       this.enforceResources(row, running);
+      if (usesBridgeHelper(row.config)) {
+        const helper = findBridgeHelper();
+        if (!helper) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-bridge-helper is not installed (Debian, Ubuntu: sudo apt install qemu-system-common)');
+        await attachHelperNics(row.config, runDir, helper);
+      }
       if (fromSaved) await this.loadState(proc, files.savedState);
       await this.attachSerial(row, running);
       await proc.qmp.execute('cont');

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_FILES, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath, usesBridgeHelper } from '../../../../src/core/qemu/argv';
+import { RUNTIME_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath } from '../../../../src/core/qemu/argv';
 import type { LaunchOptions, QemuHostFacts, VmPaths } from '../../../../src/core/qemu/argv';
 import type { VmConfig } from '../../../../src/core/domain/config';
 import { UUID_B, rawCdrom, rawDisk, rawNic, validConfig } from '../../helpers/config';
@@ -128,7 +128,14 @@ const CASES: readonly GoldenCase[] = [
   {
     name: 'bridged-helper',
     cfg: validConfig({ nics: [rawNic({ mode: 'bridged', bridge: 'br0' })] }),
-    host: { ...KVM, bridgeHelper: '/usr/lib/qemu/qemu-bridge-helper' },
+    host: KVM,
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
+    name: 'bridged-helper-pc-boot',
+    cfg: validConfig({ machine: 'pc', bootOrder: ['network', 'disk'], nics: [rawNic({ mode: 'bridged', bridge: 'br0' }), rawNic({ id: 'net1', mode: 'bridged', bridge: 'virbr0', mac: '52:54:00:00:00:01' })] }),
+    host: KVM,
     paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
     launch: COLD,
   },
@@ -250,6 +257,17 @@ describe('buildQemuArgv: golden files', () => {
   });
 });
 
+describe('bridgeHelperNics', () => {
+  it('lists the adapters the core attaches through qemu-bridge-helper, with their boot index', () => {
+    const c = CASES.find((x) => x.name === 'bridged-helper-pc-boot')!;
+    expect(bridgeHelperNics(c.cfg).map((n) => [n.nic.id, n.bootIndex])).toEqual([
+      ['net0', 100],
+      ['net1', 101],
+    ]);
+    expect(build(c).filter((a) => a.startsWith('bridge') || a.includes('helper'))).toEqual([]);
+  });
+});
+
 describe('buildQemuArgv: safety invariants (every case)', () => {
   describe.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const argv = build(c);
@@ -258,10 +276,7 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
     it('disables defaults, user config, and sandboxes QEMU', () => {
       expect(argv).toContain('-nodefaults');
       expect(argv).toContain('-no-user-config');
-      // Only qemu-bridge-helper (spawned setuid by QEMU) needs the sandbox off.
-      expect(valuesOf(argv, '-sandbox')).toEqual([
-        usesBridgeHelper(c.cfg) ? 'off' : 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
-      ]);
+      expect(valuesOf(argv, '-sandbox')).toEqual(['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
     });
 
     it('gives every -blockdev an explicit driver, and never uses -drive or legacy disk flags', () => {
@@ -309,10 +324,12 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
           continue;
         }
         expect(ch).toMatch(/^socket,/);
-        // The serial port, or a NIC's mirrored frames for the traffic counters.
+        // The serial port, the monitor qemu-bridge-helper hands its tap to, or a NIC's mirrored
+        // frames for the traffic counters.
         const id = parseOptionList(ch).get('id')!;
         const m = /^(.+)-m(rx|tx)$/.exec(id);
-        expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, m ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx') : RUNTIME_FILES.serial));
+        const expected = id === 'fdmon' ? RUNTIME_FILES.fdMonitor : m ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx') : RUNTIME_FILES.serial;
+        expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, expected));
         expect(parseOptionList(ch).has('host')).toBe(false);
         expect(parseOptionList(ch).has('port')).toBe(false);
       }
