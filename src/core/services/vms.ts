@@ -528,7 +528,8 @@ export class VmService {
     this.d.vms.updateConfig(next);
     const live = this.running.get(row.uuid);
     if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.enforceResources({ ...row, config: next }, live);
-    this.log(row.uuid, 'info', 'modified', `changed ${Object.keys(changes).join(', ')} of '${next.name}'`);
+    const what = Object.keys(changes).map((k) => (k === 'resources' ? `resources (${resKeys.join(', ')})` : k));
+    this.log(row.uuid, 'info', 'modified', `changed ${what.join(', ')} of '${next.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.result(row.uuid);
   }
