@@ -84,6 +84,7 @@ describe('Performance tab in web mode', () => {
     // Only matching lines remain: QEMU's command line names the balloon device; the start event does not match.
     await expect.poll(() => view.getByLabel('QEMU output').innerText(), { timeout: 10_000 }).toMatch(/^\d+: .*virtio-balloon-pci/);
     expect(await view.getByLabel('Nestbox events').innerText()).not.toContain(`started '${NAME}'`);
+    await page.screenshot({ path: shotPath('vm-log') });
     expect(s.consoleErrors).toEqual([]);
   });
 
@@ -97,6 +98,9 @@ describe('Performance tab in web mode', () => {
     await page.screenshot({ path: shotPath('settings-resources') });
     await dlg.getByRole('button', { name: 'OK', exact: true }).click();
     await dlg.waitFor({ state: 'hidden' });
+    await page.getByRole('tab', { name: 'Details' }).click();
+    await page.getByText('40 % of the host').waitFor();
+    await page.screenshot({ path: shotPath('details-resources') });
     const info = JSON.parse((await cli(s.home, ['info', NAME, '--json'])).stdout) as { config: { resources: Record<string, unknown> }; resourceStatus: { setting: string; enforced: boolean; detail: string }[] };
     expect(info.config.resources).toMatchObject({ cpuShares: 400, cpuLimitPct: 40, balloon: true });
     expect(info.resourceStatus.find((x) => x.setting === 'cpuShares')).toMatchObject({ enforced: true });

@@ -204,6 +204,21 @@ describe('monitoring and resource controls', () => {
       expect(lines[1]!.ts).toBeGreaterThan(lines[0]!.ts);
     });
 
+    it('a new core re-attaches and goes on sampling, counters included', async () => {
+      await serial.close();
+      await hosted.close();
+      ({ hosted, client } = await openCore(home));
+      samples = new Samples(client);
+      await client.call('stats.subscribe', { ref: NAME });
+      const s = (await samples.next(NAME, 2))[1]!;
+      expect(s.nics).toMatchObject([{ id: 'net0', available: true }]);
+      expect(s.disks.map((d) => d.id)).toContain('disk0');
+      expect(s.cpu.vcpus).toHaveLength(1);
+      expect(s.memory.balloonBytes).toBe(256 * 1024 * 1024);
+      const info = await client.call('vms.info', { ref: NAME });
+      expect(info.resourceStatus?.find((x) => x.setting === 'cpuLimitPct')).toMatchObject({ enforced: true });
+    });
+
     it('keeps per-minute history, shown by the CLI', async () => {
       // Powering off closes the running minute into the history.
       await client.call('vms.powerOff', { ref: NAME });

@@ -489,6 +489,13 @@ export class VmService {
       if (!(RESOURCE_KEYS as readonly string[]).includes(k)) throw new NestboxError('INVALID_ARGUMENT', `unknown resource setting '${k}' (known: ${RESOURCE_KEYS.join(', ')})`);
     }
     const resKeys = Object.keys(resChanges) as (keyof ResourceConfig)[];
+    const pins = resChanges.pinCpus;
+    if (Array.isArray(pins)) {
+      const missing = pins.filter((c) => typeof c === 'number' && c >= this.d.host.cpus);
+      if (missing.length) {
+        throw new NestboxError('INVALID_ARGUMENT', `host CPU ${missing.join(', ')} does not exist (this host has ${this.d.host.cpus}: 0–${this.d.host.cpus - 1})`);
+      }
+    }
     const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
     const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
@@ -546,7 +553,8 @@ export class VmService {
     this.d.vms.updateConfig(next);
     const live = this.running.get(row.uuid);
     if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.enforceResources({ ...row, config: next }, live);
-    this.log(row.uuid, 'info', 'modified', `changed ${Object.keys(changes).join(', ')} of '${next.name}'`);
+    const what = Object.keys(changes).map((k) => (k === 'resources' ? `resources (${resKeys.join(', ')})` : k));
+    this.log(row.uuid, 'info', 'modified', `changed ${what.join(', ')} of '${next.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.result(row.uuid);
   }
