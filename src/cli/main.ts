@@ -26,7 +26,7 @@ const USAGE = `Usage: nestbox <command> [options]
 VMs:
   list [--json]                         list VMs and their state
   create NAME [--os-type T] [--memory MiB] [--cpus N] [--disk-size SIZE | --disk PATH | --no-disk]
-              [--iso PATH] [--firmware bios|uefi] [--nic nat|none] [--json]
+              [--iso PATH] [--firmware bios|uefi] [--nic nat|none] [--auto-snapshots KEEP] [--json]
   info NAME [--json]                    show a VM's configuration and state
   modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT]
               [--cpu-shares N|none] [--cpu-limit PCT|none] [--pin 0,1|none] [--mem-max MiB|none]
@@ -581,6 +581,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           ...(o.firmware ? { firmware: o.firmware as 'bios' | 'uefi' } : {}),
           ...(o.nic ? { nic: o.nic as 'nat' | 'none' } : {}),
           ...(o.description ? { description: o.description } : {}),
+          ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
         };
         const r = await c.call('vms.create', spec);
         warn(r);

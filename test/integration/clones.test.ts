@@ -196,6 +196,10 @@ describe('clones, branches, conversion, automatic and UEFI snapshots', () => {
     const vm = await client.call('vms.info', { ref: 'fc' });
     checkImages([diskOf(vm)], false);
     expect((execFileSync('qemu-img', ['snapshot', '-l', diskOf(vm)], { encoding: 'utf8' }).match(/nb-/g) ?? []).length).toBe(2);
+    const made = await cli(home, ['create', 'auto-vm', '--no-disk', '--memory', '64', '--auto-snapshots', '3', '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    expect((JSON.parse(made.stdout) as VmInfo).config.autoSnapshot).toEqual({ keep: 3 });
+    expect((await cli(home, ['info', 'auto-vm'])).stdout).toMatch(/Auto snapshots:\s+before each start, keeping 3/);
     await client.call('vms.modify', { ref: 'fc', changes: { autoSnapshots: 0 } });
     await client.call('vms.start', { ref: 'fc' });
     await client.call('vms.powerOff', { ref: 'fc' });

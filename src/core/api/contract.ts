@@ -185,6 +185,8 @@ export interface CreateVmSpec {
   readonly display?: DisplayAdapter;
   readonly description?: string;
   readonly group?: string;
+  /** Automatic snapshots before each start: how many to keep (0 or absent: off). */
+  readonly autoSnapshots?: number;
 }
 
 export interface ModifyVmSpec {

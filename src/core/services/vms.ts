@@ -105,7 +105,7 @@ export class VmService {
   private cgroupSupport: CgroupSupport | null = null;
   /** Runs before a VM is started from powered off (automatic snapshots); returns warnings. */
   beforeStart: ((uuid: string) => Promise<string[]>) | null = null;
-  /** VMs whose disk is being converted: they must not start meanwhile. */
+  /** VMs whose disk is being converted, or whose automatic snapshot is being taken: no start meanwhile. */
   private readonly converting = new Set<string>();
   /** Clones and conversions in flight, which `cancel` can stop. */
   readonly jobs = new CancellableJobs();
@@ -417,6 +417,7 @@ export class VmService {
         nics,
         display: { adapter: spec.display ?? p.display },
         serial: { enabled: true },
+        ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
       });
     } catch (err) {
       configError(err);
@@ -746,7 +747,17 @@ export class VmService {
     const first = this.resolve(ref);
     this.require(first, 'start', 'start');
     if (this.converting.has(first.uuid)) throw new NestboxError('BUSY', `a disk of '${first.name}' is being converted; wait until it is done`);
-    const early = this.beforeStart && (first.config.autoSnapshot?.keep ?? 0) > 0 ? await this.beforeStart(first.uuid) : [];
+    let early: string[] = [];
+    if (this.beforeStart && (first.config.autoSnapshot?.keep ?? 0) > 0) {
+      // One automatic snapshot per start, even when two clients press Start together.
+      if (this.converting.has(first.uuid)) throw new NestboxError('BUSY', `'${first.name}' is being prepared to start already`);
+      this.converting.add(first.uuid);
+      try {
+        early = await this.beforeStart(first.uuid);
+      } finally {
+        this.converting.delete(first.uuid);
+      }
+    }
     const row0 = this.resolve(first.uuid);
     this.require(row0, 'start', 'start');
     const previous = row0.state;
