@@ -286,6 +286,16 @@ describe('storage: jobs', () => {
     expect(fs.readdirSync(home).filter((n) => n.includes('.partial'))).toEqual([]);
   });
 
+  it('never changes a file it does not know: an unknown or foreign raw file is not resized, compacted or repaired', async () => {
+    const notes = path.join(home, 'notes.txt');
+    fs.writeFileSync(notes, 'keep me\n');
+    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/not in the media registry/) });
+    await client.call('media.info', { path: notes });
+    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/could be any file/) });
+    await expect(client.call('media.compact', { path: notes })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    expect(fs.readFileSync(notes, 'utf8')).toBe('keep me\n');
+  });
+
   it('converts with progress events to every client, and cancels a conversion leaving no partial file', async () => {
     const src = path.join(home, 'big.raw');
     fs.writeFileSync(src, crypto.randomBytes(256 * 1024 * 1024));

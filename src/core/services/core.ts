@@ -52,6 +52,40 @@ function str(p: Record<string, unknown>, key: string): string {
   return v;
 }
 
+type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'string|null';
+
+/**
+ * Checks a spec object at the edge: every key known, every value of its type (absent is
+ * fine; the service applies defaults and deeper rules). What fails is INVALID_ARGUMENT,
+ * never a TypeError from deep inside a service.
+ */
+function spec(v: unknown, what: string, fields: Record<string, FieldType>): Record<string, unknown> {
+  const o = obj(v);
+  for (const [k, val] of Object.entries(o)) {
+    const t = fields[k];
+    if (!t) throw new NestboxError('INVALID_ARGUMENT', `${what}: unknown field '${k}' (known: ${Object.keys(fields).join(', ')})`);
+    if (val === undefined) continue;
+    const ok =
+      t === 'string|null' ? val === null || typeof val === 'string' :
+      t === 'object' ? typeof val === 'object' && val !== null && !Array.isArray(val) :
+      t === 'number' ? typeof val === 'number' && Number.isFinite(val) :
+      typeof val === t;
+    if (!ok) throw new NestboxError('INVALID_ARGUMENT', `${what}: '${k}' must be ${t === 'string|null' ? 'a string or null' : t === 'object' ? 'an object' : `a ${t}`}`);
+  }
+  return o;
+}
+
+const CREATE_FIELDS: Record<string, FieldType> = {
+  name: 'string', osType: 'string', memoryMiB: 'number', cpus: 'number', firmware: 'string', diskSize: 'string', disk: 'string',
+  noDisk: 'boolean', diskBus: 'string', iso: 'string', nic: 'string', display: 'string', description: 'string', group: 'string',
+  autoSnapshots: 'number',
+};
+
+const MODIFY_FIELDS: Record<string, FieldType> = {
+  name: 'string', memoryMiB: 'number', cpus: 'number', iso: 'string|null', description: 'string', group: 'string',
+  firmware: 'string', display: 'string', resources: 'object', autoSnapshots: 'number',
+};
+
 export class Core {
   readonly bus = new EventBus();
   readonly vms: VmService;
@@ -215,9 +249,9 @@ export class Core {
         case 'vms.info':
           return this.vms.info(str(p, 'ref'));
         case 'vms.create':
-          return this.vms.create(p as never);
+          return this.vms.create(spec(p, 'vms.create', CREATE_FIELDS) as never);
         case 'vms.modify':
-          return this.vms.modify(str(p, 'ref'), obj(p['changes']) as never);
+          return this.vms.modify(str(p, 'ref'), spec(p['changes'], 'vms.modify changes', MODIFY_FIELDS) as never);
         case 'vms.start': {
           const row = this.vms.resolve(str(p, 'ref'));
           this.media.assertNotBusy(row.config.disks.map((d) => resolveDiskPath(row.dir, d.file)));

@@ -254,6 +254,22 @@ export class MediaService {
   }
 
   /** Refuses while a running (or saved) VM has the image open or a job works on it. */
+  /**
+   * Images are changed in place only when Nestbox knows them: made by Nestbox or used by a
+   * VM. A raw "image" can be any file at all, so an unknown one is never resized, compacted
+   * or repaired on a path alone; attach it to a VM (or convert it) first.
+   */
+  private requireChangeable(abs: string, format: string, verb: string): void {
+    const known = this.d.repo.get(abs);
+    const used = this.usesOf(abs).length > 0;
+    if (!known && !used) {
+      throw new NestboxError('NOT_FOUND', `cannot ${verb} '${abs}': it is not in the media registry (add it with 'nestbox media info PATH', or attach it to a VM)`);
+    }
+    if (format === 'raw' && !known?.owned && !used) {
+      throw new NestboxError('INVALID_STATE', `cannot ${verb} '${path.basename(abs)}': a raw file Nestbox did not make and no VM uses could be any file; attach it to a VM or convert it first`);
+    }
+  }
+
   private requireIdle(abs: string, verb: string): void {
     if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
     for (const u of this.usesOf(abs)) {
@@ -367,6 +383,7 @@ export class MediaService {
     this.requireIdle(abs, 'resize');
     const id = await this.identify(abs);
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', 'an ISO image cannot be resized');
+    this.requireChangeable(abs, id.format, 'resize');
     if (bytes < id.virtualSize && !shrink) {
       throw new NestboxError(
         'INVALID_ARGUMENT',
@@ -389,6 +406,7 @@ export class MediaService {
     const abs = this.abs(file);
     this.requireIdle(abs, 'compact');
     const id = await this.identify(abs);
+    this.requireChangeable(abs, id.format, 'compact');
     if (id.format !== 'qcow2' && id.format !== 'raw') {
       throw new NestboxError('INVALID_ARGUMENT', `compacting works on qcow2 and raw images; convert this ${id.format} image to qcow2 instead`);
     }
@@ -420,6 +438,7 @@ export class MediaService {
     const abs = this.abs(file);
     this.requireIdle(abs, 'check');
     const id = await this.identify(abs);
+    if (repair) this.requireChangeable(abs, id.format, 'repair');
     if (id.format !== 'qcow2' && id.format !== 'vdi' && id.format !== 'vhdx') {
       throw new NestboxError('INVALID_ARGUMENT', `qemu-img can check qcow2, VDI and VHDX images, not ${id.format}`);
     }
