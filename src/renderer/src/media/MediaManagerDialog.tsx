@@ -97,7 +97,7 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
   const rows = useMemo(() => (media ?? []).filter((m) => m.kind === tab), [media, tab]);
   const current = rows.find((m) => m.path === selected) ?? null;
   const runningOn = (m: MediumInfo | null) => m !== null && jobs.some((j) => j.state === 'running' && j.target === m.path);
-  const visibleJobs = jobs.slice(0, 6);
+  const visibleJobs = jobs.slice(0, 5);
   const defaultDir = host ? `${host.dataDir}/media` : current ? dirOf(current.path) : '';
 
   const startJob = async (what: string, run: () => Promise<JobInfo>) => {
@@ -179,7 +179,7 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
             <CircularProgress size={22} aria-label="Loading media" />
           </Box>
         ) : (
-          <TableContainer sx={{ flex: 1, minHeight: 0, border: 1, borderColor: 'divider', borderRadius: 1.5 }}>
+          <TableContainer sx={{ flex: 1, minHeight: 160, border: 1, borderColor: 'divider', borderRadius: 1.5 }}>
             <Table size="small" stickyHeader aria-label={tab === 'disk' ? 'Hard disks' : 'Optical disks'}>
               <TableHead>
                 <TableRow>
@@ -237,9 +237,13 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
           </TableContainer>
         )}
         {visibleJobs.length > 0 && (
-          <Box component="section" aria-label="Jobs" sx={{ display: 'grid', gap: 1.25, border: 1, borderColor: 'divider', borderRadius: 1.5, p: 1.5 }}>
+          <Box
+            component="section"
+            aria-label="Jobs"
+            sx={{ flex: 'none', display: 'grid', gap: 1.25, border: 1, borderColor: 'divider', borderRadius: 1.5, p: 1.5, maxHeight: 210, overflowY: 'auto' }}
+          >
             <Typography variant="subtitle2" component="h3">
-              Jobs
+              Recent jobs
             </Typography>
             {visibleJobs.map((j) => (
               <JobProgress key={j.id} job={j} onCancel={() => void client.call('jobs.cancel', { id: j.id }).catch((err: unknown) => setProblem(toProblem(err, 'Could not cancel')))} />
