@@ -3,7 +3,7 @@
  * core's MessagePort into the page (a port cannot cross contextBridge, so it is posted to
  * the main world, as Electron's documentation describes).
  */
-import { contextBridge, ipcRenderer } from 'electron';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
 
 const PORT_CHANNEL = 'nestbox:port';
 
@@ -16,4 +16,6 @@ contextBridge.exposeInMainWorld('nestboxDesktop', {
   openConsoleWindow: (uuid: string, name: string): void => ipcRenderer.send('nestbox:open-console', { uuid, name }),
   chooseFile: (options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null> =>
     ipcRenderer.invoke('nestbox:choose-file', options) as Promise<string | null>,
+  /** Where a file dropped on the window is on disk ('' for one with no path); no IPC, no access beyond the name. */
+  pathForFile: (file: File): string => webUtils.getPathForFile(file),
 });

@@ -23,12 +23,18 @@ import type { LifecycleAction } from './model/vmState';
 import { SettingsDialog } from './settings/SettingsDialog';
 import { MachinePane } from './snapshots/MachinePane';
 import { ActivityOverview } from './monitor/ActivityOverview';
-import { NewVmWizard } from './wizard/NewVmWizard';
+import { NewVmWizard, type WizardPrefill } from './wizard/NewVmWizard';
+import { DropOverlay } from './media/DropOverlay';
+import { ImportDialog } from './media/ImportDialog';
+import { MediaManagerDialog } from './media/MediaManagerDialog';
+import { UploadDialog } from './media/UploadDialog';
+import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from './media/dropped';
+import { MAX_NAME_LENGTH } from './util/validation';
 
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -83,6 +89,9 @@ export function Manager() {
   /** A double-click on a VM whose details are still loading acts once they arrive. */
   const [pendingActivate, setPendingActivate] = useState<string | null>(null);
   const [sidebar, setSidebar] = useState(() => readNumber(SIDEBAR_KEY, 300));
+  /** Files dropped on the window, handled one after another (the first is on screen). */
+  const [dropped, setDropped] = useState<readonly File[]>([]);
+  const [prefill, setPrefill] = useState<WizardPrefill | undefined>(undefined);
 
   const vm = info && info.uuid === selected ? info : null;
 
@@ -102,7 +111,34 @@ export function Manager() {
     }
   }, [selected, sidebar]);
 
-  const openNew = useCallback(() => setDialog('new'), []);
+  const openNew = useCallback(() => {
+    setPrefill(undefined);
+    setDialog('new');
+  }, []);
+
+  const onDropFiles = useCallback(
+    (files: readonly File[]) => {
+      const usable: File[] = [];
+      for (const f of files) {
+        if (classifyDrop(f.name) === 'unknown') notify.warning(`Nestbox cannot use ${f.name}: drop an ${ACCEPTED_DESCRIPTION} file.`, 'Unknown file type');
+        else usable.push(f);
+      }
+      if (usable.length > 0) setDropped((q) => [...q, ...usable]);
+    },
+    [notify],
+  );
+  const nextDropped = useCallback(() => setDropped((q) => q.slice(1)), []);
+  const currentDrop = dialog === null || dialog === 'media' ? dropped[0] : undefined;
+  const isoReady = useCallback(
+    (file: File, path: string) => {
+      const taken = (vms ?? []).map((v) => v.name);
+      const t = host ? guessOsType(file.name, host.osTypes) : undefined;
+      setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(t ? { osType: t.id } : {}) });
+      setDropped((q) => q.slice(1));
+      setDialog('new');
+    },
+    [vms, host],
+  );
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'n') {
@@ -270,6 +306,7 @@ export function Manager() {
         }}
         offline={lost !== null}
         onActivity={() => setDialog('activity')}
+        onMedia={() => setDialog('media')}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -288,7 +325,7 @@ export function Manager() {
       <StatusBar vms={vms} host={host} />
 
       {host && (
-        <NewVmWizard open={dialog === 'new'} host={host} vms={vms ?? []} onClose={() => setDialog(null)} onCreated={onCreated} />
+        <NewVmWizard open={dialog === 'new'} host={host} vms={vms ?? []} onClose={() => setDialog(null)} onCreated={onCreated} initial={prefill} />
       )}
       {host && (
         <SettingsDialog
@@ -304,6 +341,30 @@ export function Manager() {
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
       <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
+      <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} />
+      <DropOverlay onFiles={onDropFiles} disabled={lost !== null} />
+      {host && currentDrop && classifyDrop(currentDrop.name) === 'iso' && (
+        <UploadDialog key={`${currentDrop.name}-${currentDrop.lastModified}`} file={currentDrop} onReady={(p) => isoReady(currentDrop, p)} onClose={nextDropped} />
+      )}
+      {host && currentDrop && (classifyDrop(currentDrop.name) === 'disk' || classifyDrop(currentDrop.name) === 'appliance') && (
+        <ImportDialog
+          key={`${currentDrop.name}-${currentDrop.lastModified}`}
+          file={currentDrop}
+          kind={classifyDrop(currentDrop.name) === 'appliance' ? 'appliance' : 'disk'}
+          host={host}
+          vms={vms ?? []}
+          selectedVm={vm}
+          onClose={nextDropped}
+          onImported={(imported, warnings) => {
+            nextDropped();
+            upsert(imported);
+            setSelected(imported.uuid);
+            refresh();
+            notify.success(`Imported '${imported.name}'.`);
+            for (const w of warnings) notify.warning(w, `'${imported.name}'`);
+          }}
+        />
+      )}
       {vm && dialog === 'clone' && (
         <CloneDialog key={vm.uuid} open vm={vm} list={null} snapshotId={null} vms={vms ?? []} onClose={() => setDialog(null)}
           onCloned={(result) => {

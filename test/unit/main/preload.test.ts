@@ -20,6 +20,9 @@ const electron = {
     invoke: vi.fn(async (..._args: unknown[]) => '/isos/debian.iso'),
     send: vi.fn(),
   },
+  webUtils: {
+    getPathForFile: vi.fn((_file: unknown) => '/home/me/Downloads/debian.iso'),
+  },
 };
 const fakeWindow = { postMessage: vi.fn(), location: { origin: 'app://nestbox' } };
 
@@ -39,11 +42,11 @@ afterEach(() => {
 });
 
 describe('preload', () => {
-  it('exposes exactly one API, nestboxDesktop, with platform, chooseFile and openConsoleWindow', () => {
+  it('exposes exactly one API, nestboxDesktop, with platform, chooseFile, openConsoleWindow and pathForFile', () => {
     expect(electron.contextBridge.exposeInMainWorld).toHaveBeenCalledTimes(1);
     expect([...exposed.keys()]).toEqual(['nestboxDesktop']);
     const api = exposed.get('nestboxDesktop') as Record<string, unknown>;
-    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'openConsoleWindow', 'platform']);
+    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'openConsoleWindow', 'pathForFile', 'platform']);
     expect(api['platform']).toBe(process.platform);
   });
 
@@ -57,6 +60,15 @@ describe('preload', () => {
     const options = { title: 'Choose an ISO image', filters: [{ name: 'ISO images', extensions: ['iso'] }] };
     await expect(api.chooseFile(options)).resolves.toBe('/isos/debian.iso');
     expect(electron.ipcRenderer.invoke).toHaveBeenCalledExactlyOnceWith('nestbox:choose-file', options);
+  });
+
+  it('pathForFile asks webUtils for the dropped file and sends nothing over IPC', () => {
+    const api = exposed.get('nestboxDesktop') as { pathForFile(f: unknown): string };
+    const file = { name: 'debian.iso' };
+    expect(api.pathForFile(file)).toBe('/home/me/Downloads/debian.iso');
+    expect(electron.webUtils.getPathForFile).toHaveBeenCalledExactlyOnceWith(file);
+    expect(electron.ipcRenderer.send).not.toHaveBeenCalled();
+    expect(electron.ipcRenderer.invoke).not.toHaveBeenCalled();
   });
 
   it('openConsoleWindow sends only the open-console channel, with the VM it names', () => {

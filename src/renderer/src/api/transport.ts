@@ -13,6 +13,8 @@ export interface DesktopBridge {
   chooseFile(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null>;
   /** Opens (or focuses) the VM's console in a window of its own. */
   openConsoleWindow(uuid: string, name: string): void;
+  /** The path of a file dropped on the window (Electron's webUtils.getPathForFile); '' when it has none. */
+  pathForFile(file: File): string;
   readonly platform: string;
 }
 

@@ -13,6 +13,7 @@ import AddCircleOutlineRoundedIcon from '@mui/icons-material/AddCircleOutlineRou
 import ContentCopyOutlinedIcon from '@mui/icons-material/ContentCopyOutlined';
 import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
 import DesktopWindowsOutlinedIcon from '@mui/icons-material/DesktopWindowsOutlined';
+import AlbumOutlinedIcon from '@mui/icons-material/AlbumOutlined';
 import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
 import LayersClearOutlinedIcon from '@mui/icons-material/LayersClearOutlined';
 import PauseRoundedIcon from '@mui/icons-material/PauseRounded';
@@ -91,6 +92,7 @@ export interface ManagerToolbarProps {
   readonly onSettings: () => void;
   /** Opens the host Network Manager (bridges, internal networks). */
   readonly onNetworks?: () => void;
+  readonly onMedia?: () => void;
   readonly onDelete: () => void;
   readonly onClone: () => void;
   readonly onAction: (a: LifecycleAction) => void;
@@ -102,7 +104,7 @@ export interface ManagerToolbarProps {
   readonly onActivity?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia }: ManagerToolbarProps) {
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -211,9 +213,19 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
         disabled={offline || vm === null || vm.state === 'starting' || vm.state === 'saving' || vm.state === 'stopping'}
         onClick={onClone}
       />
+      {(onNetworks || onMedia) && <Sep />}
+      {onMedia && (
+        <ToolButton
+          label="Media"
+          name="Media Manager"
+          icon={icon(AlbumOutlinedIcon)}
+          tooltip="Virtual Media Manager: disks and optical images, their sizes and users; convert, resize, compact, check"
+          disabled={offline}
+          onClick={onMedia}
+        />
+      )}
       {onNetworks && (
         <>
-          <Sep />
           <ToolButton
             label="Networks"
             name="Network Manager"

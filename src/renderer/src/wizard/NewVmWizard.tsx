@@ -51,6 +51,14 @@ export interface NewVmWizardProps {
   readonly vms: readonly VmSummary[];
   readonly onClose: () => void;
   readonly onCreated: (result: OpResult) => void;
+  /** Fields filled in before the user starts (a dropped ISO: its name, a guessed type, the ISO). */
+  readonly initial?: WizardPrefill;
+}
+
+export interface WizardPrefill {
+  readonly name?: string;
+  readonly osType?: string;
+  readonly iso?: string;
 }
 
 export function NewVmWizard({ open, onClose, ...rest }: NewVmWizardProps) {
@@ -86,9 +94,16 @@ function familyTitle(f: OsFamily): string {
   }
 }
 
-function WizardBody({ host, vms, onClose, onCreated }: Omit<NewVmWizardProps, 'open'>) {
+function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizardProps, 'open'>) {
   const client = useClient();
-  const [draft, setDraft] = useState<Draft>(() => initialDraft(host));
+  const [draft, setDraft] = useState<Draft>(() => {
+    let d = initialDraft(host);
+    const t = initial?.osType ? host.osTypes.find((x) => x.id === initial.osType) : undefined;
+    if (t) d = withOsType(d, t, host);
+    if (initial?.name) d = touch(d, 'name', initial.name);
+    if (initial?.iso) d = touch(d, 'iso', initial.iso);
+    return d;
+  });
   const [step, setStep] = useState<StepIndex>(0);
   const [submitting, setSubmitting] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -351,7 +366,7 @@ function SummaryRow({ label, children }: { readonly label: string; readonly chil
   );
 }
 
-function OsTypeSelect({ types, value, onChange }: { readonly types: readonly OsType[]; readonly onChange: (t: OsType) => void; readonly value: string }) {
+export function OsTypeSelect({ types, value, onChange, id = 'new-vm-type-label' }: { readonly types: readonly OsType[]; readonly onChange: (t: OsType) => void; readonly value: string; readonly id?: string }) {
   const items: ReactNode[] = [];
   for (const f of FAMILY_ORDER) {
     const members = types.filter((t) => t.family === f);
@@ -371,9 +386,9 @@ function OsTypeSelect({ types, value, onChange }: { readonly types: readonly OsT
   const selected = types.find((t) => t.id === value);
   return (
     <FormControl>
-      <InputLabel id="new-vm-type-label">Type</InputLabel>
+      <InputLabel id={id}>Type</InputLabel>
       <Select
-        labelId="new-vm-type-label"
+        labelId={id}
         label="Type"
         value={value}
         onChange={(e) => {
