@@ -153,7 +153,7 @@ export function createAppTheme(mode: 'light' | 'dark'): Theme {
       },
       MuiStepLabel: { styleOverrides: { label: { fontSize: '0.8125rem' } } },
       MuiLinearProgress: { styleOverrides: { root: { borderRadius: 2 } } },
-      MuiSnackbar: { defaultProps: { anchorOrigin: { vertical: 'bottom', horizontal: 'right' } } },
+      MuiSnackbar: { defaultProps: { anchorOrigin: { vertical: 'bottom', horizontal: 'left' } } },
       MuiListItemButton: {
         styleOverrides: {
           root: {
