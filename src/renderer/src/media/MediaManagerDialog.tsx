@@ -326,7 +326,7 @@ function SubDialog({ title, onClose, onSubmit, submitLabel, disabled, children, 
   };
   return (
     <Dialog open onClose={onClose} maxWidth="sm" fullWidth aria-label={title}>
-      <Box component="form" onSubmit={submit} noValidate>
+      <Box component="form" onSubmit={submit} noValidate sx={{ display: 'flex', flexDirection: 'column', minHeight: 0 }}>
         <DialogTitle>{title}</DialogTitle>
         <DialogContent dividers sx={{ display: 'grid', gap: 2 }}>
           {children}
