@@ -201,6 +201,20 @@ describe('drag-and-drop and the Media Manager in web mode', () => {
     expect(await rm.getByRole('button', { name: 'Remove', exact: true }).isDisabled()).toBe(true);
     await rm.getByRole('button', { name: 'Cancel', exact: true }).click();
     await mm.getByRole('tab', { name: /Hard disks/ }).click();
+
+    // Attach the uploaded VDI to a powered-off VM, then detach it again.
+    const vdi = mm.locator('tr[data-medium="guest-disk.vdi"]');
+    await vdi.click();
+    await mm.getByRole('button', { name: 'Attach…', exact: true }).click();
+    const attach = page.getByRole('dialog', { name: 'Attach guest-disk.vdi' });
+    await attach.getByRole('combobox', { name: 'Virtual machine' }).click();
+    await page.getByRole('option', { name: 'nestbox-test-guest', exact: true }).click();
+    await attach.getByRole('button', { name: 'Attach', exact: true }).click();
+    await expect.poll(async () => (await vdi.locator('td').allInnerTexts())[4], { timeout: 20_000 }).toBe('nestbox-test-guest');
+    const attached = JSON.parse((await cli(s.home, ['info', 'nestbox-test-guest', '--json'])).stdout);
+    expect(attached.config.disks.map((d: { file: string }) => d.file)).toEqual([path.join(s.home, 'media', 'guest-disk.vdi')]);
+    await mm.getByRole('button', { name: 'Detach', exact: true }).click();
+    await expect.poll(async () => (await vdi.locator('td').allInnerTexts())[4], { timeout: 20_000 }).toBe('—');
   });
 
   it('a conversion started in the Media Manager shows its progress and completes', async () => {

@@ -361,7 +361,7 @@ export function Manager() {
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
       <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
-      <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} />
+      <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} vms={vms ?? []} />
       <DropOverlay onFiles={onDropFiles} disabled={lost !== null} />
       {host && currentDrop && classifyDrop(currentDrop.name) === 'iso' && (
         <UploadDialog key={`${currentDrop.name}-${currentDrop.lastModified}`} file={currentDrop} onReady={(p) => isoReady(currentDrop, p)} onClose={nextDropped} />
