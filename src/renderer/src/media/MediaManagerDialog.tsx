@@ -83,7 +83,7 @@ export function MediaManagerDialog({ open, onClose, host, vms }: {
   readonly vms: readonly VmSummary[];
 }) {
   return (
-    <Dialog open={open} onClose={onClose} maxWidth="lg" fullWidth aria-labelledby="media-title" slotProps={{ paper: { sx: { height: 640, maxHeight: 'calc(100vh - 32px)' } } }}>
+    <Dialog open={open} onClose={onClose} maxWidth="lg" fullWidth aria-labelledby="media-title" slotProps={{ paper: { sx: { height: 720, maxHeight: 'calc(100vh - 32px)' } } }}>
       {open && <Body onClose={onClose} host={host ?? null} vms={vms} />}
     </Dialog>
   );
@@ -102,7 +102,7 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
   const rows = useMemo(() => (media ?? []).filter((m) => m.kind === tab), [media, tab]);
   const current = rows.find((m) => m.path === selected) ?? null;
   const runningOn = (m: MediumInfo | null) => m !== null && jobs.some((j) => j.state === 'running' && j.target === m.path);
-  const visibleJobs = jobs.slice(0, 5);
+  const visibleJobs = [...jobs.filter((j) => j.state === 'running'), ...jobs.filter((j) => j.state !== 'running').slice(0, 2)];
   const defaultDir = host ? `${host.dataDir}/media` : current ? dirOf(current.path) : '';
 
   const startJob = async (what: string, run: () => Promise<JobInfo>) => {
@@ -241,8 +241,8 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
                       <Typography variant="body2" noWrap sx={{ fontWeight: 500 }}>
                         {m.name}
                       </Typography>
-                      <Typography variant="caption" color="text.secondary" noWrap component="div">
-                        {m.missing ? (m.problem ?? 'missing') : dirOf(m.path)}
+                      <Typography variant="caption" color={m.missing || m.problem ? 'error' : 'text.secondary'} noWrap component="div" title={m.problem ?? m.path}>
+                        {m.missing || m.problem ? (m.problem ?? 'The file is missing.') : dirOf(m.path)}
                       </Typography>
                     </TableCell>
                     <TableCell>
