@@ -179,6 +179,9 @@ describe('drag-and-drop and the Media Manager in web mode', () => {
     await mm.waitFor();
     const disk = mm.locator('tr[data-medium="guest-disk.qcow2"]');
     await disk.waitFor({ timeout: 20_000 });
+    // The uploaded appliance is not a disk, and the refused image says why.
+    expect(await mm.locator('tr[data-medium="appliance.ova"]').count()).toBe(0);
+    expect(await mm.locator('tr[data-medium="sneaky.qcow2"]').innerText()).toMatch(/refused: .*backing file/);
     const isoSize = fs.statSync(testIso()).size;
     const cells = await disk.locator('td').allInnerTexts();
     expect(cells[1]).toBe('QCOW2');
