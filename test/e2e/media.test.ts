@@ -20,21 +20,22 @@ function row(page: Page, name: string, state?: string) {
   return page.locator(sel);
 }
 
-/** Drags `file` over the window (screenshot of the overlay when `shot` is given) and drops it. */
-async function dropFile(page: Page, file: string, shot?: string): Promise<void> {
+/** Drags `file` (or several) over the window (screenshot of the overlay when `shot` is given) and drops it. */
+async function dropFile(page: Page, file: string | readonly string[], shot?: string): Promise<void> {
   await page.evaluate(() => {
     document.getElementById('e2e-drop-source')?.remove();
     const input = document.createElement('input');
     input.type = 'file';
     input.id = 'e2e-drop-source';
+    input.multiple = true;
     input.style.display = 'none';
     document.body.append(input);
   });
-  await page.locator('#e2e-drop-source').setInputFiles(file);
+  await page.locator('#e2e-drop-source').setInputFiles(typeof file === 'string' ? file : [...file]);
   await page.evaluate(() => {
     const input = document.getElementById('e2e-drop-source') as HTMLInputElement;
     const dt = new DataTransfer();
-    dt.items.add(input.files![0]!);
+    for (const f of Array.from(input.files!)) dt.items.add(f);
     (window as unknown as { __e2eDrop: DataTransfer }).__e2eDrop = dt;
     for (const type of ['dragenter', 'dragover']) document.body.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
   });
@@ -140,12 +141,47 @@ describe('drag-and-drop and the Media Manager in web mode', () => {
     await expect.poll(() => page.getByText(/Nestbox cannot use notes\.txt/).isVisible(), { timeout: 10_000 }).toBe(true);
   });
 
+  it('several files dropped at once are handled in turn: a hostile image is refused with the core’s reason, an OVA is imported', async () => {
+    const hostile = path.join(work, 'sneaky.qcow2');
+    execFileSync('qemu-img', ['create', '-f', 'qcow2', '-b', '/etc/passwd', '-F', 'raw', hostile, '64M']);
+    const ova = path.join(work, 'appliance.ova');
+    await cli(s.home, ['export', 'guest-disk', ova]);
+    expect(fs.existsSync(ova)).toBe(true);
+    await dropFile(page, [hostile, ova]);
+
+    const disk = page.getByRole('dialog', { name: 'Import Disk Image' });
+    await disk.waitFor({ timeout: 30_000 });
+    expect(await disk.getByText('sneaky.qcow2', { exact: true }).isVisible()).toBe(true);
+    const importButton = disk.getByRole('button', { name: 'Import', exact: true });
+    await expect.poll(() => importButton.isEnabled(), { timeout: 30_000 }).toBe(true);
+    await importButton.click();
+    await disk.getByText(/backing file/).waitFor({ timeout: 60_000 });
+    await settle(page);
+    await page.screenshot({ path: shotPath('media-10-hostile-refused') });
+    expect(await row(page, 'sneaky').count()).toBe(0);
+    await disk.getByRole('button', { name: 'Cancel', exact: true }).click();
+
+    const appliance = page.getByRole('dialog', { name: 'Import Appliance' });
+    await appliance.waitFor({ timeout: 30_000 });
+    expect(await appliance.getByRole('textbox', { name: 'Name', exact: true }).inputValue()).toBe('appliance');
+    const go = appliance.getByRole('button', { name: 'Import', exact: true });
+    await expect.poll(() => go.isEnabled(), { timeout: 60_000 }).toBe(true);
+    await go.click();
+    await appliance.waitFor({ state: 'hidden', timeout: 120_000 });
+    await row(page, 'appliance', 'poweredOff').waitFor({ timeout: 20_000 });
+    const info = JSON.parse((await cli(s.home, ['info', 'appliance', '--json'])).stdout);
+    expect(info.config.disks).toHaveLength(1);
+  });
+
   it('the Media Manager shows sizes and which VMs use each medium', async () => {
     await page.getByRole('button', { name: 'Media Manager', exact: true }).click();
     const mm = page.getByRole('dialog', { name: 'Media Manager' });
     await mm.waitFor();
     const disk = mm.locator('tr[data-medium="guest-disk.qcow2"]');
     await disk.waitFor({ timeout: 20_000 });
+    // The uploaded appliance is not a disk, and the refused image says why.
+    expect(await mm.locator('tr[data-medium="appliance.ova"]').count()).toBe(0);
+    expect(await mm.locator('tr[data-medium="sneaky.qcow2"]').innerText()).toMatch(/refused: .*backing file/);
     const isoSize = fs.statSync(testIso()).size;
     const cells = await disk.locator('td').allInnerTexts();
     expect(cells[1]).toBe('QCOW2');
@@ -168,6 +204,20 @@ describe('drag-and-drop and the Media Manager in web mode', () => {
     expect(await rm.getByRole('button', { name: 'Remove', exact: true }).isDisabled()).toBe(true);
     await rm.getByRole('button', { name: 'Cancel', exact: true }).click();
     await mm.getByRole('tab', { name: /Hard disks/ }).click();
+
+    // Attach the uploaded VDI to a powered-off VM, then detach it again.
+    const vdi = mm.locator('tr[data-medium="guest-disk.vdi"]');
+    await vdi.click();
+    await mm.getByRole('button', { name: 'Attach…', exact: true }).click();
+    const attach = page.getByRole('dialog', { name: 'Attach guest-disk.vdi' });
+    await attach.getByRole('combobox', { name: 'Virtual machine' }).click();
+    await page.getByRole('option', { name: 'nestbox-test-guest', exact: true }).click();
+    await attach.getByRole('button', { name: 'Attach', exact: true }).click();
+    await expect.poll(async () => (await vdi.locator('td').allInnerTexts())[4], { timeout: 20_000 }).toBe('nestbox-test-guest');
+    const attached = JSON.parse((await cli(s.home, ['info', 'nestbox-test-guest', '--json'])).stdout);
+    expect(attached.config.disks.map((d: { file: string }) => d.file)).toEqual([path.join(s.home, 'media', 'guest-disk.vdi')]);
+    await mm.getByRole('button', { name: 'Detach', exact: true }).click();
+    await expect.poll(async () => (await vdi.locator('td').allInnerTexts())[4], { timeout: 20_000 }).toBe('—');
   });
 
   it('a conversion started in the Media Manager shows its progress and completes', async () => {

@@ -109,6 +109,8 @@ export class MediaService {
         try {
           const facts = inspectImage(file);
           if (facts.virtualSize !== null) virtualSize = facts.virtualSize;
+          // A file from outside keeps saying why it is refused (Nestbox's own chains, e.g. linked clones, are fine).
+          if (!owned && facts.problems.length) problem = `refused: ${facts.problems.join('; ')}`;
         } catch {
           // Being written right now (a running VM): keep the last known size.
         }
@@ -129,7 +131,8 @@ export class MediaService {
       return;
     }
     for (const n of names) {
-      if (n.endsWith('.partial') || n.startsWith('.')) continue;
+      // An uploaded OVA/OVF is an appliance to import, not a medium (a tar would pass for raw).
+      if (n.endsWith('.partial') || n.startsWith('.') || /\.(ova|ovf)$/i.test(n)) continue;
       const file = path.join(dir, n);
       if (this.d.repo.get(file)) continue;
       try {

@@ -28,6 +28,7 @@ import { DropOverlay } from './media/DropOverlay';
 import { ImportDialog } from './media/ImportDialog';
 import { MediaManagerDialog } from './media/MediaManagerDialog';
 import { UploadDialog } from './media/UploadDialog';
+import { readIsoLabel } from './media/isoLabel';
 import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from './media/dropped';
 import { MAX_NAME_LENGTH } from './util/validation';
 
@@ -132,10 +133,13 @@ export function Manager() {
   const isoReady = useCallback(
     (file: File, path: string) => {
       const taken = (vms ?? []).map((v) => v.name);
-      const t = host ? guessOsType(file.name, host.osTypes) : undefined;
-      setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(t ? { osType: t.id } : {}) });
-      setDropped((q) => q.slice(1));
-      setDialog('new');
+      // The volume label survives renaming the file ("Ubuntu 24.04 LTS amd64", "CCCOMA_X64FRE_EN-US_DV9"); the name is the fallback.
+      void readIsoLabel(file).then((label) => {
+        const t = host ? ((label ? guessOsType(label, host.osTypes) : undefined) ?? guessOsType(file.name, host.osTypes)) : undefined;
+        setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(t ? { osType: t.id } : {}) });
+        setDropped((q) => q.slice(1));
+        setDialog('new');
+      });
     },
     [vms, host],
   );
@@ -143,7 +147,10 @@ export function Manager() {
     const onKey = (e: KeyboardEvent) => {
       if ((e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'n') {
         e.preventDefault();
-        setDialog((d) => d ?? 'new');
+        setDialog((d) => {
+          if (d === null) setPrefill(undefined);
+          return d ?? 'new';
+        });
       }
     };
     window.addEventListener('keydown', onKey);
@@ -325,7 +332,20 @@ export function Manager() {
       <StatusBar vms={vms} host={host} />
 
       {host && (
-        <NewVmWizard open={dialog === 'new'} host={host} vms={vms ?? []} onClose={() => setDialog(null)} onCreated={onCreated} initial={prefill} />
+        <NewVmWizard
+          open={dialog === 'new'}
+          host={host}
+          vms={vms ?? []}
+          onClose={() => {
+            setDialog(null);
+            setPrefill(undefined);
+          }}
+          onCreated={(r) => {
+            setPrefill(undefined);
+            onCreated(r);
+          }}
+          initial={prefill}
+        />
       )}
       {host && (
         <SettingsDialog
@@ -341,7 +361,7 @@ export function Manager() {
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
       <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
-      <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} />
+      <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} vms={vms ?? []} />
       <DropOverlay onFiles={onDropFiles} disabled={lost !== null} />
       {host && currentDrop && classifyDrop(currentDrop.name) === 'iso' && (
         <UploadDialog key={`${currentDrop.name}-${currentDrop.lastModified}`} file={currentDrop} onReady={(p) => isoReady(currentDrop, p)} onClose={nextDropped} />

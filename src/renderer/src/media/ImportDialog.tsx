@@ -146,7 +146,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
 
   const title = kind === 'appliance' ? 'Import Appliance' : 'Import Disk Image';
   return (
-    <Box component="form" onSubmit={submit} noValidate>
+    <Box component="form" onSubmit={submit} noValidate sx={{ display: 'flex', flexDirection: 'column', minHeight: 0 }}>
       <DialogTitle id="import-title">{title}</DialogTitle>
       <DialogContent dividers sx={{ display: 'grid', gap: 2.25 }}>
         <Typography variant="body2" color="text.secondary">
@@ -193,7 +193,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
         )}
         {job && <JobProgress job={job} onCancel={cancelJob} />}
         {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
-        {hostFile.phase === 'ready' && hostFile.file.uploaded && !job && (
+        {hostFile.phase === 'ready' && hostFile.file.uploaded && !job && !problem && (
           <Alert severity="info" role="note">
             Uploaded to the host’s media folder as {hostFile.file.path.split('/').pop()}.
           </Alert>

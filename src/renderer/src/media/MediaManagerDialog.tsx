@@ -28,7 +28,7 @@ import Tabs from '@mui/material/Tabs';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import Alert from '@mui/material/Alert';
-import type { HostInfo, JobInfo, MediumFormat, MediumInfo } from '../../../core/api/contract';
+import type { HostInfo, JobInfo, MediumFormat, MediumInfo, VmSummary } from '../../../core/api/contract';
 import type { DiskFormat } from '../../../core/domain/config';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useClient } from '../hooks/client';
@@ -48,7 +48,7 @@ const FORMAT_LABELS: Record<MediumFormat, string> = {
 const FORMAT_EXT: Record<DiskFormat, string> = { qcow2: 'qcow2', raw: 'img', vdi: 'vdi', vmdk: 'vmdk', vpc: 'vhd', vhdx: 'vhdx' };
 const TARGET_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
 
-type Action = 'create' | 'convert' | 'resize' | 'delete';
+type Action = 'create' | 'convert' | 'resize' | 'delete' | 'attach';
 
 function dirOf(p: string): string {
   const i = p.lastIndexOf('/');
@@ -76,15 +76,20 @@ export function usageText(m: MediumInfo): string {
     .join(', ');
 }
 
-export function MediaManagerDialog({ open, onClose, host }: { readonly open: boolean; readonly onClose: () => void; readonly host?: HostInfo | null }) {
+export function MediaManagerDialog({ open, onClose, host, vms }: {
+  readonly open: boolean;
+  readonly onClose: () => void;
+  readonly host?: HostInfo | null;
+  readonly vms: readonly VmSummary[];
+}) {
   return (
-    <Dialog open={open} onClose={onClose} maxWidth="lg" fullWidth aria-labelledby="media-title" slotProps={{ paper: { sx: { height: 640, maxHeight: 'calc(100vh - 32px)' } } }}>
-      {open && <Body onClose={onClose} host={host ?? null} />}
+    <Dialog open={open} onClose={onClose} maxWidth="lg" fullWidth aria-labelledby="media-title" slotProps={{ paper: { sx: { height: 720, maxHeight: 'calc(100vh - 32px)' } } }}>
+      {open && <Body onClose={onClose} host={host ?? null} vms={vms} />}
     </Dialog>
   );
 }
 
-function Body({ onClose, host }: { readonly onClose: () => void; readonly host: HostInfo | null }) {
+function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly host: HostInfo | null; readonly vms: readonly VmSummary[] }) {
   const client = useClient();
   const { media, error } = useRegistry(true);
   const jobs = useJobs();
@@ -97,7 +102,7 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
   const rows = useMemo(() => (media ?? []).filter((m) => m.kind === tab), [media, tab]);
   const current = rows.find((m) => m.path === selected) ?? null;
   const runningOn = (m: MediumInfo | null) => m !== null && jobs.some((j) => j.state === 'running' && j.target === m.path);
-  const visibleJobs = jobs.slice(0, 5);
+  const visibleJobs = [...jobs.filter((j) => j.state === 'running'), ...jobs.filter((j) => j.state !== 'running').slice(0, 2)];
   const defaultDir = host ? `${host.dataDir}/media` : current ? dirOf(current.path) : '';
 
   const startJob = async (what: string, run: () => Promise<JobInfo>) => {
@@ -161,6 +166,30 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
             </Button>
           </>
         )}
+        <Button size="small" variant="outlined" disabled={!current || current.missing} onClick={() => setAction('attach')}>
+          Attach…
+        </Button>
+        <Button
+          size="small"
+          variant="outlined"
+          disabled={!current || !current.usedBy.some((u) => u.current)}
+          onClick={() => {
+            if (!current) return;
+            const use = current.usedBy.find((u) => u.current);
+            if (!use) return;
+            setProblem(null);
+            const call =
+              current.kind === 'iso'
+                ? client.call('vms.modify', { ref: use.uuid, changes: { iso: null } })
+                : client.call('vms.detachDisk', { ref: use.uuid, disk: use.device });
+            call.then(
+              () => setNote(`Detached ${current.name} from '${use.vm}' (${use.device}); the file stays where it is.`),
+              (err: unknown) => setProblem(toProblem(err, `Could not detach ${current.name} from '${use.vm}'`)),
+            );
+          }}
+        >
+          Detach
+        </Button>
         <Box sx={{ flex: 1 }} />
         <Button size="small" color="error" variant="outlined" disabled={!current || runningOn(current)} onClick={() => setAction('delete')}>
           Remove…
@@ -212,8 +241,8 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
                       <Typography variant="body2" noWrap sx={{ fontWeight: 500 }}>
                         {m.name}
                       </Typography>
-                      <Typography variant="caption" color="text.secondary" noWrap component="div">
-                        {m.missing ? (m.problem ?? 'missing') : dirOf(m.path)}
+                      <Typography variant="caption" color={m.missing || m.problem ? 'error' : 'text.secondary'} noWrap component="div" title={m.problem ?? m.path}>
+                        {m.missing || m.problem ? (m.problem ?? 'The file is missing.') : dirOf(m.path)}
                       </Typography>
                     </TableCell>
                     <TableCell>
@@ -285,6 +314,25 @@ function Body({ onClose, host }: { readonly onClose: () => void; readonly host: 
           }}
         />
       )}
+      {action === 'attach' && current && (
+        <AttachDialog
+          medium={current}
+          vms={vms}
+          onClose={() => setAction(null)}
+          onAttach={(vm) => {
+            setAction(null);
+            setProblem(null);
+            const call =
+              current.kind === 'iso'
+                ? client.call('vms.modify', { ref: vm.uuid, changes: { iso: current.path } })
+                : client.call('vms.attachDisk', { ref: vm.uuid, path: current.path });
+            call.then(
+              () => setNote(`Attached ${current.name} to '${vm.name}'.`),
+              (err: unknown) => setProblem(toProblem(err, `Could not attach ${current.name} to '${vm.name}'`)),
+            );
+          }}
+        />
+      )}
       {action === 'delete' && current && (
         <DeleteMediumDialog
           medium={current}
@@ -326,7 +374,7 @@ function SubDialog({ title, onClose, onSubmit, submitLabel, disabled, children, 
   };
   return (
     <Dialog open onClose={onClose} maxWidth="sm" fullWidth aria-label={title}>
-      <Box component="form" onSubmit={submit} noValidate>
+      <Box component="form" onSubmit={submit} noValidate sx={{ display: 'flex', flexDirection: 'column', minHeight: 0 }}>
         <DialogTitle>{title}</DialogTitle>
         <DialogContent dividers sx={{ display: 'grid', gap: 2 }}>
           {children}
@@ -476,6 +524,39 @@ function DeleteMediumDialog({ medium, onClose, onDeleted }: { readonly medium: M
         </>
       )}
       {problem && <ProblemAlert problem={problem} />}
+    </SubDialog>
+  );
+}
+
+function AttachDialog({ medium, vms, onClose, onAttach }: {
+  readonly medium: MediumInfo;
+  readonly vms: readonly VmSummary[];
+  readonly onClose: () => void;
+  readonly onAttach: (vm: VmSummary) => void;
+}) {
+  // Disks go to powered-off VMs only; an ISO can be inserted into a running VM's drive too.
+  const targets = vms.filter((v) => (medium.kind === 'iso' ? true : v.state === 'poweredOff') && !medium.usedBy.some((u) => u.uuid === v.uuid && u.current));
+  const [uuid, setUuid] = useState(targets[0]?.uuid ?? '');
+  const vm = targets.find((v) => v.uuid === uuid);
+  return (
+    <SubDialog title={`Attach ${medium.name}`} submitLabel="Attach" onClose={onClose} disabled={!vm} onSubmit={() => vm && onAttach(vm)}>
+      {targets.length === 0 ? (
+        <Alert severity="info">{medium.kind === 'iso' ? 'There is no other virtual machine.' : 'A disk can only be attached to a powered-off virtual machine, and none is.'}</Alert>
+      ) : (
+        <TextField
+          select
+          label="Virtual machine"
+          value={uuid}
+          onChange={(e) => setUuid(e.target.value)}
+          helperText={medium.kind === 'iso' ? 'The ISO goes into its CD/DVD drive (replacing what is there).' : 'Added as another disk; Nestbox inspects the image first.'}
+        >
+          {targets.map((v) => (
+            <MenuItem key={v.uuid} value={v.uuid}>
+              {v.name}
+            </MenuItem>
+          ))}
+        </TextField>
+      )}
     </SubDialog>
   );
 }

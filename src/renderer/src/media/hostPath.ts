@@ -22,8 +22,13 @@ export interface HostFile {
 export function desktopPathOf(file: File): string | null {
   const bridge = window.nestboxDesktop;
   if (!bridge) return null;
-  const p = bridge.pathForFile(file);
-  return p ? p : null;
+  try {
+    const p = bridge.pathForFile(file);
+    return p ? p : null;
+  } catch {
+    // webUtils throws for anything that is not a File: treat it as a file with no path.
+    return null;
+  }
 }
 
 /** Streams a file to web mode's upload endpoint; resolves with the path on the host. Abort with `signal`. */
