@@ -140,6 +140,12 @@ export interface VmSummary {
   readonly group: string;
   readonly state: VmState;
   readonly stateReason?: string;
+  /**
+   * Set when a disk file of the VM is missing (moved, deleted, on an unmounted drive): the
+   * VM stays in the list but cannot start until the file is back or the disk detached.
+   * Says which file (VirtualBox calls such a VM "inaccessible").
+   */
+  readonly inaccessible?: string;
   readonly memoryMiB: number;
   readonly cpus: number;
 }
@@ -319,7 +325,8 @@ export interface ImportSpec {
 }
 
 export type JobKind = 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export';
-export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
+/** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
+export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
 /**
  * A long storage operation. Methods that start one answer at once with it; its progress and
