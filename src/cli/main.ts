@@ -123,7 +123,7 @@ function printInfo(vm: VmInfo): void {
   const lines: [string, string][] = [
     ['Name', vm.name],
     ['UUID', vm.uuid],
-    ['State', describeState(vm.state) + (vm.stateReason ? ` (${vm.stateReason})` : '')],
+    ['State', describeState(vm.state) + (vm.stateReason ? ` (${vm.stateReason})` : '') + (vm.inaccessible ? ` — inaccessible: ${vm.inaccessible}` : '')],
     ['OS type', c.osType],
     ['Memory', `${c.memoryMiB} MiB`],
     ['CPUs', String(c.cpus)],
@@ -541,7 +541,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const vms: readonly VmSummary[] = await c.call('vms.list', {});
         if (o.json) out(JSON.stringify(vms, null, 2));
         else if (vms.length === 0) out('No VMs yet. Create one with: nestbox create NAME --iso PATH');
-        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
+        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
         return 0;
       }
       case 'host': {
