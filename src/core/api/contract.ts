@@ -188,6 +188,10 @@ export interface CreateVmSpec {
   readonly diskBus?: DiskBus;
   readonly iso?: string;
   readonly nic?: NicMode;
+  /** With nic 'internal': the internal network's name. */
+  readonly nicNetwork?: string;
+  /** With nic 'bridged': the host bridge to join (through qemu-bridge-helper). */
+  readonly nicBridge?: string;
   readonly display?: DisplayAdapter;
   readonly description?: string;
   readonly group?: string;
@@ -218,6 +222,8 @@ export interface CloneSpec {
   readonly snapshot?: string;
   /** A linked clone: qcow2 overlays on base images of the source instead of full copies. */
   readonly linked?: boolean;
+  /** Keep the source's MAC addresses (default: every adapter gets a new one, as VirtualBox does). */
+  readonly keepMacs?: boolean;
 }
 
 /** What deleting a snapshot, or a whole branch, would remove and free. */

@@ -286,6 +286,7 @@ export class Core {
             name: str(p, 'name'),
             ...(typeof p['snapshot'] === 'string' && p['snapshot'] !== '' ? { snapshot: p['snapshot'] } : {}),
             linked: p['linked'] === true,
+            keepMacs: p['keepMacs'] === true,
           });
         case 'vms.cancel':
           return this.vms.cancel(str(p, 'ref'));

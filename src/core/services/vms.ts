@@ -400,8 +400,24 @@ export class VmService {
     }
     const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
     const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
+    const nicMode = spec.nic ?? 'nat';
+    if (!(['nat', 'bridged', 'internal', 'none'] as const).includes(nicMode)) throw new NestboxError('INVALID_ARGUMENT', `nic must be nat, bridged, internal or none, not '${String(nicMode)}'`);
+    if (nicMode === 'internal' && !spec.nicNetwork) throw new NestboxError('INVALID_ARGUMENT', 'an internal adapter needs the name of its network (nicNetwork)');
+    if (nicMode === 'bridged' && !spec.nicBridge) throw new NestboxError('INVALID_ARGUMENT', 'a bridged adapter needs the host bridge to join (nicBridge)');
     const nics: NicConfig[] =
-      (spec.nic ?? 'nat') === 'none' ? [] : [{ id: 'net0', mode: 'nat', model: p.nicModel, mac: randomMac(takenMacs), forwards: [] }];
+      nicMode === 'none'
+        ? []
+        : [
+            {
+              id: 'net0',
+              mode: nicMode,
+              model: p.nicModel,
+              mac: randomMac(takenMacs),
+              forwards: [],
+              ...(nicMode === 'internal' ? { network: spec.nicNetwork! } : {}),
+              ...(nicMode === 'bridged' ? { bridge: spec.nicBridge! } : {}),
+            },
+          ];
 
     let config: VmConfig;
     try {
