@@ -380,8 +380,8 @@ const VmRow = memo(function VmRow({ id, vm, top, pos, setSize, selected, busy, f
         </Typography>
         <StateText state={vm.state} id={stateId} />
         {vm.inaccessible !== undefined && (
-          <Typography variant="caption" color="warning.main" sx={{ display: 'block', lineHeight: 1.2 }} title={vm.inaccessible}>
-            Inaccessible
+          <Typography component="span" variant="caption" color="warning.main" noWrap sx={{ ml: 0.75 }} title={vm.inaccessible}>
+            · Inaccessible
           </Typography>
         )}
       </Box>
