@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../src/core/api/contract';
-import { cleanupHome, cli, tempHome } from './helpers';
+import { cleanupHome, cli, openCore, tempHome } from './helpers';
 
 let home: string;
 beforeAll(() => {
@@ -65,5 +65,23 @@ describe('nestbox create --nic', () => {
     }
     const list = JSON.parse((await cli(home, ['list', '--json'])).stdout) as { name: string }[];
     expect(list.map((v) => v.name)).not.toContain('n-bad');
+  });
+});
+
+describe('vms.create with an adapter other than NAT', () => {
+  it('refuses internal without a network name, bridged without a bridge, and unknown modes', async () => {
+    const h = tempHome();
+    const { hosted, client } = await openCore(h);
+    try {
+      const base = { osType: 'linux-other', memoryMiB: 128, cpus: 1, noDisk: true } as const;
+      await expect(client.call('vms.create', { ...base, name: 'a', nic: 'internal' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(client.call('vms.create', { ...base, name: 'b', nic: 'bridged' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(client.call('vms.create', { ...base, name: 'c', nic: 'wifi' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(client.call('vms.create', { ...base, name: 'd', nic: 'internal', nicNetwork: 'bad name!' })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+      expect(await client.call('vms.list', {})).toEqual([]);
+    } finally {
+      await hosted.close();
+      await cleanupHome(h);
+    }
   });
 });

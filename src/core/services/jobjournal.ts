@@ -74,7 +74,7 @@ export class JobJournal {
   markInterrupted(id: string, note: string): void {
     this.db.prepare(`UPDATE job_journal SET state = 'interrupted', finished_at = ?, note = ? WHERE id = ?`).run(new Date().toISOString(), note, id);
     this.db
-      .prepare(`DELETE FROM job_journal WHERE state = 'interrupted' AND id NOT IN (SELECT id FROM job_journal WHERE state = 'interrupted' ORDER BY finished_at DESC LIMIT ?)`)
+      .prepare(`DELETE FROM job_journal WHERE state = 'interrupted' AND id NOT IN (SELECT id FROM job_journal WHERE state = 'interrupted' ORDER BY finished_at DESC, rowid DESC LIMIT ?)`)
       .run(KEEP_INTERRUPTED);
   }
 
