@@ -26,7 +26,7 @@ const USAGE = `Usage: nestbox <command> [options]
 VMs:
   list [--json]                         list VMs and their state
   create NAME [--os-type T] [--memory MiB] [--cpus N] [--disk-size SIZE | --disk PATH | --no-disk]
-              [--iso PATH] [--firmware bios|uefi] [--nic nat|none] [--auto-snapshots KEEP] [--json]
+              [--iso PATH] [--firmware bios|uefi] [--nic nat|none|internal:NAME|bridged:BRIDGE] [--auto-snapshots KEEP] [--json]
   info NAME [--json]                    show a VM's configuration and state
   modify NAME [--memory MiB] [--cpus N] [--iso PATH|none] [--name NEW] [--description TEXT]
               [--cpu-shares N|none] [--cpu-limit PCT|none] [--pin 0,1|none] [--mem-max MiB|none]
@@ -35,7 +35,7 @@ VMs:
   stats NAME [--json] [--since 10m|1h|ISO]   per-minute usage history (kept a week)
   stats NAME --follow [--json]          live samples, one a second (Ctrl+C stops)
               [--auto-snapshots KEEP]   snapshot before each start, keep the KEEP newest (0: off)
-  clone SRC NEW [--snapshot SNAP] [--linked]   full copy (or linked clone) of a snapshot or the current state
+  clone SRC NEW [--snapshot SNAP] [--linked] [--keep-macs]   full copy (or linked clone) of a snapshot or the current state
   convert-disk NAME [DISK]              convert a raw/VDI/VMDK disk to qcow2 so it can hold snapshots
   cancel NAME                           stop a clone or disk conversion of NAME that is still copying
   start NAME                            start (or resume from its saved state)
@@ -123,7 +123,7 @@ function printInfo(vm: VmInfo): void {
   const lines: [string, string][] = [
     ['Name', vm.name],
     ['UUID', vm.uuid],
-    ['State', describeState(vm.state) + (vm.stateReason ? ` (${vm.stateReason})` : '')],
+    ['State', describeState(vm.state) + (vm.stateReason ? ` (${vm.stateReason})` : '') + (vm.inaccessible ? ` — inaccessible: ${vm.inaccessible}` : '')],
     ['OS type', c.osType],
     ['Memory', `${c.memoryMiB} MiB`],
     ['CPUs', String(c.cpus)],
@@ -502,6 +502,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       follow: { type: 'boolean' },
       snapshot: { type: 'string' },
       linked: { type: 'boolean' },
+      'keep-macs': { type: 'boolean' },
       branch: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'auto-snapshots': { type: 'string' },
@@ -541,7 +542,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const vms: readonly VmSummary[] = await c.call('vms.list', {});
         if (o.json) out(JSON.stringify(vms, null, 2));
         else if (vms.length === 0) out('No VMs yet. Create one with: nestbox create NAME --iso PATH');
-        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
+        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
         return 0;
       }
       case 'host': {
@@ -568,7 +569,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         need(1, 'create NAME [options]');
         if (o.disk && o['disk-size']) throw new UsageError('give either --disk or --disk-size, not both');
         if (o.firmware && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new UsageError('--firmware must be bios or uefi');
-        if (o.nic && o.nic !== 'nat' && o.nic !== 'none') throw new UsageError('--nic must be nat or none');
+        const nicArg = o.nic ? /^(nat|none)$|^(internal|bridged):(.+)$/.exec(o.nic) : null;
+        if (o.nic && !nicArg) throw new UsageError('--nic must be nat, none, internal:NAME or bridged:BRIDGE');
         const spec: CreateVmSpec = {
           name: args[0]!,
           ...(o['os-type'] ? { osType: o['os-type'] } : {}),
@@ -579,7 +581,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           ...(o['no-disk'] ? { noDisk: true } : {}),
           ...(o.iso ? { iso: path.resolve(o.iso) } : {}),
           ...(o.firmware ? { firmware: o.firmware as 'bios' | 'uefi' } : {}),
-          ...(o.nic ? { nic: o.nic as 'nat' | 'none' } : {}),
+          ...(nicArg ? { nic: (nicArg[1] ?? nicArg[2]) as 'nat' | 'none' | 'internal' | 'bridged' } : {}),
+          ...(nicArg?.[2] === 'internal' ? { nicNetwork: nicArg[3]! } : {}),
+          ...(nicArg?.[2] === 'bridged' ? { nicBridge: nicArg[3]! } : {}),
           ...(o.description ? { description: o.description } : {}),
           ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
         };
@@ -650,8 +654,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'clone': {
-        need(2, 'clone SRC NEW [--snapshot SNAP] [--linked]');
-        const r = await c.call('vms.clone', { ref: args[0]!, name: args[1]!, ...(o.snapshot ? { snapshot: o.snapshot } : {}), linked: o.linked === true });
+        need(2, 'clone SRC NEW [--snapshot SNAP] [--linked] [--keep-macs]');
+        const r = await c.call('vms.clone', { ref: args[0]!, name: args[1]!, ...(o.snapshot ? { snapshot: o.snapshot } : {}), linked: o.linked === true, keepMacs: o['keep-macs'] === true });
         warn(r);
         if (o.json) out(JSON.stringify(r.vm, null, 2));
         else out(`Created '${r.vm.name}' (${r.vm.uuid}), a ${o.linked ? 'linked' : 'full'} clone of ${o.snapshot ? `snapshot '${o.snapshot}' of ` : ''}'${args[0]}'`);

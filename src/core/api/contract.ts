@@ -140,6 +140,12 @@ export interface VmSummary {
   readonly group: string;
   readonly state: VmState;
   readonly stateReason?: string;
+  /**
+   * Set when a disk file of the VM is missing (moved, deleted, on an unmounted drive): the
+   * VM stays in the list but cannot start until the file is back or the disk detached.
+   * Says which file (VirtualBox calls such a VM "inaccessible").
+   */
+  readonly inaccessible?: string;
   readonly memoryMiB: number;
   readonly cpus: number;
 }
@@ -182,6 +188,10 @@ export interface CreateVmSpec {
   readonly diskBus?: DiskBus;
   readonly iso?: string;
   readonly nic?: NicMode;
+  /** With nic 'internal': the internal network's name. */
+  readonly nicNetwork?: string;
+  /** With nic 'bridged': the host bridge to join (through qemu-bridge-helper). */
+  readonly nicBridge?: string;
   readonly display?: DisplayAdapter;
   readonly description?: string;
   readonly group?: string;
@@ -212,6 +222,8 @@ export interface CloneSpec {
   readonly snapshot?: string;
   /** A linked clone: qcow2 overlays on base images of the source instead of full copies. */
   readonly linked?: boolean;
+  /** Keep the source's MAC addresses (default: every adapter gets a new one, as VirtualBox does). */
+  readonly keepMacs?: boolean;
 }
 
 /** What deleting a snapshot, or a whole branch, would remove and free. */
@@ -319,7 +331,8 @@ export interface ImportSpec {
 }
 
 export type JobKind = 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export';
-export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
+/** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
+export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
 /**
  * A long storage operation. Methods that start one answer at once with it; its progress and

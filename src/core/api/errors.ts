@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'IN_USE',
   /** The VM's disks cannot hold internal snapshots (raw, VDI, VMDK, ...): convert them to qcow2. */
   'SNAPSHOTS_UNSUPPORTED',
+  /** The core was stopped (killed, power cut) while the job ran; what it had half made was removed. */
+  'INTERRUPTED',
   'INTERNAL',
 ] as const;
 

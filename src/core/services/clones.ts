@@ -157,6 +157,7 @@ export class CloneService {
       }
       const taken = new Set(this.d.vmRepo.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
       const nics = base.nics.map((n) => {
+        if (spec.keepMacs === true) return n;
         const mac = randomMac(taken);
         taken.add(mac);
         return { ...n, mac };

@@ -19,6 +19,7 @@ import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
 import { JobService } from './jobs';
+import { JobJournal, sweepInterruptedJobs } from './jobjournal';
 import { MediaService } from './media';
 import { OvaService } from './ova';
 import { resolveDiskPath } from '../qemu/argv';
@@ -128,7 +129,7 @@ export class Core {
       bus: this.bus,
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
-    this.jobs = new JobService(this.bus);
+    this.jobs = new JobService(this.bus, new JobJournal(db));
     const img = host.qemu ? new QemuImg(host.qemu.imgBinary) : null;
     this.media = new MediaService({
       layout,
@@ -163,6 +164,16 @@ export class Core {
     const db = openDatabase(layout.database);
     const core = new Core(layout, db, host);
     await core.vms.reconcile();
+    // Storage jobs the previous core was killed in the middle of: their half-made files and VMs go.
+    await sweepInterruptedJobs({
+      journal: new JobJournal(db),
+      vmRepo: new VmRepository(db),
+      media: new MediaRepository(db),
+      deleteVm: async (uuid) => {
+        await core.vms.delete(uuid, false);
+      },
+      log: (uuid, message) => core.vms.log(uuid, 'warning', 'job-interrupted', message),
+    });
     // Before any client is served: a snapshot being taken now must not look unfinished.
     await recoverSnapshots({ vms: core.vms, vmRepo: new VmRepository(db), snapshots: new SnapshotRepository(db), img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null, bus: core.bus });
     core.media.sync();
@@ -309,6 +320,7 @@ export class Core {
             name: str(p, 'name'),
             ...(typeof p['snapshot'] === 'string' && p['snapshot'] !== '' ? { snapshot: p['snapshot'] } : {}),
             linked: p['linked'] === true,
+            keepMacs: p['keepMacs'] === true,
           });
         case 'vms.cancel':
           return this.vms.cancel(str(p, 'ref'));

@@ -7,11 +7,26 @@ import crypto from 'node:crypto';
 import type { JobInfo, JobKind } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { EventBus } from './events';
+import { crashPoint } from './faults';
+import type { JobJournal } from './jobjournal';
 
 export interface JobContext {
   readonly signal: AbortSignal;
   /** 0–100; reported when the whole percentage changes. */
   progress(percent: number): void;
+  /**
+   * Tells the journal what the job has made so far (files, the VM an import created), so a
+   * core killed in the middle can remove it on its next start.
+   */
+  made(what: { outputs?: readonly string[]; vmUuid?: string }): void;
+}
+
+/** What a job will create, written to the journal before it starts. */
+export interface JobPlan {
+  /** Files the job creates; removed if the core is killed before it ends. */
+  readonly outputs?: readonly string[];
+  /** The name of the VM the job will create. */
+  readonly vmName?: string;
 }
 
 interface Entry {
@@ -26,16 +41,21 @@ const KEEP_FINISHED = 50;
 export class JobService {
   private readonly jobs = new Map<string, Entry>();
 
-  constructor(private readonly bus: EventBus) {}
+  constructor(
+    private readonly bus: EventBus,
+    private readonly journal: JobJournal | null = null,
+  ) {}
 
   /**
    * Starts `fn` as a job and answers at once. `fn` throws to fail; a NestboxError CANCELLED
    * (or any failure after cancel) ends it as cancelled.
    */
-  start(kind: JobKind, title: string, target: string | undefined, fn: (ctx: JobContext) => Promise<unknown>): JobInfo {
+  start(kind: JobKind, title: string, target: string | undefined, fn: (ctx: JobContext) => Promise<unknown>, plan: JobPlan = {}): JobInfo {
     const id = crypto.randomUUID();
     const abort = new AbortController();
     const info: JobInfo = { id, kind, title, state: 'running', percent: 0, startedAt: new Date().toISOString(), ...(target ? { target } : {}) };
+    // Before anything is touched: a core killed from here on leaves a row its successor reads.
+    this.journal?.begin({ id, kind, title, target, ...(plan.outputs ? { outputs: plan.outputs } : {}), vmName: plan.vmName, startedAt: info.startedAt });
     let lastWhole = 0;
     const ctx: JobContext = {
       signal: abort.signal,
@@ -46,7 +66,9 @@ export class JobService {
         if (Math.floor(pct) === lastWhole) return;
         lastWhole = Math.floor(pct);
         this.update(e, { percent: lastWhole });
+        if (kind === 'convert' || kind === 'import') crashPoint(`job:${kind}:progress`);
       },
+      made: (what) => this.journal?.note(id, what),
     };
     const done = (async (): Promise<JobInfo> => {
       // Let the caller have the job's id before anything happens.
@@ -60,6 +82,11 @@ export class JobService {
         const cancelled = abort.signal.aborted;
         const shape = cancelled ? new NestboxError('CANCELLED', `${title}: cancelled`).toShape() : NestboxError.from(err, 'IO_ERROR').toShape();
         this.update(e, { state: cancelled ? 'cancelled' : 'failed', finishedAt: new Date().toISOString(), error: shape });
+      }
+      try {
+        this.journal?.end(id);
+      } catch {
+        /* the database closed first (the core is closing): the next start sweeps the row */
       }
       this.prune();
       return e.info;
@@ -79,8 +106,9 @@ export class JobService {
     for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.info.id);
   }
 
+  /** Jobs of this core, after the jobs the previous core was stopped in the middle of. */
   list(): JobInfo[] {
-    return [...this.jobs.values()].map((e) => e.info);
+    return [...(this.journal?.interrupted() ?? []), ...[...this.jobs.values()].map((e) => e.info)];
   }
 
   private get(id: string): Entry {
@@ -89,13 +117,21 @@ export class JobService {
     return e;
   }
 
+  /** Cancels a running job; for an interrupted one (already over), forgets it. */
   async cancel(id: string): Promise<JobInfo> {
+    const old = this.journal?.interrupted().find((j) => j.id === id);
+    if (old) {
+      this.journal!.dismiss(id);
+      return old;
+    }
     const e = this.get(id);
     if (e.info.state === 'running') e.abort.abort();
     return e.done;
   }
 
   wait(id: string): Promise<JobInfo> {
+    const old = this.journal?.interrupted().find((j) => j.id === id);
+    if (old) return Promise.resolve(old);
     return this.get(id).done;
   }
 

@@ -32,7 +32,7 @@ import type { Preallocation, QemuImg } from '../storage/qemuimg';
 import type { MediaRepository, MediaRow, SnapshotRepository, VmRepository, VmRow } from '../store/db';
 import type { DataLayout } from '../store/paths';
 import type { EventBus } from './events';
-import type { JobContext, JobService } from './jobs';
+import type { JobContext, JobPlan, JobService } from './jobs';
 import type { VmService } from './vms';
 
 export interface MediaServiceDeps {
@@ -310,7 +310,7 @@ export class MediaService {
   }
 
   /** Runs `fn` as a job holding `paths` busy until it ends. */
-  private job(kind: JobInfo['kind'], title: string, target: string, paths: readonly string[], fn: (ctx: JobContext) => Promise<unknown>): JobInfo {
+  private job(kind: JobInfo['kind'], title: string, target: string, paths: readonly string[], fn: (ctx: JobContext) => Promise<unknown>, plan: JobPlan = {}): JobInfo {
     for (const p of paths) if (this.busy.has(p)) throw new NestboxError('BUSY', `another operation is working on '${p}'`);
     for (const p of paths) this.busy.add(p);
     return this.d.jobs.start(kind, title, target, async (ctx) => {
@@ -319,7 +319,7 @@ export class MediaService {
       } finally {
         for (const p of paths) this.busy.delete(p);
       }
-    });
+    }, plan);
   }
 
   private parseSize(size: unknown): number {
@@ -355,7 +355,7 @@ export class MediaService {
       this.record(id, true);
       this.d.vms.log(null, 'info', 'media-created', `created ${spec.format} disk '${abs}' (${formatBytes(size)}, preallocation ${prealloc})`);
       return this.medium(abs);
-    });
+    }, { outputs: [abs] });
   }
 
   async convert(spec: ConvertMediumSpec): Promise<JobInfo> {
@@ -376,7 +376,7 @@ export class MediaService {
       this.record(await identifyImage(dst, img, { knownRaw: spec.format === 'raw' }), true);
       this.d.vms.log(null, 'info', 'media-converted', `converted '${src}' (${id.format}) to '${dst}' (${spec.format})`);
       return this.medium(dst);
-    });
+    }, { outputs: [dst] });
   }
 
   async resize(file: string, size: unknown, shrink: boolean): Promise<JobInfo> {
@@ -433,7 +433,7 @@ export class MediaService {
       this.record(await this.identify(abs), this.d.repo.get(abs)?.owned ?? false);
       this.d.vms.log(null, 'info', 'media-compacted', `compacted '${abs}' from ${formatBytes(before)} to ${formatBytes(after)}`);
       return this.medium(abs);
-    });
+    }, { outputs: [tmp] });
   }
 
   async check(file: string, repair: boolean): Promise<JobInfo> {
@@ -504,6 +504,7 @@ export class MediaService {
     return this.job('import', title, name, [src], async (ctx): Promise<VmInfo> => {
       const created = await this.d.vms.create(base);
       const uuid = created.vm.uuid;
+      ctx.made({ vmUuid: uuid });
       try {
         let disk: DiskConfig;
         const bus = spec.diskBus ?? findOsType(created.vm.osType)?.preset.diskBus ?? 'virtio';
@@ -526,7 +527,7 @@ export class MediaService {
         await this.d.vms.delete(uuid, false).catch(() => undefined);
         throw err;
       }
-    });
+    }, { vmName: name });
   }
 
   /** Adds a disk to a VM's configuration (the VM must allow hardware changes). @internal */

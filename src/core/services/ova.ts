@@ -93,7 +93,7 @@ export class OvaService {
     }
     const name = this.d.media.importName(spec, ovf.name || src);
     const collect = (dir: string, ctx: JobContext) => this.collectFromOva(src, st.size, ovf, dir, ctx);
-    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect));
+    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect), { vmName: name });
   }
 
   /**
@@ -135,7 +135,7 @@ export class OvaService {
       }
       return { written, manifest: manifestText, ovfDigests: digestsOf(text) };
     };
-    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect));
+    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect), { vmName: name });
   }
 
   /** Streams the OVA: after the OVF, only regular files it names, plus a manifest and a certificate. */
@@ -202,6 +202,7 @@ export class OvaService {
     });
     const uuid = created.vm.uuid;
     const dir = created.vm.dir;
+    ctx.made({ vmUuid: uuid });
     try {
       const { written, manifest, ovfDigests } = await collect(dir, ctx);
       if (manifest !== null) {
@@ -255,6 +256,7 @@ export class OvaService {
     const config = row.config;
     return this.d.jobs.start('export', `Exporting '${row.name}' to ${path.basename(out)}`, row.name, async (ctx) => {
       const work = fs.mkdtempSync(path.join(path.dirname(out), `.${path.basename(out)}.`));
+      ctx.made({ outputs: [work] });
       const partial = `${out}.partial`;
       try {
         const parts: { href: string; file: string; capacity: number }[] = [];
@@ -328,7 +330,7 @@ export class OvaService {
       } finally {
         fs.rmSync(work, { recursive: true, force: true });
       }
-    });
+    }, { outputs: [`${out}.partial`] });
   }
 }
 

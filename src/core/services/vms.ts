@@ -179,7 +179,12 @@ export class VmService {
       memoryMiB: r.config.memoryMiB,
       cpus: r.config.cpus,
     };
-    return r.stateReason ? { ...s, stateReason: r.stateReason } : s;
+    const missing = r.config.disks.find((d) => !fs.existsSync(resolveDiskPath(r.dir, d.file)));
+    return {
+      ...s,
+      ...(r.stateReason ? { stateReason: r.stateReason } : {}),
+      ...(missing ? { inaccessible: `disk '${missing.id}' is missing: ${resolveDiskPath(r.dir, missing.file)}` } : {}),
+    };
   }
 
   private toInfo(r: VmRow): VmInfo {
@@ -395,8 +400,24 @@ export class VmService {
     }
     const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
     const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
+    const nicMode = spec.nic ?? 'nat';
+    if (!(['nat', 'bridged', 'internal', 'none'] as const).includes(nicMode)) throw new NestboxError('INVALID_ARGUMENT', `nic must be nat, bridged, internal or none, not '${String(nicMode)}'`);
+    if (nicMode === 'internal' && !spec.nicNetwork) throw new NestboxError('INVALID_ARGUMENT', 'an internal adapter needs the name of its network (nicNetwork)');
+    if (nicMode === 'bridged' && !spec.nicBridge) throw new NestboxError('INVALID_ARGUMENT', 'a bridged adapter needs the host bridge to join (nicBridge)');
     const nics: NicConfig[] =
-      (spec.nic ?? 'nat') === 'none' ? [] : [{ id: 'net0', mode: 'nat', model: p.nicModel, mac: randomMac(takenMacs), forwards: [] }];
+      nicMode === 'none'
+        ? []
+        : [
+            {
+              id: 'net0',
+              mode: nicMode,
+              model: p.nicModel,
+              mac: randomMac(takenMacs),
+              forwards: [],
+              ...(nicMode === 'internal' ? { network: spec.nicNetwork! } : {}),
+              ...(nicMode === 'bridged' ? { bridge: spec.nicBridge! } : {}),
+            },
+          ];
 
     let config: VmConfig;
     try {
@@ -423,8 +444,8 @@ export class VmService {
       configError(err);
     }
 
-    fs.mkdirSync(vmFiles(dir).logsDir, { recursive: true, mode: 0o700 });
     try {
+      fs.mkdirSync(vmFiles(dir).logsDir, { recursive: true, mode: 0o700 });
       if (newDisk) {
         if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
         await this.img.create(newDisk.file, 'qcow2', newDisk.size);
@@ -435,6 +456,14 @@ export class VmService {
     } catch (err) {
       // Nothing half-made stays behind: the folder is ours, it was created just now.
       fs.rmSync(dir, { recursive: true, force: true });
+      const full = (err instanceof NestboxError && err.code === 'NO_SPACE') || (err as NodeJS.ErrnoException).code === 'ENOSPC' || /SQLITE_FULL/.test(String((err as { code?: unknown }).code));
+      if (full) {
+        throw new NestboxError(
+          'NO_SPACE',
+          `there is not enough space on the disk holding ${path.dirname(dir)} to create '${name}'${newDisk ? ` and its ${formatBytes(newDisk.size)} disk` : ''}; nothing was kept`,
+          err instanceof NestboxError ? err.detail : (err as Error).message,
+        );
+      }
       throw err;
     }
     const disk = newDisk ? `, a new ${formatBytes(newDisk.size)} disk` : spec.disk ? `, disk ${spec.disk}` : '';
@@ -784,7 +813,7 @@ export class VmService {
       if (note) warnings.push(note);
       for (const d of row.config.disks) {
         const f = resolveDiskPath(row.dir, d.file);
-        if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `disk '${d.id}' is missing: ${f}`);
+        if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `'${row.name}' is inaccessible: disk '${d.id}' is missing: ${f}; put the file back or detach the disk`);
       }
       for (const c of row.config.cdroms) {
         if (c.iso && !fs.existsSync(c.iso)) throw new NestboxError('NOT_FOUND', `the ISO in '${c.id}' is missing: ${c.iso}`);

@@ -152,6 +152,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE snapshots ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    description: 'journal of storage jobs, so a core killed in the middle of one can clean up after it',
+    sql: `
+      CREATE TABLE job_journal (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        target      TEXT,
+        outputs     TEXT NOT NULL DEFAULT '[]',
+        vm_uuid     TEXT,
+        vm_name     TEXT,
+        state       TEXT NOT NULL CHECK (state IN ('running', 'interrupted')),
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        note        TEXT
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -126,6 +126,16 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
           </Box>
         )}
 
+        {vm.inaccessible !== undefined && (
+          <Alert severity="warning" sx={{ mb: 2 }} data-testid="vm-inaccessible">
+            <AlertTitle sx={{ fontSize: '0.8125rem', fontWeight: 600 }}>Inaccessible</AlertTitle>
+            <Box sx={{ userSelect: 'text' }}>{vm.inaccessible}</Box>
+            <Typography variant="caption" component="div" sx={{ mt: 0.5, opacity: 0.85 }}>
+              It cannot start until the file is back or the disk is detached in Settings › Storage.
+            </Typography>
+          </Alert>
+        )}
+
         {vm.state === 'aborted' && (
           <Alert severity="error" sx={{ mb: 2 }}>
             <AlertTitle sx={{ fontSize: '0.8125rem', fontWeight: 600 }}>The virtual machine stopped unexpectedly</AlertTitle>

@@ -379,6 +379,11 @@ const VmRow = memo(function VmRow({ id, vm, top, pos, setSize, selected, busy, f
           {vm.name}
         </Typography>
         <StateText state={vm.state} id={stateId} />
+        {vm.inaccessible !== undefined && (
+          <Typography component="span" variant="caption" color="warning.main" noWrap sx={{ ml: 0.75 }} title={vm.inaccessible}>
+            · Inaccessible
+          </Typography>
+        )}
       </Box>
       {working && <CircularProgress size={14} thickness={5} aria-hidden />}
     </Box>

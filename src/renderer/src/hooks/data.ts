@@ -53,6 +53,7 @@ function summaryOf(v: VmSummary): VmSummary {
     group: v.group,
     state: v.state,
     ...(v.stateReason !== undefined ? { stateReason: v.stateReason } : {}),
+    ...(v.inaccessible !== undefined ? { inaccessible: v.inaccessible } : {}),
     memoryMiB: v.memoryMiB,
     cpus: v.cpus,
   };

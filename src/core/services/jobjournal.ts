@@ -1,0 +1,189 @@
+/**
+ * A small journal of storage jobs in SQLite. A row is written before a job touches anything
+ * and removed when it ends (done, failed or cancelled: each of those cleans up after itself).
+ * A row still 'running' when a core starts belongs to a job the previous core was killed in
+ * the middle of: `sweepInterruptedJobs` removes what that job had half made (its output
+ * files, the VM an import had created) and keeps the row as 'interrupted', so `jobs.list`
+ * and the event log can tell the user.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { JobInfo, JobKind } from '../api/contract';
+import { resolveDiskPath } from '../qemu/argv';
+import type { Db, MediaRepository, VmRepository } from '../store/db';
+
+export interface JournalEntry {
+  readonly id: string;
+  readonly kind: JobKind;
+  readonly title: string;
+  readonly target: string | null;
+  /** Files (or work folders) the job creates; removed if it is interrupted. */
+  readonly outputs: string[];
+  /** The VM an import created (known once created). */
+  readonly vmUuid: string | null;
+  /** The name of the VM an import creates (known before it is created). */
+  readonly vmName: string | null;
+  readonly state: 'running' | 'interrupted';
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly note: string | null;
+}
+
+interface Row {
+  id: string;
+  kind: string;
+  title: string;
+  target: string | null;
+  outputs: string;
+  vm_uuid: string | null;
+  vm_name: string | null;
+  state: string;
+  started_at: string;
+  finished_at: string | null;
+  note: string | null;
+}
+
+/** Interrupted jobs kept for `jobs.list`. */
+const KEEP_INTERRUPTED = 20;
+
+export class JobJournal {
+  constructor(private readonly db: Db) {}
+
+  begin(e: { id: string; kind: JobKind; title: string; target?: string | undefined; outputs?: readonly string[]; vmName?: string | undefined; startedAt: string }): void {
+    this.db
+      .prepare(`INSERT INTO job_journal (id, kind, title, target, outputs, vm_name, state, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`)
+      .run(e.id, e.kind, e.title, e.target ?? null, JSON.stringify(e.outputs ?? []), e.vmName ?? null, e.startedAt);
+  }
+
+  /** More of what the job has made: output files, or the VM it created. */
+  note(id: string, more: { outputs?: readonly string[]; vmUuid?: string }): void {
+    const row = this.db.prepare(`SELECT outputs FROM job_journal WHERE id = ?`).get(id) as { outputs: string } | undefined;
+    if (!row) return;
+    const outputs = [...new Set([...(JSON.parse(row.outputs) as string[]), ...(more.outputs ?? [])])];
+    this.db.prepare(`UPDATE job_journal SET outputs = ?, vm_uuid = COALESCE(?, vm_uuid) WHERE id = ?`).run(JSON.stringify(outputs), more.vmUuid ?? null, id);
+  }
+
+  end(id: string): void {
+    this.db.prepare(`DELETE FROM job_journal WHERE id = ? AND state = 'running'`).run(id);
+  }
+
+  running(): JournalEntry[] {
+    return (this.db.prepare(`SELECT * FROM job_journal WHERE state = 'running' ORDER BY started_at`).all() as Row[]).map(toEntry);
+  }
+
+  markInterrupted(id: string, note: string): void {
+    this.db.prepare(`UPDATE job_journal SET state = 'interrupted', finished_at = ?, note = ? WHERE id = ?`).run(new Date().toISOString(), note, id);
+    this.db
+      .prepare(`DELETE FROM job_journal WHERE state = 'interrupted' AND id NOT IN (SELECT id FROM job_journal WHERE state = 'interrupted' ORDER BY finished_at DESC, rowid DESC LIMIT ?)`)
+      .run(KEEP_INTERRUPTED);
+  }
+
+  /** Interrupted jobs as `jobs.list` shows them. */
+  interrupted(): JobInfo[] {
+    const rows = (this.db.prepare(`SELECT * FROM job_journal WHERE state = 'interrupted' ORDER BY started_at`).all() as Row[]).map(toEntry);
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      title: r.title,
+      state: 'interrupted' as const,
+      percent: 0,
+      startedAt: r.startedAt,
+      ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+      ...(r.target ? { target: r.target } : {}),
+      error: { code: 'INTERRUPTED', message: r.note ?? 'the core stopped while this job ran' },
+    }));
+  }
+
+  /** Forgets an interrupted job (the user has seen it). */
+  dismiss(id: string): boolean {
+    return this.db.prepare(`DELETE FROM job_journal WHERE id = ? AND state = 'interrupted'`).run(id).changes > 0;
+  }
+}
+
+function toEntry(r: Row): JournalEntry {
+  return {
+    id: r.id,
+    kind: r.kind as JobKind,
+    title: r.title,
+    target: r.target,
+    outputs: JSON.parse(r.outputs) as string[],
+    vmUuid: r.vm_uuid,
+    vmName: r.vm_name,
+    state: r.state as JournalEntry['state'],
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    note: r.note,
+  };
+}
+
+/**
+ * qemu-img processes the killed core had started go on writing (they are not its children
+ * any more once it is gone). Those naming one of `files` on their command line are ended
+ * (or a file inside one of them) before their output is removed. Only processes of this user
+ * whose executable is qemu-img.
+ */
+export function killWritersOf(files: readonly string[]): number[] {
+  if (files.length === 0 || !fs.existsSync('/proc')) return [];
+  const killed: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const exe = fs.readlinkSync(`/proc/${entry}/exe`);
+      if (path.basename(exe) !== 'qemu-img') continue;
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (!argv.some((a) => files.some((f) => a === f || a.startsWith(`${f}/`)))) continue;
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* gone, or not ours */
+    }
+  }
+  return killed;
+}
+
+export interface SweepDeps {
+  readonly journal: JobJournal;
+  readonly vmRepo: VmRepository;
+  readonly media: MediaRepository;
+  /** Deletes a VM with its folder. */
+  deleteVm(uuid: string): Promise<void>;
+  log(uuid: string | null, message: string): void;
+}
+
+/**
+ * After a core (re)start, before clients are served: undoes what the jobs the previous core
+ * was killed in the middle of had half made, and marks them interrupted.
+ */
+export async function sweepInterruptedJobs(d: SweepDeps): Promise<void> {
+  for (const j of d.journal.running()) {
+    const done: string[] = [];
+    let vm = j.vmUuid ? d.vmRepo.get(j.vmUuid) : undefined;
+    // Killed between creating the VM and noting its uuid: the VM of that name made since.
+    if (!vm && !j.vmUuid && j.vmName) {
+      const byName = d.vmRepo.findByName(j.vmName);
+      if (byName && byName.createdAt >= j.startedAt) vm = byName;
+    }
+    const files = [...j.outputs];
+    if (vm) files.push(vm.dir, ...vm.config.disks.filter((x) => x.owned).map((x) => resolveDiskPath(vm!.dir, x.file)));
+    const killed = killWritersOf(files);
+    if (killed.length) done.push(`stopped the qemu-img process${killed.length > 1 ? 'es' : ''} (${killed.join(', ')}) it had left running`);
+    for (const f of j.outputs) {
+      const existed = fs.existsSync(f);
+      fs.rmSync(f, { recursive: true, force: true });
+      if (d.media.get(f)) d.media.delete(f);
+      if (existed) done.push(`removed the unfinished file '${f}'`);
+    }
+    if (vm) {
+      try {
+        await d.deleteVm(vm.uuid);
+        done.push(`removed the half-made VM '${vm.name}'`);
+      } catch (err) {
+        done.push(`could not remove the half-made VM '${vm.name}': ${(err as Error).message}`);
+      }
+    }
+    const note = `'${j.title}' was interrupted when the core stopped; ${done.length ? done.join('; ') : 'it had not made anything yet'}`;
+    d.journal.markInterrupted(j.id, note);
+    d.log(null, note);
+  }
+}
