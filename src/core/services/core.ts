@@ -2,7 +2,7 @@
  * The core: one per data directory. It owns the database, the host's capabilities and the
  * VMs' QEMU processes, and turns RPC calls from any transport into service calls.
  */
-import type { AcceleratorChoice, ApiEvents, EventName, HostInfo, MethodName } from '../api/contract';
+import type { AcceleratorChoice, ApiEvents, CreateVmSpec, ModifyVmSpec, EventName, HostInfo, MethodName } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
@@ -76,13 +76,14 @@ function spec(v: unknown, what: string, fields: Record<string, FieldType>): Reco
   return o;
 }
 
-const CREATE_FIELDS: Record<string, FieldType> = {
+// Typed against the contract: a field added there and not here fails to compile.
+const CREATE_FIELDS: Record<keyof CreateVmSpec, FieldType> = {
   name: 'string', osType: 'string', memoryMiB: 'number', cpus: 'number', firmware: 'string', diskSize: 'string', disk: 'string',
-  noDisk: 'boolean', diskBus: 'string', iso: 'string', nic: 'string', display: 'string', description: 'string', group: 'string',
-  autoSnapshots: 'number',
+  noDisk: 'boolean', diskBus: 'string', iso: 'string', nic: 'string', nicNetwork: 'string', nicBridge: 'string', display: 'string',
+  description: 'string', group: 'string', autoSnapshots: 'number',
 };
 
-const MODIFY_FIELDS: Record<string, FieldType> = {
+const MODIFY_FIELDS: Record<keyof ModifyVmSpec, FieldType> = {
   name: 'string', memoryMiB: 'number', cpus: 'number', iso: 'string|null', description: 'string', group: 'string',
   firmware: 'string', display: 'string', resources: 'object', autoSnapshots: 'number',
 };
