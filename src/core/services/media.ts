@@ -29,7 +29,7 @@ import { resolveDiskPath } from '../qemu/argv';
 import { identifyImage, type IdentifiedImage } from '../storage/identify';
 import { inspectImage, MAX_VIRTUAL_SIZE } from '../storage/inspect';
 import type { Preallocation, QemuImg } from '../storage/qemuimg';
-import type { MediaRepository, MediaRow, SnapshotRepository, VmRepository, VmRow } from '../store/db';
+import type { MediaRepository, MediaRow, SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
 import type { DataLayout } from '../store/paths';
 import type { EventBus } from './events';
 import type { JobContext, JobPlan, JobService } from './jobs';
@@ -154,24 +154,34 @@ export class MediaService {
 
   private usageMap(): Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }> {
     const map = new Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }>();
+    // One use per (file, VM, device); indexed so that an ISO shared by every VM stays linear.
+    const index = new Map<string, number>();
     const note = (file: string, kind: 'disk' | 'iso', format: MediumFormat, owned: boolean, row: VmRow, device: string, snapshot: string | null) => {
-      const e = map.get(file) ?? { kind, format, owned, uses: [] };
-      let use = e.uses.find((u) => u.uuid === row.uuid && u.device === device);
-      if (!use) {
-        use = { vm: row.name, uuid: row.uuid, device, current: false, snapshots: [] };
-        e.uses.push(use);
+      let e = map.get(file);
+      if (!e) map.set(file, (e = { kind, format, owned, uses: [] }));
+      const key = `${file}\0${row.uuid}\0${device}`;
+      let i = index.get(key);
+      if (i === undefined) {
+        i = e.uses.push({ vm: row.name, uuid: row.uuid, device, current: false, snapshots: [] }) - 1;
+        index.set(key, i);
       }
-      const i = e.uses.indexOf(use);
+      const use = e.uses[i]!;
       e.uses[i] = snapshot === null ? { ...use, current: true } : { ...use, snapshots: [...use.snapshots, snapshot] };
-      map.set(file, e);
     };
     const walk = (row: VmRow, config: VmConfig, snapshot: string | null) => {
       for (const disk of config.disks) note(resolveDiskPath(row.dir, disk.file), 'disk', disk.format, disk.owned, row, disk.id, snapshot);
       for (const c of config.cdroms) if (c.iso) note(c.iso, 'iso', 'iso', false, row, c.id, snapshot);
     };
+    // Two queries for the whole inventory, not one per VM.
+    const snapshotsByVm = new Map<string, SnapshotRow[]>();
+    for (const s of this.d.snapshots.listAll()) {
+      const l = snapshotsByVm.get(s.vmUuid);
+      if (l) l.push(s);
+      else snapshotsByVm.set(s.vmUuid, [s]);
+    }
     for (const row of this.d.vmRepo.list()) {
       walk(row, row.config, null);
-      for (const s of this.d.snapshots.list(row.uuid)) walk(row, s.config, s.name);
+      for (const s of snapshotsByVm.get(row.uuid) ?? []) walk(row, s.config, s.name);
     }
     return map;
   }

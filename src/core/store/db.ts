@@ -256,6 +256,11 @@ export class SnapshotRepository {
     );
   }
 
+  /** Every VM's snapshots in one query (in each VM's order), for scans over the whole inventory. */
+  listAll(): SnapshotRow[] {
+    return (this.db.prepare(`SELECT ${SnapshotRepository.COLS} FROM snapshots ORDER BY vm_uuid, created_at, rowid`).all() as RawSnapshotRow[]).map(SnapshotRepository.toRow);
+  }
+
   get(id: string): SnapshotRow | undefined {
     const r = this.db.prepare(`SELECT ${SnapshotRepository.COLS} FROM snapshots WHERE id = ?`).get(id) as RawSnapshotRow | undefined;
     return r && SnapshotRepository.toRow(r);
