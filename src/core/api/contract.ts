@@ -617,6 +617,9 @@ export interface ApiEvents {
     operation: 'saveState' | 'restoreState' | 'takeSnapshot' | 'restoreSnapshot' | 'deleteSnapshot' | 'clone' | 'convertDisk';
     percent: number;
     done: boolean;
+    /** For state saved through a migration stream: bytes of RAM written so far, of about this many. */
+    bytesDone?: number;
+    bytesTotal?: number;
   };
   'log': LogEntry;
   /** A storage job started, progressed or ended (every client hears it). */
