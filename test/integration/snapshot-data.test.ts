@@ -168,25 +168,58 @@ describe('snapshot data: RAM and disk come back', () => {
     expect((tags.match(/nb-/g) ?? []).length).toBe(4);
   });
 
-  it('reports progress around a live snapshot, and a failed restore never leaves the guest paused', async () => {
+  it('reports progress while a live snapshot saves RAM, and refuses a restore whose disk lost the snapshot without ending the guest', async () => {
     const r = await client.call('vms.start', { ref: NAME });
     await waitForFile(r.vm.serialLog, /NESTBOX-GUEST-READY/, 90_000, 3);
     serial = await SerialSession.open(client, NAME);
-    const progress: { operation: string; percent: number; done: boolean }[] = [];
+    await serial.run('mkdir -p /mnt/ram && mount -t tmpfs tmpfs /mnt/ram; head -c 24M /dev/urandom > /mnt/ram/fill; echo FI$(echo LLED)', /FILLED/, 120_000);
+    // Slow enough that the save is seen in between: 24 MiB of random RAM at 8 MiB/s.
+    await client.call('settings.set', { key: 'snapshotBandwidth', value: '8' });
+    const progress: { operation: string; percent: number; done: boolean; bytesDone?: number; bytesTotal?: number }[] = [];
     const off = client.on('vm.progress', (e) => {
-      if (e.uuid === r.vm.uuid) progress.push({ operation: e.operation, percent: e.percent, done: e.done });
+      if (e.uuid === r.vm.uuid) progress.push({ operation: e.operation, percent: e.percent, done: e.done, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
     });
-    const g = await client.call('snapshots.take', { ref: NAME, name: 'G' });
-    off();
-    expect(progress).toEqual([
-      { operation: 'takeSnapshot', percent: 0, done: false },
-      { operation: 'takeSnapshot', percent: 100, done: true },
-    ]);
-    // Pull the snapshot out of the image behind Nestbox's back: QEMU's snapshot-load job then
-    // fails after it has stopped the guest, and does not start it again by itself.
+    let g;
+    try {
+      g = await client.call('snapshots.take', { ref: NAME, name: 'G' });
+    } finally {
+      off();
+      await client.call('settings.set', { key: 'snapshotBandwidth', value: null });
+    }
+    expect(g.withRam).toBe(true);
+    expect(progress[0]).toEqual({ operation: 'takeSnapshot', percent: 0, done: false, bytesDone: undefined, bytesTotal: undefined });
+    expect(progress.at(-1)).toMatchObject({ operation: 'takeSnapshot', percent: 100, done: true });
+    const between = progress.slice(1, -1);
+    expect(between.length).toBeGreaterThan(0);
+    for (const p of between) {
+      expect(p.percent).toBeGreaterThanOrEqual(0);
+      expect(p.percent).toBeLessThan(100);
+      expect(p.bytesTotal).toBeGreaterThan(0);
+    }
+    expect(between.map((p) => p.percent)).toEqual([...between.map((p) => p.percent)].sort((a, b) => a - b));
+    checkImages(images, true);
+
+    // Pull the snapshot out of the image behind Nestbox's back: the restore is refused before
+    // the running guest is touched.
     const qemu = hosted.core.vms.qemuOf(r.vm.uuid)!;
     await qemu.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: 'disk0', name: `nb-${g.id.slice(0, 13)}` });
-    await expect(client.call('snapshots.restore', { ref: NAME, id: 'G' })).rejects.toMatchObject({ code: 'QEMU_FAILED' });
+    await expect(client.call('snapshots.restore', { ref: NAME, id: 'G' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(hosted.core.vms.qemuOf(r.vm.uuid)).toBe(qemu);
+    expect((await qemu.qmp.execute<{ status: string }>('query-status')).status).toBe('running');
+    await serial.run('echo AL$(echo IVE)', /ALIVE/);
+  });
+
+  it('a paused VM is snapshotted in one step (RAM in the qcow2), and a failed restore of it never leaves the guest paused', async () => {
+    const uuid = (await client.call('vms.info', { ref: NAME })).uuid;
+    await client.call('vms.pause', { ref: NAME });
+    const p = await client.call('snapshots.take', { ref: NAME, name: 'P' });
+    expect(p.withRam).toBe(true);
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('paused');
+    await client.call('vms.resume', { ref: NAME });
+    // QEMU's snapshot-load job fails after it has stopped the guest, and does not start it again by itself.
+    const qemu = hosted.core.vms.qemuOf(uuid)!;
+    await qemu.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: 'disk0', name: `nb-${p.id.slice(0, 13)}` });
+    await expect(client.call('snapshots.restore', { ref: NAME, id: 'P' })).rejects.toMatchObject({ code: 'QEMU_FAILED' });
     expect((await qemu.qmp.execute<{ status: string }>('query-status')).status).toBe('running');
     expect((await client.call('vms.info', { ref: NAME })).state).toBe('running');
     await serial.run('echo AL$(echo IVE)', /ALIVE/);

@@ -120,6 +120,7 @@ export class Core {
       host,
       accelChoice: () => this.accelChoice(),
       preflight: (config) => this.network.preflight(config),
+      stateBandwidth: () => this.stateBandwidth(),
     });
     const vmRepo = new VmRepository(db);
     this.snapshots = new SnapshotService({
@@ -128,6 +129,7 @@ export class Core {
       repo: new SnapshotRepository(db),
       img: host.qemu ? new QemuImg(host.qemu.imgBinary) : null,
       bus: this.bus,
+      bandwidth: () => this.stateBandwidth(),
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
     this.jobs = new JobService(this.bus, new JobJournal(db));
@@ -187,7 +189,16 @@ export class Core {
     return parseAccelChoice(process.env['NESTBOX_ACCEL']) ?? parseAccelChoice(this.settings.get('accel')) ?? 'auto';
   }
 
-  private static readonly SETTINGS = ['accel'] as const;
+  private static readonly SETTINGS = ['accel', 'snapshotBandwidth'] as const;
+
+  /**
+   * The `snapshotBandwidth` setting (MiB/s) in bytes per second: how fast live snapshots and
+   * saved states may write RAM, for hosts whose disk must stay responsive. Unset: no limit.
+   */
+  stateBandwidth(): number | null {
+    const v = this.settings.get('snapshotBandwidth');
+    return v ? Number(v) * 1024 * 1024 : null;
+  }
 
   getSetting(key: string): string | null {
     if (!(Core.SETTINGS as readonly string[]).includes(key)) throw new NestboxError('INVALID_ARGUMENT', `unknown setting '${key}' (known: ${Core.SETTINGS.join(', ')})`);
@@ -197,6 +208,9 @@ export class Core {
   setSetting(key: string, value: string | null): void {
     this.getSetting(key);
     if (key === 'accel' && value !== null) parseAccelChoice(value);
+    if (key === 'snapshotBandwidth' && value !== null && !/^[1-9][0-9]{0,6}$/.test(value)) {
+      throw new NestboxError('INVALID_ARGUMENT', `snapshotBandwidth is a whole number of MiB per second (1 to 9999999), not '${value}'`);
+    }
     if (value === null) this.settings.delete(key);
     else this.settings.set(key, value);
     this.eventsRepo.append(null, 'info', 'setting', `setting '${key}' ${value === null ? 'reset to its default' : `set to '${value}'`}`);

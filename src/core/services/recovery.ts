@@ -8,6 +8,9 @@
  *    and the event log says so;
  *  - a row whose snapshot is on none of the VM's disks (a delete cut short after the job):
  *    it cannot be restored, so the row goes (children re-parented) and the log says so.
+ *  - a live snapshot's RAM save (a migration) still under way or stopped before its
+ *    switch-over: cancelled, and a guest that should run is resumed; a state file (or its
+ *    `.partial`) that no snapshot row names: removed.
  * Only Nestbox's own tags (`nb-…`) are ever deleted: snapshots made by other tools stay.
  * Running VMs are always checked (two QMP queries); VMs that are off only when marked.
  */
@@ -103,9 +106,49 @@ export async function recoverSnapshots(d: RecoveryDeps): Promise<void> {
   }
 }
 
+/**
+ * A migration the previous core started (a live snapshot's RAM save) has lost its reader:
+ * cancel it, and resume the guest when the VM is meant to run (QEMU leaves it stopped at
+ * the switch-over, or after a completed save until someone says `cont`).
+ */
+async function settleMigration(d: RecoveryDeps, row: VmRow, qmp: QmpClient): Promise<void> {
+  const m = await qmp.execute<{ status?: string }>('query-migrate');
+  if (m.status && ['setup', 'active', 'pre-switchover', 'device', 'cancelling'].includes(m.status)) {
+    const ended = qmp.waitEvent('MIGRATION', { timeoutMs: 30_000, predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])) });
+    ended.catch(() => undefined);
+    await qmp.execute('migrate_cancel');
+    await ended.catch(() => undefined);
+    d.vms.log(row.uuid, 'warning', 'reconcile', `a snapshot of '${row.name}' was saving its RAM when the core stopped; that save was cancelled`);
+  }
+  const status = await qmp.execute<{ running: boolean; status: string }>('query-status');
+  if (!status.running && ['postmigrate', 'finish-migrate'].includes(status.status) && row.state === 'running') {
+    await qmp.execute('cont');
+    d.vms.log(row.uuid, 'warning', 'reconcile', `'${row.name}' was left stopped by a snapshot the core could not finish; it runs again`);
+  }
+}
+
+/** State files in the VM's snapshots folder that no snapshot row names (or half-written ones). */
+function dropOrphanStates(d: RecoveryDeps, row: VmRow): void {
+  const dir = vmFiles(row.dir).snapshotsDir;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const known = new Set(d.snapshots.list(row.uuid).filter((s) => s.ramFile).map((s) => `${s.tag}.vmstate`));
+  for (const n of names) {
+    if (known.has(n) || !/^nb-[0-9a-f-]{13}\.vmstate(\.partial)?$/.test(n)) continue;
+    fs.rmSync(path.join(dir, n), { force: true });
+    d.vms.log(row.uuid, 'warning', 'reconcile', `removed the RAM state of a snapshot of '${row.name}' that was not finished when the core stopped (${n})`);
+  }
+}
+
 async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
   const qemu = d.vms.qemuOf(row.uuid);
   let tags: Map<string, Set<string>>;
+  if (qemu) await settleMigration(d, row, qemu.qmp);
+  dropOrphanStates(d, row);
   if (qemu) {
     const jobs = await settleJobs(qemu.qmp);
     for (const j of jobs) {

@@ -14,6 +14,8 @@ export class SerialHub {
   private socket: net.Socket | null = null;
   private readonly sinks = new Set<SerialSink>();
   private ended = false;
+  /** The hub the consoles were handed over to, which writes and unsubscribes follow. */
+  private forward: SerialHub | null = null;
 
   constructor(private readonly socketPath: string) {}
 
@@ -48,10 +50,26 @@ export class SerialHub {
       return () => undefined;
     }
     this.sinks.add(sink);
-    return () => this.sinks.delete(sink);
+    return () => {
+      for (let h: SerialHub | null = this; h; h = h.forward) h.sinks.delete(sink);
+    };
+  }
+
+  /**
+   * Hands the open consoles over to `next` (the hub of the QEMU that replaces this one, as
+   * when a live snapshot is restored): they stay open instead of being closed.
+   */
+  handOver(next: SerialHub): void {
+    for (const sink of this.sinks) next.sinks.add(sink);
+    this.sinks.clear();
+    this.forward = next;
   }
 
   write(data: Buffer): void {
+    if (this.forward) {
+      this.forward.write(data);
+      return;
+    }
     // A slow guest UART must never block the core: the socket buffers and we move on.
     this.socket?.write(data);
   }

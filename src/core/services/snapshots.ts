@@ -1,8 +1,20 @@
 /**
  * Snapshots: qcow2 internal snapshots of every writable disk of a VM (and its UEFI variable
- * store), taken live with RAM through QMP's snapshot-save job, or with qemu-img while the VM
- * is off. The tree, the "current state" pointer, the config of the moment and a screenshot
- * live in SQLite.
+ * store), plus the RAM and device state when the VM runs. The tree, the "current state"
+ * pointer, the config of the moment and a screenshot live in SQLite.
+ *
+ * How each kind is taken:
+ *  - running VM: the RAM goes through a migration stream into `snapshots/<tag>.vmstate`
+ *    while the guest keeps running (progress from query-migrate, cancellable with
+ *    `vms.cancel`); QEMU stops the guest right before the switch-over, the disks are
+ *    snapshotted there in one QMP transaction, the last dirty pages and device state are
+ *    written, and the guest runs on. It is paused only for that last step.
+ *  - paused VM: QMP's snapshot-save job (RAM inside the first qcow2). A migration would
+ *    leave a paused guest's disks inactive until it is resumed (QEMU 7.2 cannot reactivate
+ *    them otherwise), and a paused guest has nothing to lose by a one-step save.
+ *  - powered off: qemu-img, disks only.
+ * Restoring a snapshot whose RAM is in a file starts a fresh QEMU from it (QEMU cannot load
+ * a migration stream into a running machine); the older kind loads with snapshot-load.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,9 +26,12 @@ import { deletionOrder, reparentOnDelete, subtree } from '../domain/snapshots';
 import { resolveDiskPath } from '../qemu/argv';
 import { clearSnapshotWork, markSnapshotWork } from './recovery';
 import { runJob } from '../qemu/jobs';
+import { saveStateToFile } from '../qemu/migration';
+import type { QemuProcess } from '../qemu/supervisor';
+import { crashPoint } from './faults';
 import type { QemuImg } from '../storage/qemuimg';
 import type { SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
-import { vmFiles } from '../store/paths';
+import { snapshotStateFile, vmFiles } from '../store/paths';
 import type { EventBus } from './events';
 import type { VmService } from './vms';
 
@@ -26,6 +41,25 @@ export interface SnapshotServiceDeps {
   readonly repo: SnapshotRepository;
   readonly img: QemuImg | null;
   readonly bus: EventBus;
+  /** How fast a live snapshot may write RAM, in bytes per second (null: no limit). */
+  readonly bandwidth?: () => number | null;
+}
+
+/** The first bytes of a QEMU migration stream ("QEVM", then version 3). */
+const STREAM_MAGIC = Buffer.from([0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3]);
+
+function looksLikeState(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(8);
+      return fs.readSync(fd, head, 0, 8, 0) === 8 && head.equals(STREAM_MAGIC);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
 }
 
 /** What a snapshot covers: the qcow2 images by QMP node name and by file. */
@@ -161,6 +195,7 @@ export class SnapshotService {
     const id = crypto.randomUUID();
     const tag = `nb-${id.slice(0, 13)}`;
     const live = isActive(row.state);
+    const streamed = live && row.state === 'running';
     let thumbnail: Buffer | null = null;
     if (live) {
       const qemu = this.d.vms.qemuOf(row.uuid);
@@ -169,7 +204,8 @@ export class SnapshotService {
       if (row.config.display.adapter !== 'none') {
         thumbnail = await this.d.vms.screenshot(row.uuid).then((s) => Buffer.from(s.pngBase64, 'base64')).catch(() => null);
       }
-      await this.liveJob(row, 'takeSnapshot', 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
+      if (streamed) await this.takeStreamed(row, qemu, cov, tag, snapName);
+      else await this.liveJob(row, 'takeSnapshot', 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       markSnapshotWork(row.dir);
@@ -187,7 +223,7 @@ export class SnapshotService {
       }
     }
     this.d.repo.insert(
-      { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto },
+      { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto, ramFile: streamed },
       thumbnail,
     );
     this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
@@ -198,8 +234,79 @@ export class SnapshotService {
   }
 
   /**
+   * Takes a running VM's snapshot through a migration stream (see the top of this file).
+   * Cancelled or failed: no disk snapshot, no file and no row stay, and the guest runs.
+   */
+  private async takeStreamed(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string, snapName: string): Promise<void> {
+    const signal = this.d.vms.jobs.begin(row.uuid, `cannot take a snapshot of '${row.name}' now`, `snapshot '${snapName}' is saving its RAM`);
+    const file = snapshotStateFile(row.dir, tag);
+    let disksTaken = false;
+    const progress = (p: { percent: number; bytesDone?: number; bytesTotal?: number }, done = false) =>
+      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'takeSnapshot', done, ...p });
+    progress({ percent: 0 });
+    try {
+      await this.d.vms.quietly(row.uuid, async () => {
+        try {
+          await saveStateToFile(qemu.qmp, qemu.runDir, file, {
+            bandwidth: this.d.bandwidth?.() ?? null,
+            signal,
+            socketName: 'snapshot.sock',
+            onProgress: (p) => progress(p),
+            beforeSwitchover: async () => {
+              // The guest is stopped here and the RAM almost all written: the disks are
+              // snapshotted at this very instant, all together or none.
+              crashPoint('snapshot:switchover');
+              await qemu.qmp.execute('transaction', {
+                actions: cov.nodes.map((node) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: node, name: tag } })),
+              });
+              disksTaken = true;
+            },
+          });
+        } finally {
+          await this.resumeIfItRan(row, qemu, 'taking a snapshot');
+        }
+      });
+    } catch (err) {
+      if (disksTaken) await this.dropDiskSnapshots(row, qemu, cov, tag);
+      fs.rmSync(file, { force: true });
+      const e = NestboxError.from(err, 'QEMU_FAILED');
+      if (e.code === 'CANCELLED') {
+        this.d.vms.log(row.uuid, 'info', 'cancelled', `taking snapshot '${snapName}' of '${row.name}' was cancelled; nothing was kept`);
+        throw new NestboxError('CANCELLED', `taking snapshot '${snapName}' of '${row.name}' was cancelled; nothing was kept and '${row.name}' kept running`);
+      }
+      throw e;
+    } finally {
+      this.d.vms.jobs.end(row.uuid, signal);
+      progress({ percent: 100 }, true);
+    }
+  }
+
+  /** After a save: the guest runs again if the VM is meant to run (QEMU stopped it for the switch-over). */
+  private async resumeIfItRan(row: VmRow, qemu: QemuProcess, what: string): Promise<void> {
+    if (qemu.exited) return;
+    const status = await qemu.qmp.execute<{ running: boolean; status: string }>('query-status').catch(() => null);
+    if (!status || status.running || status.status === 'shutdown' || status.status === 'internal-error') return;
+    // A user who paused the VM meanwhile keeps it paused (its disks wake with its resume).
+    if (this.d.vms.resolve(row.uuid).state !== 'running') return;
+    await qemu.qmp.execute('cont').catch((err: Error) => {
+      this.d.vms.log(row.uuid, 'error', 'snapshot', `'${row.name}' could not be resumed after ${what}: ${err.message}`);
+    });
+  }
+
+  /** Removes the disk half of a snapshot that did not complete. */
+  private async dropDiskSnapshots(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string): Promise<void> {
+    if (!qemu.exited) {
+      for (const node of cov.nodes) await qemu.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: node, name: tag }).catch(() => undefined);
+      return;
+    }
+    // QEMU is gone (the VM was powered off meanwhile): its images are free for qemu-img.
+    for (const f of cov.files) await this.d.img?.snapshot(f, 'delete', tag).catch(() => undefined);
+  }
+
+  /**
    * Restores a snapshot. Running: the guest continues from the snapshot's RAM in seconds
-   * (QMP snapshot-load). Off: the disks go back with qemu-img, and a snapshot with RAM
+   * (a fresh QEMU fed from the snapshot's state file, or QMP snapshot-load for the kind that
+   * keeps RAM inside the qcow2). Off: the disks go back with qemu-img, and a snapshot with RAM
    * leaves the VM "saved", resuming from that moment on its next start. The VM's config of
    * that time comes back with it.
    */
@@ -217,12 +324,14 @@ export class SnapshotService {
       if (!sameHardware(snap.config, row.config)) {
         throw new NestboxError('INVALID_STATE', `the hardware of '${row.name}' changed since snapshot '${snap.name}'; power it off to restore it`);
       }
+      if (snap.ramFile) return this.restoreStreamed(row, snap, cov);
       await this.liveJob(row, 'restoreSnapshot', 'snapshot-load', { tag: snap.tag, vmstate: cov.vmstate, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       for (const f of cov.files) {
         if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `disk image ${f} is missing`);
       }
+      const stateMissing = snap.ramFile && !looksLikeState(snapshotStateFile(row.dir, snap.tag));
       for (const f of cov.files) await this.d.img.snapshot(f, 'apply', snap.tag);
       if (row.state === 'saved') {
         fs.rmSync(vmFiles(row.dir).savedState, { force: true });
@@ -230,15 +339,68 @@ export class SnapshotService {
         this.d.vms.apply(row.uuid, { type: 'stateDiscarded' });
       }
       this.d.vmRepo.updateConfig({ ...snap.config, name: row.name, description: row.config.description, group: row.config.group });
-      if (snap.withRam) {
+      if (snap.withRam && !stateMissing) {
         this.d.vmRepo.setPendingLoadvm(row.uuid, snap.tag);
         this.d.vms.apply(row.uuid, { type: 'snapshotStateRestored' });
+      }
+      if (stateMissing) {
+        const warning = `the RAM state of snapshot '${snap.name}' is missing or damaged (${snapshotStateFile(row.dir, snap.tag)}); its disks and settings were restored, and '${row.name}' will boot afresh`;
+        this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.id);
+        this.d.vms.log(row.uuid, 'warning', 'snapshot-restored', warning);
+        this.d.bus.emit('vm.changed', { uuid: row.uuid });
+        return this.d.vms.result(row.uuid, [warning]);
       }
     }
     this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.id);
     this.d.vms.log(row.uuid, 'info', 'snapshot-restored', `restored snapshot '${snap.name}' of '${row.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.d.vms.result(row.uuid);
+  }
+
+  /**
+   * Restores a snapshot whose RAM is in a file into a VM that runs: QEMU cannot take a
+   * migration stream into a machine that is running, so this one is ended, the disks go back
+   * with qemu-img, and a fresh QEMU starts from the file (which stays for the next restore).
+   * Everything that can be checked is checked before the running guest is ended.
+   */
+  private async restoreStreamed(row: VmRow, snap: SnapshotRow, cov: Coverage): Promise<OpResult> {
+    const file = snapshotStateFile(row.dir, snap.tag);
+    if (!looksLikeState(file)) {
+      throw new NestboxError(
+        'NOT_FOUND',
+        `the RAM state of snapshot '${snap.name}' is missing or damaged (${file}); power '${row.name}' off to restore its disks and settings`,
+      );
+    }
+    if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
+    for (const f of cov.files) if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `disk image ${f} is missing`);
+    // Every disk must still hold the snapshot, or the guest would be ended for nothing.
+    const qemu = this.d.vms.qemuOf(row.uuid);
+    if (qemu) {
+      const nodes = await qemu.qmp.execute<{ 'node-name': string; image?: { snapshots?: { name: string }[] } }[]>('query-named-block-nodes', { flat: true });
+      for (const node of cov.nodes) {
+        const n = nodes.find((x) => x['node-name'] === node);
+        if (n && !(n.image?.snapshots ?? []).some((x) => x.name === snap.tag)) {
+          throw new NestboxError('NOT_FOUND', `disk '${node}' of '${row.name}' no longer holds snapshot '${snap.name}' (${snap.tag}); nothing was changed`);
+        }
+      }
+    }
+    const wasPaused = row.state === 'paused';
+    this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'restoreSnapshot', percent: 0, done: false });
+    try {
+      this.d.vms.log(row.uuid, 'info', 'snapshot', `restoring snapshot '${snap.name}' of '${row.name}': its QEMU is restarted from the snapshot's state`);
+      const closeConsoles = this.d.vms.keepConsolesOpen(row.uuid);
+      try {
+        await this.d.vms.powerOff(row.uuid);
+        await this.restore(row.uuid, snap.id);
+        const started = await this.d.vms.start(row.uuid);
+        if (wasPaused) await this.d.vms.pause(row.uuid);
+        return { ...this.d.vms.result(row.uuid), warnings: started.warnings };
+      } finally {
+        closeConsoles();
+      }
+    } finally {
+      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'restoreSnapshot', percent: 100, done: true });
+    }
   }
 
   /** Deletes a snapshot and every snapshot below it, children first. */
@@ -291,6 +453,14 @@ export class SnapshotService {
           const beyond = Math.max(0, info.actualSize - allRam - Math.min(info.actualSize, info.virtualSize));
           extraBytes += Math.round((beyond * snaps.filter((x) => tags.has(x.name)).length) / snaps.length);
         }
+      }
+    }
+    for (const x of gone) {
+      if (!x.ramFile) continue;
+      try {
+        ramBytes += fs.statSync(snapshotStateFile(row.dir, x.tag)).size;
+      } catch {
+        // A missing state file frees nothing.
       }
     }
     let currentMovesTo: string | null | undefined;
@@ -360,6 +530,7 @@ export class SnapshotService {
     }
     const all = this.d.repo.list(row.uuid);
     this.d.repo.remove(snap.id, reparentOnDelete(all, snap.id).updates);
+    if (snap.ramFile) fs.rmSync(snapshotStateFile(row.dir, snap.tag), { force: true });
     if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
     clearSnapshotWork(row.dir);
     this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted snapshot '${snap.name}' of '${row.name}'`);

@@ -1,28 +1,39 @@
 /**
- * Long qemu-img work per VM (a clone's copies, a disk conversion) that the user may stop.
- * One at a time per VM: a second one is refused as BUSY rather than queued.
+ * Long work per VM that the user may stop: a clone's copies, a disk conversion, a live
+ * snapshot's RAM save. One at a time per VM: a second one is refused as BUSY rather than
+ * queued.
  */
 import { NestboxError } from '../api/errors';
 
 export class CancellableJobs {
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, { controller: AbortController; label: string }>();
 
-  begin(uuid: string, what: string): AbortSignal {
-    if (this.running.has(uuid)) throw new NestboxError('BUSY', `${what}: another copy of this VM's disks is still running`);
-    const c = new AbortController();
-    this.running.set(uuid, c);
-    return c.signal;
+  /**
+   * `refusal` starts the BUSY message when another job runs ("cannot clone 'x' now");
+   * `label` says what this job is, for that message and the log ("a clone is copying").
+   */
+  begin(uuid: string, refusal: string, label = 'a copy of its disks is still running'): AbortSignal {
+    const other = this.running.get(uuid);
+    if (other) throw new NestboxError('BUSY', `${refusal}: ${other.label}`);
+    const controller = new AbortController();
+    this.running.set(uuid, { controller, label });
+    return controller.signal;
   }
 
   end(uuid: string, signal: AbortSignal): void {
-    if (this.running.get(uuid)?.signal === signal) this.running.delete(uuid);
+    if (this.running.get(uuid)?.controller.signal === signal) this.running.delete(uuid);
+  }
+
+  /** What runs for this VM, or null. */
+  current(uuid: string): string | null {
+    return this.running.get(uuid)?.label ?? null;
   }
 
   /** True when there was something to stop. */
   cancel(uuid: string): boolean {
     const c = this.running.get(uuid);
     if (!c) return false;
-    c.abort();
+    c.controller.abort();
     return true;
   }
 }

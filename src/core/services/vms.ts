@@ -36,7 +36,8 @@ import { inspectImage } from '../storage/inspect';
 import { QemuImg } from '../storage/qemuimg';
 import { identifyImage } from '../storage/identify';
 import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
-import { vmFiles, type DataLayout } from '../store/paths';
+import { snapshotStateFile, vmFiles, type DataLayout } from '../store/paths';
+import { saveStateToFile } from '../qemu/migration';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
 import { CancellableJobs } from './vmjobs';
@@ -69,6 +70,8 @@ export interface VmServiceDeps {
   readonly accelChoice: () => AcceleratorChoice;
   /** Checks that the host allows the VM's network attachments; returns warnings or throws. */
   readonly preflight?: (config: VmConfig) => string[];
+  /** How fast saved states may be written, in bytes per second (null: no limit). */
+  readonly stateBandwidth?: () => number | null;
 }
 
 function configError(err: unknown): never {
@@ -662,11 +665,15 @@ export class VmService {
     }
   }
 
-  /** Stops a clone or disk conversion of this VM that is still copying; nothing of it stays. */
+  /**
+   * Stops what this VM is doing that can be stopped midway (a clone or disk conversion that
+   * is still copying, a live snapshot still saving RAM); nothing of it stays.
+   */
   cancel(ref: string): { cancelled: boolean } {
     const row = this.resolve(ref);
+    const label = this.jobs.current(row.uuid);
     const cancelled = this.jobs.cancel(row.uuid);
-    if (cancelled) this.log(row.uuid, 'info', 'cancelled', `cancelling the disk copy of '${row.name}'`);
+    if (cancelled) this.log(row.uuid, 'info', 'cancelled', `cancelling what '${row.name}' was doing (${label ?? 'a job'})`);
     return { cancelled };
   }
 
@@ -791,8 +798,13 @@ export class VmService {
     this.require(row0, 'start', 'start');
     const previous = row0.state;
     // A saved VM resumes either from the state file (Save state) or from a snapshot with RAM.
-    const loadvm = previous === 'saved' ? row0.pendingLoadvm : null;
-    const fromSaved = previous === 'saved' && !loadvm;
+    const pending = previous === 'saved' ? row0.pendingLoadvm : null;
+    // A live snapshot keeps its RAM in a file of its own (fed in like a saved state, and
+    // kept); older ones and those of paused VMs have it inside the first qcow2 (-loadvm).
+    const snapState = pending && fs.existsSync(snapshotStateFile(row0.dir, pending)) ? snapshotStateFile(row0.dir, pending) : null;
+    const loadvm = snapState ? null : pending;
+    const fromSaved = previous === 'saved' && !pending;
+    const incomingFile = snapState ?? (fromSaved ? vmFiles(row0.dir).savedState : null);
     const warnings: string[] = [...early];
     // Synchronous check-and-set: a second start now fails with INVALID_STATE.
     const row = this.apply(row0.uuid, { type: 'startRequested' });
@@ -844,7 +856,7 @@ export class VmService {
             clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
           },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
-          { incoming: fromSaved, ...(loadvm ? { loadvm } : {}) },
+          { incoming: incomingFile !== null, ...(loadvm ? { loadvm } : {}) },
         );
       } catch (err) {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
@@ -869,13 +881,13 @@ export class VmService {
         if (!helper) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-bridge-helper is not installed (Debian, Ubuntu: sudo apt install qemu-system-common)');
         await attachHelperNics(row.config, runDir, helper);
       }
-      if (fromSaved) await this.loadState(proc, files.savedState);
+      if (incomingFile) await this.loadState(proc, incomingFile);
       await this.attachSerial(row, running);
       await proc.qmp.execute('cont');
       this.apply(row.uuid, { type: 'started', paused: false });
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
-      if (loadvm) this.d.vms.setPendingLoadvm(row.uuid, null);
-      this.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : loadvm ? ', from its snapshot' : ''}, pid ${proc.pid})`);
+      if (pending) this.d.vms.setPendingLoadvm(row.uuid, null);
+      this.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : pending ? ', from its snapshot' : ''}, pid ${proc.pid})`);
       for (const w of warnings) this.log(row.uuid, 'warning', 'start-warning', w);
       return this.result(row.uuid, warnings);
     } catch (err) {
@@ -970,12 +982,39 @@ export class VmService {
     setTimeout(() => this.dropCgroups(uuid, tries - 1), 250).unref();
   }
 
+  /** Serial hubs whose consoles wait for the VM's next QEMU (see keepConsolesOpen). */
+  private readonly waitingConsoles = new Map<string, SerialHub>();
+
+  /**
+   * The serial consoles open now stay open across the VM's next power-off and start (a
+   * restore that replaces QEMU): they are handed to the new QEMU's hub. @internal
+   */
+  keepConsolesOpen(uuid: string): () => void {
+    const r = this.running.get(uuid);
+    if (!r?.serial) return () => undefined;
+    const carrier = new SerialHub('');
+    r.serial.handOver(carrier);
+    this.waitingConsoles.set(uuid, carrier);
+    // If the start never comes, the consoles close as they would have.
+    return () => {
+      if (this.waitingConsoles.get(uuid) === carrier) {
+        this.waitingConsoles.delete(uuid);
+        carrier.end('the VM is not running');
+      }
+    };
+  }
+
   private async attachSerial(row: VmRow, r: Running): Promise<void> {
     if (!row.config.serial.enabled) return;
     const hub = new SerialHub(path.join(r.proc.runDir, RUNTIME_FILES.serial));
     try {
       await hub.connect();
       r.serial = hub;
+      const waiting = this.waitingConsoles.get(row.uuid);
+      if (waiting) {
+        this.waitingConsoles.delete(row.uuid);
+        waiting.handOver(hub);
+      }
     } catch (err) {
       this.log(row.uuid, 'warning', 'serial', `could not attach to the serial console: ${(err as Error).message}`);
     }
@@ -1058,90 +1097,25 @@ export class VmService {
     const wasPaused = row.state === 'paused';
     this.apply(row.uuid, { type: 'saveRequested' });
     const files = vmFiles(row.dir);
-    const partial = `${files.savedState}.partial`;
-    const sock = path.join(proc.runDir, 'save.sock');
-    let server: net.Server | null = null;
     try {
       if (!wasPaused) await proc.qmp.execute('stop');
-      await proc.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
-      fs.rmSync(sock, { force: true });
-      const srv = net.createServer();
-      server = srv;
-      const received = new Promise<void>((resolve, reject) => {
-        srv.once('connection', (conn) => {
-          srv.close();
-          const out = fs.createWriteStream(partial, { mode: 0o600 });
-          conn.pipe(out);
-          conn.on('error', reject);
-          out.on('error', reject);
-          out.on('finish', () => resolve());
-        });
-      });
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(sock, () => resolve());
-      });
-      const done = proc.qmp.waitEvent('MIGRATION', {
-        predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])),
-      });
-      await proc.qmp.execute('migrate', { uri: `unix:${sock}` });
-      const stopProgress = this.reportMigration(row.uuid, proc, 'saveState');
-      const ev = await done.finally(stopProgress);
-      if (ev.data['status'] !== 'completed') {
-        const info = await proc.qmp.execute<{ 'error-desc'?: string }>('query-migrate').catch(() => ({}) as { 'error-desc'?: string });
-        throw new NestboxError('QEMU_FAILED', `saving the state failed: ${info['error-desc'] ?? String(ev.data['status'])}`);
-      }
-      await received;
-      const fd = fs.openSync(partial, 'r+');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
-      fs.renameSync(partial, files.savedState);
+      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'saveState', percent: 0, done: false });
+      const size = await saveStateToFile(proc.qmp, proc.runDir, files.savedState, {
+        bandwidth: this.d.stateBandwidth?.() ?? null,
+        onProgress: (p) => this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'saveState', percent: p.percent, done: false, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
+      }).finally(() => this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'saveState', percent: 100, done: true }));
       this.apply(row.uuid, { type: 'saveCompleted' });
       await proc.terminate(5000);
-      const size = fs.statSync(files.savedState).size;
       this.log(row.uuid, 'info', 'saved', `saved the state of '${row.name}' (${formatBytes(size)})`);
       return this.result(row.uuid);
     } catch (err) {
-      fs.rmSync(partial, { force: true });
       const cur = this.d.vms.get(row.uuid);
       if (cur?.state === 'saving') {
         if (!wasPaused && !proc.exited) await proc.qmp.execute('cont').catch(() => undefined);
         this.apply(row.uuid, { type: 'saveFailed', paused: wasPaused });
       }
       throw NestboxError.from(err, 'QEMU_FAILED');
-    } finally {
-      server?.close();
-      fs.rmSync(sock, { force: true });
     }
-  }
-
-  /**
-   * Reports a running migration's progress as events, from QMP query-migrate four times a
-   * second (QEMU has no progress event). Returns the function that stops it.
-   */
-  private reportMigration(uuid: string, proc: QemuProcess, operation: 'saveState'): () => void {
-    let last = -1;
-    let stopped = false;
-    const timer = setInterval(() => {
-      proc.qmp
-        .execute<{ ram?: { transferred?: number; total?: number; remaining?: number } }>('query-migrate')
-        .then((m) => {
-          const total = m.ram?.total ?? 0;
-          const remaining = m.ram?.remaining ?? total;
-          const pct = total ? Math.min(99, Math.floor(((total - remaining) / total) * 100)) : 0;
-          if (!stopped && pct !== last) {
-            last = pct;
-            this.d.bus.emit('vm.progress', { uuid, operation, percent: pct, done: false });
-          }
-        })
-        .catch(() => undefined);
-    }, 250);
-    timer.unref();
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-      this.d.bus.emit('vm.progress', { uuid, operation, percent: 100, done: true });
-    };
   }
 
   /** Feeds a saved state into a QEMU started with `-incoming defer`. */

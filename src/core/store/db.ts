@@ -212,6 +212,12 @@ export interface SnapshotRow {
   readonly hasThumbnail: boolean;
   /** Taken by Nestbox before a start ("undo this session"); pruned by the retention count. */
   readonly auto: boolean;
+  /**
+   * The RAM state is in its own file (snapshotStateFile) rather than inside the first qcow2
+   * disk: live snapshots of running VMs, saved through a migration stream that can be
+   * watched and cancelled. Restoring one starts a fresh QEMU from that file.
+   */
+  readonly ramFile: boolean;
 }
 
 interface RawSnapshotRow {
@@ -226,13 +232,14 @@ interface RawSnapshotRow {
   config: string;
   has_thumb: number;
   auto: number;
+  ram_file: number;
 }
 
 export class SnapshotRepository {
   constructor(private readonly db: Db) {}
 
   private static readonly COLS =
-    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb, auto';
+    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb, auto, ram_file';
 
   private static toRow(r: RawSnapshotRow): SnapshotRow {
     return {
@@ -247,6 +254,7 @@ export class SnapshotRepository {
       config: parseVmConfig(JSON.parse(r.config)),
       hasThumbnail: r.has_thumb === 1,
       auto: r.auto === 1,
+      ramFile: r.ram_file === 1,
     };
   }
 
@@ -266,10 +274,10 @@ export class SnapshotRepository {
     return r && SnapshotRepository.toRow(r);
   }
 
-  insert(s: Omit<SnapshotRow, 'hasThumbnail' | 'auto'> & { readonly auto?: boolean }, thumbnail: Buffer | null): void {
+  insert(s: Omit<SnapshotRow, 'hasThumbnail' | 'auto' | 'ramFile'> & { readonly auto?: boolean; readonly ramFile?: boolean }, thumbnail: Buffer | null): void {
     this.db
-      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail, auto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail, s.auto ? 1 : 0);
+      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail, auto, ram_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail, s.auto ? 1 : 0, s.ramFile ? 1 : 0);
   }
 
   thumbnail(id: string): Buffer | null {

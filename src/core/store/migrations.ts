@@ -171,6 +171,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: 'live snapshots keep their RAM state in a file of their own (saved through a cancellable migration stream)',
+    sql: `
+      ALTER TABLE snapshots ADD COLUMN ram_file INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -103,5 +103,11 @@ export function vmFiles(vmDir: string) {
     serialLog: path.join(vmDir, 'logs', 'serial.log'),
     savedState: path.join(vmDir, 'saved.state'),
     efiVars: path.join(vmDir, 'efivars.qcow2'),
+    snapshotsDir: path.join(vmDir, 'snapshots'),
   } as const;
+}
+
+/** Where a live snapshot's RAM and device state is kept (its disks keep the rest). */
+export function snapshotStateFile(vmDir: string, tag: string): string {
+  return path.join(vmDir, 'snapshots', `${tag}.vmstate`);
 }

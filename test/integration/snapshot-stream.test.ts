@@ -1,0 +1,156 @@
+/**
+ * Live snapshots of a running VM save RAM through a migration stream beside the guest: the
+ * guest keeps running while it is written, the save reports progress and can be cancelled
+ * midway, and whatever ends it early (a cancel, a full disk, the VM powered off) leaves no
+ * snapshot row, no state file and no internal snapshot on the disks, with the guest running
+ * when it ran before.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RpcClient } from '../../src/core/api/rpc';
+import type { HostedCore } from '../../src/core/server/host';
+import { checkImages, cleanupHome, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
+
+const NAME = 'stream-vm';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('live snapshots saved beside the running guest', () => {
+  let home: string;
+  let hosted: HostedCore;
+  let client: RpcClient;
+  let serial: SerialSession;
+  let uuid: string;
+  let dir: string;
+  let disk: string;
+
+  /** Nestbox's internal snapshot tags on the VM's disk, as the running QEMU sees them. */
+  const liveTags = async (): Promise<string[]> => {
+    const nodes = await hosted.core.vms.qemuOf(uuid)!.qmp.execute<{ 'node-name': string; image?: { snapshots?: { name: string }[] } }[]>('query-named-block-nodes', { flat: true });
+    return (nodes.find((n) => n['node-name'] === 'disk0')?.image?.snapshots ?? []).map((s) => s.name);
+  };
+  const stateFiles = () => (fs.existsSync(path.join(dir, 'snapshots')) ? fs.readdirSync(path.join(dir, 'snapshots')) : []);
+  const guestRuns = async () => {
+    expect((await hosted.core.vms.qemuOf(uuid)!.qmp.execute<{ status: string }>('query-status')).status).toBe('running');
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('running');
+    await serial.run('echo AL$(echo IVE)-$((3+4))', /ALIVE-7/);
+  };
+  /** Starts a take and resolves once it has written some RAM (a progress event with bytes). */
+  const takeUnderWay = async (name: string) => {
+    let seen: (v: number) => void = () => undefined;
+    const saving = new Promise<number>((r) => (seen = r));
+    const off = client.on('vm.progress', (e) => {
+      if (e.uuid === uuid && e.operation === 'takeSnapshot' && !e.done && (e.bytesDone ?? 0) > 0) seen(e.bytesDone!);
+    });
+    const take = client.call('snapshots.take', { ref: NAME, name });
+    take.catch(() => undefined);
+    const first = await Promise.race([saving, take.then(() => -1, () => -1)]);
+    off();
+    expect(first, 'the save should still be running when the test acts').toBeGreaterThan(0);
+    // Wrapped: an async function returning the promise itself would wait for it.
+    return { take };
+  };
+
+  beforeAll(async () => {
+    home = tempHome();
+    ({ hosted, client } = await openCore(home));
+    const r = await client.call('vms.create', { name: NAME, osType: 'linux-other', memoryMiB: 256, cpus: 1, diskSize: '64M', nic: 'none', iso: testIso() });
+    uuid = r.vm.uuid;
+    dir = r.vm.dir;
+    disk = path.join(dir, r.vm.config.disks[0]!.file);
+    await client.call('vms.start', { ref: NAME });
+    await waitForFile(r.vm.serialLog, /NESTBOX-GUEST-READY/);
+    serial = await SerialSession.open(client, NAME);
+    // 40 MiB of RAM that cannot be compressed away, so a limited save takes seconds.
+    await serial.run('mkdir -p /mnt/ram && mount -t tmpfs tmpfs /mnt/ram; head -c 40M /dev/urandom > /mnt/ram/fill; echo FI$(echo LLED)', /FILLED/, 120_000);
+    await client.call('settings.set', { key: 'snapshotBandwidth', value: '4' });
+  });
+  afterAll(async () => {
+    await serial?.close();
+    await client?.call('settings.set', { key: 'snapshotBandwidth', value: null }).catch(() => undefined);
+    await client?.call('vms.powerOff', { ref: NAME }).catch(() => undefined);
+    await hosted?.close();
+    if (home) await cleanupHome(home);
+  });
+
+  it('the guest answers while its RAM is saved, and a cancel midway keeps nothing', async () => {
+    const { take } = await takeUnderWay('never kept');
+    // The guest is not paused for the save: its shell answers meanwhile.
+    await guestRuns();
+    expect(await client.call('vms.cancel', { ref: NAME })).toEqual({ cancelled: true });
+    await expect(take).rejects.toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/nothing was kept and 'stream-vm' kept running/) });
+    expect((await client.call('snapshots.list', { ref: NAME })).snapshots).toEqual([]);
+    expect(stateFiles()).toEqual([]);
+    expect((await liveTags()).filter((t) => t.startsWith('nb-'))).toEqual([]);
+    await guestRuns();
+    expect(await client.call('vms.cancel', { ref: NAME })).toEqual({ cancelled: false });
+    const log = await client.call('events.recent', { ref: NAME, limit: 5 });
+    expect(log.map((e) => e.message).join('\n')).toMatch(/taking snapshot 'never kept' of 'stream-vm' was cancelled; nothing was kept/);
+  });
+
+  it('a save that runs to the end keeps one state file and one disk snapshot, and restores into a paused VM as paused', async () => {
+    await serial.run('echo before > /mnt/ram/mark; echo MA$(echo RKED)', /MARKED/);
+    const s = await client.call('snapshots.take', { ref: NAME, name: 'kept' });
+    expect(s.withRam).toBe(true);
+    expect(stateFiles()).toEqual([`nb-${s.id.slice(0, 13)}.vmstate`]);
+    expect(await liveTags()).toEqual([`nb-${s.id.slice(0, 13)}`]);
+    await guestRuns();
+    await serial.run('echo after > /mnt/ram/mark; echo MA$(echo RKED)2', /MARKED2/);
+    await client.call('vms.pause', { ref: NAME });
+    const r = await client.call('snapshots.restore', { ref: NAME, id: 'kept' });
+    expect(r.vm.state).toBe('paused');
+    await client.call('vms.resume', { ref: NAME });
+    // The serial console that was open before the restore still works (handed to the new QEMU).
+    await serial.run('echo GOT-$(cat /mnt/ram/mark)-END', /GOT-before-END/);
+    // The state file stays for the next restore.
+    expect(stateFiles()).toEqual([`nb-${s.id.slice(0, 13)}.vmstate`]);
+    const preview = await client.call('snapshots.previewDelete', { ref: NAME, id: 'kept', branch: false });
+    expect(preview.ramBytes).toBe(fs.statSync(path.join(dir, 'snapshots', `nb-${s.id.slice(0, 13)}.vmstate`)).size);
+    await client.call('snapshots.delete', { ref: NAME, id: 'kept' });
+    expect(stateFiles()).toEqual([]);
+    expect(await liveTags()).toEqual([]);
+    checkImages([disk], true);
+  });
+
+  it('powering the VM off in the middle of a save leaves no snapshot behind', async () => {
+    const { take } = await takeUnderWay('cut off');
+    await client.call('vms.powerOff', { ref: NAME });
+    await expect(take).rejects.toMatchObject({ code: expect.stringMatching(/QMP_DISCONNECTED|QEMU_FAILED|INVALID_STATE/) });
+    expect((await client.call('snapshots.list', { ref: NAME })).snapshots).toEqual([]);
+    expect(stateFiles()).toEqual([]);
+    expect(execFileSync('qemu-img', ['snapshot', '-l', disk], { encoding: 'utf8' })).not.toMatch(/nb-/);
+    checkImages([disk], false);
+  });
+
+  it('a disk that fills up while RAM is saved gives NO_SPACE, keeps nothing, and the guest runs on', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test mounts a small tmpfs and needs root (CI runs as root)');
+    const r = await client.call('vms.start', { ref: NAME });
+    await waitForFile(r.vm.serialLog, /NESTBOX-GUEST-READY/, 90_000, 2);
+    await serial.close();
+    serial = await SerialSession.open(client, NAME);
+    await serial.run('mkdir -p /mnt/ram && mount -t tmpfs tmpfs /mnt/ram; head -c 40M /dev/urandom > /mnt/ram/fill; echo FI$(echo LLED)', /FILLED/, 120_000);
+    await client.call('settings.set', { key: 'snapshotBandwidth', value: null });
+    // The VM's snapshots folder is on a 12 MiB tmpfs.
+    const mnt = path.join(home, 'tiny');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'nestbox-test', mnt]);
+    try {
+      fs.rmSync(path.join(dir, 'snapshots'), { recursive: true, force: true });
+      fs.symlinkSync(mnt, path.join(dir, 'snapshots'));
+      await expect(client.call('snapshots.take', { ref: NAME, name: 'too big' })).rejects.toMatchObject({ code: 'NO_SPACE' });
+      expect(fs.readdirSync(mnt)).toEqual([]);
+      expect((await client.call('snapshots.list', { ref: NAME })).snapshots).toEqual([]);
+      expect((await liveTags()).filter((t) => t.startsWith('nb-'))).toEqual([]);
+      await sleep(200);
+      await guestRuns();
+    } finally {
+      fs.rmSync(path.join(dir, 'snapshots'), { force: true });
+      execFileSync('umount', [mnt]);
+    }
+    // With room again, the same take works.
+    const ok = await client.call('snapshots.take', { ref: NAME, name: 'fits' });
+    expect(ok.withRam).toBe(true);
+    await guestRuns();
+  });
+});
