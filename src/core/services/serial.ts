@@ -50,9 +50,12 @@ export class SerialHub {
       return () => undefined;
     }
     this.sinks.add(sink);
-    return () => {
-      for (let h: SerialHub | null = this; h; h = h.forward) h.sinks.delete(sink);
-    };
+    return () => this.unsubscribe(sink);
+  }
+
+  private unsubscribe(sink: SerialSink): void {
+    this.sinks.delete(sink);
+    this.forward?.unsubscribe(sink);
   }
 
   /**
