@@ -1,8 +1,13 @@
 /**
- * The core killed in the middle of a live snapshot: QEMU finishes the job on its own; the
- * next core waits for it, dismisses it, removes the unnamed snapshot it left on the disk,
- * and says so. The inventory and the disk agree afterwards, the guest runs on, and
- * `qemu-img check` is clean.
+ * The core killed in the middle of a live snapshot.
+ *  - A paused VM's snapshot (QMP snapshot-save): QEMU finishes the job on its own; the next
+ *    core waits for it, dismisses it, removes the unnamed snapshot it left on the disk, and
+ *    says so.
+ *  - A running VM's snapshot (RAM streamed to a file): killed while RAM is written, QEMU's
+ *    migration fails and the guest runs on; killed at the switch-over (the guest stopped by
+ *    QEMU), the next core cancels the migration and resumes the guest. Either way no row,
+ *    state file or disk snapshot stays.
+ * The inventory and the disk agree afterwards, the guest runs, and `qemu-img check` is clean.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,8 +21,8 @@ import { CLI, cleanupHome, cli, SerialSession, tempHome, testIso, waitForFile } 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function daemon(home: string): Promise<{ child: ChildProcess; client: RpcClient; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] });
+async function daemon(home: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; client: RpcClient; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   const sock = new DataLayout(home).coreSocket;
   for (let i = 0; i < 600; i++) {
@@ -49,7 +54,7 @@ afterEach(async () => {
 });
 
 describe('the core is killed in the middle of a snapshot', () => {
-  it('finishes the job it left in QEMU, removes the unnamed snapshot, and the guest runs on', async () => {
+  it('finishes the snapshot-save job it left in QEMU for a paused VM, removes the unnamed snapshot, and the guest stays paused', async () => {
     const home = tempHome();
     homes.push(home);
     let d = await daemon(home);
@@ -61,6 +66,7 @@ describe('the core is killed in the middle of a snapshot', () => {
     // Enough dirty RAM that the save takes a while under TCG.
     await serial.run('dd if=/dev/urandom of=/root/fill bs=1M count=200 2>/dev/null; echo FILLED-$((100+1))', /FILLED-101/, 180_000);
     await serial.close();
+    await d.client.call('vms.pause', { ref: 'snappy' });
 
     const before = fs.statSync(disk).blocks * 512;
     const take = d.client.call('snapshots.take', { ref: 'snappy', name: 'never finished' });
@@ -84,9 +90,9 @@ describe('the core is killed in the middle of a snapshot', () => {
       expect(log.stdout).toMatch(/a snapshot-save job on 'snappy' was under way when the core stopped/);
       expect(log.stdout).toMatch(/removed an unfinished snapshot \(nb-[0-9a-f-]+\) of 'snappy'/);
       expect((await d.client.call('snapshots.list', { ref: 'snappy' })).snapshots).toEqual([]);
-      // QEMU resumes the guest when the save ends; the core sees it running, and it answers.
-      for (let i = 0; i < 100 && (await d.client.call('vms.info', { ref: 'snappy' })).state !== 'running'; i++) await sleep(100);
-      expect((await d.client.call('vms.info', { ref: 'snappy' })).state).toBe('running');
+      // The guest stays paused as the user left it, and runs when resumed.
+      expect((await d.client.call('vms.info', { ref: 'snappy' })).state).toBe('paused');
+      await d.client.call('vms.resume', { ref: 'snappy' });
       const s2 = await SerialSession.open(d.client, 'snappy');
       await s2.run('echo STILL-$((40+2))', /STILL-42/, 60_000);
       await s2.close();
@@ -102,6 +108,74 @@ describe('the core is killed in the middle of a snapshot', () => {
       await d.exited;
     }
   });
+
+  for (const when of ['while RAM is written', 'at the switch-over'] as const) {
+    it(`a running VM's snapshot cut off ${when}: no row, state file or disk snapshot stays, and the guest runs`, async () => {
+      const home = tempHome();
+      homes.push(home);
+      const fault: Record<string, string> = when === 'at the switch-over' ? { NESTBOX_FAULT: 'snapshot:switchover' } : {};
+      let d = await daemon(home, fault);
+      const created = await d.client.call('vms.create', { name: 'streamy', osType: 'linux-other', memoryMiB: 256, cpus: 1, diskSize: '64M', nic: 'none', iso: testIso() });
+      const disk = path.join(created.vm.dir, created.vm.config.disks[0]!.file);
+      const snapDir = path.join(created.vm.dir, 'snapshots');
+      const started = await d.client.call('vms.start', { ref: 'streamy' });
+      await waitForFile(created.vm.serialLog, /NESTBOX-GUEST-READY/, 240_000);
+      const serial = await SerialSession.open(d.client, 'streamy');
+      await serial.run('mkdir -p /mnt/ram && mount -t tmpfs tmpfs /mnt/ram; head -c 24M /dev/urandom > /mnt/ram/fill; echo FI$(echo LLED)', /FILLED/, 120_000);
+      await serial.close();
+      if (when === 'while RAM is written') await d.client.call('settings.set', { key: 'snapshotBandwidth', value: '4' });
+      const take = d.client.call('snapshots.take', { ref: 'streamy', name: 'never finished' });
+      take.catch(() => undefined);
+      if (when === 'while RAM is written') {
+        // Kill the core once some RAM is in the partial state file.
+        const partialSize = () => (fs.existsSync(snapDir) ? fs.readdirSync(snapDir).filter((n) => n.endsWith('.partial')).map((n) => fs.statSync(path.join(snapDir, n)).size)[0] ?? 0 : 0);
+        for (let i = 0; i < 1500 && partialSize() < 2 ** 20; i++) await sleep(20);
+        expect(partialSize()).toBeGreaterThan(0);
+        d.child.kill('SIGKILL');
+      }
+      await d.exited;
+      d.client.close();
+
+      // Precondition, read straight from QEMU: at the switch-over it is left stopped, waiting.
+      const runDir = new DataLayout(home).vmRunDir(started.vm.uuid);
+      const qmp = await QmpClient.connect(path.join(runDir, 'qmp.sock'), { retryUntilMs: 10_000 });
+      const mig = await qmp.execute<{ status?: string }>('query-migrate');
+      const status = await qmp.execute<{ status: string }>('query-status');
+      qmp.close();
+      if (when === 'at the switch-over') {
+        expect(mig.status).toBe('pre-switchover');
+        expect(status.status).toBe('finish-migrate');
+      }
+
+      d = await daemon(home);
+      try {
+        const log = (await cli(home, ['log', 'streamy', '--json'])).stdout;
+        if (when === 'at the switch-over') {
+          expect(log).toMatch(/a snapshot of 'streamy' was saving its RAM when the core stopped; that save was cancelled/);
+          expect(log).toMatch(/removed an unfinished snapshot \(nb-[0-9a-f-]+\) of 'streamy'/);
+        } else {
+          expect(log).toMatch(/removed the RAM state of a snapshot of 'streamy' that was not finished when the core stopped \(nb-[0-9a-f-]+\.vmstate\.partial\)/);
+        }
+        expect((await d.client.call('snapshots.list', { ref: 'streamy' })).snapshots).toEqual([]);
+        expect(fs.existsSync(snapDir) ? fs.readdirSync(snapDir) : []).toEqual([]);
+        for (let i = 0; i < 100 && (await d.client.call('vms.info', { ref: 'streamy' })).state !== 'running'; i++) await sleep(100);
+        expect((await d.client.call('vms.info', { ref: 'streamy' })).state).toBe('running');
+        const s2 = await SerialSession.open(d.client, 'streamy');
+        await s2.run('echo STILL-$((40+2))', /STILL-42/, 60_000);
+        await s2.close();
+        await d.client.call('settings.set', { key: 'snapshotBandwidth', value: null });
+        await d.client.call('snapshots.take', { ref: 'streamy', name: 'after the crash' });
+        expect((await d.client.call('snapshots.list', { ref: 'streamy' })).snapshots.map((s) => s.name)).toEqual(['after the crash']);
+        await d.client.call('vms.powerOff', { ref: 'streamy' });
+        expect(diskTags(disk)).toHaveLength(1);
+        checkClean(disk);
+      } finally {
+        d.client.close();
+        d.child.kill('SIGTERM');
+        await d.exited;
+      }
+    });
+  }
 
   it('removes an unnamed Nestbox snapshot left on a powered-off disk, and never touches other tools’ snapshots', async () => {
     const home = tempHome();

@@ -255,11 +255,11 @@ export class SnapshotService {
             beforeSwitchover: async () => {
               // The guest is stopped here and the RAM almost all written: the disks are
               // snapshotted at this very instant, all together or none.
-              crashPoint('snapshot:switchover');
               await qemu.qmp.execute('transaction', {
                 actions: cov.nodes.map((node) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: node, name: tag } })),
               });
               disksTaken = true;
+              crashPoint('snapshot:switchover');
             },
           });
         } finally {
