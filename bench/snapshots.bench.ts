@@ -3,6 +3,10 @@
  * against the same argv run by hand as plain QEMU and driven with plain QMP
  * (snapshot-save / snapshot-load jobs), for several guest memory sizes with memory actually
  * dirtied (random data in the guest's RAM-backed root file system). Measured alternately.
+ *
+ * Besides the wall time of a take, how long the guest stands still during it: each guest
+ * prints a tick on its serial port every 50 ms, and the longest gap between ticks arriving
+ * at the host while the take runs is the pause the guest (and its user) lived through.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,8 +27,27 @@ async function serialRun(write: (s: string) => void, log: string, cmd: string, m
   return performance.now() - t0;
 }
 
-async function nestboxSerial(client: RpcClient, ref: string): Promise<(s: string) => void> {
+/** Arrival times (performance.now()) of the guest's ticks. */
+class Ticks {
+  readonly at: number[] = [];
+  feed(chunk: Buffer): void {
+    const n = (chunk.toString('latin1').match(/TICK/g) ?? []).length;
+    for (let i = 0; i < n; i++) this.at.push(performance.now());
+  }
+  /** The longest time without a tick between t0 and t1 (the edges count as ticks). */
+  longestGap(t0: number, t1: number): number {
+    const inside = [t0, ...this.at.filter((t) => t > t0 && t < t1), t1];
+    let gap = 0;
+    for (let i = 1; i < inside.length; i++) gap = Math.max(gap, inside[i]! - inside[i - 1]!);
+    return gap;
+  }
+}
+
+async function nestboxSerial(client: RpcClient, ref: string, ticks: Ticks): Promise<(s: string) => void> {
   const stream = randomUUID();
+  client.on('console.data', (ev) => {
+    if (ev.stream === stream) ticks.feed(Buffer.from(ev.data, 'base64'));
+  });
   await client.call('console.open', { ref, channel: 'serial', stream });
   return (s) => void client.call('console.write', { stream, data: Buffer.from(s).toString('base64') });
 }
@@ -44,14 +67,20 @@ async function main(): Promise<void> {
       await waitFor(created.vm.serialLog, /NESTBOX-GUEST-READY/);
       await waitFor(plain.log, /NESTBOX-GUEST-READY/);
       await sleep(1000);
-      const nbWrite = await nestboxSerial(d.client, name);
+      const ticks = { nb: new Ticks(), plain: new Ticks() };
+      const nbWrite = await nestboxSerial(d.client, name, ticks.nb);
+      plain.serial.on('data', (c: Buffer) => ticks.plain.feed(c));
       const plWrite = (s: string) => plain!.serial.write(s);
       // Dirty half of the guest's memory with random data (it lives in the RAM-backed rootfs).
       const fillMiB = Math.floor(size / 2);
       const dirty = `dd if=/dev/urandom of=/root/fill bs=1M count=${fillMiB} 2>/dev/null; echo DIRTY-$((${fillMiB}+0))`;
       await Promise.all([serialRun(nbWrite, created.vm.serialLog, dirty, `DIRTY-${fillMiB}`), serialRun(plWrite, plain.log, dirty, `DIRTY-${fillMiB}`)]);
 
+      // The ticker (stdout is the serial console; it survives Nestbox's restore with the guest's RAM).
+      const ticker = `(while :; do echo TICK; sleep 0.05; done) & echo TICKING-$((6*7))`;
+      await Promise.all([serialRun(nbWrite, created.vm.serialLog, ticker, 'TICKING-42'), serialRun(plWrite, plain.log, ticker, 'TICKING-42')]);
       const take = { nb: [] as number[], plain: [] as number[] };
+      const still = { nb: [] as number[], plain: [] as number[] };
       const restore = { nb: [] as number[], plain: [] as number[] };
       const answer = { nb: [] as number[], plain: [] as number[] };
       for (let i = 0; i < REPS; i++) {
@@ -60,7 +89,11 @@ async function main(): Promise<void> {
           let t0 = performance.now();
           if (who === 'nb') await d.client.call('snapshots.take', { ref: name, name: tag });
           else await runJob(plain.qmp, 'snapshot-save', { tag, vmstate: 'disk0', devices: ['disk0'] });
-          take[who].push(performance.now() - t0);
+          const t1 = performance.now();
+          take[who].push(t1 - t0);
+          // Ticks held back in the guest arrive just after the resume: wait for them.
+          await sleep(300);
+          still[who].push(ticks[who].longestGap(t0, t1 + 300) / 1000);
           t0 = performance.now();
           if (who === 'nb') await d.client.call('snapshots.restore', { ref: name, id: tag });
           else await runJob(plain.qmp, 'snapshot-load', { tag, vmstate: 'disk0', devices: ['disk0'] });
@@ -71,6 +104,7 @@ async function main(): Promise<void> {
       }
       rows.push(
         row(`take, ${size} MiB guest`, 's', take.nb.map((x) => x / 1000), 'plain QMP', take.plain.map((x) => x / 1000), '≤ 1.1×'),
+        row(`guest stands still during take, ${size} MiB`, 's', still.nb, 'plain QMP', still.plain, 'lower'),
         row(`restore, ${size} MiB guest`, 's', restore.nb.map((x) => x / 1000), 'plain QMP', restore.plain.map((x) => x / 1000), '≤ 1.1×'),
         row(`guest answers after restore, ${size} MiB`, 'ms', answer.nb, 'plain QMP', answer.plain),
       );
