@@ -1143,7 +1143,7 @@ export class VmService {
     await new Promise<void>((resolve, reject) => {
       const conn = net.createConnection(sock);
       conn.once('connect', () => {
-        const input = fs.createReadStream(file);
+        const input = fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
         input.on('data', (c) => progress(c.length));
         input.on('error', reject);
         input.pipe(conn);
