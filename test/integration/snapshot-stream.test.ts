@@ -153,4 +153,25 @@ describe('live snapshots saved beside the running guest', () => {
     expect(ok.withRam).toBe(true);
     await guestRuns();
   });
+
+  it('Save state reports progress and can be cancelled midway too: the VM runs on and keeps no saved state', async () => {
+    await client.call('settings.set', { key: 'snapshotBandwidth', value: '4' });
+    let seen: () => void = () => undefined;
+    const saving = new Promise<void>((r) => (seen = r));
+    const off = client.on('vm.progress', (e) => {
+      if (e.uuid === uuid && e.operation === 'saveState' && !e.done && (e.bytesDone ?? 0) > 0) seen();
+    });
+    const save = client.call('vms.saveState', { ref: NAME });
+    save.catch(() => undefined);
+    await Promise.race([saving, save.then(() => undefined, () => undefined)]);
+    off();
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('saving');
+    expect(await client.call('vms.cancel', { ref: NAME })).toEqual({ cancelled: true });
+    await expect(save).rejects.toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/is running as before/) });
+    const info = await client.call('vms.info', { ref: NAME });
+    expect(info.state).toBe('running');
+    expect(info.hasSavedState).toBe(false);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('saved.state'))).toEqual([]);
+    await guestRuns();
+  });
 });

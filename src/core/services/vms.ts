@@ -667,7 +667,7 @@ export class VmService {
 
   /**
    * Stops what this VM is doing that can be stopped midway (a clone or disk conversion that
-   * is still copying, a live snapshot still saving RAM); nothing of it stays.
+   * is still copying, a live snapshot or a Save state still writing RAM); nothing of it stays.
    */
   cancel(ref: string): { cancelled: boolean } {
     const row = this.resolve(ref);
@@ -1095,12 +1095,19 @@ export class VmService {
     this.require(row, 'saveState', 'save the state of');
     const { proc } = this.proc(row);
     const wasPaused = row.state === 'paused';
-    this.apply(row.uuid, { type: 'saveRequested' });
+    const signal = this.jobs.begin(row.uuid, `cannot save the state of '${row.name}' now`, 'its state is being saved');
+    try {
+      this.apply(row.uuid, { type: 'saveRequested' });
+    } catch (err) {
+      this.jobs.end(row.uuid, signal);
+      throw err;
+    }
     const files = vmFiles(row.dir);
     try {
       if (!wasPaused) await proc.qmp.execute('stop');
       this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'saveState', percent: 0, done: false });
       const size = await saveStateToFile(proc.qmp, proc.runDir, files.savedState, {
+        signal,
         bandwidth: this.d.stateBandwidth?.() ?? null,
         onProgress: (p) => this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'saveState', percent: p.percent, done: false, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
       }).finally(() => this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'saveState', percent: 100, done: true }));
@@ -1114,7 +1121,14 @@ export class VmService {
         if (!wasPaused && !proc.exited) await proc.qmp.execute('cont').catch(() => undefined);
         this.apply(row.uuid, { type: 'saveFailed', paused: wasPaused });
       }
-      throw NestboxError.from(err, 'QEMU_FAILED');
+      const e = NestboxError.from(err, 'QEMU_FAILED');
+      if (e.code === 'CANCELLED') {
+        this.log(row.uuid, 'info', 'cancelled', `saving the state of '${row.name}' was cancelled`);
+        throw new NestboxError('CANCELLED', `saving the state of '${row.name}' was cancelled; nothing was kept and '${row.name}' is ${wasPaused ? 'paused' : 'running'} as before`);
+      }
+      throw e;
+    } finally {
+      this.jobs.end(row.uuid, signal);
     }
   }
 
