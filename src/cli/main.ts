@@ -80,7 +80,7 @@ Storage:
   export NAME FILE.ova                  export a powered-off VM as an OVA (OVF 1.0, streamOptimized VMDK)
   attach NAME IMAGE [--bus virtio|sata|ide|nvme] [--read-only]   attach an existing image as a new disk
   detach NAME DISK                      detach a disk (disk0, disk1, ...); the file is kept
-  jobs [--json] | jobs cancel ID        storage jobs (long operations show a progress line; Ctrl+C cancels)
+  jobs [--json] | jobs cancel ID        storage jobs and VM operations in flight (clone, conversion, snapshot, save)
   (\`nestbox disk ...\` is the same as \`nestbox media ...\`)
 
 Host:

@@ -85,6 +85,10 @@ describe('live snapshots saved beside the running guest', () => {
     expect((await liveTags()).filter((t) => t.startsWith('nb-'))).toEqual([]);
     await guestRuns();
     expect(await client.call('vms.cancel', { ref: NAME })).toEqual({ cancelled: false });
+    // Listed with the other jobs, and ended as cancelled there too.
+    expect((await client.call('jobs.list', {})).find((j) => j.kind === 'snapshot')).toMatchObject({
+      title: "Taking snapshot 'never kept' of 'stream-vm'", state: 'cancelled', vm: uuid,
+    });
     const log = await client.call('events.recent', { ref: NAME, limit: 5 });
     expect(log.map((e) => e.message).join('\n')).toMatch(/taking snapshot 'never kept' of 'stream-vm' was cancelled; nothing was kept/);
   });
@@ -166,7 +170,15 @@ describe('live snapshots saved beside the running guest', () => {
     await Promise.race([saving, save.then(() => undefined, () => undefined)]);
     off();
     expect((await client.call('vms.info', { ref: NAME })).state).toBe('saving');
-    expect(await client.call('vms.cancel', { ref: NAME })).toEqual({ cancelled: true });
+    // Cancelled the way storage jobs are: from the jobs list (Media Manager, `nestbox jobs cancel`).
+    const running = async () => (await client.call('jobs.list', {})).find((j) => j.kind === 'saveState' && j.state === 'running');
+    expect(await running()).toMatchObject({ title: "Saving the state of 'stream-vm'", vm: uuid });
+    // Its percentage follows the save.
+    for (let i = 0; i < 100 && ((await running())?.percent ?? 0) < 1; i++) await sleep(100);
+    const job = await running();
+    expect(job!.percent).toBeGreaterThan(0);
+    const ended = await client.call('jobs.cancel', { id: job!.id });
+    expect(ended.state).toBe('cancelled');
     await expect(save).rejects.toMatchObject({ code: 'CANCELLED', message: expect.stringMatching(/is running as before/) });
     const info = await client.call('vms.info', { ref: NAME });
     expect(info.state).toBe('running');

@@ -330,7 +330,10 @@ export interface ImportSpec {
   readonly diskBus?: DiskBus;
 }
 
-export type JobKind = 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export';
+export type JobKind =
+  | 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export'
+  /** A VM's own long operations, listed while their API call runs. */
+  | 'clone' | 'convertDisk' | 'snapshot' | 'saveState';
 /** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -351,6 +354,8 @@ export interface JobInfo {
   readonly finishedAt?: string;
   /** The medium (or VM) the job is about. */
   readonly target?: string;
+  /** The UUID of the VM a VM operation works on. */
+  readonly vm?: string;
   readonly error?: ErrorShape;
   /** On success: MediumInfo for media jobs, CheckResult for check, VmInfo for import, {file} for export. */
   readonly result?: unknown;

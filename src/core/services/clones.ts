@@ -89,7 +89,11 @@ export class CloneService {
     const uuid = crypto.randomUUID();
     const dir = this.d.layout.newVmDir(name);
     const madeBases: DiskBaseRow[] = [];
-    const signal = this.d.vms.jobs.begin(src.uuid, `cannot clone '${src.name}' now`);
+    const signal = this.d.vms.jobs.begin(src.uuid, `cannot clone '${src.name}' now`, 'a clone of it is still copying', {
+      kind: 'clone',
+      title: `Cloning '${src.name}' as '${name}'`,
+      target: src.name,
+    });
     this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 0, done: false });
     // Progress over all the copies: each disk (and the UEFI store) is an equal share.
     const copies = base.disks.filter((d) => !d.readOnly).length + (base.firmware === 'uefi' ? 1 : 0);
@@ -172,6 +176,7 @@ export class CloneService {
       this.d.vmRepo.insert(config, dir, 'poweredOff');
       for (const l of links) this.d.clones.link(uuid, l.diskId, l.baseId);
     } catch (err) {
+      this.d.vms.jobs.fail(src.uuid, signal, err);
       // Nothing half-made stays behind: the clone's folder and any base made for it.
       fs.rmSync(dir, { recursive: true, force: true });
       for (const b of madeBases) {

@@ -111,7 +111,9 @@ export class Core {
     this.settings = new SettingsRepository(db);
     this.eventsRepo = new EventRepository(db);
     const cloneRepo = new CloneRepository(db);
+    this.jobs = new JobService(this.bus, new JobJournal(db));
     this.vms = new VmService({
+      jobs: this.jobs,
       clones: cloneRepo,
       layout,
       vms: new VmRepository(db),
@@ -132,7 +134,6 @@ export class Core {
       bandwidth: () => this.stateBandwidth(),
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
-    this.jobs = new JobService(this.bus, new JobJournal(db));
     const img = host.qemu ? new QemuImg(host.qemu.imgBinary) : null;
     this.media = new MediaService({
       layout,

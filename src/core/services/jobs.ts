@@ -1,7 +1,10 @@
 /**
- * Long storage operations as jobs: each runs in the background with an AbortController,
- * reports its progress as `job.progress` events to every client, and keeps its outcome so a
- * client that connects later (or `jobs.wait`) can still read it.
+ * Long operations as jobs, listed together (`jobs.list`, `nestbox jobs`) and cancelled the
+ * same way (`jobs.cancel`): storage operations run in the background (`start`), and a VM's
+ * own long operations (a clone, a disk conversion, a live snapshot or Save state writing
+ * RAM) run in the foreground of their API call and are listed while they do
+ * (`foreground`). Each reports its progress as `job.progress` events to every client, and
+ * keeps its outcome so a client that connects later (or `jobs.wait`) can still read it.
  */
 import crypto from 'node:crypto';
 import type { JobInfo, JobKind } from '../api/contract';
@@ -33,6 +36,15 @@ interface Entry {
   info: JobInfo;
   readonly abort: AbortController;
   readonly done: Promise<JobInfo>;
+}
+
+/** A job run in the foreground of an API call: the caller reports its progress and its end. */
+export interface ForegroundJob {
+  readonly id: string;
+  readonly signal: AbortSignal;
+  progress(percent: number): void;
+  /** Ends the job: done without an error, cancelled when it was cancelled, failed otherwise. */
+  finish(err?: unknown): void;
 }
 
 /** Finished jobs kept for `jobs.list`. */
@@ -94,6 +106,38 @@ export class JobService {
     this.jobs.set(id, { info, abort, done });
     this.bus.emit('job.progress', info);
     return info;
+  }
+
+  /** Lists (and makes cancellable) work that runs in the foreground of an API call. */
+  foreground(kind: JobKind, title: string, target: string | undefined, vm: string | undefined): ForegroundJob {
+    const id = crypto.randomUUID();
+    const abort = new AbortController();
+    const info: JobInfo = { id, kind, title, state: 'running', percent: 0, startedAt: new Date().toISOString(), ...(target ? { target } : {}), ...(vm ? { vm } : {}) };
+    let resolve: (j: JobInfo) => void = () => undefined;
+    const done = new Promise<JobInfo>((r) => (resolve = r));
+    const entry: Entry = { info, abort, done };
+    this.jobs.set(id, entry);
+    this.bus.emit('job.progress', info);
+    return {
+      id,
+      signal: abort.signal,
+      progress: (p) => {
+        const pct = Math.floor(Math.max(0, Math.min(100, p)));
+        if (entry.info.state === 'running' && pct !== entry.info.percent) this.update(entry, { percent: pct });
+      },
+      finish: (err) => {
+        if (entry.info.state !== 'running') return;
+        const finishedAt = new Date().toISOString();
+        if (err === undefined) this.update(entry, { state: 'done', percent: 100, finishedAt });
+        else {
+          const e = NestboxError.from(err, 'IO_ERROR');
+          const cancelled = abort.signal.aborted || e.code === 'CANCELLED';
+          this.update(entry, { state: cancelled ? 'cancelled' : 'failed', finishedAt, error: e.toShape() });
+        }
+        this.prune();
+        resolve(entry.info);
+      },
+    };
   }
 
   private update(e: Entry, patch: Partial<JobInfo>): void {

@@ -238,7 +238,11 @@ export class SnapshotService {
    * Cancelled or failed: no disk snapshot, no file and no row stay, and the guest runs.
    */
   private async takeStreamed(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string, snapName: string): Promise<void> {
-    const signal = this.d.vms.jobs.begin(row.uuid, `cannot take a snapshot of '${row.name}' now`, `snapshot '${snapName}' is saving its RAM`);
+    const signal = this.d.vms.jobs.begin(row.uuid, `cannot take a snapshot of '${row.name}' now`, `snapshot '${snapName}' is saving its RAM`, {
+      kind: 'snapshot',
+      title: `Taking snapshot '${snapName}' of '${row.name}'`,
+      target: row.name,
+    });
     const file = snapshotStateFile(row.dir, tag);
     let disksTaken = false;
     const progress = (p: { percent: number; bytesDone?: number; bytesTotal?: number }, done = false) =>
@@ -267,6 +271,7 @@ export class SnapshotService {
         }
       });
     } catch (err) {
+      this.d.vms.jobs.fail(row.uuid, signal, err);
       if (disksTaken) await this.dropDiskSnapshots(row, qemu, cov, tag);
       fs.rmSync(file, { force: true });
       const e = NestboxError.from(err, 'QEMU_FAILED');

@@ -41,6 +41,7 @@ import { saveStateToFile } from '../qemu/migration';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
 import { CancellableJobs } from './vmjobs';
+import type { JobService } from './jobs';
 import { SerialHub } from './serial';
 import type { AcceleratorChoice } from '../api/contract';
 
@@ -72,6 +73,8 @@ export interface VmServiceDeps {
   readonly preflight?: (config: VmConfig) => string[];
   /** How fast saved states may be written, in bytes per second (null: no limit). */
   readonly stateBandwidth?: () => number | null;
+  /** Where a VM's long operations are listed as jobs. */
+  readonly jobs?: JobService;
 }
 
 function configError(err: unknown): never {
@@ -110,11 +113,12 @@ export class VmService {
   beforeStart: ((uuid: string) => Promise<string[]>) | null = null;
   /** VMs whose disk is being converted, or whose automatic snapshot is being taken: no start meanwhile. */
   private readonly converting = new Set<string>();
-  /** Clones and conversions in flight, which `cancel` can stop. */
-  readonly jobs = new CancellableJobs();
+  /** Clones, conversions, live snapshots and saves in flight, which `cancel` can stop. */
+  readonly jobs: CancellableJobs;
 
   constructor(private readonly d: VmServiceDeps) {
     this.img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
+    this.jobs = new CancellableJobs(d.jobs ?? null, d.bus);
   }
 
   // ---------------------------------------------------------------- queries
@@ -615,7 +619,11 @@ export class VmService {
     const stem = path.basename(src).replace(/\.[^.]*$/, '') || disk.id;
     let dst = path.join(row.dir, `${stem}.qcow2`);
     for (let i = 2; fs.existsSync(dst); i++) dst = path.join(row.dir, `${stem}-${i}.qcow2`);
-    const signal = this.jobs.begin(row.uuid, `cannot convert a disk of '${row.name}'`);
+    const signal = this.jobs.begin(row.uuid, `cannot convert a disk of '${row.name}'`, `disk '${disk.id}' is being converted`, {
+      kind: 'convertDisk',
+      title: `Converting disk '${disk.id}' of '${row.name}' to qcow2`,
+      target: row.name,
+    });
     this.converting.add(row.uuid);
     this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'convertDisk', percent: 0, done: false });
     let swapped = false;
@@ -656,6 +664,7 @@ export class VmService {
       this.d.bus.emit('vm.changed', { uuid: row.uuid });
       return this.result(row.uuid, [note]);
     } catch (err) {
+      this.jobs.fail(row.uuid, signal, err);
       if (!swapped) fs.rmSync(dst, { force: true });
       throw NestboxError.from(err, 'IO_ERROR');
     } finally {
@@ -1095,10 +1104,15 @@ export class VmService {
     this.require(row, 'saveState', 'save the state of');
     const { proc } = this.proc(row);
     const wasPaused = row.state === 'paused';
-    const signal = this.jobs.begin(row.uuid, `cannot save the state of '${row.name}' now`, 'its state is being saved');
+    const signal = this.jobs.begin(row.uuid, `cannot save the state of '${row.name}' now`, 'its state is being saved', {
+      kind: 'saveState',
+      title: `Saving the state of '${row.name}'`,
+      target: row.name,
+    });
     try {
       this.apply(row.uuid, { type: 'saveRequested' });
     } catch (err) {
+      this.jobs.fail(row.uuid, signal, err);
       this.jobs.end(row.uuid, signal);
       throw err;
     }
@@ -1116,6 +1130,7 @@ export class VmService {
       this.log(row.uuid, 'info', 'saved', `saved the state of '${row.name}' (${formatBytes(size)})`);
       return this.result(row.uuid);
     } catch (err) {
+      this.jobs.fail(row.uuid, signal, err);
       const cur = this.d.vms.get(row.uuid);
       if (cur?.state === 'saving') {
         if (!wasPaused && !proc.exited) await proc.qmp.execute('cont').catch(() => undefined);
