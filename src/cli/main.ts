@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, NicSpec, OpResult, VmInfo, VmStatsSample, VmSummary } from '../core/api/contract';
+import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, NicSpec, OpResult, SnapshotInfo, VmInfo, VmStatsSample, VmSummary } from '../core/api/contract';
 import type { NicConfig, PortForward } from '../core/domain/config';
 import { parseCpuList, parseSince, type MinuteAggregate } from '../core/domain/stats';
 import { formatBytes, parseSize } from '../core/domain/units';
@@ -37,7 +37,7 @@ VMs:
               [--auto-snapshots KEEP]   snapshot before each start, keep the KEEP newest (0: off)
   clone SRC NEW [--snapshot SNAP] [--linked] [--keep-macs]   full copy (or linked clone) of a snapshot or the current state
   convert-disk NAME [DISK]              convert a raw/VDI/VMDK disk to qcow2 so it can hold snapshots
-  cancel NAME                           stop a clone or disk conversion of NAME that is still copying
+  cancel NAME                           stop a clone, disk conversion or live snapshot of NAME that is still running
   start NAME                            start (or resume from its saved state)
   pause NAME | resume NAME | reset NAME
   shutdown NAME [--timeout S]           ACPI power button; waits until the guest is off
@@ -60,7 +60,8 @@ VMs:
   nic NAME add [same options]           add an adapter (NAT unless --mode says otherwise)
   nic NAME remove N
   snapshot NAME list [--json]           the snapshot tree ('*' marks where the current state hangs)
-  snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off
+  snapshot NAME take SNAP [--description TEXT]   live with RAM when running, disk only when off; while a running
+                                        VM's memory is saved: progress on stderr, Ctrl+C stops it (nothing is kept)
   snapshot NAME restore SNAP
   snapshot NAME delete SNAP [--branch] [--dry-run]  --branch: with everything below it; --dry-run: only show what goes
 
@@ -87,7 +88,8 @@ Host:
   host [--json]                         QEMU, accelerators, firmware, memory, CPUs
   ostypes                               OS types and their presets
   network list [--json]                 host bridges (and whether VMs may use them), internal networks and their VMs
-  setting KEY [VALUE | --reset]         show or change a setting (accel: auto, kvm, hvf, whpx, tcg)
+  setting KEY [VALUE | --reset]         show or change a setting (accel: auto, kvm, hvf, whpx, tcg;
+                                        snapshotBandwidth: MiB/s for saving a running VM's memory, unset: unlimited)
   daemon                                host the core headless; other clients connect to it
   serve [--port P] [--host ADDR] [--new-token]   web mode: the desktop UI in a browser (prints a URL with a token)
 
@@ -175,19 +177,36 @@ function printMedia(list: readonly MediumInfo[]): void {
 }
 
 /**
+ * A progress line on stderr: rewritten in place on a terminal, one line each 10% otherwise
+ * (so logs stay short). `end` closes it with the outcome, on a terminal only once it showed.
+ */
+function progressLine(): { show(title: string, percent: number, detail?: string): void; end(title: string, outcome: string): void } {
+  const tty = process.stderr.isTTY === true;
+  let lastShown = -1;
+  return {
+    show(title, percent, detail) {
+      const pct = Math.max(0, Math.min(100, Math.round(percent)));
+      if (tty) process.stderr.write(`\r${title}: ${String(pct).padStart(3)}%${detail ? ` (${detail})` : ''}\x1b[K`);
+      else if (Math.floor(pct / 10) > Math.floor(lastShown / 10)) process.stderr.write(`${title}: ${pct}%${detail ? ` (${detail})` : ''}\n`);
+      lastShown = pct;
+    },
+    end(title, outcome) {
+      if (tty && lastShown >= 0) process.stderr.write(`\r${title}: ${outcome}\x1b[K\n`);
+    },
+  };
+}
+
+/**
  * Runs a job to its end with a progress line on stderr (rewritten in place on a terminal,
  * every 10% otherwise). Ctrl+C cancels the job, which removes its partial output.
  */
 async function followJob(client: RpcClient, start: () => Promise<JobInfo>): Promise<JobInfo> {
-  const tty = process.stderr.isTTY === true;
+  const line = progressLine();
   let id: string | null = null;
-  let lastShown = -1;
   let title = '';
   const show = (j: JobInfo) => {
     if (j.id !== id || j.state !== 'running') return;
-    if (tty) process.stderr.write(`\r${j.title}: ${String(j.percent).padStart(3)}%`);
-    else if (Math.floor(j.percent / 10) > Math.floor(lastShown / 10)) process.stderr.write(`${j.title}: ${j.percent}%\n`);
-    lastShown = j.percent;
+    line.show(j.title, j.percent);
   };
   const early: JobInfo[] = [];
   const off = client.on('job.progress', (j) => (id === null ? early.push(j) : show(j)));
@@ -204,10 +223,51 @@ async function followJob(client: RpcClient, start: () => Promise<JobInfo>): Prom
     title = job.title;
     for (const j of early) show(j);
     const end = await client.call('jobs.wait', { id });
-    if (tty && lastShown >= 0) process.stderr.write(`\r${end.title}: ${end.state === 'done' ? '100%' : end.state}\n`);
+    line.end(end.title, end.state === 'done' ? '100%' : end.state);
     if (end.state !== 'done') throw end.error ? NestboxError.fromShape(end.error) : new NestboxError('INTERNAL', `${end.title}: ${end.state}`);
     return end;
   } finally {
+    off();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/**
+ * Takes a snapshot with a progress line on stderr while a running VM's memory is saved
+ * (the core's `vm.progress`), and Ctrl+C stopping it through `vms.cancel`: the take then
+ * fails with the core's CANCELLED message (nothing kept, the VM keeps running), and so does
+ * the command. A save that cannot be stopped (a paused VM's, or one that has just ended)
+ * runs on to its end and the command says so.
+ */
+async function takeSnapshot(client: RpcClient, ref: string, name: string, description: string | undefined): Promise<SnapshotInfo> {
+  const vm = await client.call('vms.info', { ref });
+  const title = `Taking snapshot '${name}' of '${vm.name}'`;
+  const line = progressLine();
+  const off = client.on('vm.progress', (e) => {
+    if (e.uuid !== vm.uuid || e.operation !== 'takeSnapshot' || e.done) return;
+    const bytes = e.bytesTotal !== undefined && e.bytesTotal > 0 ? `memory ${formatBytes(Math.min(e.bytesDone ?? 0, e.bytesTotal))} of ${formatBytes(e.bytesTotal)}` : undefined;
+    line.show(title, e.percent, bytes);
+  });
+  let outcome = 'failed';
+  const onSigint = () => {
+    process.stderr.write(`\nnestbox: stopping snapshot '${name}' of '${vm.name}'...\n`);
+    client.call('vms.cancel', { ref: vm.uuid }).then(
+      (r) => {
+        if (!r.cancelled) process.stderr.write(`nestbox: it cannot be stopped at this point; waiting for it to finish\n`);
+      },
+      (err: unknown) => process.stderr.write(`nestbox: could not stop it: ${NestboxError.from(err).message}\n`),
+    );
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const s = await client.call('snapshots.take', { ref: vm.uuid, name, ...(description ? { description } : {}) });
+    outcome = '100%';
+    return s;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'CANCELLED') outcome = 'stopped';
+    throw err;
+  } finally {
+    line.end(title, outcome);
     off();
     process.off('SIGINT', onSigint);
   }
@@ -664,7 +724,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'cancel': {
         need(1, 'cancel NAME');
         const r = await c.call('vms.cancel', { ref: args[0]! });
-        out(r.cancelled ? `Stopping the disk copy of '${args[0]}'` : `'${args[0]}' has no clone or conversion running`);
+        out(r.cancelled ? `Stopping the clone, conversion or snapshot of '${args[0]}'` : `'${args[0]}' has no clone, conversion or snapshot that can be stopped`);
         return 0;
       }
       case 'convert-disk': {
@@ -842,7 +902,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           }
           case 'take': {
             if (!snap) throw new UsageError('usage: nestbox snapshot NAME take SNAP [--description TEXT]');
-            const s = await c.call('snapshots.take', { ref: vm, name: snap, ...(o.description ? { description: o.description } : {}) });
+            const s = await takeSnapshot(c, vm, snap, o.description);
             out(`Took snapshot '${s.name}' (${s.id})${s.withRam ? ' with RAM' : ''}`);
             return 0;
           }

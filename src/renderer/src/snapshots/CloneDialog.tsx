@@ -27,23 +27,13 @@ import type { OpResult, SnapshotList, VmInfo, VmSummary } from '../../../core/ap
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useNotify } from '../components/Notifications';
 import { useClient } from '../hooks/client';
+import { useVmProgress } from './progress';
 
 const CURRENT = '__current__';
 
 /** The percentage the core reports for a VM's clone or conversion, while `active`. */
 export function useCopyProgress(uuid: string, operation: 'clone' | 'convertDisk', active: boolean): number | null {
-  const client = useClient();
-  const [pct, setPct] = useState<number | null>(null);
-  useEffect(() => {
-    if (!active) {
-      setPct(null);
-      return undefined;
-    }
-    return client.on('vm.progress', (e) => {
-      if (e.uuid === uuid && e.operation === operation && !e.done) setPct(e.percent);
-    });
-  }, [client, uuid, operation, active]);
-  return pct;
+  return useVmProgress(uuid, operation, active)?.percent ?? null;
 }
 
 export interface CloneDialogProps {

@@ -26,6 +26,7 @@ import type { SnapshotDeletePreview, SnapshotInfo, SnapshotList, VmInfo } from '
 import { formatBytes } from '../util/format';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useCopyProgress } from './CloneDialog';
+import { useVmProgress, type VmProgress } from './progress';
 import { useNotify } from '../components/Notifications';
 import { useClient } from '../hooks/client';
 import { changedRows } from './diff';
@@ -72,24 +73,56 @@ function useElapsed(since: number | null): number {
   return since === null ? 0 : Math.max(0, Math.floor((now - since) / 1000));
 }
 
-/** The live progress line of the VM's snapshot operation: words, elapsed time, a bar. */
-function Progress({ vm, fallback }: { readonly vm: VmInfo; readonly fallback: string }) {
+/**
+ * The live progress line of the VM's snapshot operation: words, elapsed time, a bar. The bar
+ * is determinate once the core reports a percentage (`progress`), with the bytes of memory
+ * saved so far when it names them; `note` replaces the words (e.g. "Stopping…").
+ */
+function Progress({
+  vm,
+  fallback,
+  progress = null,
+  note = null,
+  label,
+}: {
+  readonly vm: VmInfo;
+  readonly fallback: string;
+  readonly progress?: VmProgress | null;
+  readonly note?: string | null;
+  readonly label?: string;
+}) {
   const op = usePendingSnapshotOp(vm.uuid);
   const elapsed = useElapsed(op?.since ?? null);
-  const text = op?.text ?? fallback;
+  const text = note ?? op?.text ?? fallback;
+  const pct = progress ? Math.min(100, Math.max(0, Math.round(progress.percent))) : null;
+  const bytes =
+    progress?.bytesTotal !== undefined && progress.bytesTotal > 0
+      ? `Saving memory: ${formatBytes(Math.min(progress.bytesDone ?? 0, progress.bytesTotal))} of ${formatBytes(progress.bytesTotal)}`
+      : null;
+  const figures = [pct !== null ? `${pct}%` : null, elapsed >= 1 ? `${elapsed} s` : null].filter((x) => x !== null).join(' · ');
   return (
     <Box role="status" aria-live="polite" sx={{ mt: 2 }}>
       <Box sx={{ display: 'flex', justifyContent: 'space-between', gap: 2, mb: 0.75 }}>
         <Typography variant="body2" color="text.secondary">
           {text}
         </Typography>
-        {elapsed >= 1 && (
-          <Typography variant="body2" color="text.secondary" sx={{ fontVariantNumeric: 'tabular-nums' }}>
-            {elapsed} s
+        {figures && (
+          <Typography variant="body2" color="text.secondary" sx={{ fontVariantNumeric: 'tabular-nums', whiteSpace: 'nowrap' }} data-testid="progress-figures">
+            {figures}
           </Typography>
         )}
       </Box>
-      <LinearProgress aria-label={text} />
+      <LinearProgress
+        aria-label={label ?? text}
+        aria-valuetext={pct !== null ? `${pct}%${bytes ? `, ${bytes.replace(/^Saving memory: /, '')}` : ''}` : undefined}
+        variant={pct !== null ? 'determinate' : 'indeterminate'}
+        value={pct ?? 0}
+      />
+      {bytes && (
+        <Typography variant="caption" color="text.secondary" component="div" sx={{ mt: 0.5, fontVariantNumeric: 'tabular-nums' }} data-testid="progress-bytes">
+          {bytes}
+        </Typography>
+      )}
     </Box>
   );
 }
@@ -135,7 +168,14 @@ export interface TakeSnapshotDialogProps {
   readonly onTaken: (snapshot: SnapshotInfo) => void;
 }
 
-/** Mounted afresh for each opening (the parent keys it), so the defaults are computed once. */
+/** What the dialog says once a take was stopped on request (the core answered CANCELLED). */
+const STOPPED_TEXT = 'Taking the snapshot was stopped; nothing was kept and the VM kept running.';
+
+/**
+ * Mounted afresh for each opening (the parent keys it), so the defaults are computed once.
+ * A live snapshot of a running VM streams its memory out while the guest keeps running; the
+ * bar follows the core's `vm.progress` and Stop (`vms.cancel`) ends it with nothing kept.
+ */
 export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSnapshotDialogProps) {
   const client = useClient();
   const notify = useNotify();
@@ -144,11 +184,29 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
   const [description, setDescription] = useState('');
   const [running, setRunning] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
+  /** Whether the save that runs now can be stopped: set when it starts (a running VM's only). */
+  const [stoppable, setStoppable] = useState(false);
+  const [stopping, setStopping] = useState(false);
+  /** Stop was pressed but the core had nothing it could stop any more. */
+  const [unstoppable, setUnstoppable] = useState(false);
+  const [stopped, setStopped] = useState(false);
+  const progress = useVmProgress(vm.uuid, 'takeSnapshot', running);
+  const stopRef = useRef<HTMLButtonElement>(null);
+  const cancelRef = useRef<HTMLButtonElement>(null);
   const trimmed = name.trim();
   const nameError = trimmed.length === 0 ? 'Give the snapshot a name' : trimmed.length > MAX_NAME ? `At most ${MAX_NAME} characters` : null;
   const descError = description.length > MAX_DESCRIPTION ? `At most ${MAX_DESCRIPTION.toLocaleString()} characters` : null;
   const live = isLive(vm);
   const blocked = storageReason(vm);
+  const showStop = running && stoppable && vm.state === 'running';
+
+  // Take is disabled once pressed: keyboard focus moves on to Stop, and back to Cancel after.
+  useEffect(() => {
+    if (showStop) stopRef.current?.focus();
+  }, [showStop]);
+  useEffect(() => {
+    if (stopped) cancelRef.current?.focus();
+  }, [stopped]);
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
@@ -156,6 +214,10 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
     const target = { uuid: vm.uuid, name: vm.name };
     setRunning(true);
     setProblem(null);
+    setStopped(false);
+    setStopping(false);
+    setUnstoppable(false);
+    setStoppable(vm.state === 'running');
     runSnapshotOp(target.uuid, 'take', live ? `Saving the memory and disks of '${target.name}'…` : `Saving the disks of '${target.name}'…`, () =>
       client.call('snapshots.take', { ref: target.uuid, name: trimmed, ...(description.trim() ? { description: description.trim() } : {}) }),
     ).then(
@@ -163,18 +225,46 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
         notify.success(`Took snapshot '${info.name}' of '${target.name}'.`);
         if (!mounted.current) return;
         setRunning(false);
+        setStopping(false);
         onTaken(info);
       },
       (err: unknown) => {
+        const cancelled = (err as { code?: string }).code === 'CANCELLED';
         if (!mounted.current) {
-          notify.error(err, `Could not take a snapshot of '${target.name}'`);
+          if (cancelled) notify.warning((err as Error).message || STOPPED_TEXT, `'${target.name}'`);
+          else notify.error(err, `Could not take a snapshot of '${target.name}'`);
           return;
         }
         setRunning(false);
-        setProblem(toProblem(err, 'Could not take the snapshot'));
+        setStopping(false);
+        if (cancelled) setStopped(true);
+        else setProblem(toProblem(err, 'Could not take the snapshot'));
       },
     );
   };
+
+  const stop = () => {
+    if (!running || stopping) return;
+    setStopping(true);
+    client.call('vms.cancel', { ref: vm.uuid }).then(
+      (r) => {
+        if (!mounted.current || r.cancelled) return;
+        // Nothing to stop: the save has just ended (or runs in one piece); it finishes on its own.
+        setStopping(false);
+        setUnstoppable(true);
+      },
+      (err: unknown) => {
+        if (!mounted.current) return;
+        setStopping(false);
+        setProblem(toProblem(err, 'Could not stop taking the snapshot'));
+      },
+    );
+  };
+
+  const vmWords =
+    vm.state === 'paused'
+      ? `'${vm.name}' is paused: the snapshot keeps its memory as well as its disks and settings, so restoring it resumes the guest exactly at this moment. Its memory is saved in one step.`
+      : `'${vm.name}' is running: the snapshot keeps its memory as well as its disks and settings, so restoring it resumes the guest exactly at this moment. The guest keeps running while its memory is saved, and you can stop the save midway.`;
 
   return (
     <Dialog
@@ -193,9 +283,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
         </DialogTitle>
         <DialogContent>
           <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
-            {live
-              ? `'${vm.name}' is ${vm.state === 'paused' ? 'paused' : 'running'}: the snapshot keeps its memory as well as its disks and settings, so restoring it resumes the guest exactly at this moment. The guest stops for a moment while its memory is saved.`
-              : `'${vm.name}' is not running: the snapshot keeps its disks and settings. Restoring it later boots from them.`}
+            {live ? vmWords : `'${vm.name}' is not running: the snapshot keeps its disks and settings. Restoring it later boots from them.`}
           </Typography>
           <Box sx={{ display: 'grid', gap: 2 }}>
             <TextField
@@ -226,13 +314,32 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
               {blocked}
             </Alert>
           )}
-          {running && <Progress vm={vm} fallback="Taking the snapshot…" />}
+          {running && (
+            <Progress
+              vm={vm}
+              fallback="Taking the snapshot…"
+              label="Taking the snapshot"
+              progress={progress}
+              note={stopping ? 'Stopping…' : unstoppable ? 'It can no longer be stopped; it finishes on its own…' : null}
+            />
+          )}
+          {stopped && (
+            <Alert severity="info" sx={{ mt: 2 }}>
+              {STOPPED_TEXT}
+            </Alert>
+          )}
           {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
         </DialogContent>
         <DialogActions>
-          <Button onClick={onClose} disabled={running}>
-            Cancel
-          </Button>
+          {showStop ? (
+            <Button ref={stopRef} onClick={stop} disabled={stopping || unstoppable} aria-label="Stop taking the snapshot">
+              Stop
+            </Button>
+          ) : (
+            <Button ref={cancelRef} onClick={onClose} disabled={running}>
+              Cancel
+            </Button>
+          )}
           <Button
             type="submit"
             variant="contained"
