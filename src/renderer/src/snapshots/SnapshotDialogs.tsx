@@ -113,6 +113,8 @@ function Progress({
         )}
       </Box>
       <LinearProgress
+        // A fresh bar when it turns determinate, so it does not slide over from the moving one.
+        key={pct !== null ? 'determinate' : 'indeterminate'}
         aria-label={label ?? text}
         aria-valuetext={pct !== null ? `${pct}%${bytes ? `, ${bytes.replace(/^Saving memory: /, '')}` : ''}` : undefined}
         variant={pct !== null ? 'determinate' : 'indeterminate'}
@@ -372,7 +374,10 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
   const preBlocked = storageReason(vm) ?? (vm.allowed.includes('takeSnapshot') ? null : vm.state === 'saved' ? 'not possible while the machine state is saved' : 'not possible in this state');
   const [pre, setPre] = useState(preBlocked === null);
   const [running, setRunning] = useState(false);
+  /** The snapshot of the current state is being taken (the first step, with its own progress). */
+  const [preTaking, setPreTaking] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
+  const preProgress = useVmProgress(vm.uuid, 'takeSnapshot', preTaking);
   const live = isLive(vm);
   const blocked = running ? null : restoreReason(vm, snapshot, undefined, undefined, false);
   const preName = beforeRestoringName(snapshot.name);
@@ -389,8 +394,13 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
     setProblem(null);
     runSnapshotOp(target.uuid, 'restore', withPre ? `Taking snapshot '${preName}' of the current state…` : `Restoring '${snap.name}'…`, async (step) => {
       if (withPre) {
-        const s = await client.call('snapshots.take', { ref: target.uuid, name: preName, description: `Taken before restoring '${snap.name}'.` });
-        took = s.name;
+        setPreTaking(true);
+        try {
+          const s = await client.call('snapshots.take', { ref: target.uuid, name: preName, description: `Taken before restoring '${snap.name}'.` });
+          took = s.name;
+        } finally {
+          if (mounted.current) setPreTaking(false);
+        }
         step(`Restoring '${snap.name}'…`);
       }
       return client.call('snapshots.restore', { ref: target.uuid, id: snap.id });
@@ -492,7 +502,7 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
             {blocked}
           </Alert>
         )}
-        {running && <Progress vm={vm} fallback={`Restoring '${snapshot.name}'…`} />}
+        {running && <Progress vm={vm} fallback={`Restoring '${snapshot.name}'…`} progress={preTaking ? preProgress : null} />}
         {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
       </DialogContent>
       <DialogActions>
