@@ -140,6 +140,10 @@ describe('stopping a live snapshot midway', () => {
     expect(await snapNames()).toEqual([]);
     expect(await state()).toBe('running');
     await serial.run('echo STILL-$((40+2))', /STILL-42/);
+    // With nothing under way, `nestbox cancel` says so.
+    const idle = await cli(s.home, ['cancel', NAME]);
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(idle.stdout.trim()).toBe(`'${NAME}' has no clone, conversion or snapshot that can be stopped`);
   });
 
   it('takes a snapshot as usual afterwards, once the bandwidth cap is lifted', async () => {
