@@ -70,12 +70,12 @@ describe('stopping a live snapshot midway', () => {
     if (s) await cli(s.home, ['setting', 'snapshotBandwidth', '--reset']);
     await serial?.close();
     await conn?.close();
-    // Powered off before `serve` is stopped: after a restore from a streamed snapshot the core
-    // keeps a 5-minute timer of the state load alive, which holds `serve` up at exit.
-    if (s) await cli(s.home, ['poweroff', NAME]);
+    // `serve` is stopped with the VM still running after a restore from a streamed snapshot:
+    // no timer of that restore may hold it up (one of 5 minutes once did; this hook's timeout
+    // is far below that).
     await s?.close();
     if (s) await cleanupHome(s.home);
-  }, 400_000);
+  }, 90_000);
 
   it('shows the progress of the take in the dialog; Stop ends it, keeps nothing, and the VM keeps running', async () => {
     await page.locator(`[role=option][data-vm-name="${NAME}"][data-vm-state="running"]`).click();

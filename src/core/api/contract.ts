@@ -560,9 +560,10 @@ export interface ApiMethods {
    */
   'vms.convertDisk': { params: { ref: string; disk?: string }; result: OpResult };
   /**
-   * Stops a clone or disk conversion of the VM that is still copying (it fails with
-   * CANCELLED and leaves nothing behind). QEMU's live snapshot save itself runs in one piece
-   * and cannot be stopped midway.
+   * Stops what the VM is doing that can be stopped midway: a clone or disk conversion that
+   * is still copying, a running VM's live snapshot or a Save state still writing RAM (it
+   * fails with CANCELLED and leaves nothing behind; the guest runs as before). A paused VM's
+   * snapshot is QEMU's one-step snapshot-save and cannot be stopped: `cancelled: false`.
    */
   'vms.cancel': { params: { ref: string }; result: { cancelled: boolean } };
   'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };

@@ -157,7 +157,7 @@ export class QemuProcess {
   }
 
   /** Resolves when QEMU has exited (or at once if it already has). */
-  waitExit(timeoutMs: number): Promise<ExitInfo | null> {
+  waitExit(timeoutMs: number, signal?: AbortSignal): Promise<ExitInfo | null> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         off();
@@ -167,6 +167,16 @@ export class QemuProcess {
         clearTimeout(t);
         resolve(info);
       });
+      // A wait given up on must not keep its timer (and so the process) alive.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          off();
+          resolve(null);
+        },
+        { once: true },
+      );
     });
   }
 

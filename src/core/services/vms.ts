@@ -1180,12 +1180,13 @@ export class VmService {
       });
       conn.on('error', reject);
     });
+    const giveUp = new AbortController();
     const ev = await Promise.race([
       done,
-      proc.waitExit(300_000).then((info) => {
+      proc.waitExit(300_000, giveUp.signal).then((info) => {
         throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded: ${info?.reason ?? 'timed out'}`);
       }),
-    ]);
+    ]).finally(() => giveUp.abort());
     if (ev.data['status'] !== 'completed') {
       throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded (${String(ev.data['status'])})`);
     }
