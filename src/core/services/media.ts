@@ -65,16 +65,40 @@ export class MediaService {
   /** Paths a job is writing or reading now: a second job on them is BUSY. */
   private readonly busy = new Set<string>();
 
+  /** VMs changed since the registry was last brought up to date. */
+  private stale = false;
+  private syncTimer: NodeJS.Timeout | null = null;
+
   constructor(private readonly d: MediaServiceDeps) {
+    // A burst of VM changes (every state change of every VM is one) costs one sync, a
+    // quarter of a second later, instead of one each; anything that reads the registry
+    // first brings it up to date itself (fresh()).
     d.bus.on((name) => {
-      if (name === 'vm.changed' || name === 'vm.removed') this.sync();
+      if (name !== 'vm.changed' && name !== 'vm.removed') return;
+      this.stale = true;
+      if (this.syncTimer) return;
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = null;
+        try {
+          if (this.stale) this.sync();
+        } catch {
+          // The core closed its database meanwhile; the next core syncs when it opens.
+        }
+      }, 250);
+      this.syncTimer.unref();
     });
+  }
+
+  /** Brings the registry up to date if VMs changed since it last was. */
+  private fresh(): void {
+    if (this.stale) this.sync();
   }
 
   // ---------------------------------------------------------------- registry
 
   /** Registers every disk and ISO the VMs and their snapshots use; refreshes sizes; drops owned files that are gone. */
   sync(): void {
+    this.stale = false;
     const used = this.usageMap();
     for (const [file, u] of used) {
       if (!this.d.repo.get(file)) this.refresh(file, u.kind, u.format, u.owned);
@@ -226,13 +250,16 @@ export class MediaService {
     return this.medium(abs);
   }
 
+  /** The absolute path of a file argument; the registry is brought up to date first. */
   private abs(file: unknown): string {
+    this.fresh();
     if (typeof file !== 'string' || file === '') throw new NestboxError('INVALID_ARGUMENT', 'a file path is required');
     return path.resolve(file);
   }
 
   /** A raw image Nestbox created stays raw, whatever its first sector looks like now. */
   private identify(abs: string, asDisk = false): Promise<IdentifiedImage> {
+    this.fresh();
     const known = this.d.repo.get(abs);
     return identifyImage(abs, this.d.img, { knownRaw: known?.owned === true && known.format === 'raw', asDisk: asDisk || known?.format === 'raw' });
   }
@@ -273,6 +300,7 @@ export class MediaService {
    * or repaired on a path alone; attach it to a VM (or convert it) first.
    */
   private requireChangeable(abs: string, format: string, verb: string): void {
+    this.fresh();
     const known = this.d.repo.get(abs);
     const used = this.usesOf(abs).length > 0;
     if (!known && !used) {
@@ -301,6 +329,7 @@ export class MediaService {
 
   delete(file: string, deleteFile: boolean): null {
     const abs = this.abs(file);
+    this.fresh();
     if (!this.d.repo.get(abs)) throw new NestboxError('NOT_FOUND', `'${abs}' is not in the media registry`);
     if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
     const uses = this.usesOf(abs);
