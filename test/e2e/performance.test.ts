@@ -94,6 +94,10 @@ describe('Performance tab in web mode', () => {
     await dlg.getByRole('tab', { name: 'Resources', exact: true }).click();
     await dlg.getByRole('combobox', { name: 'CPU priority' }).click();
     await page.getByRole('option', { name: 'High (400)' }).click();
+    // While MUI's menu is open (or closing) the dialog behind it is aria-hidden: its fields
+    // are found only once the menu is gone (a loaded machine takes a while to close it).
+    await page.getByRole('listbox').waitFor({ state: 'hidden', timeout: 30_000 });
+    await expect.poll(() => dlg.getByRole('combobox', { name: 'CPU priority' }).innerText(), { timeout: 10_000 }).toMatch(/High \(400\)/);
     await dlg.getByRole('textbox', { name: 'CPU limit (% of host)' }).fill('40');
     await page.screenshot({ path: shotPath('settings-resources') });
     await dlg.getByRole('button', { name: 'OK', exact: true }).click();
