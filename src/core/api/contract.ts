@@ -568,7 +568,7 @@ export interface ApiMethods {
   'vms.cancel': { params: { ref: string }; result: { cancelled: boolean } };
   'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };
   'snapshots.thumbnail': { params: { id: string }; result: { pngBase64: string } | null };
-  /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */
+  /** Host-wide settings: `accel` (auto, kvm, hvf, whpx, tcg) and `snapshotBandwidth` (MiB/s, 1..9999999; null = unlimited). */
   'settings.get': { params: { key: string }; result: string | null };
   'settings.set': { params: { key: string; value: string | null }; result: null };
   'events.recent': { params: { ref?: string; limit?: number }; result: readonly LogEntry[] };

@@ -21,6 +21,7 @@ import { useHostInfo, useVmInfo, useVmList } from './hooks/data';
 import { useOperations } from './hooks/operations';
 import type { LifecycleAction } from './model/vmState';
 import { SettingsDialog } from './settings/SettingsDialog';
+import { PreferencesDialog } from './settings/PreferencesDialog';
 import { MachinePane } from './snapshots/MachinePane';
 import { ActivityOverview } from './monitor/ActivityOverview';
 import { NewVmWizard, type WizardPrefill } from './wizard/NewVmWizard';
@@ -35,7 +36,7 @@ import { MAX_NAME_LENGTH } from './util/validation';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -314,6 +315,7 @@ export function Manager() {
         offline={lost !== null}
         onActivity={() => setDialog('activity')}
         onMedia={() => setDialog('media')}
+        onPreferences={() => setDialog('preferences')}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -361,6 +363,7 @@ export function Manager() {
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
       <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
+      {dialog === 'preferences' && <PreferencesDialog onClose={() => setDialog(null)} />}
       <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} vms={vms ?? []} />
       <DropOverlay onFiles={onDropFiles} disabled={lost !== null} />
       {host && currentDrop && classifyDrop(currentDrop.name) === 'iso' && (
