@@ -507,6 +507,11 @@ export interface ApiMethods {
   'media.info': { params: { path: string }; result: MediumInfo };
   /** Deletes a medium from the registry, and its file with `deleteFile`; refused while anything uses it. */
   'media.delete': { params: { path: string; deleteFile?: boolean }; result: null };
+  /**
+   * Deletes an unused upload (web mode) from the media folder: a plain file directly in it,
+   * not made by Nestbox, used by no VM or snapshot, worked on by no job.
+   */
+  'media.discardUpload': { params: { path: string }; result: null };
   'media.create': { params: CreateMediumSpec; result: JobInfo };
   'media.convert': { params: ConvertMediumSpec; result: JobInfo };
   /** Grows a disk; making it smaller needs `shrink: true` (data past the new end is lost). */

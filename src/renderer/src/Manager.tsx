@@ -29,6 +29,7 @@ import { DropOverlay } from './media/DropOverlay';
 import { ImportDialog } from './media/ImportDialog';
 import { MediaManagerDialog } from './media/MediaManagerDialog';
 import { UploadDialog } from './media/UploadDialog';
+import { discardUpload, type HostFile } from './media/hostPath';
 import { readIsoLabel } from './media/isoLabel';
 import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from './media/dropped';
 import { MAX_NAME_LENGTH } from './util/validation';
@@ -132,12 +133,13 @@ export function Manager() {
   const nextDropped = useCallback(() => setDropped((q) => q.slice(1)), []);
   const currentDrop = dialog === null || dialog === 'media' ? dropped[0] : undefined;
   const isoReady = useCallback(
-    (file: File, path: string) => {
+    (file: File, hostFile: HostFile) => {
+      const path = hostFile.path;
       const taken = (vms ?? []).map((v) => v.name);
       // The volume label survives renaming the file ("Ubuntu 24.04 LTS amd64", "CCCOMA_X64FRE_EN-US_DV9"); the name is the fallback.
       void readIsoLabel(file).then((label) => {
         const t = host ? ((label ? guessOsType(label, host.osTypes) : undefined) ?? guessOsType(file.name, host.osTypes)) : undefined;
-        setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(t ? { osType: t.id } : {}) });
+        setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(hostFile.uploaded ? { uploaded: true } : {}), ...(t ? { osType: t.id } : {}) });
         setDropped((q) => q.slice(1));
         setDialog('new');
       });
@@ -339,6 +341,11 @@ export function Manager() {
           host={host}
           vms={vms ?? []}
           onClose={() => {
+            // The ISO uploaded for this wizard goes again when no VM was made from it.
+            if (prefill?.uploaded && prefill.iso) {
+              const iso = prefill.iso;
+              discardUpload(iso).catch((err: unknown) => notify.warning((err as Error).message, iso.split('/').pop()));
+            }
             setDialog(null);
             setPrefill(undefined);
           }}
