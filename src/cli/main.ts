@@ -488,7 +488,26 @@ async function serve(home: string, host: string, port: number, rotate = false): 
     hosted = await hostCore({ dataDir: home });
     onClient = (t) => hosted!.serve(t);
   }
-  const web = await startWebServer({ host, port, staticDir: webRoot(), onClient, uploadDir: layout.mediaDir, token: webToken(layout, rotate) });
+  // The core decides whether an upload may go (nothing uses it) and deletes it: in-process when
+  // hosted here, else over the running core's socket.
+  const discardUpload = async (file: string): Promise<void> => {
+    if (hosted) {
+      const c = hosted.client();
+      try {
+        await c.call('media.discardUpload', { path: file });
+      } finally {
+        c.close();
+      }
+      return;
+    }
+    const conn = await connectOrHost({ dataDir: home, hostIfNone: false });
+    try {
+      await conn.client.call('media.discardUpload', { path: file });
+    } finally {
+      await conn.close();
+    }
+  };
+  const web = await startWebServer({ host, port, staticDir: webRoot(), onClient, uploadDir: layout.mediaDir, discardUpload, token: webToken(layout, rotate) });
   if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
     process.stderr.write(`nestbox: warning: serving on ${host}: anyone who can reach it and has the URL controls your VMs\n`);
   }

@@ -91,3 +91,31 @@ export function shotPath(name: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, `${name}.png`);
 }
+
+/** Drags `file` (or several) over the window (screenshot of the overlay when `shot` is given) and drops it. */
+export async function dropFile(page: Page, file: string | readonly string[], shot?: string): Promise<void> {
+  await page.evaluate(() => {
+    document.getElementById('e2e-drop-source')?.remove();
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'e2e-drop-source';
+    input.multiple = true;
+    input.style.display = 'none';
+    document.body.append(input);
+  });
+  await page.locator('#e2e-drop-source').setInputFiles(typeof file === 'string' ? file : [...file]);
+  await page.evaluate(() => {
+    const input = document.getElementById('e2e-drop-source') as HTMLInputElement;
+    const dt = new DataTransfer();
+    for (const f of Array.from(input.files!)) dt.items.add(f);
+    (window as unknown as { __e2eDrop: DataTransfer }).__e2eDrop = dt;
+    for (const type of ['dragenter', 'dragover']) document.body.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+  });
+  await page.getByRole('status', { name: 'Drop files here' }).waitFor();
+  if (shot) await page.screenshot({ path: shotPath(shot) });
+  await page.evaluate(() => {
+    const dt = (window as unknown as { __e2eDrop: DataTransfer }).__e2eDrop;
+    document.body.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
+    document.getElementById('e2e-drop-source')?.remove();
+  });
+}

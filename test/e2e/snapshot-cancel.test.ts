@@ -3,7 +3,8 @@
  * and a `snapshotBandwidth` cap low enough that saving it takes a while: from the Take
  * dialog (its bar follows the core's progress, Stop ends it) and from the CLI (Ctrl+C). In
  * both cases nothing is kept and the guest keeps running; a later take works as usual, and
- * the snapshot a restore takes of the current state first shows its progress too.
+ * the snapshot a restore takes of the current state first shows its progress too, and Stop
+ * there ends the restore with nothing restored and nothing kept.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +180,51 @@ describe('stopping a live snapshot midway', () => {
     await dlg.waitFor({ state: 'hidden', timeout: 180_000 });
     expect(await snapNames()).toEqual(['Kept', 'Before restoring Kept']);
     expect(await state()).toBe('running');
+    expect(s.consoleErrors).toEqual([]);
+  });
+
+  it('Stop during that snapshot of the current state ends the restore: nothing restored, nothing kept', async () => {
+    const set = await cli(s.home, ['setting', 'snapshotBandwidth', '4']);
+    expect(set.code, set.stderr).toBe(0);
+    // A mark in the guest's RAM (tmpfs) that 'Kept' does not have: a restore would lose it.
+    await serial.run('echo MARK-$((6*7)) > /mnt/ram/mark; cat /mnt/ram/mark', /MARK-42/);
+    const before = await client.call('snapshots.list', { ref: NAME });
+    const lastEvent = Math.max(0, ...(await client.call('events.recent', { ref: NAME, limit: 50 })).map((e) => e.id));
+    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
+    await tree.getByRole('treeitem', { name: 'Kept', exact: true }).click();
+    await page.getByRole('button', { name: 'Restore', exact: true }).first().click();
+    const dlg = page.getByRole('dialog', { name: "Restore snapshot 'Kept'?" });
+    await dlg.waitFor();
+    expect(await dlg.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
+    await dlg.getByRole('button', { name: 'Restore', exact: true }).click();
+    const bar = dlg.getByRole('progressbar', { name: "Taking snapshot 'Before restoring Kept' of the current state…" });
+    await expect.poll(async () => Number((await bar.getAttribute('aria-valuenow').catch(() => null)) ?? 0), { timeout: 120_000, interval: 100 }).toBeGreaterThan(0);
+    const stop = dlg.getByRole('button', { name: 'Stop taking the snapshot' });
+    // The keyboard focus waits on Stop, as in the Take dialog.
+    await expect.poll(() => stop.evaluate((el) => el === document.activeElement)).toBe(true);
+    await settled(page);
+    await page.screenshot({ path: shotPath('50-snapshot-restore-pretake-stop') });
+    await stop.click();
+
+    await dlg
+      .getByRole('alert')
+      .filter({ hasText: 'Stopped: nothing was restored and nothing was kept; the VM kept running as it was.' })
+      .waitFor({ timeout: 60_000 });
+    expect(await bar.count()).toBe(0);
+    expect(await dlg.getByRole('button', { name: 'Restore', exact: true }).isEnabled()).toBe(true);
+    await page.screenshot({ path: shotPath('51-snapshot-restore-stopped') });
+
+    // No new snapshot, the same current state, the guest still has what 'Kept' does not.
+    expect(await snapNames()).toEqual(['Kept', 'Before restoring Kept']);
+    const after = await client.call('snapshots.list', { ref: NAME });
+    expect(after.current).toBe(before.current);
+    expect(await state()).toBe('running');
+    await serial.run('cat /mnt/ram/mark', /MARK-42/);
+    const events = await client.call('events.recent', { ref: NAME, limit: 50 });
+    expect(events.filter((e) => e.id > lastEvent && (e.kind === 'snapshot-restored' || /^restor/i.test(e.message))).map((e) => e.message)).toEqual([]);
+
+    await dlg.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await dlg.waitFor({ state: 'hidden' });
     expect(s.consoleErrors).toEqual([]);
   });
 });

@@ -159,4 +159,33 @@ describe('nestbox serve as a process', () => {
       expect(r.body, p).not.toMatch(/root:x:0:0/);
     }
   });
+
+  it('DELETE /upload removes nothing without the token or this origin, nothing outside the media folder, nothing it did not upload', async () => {
+    const del = (p: string, headers: Record<string, string> = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, path: p, method: 'DELETE', headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const db = path.join(home, 'nestbox.db');
+    expect(fs.existsSync(db)).toBe(true);
+    const mediaDir = path.join(home, 'media');
+    fs.mkdirSync(mediaDir, { recursive: true });
+    fs.writeFileSync(path.join(mediaDir, 'users-own.iso'), 'x');
+    expect(await del('/upload?name=users-own.iso')).toBe(401);
+    const login = await get(`/?token=${url.searchParams.get('token')}`);
+    const cookie = String(login.headers['set-cookie']![0]).split(';')[0]!;
+    const origin = `http://${url.host}`;
+    expect(await del('/upload?name=users-own.iso', { Cookie: cookie })).toBe(403);
+    expect(await del('/upload?name=users-own.iso', { Cookie: cookie, Origin: 'http://127.0.0.1:1' })).toBe(403);
+    for (const name of ['../nestbox.db', '..%2Fnestbox.db', encodeURIComponent(db), '%2e%2e%2fnestbox.db', '..%5cnestbox.db']) {
+      expect(await del(`/upload?name=${name}`, { Cookie: cookie, Origin: origin }), name).toBe(400);
+    }
+    expect(await del('/upload?name=users-own.iso', { Cookie: cookie, Origin: origin })).toBe(404);
+    expect(fs.existsSync(db)).toBe(true);
+    expect(fs.existsSync(path.join(mediaDir, 'users-own.iso'))).toBe(true);
+  });
 });

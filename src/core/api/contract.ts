@@ -507,6 +507,11 @@ export interface ApiMethods {
   'media.info': { params: { path: string }; result: MediumInfo };
   /** Deletes a medium from the registry, and its file with `deleteFile`; refused while anything uses it. */
   'media.delete': { params: { path: string; deleteFile?: boolean }; result: null };
+  /**
+   * Deletes an unused upload (web mode) from the media folder: a plain file directly in it,
+   * not made by Nestbox, used by no VM or snapshot, worked on by no job.
+   */
+  'media.discardUpload': { params: { path: string }; result: null };
   'media.create': { params: CreateMediumSpec; result: JobInfo };
   'media.convert': { params: ConvertMediumSpec; result: JobInfo };
   /** Grows a disk; making it smaller needs `shrink: true` (data past the new end is lost). */
@@ -568,7 +573,7 @@ export interface ApiMethods {
   'vms.cancel': { params: { ref: string }; result: { cancelled: boolean } };
   'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };
   'snapshots.thumbnail': { params: { id: string }; result: { pngBase64: string } | null };
-  /** Host-wide settings; today only `accel` (auto, kvm, hvf, whpx, tcg). */
+  /** Host-wide settings: `accel` (auto, kvm, hvf, whpx, tcg) and `snapshotBandwidth` (MiB/s, 1..9999999; null = unlimited). */
   'settings.get': { params: { key: string }; result: string | null };
   'settings.set': { params: { key: string; value: string | null }; result: null };
   'events.recent': { params: { ref?: string; limit?: number }; result: readonly LogEntry[] };

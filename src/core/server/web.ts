@@ -23,6 +23,11 @@ export interface WebServerOptions {
   readonly onClient: (t: Transport) => void;
   /** Where uploads (ISOs, disk images) are written; disabled when absent. */
   readonly uploadDir?: string;
+  /**
+   * The core's half of `DELETE /upload`: deletes the file if nothing uses it (media.discardUpload),
+   * else throws its NestboxError. `DELETE /upload` is refused when absent.
+   */
+  readonly discardUpload?: (file: string) => Promise<void>;
   readonly token?: string;
 }
 
@@ -107,6 +112,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     throw new NestboxError('NOT_FOUND', `the web UI is not built (${root}/index.html is missing); run 'npm run build:web'`);
   }
   let origin = '';
+  /** Files this server's uploads wrote (path → identity), the only ones `DELETE /upload` removes. */
+  const uploads = new Map<string, UploadIdentity>();
 
   const authorised = (req: http.IncomingMessage, url: URL): 'query' | 'cookie' | null => {
     const q = url.searchParams.get('token');
@@ -142,7 +149,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       return;
     }
     if (req.method === 'PUT' && url.pathname === '/upload' && opts.uploadDir) {
-      void handleUpload(req, res, url, opts.uploadDir, origin);
+      void handleUpload(req, res, url, opts.uploadDir, origin, uploads);
+      return;
+    }
+    if (req.method === 'DELETE' && url.pathname === '/upload' && opts.uploadDir) {
+      void handleDiscard(req, res, url, opts.uploadDir, origin, uploads, opts.discardUpload);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -206,16 +217,98 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   };
 }
 
+/** Which file an upload wrote: a file put in its place later (even on a reused inode) differs in ctime. */
+interface UploadIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly ctimeNs: bigint;
+}
+
+function identity(st: fs.BigIntStats): UploadIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs };
+}
+
+/** The name an upload is stored under: no folders, only harmless characters, not hidden. */
+export function uploadName(raw: string): string | null {
+  const name = path.basename(raw).replace(/[^A-Za-z0-9._ ()+-]/g, '_');
+  return !name || name.startsWith('.') || name.endsWith('.partial') ? null : name;
+}
+
+function answer(res: http.ServerResponse, status: number, error?: string): void {
+  if (error === undefined) {
+    res.writeHead(status);
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ error }));
+}
+
+/**
+ * `DELETE /upload?name=NAME`: an upload that nothing took up (its import was cancelled) is
+ * removed again. Only a file this server's own upload wrote, by the exact name it answered,
+ * still the same file, directly in the upload folder; and only if the core says nothing uses it.
+ */
+async function handleDiscard(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  dir: string,
+  origin: string,
+  uploads: Map<string, UploadIdentity>,
+  discard: ((file: string) => Promise<void>) | undefined,
+): Promise<void> {
+  // A destructive request: only from this server's own page.
+  if (req.headers.origin !== origin) return answer(res, 403);
+  if (!discard) return answer(res, 405);
+  const raw = url.searchParams.get('name') ?? '';
+  const name = uploadName(raw);
+  if (name === null || name !== raw) return answer(res, 400, 'not the name of an upload');
+  const base = path.resolve(dir);
+  const target = path.join(base, name);
+  if (path.dirname(target) !== base) return answer(res, 400, 'not the name of an upload');
+  const known = uploads.get(target);
+  if (!known) return answer(res, 404, 'no such upload from this session');
+  let st: fs.BigIntStats;
+  try {
+    st = fs.lstatSync(target, { bigint: true });
+  } catch {
+    uploads.delete(target);
+    return answer(res, 404, 'the upload is gone');
+  }
+  const now = identity(st);
+  if (!st.isFile() || now.dev !== known.dev || now.ino !== known.ino || now.size !== known.size || now.ctimeNs !== known.ctimeNs) {
+    uploads.delete(target);
+    return answer(res, 409, 'the file was replaced since it was uploaded; it is left alone');
+  }
+  try {
+    await discard(target);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    return answer(res, e.code === 'BUSY' || e.code === 'INVALID_STATE' ? 409 : e.code === 'NOT_FOUND' ? 404 : 500, e.message ?? 'the upload could not be removed');
+  }
+  uploads.delete(target);
+  answer(res, 204);
+}
+
 /** Streams an upload into the upload folder under a sanitised name; never overwrites. */
-async function handleUpload(req: http.IncomingMessage, res: http.ServerResponse, url: URL, dir: string, origin: string): Promise<void> {
+async function handleUpload(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  dir: string,
+  origin: string,
+  uploads: Map<string, UploadIdentity>,
+): Promise<void> {
   if (req.headers.origin && req.headers.origin !== origin) {
     res.writeHead(403);
     res.end();
     return;
   }
   const raw = url.searchParams.get('name') ?? '';
-  const name = path.basename(raw).replace(/[^A-Za-z0-9._ ()+-]/g, '_');
-  if (!name || name.startsWith('.')) {
+  const name = uploadName(raw);
+  if (!name) {
     res.writeHead(400, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ error: 'a file name is required' }));
     return;
@@ -236,6 +329,7 @@ async function handleUpload(req: http.IncomingMessage, res: http.ServerResponse,
   out.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ENOSPC' ? 507 : 500, err.code === 'ENOSPC' ? 'the disk is full' : err.message));
   out.on('finish', () => {
     fs.renameSync(partial, target);
+    uploads.set(path.resolve(target), identity(fs.lstatSync(target, { bigint: true })));
     res.writeHead(201, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ path: target }));
   });

@@ -416,6 +416,8 @@ export class Core {
           return this.media.info(str(p, 'path'));
         case 'media.delete':
           return this.media.delete(str(p, 'path'), p['deleteFile'] === true);
+        case 'media.discardUpload':
+          return this.media.discardUpload(str(p, 'path'));
         case 'media.create':
           return this.media.create({
             path: str(p, 'path'),

@@ -341,6 +341,40 @@ export class MediaService {
     return null;
   }
 
+  /**
+   * Removes a file that web mode's upload put into the media folder and that nothing took up
+   * (the import it was for was cancelled). Only a plain file directly inside the media folder,
+   * never one Nestbox made itself (media.create/convert), one a VM or a snapshot's
+   * configuration uses, or one a job works on. The web server only asks for uploads it wrote.
+   */
+  discardUpload(file: string): null {
+    const abs = this.abs(file);
+    const dir = path.resolve(this.d.layout.mediaDir);
+    if (path.dirname(abs) !== dir || path.basename(abs).startsWith('.') || abs.endsWith('.partial')) {
+      throw new NestboxError('INVALID_ARGUMENT', `only an upload in the media folder (${dir}) can be discarded, not '${abs}'`);
+    }
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(abs);
+    } catch {
+      throw new NestboxError('NOT_FOUND', `'${path.basename(abs)}' is not in the media folder`);
+    }
+    if (!st.isFile()) throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(abs)}' is not a plain file; it is left alone`);
+    if (fs.realpathSync(path.dirname(abs)) !== fs.realpathSync(dir)) {
+      throw new NestboxError('INVALID_ARGUMENT', `only an upload in the media folder (${dir}) can be discarded`);
+    }
+    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${path.basename(abs)}'`);
+    const uses = this.usesOf(abs);
+    if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.describeUses(uses)}`);
+    const known = this.d.repo.get(abs);
+    if (known?.owned) throw new NestboxError('INVALID_STATE', `'${path.basename(abs)}' was made by Nestbox, not uploaded; delete it in the Media Manager`);
+    fs.rmSync(abs, { force: true });
+    if (known) this.d.repo.delete(abs);
+    this.d.vms.log(null, 'info', 'media-deleted', `discarded the unused upload '${abs}'`);
+    this.d.bus.emit('media.changed', { path: abs });
+    return null;
+  }
+
   // ---------------------------------------------------------------- jobs
 
   private needImg(): QemuImg {

@@ -21,6 +21,7 @@ import { useHostInfo, useVmInfo, useVmList } from './hooks/data';
 import { useOperations } from './hooks/operations';
 import type { LifecycleAction } from './model/vmState';
 import { SettingsDialog } from './settings/SettingsDialog';
+import { PreferencesDialog } from './settings/PreferencesDialog';
 import { MachinePane } from './snapshots/MachinePane';
 import { ActivityOverview } from './monitor/ActivityOverview';
 import { NewVmWizard, type WizardPrefill } from './wizard/NewVmWizard';
@@ -28,6 +29,7 @@ import { DropOverlay } from './media/DropOverlay';
 import { ImportDialog } from './media/ImportDialog';
 import { MediaManagerDialog } from './media/MediaManagerDialog';
 import { UploadDialog } from './media/UploadDialog';
+import { discardUpload, type HostFile } from './media/hostPath';
 import { readIsoLabel } from './media/isoLabel';
 import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from './media/dropped';
 import { MAX_NAME_LENGTH } from './util/validation';
@@ -35,7 +37,7 @@ import { MAX_NAME_LENGTH } from './util/validation';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -131,12 +133,13 @@ export function Manager() {
   const nextDropped = useCallback(() => setDropped((q) => q.slice(1)), []);
   const currentDrop = dialog === null || dialog === 'media' ? dropped[0] : undefined;
   const isoReady = useCallback(
-    (file: File, path: string) => {
+    (file: File, hostFile: HostFile) => {
+      const path = hostFile.path;
       const taken = (vms ?? []).map((v) => v.name);
       // The volume label survives renaming the file ("Ubuntu 24.04 LTS amd64", "CCCOMA_X64FRE_EN-US_DV9"); the name is the fallback.
       void readIsoLabel(file).then((label) => {
         const t = host ? ((label ? guessOsType(label, host.osTypes) : undefined) ?? guessOsType(file.name, host.osTypes)) : undefined;
-        setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(t ? { osType: t.id } : {}) });
+        setPrefill({ name: vmNameFromFile(file.name, taken, MAX_NAME_LENGTH), iso: path, ...(hostFile.uploaded ? { uploaded: true } : {}), ...(t ? { osType: t.id } : {}) });
         setDropped((q) => q.slice(1));
         setDialog('new');
       });
@@ -314,6 +317,7 @@ export function Manager() {
         offline={lost !== null}
         onActivity={() => setDialog('activity')}
         onMedia={() => setDialog('media')}
+        onPreferences={() => setDialog('preferences')}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -337,6 +341,11 @@ export function Manager() {
           host={host}
           vms={vms ?? []}
           onClose={() => {
+            // The ISO uploaded for this wizard goes again when no VM was made from it.
+            if (prefill?.uploaded && prefill.iso) {
+              const iso = prefill.iso;
+              discardUpload(iso).catch((err: unknown) => notify.warning((err as Error).message, iso.split('/').pop()));
+            }
             setDialog(null);
             setPrefill(undefined);
           }}
@@ -361,6 +370,7 @@ export function Manager() {
       <NetworkManagerDialog open={dialog === 'networks'} onClose={() => setDialog(null)} />
       <DeleteDialog vm={vm} open={dialog === 'delete'} onClose={() => setDialog(null)} onDelete={deleteVm} />
       <ActivityOverview open={dialog === 'activity'} onClose={() => setDialog(null)} />
+      {dialog === 'preferences' && <PreferencesDialog onClose={() => setDialog(null)} />}
       <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} vms={vms ?? []} />
       <DropOverlay onFiles={onDropFiles} disabled={lost !== null} />
       {host && currentDrop && classifyDrop(currentDrop.name) === 'iso' && (

@@ -24,6 +24,7 @@ import RestartAltRoundedIcon from '@mui/icons-material/RestartAltRounded';
 import SaveOutlinedIcon from '@mui/icons-material/SaveOutlined';
 import SettingsOutlinedIcon from '@mui/icons-material/SettingsOutlined';
 import MonitorHeartOutlinedIcon from '@mui/icons-material/MonitorHeartOutlined';
+import TuneOutlinedIcon from '@mui/icons-material/TuneOutlined';
 import type { VmInfo, VmOperation } from '../../../core/api/contract';
 import type { BusyKind } from '../hooks/operations';
 import type { LifecycleAction } from '../model/vmState';
@@ -102,9 +103,11 @@ export interface ManagerToolbarProps {
   readonly offline: boolean;
   /** Opens the Activity Overview (every running VM's use of the host). */
   readonly onActivity?: () => void;
+  /** Opens the host-wide Preferences. */
+  readonly onPreferences?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences }: ManagerToolbarProps) {
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -241,6 +244,15 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
           <Sep />
           <ToolButton label="Activity" icon={icon(MonitorHeartOutlinedIcon)} tooltip="Activity Overview: what every running VM uses of the host" disabled={offline} onClick={onActivity} />
         </>
+      )}
+      {onPreferences && (
+        <ToolButton
+          label="Preferences"
+          icon={icon(TuneOutlinedIcon)}
+          tooltip="Settings for the whole host, such as how fast snapshots and saved states are written"
+          disabled={offline}
+          onClick={onPreferences}
+        />
       )}
     </Box>
   );

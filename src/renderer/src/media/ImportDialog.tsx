@@ -4,7 +4,7 @@
  * VM. The import runs as a core job; its progress bar follows `job.progress`, and a refusal
  * (a hostile or broken image) shows the core's own message.
  */
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -23,6 +23,8 @@ import type { HostInfo, ImportSpec, JobInfo, OpResult, VmInfo, VmSummary } from 
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { MemoryField } from '../components/HardwareFields';
 import { useClient } from '../hooks/client';
+import { useNotify } from '../components/Notifications';
+import { discardUpload } from './hostPath';
 import { isActiveState } from '../model/vmState';
 import { formatBytes } from '../util/format';
 import { MAX_NAME_LENGTH, vmNameProblem } from '../util/validation';
@@ -65,6 +67,21 @@ export function ImportDialog(props: ImportDialogProps) {
 function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: ImportDialogProps) {
   const client = useClient();
   const hostFile = useHostFile(file);
+  const notify = useNotify();
+  /** Set once the file was taken up (imported, attached): closing must then leave it be. */
+  const used = useRef(false);
+  const uploadedPath = hostFile.phase === 'ready' && hostFile.file.uploaded ? hostFile.file.path : null;
+  // Closed without importing (Cancel, Escape, a failed or stopped import): the upload made
+  // for this dialog goes again, so cancelled imports leave nothing in the media folder.
+  // Only the path decides when this runs: nothing else re-rendering may discard the upload.
+  const warn = useRef((message: string) => notify.warning(message, file.name));
+  useEffect(() => {
+    if (uploadedPath === null) return undefined;
+    return () => {
+      if (used.current) return;
+      discardUpload(uploadedPath).catch((err: unknown) => warn.current((err as Error).message));
+    };
+  }, [uploadedPath]);
   const taken = useMemo(() => vms.map((v) => v.name), [vms]);
   const [name, setName] = useState(() => vmNameFromFile(file.name, taken, MAX_NAME_LENGTH));
   const guessed = guessOsType(file.name, host.osTypes);
@@ -89,6 +106,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
     if (!job || job.state === 'running') return;
     setBusy(false);
     if (job.state === 'done') {
+      used.current = true;
       const vm = job.result as VmInfo | undefined;
       if (vm && typeof vm === 'object' && 'uuid' in vm) onImported(vm, []);
       else onClose();
@@ -115,6 +133,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       client.call('vms.attachDisk', { ref: selectedVm.uuid, path }).then(
         (res: OpResult) => {
           setBusy(false);
+          used.current = true;
           onImported(res.vm, res.warnings);
         },
         (err: unknown) => {

@@ -11,12 +11,13 @@ import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
 import { ProblemAlert, toProblem } from '../components/ErrorAlert';
 import { UploadProgressBar } from './JobProgress';
+import type { HostFile } from './hostPath';
 import { useHostFile } from './useHostFile';
 
-export function UploadDialog({ file, onReady, onClose }: { readonly file: File; readonly onReady: (path: string) => void; readonly onClose: () => void }) {
+export function UploadDialog({ file, onReady, onClose }: { readonly file: File; readonly onReady: (file: HostFile) => void; readonly onClose: () => void }) {
   const state = useHostFile(file);
   useEffect(() => {
-    if (state.phase === 'ready') onReady(state.file.path);
+    if (state.phase === 'ready') onReady(state.file);
   }, [state, onReady]);
   if (state.phase === 'ready') return null;
   return (

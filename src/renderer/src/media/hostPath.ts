@@ -58,6 +58,25 @@ export function uploadFile(file: File, onProgress: (p: UploadProgress) => void, 
   });
 }
 
+/**
+ * Removes an upload nothing took up (its import or new VM was cancelled): `DELETE /upload`
+ * with the name the server answered. The server removes only files its own uploads wrote,
+ * in the upload folder, that no VM uses; it answers why not otherwise.
+ */
+export async function discardUpload(hostPath: string): Promise<void> {
+  const name = hostPath.split('/').pop() ?? '';
+  const r = await fetch(`/upload?name=${encodeURIComponent(name)}`, { method: 'DELETE', credentials: 'same-origin' });
+  if (r.status === 204 || r.status === 404) return;
+  let why = `the server answered ${r.status}`;
+  try {
+    const body = (await r.json()) as { error?: unknown };
+    if (typeof body.error === 'string') why = body.error;
+  } catch {
+    // not JSON: the status says it
+  }
+  throw new NestboxError('IO_ERROR', `The upload ${name} was kept: ${why}`);
+}
+
 /** The file's path on the host: where it is (desktop) or after uploading it (web mode). */
 export async function toHostFile(file: File, onProgress: (p: UploadProgress) => void, signal?: AbortSignal): Promise<HostFile> {
   const local = desktopPathOf(file);

@@ -23,6 +23,7 @@ import AddAPhotoOutlinedIcon from '@mui/icons-material/AddAPhotoOutlined';
 import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
 import RestoreRoundedIcon from '@mui/icons-material/RestoreRounded';
 import type { SnapshotDeletePreview, SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
+import { NestboxError } from '../../../core/api/errors';
 import { formatBytes } from '../util/format';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useCopyProgress } from './CloneDialog';
@@ -160,6 +161,51 @@ function Para({ children }: { readonly children: ReactNode }) {
   );
 }
 
+/**
+ * Stop for a live snapshot's memory save (`vms.cancel`), shared by Take and by Restore's
+ * snapshot of the current state. `begin` arms it when a save starts (stoppable only for a
+ * running VM: a paused one is saved in one step); `end` when the core has answered.
+ */
+function useStopSave(vmUuid: string, mounted: { readonly current: boolean }, onProblem: (p: Problem) => void, what: string) {
+  const client = useClient();
+  const [stoppable, setStoppable] = useState(false);
+  const [stopping, setStopping] = useState(false);
+  /** Stop was pressed but the core had nothing it could stop any more. */
+  const [unstoppable, setUnstoppable] = useState(false);
+  /** Stop was pressed for the current run (whatever the core answered). */
+  const requested = useRef(false);
+  const begin = (canStop: boolean) => {
+    requested.current = false;
+    setStopping(false);
+    setUnstoppable(false);
+    setStoppable(canStop);
+  };
+  const end = () => {
+    setStopping(false);
+    setStoppable(false);
+  };
+  const stop = () => {
+    if (!stoppable || stopping) return;
+    requested.current = true;
+    setStopping(true);
+    client.call('vms.cancel', { ref: vmUuid }).then(
+      (r) => {
+        if (!mounted.current || r.cancelled) return;
+        // Nothing to stop: the save has just ended (or runs in one piece); it finishes on its own.
+        setStopping(false);
+        setUnstoppable(true);
+      },
+      (err: unknown) => {
+        if (!mounted.current) return;
+        setStopping(false);
+        onProblem(toProblem(err, `Could not stop ${what}`));
+      },
+    );
+  };
+  const note = stopping ? 'Stopping…' : unstoppable ? 'It can no longer be stopped; it finishes on its own…' : null;
+  return { stoppable, stopping, unstoppable, requested, begin, end, stop, note };
+}
+
 // ---------------------------------------------------------------------------------- take
 
 export interface TakeSnapshotDialogProps {
@@ -186,11 +232,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
   const [description, setDescription] = useState('');
   const [running, setRunning] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
-  /** Whether the save that runs now can be stopped: set when it starts (a running VM's only). */
-  const [stoppable, setStoppable] = useState(false);
-  const [stopping, setStopping] = useState(false);
-  /** Stop was pressed but the core had nothing it could stop any more. */
-  const [unstoppable, setUnstoppable] = useState(false);
+  const save = useStopSave(vm.uuid, mounted, setProblem, 'taking the snapshot');
   const [stopped, setStopped] = useState(false);
   const progress = useVmProgress(vm.uuid, 'takeSnapshot', running);
   const stopRef = useRef<HTMLButtonElement>(null);
@@ -200,7 +242,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
   const descError = description.length > MAX_DESCRIPTION ? `At most ${MAX_DESCRIPTION.toLocaleString()} characters` : null;
   const live = isLive(vm);
   const blocked = storageReason(vm);
-  const showStop = running && stoppable && vm.state === 'running';
+  const showStop = running && save.stoppable && vm.state === 'running';
 
   // Take is disabled once pressed: keyboard focus moves on to Stop, and back to Cancel after.
   useEffect(() => {
@@ -217,9 +259,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
     setRunning(true);
     setProblem(null);
     setStopped(false);
-    setStopping(false);
-    setUnstoppable(false);
-    setStoppable(vm.state === 'running');
+    save.begin(vm.state === 'running');
     runSnapshotOp(target.uuid, 'take', live ? `Saving the memory and disks of '${target.name}'…` : `Saving the disks of '${target.name}'…`, () =>
       client.call('snapshots.take', { ref: target.uuid, name: trimmed, ...(description.trim() ? { description: description.trim() } : {}) }),
     ).then(
@@ -227,7 +267,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
         notify.success(`Took snapshot '${info.name}' of '${target.name}'.`);
         if (!mounted.current) return;
         setRunning(false);
-        setStopping(false);
+        save.end();
         onTaken(info);
       },
       (err: unknown) => {
@@ -238,27 +278,9 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
           return;
         }
         setRunning(false);
-        setStopping(false);
+        save.end();
         if (cancelled) setStopped(true);
         else setProblem(toProblem(err, 'Could not take the snapshot'));
-      },
-    );
-  };
-
-  const stop = () => {
-    if (!running || stopping) return;
-    setStopping(true);
-    client.call('vms.cancel', { ref: vm.uuid }).then(
-      (r) => {
-        if (!mounted.current || r.cancelled) return;
-        // Nothing to stop: the save has just ended (or runs in one piece); it finishes on its own.
-        setStopping(false);
-        setUnstoppable(true);
-      },
-      (err: unknown) => {
-        if (!mounted.current) return;
-        setStopping(false);
-        setProblem(toProblem(err, 'Could not stop taking the snapshot'));
       },
     );
   };
@@ -322,7 +344,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
               fallback="Taking the snapshot…"
               label="Taking the snapshot"
               progress={progress}
-              note={stopping ? 'Stopping…' : unstoppable ? 'It can no longer be stopped; it finishes on its own…' : null}
+              note={save.note}
             />
           )}
           {stopped && (
@@ -334,7 +356,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
         </DialogContent>
         <DialogActions>
           {showStop ? (
-            <Button ref={stopRef} onClick={stop} disabled={stopping || unstoppable} aria-label="Stop taking the snapshot">
+            <Button ref={stopRef} onClick={save.stop} disabled={save.stopping || save.unstoppable} aria-label="Stop taking the snapshot">
               Stop
             </Button>
           ) : (
@@ -358,6 +380,13 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
 
 // ------------------------------------------------------------------------------- restore
 
+/** What the Restore dialog says once Stop ended it during the snapshot of the current state. */
+function stoppedText(snapName: string, kept: string | null): string {
+  return kept
+    ? `Stopped: the snapshot of the current state ('${kept}') was already taken and is kept, but '${snapName}' was not restored.`
+    : `Stopped: nothing was restored and nothing was kept; the VM kept running as it was.`;
+}
+
 export interface RestoreSnapshotDialogProps {
   readonly open: boolean;
   readonly vm: VmInfo;
@@ -378,6 +407,14 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
   const [preTaking, setPreTaking] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
   const preProgress = useVmProgress(vm.uuid, 'takeSnapshot', preTaking);
+  /** The snapshot of the current state was stopped: nothing restored; `kept` names it if it got taken anyway. */
+  const [stopped, setStopped] = useState<{ readonly kept: string | null } | null>(null);
+  const save = useStopSave(vm.uuid, mounted, setProblem, 'taking the snapshot of the current state');
+  const stopRef = useRef<HTMLButtonElement>(null);
+  const showStop = running && preTaking && save.stoppable && vm.state === 'running';
+  useEffect(() => {
+    if (showStop) stopRef.current?.focus();
+  }, [showStop]);
   const live = isLive(vm);
   const blocked = running ? null : restoreReason(vm, snapshot, undefined, undefined, false);
   const preName = beforeRestoringName(snapshot.name);
@@ -390,16 +427,31 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
     const snap = snapshot;
     const withPre = takePre;
     let took: string | null = null;
+    /** Stop was pressed while the current state was saved: the restore does not go ahead. */
+    let halted = false;
     setRunning(true);
     setProblem(null);
+    setStopped(null);
     runSnapshotOp(target.uuid, 'restore', withPre ? `Taking snapshot '${preName}' of the current state…` : `Restoring '${snap.name}'…`, async (step) => {
       if (withPre) {
         setPreTaking(true);
+        save.begin(vm.state === 'running');
         try {
           const s = await client.call('snapshots.take', { ref: target.uuid, name: preName, description: `Taken before restoring '${snap.name}'.` });
           took = s.name;
+        } catch (err) {
+          if ((err as { code?: string }).code === 'CANCELLED') halted = true;
+          throw err;
         } finally {
-          if (mounted.current) setPreTaking(false);
+          if (mounted.current) {
+            setPreTaking(false);
+            save.end();
+          }
+        }
+        // Stop came too late to stop the save, but the user asked not to go on: nothing is restored.
+        if (save.requested.current) {
+          halted = true;
+          throw new NestboxError('CANCELLED', `stopped before restoring '${snap.name}'`);
         }
         step(`Restoring '${snap.name}'…`);
       }
@@ -414,6 +466,16 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
         onRestored();
       },
       (err: unknown) => {
+        if (halted) {
+          if (!mounted.current) {
+            notify.warning(stoppedText(snap.name, took), `'${target.name}'`);
+            return;
+          }
+          setRunning(false);
+          if (took) setPre(false);
+          setStopped({ kept: took });
+          return;
+        }
         const title = took ? `Snapshot '${took}' was taken, but restoring '${snap.name}' failed` : `Could not restore '${snap.name}'`;
         if (!mounted.current) {
           notify.error(err, title);
@@ -502,13 +564,24 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
             {blocked}
           </Alert>
         )}
-        {running && <Progress vm={vm} fallback={`Restoring '${snapshot.name}'…`} progress={preTaking ? preProgress : null} />}
+        {running && <Progress vm={vm} fallback={`Restoring '${snapshot.name}'…`} progress={preTaking ? preProgress : null} note={preTaking ? save.note : null} />}
+        {stopped && (
+          <Alert severity="info" sx={{ mt: 2 }}>
+            {stoppedText(snapshot.name, stopped.kept)}
+          </Alert>
+        )}
         {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
       </DialogContent>
       <DialogActions>
-        <Button onClick={onClose} disabled={running}>
-          Cancel
-        </Button>
+        {showStop ? (
+          <Button ref={stopRef} onClick={save.stop} disabled={save.stopping || save.unstoppable} aria-label="Stop taking the snapshot">
+            Stop
+          </Button>
+        ) : (
+          <Button onClick={onClose} disabled={running}>
+            Cancel
+          </Button>
+        )}
         <Button
           variant="contained"
           onClick={go}

@@ -59,6 +59,8 @@ export interface WizardPrefill {
   readonly name?: string;
   readonly osType?: string;
   readonly iso?: string;
+  /** The ISO was uploaded for this (web mode): cancelling the wizard removes the upload again. */
+  readonly uploaded?: boolean;
 }
 
 export function NewVmWizard({ open, onClose, ...rest }: NewVmWizardProps) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RpcClient, serveTransport, type Transport } from '../../../../src/core/api/rpc';
-import { startWebServer, type WebServer } from '../../../../src/core/server/web';
+import { startWebServer, uploadName, type WebServer } from '../../../../src/core/server/web';
 
 let dir: string;
 let server: WebServer;
@@ -158,5 +158,26 @@ describe('web mode server', () => {
     expect(noAuth.status).toBe(401);
     const crossSite = await request(`${origin()}/upload?name=x.iso`, { method: 'PUT', headers: { Cookie: c, Origin: 'http://evil.example' }, body });
     expect(crossSite.status).toBe(403);
+  });
+
+  it('names an upload without folders, hidden names or the partial suffix', () => {
+    expect(uploadName('../../evil name.iso')).toBe('evil name.iso');
+    expect(uploadName('/etc/passwd')).toBe('passwd');
+    expect(uploadName('a\\b;c.iso')).toBe('a_b_c.iso');
+    for (const bad of ['', '.', '..', '../', '.hidden.iso', 'x.iso.partial']) expect(uploadName(bad), bad).toBeNull();
+  });
+
+  it('DELETE /upload needs the token and this origin, and is refused when the core cannot check uses', async () => {
+    const c = await cookie();
+    const up = await request(`${origin()}/upload?name=kept.iso`, { method: 'PUT', headers: { Cookie: c, Origin: origin() }, body: Buffer.alloc(1024, 1) });
+    expect(up.status).toBe(201);
+    const saved = (JSON.parse(up.body) as { path: string }).path;
+    expect((await request(`${origin()}/upload?name=kept.iso`, { method: 'DELETE' })).status).toBe(401);
+    expect((await request(`${origin()}/upload?name=kept.iso`, { method: 'DELETE', headers: { Cookie: c } })).status).toBe(403);
+    expect((await request(`${origin()}/upload?name=kept.iso`, { method: 'DELETE', headers: { Cookie: c, Origin: 'http://evil.example' } })).status).toBe(403);
+    // This server has no core to ask whether a VM uses the file: it never deletes.
+    expect((await request(`${origin()}/upload?name=kept.iso`, { method: 'DELETE', headers: { Cookie: c, Origin: origin() } })).status).toBe(405);
+    expect(fs.existsSync(saved)).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'secret.txt'))).toBe(true);
   });
 });
