@@ -158,6 +158,26 @@ describe('live snapshots saved beside the running guest', () => {
     await guestRuns();
   });
 
+  it('a state file lost after an offline restore is named at start, and discarding the saved state boots the snapshot\'s disks', async () => {
+    await serial.close();
+    await client.call('vms.powerOff', { ref: NAME });
+    const fits = (await client.call('snapshots.list', { ref: NAME })).snapshots.find((x) => x.name === 'fits')!;
+    const restored = await client.call('snapshots.restore', { ref: NAME, id: fits.id });
+    expect(restored.vm.state).toBe('saved');
+    const file = path.join(dir, 'snapshots', `nb-${fits.id.slice(0, 13)}.vmstate`);
+    fs.renameSync(file, `${file}.moved`);
+    await expect(client.call('vms.start', { ref: NAME })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/that state file is missing .*discard the saved state/),
+    });
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('saved');
+    fs.renameSync(`${file}.moved`, file);
+    await client.call('vms.discardState', { ref: NAME });
+    const r = await client.call('vms.start', { ref: NAME });
+    await waitForFile(r.vm.serialLog, /NESTBOX-GUEST-READY/, 90_000, 3);
+    serial = await SerialSession.open(client, NAME);
+  });
+
   it('Save state reports progress and can be cancelled midway too: the VM runs on and keeps no saved state', async () => {
     await client.call('settings.set', { key: 'snapshotBandwidth', value: '4' });
     let seen: () => void = () => undefined;

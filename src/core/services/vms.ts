@@ -843,6 +843,12 @@ export class VmService {
       if (fromSaved && !fs.existsSync(files.savedState)) {
         throw new NestboxError('NOT_FOUND', `the saved state of '${row.name}' is missing; discard it to start afresh`);
       }
+      if (pending && !snapState && this.d.vms.snapshotRamInFile(row.uuid, pending)) {
+        throw new NestboxError(
+          'NOT_FOUND',
+          `'${row.name}' was to resume from its snapshot's memory, but that state file is missing (${snapshotStateFile(row.dir, pending)}); discard the saved state to boot from the snapshot's disks`,
+        );
+      }
       if (this.d.preflight) warnings.push(...this.d.preflight(row.config));
       if (loadvm && usesBridgeHelper(row.config)) {
         // -loadvm runs before the core can hot-add the helper's adapters, so the devices would not match.

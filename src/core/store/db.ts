@@ -176,6 +176,12 @@ export class VmRepository {
     this.db.prepare('UPDATE vms SET current_snapshot = ? WHERE uuid = ?').run(snapshotId, uuid);
   }
 
+  /** Whether the VM's snapshot with this tag keeps its RAM in a state file of its own. */
+  snapshotRamInFile(uuid: string, tag: string): boolean {
+    const r = this.db.prepare('SELECT ram_file FROM snapshots WHERE vm_uuid = ? AND tag = ?').get(uuid, tag) as { ram_file: number } | undefined;
+    return r?.ram_file === 1;
+  }
+
   setPendingLoadvm(uuid: string, tag: string | null): void {
     this.db.prepare('UPDATE vms SET pending_loadvm = ? WHERE uuid = ?').run(tag, uuid);
   }
