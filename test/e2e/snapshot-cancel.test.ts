@@ -67,6 +67,23 @@ describe('stopping a live snapshot midway', () => {
     expect(set.stdout).toContain('snapshotBandwidth = 4');
   }, 400_000);
 
+  /**
+   * Restores 'Kept' from the tree with "Take a snapshot of the current state first" on, and
+   * returns the dialog and that snapshot's bar once it shows progress.
+   */
+  const restoreKeptShowingPreTake = async () => {
+    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
+    await tree.getByRole('treeitem', { name: 'Kept', exact: true }).click();
+    await page.getByRole('button', { name: 'Restore', exact: true }).first().click();
+    const dlg = page.getByRole('dialog', { name: "Restore snapshot 'Kept'?" });
+    await dlg.waitFor();
+    expect(await dlg.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
+    await dlg.getByRole('button', { name: 'Restore', exact: true }).click();
+    const bar = dlg.getByRole('progressbar', { name: "Taking snapshot 'Before restoring Kept' of the current state…" });
+    await expect.poll(async () => Number((await bar.getAttribute('aria-valuenow').catch(() => null)) ?? 0), { timeout: 120_000, interval: 100 }).toBeGreaterThan(0);
+    return { dlg, bar };
+  };
+
   afterAll(async () => {
     if (s) await cli(s.home, ['setting', 'snapshotBandwidth', '--reset']);
     await serial?.close();
@@ -167,15 +184,7 @@ describe('stopping a live snapshot midway', () => {
   it('shows the progress of the snapshot of the current state that a restore takes first', async () => {
     const set = await cli(s.home, ['setting', 'snapshotBandwidth', '16']);
     expect(set.code, set.stderr).toBe(0);
-    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
-    await tree.getByRole('treeitem', { name: 'Kept' }).click();
-    await page.getByRole('button', { name: 'Restore', exact: true }).first().click();
-    const dlg = page.getByRole('dialog', { name: "Restore snapshot 'Kept'?" });
-    await dlg.waitFor();
-    expect(await dlg.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
-    await dlg.getByRole('button', { name: 'Restore', exact: true }).click();
-    const bar = dlg.getByRole('progressbar', { name: "Taking snapshot 'Before restoring Kept' of the current state…" });
-    await expect.poll(async () => Number((await bar.getAttribute('aria-valuenow').catch(() => null)) ?? 0), { timeout: 120_000, interval: 100 }).toBeGreaterThan(0);
+    const { dlg } = await restoreKeptShowingPreTake();
     await page.screenshot({ path: shotPath('49-snapshot-restore-pretake-progress') });
     await dlg.waitFor({ state: 'hidden', timeout: 180_000 });
     expect(await snapNames()).toEqual(['Kept', 'Before restoring Kept']);
@@ -190,15 +199,7 @@ describe('stopping a live snapshot midway', () => {
     await serial.run('echo MARK-$((6*7)) > /mnt/ram/mark; cat /mnt/ram/mark', /MARK-42/);
     const before = await client.call('snapshots.list', { ref: NAME });
     const lastEvent = Math.max(0, ...(await client.call('events.recent', { ref: NAME, limit: 50 })).map((e) => e.id));
-    const tree = page.getByRole('tree', { name: `Snapshots of ${NAME}` });
-    await tree.getByRole('treeitem', { name: 'Kept', exact: true }).click();
-    await page.getByRole('button', { name: 'Restore', exact: true }).first().click();
-    const dlg = page.getByRole('dialog', { name: "Restore snapshot 'Kept'?" });
-    await dlg.waitFor();
-    expect(await dlg.getByRole('checkbox', { name: 'Take a snapshot of the current state first' }).isChecked()).toBe(true);
-    await dlg.getByRole('button', { name: 'Restore', exact: true }).click();
-    const bar = dlg.getByRole('progressbar', { name: "Taking snapshot 'Before restoring Kept' of the current state…" });
-    await expect.poll(async () => Number((await bar.getAttribute('aria-valuenow').catch(() => null)) ?? 0), { timeout: 120_000, interval: 100 }).toBeGreaterThan(0);
+    const { dlg, bar } = await restoreKeptShowingPreTake();
     const stop = dlg.getByRole('button', { name: 'Stop taking the snapshot' });
     // The keyboard focus waits on Stop, as in the Take dialog.
     await expect.poll(() => stop.evaluate((el) => el === document.activeElement)).toBe(true);

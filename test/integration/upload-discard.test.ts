@@ -6,7 +6,6 @@
  * own half (`media.discardUpload`) refuses the same on its own.
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
@@ -14,22 +13,7 @@ import type { HostedCore } from '../../src/core/server/host';
 import { startWebServer, type WebServer } from '../../src/core/server/web';
 import { DataLayout } from '../../src/core/store/paths';
 import { openCore, tempHome, testIso } from './helpers';
-
-function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+import { request } from '../support/http';
 
 describe('web mode: discarding an upload whose import was cancelled', () => {
   let home: string;

@@ -48,6 +48,24 @@ function checkClean(disk: string): void {
   expect(r.leaks ?? 0).toBe(0);
 }
 
+async function stop(d: { child: ChildProcess; client: RpcClient; exited: Promise<unknown> }): Promise<void> {
+  d.client.close();
+  d.child.kill('SIGTERM');
+  await d.exited;
+}
+
+/** The guest answers, and a snapshot taken now works and is the only one on the disk, which checks clean. */
+async function worksAfterTheCrash(client: RpcClient, vm: string, disk: string): Promise<void> {
+  const serial = await SerialSession.open(client, vm);
+  await serial.run('echo STILL-$((40+2))', /STILL-42/, 60_000);
+  await serial.close();
+  await client.call('snapshots.take', { ref: vm, name: 'after the crash' });
+  expect((await client.call('snapshots.list', { ref: vm })).snapshots.map((s) => s.name)).toEqual(['after the crash']);
+  await client.call('vms.powerOff', { ref: vm });
+  expect(diskTags(disk)).toHaveLength(1);
+  checkClean(disk);
+}
+
 const homes: string[] = [];
 afterEach(async () => {
   for (const h of homes.splice(0)) await cleanupHome(h);
@@ -93,19 +111,9 @@ describe('the core is killed in the middle of a snapshot', () => {
       // The guest stays paused as the user left it, and runs when resumed.
       expect((await d.client.call('vms.info', { ref: 'snappy' })).state).toBe('paused');
       await d.client.call('vms.resume', { ref: 'snappy' });
-      const s2 = await SerialSession.open(d.client, 'snappy');
-      await s2.run('echo STILL-$((40+2))', /STILL-42/, 60_000);
-      await s2.close();
-      // A snapshot taken now works and is the only one on the disk.
-      await d.client.call('snapshots.take', { ref: 'snappy', name: 'after the crash' });
-      expect((await d.client.call('snapshots.list', { ref: 'snappy' })).snapshots.map((s) => s.name)).toEqual(['after the crash']);
-      await d.client.call('vms.powerOff', { ref: 'snappy' });
-      expect(diskTags(disk)).toHaveLength(1);
-      checkClean(disk);
+      await worksAfterTheCrash(d.client, 'snappy', disk);
     } finally {
-      d.client.close();
-      d.child.kill('SIGTERM');
-      await d.exited;
+      await stop(d);
     }
   });
 
@@ -160,19 +168,10 @@ describe('the core is killed in the middle of a snapshot', () => {
         expect(fs.existsSync(snapDir) ? fs.readdirSync(snapDir) : []).toEqual([]);
         for (let i = 0; i < 100 && (await d.client.call('vms.info', { ref: 'streamy' })).state !== 'running'; i++) await sleep(100);
         expect((await d.client.call('vms.info', { ref: 'streamy' })).state).toBe('running');
-        const s2 = await SerialSession.open(d.client, 'streamy');
-        await s2.run('echo STILL-$((40+2))', /STILL-42/, 60_000);
-        await s2.close();
         await d.client.call('settings.set', { key: 'snapshotBandwidth', value: null });
-        await d.client.call('snapshots.take', { ref: 'streamy', name: 'after the crash' });
-        expect((await d.client.call('snapshots.list', { ref: 'streamy' })).snapshots.map((s) => s.name)).toEqual(['after the crash']);
-        await d.client.call('vms.powerOff', { ref: 'streamy' });
-        expect(diskTags(disk)).toHaveLength(1);
-        checkClean(disk);
+        await worksAfterTheCrash(d.client, 'streamy', disk);
       } finally {
-        d.client.close();
-        d.child.kill('SIGTERM');
-        await d.exited;
+        await stop(d);
       }
     });
   }

@@ -15,6 +15,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
 import type { QmpClient } from './qmp';
+import type { QemuProcess } from './supervisor';
 
 export interface SaveStateOptions {
   /** Bytes per second at most; null writes as fast as QEMU and the disk can. */
@@ -40,6 +41,24 @@ interface MigrateInfo {
  * too). The caller resumes it afterwards.
  */
 export const MAX_PASSES = 8;
+
+/** The first bytes of a QEMU migration stream ("QEVM", then version 3). */
+const STREAM_MAGIC = Buffer.from([0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3]);
+
+/** Whether a file starts like a migration stream (a saved state, a snapshot's RAM). */
+export function looksLikeStateFile(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(8);
+      return fs.readSync(fd, head, 0, 8, 0) === 8 && head.equals(STREAM_MAGIC);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
 
 /** QEMU refuses a max-bandwidth above this; it means "no limit" in practice. */
 const UNLIMITED = 2 ** 40;
@@ -166,6 +185,51 @@ export async function saveStateToFile(qmp: QmpClient, runDir: string, file: stri
     server.close();
     fs.rmSync(sock, { force: true });
   }
+}
+
+/**
+ * Feeds a state file into a QEMU started with `-incoming defer`, through a unix socket QEMU
+ * listens on, and waits until QEMU has loaded it. `onProgress` gets the whole percentage of
+ * the file sent so far.
+ */
+export async function loadStateFromFile(proc: QemuProcess, file: string, onProgress: (percent: number) => void): Promise<void> {
+  const sock = path.join(proc.runDir, 'incoming.sock');
+  fs.rmSync(sock, { force: true });
+  await proc.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+  const done = proc.qmp.waitEvent('MIGRATION', {
+    predicate: (ev) => isTerminal(String(ev.data['status'])),
+    timeoutMs: 300_000,
+  });
+  done.catch(() => undefined);
+  await proc.qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
+  const total = fs.statSync(file).size;
+  let sent = 0;
+  await new Promise<void>((resolve, reject) => {
+    const conn = net.createConnection(sock);
+    conn.once('connect', () => {
+      const input = fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
+      input.on('data', (c) => {
+        sent += c.length;
+        onProgress(total ? Math.min(100, Math.floor((sent / total) * 100)) : 100);
+      });
+      input.on('error', reject);
+      input.pipe(conn);
+      conn.on('finish', () => resolve());
+    });
+    conn.on('error', reject);
+  });
+  // A wait given up on must not keep its timer (and the process) alive.
+  const giveUp = new AbortController();
+  const ev = await Promise.race([
+    done,
+    proc.waitExit(300_000, giveUp.signal).then((info) => {
+      throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded: ${info?.reason ?? 'timed out'}`);
+    }),
+  ]).finally(() => giveUp.abort());
+  if (ev.data['status'] !== 'completed') {
+    throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded (${String(ev.data['status'])})`);
+  }
+  fs.rmSync(sock, { force: true });
 }
 
 function writeErrorToNestbox(err: NodeJS.ErrnoException | Error): NestboxError {

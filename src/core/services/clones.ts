@@ -22,6 +22,7 @@ import type { DiskConfig, VmConfig } from '../domain/config';
 import { ConfigError, parseVmConfig, validateName } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
 import { resolveDiskPath } from '../qemu/argv';
+import { dropNodeSnapshots, snapshotNodes } from '../qemu/internalsnap';
 import type { QemuImg } from '../storage/qemuimg';
 import type { CloneRepository, DiskBaseRow, SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
@@ -113,9 +114,7 @@ export class CloneService {
         if (!qemu) throw new NestboxError('INVALID_STATE', `'${src.name}' has no QEMU process attached`);
         const cov = coverage(src, src.config);
         const tag = `nb-clone-${crypto.randomBytes(4).toString('hex')}`;
-        await qemu.qmp.execute('transaction', {
-          actions: cov.nodes.map((node) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: node, name: tag } })),
-        });
+        await snapshotNodes(qemu.qmp, cov.nodes, tag);
         temp = { tag, nodes: cov.nodes };
       }
       const tag = temp?.tag ?? source.tag;
@@ -193,11 +192,7 @@ export class CloneService {
       this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 100, done: true });
       if (temp) {
         const qemu = this.d.vms.qemuOf(src.uuid);
-        if (qemu) {
-          for (const node of temp.nodes) {
-            await qemu.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: node, name: temp.tag }).catch(() => undefined);
-          }
-        }
+        if (qemu) await dropNodeSnapshots(qemu.qmp, temp.nodes, temp.tag);
       }
     }
     const from = snap ? `snapshot '${snap.name}' of '${src.name}'` : `the current state of '${src.name}'`;

@@ -329,7 +329,6 @@ export class MediaService {
 
   delete(file: string, deleteFile: boolean): null {
     const abs = this.abs(file);
-    this.fresh();
     if (!this.d.repo.get(abs)) throw new NestboxError('NOT_FOUND', `'${abs}' is not in the media registry`);
     if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
     const uses = this.usesOf(abs);

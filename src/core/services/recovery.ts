@@ -20,6 +20,7 @@ import type { QmpClient } from '../qemu/qmp';
 import type { SnapshotRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles } from '../store/paths';
 import { runJob } from '../qemu/jobs';
+import { nodeTags } from '../qemu/internalsnap';
 import type { EventBus } from './events';
 import type { VmService } from './vms';
 import fs from 'node:fs';
@@ -73,14 +74,6 @@ async function settleJobs(qmp: QmpClient): Promise<QmpJob[]> {
       .waitEvent('JOB_STATUS_CHANGE', { timeoutMs: 600_000, predicate: (ev) => open.some((j) => j.id === ev.data['id']) && ev.data['status'] === 'concluded' })
       .catch(() => undefined);
   }
-}
-
-/** Internal snapshot tags per qcow2 node of a running VM. */
-async function liveTags(qmp: QmpClient): Promise<Map<string, Set<string>>> {
-  const nodes = await qmp.execute<{ 'node-name': string; drv: string; image?: { snapshots?: { name: string }[] } }[]>('query-named-block-nodes', { flat: true });
-  const out = new Map<string, Set<string>>();
-  for (const n of nodes) if (n.drv === 'qcow2') out.set(n['node-name'], new Set((n.image?.snapshots ?? []).map((s) => s.name)));
-  return out;
 }
 
 /** Internal snapshot tags per qcow2 file of a VM that is not running. */
@@ -154,7 +147,7 @@ async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
     for (const j of jobs) {
       d.vms.log(row.uuid, j.error ? 'warning' : 'info', 'reconcile', `a ${j.type} job on '${row.name}' was under way when the core stopped; it ${j.error ? `failed: ${j.error}` : 'finished'}`);
     }
-    tags = await liveTags(qemu.qmp);
+    tags = await nodeTags(qemu.qmp);
   } else if (d.img && fs.existsSync(path.join(row.dir, WORK_MARKER)) && !['starting', 'stopping', 'saving'].includes(row.state)) {
     tags = await fileTags(d.img, row);
   } else {

@@ -26,7 +26,8 @@ import { deletionOrder, reparentOnDelete, subtree } from '../domain/snapshots';
 import { resolveDiskPath } from '../qemu/argv';
 import { clearSnapshotWork, markSnapshotWork } from './recovery';
 import { runJob } from '../qemu/jobs';
-import { saveStateToFile } from '../qemu/migration';
+import { dropNodeSnapshots, nodeTags, snapshotNodes } from '../qemu/internalsnap';
+import { looksLikeStateFile, saveStateToFile } from '../qemu/migration';
 import type { QemuProcess } from '../qemu/supervisor';
 import { crashPoint } from './faults';
 import type { QemuImg } from '../storage/qemuimg';
@@ -45,22 +46,6 @@ export interface SnapshotServiceDeps {
   readonly bandwidth?: () => number | null;
 }
 
-/** The first bytes of a QEMU migration stream ("QEVM", then version 3). */
-const STREAM_MAGIC = Buffer.from([0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3]);
-
-function looksLikeState(file: string): boolean {
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const head = Buffer.alloc(8);
-      return fs.readSync(fd, head, 0, 8, 0) === 8 && head.equals(STREAM_MAGIC);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return false;
-  }
-}
 
 /** What a snapshot covers: the qcow2 images by QMP node name and by file. */
 export interface Coverage {
@@ -259,9 +244,7 @@ export class SnapshotService {
             beforeSwitchover: async () => {
               // The guest is stopped here and the RAM almost all written: the disks are
               // snapshotted at this very instant, all together or none.
-              await qemu.qmp.execute('transaction', {
-                actions: cov.nodes.map((node) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: node, name: tag } })),
-              });
+              await snapshotNodes(qemu.qmp, cov.nodes, tag);
               disksTaken = true;
               crashPoint('snapshot:switchover');
             },
@@ -300,10 +283,7 @@ export class SnapshotService {
 
   /** Removes the disk half of a snapshot that did not complete. */
   private async dropDiskSnapshots(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string): Promise<void> {
-    if (!qemu.exited) {
-      for (const node of cov.nodes) await qemu.qmp.execute('blockdev-snapshot-delete-internal-sync', { device: node, name: tag }).catch(() => undefined);
-      return;
-    }
+    if (!qemu.exited) return dropNodeSnapshots(qemu.qmp, cov.nodes, tag);
     // QEMU is gone (the VM was powered off meanwhile): its images are free for qemu-img.
     for (const f of cov.files) await this.d.img?.snapshot(f, 'delete', tag).catch(() => undefined);
   }
@@ -336,7 +316,7 @@ export class SnapshotService {
       for (const f of cov.files) {
         if (!fs.existsSync(f)) throw new NestboxError('NOT_FOUND', `disk image ${f} is missing`);
       }
-      const stateMissing = snap.ramFile && !looksLikeState(snapshotStateFile(row.dir, snap.tag));
+      const stateMissing = snap.ramFile && !looksLikeStateFile(snapshotStateFile(row.dir, snap.tag));
       for (const f of cov.files) await this.d.img.snapshot(f, 'apply', snap.tag);
       if (row.state === 'saved') {
         fs.rmSync(vmFiles(row.dir).savedState, { force: true });
@@ -370,7 +350,7 @@ export class SnapshotService {
    */
   private async restoreStreamed(row: VmRow, snap: SnapshotRow, cov: Coverage): Promise<OpResult> {
     const file = snapshotStateFile(row.dir, snap.tag);
-    if (!looksLikeState(file)) {
+    if (!looksLikeStateFile(file)) {
       throw new NestboxError(
         'NOT_FOUND',
         `the RAM state of snapshot '${snap.name}' is missing or damaged (${file}); power '${row.name}' off to restore its disks and settings`,
@@ -381,10 +361,10 @@ export class SnapshotService {
     // Every disk must still hold the snapshot, or the guest would be ended for nothing.
     const qemu = this.d.vms.qemuOf(row.uuid);
     if (qemu) {
-      const nodes = await qemu.qmp.execute<{ 'node-name': string; image?: { snapshots?: { name: string }[] } }[]>('query-named-block-nodes', { flat: true });
+      const tags = await nodeTags(qemu.qmp);
       for (const node of cov.nodes) {
-        const n = nodes.find((x) => x['node-name'] === node);
-        if (n && !(n.image?.snapshots ?? []).some((x) => x.name === snap.tag)) {
+        const held = tags.get(node);
+        if (held && !held.has(snap.tag)) {
           throw new NestboxError('NOT_FOUND', `disk '${node}' of '${row.name}' no longer holds snapshot '${snap.name}' (${snap.tag}); nothing was changed`);
         }
       }

@@ -5,7 +5,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { CreateVmSpec, MediaItem, ModifyVmSpec, OpResult, VmInfo, VmSummary, Accelerator, SettingStatus } from '../api/contract';
 import { NestboxError } from '../api/errors';
@@ -37,7 +36,7 @@ import { QemuImg } from '../storage/qemuimg';
 import { identifyImage } from '../storage/identify';
 import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
 import { snapshotStateFile, vmFiles, type DataLayout } from '../store/paths';
-import { saveStateToFile } from '../qemu/migration';
+import { loadStateFromFile, saveStateToFile } from '../qemu/migration';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
 import { CancellableJobs } from './vmjobs';
@@ -1153,50 +1152,14 @@ export class VmService {
     }
   }
 
-  /** Feeds a saved state into a QEMU started with `-incoming defer`. */
+  /** Feeds a saved state into a QEMU started with `-incoming defer`, reporting progress. */
   private async loadState(proc: QemuProcess, file: string): Promise<void> {
-    const sock = path.join(proc.runDir, 'incoming.sock');
-    fs.rmSync(sock, { force: true });
-    await proc.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
-    const done = proc.qmp.waitEvent('MIGRATION', {
-      predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])),
-      timeoutMs: 300_000,
-    });
-    done.catch(() => undefined);
-    await proc.qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
-    const total = fs.statSync(file).size;
-    let sent = 0;
     let lastPct = -1;
-    const progress = (n: number) => {
-      sent += n;
-      const pct = total ? Math.min(100, Math.floor((sent / total) * 100)) : 100;
-      if (pct !== lastPct) {
-        lastPct = pct;
-        this.d.bus.emit('vm.progress', { uuid: proc.uuid, operation: 'restoreState', percent: pct, done: pct >= 100 });
-      }
-    };
-    await new Promise<void>((resolve, reject) => {
-      const conn = net.createConnection(sock);
-      conn.once('connect', () => {
-        const input = fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
-        input.on('data', (c) => progress(c.length));
-        input.on('error', reject);
-        input.pipe(conn);
-        conn.on('finish', () => resolve());
-      });
-      conn.on('error', reject);
+    await loadStateFromFile(proc, file, (pct) => {
+      if (pct === lastPct) return;
+      lastPct = pct;
+      this.d.bus.emit('vm.progress', { uuid: proc.uuid, operation: 'restoreState', percent: pct, done: pct >= 100 });
     });
-    const giveUp = new AbortController();
-    const ev = await Promise.race([
-      done,
-      proc.waitExit(300_000, giveUp.signal).then((info) => {
-        throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded: ${info?.reason ?? 'timed out'}`);
-      }),
-    ]).finally(() => giveUp.abort());
-    if (ev.data['status'] !== 'completed') {
-      throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded (${String(ev.data['status'])})`);
-    }
-    fs.rmSync(sock, { force: true });
   }
 
   async discardState(ref: string): Promise<OpResult> {

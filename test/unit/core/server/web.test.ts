@@ -1,31 +1,15 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RpcClient, serveTransport, type Transport } from '../../../../src/core/api/rpc';
 import { startWebServer, uploadName, type WebServer } from '../../../../src/core/server/web';
+import { request } from '../../../support/http';
 
 let dir: string;
 let server: WebServer;
 let clients: Transport[];
-
-function request(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
 
 function origin(): string {
   return new URL(server.url).origin;
