@@ -37,7 +37,7 @@ VMs:
               [--auto-snapshots KEEP]   snapshot before each start, keep the KEEP newest (0: off)
   clone SRC NEW [--snapshot SNAP] [--linked] [--keep-macs]   full copy (or linked clone) of a snapshot or the current state
   convert-disk NAME [DISK]              convert a raw/VDI/VMDK disk to qcow2 so it can hold snapshots
-  cancel NAME                           stop a clone, disk conversion or live snapshot of NAME still under way
+  cancel NAME                           stop a clone, disk conversion, live snapshot or Save state of NAME still under way
   start NAME                            start (or resume from its saved state)
   pause NAME | resume NAME | reset NAME
   shutdown NAME [--timeout S]           ACPI power button; waits until the guest is off
