@@ -102,6 +102,12 @@ describe('every API method validates its arguments at the edge', () => {
     expect(codes.get('ok') ?? 0).toBeGreaterThan(0);
     console.log(`API fuzz: ${JSON.stringify(Object.fromEntries(codes))}`);
     expect(unexpected.slice(0, 20), unexpected.slice(0, 20).join('\n')).toEqual([]);
+    // Found by this fuzz once: a NaN limit reached SQLite ("datatype mismatch", INTERNAL).
+    for (const bad of [Number.NaN, Infinity, -Infinity]) {
+      await expect(client.call('events.recent', { limit: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(client.call('console.serialLog', { ref: 'edge', maxBytes: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect((await client.call('events.recent', { limit: 2.7 })).length).toBeLessThanOrEqual(2);
     expect(fs.readFileSync(decoy, 'utf8')).toBe('keep me\n');
     // The core still serves.
     expect((await client.call('vms.info', { ref: 'edge' })).name).toBe('edge');

@@ -53,6 +53,14 @@ function str(p: Record<string, unknown>, key: string): string {
   return v;
 }
 
+/** An optional number: absent gives undefined; anything but a finite number is refused. */
+function optNum(p: Record<string, unknown>, key: string): number | undefined {
+  const v = p[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new NestboxError('INVALID_ARGUMENT', `'${key}' must be a finite number`);
+  return v;
+}
+
 type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'string|null';
 
 /**
@@ -291,7 +299,7 @@ export class Core {
         case 'vms.reset':
           return this.vms.reset(str(p, 'ref'));
         case 'vms.shutdown':
-          return this.vms.shutdown(str(p, 'ref'), typeof p['timeoutS'] === 'number' ? p['timeoutS'] : undefined);
+          return this.vms.shutdown(str(p, 'ref'), optNum(p, 'timeoutS'));
         case 'vms.powerOff':
           return this.vms.powerOff(str(p, 'ref'));
         case 'vms.saveState':
@@ -358,7 +366,7 @@ export class Core {
           return this.vms.listMedia();
         case 'events.recent': {
           const ref = typeof p['ref'] === 'string' ? this.vms.resolve(p['ref']).uuid : undefined;
-          const limit = typeof p['limit'] === 'number' ? Math.min(Math.max(1, p['limit']), 10_000) : 100;
+          const limit = Math.min(Math.max(1, Math.floor(optNum(p, 'limit') ?? 100)), 10_000);
           return this.eventsRepo.recent(ref, limit);
         }
         case 'console.open': {
@@ -400,7 +408,7 @@ export class Core {
         case 'console.serialLog': {
           const vm = this.vms.info(str(p, 'ref'));
           const query = typeof p['query'] === 'string' && p['query'] !== '' ? p['query'] : undefined;
-          return readSerialLog(vm.serialLog, query, typeof p['maxBytes'] === 'number' ? p['maxBytes'] : undefined);
+          return readSerialLog(vm.serialLog, query, optNum(p, 'maxBytes'));
         }
         case 'vms.sendKeys': {
           const keys = p['keys'];
@@ -476,7 +484,7 @@ export class Core {
         case 'vms.qemuLog': {
           const vm = this.vms.info(str(p, 'ref'));
           const query = typeof p['query'] === 'string' && p['query'] !== '' ? p['query'] : undefined;
-          return readSerialLog(vm.qemuLog, query, typeof p['maxBytes'] === 'number' ? p['maxBytes'] : undefined);
+          return readSerialLog(vm.qemuLog, query, optNum(p, 'maxBytes'));
         }
         default: {
           const never: never = m;
