@@ -234,7 +234,7 @@ async function followJob(client: RpcClient, start: () => Promise<JobInfo>): Prom
 
 /**
  * Takes a snapshot with a progress line on stderr while a running VM's memory is saved
- * (the core's `vm.progress`), and Ctrl+C stopping it through `vms.cancel`: the take then
+ * (the core's `job.progress` for the VM's snapshot job), and Ctrl+C stopping it through `vms.cancel`: the take then
  * fails with the core's CANCELLED message (nothing kept, the VM keeps running), and so does
  * the command. A save that cannot be stopped (a paused VM's, or one that has just ended)
  * runs on to its end and the command says so.
@@ -243,8 +243,8 @@ async function takeSnapshot(client: RpcClient, ref: string, name: string, descri
   const vm = await client.call('vms.info', { ref });
   const title = `Taking snapshot '${name}' of '${vm.name}'`;
   const line = progressLine();
-  const off = client.on('vm.progress', (e) => {
-    if (e.uuid !== vm.uuid || e.operation !== 'takeSnapshot' || e.done) return;
+  const off = client.on('job.progress', (e) => {
+    if (e.vm !== vm.uuid || e.kind !== 'snapshot' || e.state !== 'running') return;
     const bytes = e.bytesTotal !== undefined && e.bytesTotal > 0 ? `memory ${formatBytes(Math.min(e.bytesDone ?? 0, e.bytesTotal))} of ${formatBytes(e.bytesTotal)}` : undefined;
     line.show(title, e.percent, bytes);
   });

@@ -218,8 +218,8 @@ describe('clones, branches, conversion, automatic and UEFI snapshots', () => {
     for (const op of ['clone', 'convertDisk'] as const) {
       const seen: number[] = [];
       let cancel: Promise<{ cancelled: boolean }> | null = null;
-      const off = client.on('vm.progress', (e) => {
-        if (e.operation !== op || e.done) return;
+      const off = client.on('job.progress', (e) => {
+        if (e.kind !== op || e.state !== 'running') return;
         seen.push(e.percent);
         if (e.percent > 0 && !cancel) cancel = client.call('vms.cancel', { ref: 'big' });
       });

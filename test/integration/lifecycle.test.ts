@@ -153,9 +153,13 @@ describe('the core drives a real guest through its console', () => {
   it('saves the machine state and resumes from it with the shell state intact', async () => {
     const serial = await SerialSession.open(client, name);
     await serial.run('export NB_SECRET=kept-$((6*7)); echo SET-$NB_SECRET', /SET-kept-42/);
-    const pid = (await client.call('vms.info', { ref: name })).runtime!.pid;
+    const saved0 = await client.call('vms.info', { ref: name });
+    const pid = saved0.runtime!.pid;
     const progress: { operation: string; percent: number; done: boolean }[] = [];
-    const offProgress = client.on('vm.progress', (ev) => progress.push(ev));
+    // Saving and loading the state are jobs of the VM; their progress is job.progress.
+    const offProgress = client.on('job.progress', (ev) => {
+      if (ev.vm === saved0.uuid) progress.push({ operation: ev.kind, percent: ev.percent, done: ev.state === 'done' });
+    });
     const saved = await client.call('vms.saveState', { ref: name });
     expect(progress.filter((p) => p.operation === 'saveState').at(-1)).toMatchObject({ percent: 100, done: true });
     expect(saved.vm.state).toBe('saved');
@@ -168,7 +172,7 @@ describe('the core drives a real guest through its console', () => {
     offProgress();
     expect(started.vm.state).toBe('running');
     expect(started.vm.hasSavedState).toBe(false);
-    expect(progress.filter((p) => p.operation === 'restoreState').at(-1)).toMatchObject({ percent: 100, done: true });
+    expect(progress.filter((p) => p.operation === 'loadState').at(-1)).toMatchObject({ percent: 100, done: true });
     const again = await SerialSession.open(client, name);
     const out = await again.run('echo GOT-$NB_SECRET', /GOT-kept-42/);
     expect(out).toMatch(/GOT-kept-42/);

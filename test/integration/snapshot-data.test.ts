@@ -176,8 +176,9 @@ describe('snapshot data: RAM and disk come back', () => {
     // Slow enough that the save is seen in between: 24 MiB of random RAM at 8 MiB/s.
     await client.call('settings.set', { key: 'snapshotBandwidth', value: '8' });
     const progress: { operation: string; percent: number; done: boolean; bytesDone?: number; bytesTotal?: number }[] = [];
-    const off = client.on('vm.progress', (e) => {
-      if (e.uuid === r.vm.uuid) progress.push({ operation: e.operation, percent: e.percent, done: e.done, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
+    // The take is a job of the VM: its progress is job.progress (kind 'snapshot').
+    const off = client.on('job.progress', (e) => {
+      if (e.vm === r.vm.uuid) progress.push({ operation: e.kind, percent: e.percent, done: e.state === 'done', bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
     });
     let g;
     try {
@@ -187,8 +188,8 @@ describe('snapshot data: RAM and disk come back', () => {
       await client.call('settings.set', { key: 'snapshotBandwidth', value: null });
     }
     expect(g.withRam).toBe(true);
-    expect(progress[0]).toEqual({ operation: 'takeSnapshot', percent: 0, done: false, bytesDone: undefined, bytesTotal: undefined });
-    expect(progress.at(-1)).toMatchObject({ operation: 'takeSnapshot', percent: 100, done: true });
+    expect(progress[0]).toEqual({ operation: 'snapshot', percent: 0, done: false, bytesDone: undefined, bytesTotal: undefined });
+    expect(progress.at(-1)).toMatchObject({ operation: 'snapshot', percent: 100, done: true });
     const between = progress.slice(1, -1);
     expect(between.length).toBeGreaterThan(0);
     for (const p of between) {

@@ -40,8 +40,8 @@ describe('live snapshots saved beside the running guest', () => {
   const takeUnderWay = async (name: string) => {
     let seen: (v: number) => void = () => undefined;
     const saving = new Promise<number>((r) => (seen = r));
-    const off = client.on('vm.progress', (e) => {
-      if (e.uuid === uuid && e.operation === 'takeSnapshot' && !e.done && (e.bytesDone ?? 0) > 0) seen(e.bytesDone!);
+    const off = client.on('job.progress', (e) => {
+      if (e.vm === uuid && e.kind === 'snapshot' && e.state === 'running' && (e.bytesDone ?? 0) > 0) seen(e.bytesDone!);
     });
     const take = client.call('snapshots.take', { ref: NAME, name });
     take.catch(() => undefined);
@@ -182,8 +182,8 @@ describe('live snapshots saved beside the running guest', () => {
     await client.call('settings.set', { key: 'snapshotBandwidth', value: '4' });
     let seen: () => void = () => undefined;
     const saving = new Promise<void>((r) => (seen = r));
-    const off = client.on('vm.progress', (e) => {
-      if (e.uuid === uuid && e.operation === 'saveState' && !e.done && (e.bytesDone ?? 0) > 0) seen();
+    const off = client.on('job.progress', (e) => {
+      if (e.vm === uuid && e.kind === 'saveState' && e.state === 'running' && (e.bytesDone ?? 0) > 0) seen();
     });
     const save = client.call('vms.saveState', { ref: NAME });
     save.catch(() => undefined);

@@ -333,12 +333,14 @@ export interface ImportSpec {
 export type JobKind =
   | 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export'
   /** A VM's own long operations, listed while their API call runs. */
-  | 'clone' | 'convertDisk' | 'snapshot' | 'saveState';
+  | 'clone' | 'convertDisk' | 'snapshot' | 'saveState'
+  | 'restoreSnapshot' | 'deleteSnapshot' | 'autoSnapshot' | 'loadState' | 'shutdown';
 /** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
 /**
- * A long storage operation. Methods that start one answer at once with it; its progress and
+ * A long operation: storage work, or a VM's own (a clone, a live snapshot, Save state, ...;
+ * those carry `vm`). Methods that start storage work answer at once with it; its progress and
  * its end arrive as `job.progress` events to every client, and `jobs.wait` resolves with the
  * finished job (result or error).
  */
@@ -354,8 +356,13 @@ export interface JobInfo {
   readonly finishedAt?: string;
   /** The medium (or VM) the job is about. */
   readonly target?: string;
-  /** The UUID of the VM a VM operation works on. */
+  /** The UUID of the VM a VM operation works on (no other long operation of it runs meanwhile). */
   readonly vm?: string;
+  /** False for work that cannot be stopped midway (jobs.cancel and vms.cancel refuse it). */
+  readonly cancellable?: boolean;
+  /** For RAM streamed to a file (Save state, live snapshot): bytes written so far, of about this many. */
+  readonly bytesDone?: number;
+  readonly bytesTotal?: number;
   readonly error?: ErrorShape;
   /** On success: MediumInfo for media jobs, CheckResult for check, VmInfo for import, {file} for export. */
   readonly result?: unknown;
@@ -565,10 +572,12 @@ export interface ApiMethods {
    */
   'vms.convertDisk': { params: { ref: string; disk?: string }; result: OpResult };
   /**
-   * Stops what the VM is doing that can be stopped midway: a clone or disk conversion that
-   * is still copying, a running VM's live snapshot or a Save state still writing RAM (it
-   * fails with CANCELLED and leaves nothing behind; the guest runs as before). A paused VM's
-   * snapshot is QEMU's one-step snapshot-save and cannot be stopped: `cancelled: false`.
+   * Cancels the VM's running job (the one `jobs.list` shows with this VM's uuid) when it can
+   * be stopped midway: a clone or disk conversion that is still copying, a running VM's live
+   * snapshot or a Save state still writing RAM, shutdown's wait (it fails with CANCELLED and
+   * leaves nothing behind; the guest runs as before). A job listed with `cancellable: false`
+   * (a paused VM's snapshot is QEMU's one-step snapshot-save, a restore, a snapshot delete)
+   * cannot be stopped: `cancelled: false`.
    */
   'vms.cancel': { params: { ref: string }; result: { cancelled: boolean } };
   'snapshots.update': { params: { ref: string; id: string; name?: string; description?: string }; result: SnapshotInfo };
@@ -622,18 +631,8 @@ export interface ApiEvents {
   'vm.state': { uuid: string; name: string; state: VmState; reason?: string };
   'vm.changed': { uuid: string };
   'vm.removed': { uuid: string };
-  /** Progress of a long operation (saving or restoring a state, ...); `percent` 0–100. */
-  'vm.progress': {
-    uuid: string;
-    operation: 'saveState' | 'restoreState' | 'takeSnapshot' | 'restoreSnapshot' | 'deleteSnapshot' | 'clone' | 'convertDisk';
-    percent: number;
-    done: boolean;
-    /** For state saved through a migration stream: bytes of RAM written so far, of about this many. */
-    bytesDone?: number;
-    bytesTotal?: number;
-  };
   'log': LogEntry;
-  /** A storage job started, progressed or ended (every client hears it). */
+  /** A job (storage work or a VM's long operation) started, progressed or ended (every client hears it). */
   'job.progress': JobInfo;
   /** The media registry changed (added, removed, resized, usage changed). */
   'media.changed': { path: string };

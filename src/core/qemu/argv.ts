@@ -38,6 +38,22 @@ export interface LaunchOptions {
   readonly loadvm?: string;
 }
 
+/**
+ * The ids QEMU objects are given from a config's device ids: one scheme for the command line
+ * built here and the QMP commands sent later (qemu/commands.ts) that must name the same objects.
+ */
+export const QEMU_IDS = {
+  /** The guest-visible device (`-device ...,id=`) of a disk, CD drive or adapter. */
+  device: (id: string): string => `${id}-dev`,
+  /** The protocol (file) node under a disk's format node; the format node is the config id itself. */
+  fileNode: (id: string): string => `${id}-file`,
+  /** A linked clone's base image: its format node and its file node. */
+  baseNode: (id: string): string => `${id}-base`,
+  baseFileNode: (id: string): string => `${id}-base-file`,
+  /** A medium inserted into a CD drive while the VM runs (unique per change). */
+  insertedMedium: (driveId: string, stamp: string): string => `${driveId}-m${stamp}`,
+} as const;
+
 export const RUNTIME_FILES = {
   pidfile: 'qemu.pid',
   qmp: 'qmp.sock',
@@ -168,14 +184,14 @@ function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
     const backing: [string, string][] = [];
     if (d.backing) {
       out.push(
-        '-blockdev', kv([['driver', 'file'], ['filename', d.backing.file], ['node-name', `${d.id}-base-file`], ['read-only', true]]),
-        '-blockdev', kv([['driver', d.backing.format], ['file', `${d.id}-base-file`], ['node-name', `${d.id}-base`], ['read-only', true]]),
+        '-blockdev', kv([['driver', 'file'], ['filename', d.backing.file], ['node-name', QEMU_IDS.baseFileNode(d.id)], ['read-only', true]]),
+        '-blockdev', kv([['driver', d.backing.format], ['file', QEMU_IDS.baseFileNode(d.id)], ['node-name', QEMU_IDS.baseNode(d.id)], ['read-only', true]]),
       );
-      backing.push(['backing', `${d.id}-base`]);
+      backing.push(['backing', QEMU_IDS.baseNode(d.id)]);
     }
     out.push(
-      '-blockdev', kv([['driver', 'file'], ['filename', file], ['node-name', `${d.id}-file`], ['read-only', d.readOnly]]),
-      '-blockdev', kv([['driver', d.format], ['file', `${d.id}-file`], ...backing, ['node-name', d.id], ['read-only', d.readOnly]]),
+      '-blockdev', kv([['driver', 'file'], ['filename', file], ['node-name', QEMU_IDS.fileNode(d.id)], ['read-only', d.readOnly]]),
+      '-blockdev', kv([['driver', d.format], ['file', QEMU_IDS.fileNode(d.id)], ...backing, ['node-name', d.id], ['read-only', d.readOnly]]),
       '-device', diskDevice(d, d.id, bootIndex(cfg.bootOrder, 'disk', i), ports),
     );
   });
@@ -184,12 +200,12 @@ function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
     const b = boot === undefined ? '' : `,bootindex=${boot}`;
     if (c.iso) {
       out.push(
-        '-blockdev', kv([['driver', 'file'], ['filename', c.iso], ['node-name', `${c.id}-file`], ['read-only', true]]),
-        '-blockdev', kv([['driver', 'raw'], ['file', `${c.id}-file`], ['node-name', c.id], ['read-only', true]]),
-        '-device', `ide-cd,drive=${c.id},id=${c.id}-dev,${ports.next()}${b}`,
+        '-blockdev', kv([['driver', 'file'], ['filename', c.iso], ['node-name', QEMU_IDS.fileNode(c.id)], ['read-only', true]]),
+        '-blockdev', kv([['driver', 'raw'], ['file', QEMU_IDS.fileNode(c.id)], ['node-name', c.id], ['read-only', true]]),
+        '-device', `ide-cd,drive=${c.id},id=${QEMU_IDS.device(c.id)},${ports.next()}${b}`,
       );
     } else {
-      out.push('-device', `ide-cd,id=${c.id}-dev,${ports.next()}${b}`);
+      out.push('-device', `ide-cd,id=${QEMU_IDS.device(c.id)},${ports.next()}${b}`);
     }
   });
   return out;
@@ -267,7 +283,7 @@ function networkSection(cfg: VmConfig, paths: VmPaths): string[] {
     const boot = bootIndex(cfg.bootOrder, 'network', i);
     out.push(
       '-netdev', netdev(n, paths),
-      '-device', `${n.model},netdev=${n.id},id=${n.id}-dev,mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
+      '-device', `${n.model},netdev=${n.id},id=${QEMU_IDS.device(n.id)},mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
     );
     // Counters: the frames the netdev sends (to the guest: rx) and receives (from it: tx) are
     // mirrored to a socket the core counts. Nobody connected means QEMU drops the copies.

@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
 import type { VmConfig } from '../domain/config';
-import { bridgeHelperNics, helperNicPort, RUNTIME_FILES } from './argv';
+import { bridgeHelperNics, helperNicPort, QEMU_IDS, RUNTIME_FILES } from './argv';
 
 interface Reply {
   readonly return?: unknown;
@@ -113,7 +113,7 @@ export async function attachHelperNics(cfg: VmConfig, runDir: string, helper: st
       await mon.execute('device_add', {
         driver: nic.model,
         netdev: nic.id,
-        id: `${nic.id}-dev`,
+        id: QEMU_IDS.device(nic.id),
         mac: nic.mac,
         ...(port ? { bus: port } : {}),
         ...(bootIndex === undefined ? { romfile: '' } : { bootindex: bootIndex }),

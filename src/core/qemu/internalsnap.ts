@@ -2,18 +2,18 @@
  * qcow2 internal snapshots of a running VM's disks through QMP, without RAM: taken on every
  * node in one transaction (all or none), deleted node by node, and listed per node.
  */
+import { qemuCommands } from './commands';
 import type { QmpClient } from './qmp';
 
 /** Snapshots every node under one tag, atomically. */
 export async function snapshotNodes(qmp: QmpClient, nodes: readonly string[], tag: string): Promise<void> {
-  await qmp.execute('transaction', {
-    actions: nodes.map((node) => ({ type: 'blockdev-snapshot-internal-sync', data: { device: node, name: tag } })),
-  });
+  await qemuCommands(qmp).blockdevSnapshotInternal(nodes, tag);
 }
 
 /** Deletes the tag from every node that has it; errors (a node without it) are ignored. */
 export async function dropNodeSnapshots(qmp: QmpClient, nodes: readonly string[], tag: string): Promise<void> {
-  for (const node of nodes) await qmp.execute('blockdev-snapshot-delete-internal-sync', { device: node, name: tag }).catch(() => undefined);
+  const cmd = qemuCommands(qmp);
+  for (const node of nodes) await cmd.blockdevSnapshotDeleteInternal(node, tag).catch(() => undefined);
 }
 
 /** Internal snapshot tags per qcow2 node. */

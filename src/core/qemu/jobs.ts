@@ -4,6 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { NestboxError } from '../api/errors';
+import { qemuCommands } from './commands';
 import type { QmpClient } from './qmp';
 
 export async function runJob(qmp: QmpClient, command: string, args: Record<string, unknown>, timeoutMs = 600_000): Promise<void> {
@@ -15,8 +16,9 @@ export async function runJob(qmp: QmpClient, command: string, args: Record<strin
   concluded.catch(() => undefined);
   await qmp.execute(command, { 'job-id': id, ...args });
   await concluded;
-  const jobs = await qmp.execute<{ id: string; error?: string }[]>('query-jobs');
+  const cmd = qemuCommands(qmp);
+  const jobs = await cmd.queryJobs();
   const job = jobs.find((j) => j.id === id);
-  await qmp.execute('job-dismiss', { id }).catch(() => undefined);
+  await cmd.jobDismiss(id).catch(() => undefined);
   if (job?.error) throw new NestboxError('QEMU_FAILED', `${command} failed: ${job.error}`);
 }

@@ -90,12 +90,12 @@ export class CloneService {
     const uuid = crypto.randomUUID();
     const dir = this.d.layout.newVmDir(name);
     const madeBases: DiskBaseRow[] = [];
-    const signal = this.d.vms.jobs.begin(src.uuid, `cannot clone '${src.name}' now`, 'a clone of it is still copying', {
-      kind: 'clone',
-      title: `Cloning '${src.name}' as '${name}'`,
-      target: src.name,
-    });
-    this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 0, done: false });
+    const job = this.d.vms.jobs.begin(
+      { uuid: src.uuid, name: src.name },
+      // A core killed while copying: the sweep removes the clone's folder (and the VM, if it was registered).
+      { kind: 'clone', title: `Cloning '${src.name}' as '${name}'`, label: `a clone as '${name}'`, outputs: [dir] },
+    );
+    const signal = job.signal;
     // Progress over all the copies: each disk (and the UEFI store) is an equal share.
     const copies = base.disks.filter((d) => !d.readOnly).length + (base.firmware === 'uefi' ? 1 : 0);
     let done = 0;
@@ -104,7 +104,7 @@ export class CloneService {
       const p = Math.min(99, Math.floor(((done + pct / 100) / Math.max(1, copies)) * 100));
       if (p > last) {
         last = p;
-        this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: p, done: false });
+        job.progress(p);
       }
     };
     const links: { diskId: string; baseId: string }[] = [];
@@ -175,7 +175,7 @@ export class CloneService {
       this.d.vmRepo.insert(config, dir, 'poweredOff');
       for (const l of links) this.d.clones.link(uuid, l.diskId, l.baseId);
     } catch (err) {
-      this.d.vms.jobs.fail(src.uuid, signal, err);
+      job.fail(err);
       // Nothing half-made stays behind: the clone's folder and any base made for it.
       fs.rmSync(dir, { recursive: true, force: true });
       for (const b of madeBases) {
@@ -188,8 +188,7 @@ export class CloneService {
       }
       throw NestboxError.from(err, 'IO_ERROR');
     } finally {
-      this.d.vms.jobs.end(src.uuid, signal);
-      this.d.bus.emit('vm.progress', { uuid: src.uuid, operation: 'clone', percent: 100, done: true });
+      job.end();
       if (temp) {
         const qemu = this.d.vms.qemuOf(src.uuid);
         if (qemu) await dropNodeSnapshots(qemu.qmp, temp.nodes, temp.tag);

@@ -18,11 +18,11 @@ import { NetworkService } from './network';
 import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
+import type { QemuLauncher } from './lifecycle';
 import { JobService } from './jobs';
 import { JobJournal, sweepInterruptedJobs } from './jobjournal';
 import { MediaService } from './media';
 import { OvaService } from './ova';
-import { resolveDiskPath } from '../qemu/argv';
 import { openSerialStream, openVncStream, readSerialLog, type OpenStream, type StreamSink } from './consoles';
 
 export const NESTBOX_VERSION = '0.1.0';
@@ -31,6 +31,8 @@ export interface CoreOptions {
   readonly dataDir: string;
   /** Reuse an earlier probe (tests start many cores). */
   readonly host?: HostCapabilities;
+  /** Starts QEMU; the host's QEMU unless a test passes a fake one. */
+  readonly launcher?: QemuLauncher;
 }
 
 let cachedProbe: Promise<HostCapabilities> | null = null;
@@ -115,6 +117,7 @@ export class Core {
     readonly layout: DataLayout,
     private readonly db: Db,
     readonly host: HostCapabilities,
+    launcher?: QemuLauncher,
   ) {
     this.settings = new SettingsRepository(db);
     this.eventsRepo = new EventRepository(db);
@@ -131,6 +134,7 @@ export class Core {
       accelChoice: () => this.accelChoice(),
       preflight: (config) => this.network.preflight(config),
       stateBandwidth: () => this.stateBandwidth(),
+      ...(launcher ? { launcher } : {}),
     });
     const vmRepo = new VmRepository(db);
     this.snapshots = new SnapshotService({
@@ -174,7 +178,7 @@ export class Core {
     layout.prepare();
     const host = opts.host ?? (await probeHostOnce());
     const db = openDatabase(layout.database);
-    const core = new Core(layout, db, host);
+    const core = new Core(layout, db, host, opts.launcher);
     await core.vms.reconcile();
     // Storage jobs the previous core was killed in the middle of: their half-made files and VMs go.
     await sweepInterruptedJobs({
@@ -287,11 +291,8 @@ export class Core {
           return this.vms.create(spec(p, 'vms.create', CREATE_FIELDS) as never);
         case 'vms.modify':
           return this.vms.modify(str(p, 'ref'), spec(p['changes'], 'vms.modify changes', MODIFY_FIELDS) as never);
-        case 'vms.start': {
-          const row = this.vms.resolve(str(p, 'ref'));
-          this.media.assertNotBusy(row.config.disks.map((d) => resolveDiskPath(row.dir, d.file)));
+        case 'vms.start':
           return this.vms.start(str(p, 'ref'));
-        }
         case 'vms.pause':
           return this.vms.pause(str(p, 'ref'));
         case 'vms.resume':
@@ -349,7 +350,7 @@ export class Core {
         case 'vms.cancel':
           return this.vms.cancel(str(p, 'ref'));
         case 'vms.convertDisk':
-          return this.vms.convertDisk(str(p, 'ref'), typeof p['disk'] === 'string' && p['disk'] !== '' ? p['disk'] : undefined);
+          return this.media.convertDisk(str(p, 'ref'), typeof p['disk'] === 'string' && p['disk'] !== '' ? p['disk'] : undefined);
         case 'snapshots.update':
           return this.snapshots.update(str(p, 'ref'), str(p, 'id'), {
             ...(typeof p['name'] === 'string' ? { name: p['name'] } : {}),
@@ -363,7 +364,7 @@ export class Core {
           this.setSetting(str(p, 'key'), p['value'] === null ? null : str(p, 'value'));
           return null;
         case 'media.list':
-          return this.vms.listMedia();
+          return this.media.listMedia();
         case 'events.recent': {
           const ref = typeof p['ref'] === 'string' ? this.vms.resolve(p['ref']).uuid : undefined;
           const limit = Math.min(Math.max(1, Math.floor(optNum(p, 'limit') ?? 100)), 10_000);

@@ -43,6 +43,12 @@ interface Row {
   note: string | null;
 }
 
+/**
+ * A VM's own operations: what they leave half done (a snapshot in QEMU, a state file, a
+ * VM left 'starting') is undone by reconcile and snapshot recovery, not by removing outputs.
+ */
+const VM_JOB_KINDS: ReadonlySet<JobKind> = new Set<JobKind>(['clone', 'convertDisk', 'snapshot', 'saveState', 'restoreSnapshot', 'deleteSnapshot', 'autoSnapshot', 'loadState', 'shutdown']);
+
 /** Interrupted jobs kept for `jobs.list`. */
 const KEEP_INTERRUPTED = 20;
 
@@ -182,7 +188,8 @@ export async function sweepInterruptedJobs(d: SweepDeps): Promise<void> {
         done.push(`could not remove the half-made VM '${vm.name}': ${(err as Error).message}`);
       }
     }
-    const note = `'${j.title}' was interrupted when the core stopped; ${done.length ? done.join('; ') : 'it had not made anything yet'}`;
+    const nothing = VM_JOB_KINDS.has(j.kind) ? 'the VM itself was put back in order when the core started (see its log)' : 'it had not made anything yet';
+    const note = `'${j.title}' was interrupted when the core stopped; ${done.length ? done.join('; ') : nothing}`;
     d.journal.markInterrupted(j.id, note);
     d.log(null, note);
   }

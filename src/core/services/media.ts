@@ -13,6 +13,7 @@ import type {
   CreateMediumSpec,
   ImportSpec,
   JobInfo,
+  MediaItem,
   MediumFormat,
   MediumInfo,
   MediumUse,
@@ -33,6 +34,7 @@ import type { MediaRepository, MediaRow, SnapshotRepository, SnapshotRow, VmRepo
 import type { DataLayout } from '../store/paths';
 import type { EventBus } from './events';
 import type { JobContext, JobPlan, JobService } from './jobs';
+import { convertVmDisk, listMedia } from './mediaconvert';
 import type { VmService } from './vms';
 
 export interface MediaServiceDeps {
@@ -62,9 +64,6 @@ export function nameFromFile(file: string): string {
 }
 
 export class MediaService {
-  /** Paths a job is writing or reading now: a second job on them is BUSY. */
-  private readonly busy = new Set<string>();
-
   /** VMs changed since the registry was last brought up to date. */
   private stale = false;
   private syncTimer: NodeJS.Timeout | null = null;
@@ -312,7 +311,7 @@ export class MediaService {
   }
 
   private requireIdle(abs: string, verb: string): void {
-    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
+    this.d.jobs.assertIdle(null, [abs]);
     for (const u of this.usesOf(abs)) {
       if (!u.current) continue;
       const row = this.d.vmRepo.get(u.uuid);
@@ -322,15 +321,25 @@ export class MediaService {
     }
   }
 
-  /** For VM start: a disk a job is writing must not be booted. */
+  /** The files a job works on now are BUSY for other jobs, and for booting (see JobService). */
   assertNotBusy(files: readonly string[]): void {
-    for (const f of files) if (this.busy.has(f)) throw new NestboxError('BUSY', `'${f}' is being worked on by a storage job; wait for it or cancel it`);
+    this.d.jobs.assertIdle(null, files);
+  }
+
+  /** Every image and ISO in the media folder or used by a VM (`media.list`). */
+  listMedia(): MediaItem[] {
+    return listMedia(this.d.layout, this.d.vmRepo);
+  }
+
+  /** Converts a VM's disk to qcow2 in its folder, as a job of the VM (`vms.convertDisk`). */
+  convertDisk(ref: string, diskId?: string): Promise<OpResult> {
+    return convertVmDisk({ vms: this.d.vms, vmRepo: this.d.vmRepo, img: this.d.img, jobs: this.d.jobs, bus: this.d.bus }, ref, diskId);
   }
 
   delete(file: string, deleteFile: boolean): null {
     const abs = this.abs(file);
     if (!this.d.repo.get(abs)) throw new NestboxError('NOT_FOUND', `'${abs}' is not in the media registry`);
-    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
+    this.d.jobs.assertIdle(null, [abs]);
     const uses = this.usesOf(abs);
     if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.describeUses(uses)}; detach it (or delete those snapshots) first`);
     if (deleteFile) fs.rmSync(abs, { force: true });
@@ -362,7 +371,7 @@ export class MediaService {
     if (fs.realpathSync(path.dirname(abs)) !== fs.realpathSync(dir)) {
       throw new NestboxError('INVALID_ARGUMENT', `only an upload in the media folder (${dir}) can be discarded`);
     }
-    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${path.basename(abs)}'`);
+    this.d.jobs.assertIdle(null, [abs]);
     const uses = this.usesOf(abs);
     if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.describeUses(uses)}`);
     const known = this.d.repo.get(abs);
@@ -381,17 +390,9 @@ export class MediaService {
     return this.d.img;
   }
 
-  /** Runs `fn` as a job holding `paths` busy until it ends. */
+  /** Runs `fn` as a job holding `paths` (no other job, and no VM boot, on them) until it ends. */
   private job(kind: JobInfo['kind'], title: string, target: string, paths: readonly string[], fn: (ctx: JobContext) => Promise<unknown>, plan: JobPlan = {}): JobInfo {
-    for (const p of paths) if (this.busy.has(p)) throw new NestboxError('BUSY', `another operation is working on '${p}'`);
-    for (const p of paths) this.busy.add(p);
-    return this.d.jobs.start(kind, title, target, async (ctx) => {
-      try {
-        return await fn(ctx);
-      } finally {
-        for (const p of paths) this.busy.delete(p);
-      }
-    }, plan);
+    return this.d.jobs.start(kind, title, target, fn, { ...plan, holds: paths });
   }
 
   private parseSize(size: unknown): number {
@@ -636,7 +637,7 @@ export class MediaService {
     }
     if (row.config.disks.length >= LIMITS.maxDisks) throw new NestboxError('INVALID_CONFIG', `'${row.name}' already has ${LIMITS.maxDisks} disks`);
     if (!readOnly) this.requireNotAttachedWritable(abs, row.uuid);
-    if (this.busy.has(abs)) throw new NestboxError('BUSY', `another operation is working on '${abs}'`);
+    this.d.jobs.assertIdle(null, [abs]);
     const id = await this.identify(abs, true);
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(abs)}' is an ISO image; insert it into the CD/DVD drive instead`);
     const taken = new Set(row.config.disks.map((d) => d.id));

@@ -3,6 +3,7 @@
  * applied at start from the argv, and are added or removed while the VM runs through QEMU's
  * hostfwd_add / hostfwd_remove (no restart). Conflicts are found before anything changes.
  */
+import { qemuCommands } from '../qemu/commands';
 import crypto from 'node:crypto';
 import type { HostPermission, NetworkHostInfo, NicSpec, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
@@ -278,7 +279,7 @@ export class NetworkService {
   private async hmp(row: VmRow, command: string, ok: (out: string) => boolean): Promise<void> {
     const qemu = this.d.vms.qemuOf(row.uuid);
     if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
-    const out = String((await qemu.qmp.execute<string>('human-monitor-command', { 'command-line': command })) ?? '').trim();
+    const out = String((await qemuCommands(qemu.qmp).humanMonitor(command)) ?? '').trim();
     if (!ok(out)) throw new NestboxError('QEMU_FAILED', `QEMU refused '${command}': ${out}`);
   }
 
@@ -354,7 +355,7 @@ export class NetworkService {
     if (!nic) throw new NestboxError('NOT_FOUND', `'${row.name}' has no network adapter${nicId ? ` '${nicId}'` : ''}`);
     const qemu = this.d.vms.qemuOf(row.uuid);
     if (!qemu || !isActive(row.state)) throw new NestboxError('INVALID_STATE', `'${row.name}' is not running`);
-    await qemu.qmp.execute('set_link', { name: nic.id, up: connected });
+    await qemuCommands(qemu.qmp).setLink(nic.id, connected);
     this.d.vms.log(row.uuid, 'info', 'link', `${connected ? 'connected' : 'disconnected'} the cable of '${nic.id}' of '${row.name}'`);
     return this.d.vms.result(row.uuid);
   }

@@ -250,7 +250,7 @@ export class OvaService {
     if (!fs.existsSync(path.dirname(out))) throw new NestboxError('NOT_FOUND', `the folder '${path.dirname(out)}' does not exist`);
     if (row.config.disks.length === 0) throw new NestboxError('INVALID_STATE', `'${row.name}' has no disks to export`);
     const disks = row.config.disks.map((dk) => ({ ...dk, path: resolveDiskPath(row.dir, dk.file) }));
-    this.d.media.assertNotBusy(disks.map((dk) => dk.path));
+    // The VM and its disks are held by the export job: no start, conversion or clone meanwhile.
     const base = row.name.replace(/[^A-Za-z0-9._-]/g, '_');
     const os = findOsType(row.config.osType);
     const config = row.config;
@@ -330,7 +330,7 @@ export class OvaService {
       } finally {
         fs.rmSync(work, { recursive: true, force: true });
       }
-    }, { outputs: [`${out}.partial`] });
+    }, { outputs: [`${out}.partial`], vm: { uuid: row.uuid, name: row.name }, holds: disks.map((dk) => dk.path) });
   }
 }
 

@@ -14,6 +14,7 @@
  * Only Nestbox's own tags (`nb-…`) are ever deleted: snapshots made by other tools stay.
  * Running VMs are always checked (two QMP queries); VMs that are off only when marked.
  */
+import { qemuCommands, type QemuJob } from '../qemu/commands';
 import type { QemuImg } from '../storage/qemuimg';
 import { resolveDiskPath } from '../qemu/argv';
 import type { QmpClient } from '../qemu/qmp';
@@ -52,21 +53,16 @@ export interface RecoveryDeps {
 const OUR_TAG = /^nb-[0-9a-f-]{13}$/;
 const OUR_JOB = /^nb-snapshot-(save|load|delete)-/;
 
-interface QmpJob {
-  readonly id: string;
-  readonly type: string;
-  readonly status: string;
-  readonly error?: string;
-}
+type QmpJob = QemuJob;
 
 /** Waits for our snapshot jobs QEMU still has, and dismisses them. Returns what they were. */
 async function settleJobs(qmp: QmpClient): Promise<QmpJob[]> {
   const settled: QmpJob[] = [];
   for (;;) {
-    const jobs = (await qmp.execute<QmpJob[]>('query-jobs')).filter((j) => OUR_JOB.test(j.id));
+    const jobs = (await qemuCommands(qmp).queryJobs()).filter((j) => OUR_JOB.test(j.id));
     const open = jobs.filter((j) => j.status !== 'concluded' && j.status !== 'null');
     for (const j of jobs.filter((x) => x.status === 'concluded')) {
-      await qmp.execute('job-dismiss', { id: j.id }).catch(() => undefined);
+      await qemuCommands(qmp).jobDismiss(j.id).catch(() => undefined);
       settled.push(j);
     }
     if (open.length === 0) return settled;
@@ -105,17 +101,18 @@ export async function recoverSnapshots(d: RecoveryDeps): Promise<void> {
  * the switch-over, or after a completed save until someone says `cont`).
  */
 async function settleMigration(d: RecoveryDeps, row: VmRow, qmp: QmpClient): Promise<void> {
-  const m = await qmp.execute<{ status?: string }>('query-migrate');
+  const cmd = qemuCommands(qmp);
+  const m = await cmd.queryMigrate();
   if (m.status && ['setup', 'active', 'pre-switchover', 'device', 'cancelling'].includes(m.status)) {
     const ended = qmp.waitEvent('MIGRATION', { timeoutMs: 30_000, predicate: (ev) => ['completed', 'failed', 'cancelled'].includes(String(ev.data['status'])) });
     ended.catch(() => undefined);
-    await qmp.execute('migrate_cancel');
+    await cmd.migrateCancel();
     await ended.catch(() => undefined);
     d.vms.log(row.uuid, 'warning', 'reconcile', `a snapshot of '${row.name}' was saving its RAM when the core stopped; that save was cancelled`);
   }
-  const status = await qmp.execute<{ running: boolean; status: string }>('query-status');
+  const status = await cmd.queryStatus();
   if (!status.running && ['postmigrate', 'finish-migrate'].includes(status.status) && row.state === 'running') {
-    await qmp.execute('cont');
+    await cmd.cont();
     d.vms.log(row.uuid, 'warning', 'reconcile', `'${row.name}' was left stopped by a snapshot the core could not finish; it runs again`);
   }
 }

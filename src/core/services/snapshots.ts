@@ -18,7 +18,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { ApiEvents, OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from '../api/contract';
+import type { OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { VmConfig } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
@@ -26,6 +26,8 @@ import { deletionOrder, reparentOnDelete, subtree } from '../domain/snapshots';
 import { resolveDiskPath } from '../qemu/argv';
 import { clearSnapshotWork, markSnapshotWork } from './recovery';
 import { runJob } from '../qemu/jobs';
+import { qemuCommands } from '../qemu/commands';
+import type { VmJob } from './jobs';
 import { dropNodeSnapshots, nodeTags, snapshotNodes } from '../qemu/internalsnap';
 import { looksLikeStateFile, saveStateToFile } from '../qemu/migration';
 import type { QemuProcess } from '../qemu/supervisor';
@@ -83,7 +85,6 @@ const sameHardware = (a: VmConfig, b: VmConfig): boolean => {
   return hw(a) === hw(b);
 };
 
-type SnapshotOp = Extract<ApiEvents['vm.progress']['operation'], 'takeSnapshot' | 'restoreSnapshot' | 'deleteSnapshot'>;
 
 export class SnapshotService {
   constructor(private readonly d: SnapshotServiceDeps) {}
@@ -140,29 +141,27 @@ export class SnapshotService {
    * snapshot jobs run in one piece inside its main loop (7.2 and later alike), so they
    * report no progress in between and cannot be cancelled midway.
    */
-  private async liveJob(row: VmRow, op: SnapshotOp, command: string, args: Record<string, unknown>): Promise<void> {
+  private async liveJob(row: VmRow, command: string, args: Record<string, unknown>): Promise<void> {
     const qemu = this.d.vms.qemuOf(row.uuid);
     if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
     // The state machine knows whether the guest runs (QEMU's own stop/resume for the job is
     // kept out of it), so asking QEMU before the job would only cost a round trip.
     const before = { running: this.d.vms.resolve(row.uuid).state === 'running' };
-    this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: op, percent: 0, done: false });
-    try {
+    {
       await this.d.vms.quietly(row.uuid, async () => {
         try {
           await runJob(qemu.qmp, command, args);
         } finally {
           if (!qemu.exited) {
-            const after = await qemu.qmp.execute<{ running: boolean; status: string }>('query-status').catch(() => null);
+            const cmd = qemuCommands(qemu.qmp);
+            const after = await cmd.queryStatus().catch(() => null);
             if (after && before.running && !after.running && after.status !== 'shutdown' && after.status !== 'internal-error') {
-              await qemu.qmp.execute('cont').catch(() => undefined);
+              await cmd.cont().catch(() => undefined);
               this.d.vms.log(row.uuid, 'warning', 'snapshot', `'${row.name}' was left paused after ${command}; resumed it`);
             }
           }
         }
       });
-    } finally {
-      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: op, percent: 100, done: true });
     }
   }
 
@@ -170,11 +169,24 @@ export class SnapshotService {
     return this.takeSnapshot(ref, name, description, false);
   }
 
+  /**
+   * A snapshot is a job of the VM: a running VM's (its RAM streamed to a file) can be
+   * cancelled; a paused VM's (QEMU's one-step snapshot-save) and a powered-off VM's cannot.
+   */
   private async takeSnapshot(ref: string, name: string, description: string, auto: boolean): Promise<SnapshotInfo> {
     const row = this.d.vms.resolve(ref);
     this.d.vms.require(row, 'takeSnapshot', 'take a snapshot of');
     const snapName = name.trim();
     if (!snapName || snapName.length > 128) throw new NestboxError('INVALID_ARGUMENT', 'a snapshot needs a name of 1 to 128 characters');
+    const live = isActive(row.state);
+    return this.d.vms.jobs.run(
+      { uuid: row.uuid, name: row.name },
+      { kind: 'snapshot', title: `Taking snapshot '${snapName}' of '${row.name}'`, label: `${live ? 'live ' : ''}snapshot '${snapName}'`, cancellable: row.state === 'running' },
+      (job) => this.takeIn(row, snapName, description, auto, job),
+    );
+  }
+
+  private async takeIn(row: VmRow, snapName: string, description: string, auto: boolean, job: VmJob): Promise<SnapshotInfo> {
     const cov = coverage(row, row.config);
     if (cov.nodes.length === 0) throw new NestboxError('INVALID_STATE', `'${row.name}' has no disk that can hold a snapshot`);
     const id = crypto.randomUUID();
@@ -189,8 +201,8 @@ export class SnapshotService {
       if (row.config.display.adapter !== 'none') {
         thumbnail = await this.d.vms.screenshot(row.uuid).then((s) => Buffer.from(s.pngBase64, 'base64')).catch(() => null);
       }
-      if (streamed) await this.takeStreamed(row, qemu, cov, tag, snapName);
-      else await this.liveJob(row, 'takeSnapshot', 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
+      if (streamed) await this.takeStreamed(row, qemu, cov, tag, snapName, job);
+      else await this.liveJob(row, 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       markSnapshotWork(row.dir);
@@ -222,17 +234,11 @@ export class SnapshotService {
    * Takes a running VM's snapshot through a migration stream (see the top of this file).
    * Cancelled or failed: no disk snapshot, no file and no row stay, and the guest runs.
    */
-  private async takeStreamed(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string, snapName: string): Promise<void> {
-    const signal = this.d.vms.jobs.begin(row.uuid, `cannot take a snapshot of '${row.name}' now`, `snapshot '${snapName}' is saving its RAM`, {
-      kind: 'snapshot',
-      title: `Taking snapshot '${snapName}' of '${row.name}'`,
-      target: row.name,
-    });
+  private async takeStreamed(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string, snapName: string, job: VmJob): Promise<void> {
+    const signal = job.signal;
     const file = snapshotStateFile(row.dir, tag);
     let disksTaken = false;
-    const progress = (p: { percent: number; bytesDone?: number; bytesTotal?: number }, done = false) =>
-      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'takeSnapshot', done, ...p });
-    progress({ percent: 0 });
+    const progress = (p: { percent: number; bytesDone?: number; bytesTotal?: number }) => job.progress(p.percent, { done: p.bytesDone, total: p.bytesTotal });
     try {
       await this.d.vms.quietly(row.uuid, async () => {
         try {
@@ -254,7 +260,6 @@ export class SnapshotService {
         }
       });
     } catch (err) {
-      this.d.vms.jobs.fail(row.uuid, signal, err);
       if (disksTaken) await this.dropDiskSnapshots(row, qemu, cov, tag);
       fs.rmSync(file, { force: true });
       const e = NestboxError.from(err, 'QEMU_FAILED');
@@ -263,20 +268,18 @@ export class SnapshotService {
         throw new NestboxError('CANCELLED', `taking snapshot '${snapName}' of '${row.name}' was cancelled; nothing was kept and '${row.name}' kept running`);
       }
       throw e;
-    } finally {
-      this.d.vms.jobs.end(row.uuid, signal);
-      progress({ percent: 100 }, true);
     }
   }
 
   /** After a save: the guest runs again if the VM is meant to run (QEMU stopped it for the switch-over). */
   private async resumeIfItRan(row: VmRow, qemu: QemuProcess, what: string): Promise<void> {
     if (qemu.exited) return;
-    const status = await qemu.qmp.execute<{ running: boolean; status: string }>('query-status').catch(() => null);
+    const cmd = qemuCommands(qemu.qmp);
+    const status = await cmd.queryStatus().catch(() => null);
     if (!status || status.running || status.status === 'shutdown' || status.status === 'internal-error') return;
     // A user who paused the VM meanwhile keeps it paused (its disks wake with its resume).
     if (this.d.vms.resolve(row.uuid).state !== 'running') return;
-    await qemu.qmp.execute('cont').catch((err: Error) => {
+    await cmd.cont().catch((err: Error) => {
       this.d.vms.log(row.uuid, 'error', 'snapshot', `'${row.name}' could not be resumed after ${what}: ${err.message}`);
     });
   }
@@ -299,6 +302,14 @@ export class SnapshotService {
     const row = this.d.vms.resolve(ref);
     this.d.vms.require(row, 'restoreSnapshot', 'restore a snapshot of');
     const snap = this.find(row, idOrName);
+    return this.d.vms.jobs.run(
+      { uuid: row.uuid, name: row.name },
+      { kind: 'restoreSnapshot', title: `Restoring snapshot '${snap.name}' of '${row.name}'`, label: `the restore of snapshot '${snap.name}'`, cancellable: false },
+      () => this.restoreIn(row, snap),
+    );
+  }
+
+  private async restoreIn(row: VmRow, snap: SnapshotRow): Promise<OpResult> {
     const cov = coverage(row, snap.config);
     if (isActive(row.state)) {
       const qemu = this.d.vms.qemuOf(row.uuid);
@@ -310,7 +321,7 @@ export class SnapshotService {
         throw new NestboxError('INVALID_STATE', `the hardware of '${row.name}' changed since snapshot '${snap.name}'; power it off to restore it`);
       }
       if (snap.ramFile) return this.restoreStreamed(row, snap, cov);
-      await this.liveJob(row, 'restoreSnapshot', 'snapshot-load', { tag: snap.tag, vmstate: cov.vmstate, devices: cov.nodes });
+      await this.liveJob(row, 'snapshot-load', { tag: snap.tag, vmstate: cov.vmstate, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       for (const f of cov.files) {
@@ -370,8 +381,7 @@ export class SnapshotService {
       }
     }
     const wasPaused = row.state === 'paused';
-    this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'restoreSnapshot', percent: 0, done: false });
-    try {
+    {
       this.d.vms.log(row.uuid, 'info', 'snapshot', `restoring snapshot '${snap.name}' of '${row.name}': its QEMU is restarted from the snapshot's state`);
       const closeConsoles = this.d.vms.keepConsolesOpen(row.uuid);
       try {
@@ -383,8 +393,6 @@ export class SnapshotService {
       } finally {
         closeConsoles();
       }
-    } finally {
-      this.d.bus.emit('vm.progress', { uuid: row.uuid, operation: 'restoreSnapshot', percent: 100, done: true });
     }
   }
 
@@ -399,7 +407,13 @@ export class SnapshotService {
     if (pending) {
       throw new NestboxError('INVALID_STATE', `'${row.name}' resumes from snapshot '${pending.name}' on its next start; discard its saved state first`);
     }
-    for (const id of ids) await this.delete(row.uuid, id);
+    await this.d.vms.jobs.run(
+      { uuid: row.uuid, name: row.name },
+      { kind: 'deleteSnapshot', title: `Deleting the branch of snapshot '${top.name}' of '${row.name}'`, label: `the delete of snapshot '${top.name}' and those below it`, cancellable: false },
+      async () => {
+        for (const id of ids) await this.delete(row.uuid, id);
+      },
+    );
     this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted the branch of '${top.name}' of '${row.name}' (${ids.length} snapshot${ids.length > 1 ? 's' : ''})`);
     return this.list(row.uuid);
   }
@@ -503,9 +517,17 @@ export class SnapshotService {
       throw new NestboxError('INVALID_STATE', `'${row.name}' resumes from snapshot '${snap.name}' on its next start; discard its saved state first`);
     }
     const cov = coverage(row, row.config);
+    return this.d.vms.jobs.run(
+      { uuid: row.uuid, name: row.name },
+      { kind: 'deleteSnapshot', title: `Deleting snapshot '${snap.name}' of '${row.name}'`, label: `the delete of snapshot '${snap.name}'`, cancellable: false },
+      () => this.deleteIn(row, snap, cov),
+    );
+  }
+
+  private async deleteIn(row: VmRow, snap: SnapshotRow, cov: Coverage): Promise<SnapshotList> {
     const qemu = isActive(row.state) ? this.d.vms.qemuOf(row.uuid) : null;
     if (qemu) {
-      await this.liveJob(row, 'deleteSnapshot', 'snapshot-delete', { tag: snap.tag, devices: cov.nodes });
+      await this.liveJob(row, 'snapshot-delete', { tag: snap.tag, devices: cov.nodes });
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       markSnapshotWork(row.dir);

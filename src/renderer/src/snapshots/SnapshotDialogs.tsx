@@ -222,7 +222,7 @@ const STOPPED_TEXT = 'Taking the snapshot was stopped; nothing was kept and the 
 /**
  * Mounted afresh for each opening (the parent keys it), so the defaults are computed once.
  * A live snapshot of a running VM streams its memory out while the guest keeps running; the
- * bar follows the core's `vm.progress` and Stop (`vms.cancel`) ends it with nothing kept.
+ * bar follows the core's `job.progress` and Stop (`vms.cancel`) ends it with nothing kept.
  */
 export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSnapshotDialogProps) {
   const client = useClient();

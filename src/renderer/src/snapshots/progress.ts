@@ -1,18 +1,40 @@
 /**
- * The core's `vm.progress` events for one operation of one VM, as a hook: the clone, disk
- * conversion and live snapshot dialogs draw their bars from it.
+ * The progress of one long operation of one VM, as a hook: the clone, disk conversion, live
+ * snapshot and Save state dialogs draw their bars from it. Every such operation is a job of
+ * the core, so this follows `job.progress` for the VM's job of the matching kind.
  */
 import { useEffect, useState } from 'react';
-import type { ApiEvents } from '../../../core/api/contract';
+import type { JobKind } from '../../../core/api/contract';
 import { useClient } from '../hooks/client';
 
-export type VmProgress = ApiEvents['vm.progress'];
-export type VmProgressOp = VmProgress['operation'];
+export type VmProgressOp = 'saveState' | 'restoreState' | 'takeSnapshot' | 'restoreSnapshot' | 'deleteSnapshot' | 'clone' | 'convertDisk';
+
+export interface VmProgress {
+  readonly uuid: string;
+  readonly operation: VmProgressOp;
+  /** 0–100. */
+  readonly percent: number;
+  readonly done: boolean;
+  /** For RAM streamed to a file: bytes written so far, of about this many. */
+  readonly bytesDone?: number;
+  readonly bytesTotal?: number;
+}
+
+/** The job kind each dialog's operation runs as. */
+const KIND: Readonly<Record<VmProgressOp, JobKind>> = {
+  saveState: 'saveState',
+  restoreState: 'loadState',
+  takeSnapshot: 'snapshot',
+  restoreSnapshot: 'restoreSnapshot',
+  deleteSnapshot: 'deleteSnapshot',
+  clone: 'clone',
+  convertDisk: 'convertDisk',
+};
 
 /**
  * The latest progress the core reported for `operation` on the VM while `active` (null
- * until the first event, and again once inactive). The final `done` event is not kept: the
- * caller learns the end from its own call.
+ * until the first event, and again once inactive). The job's end is not kept: the caller
+ * learns the end from its own call.
  */
 export function useVmProgress(uuid: string, operation: VmProgressOp, active: boolean): VmProgress | null {
   const client = useClient();
@@ -22,8 +44,16 @@ export function useVmProgress(uuid: string, operation: VmProgressOp, active: boo
       setProgress(null);
       return undefined;
     }
-    return client.on('vm.progress', (e) => {
-      if (e.uuid === uuid && e.operation === operation && !e.done) setProgress(e);
+    return client.on('job.progress', (e) => {
+      if (e.vm !== uuid || e.kind !== KIND[operation] || e.state !== 'running') return;
+      setProgress({
+        uuid,
+        operation,
+        percent: e.percent,
+        done: false,
+        ...(e.bytesDone !== undefined ? { bytesDone: e.bytesDone } : {}),
+        ...(e.bytesTotal !== undefined ? { bytesTotal: e.bytesTotal } : {}),
+      });
     });
   }, [client, uuid, operation, active]);
   return progress;

@@ -1,0 +1,295 @@
+/**
+ * A VM's configuration: creating a VM (its folder, its first disk, its UEFI variable store)
+ * and changing it (hardware while powered off; name, notes, the CD and live resource limits
+ * at any time). The rules on what a host can give a VM live here too.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CreateVmSpec, ModifyVmSpec, OpResult } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, VmConfig } from '../domain/config';
+import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName } from '../domain/config';
+import { describeState, isActive, isAllowed } from '../domain/lifecycle';
+import { findOsType } from '../domain/ostypes';
+import { formatBytes, parseSize } from '../domain/units';
+import { qemuCommands } from '../qemu/commands';
+import { inspectImage } from '../storage/inspect';
+import { identifyImage } from '../storage/identify';
+import type { QemuImg } from '../storage/qemuimg';
+import type { VmRepository } from '../store/db';
+import { vmFiles } from '../store/paths';
+import type { VmRegistry } from './vmregistry';
+import { LIVE_RESOURCES, mergeResources } from './vmresources';
+
+export function configError(err: unknown): never {
+  if (err instanceof ConfigError) throw new NestboxError('INVALID_CONFIG', err.message);
+  throw err;
+}
+
+export function randomMac(taken: ReadonlySet<string>): string {
+  for (;;) {
+    const b = crypto.randomBytes(3);
+    const mac = `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+    if (!taken.has(mac)) return mac;
+  }
+}
+
+export interface VmConfigDeps {
+  readonly reg: VmRegistry;
+  readonly vms: VmRepository;
+  readonly img: QemuImg | null;
+}
+
+export class VmConfigs {
+  private readonly img: QemuImg | null;
+
+  constructor(private readonly d: VmConfigDeps) {
+    this.img = d.img;
+  }
+
+  private get reg(): VmRegistry {
+    return this.d.reg;
+  }
+
+  async create(spec: CreateVmSpec): Promise<OpResult> {
+    if (!spec || typeof spec !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'a VM specification is required');
+    const warnings: string[] = [];
+    let name: string;
+    try {
+      name = validateName(String(spec.name ?? ''));
+    } catch (err) {
+      configError(err);
+    }
+    if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
+    const osId = spec.osType ?? 'other';
+    const os = findOsType(osId);
+    if (!os) throw new NestboxError('INVALID_ARGUMENT', `unknown OS type '${osId}' (see 'nestbox ostypes')`);
+    const p = os.preset;
+    const memoryMiB = spec.memoryMiB ?? p.memoryMiB;
+    const cpus = spec.cpus ?? p.cpus;
+    this.admitHardware(memoryMiB, cpus);
+
+    let firmware = spec.firmware ?? p.firmware;
+    if (firmware === 'uefi' && !this.reg.d.host.ovmf) {
+      if (spec.firmware === 'uefi') {
+        throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host (Debian/Ubuntu: apt install ovmf)');
+      }
+      firmware = 'bios';
+      warnings.push(`${os.label} prefers UEFI, but OVMF is not installed; using BIOS`);
+    }
+
+    let iso: string | null = null;
+    if (spec.iso) iso = this.checkIso(spec.iso);
+
+    const uuid = crypto.randomUUID();
+    const dir = this.reg.d.layout.newVmDir(name);
+    const disks: DiskConfig[] = [];
+    const bus = spec.diskBus ?? p.diskBus;
+    let newDisk: { file: string; size: number } | null = null;
+    if (spec.disk) {
+      disks.push(await this.adoptDisk(spec.disk, bus));
+    } else if (!spec.noDisk) {
+      let size: number;
+      try {
+        size = parseSize(spec.diskSize ?? `${p.diskGiB}G`);
+      } catch (err) {
+        throw new NestboxError('INVALID_ARGUMENT', (err as Error).message);
+      }
+      if (size < 1024 * 1024) throw new NestboxError('INVALID_ARGUMENT', 'a disk must be at least 1 MiB');
+      if (size > 64 * 1024 ** 4) throw new NestboxError('INVALID_ARGUMENT', 'a disk may be at most 64 TiB');
+      const file = `${name}.qcow2`;
+      newDisk = { file: path.join(dir, file), size };
+      disks.push({ id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true });
+    }
+    const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
+    const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
+    const nicMode = spec.nic ?? 'nat';
+    if (!(['nat', 'bridged', 'internal', 'none'] as const).includes(nicMode)) throw new NestboxError('INVALID_ARGUMENT', `nic must be nat, bridged, internal or none, not '${String(nicMode)}'`);
+    if (nicMode === 'internal' && !spec.nicNetwork) throw new NestboxError('INVALID_ARGUMENT', 'an internal adapter needs the name of its network (nicNetwork)');
+    if (nicMode === 'bridged' && !spec.nicBridge) throw new NestboxError('INVALID_ARGUMENT', 'a bridged adapter needs the host bridge to join (nicBridge)');
+    const nics: NicConfig[] =
+      nicMode === 'none'
+        ? []
+        : [
+            {
+              id: 'net0',
+              mode: nicMode,
+              model: p.nicModel,
+              mac: randomMac(takenMacs),
+              forwards: [],
+              ...(nicMode === 'internal' ? { network: spec.nicNetwork! } : {}),
+              ...(nicMode === 'bridged' ? { bridge: spec.nicBridge! } : {}),
+            },
+          ];
+
+    let config: VmConfig;
+    try {
+      config = parseVmConfig({
+        version: CONFIG_VERSION,
+        uuid,
+        name,
+        osType: os.id,
+        description: spec.description ?? '',
+        group: spec.group ?? '',
+        memoryMiB,
+        cpus,
+        firmware,
+        machine: p.machine,
+        disks,
+        cdroms,
+        bootOrder: iso ? ['cdrom', 'disk'] : ['disk', 'cdrom'],
+        nics,
+        display: { adapter: spec.display ?? p.display },
+        serial: { enabled: true },
+        ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
+      });
+    } catch (err) {
+      configError(err);
+    }
+
+    try {
+      fs.mkdirSync(vmFiles(dir).logsDir, { recursive: true, mode: 0o700 });
+      if (newDisk) {
+        if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
+        await this.img.create(newDisk.file, 'qcow2', newDisk.size);
+      }
+      if (firmware === 'uefi') await this.ensureEfiVars(dir);
+      if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
+      this.d.vms.insert(config, dir, 'poweredOff');
+    } catch (err) {
+      // Nothing half-made stays behind: the folder is ours, it was created just now.
+      fs.rmSync(dir, { recursive: true, force: true });
+      const full = (err instanceof NestboxError && err.code === 'NO_SPACE') || (err as NodeJS.ErrnoException).code === 'ENOSPC' || /SQLITE_FULL/.test(String((err as { code?: unknown }).code));
+      if (full) {
+        throw new NestboxError(
+          'NO_SPACE',
+          `there is not enough space on the disk holding ${path.dirname(dir)} to create '${name}'${newDisk ? ` and its ${formatBytes(newDisk.size)} disk` : ''}; nothing was kept`,
+          err instanceof NestboxError ? err.detail : (err as Error).message,
+        );
+      }
+      throw err;
+    }
+    const disk = newDisk ? `, a new ${formatBytes(newDisk.size)} disk` : spec.disk ? `, disk ${spec.disk}` : '';
+    this.reg.log(uuid, 'info', 'created', `created '${name}' (${os.label}, ${memoryMiB} MiB, ${cpus} CPU${cpus > 1 ? 's' : ''}${disk})`);
+    this.reg.d.bus.emit('vm.changed', { uuid });
+    return this.reg.result(uuid, warnings);
+  }
+
+  admitHardware(memoryMiB: number, cpus: number): void {
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 16) throw new NestboxError('INVALID_ARGUMENT', 'memory must be a whole number of MiB, at least 16');
+    if (memoryMiB > this.reg.d.host.memoryMiB) {
+      throw new NestboxError(
+        'ADMISSION_DENIED',
+        `${memoryMiB} MiB of memory is more than this host has (${this.reg.d.host.memoryMiB} MiB)`,
+      );
+    }
+    if (!Number.isInteger(cpus) || cpus < 1) throw new NestboxError('INVALID_ARGUMENT', 'the number of CPUs must be a whole number, at least 1');
+    if (cpus > this.reg.d.host.cpus) {
+      throw new NestboxError('ADMISSION_DENIED', `${cpus} virtual CPUs is more than this host has (${this.reg.d.host.cpus})`);
+    }
+  }
+
+  checkIso(file: string): string {
+    const abs = path.resolve(file);
+    const facts = inspectImage(abs);
+    if (facts.format !== 'iso') {
+      throw new NestboxError('IMAGE_REJECTED', `'${file}' is not an ISO 9660 image (it looks like ${facts.format})`);
+    }
+    return abs;
+  }
+
+  /** Attaches an existing image in place after our inspector and qemu-img agree on it. */
+  private async adoptDisk(file: string, bus: DiskConfig['bus']): Promise<DiskConfig> {
+    const id = await identifyImage(file, this.img, { asDisk: true });
+    if (id.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `'${file}' is an ISO image; pass it with --iso`);
+    return { id: 'disk0', file: id.path, format: id.format, bus, readOnly: false, owned: false };
+  }
+
+  async ensureEfiVars(dir: string): Promise<void> {
+    const vars = vmFiles(dir).efiVars;
+    if (fs.existsSync(vars)) return;
+    if (!this.reg.d.host.ovmf || !this.img) throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    // The variable store is qcow2 so that it is snapshotted together with the disks.
+    await this.img.convertToQcow2(this.reg.d.host.ovmf.vars, 'raw', vars);
+  }
+
+  async modify(ref: string, changes: ModifyVmSpec): Promise<OpResult> {
+    const row = this.reg.resolve(ref);
+    if (!changes || typeof changes !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
+    const resChanges = changes.resources ?? {};
+    if (typeof resChanges !== 'object' || Array.isArray(resChanges)) throw new NestboxError('INVALID_ARGUMENT', 'resources must be an object');
+    for (const k of Object.keys(resChanges)) {
+      if (!(RESOURCE_KEYS as readonly string[]).includes(k)) throw new NestboxError('INVALID_ARGUMENT', `unknown resource setting '${k}' (known: ${RESOURCE_KEYS.join(', ')})`);
+    }
+    const resKeys = Object.keys(resChanges) as (keyof ResourceConfig)[];
+    const pins = resChanges.pinCpus;
+    if (Array.isArray(pins)) {
+      const missing = pins.filter((c) => typeof c === 'number' && c >= this.reg.d.host.cpus);
+      if (missing.length) {
+        throw new NestboxError('INVALID_ARGUMENT', `host CPU ${missing.join(', ')} does not exist (this host has ${this.reg.d.host.cpus}: 0–${this.reg.d.host.cpus - 1})`);
+      }
+    }
+    const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
+    if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
+      throw new NestboxError(
+        'INVALID_STATE',
+        `cannot change ${hardware.join(', ')} of '${row.name}' while it is ${describeState(row.state)}; power it off first` +
+          (row.state === 'saved' ? ' (or discard its saved state)' : ''),
+      );
+    }
+    if (changes.autoSnapshots !== undefined && (!Number.isInteger(changes.autoSnapshots) || changes.autoSnapshots < 0 || changes.autoSnapshots > 100)) {
+      throw new NestboxError('INVALID_ARGUMENT', 'the number of automatic snapshots to keep must be a whole number from 0 (off) to 100');
+    }
+    if (changes.memoryMiB !== undefined || changes.cpus !== undefined) {
+      this.admitHardware(changes.memoryMiB ?? row.config.memoryMiB, changes.cpus ?? row.config.cpus);
+    }
+    if (changes.name !== undefined && changes.name !== row.name) {
+      if (row.state === 'starting' || row.state === 'saving') throw new NestboxError('INVALID_STATE', `cannot rename '${row.name}' while it is ${describeState(row.state)}`);
+      const other = this.d.vms.findByName(changes.name);
+      if (other && other.uuid !== row.uuid) throw new NestboxError('ALREADY_EXISTS', `a VM named '${changes.name}' already exists`);
+    }
+    if (changes.firmware === 'uefi' && !this.reg.d.host.ovmf) {
+      throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    }
+    let cdroms = row.config.cdroms;
+    let liveIso: string | null | undefined;
+    if (changes.iso !== undefined) {
+      const iso = changes.iso === null || changes.iso === '' ? null : this.checkIso(changes.iso);
+      if (row.state === 'saved' || row.state === 'saving' || row.state === 'starting') {
+        throw new NestboxError('INVALID_STATE', `cannot change the ISO of '${row.name}' while it is ${describeState(row.state)}`);
+      }
+      if (cdroms.length === 0) throw new NestboxError('INVALID_STATE', `'${row.name}' has no CD/DVD drive`);
+      cdroms = cdroms.map((c, i) => (i === 0 ? { ...c, iso } : c));
+      if (isActive(row.state)) liveIso = iso;
+    }
+    let next: VmConfig;
+    try {
+      next = parseVmConfig({
+        ...row.config,
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.memoryMiB !== undefined ? { memoryMiB: changes.memoryMiB } : {}),
+        ...(changes.cpus !== undefined ? { cpus: changes.cpus } : {}),
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+        ...(changes.group !== undefined ? { group: changes.group } : {}),
+        ...(changes.firmware !== undefined ? { firmware: changes.firmware } : {}),
+        ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
+        ...(resKeys.length || row.config.resources ? { resources: mergeResources(row.config.resources, resChanges) } : {}),
+        ...(changes.autoSnapshots !== undefined ? { autoSnapshot: { keep: changes.autoSnapshots } } : {}),
+        cdroms,
+      });
+    } catch (err) {
+      configError(err);
+    }
+    if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
+    if (liveIso !== undefined) await qemuCommands(this.reg.proc(row).proc.qmp).changeMedium(cdroms[0]!.id, liveIso);
+    this.d.vms.updateConfig(next);
+    const live = this.reg.running.get(row.uuid);
+    if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.reg.resources.enforce({ ...row, config: next }, live);
+    const what = Object.keys(changes).map((k) => (k === 'resources' ? `resources (${resKeys.join(', ')})` : k));
+    this.reg.log(row.uuid, 'info', 'modified', `changed ${what.join(', ')} of '${next.name}'`);
+    this.reg.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.reg.result(row.uuid);
+  }
+}
