@@ -158,6 +158,7 @@ export class QemuProcess {
 
   /** Resolves when QEMU has exited (or at once if it already has). */
   waitExit(timeoutMs: number, signal?: AbortSignal): Promise<ExitInfo | null> {
+    if (signal?.aborted) return Promise.resolve(this.exitInfo);
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         off();

@@ -52,6 +52,7 @@ export class CloneService {
 
   async clone(ref: string, spec: CloneSpec): Promise<OpResult> {
     const src = this.d.vms.resolve(ref);
+    this.d.vms.jobs.assertIdle({ uuid: src.uuid, name: src.name });
     if (!spec || typeof spec !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'a clone specification is required');
     let name: string;
     try {

@@ -89,9 +89,9 @@ export class LifecycleService {
 
   async start(ref: string): Promise<OpResult> {
     const first = this.reg.resolve(ref);
-    this.reg.require(first, 'start', 'start');
     // No start while a job holds the VM or works on one of its disks (a conversion, a media job).
     this.reg.jobs.assertIdle(this.reg.ref(first), first.config.disks.map((d) => resolveDiskPath(first.dir, d.file)));
+    this.reg.require(first, 'start', 'start');
     let early: string[] = [];
     const beforeStart = this.beforeStart;
     if (beforeStart && (first.config.autoSnapshot?.keep ?? 0) > 0) {
@@ -322,6 +322,7 @@ export class LifecycleService {
    */
   async shutdown(ref: string, timeoutS = 60): Promise<OpResult> {
     const row = this.reg.resolve(ref);
+    this.reg.jobs.assertIdle(this.reg.ref(row));
     this.reg.require(row, 'shutdown', 'shut down');
     const { proc } = this.reg.proc(row);
     const job = this.reg.jobs.begin(this.reg.ref(row), { kind: 'shutdown', title: `Shutting down '${row.name}'`, label: 'a shutdown' });

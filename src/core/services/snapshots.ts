@@ -175,6 +175,7 @@ export class SnapshotService {
    */
   private async takeSnapshot(ref: string, name: string, description: string, auto: boolean): Promise<SnapshotInfo> {
     const row = this.d.vms.resolve(ref);
+    this.d.vms.jobs.assertIdle({ uuid: row.uuid, name: row.name });
     this.d.vms.require(row, 'takeSnapshot', 'take a snapshot of');
     const snapName = name.trim();
     if (!snapName || snapName.length > 128) throw new NestboxError('INVALID_ARGUMENT', 'a snapshot needs a name of 1 to 128 characters');
@@ -300,6 +301,7 @@ export class SnapshotService {
    */
   async restore(ref: string, idOrName: string): Promise<OpResult> {
     const row = this.d.vms.resolve(ref);
+    this.d.vms.jobs.assertIdle({ uuid: row.uuid, name: row.name });
     this.d.vms.require(row, 'restoreSnapshot', 'restore a snapshot of');
     const snap = this.find(row, idOrName);
     return this.d.vms.jobs.run(
@@ -511,6 +513,7 @@ export class SnapshotService {
   /** Deletes one snapshot; its children move up to its parent and keep their data. */
   async delete(ref: string, idOrName: string): Promise<SnapshotList> {
     const row = this.d.vms.resolve(ref);
+    this.d.vms.jobs.assertIdle({ uuid: row.uuid, name: row.name });
     this.d.vms.require(row, 'deleteSnapshot', 'delete a snapshot of');
     const snap = this.find(row, idOrName);
     if (row.pendingLoadvm === snap.tag) {

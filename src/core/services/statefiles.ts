@@ -32,6 +32,7 @@ export class StateFiles {
   async saveState(ref: string): Promise<OpResult> {
     const reg = this.d.reg;
     const row = reg.resolve(ref);
+    reg.jobs.assertIdle(reg.ref(row));
     reg.require(row, 'saveState', 'save the state of');
     const { proc } = reg.proc(row);
     const wasPaused = row.state === 'paused';

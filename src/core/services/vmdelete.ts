@@ -23,8 +23,8 @@ export class VmDeletes {
    */
   async delete(ref: string, keepFiles: boolean): Promise<{ uuid: string; removedDir: boolean }> {
     const row = this.reg.resolve(ref);
-    this.reg.require(row, 'delete', 'delete');
     this.reg.jobs.assertIdle(this.reg.ref(row));
+    this.reg.require(row, 'delete', 'delete');
     const dependents = this.reg.d.clones.dependentsOf(row.uuid).map((u) => this.vms.get(u)?.name ?? u);
     if (dependents.length) {
       const names = dependents.map((n) => `'${n}'`).join(', ');
