@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { checkImages, cleanupHome, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
+import { checkImages, cleanupHome, cli, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
 
 const NAME = 'stream-vm';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,6 +91,29 @@ describe('live snapshots saved beside the running guest', () => {
     });
     const log = await client.call('events.recent', { ref: NAME, limit: 5 });
     expect(log.map((e) => e.message).join('\n')).toMatch(/taking snapshot 'never kept' of 'stream-vm' was cancelled; nothing was kept/);
+  });
+
+  it('a live snapshot under way is a job of the VM: `nestbox jobs` lists it, a second operation is BUSY naming it, jobs.cancel stops it', async () => {
+    const { take } = await takeUnderWay('before-upgrade');
+    const job = (await client.call('jobs.list', {})).find((j) => j.vm === uuid && j.state === 'running');
+    expect(job).toMatchObject({ kind: 'snapshot', title: "Taking snapshot 'before-upgrade' of 'stream-vm'", target: NAME });
+    expect(job!.cancellable).not.toBe(false);
+    const listed = await cli(home, ['jobs']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(job!.id);
+    expect(listed.stdout).toMatch(/running\s+\d+%\s+Taking snapshot 'before-upgrade' of 'stream-vm'/);
+    const busy = `vm 'stream-vm' is busy: live snapshot 'before-upgrade' (job ${job!.id}) is running`;
+    await expect(client.call('vms.clone', { ref: NAME, name: 'stream-copy' })).rejects.toMatchObject({ code: 'BUSY', message: busy });
+    await expect(client.call('vms.saveState', { ref: NAME })).rejects.toMatchObject({ code: 'BUSY', message: busy });
+    await expect(client.call('snapshots.take', { ref: NAME, name: 'second' })).rejects.toMatchObject({ code: 'BUSY', message: busy });
+    expect((await client.call('vms.list', {})).map((v) => v.name)).toEqual([NAME]);
+    // Cancelled the way every job is: by its id.
+    expect(await client.call('jobs.cancel', { id: job!.id })).toMatchObject({ id: job!.id, state: 'cancelled', error: { code: 'CANCELLED' } });
+    await expect(take).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect((await client.call('snapshots.list', { ref: NAME })).snapshots).toEqual([]);
+    expect(stateFiles()).toEqual([]);
+    expect((await liveTags()).filter((t) => t.startsWith('nb-'))).toEqual([]);
+    await guestRuns();
   });
 
   it('a save that runs to the end keeps one state file and one disk snapshot, and restores into a paused VM as paused', async () => {
