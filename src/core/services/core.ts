@@ -22,6 +22,7 @@ import type { QemuLauncher } from './lifecycle';
 import { JobService } from './jobs';
 import { JobJournal, sweepInterruptedJobs } from './jobjournal';
 import { MediaService } from './media';
+import { VmDisks } from './vmdisks';
 import { OvaService } from './ova';
 import { openSerialStream, openVncStream, readSerialLog, type OpenStream, type StreamSink } from './consoles';
 
@@ -105,6 +106,7 @@ export class Core {
   readonly network: NetworkService;
   readonly jobs: JobService;
   readonly media: MediaService;
+  readonly disks: VmDisks;
   readonly ova: OvaService;
   readonly monitor: Monitor;
   private readonly history: StatsRepository;
@@ -157,6 +159,7 @@ export class Core {
       jobs: this.jobs,
       bus: this.bus,
     });
+    this.disks = new VmDisks({ vms: this.vms, vmRepo, media: this.media, jobs: this.jobs, bus: this.bus });
     this.ova = new OvaService({ layout, vms: this.vms, vmRepo, media: this.media, img, jobs: this.jobs });
     this.history = new StatsRepository(db);
     this.monitor = new Monitor({ running: () => this.vms.monitored(), history: this.history, bus: this.bus });
@@ -454,9 +457,9 @@ export class Core {
         case 'vms.export':
           return this.ova.exportOva(str(p, 'ref'), str(p, 'file'));
         case 'vms.attachDisk':
-          return this.media.attachDisk(str(p, 'ref'), str(p, 'path'), typeof p['bus'] === 'string' ? (p['bus'] as 'virtio') : undefined, p['readOnly'] === true);
+          return this.disks.attachDisk(str(p, 'ref'), str(p, 'path'), typeof p['bus'] === 'string' ? (p['bus'] as 'virtio') : undefined, p['readOnly'] === true);
         case 'vms.detachDisk':
-          return this.media.detachDisk(str(p, 'ref'), str(p, 'disk'));
+          return this.disks.detachDisk(str(p, 'ref'), str(p, 'disk'));
         case 'jobs.list':
           return this.jobs.list();
         case 'jobs.cancel':

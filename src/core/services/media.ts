@@ -21,8 +21,8 @@ import type {
   VmInfo,
 } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import type { DiskBus, DiskConfig, DiskFormat, VmConfig } from '../domain/config';
-import { ConfigError, DISK_BUSES, DISK_FORMATS, LIMITS, parseVmConfig, validateName } from '../domain/config';
+import type { DiskConfig, DiskFormat, VmConfig } from '../domain/config';
+import { ConfigError, DISK_FORMATS, LIMITS, parseVmConfig, validateName } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
 import { formatBytes, parseSize } from '../domain/units';
@@ -35,6 +35,7 @@ import type { DataLayout } from '../store/paths';
 import type { EventBus } from './events';
 import type { JobContext, JobPlan, JobService } from './jobs';
 import { convertVmDisk, listMedia } from './mediaconvert';
+import { requireNotAttachedWritable } from './vmdisks';
 import type { VmService } from './vms';
 
 export interface MediaServiceDeps {
@@ -249,21 +250,27 @@ export class MediaService {
     return this.medium(abs);
   }
 
-  /** The absolute path of a file argument; the registry is brought up to date first. */
-  private abs(file: unknown): string {
+  /** The absolute path of a file argument; the registry is brought up to date first. @internal for disks */
+  abs(file: unknown): string {
     this.fresh();
     if (typeof file !== 'string' || file === '') throw new NestboxError('INVALID_ARGUMENT', 'a file path is required');
     return path.resolve(file);
   }
 
-  /** A raw image Nestbox created stays raw, whatever its first sector looks like now. */
-  private identify(abs: string, asDisk = false): Promise<IdentifiedImage> {
+  /** A raw image Nestbox created stays raw, whatever its first sector looks like now. @internal for disks */
+  identify(abs: string, asDisk = false): Promise<IdentifiedImage> {
     this.fresh();
     const known = this.d.repo.get(abs);
     return identifyImage(abs, this.d.img, { knownRaw: known?.owned === true && known.format === 'raw', asDisk: asDisk || known?.format === 'raw' });
   }
 
-  private record(id: IdentifiedImage, owned: boolean): void {
+  /** What the registry knows of a file. @internal for disks */
+  known(abs: string): MediaRow | undefined {
+    return this.d.repo.get(abs);
+  }
+
+  /** Records an identified image in the registry. @internal for disks */
+  record(id: IdentifiedImage, owned: boolean): void {
     let actual = id.actualSize;
     try {
       actual = allocated(fs.statSync(id.path));
@@ -562,7 +569,7 @@ export class MediaService {
     const name = this.importName(spec, src);
     const mode = spec.mode ?? 'copy';
     if (mode !== 'copy' && mode !== 'inPlace') throw new NestboxError('INVALID_ARGUMENT', "mode must be 'copy' or 'inPlace'");
-    if (mode === 'inPlace') this.requireNotAttachedWritable(src, null);
+    if (mode === 'inPlace') requireNotAttachedWritable(this.d.vmRepo, src, null);
     this.requireIdle(src, 'import');
     const base = {
       name,
@@ -616,57 +623,5 @@ export class MediaService {
     }
     this.d.vmRepo.updateConfig(next);
     this.d.bus.emit('vm.changed', { uuid });
-  }
-
-  /** Two VMs writing one image corrupt it: refuse an image another VM already uses writable. */
-  private requireNotAttachedWritable(abs: string, exceptUuid: string | null): void {
-    for (const row of this.d.vmRepo.list()) {
-      if (row.uuid === exceptUuid) continue;
-      const d = row.config.disks.find((x) => resolveDiskPath(row.dir, x.file) === abs);
-      if (d) throw new NestboxError('BUSY', `'${path.basename(abs)}' is already a disk of '${row.name}' (${d.id}); two VMs must not write one image`);
-    }
-  }
-
-  async attachDisk(ref: string, file: string, bus: DiskBus | undefined, readOnly: boolean): Promise<OpResult> {
-    const row = this.d.vms.resolve(ref);
-    this.d.vms.require(row, 'modifyHardware', 'attach a disk to');
-    const abs = this.abs(file);
-    if (bus !== undefined && !DISK_BUSES.includes(bus)) throw new NestboxError('INVALID_ARGUMENT', `bus must be one of ${DISK_BUSES.join(', ')}`);
-    if (row.config.disks.some((d) => resolveDiskPath(row.dir, d.file) === abs)) {
-      throw new NestboxError('ALREADY_EXISTS', `'${path.basename(abs)}' is already attached to '${row.name}'`);
-    }
-    if (row.config.disks.length >= LIMITS.maxDisks) throw new NestboxError('INVALID_CONFIG', `'${row.name}' already has ${LIMITS.maxDisks} disks`);
-    if (!readOnly) this.requireNotAttachedWritable(abs, row.uuid);
-    this.d.jobs.assertIdle(null, [abs]);
-    const id = await this.identify(abs, true);
-    if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(abs)}' is an ISO image; insert it into the CD/DVD drive instead`);
-    const taken = new Set(row.config.disks.map((d) => d.id));
-    let n = 0;
-    while (taken.has(`disk${n}`)) n++;
-    const disk: DiskConfig = {
-      id: `disk${n}`,
-      file: abs,
-      format: id.format as DiskFormat,
-      bus: bus ?? row.config.disks[0]?.bus ?? findOsType(row.config.osType)?.preset.diskBus ?? 'virtio',
-      readOnly,
-      owned: false,
-    };
-    const known = this.d.repo.get(abs);
-    this.record(id, known?.owned ?? false);
-    this.addDisk(row.uuid, disk);
-    this.d.vms.log(row.uuid, 'info', 'disk-attached', `attached '${abs}' (${id.format}) to '${row.name}' as ${disk.id}`);
-    return this.d.vms.result(row.uuid);
-  }
-
-  detachDisk(ref: string, diskId: string): OpResult {
-    const row = this.d.vms.resolve(ref);
-    this.d.vms.require(row, 'modifyHardware', 'detach a disk from');
-    const disk = row.config.disks.find((d) => d.id === diskId);
-    if (!disk) throw new NestboxError('NOT_FOUND', `'${row.name}' has no disk '${diskId}'`);
-    const next = parseVmConfig({ ...row.config, disks: row.config.disks.filter((d) => d.id !== diskId) });
-    this.d.vmRepo.updateConfig(next);
-    this.d.vms.log(row.uuid, 'info', 'disk-detached', `detached ${diskId} (${resolveDiskPath(row.dir, disk.file)}) from '${row.name}'; the file is kept`);
-    this.d.bus.emit('vm.changed', { uuid: row.uuid });
-    return this.d.vms.result(row.uuid);
   }
 }

@@ -13,12 +13,12 @@ import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName
 import { describeState, isActive, isAllowed } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
 import { formatBytes, parseSize } from '../domain/units';
-import { qemuCommands } from '../qemu/commands';
 import { inspectImage } from '../storage/inspect';
 import { identifyImage } from '../storage/identify';
 import type { QemuImg } from '../storage/qemuimg';
 import type { VmRepository } from '../store/db';
 import { vmFiles } from '../store/paths';
+import { changeCd } from './vmdisks';
 import type { VmRegistry } from './vmregistry';
 import { LIVE_RESOURCES, mergeResources } from './vmresources';
 
@@ -283,7 +283,7 @@ export class VmConfigs {
       configError(err);
     }
     if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
-    if (liveIso !== undefined) await qemuCommands(this.reg.proc(row).proc.qmp).changeMedium(cdroms[0]!.id, liveIso);
+    if (liveIso !== undefined) await changeCd(this.reg.proc(row).proc, cdroms[0]!.id, liveIso);
     this.d.vms.updateConfig(next);
     const live = this.reg.running.get(row.uuid);
     if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.reg.resources.enforce({ ...row, config: next }, live);
