@@ -4,6 +4,11 @@
  *
  * Usage is never stored: it is read from the VMs' configurations and their snapshots'
  * configurations, so it cannot drift from what QEMU would really open.
+ *
+ * Over 500 lines because the registry's rules (what may be changed, what is idle, who uses
+ * a file) are shared by every qemu-img job and the import below; splitting them apart would
+ * spread one set of checks over several files. A VM's disks (attach, detach, CD) are in
+ * vmdisks.ts, the simple listing and a VM's disk conversion in mediaconvert.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';

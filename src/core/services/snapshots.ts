@@ -15,6 +15,10 @@
  *  - powered off: qemu-img, disks only.
  * Restoring a snapshot whose RAM is in a file starts a fresh QEMU from it (QEMU cannot load
  * a migration stream into a running machine); the older kind loads with snapshot-load.
+ * Taking, restoring and deleting run as jobs of the VM (jobs.ts).
+ *
+ * Over 500 lines because take, restore and delete share the coverage and resume rules of
+ * the three kinds above; kept together so each rule is read next to the kind it serves.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
