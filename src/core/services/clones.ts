@@ -93,8 +93,8 @@ export class CloneService {
     const madeBases: DiskBaseRow[] = [];
     const job = this.d.vms.jobs.begin(
       { uuid: src.uuid, name: src.name },
-      // A core killed while copying: the sweep removes the clone's folder (and the VM, if it was registered).
-      { kind: 'clone', title: `Cloning '${src.name}' as '${name}'`, label: `a clone as '${name}'`, outputs: [dir] },
+      // A core killed while copying: the sweep removes the clone's folder (and the clone, if it was registered).
+      { kind: 'clone', title: `Cloning '${src.name}' as '${name}'`, label: `a clone as '${name}'`, outputs: [dir], vmName: name },
     );
     const signal = job.signal;
     // Progress over all the copies: each disk (and the UEFI store) is an equal share.

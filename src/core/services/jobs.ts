@@ -62,6 +62,8 @@ export interface VmJobSpec {
   readonly cancellable?: boolean;
   /** Files the job creates (removed after a crash) and files it keeps from other jobs. */
   readonly outputs?: readonly string[];
+  /** The VM the job creates (removed after a crash if it was registered meanwhile). */
+  readonly vmName?: string;
   readonly holds?: readonly string[];
 }
 
@@ -230,7 +232,7 @@ export class JobService {
       vm: vm.uuid,
       ...(spec.cancellable === false ? { cancellable: false } : {}),
     };
-    this.journal?.begin({ id, kind: spec.kind, title: spec.title, target: vm.name, ...(spec.outputs ? { outputs: spec.outputs } : {}), startedAt: info.startedAt });
+    this.journal?.begin({ id, kind: spec.kind, title: spec.title, target: vm.name, ...(spec.outputs ? { outputs: spec.outputs } : {}), vmName: spec.vmName, startedAt: info.startedAt });
     let resolve: (j: JobInfo) => void = () => undefined;
     const done = new Promise<JobInfo>((r) => (resolve = r));
     const entry: Entry = { info, abort, done, label: spec.label, vm: vm.uuid, holds: spec.holds ?? [] };

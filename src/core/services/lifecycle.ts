@@ -94,7 +94,7 @@ export class LifecycleService {
     this.reg.require(first, 'start', 'start');
     let early: string[] = [];
     const beforeStart = this.beforeStart;
-    if (beforeStart && (first.config.autoSnapshot?.keep ?? 0) > 0) {
+    if (beforeStart && (first.config.autoSnapshot?.keep ?? 0) > 0 && (first.state === 'poweredOff' || first.state === 'aborted')) {
       // One automatic snapshot per start, even when two clients press Start together: the
       // second finds the VM held by the first one's job.
       early = await this.reg.jobs.run(

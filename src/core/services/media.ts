@@ -333,11 +333,6 @@ export class MediaService {
     }
   }
 
-  /** The files a job works on now are BUSY for other jobs, and for booting (see JobService). */
-  assertNotBusy(files: readonly string[]): void {
-    this.d.jobs.assertIdle(null, files);
-  }
-
   /** Every image and ISO in the media folder or used by a VM (`media.list`). */
   listMedia(): MediaItem[] {
     return listMedia(this.d.layout, this.d.vmRepo);
