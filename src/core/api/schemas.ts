@@ -231,8 +231,10 @@ export function parseParams<M extends MethodName>(method: M, params: unknown): P
   const schema: z.ZodType = PARAM_SCHEMAS[method];
   const r = schema.safeParse(params ?? {}, { error: (iss) => (iss.code === 'invalid_type' && iss.expected === 'object' ? 'must be an object' : undefined) });
   if (!r.success) {
-    // A misspelt field is named first: it is usually why a "required" one looks missing.
-    const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
+    // A misspelt field is named first (it is usually why a "required" one looks missing),
+    // the outermost first when there are several.
+    const unknown = r.error.issues.filter((i) => i.code === 'unrecognized_keys').sort((a, b) => a.path.length - b.path.length);
+    const issue = unknown[0] ?? r.error.issues[0]!;
     throw new NestboxError('INVALID_ARGUMENT', describeIssue(method, schema, issue));
   }
   // The schema agrees with the contract (checked below at compile time); services narrow the
