@@ -239,7 +239,19 @@ export function parseParams<M extends MethodName>(method: M, params: unknown): P
   }
   // The schema agrees with the contract (checked below at compile time); services narrow the
   // closed-choice strings it lets through and own those messages.
-  return r.data as Params<M>;
+  return withoutAbsent(r.data) as Params<M>;
+}
+
+/**
+ * Drops the fields an optional schema turned into `undefined` (absent, or null meaning
+ * absent), so a service sees the fields a client gave and no others: code that lists or
+ * spreads a spec (`{ ...nic, ...changes }`, "changed mode, mac") must not see the rest.
+ */
+function withoutAbsent(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = withoutAbsent(x);
+  return out;
 }
 
 // ---- Compile-time agreement between the schemas and the contract. ----

@@ -73,6 +73,9 @@ describe('API parameter schemas', () => {
     expect(parseParams('vms.list', null)).toEqual({});
     expect(parseParams('vms.shutdown', { ref: 'a', timeoutS: null }).timeoutS).toBeUndefined();
     expect(parseParams('vms.delete', { ref: 'a' }).keepFiles).toBeUndefined();
+    // Absent fields stay absent (services list and spread what they are given).
+    expect(parseParams('network.setNic', { ref: 'a', nic: '1', changes: { mac: 'auto', mode: null } })).toStrictEqual({ ref: 'a', nic: '1', changes: { mac: 'auto' } });
+    expect(Object.keys(parseParams('vms.create', { name: 'x', cpus: null }))).toEqual(['name']);
   });
 
   it('keep null as a value where the contract gives it a meaning', () => {
