@@ -231,13 +231,27 @@ export function parseParams<M extends MethodName>(method: M, params: unknown): P
   const schema: z.ZodType = PARAM_SCHEMAS[method];
   const r = schema.safeParse(params ?? {}, { error: (iss) => (iss.code === 'invalid_type' && iss.expected === 'object' ? 'must be an object' : undefined) });
   if (!r.success) {
-    // A misspelt field is named first: it is usually why a "required" one looks missing.
-    const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
+    // A misspelt field is named first (it is usually why a "required" one looks missing),
+    // the outermost first when there are several.
+    const unknown = r.error.issues.filter((i) => i.code === 'unrecognized_keys').sort((a, b) => a.path.length - b.path.length);
+    const issue = unknown[0] ?? r.error.issues[0]!;
     throw new NestboxError('INVALID_ARGUMENT', describeIssue(method, schema, issue));
   }
   // The schema agrees with the contract (checked below at compile time); services narrow the
   // closed-choice strings it lets through and own those messages.
-  return r.data as Params<M>;
+  return withoutAbsent(r.data) as Params<M>;
+}
+
+/**
+ * Drops the fields an optional schema turned into `undefined` (absent, or null meaning
+ * absent), so a service sees the fields a client gave and no others: code that lists or
+ * spreads a spec (`{ ...nic, ...changes }`, "changed mode, mac") must not see the rest.
+ */
+function withoutAbsent(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = withoutAbsent(x);
+  return out;
 }
 
 // ---- Compile-time agreement between the schemas and the contract. ----

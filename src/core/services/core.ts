@@ -215,7 +215,7 @@ export class Core {
 
   /** The event log, newest last: 1 to 10,000 entries (100 when not asked), of one VM or all. */
   recentEvents(ref: string | undefined, limit: number | undefined): Result<'events.recent'> {
-    const uuid = ref ? this.vms.resolve(ref).uuid : undefined;
+    const uuid = ref !== undefined ? this.vms.resolve(ref).uuid : undefined;
     return this.eventsRepo.recent(uuid, Math.min(Math.max(1, Math.floor(limit ?? 100)), 10_000));
   }
 

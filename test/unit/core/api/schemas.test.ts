@@ -35,6 +35,11 @@ describe('API parameter schemas', () => {
     expect(refusal('network.addForward', { ref: 'a', rule: { hostPort: 1, guestPort: 2, hostIp: 'x' } }).message).toMatch(/unknown field 'rule\.hostIp'/);
   });
 
+  it('name the outermost unknown field first, and an unknown field before a missing one', () => {
+    expect(refusal('network.addNic', { ref: 'a', spec: { cpus: 1 }, data: 1 }).message).toMatch(/^network\.addNic: unknown field 'data' \(known: ref, spec\)$/);
+    expect(refusal('vms.info', { Ref: 'a' }).message).toBe("vms.info: unknown field 'Ref' (known: ref)");
+  });
+
   it('name the field and the expected type when a value has the wrong type', () => {
     expect(refusal('vms.info', {}).message).toBe("vms.info: 'ref' must be a non-empty string");
     expect(refusal('vms.info', { ref: '' }).message).toBe("vms.info: 'ref' must be a non-empty string");
@@ -68,6 +73,9 @@ describe('API parameter schemas', () => {
     expect(parseParams('vms.list', null)).toEqual({});
     expect(parseParams('vms.shutdown', { ref: 'a', timeoutS: null }).timeoutS).toBeUndefined();
     expect(parseParams('vms.delete', { ref: 'a' }).keepFiles).toBeUndefined();
+    // Absent fields stay absent (services list and spread what they are given).
+    expect(parseParams('network.setNic', { ref: 'a', nic: '1', changes: { mac: 'auto', mode: null } })).toStrictEqual({ ref: 'a', nic: '1', changes: { mac: 'auto' } });
+    expect(Object.keys(parseParams('vms.create', { name: 'x', cpus: null }))).toEqual(['name']);
   });
 
   it('keep null as a value where the contract gives it a meaning', () => {
