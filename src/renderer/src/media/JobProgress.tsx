@@ -24,7 +24,7 @@ export function JobProgress({ job, onCancel }: { readonly job: JobInfo; readonly
         sx={{ height: 6, borderRadius: 3 }}
       />
       <Box sx={{ minWidth: 64, textAlign: 'right' }}>
-        {running && onCancel && (
+        {running && onCancel && job.cancellable !== false && (
           <Button size="small" onClick={onCancel} aria-label={`Cancel ${job.title}`}>
             Cancel
           </Button>

@@ -155,7 +155,7 @@ describe('API handler table', () => {
       accel: core.getSetting('accel'),
       work: fs.readdirSync(work).sort(),
     };
-    const valid = validParams(work) as Record<string, Record<string, unknown>>;
+    const valid = validParams(work) as unknown as Record<string, Record<string, unknown>>;
     for (const method of Object.keys(API_TABLE)) {
       for (const typo of ['keep_files', 'Ref', 'zz']) {
         const e = await refusal(session, method, { ...valid[method], [typo]: true });
