@@ -109,8 +109,10 @@ export default tseslint.config(
   {
     // The CLI is a client of the api. Beyond api and domain (plain shapes, units, formatting)
     // it uses what a client needs to find or start a core: `server/socket` (connect to the
-    // core's unix socket), `server/host` (connect, or host a daemon), `server/web` (`nestbox
-    // serve`) and `store/paths` (where the data directory and its socket are). Nothing that
+    // core's unix socket), `server/host` (connect), `server/autostart` (start the background
+    // daemon when none runs), `server/daemon` and `server/serve` (the `daemon` and `serve`
+    // commands only call into the hosts that live there), `server/web` and `store/paths`
+    // (where the data directory and its socket are). Nothing that
     // does the core's work (services, qemu, storage, network, the database).
     files: ['src/cli/**/*.ts'],
     rules: {
@@ -121,9 +123,10 @@ export default tseslint.config(
             [
               ...CORE_LAYERS.filter((l) => !['api', 'domain', 'server', 'store'].includes(l)).map((l) => `**/core/${l}/*`),
               '**/core/server/*', '!**/core/server/socket', '!**/core/server/host', '!**/core/server/web',
+              '!**/core/server/autostart', '!**/core/server/daemon', '!**/core/server/serve',
               '**/core/store/*', '!**/core/store/paths',
             ],
-            'The CLI is an api client: core/api, core/domain, and to reach a core only server/{socket,host,web} and store/paths.',
+            'The CLI is an api client: core/api, core/domain, and to reach a core only server/{socket,host,autostart,daemon,serve,web} and store/paths.',
           ),
         ],
       }],
