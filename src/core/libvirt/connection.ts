@@ -269,6 +269,7 @@ export class LibvirtConnection {
   async migrate(name: string, destUri: string, o: MigrateOptions, onProgress: (p: MigrateProgress) => void, signal: AbortSignal): Promise<MigrateResult> {
     const ref = domainRef(name);
     checkUri(destUri);
+    const destClient = new LibvirtConnection(o.destClientUri ?? destUri, { virsh: this.virsh, timeoutMs: this.timeoutMs });
     const args = ['migrate', '--p2p'];
     if (o.live) args.push('--live');
     if (o.persistent) args.push('--persistent');
@@ -334,13 +335,12 @@ export class LibvirtConnection {
       if (r.code !== 0) {
         await abortDone;
         const err = virshError(this.uri, `migrate ${name} to ${hostOfUri(destUri)}`, r.stderr);
-        await this.cleanupDestination(destUri, ref);
+        await this.cleanupDestination(destClient, ref);
         if (aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled; it keeps running on ${this.host}`, err.message);
         throw err;
       }
-      const dest = new LibvirtConnection(destUri, { virsh: this.virsh, timeoutMs: this.timeoutMs });
-      const res = await runVirshRaw(dest.opts(), ['domjobinfo', '--completed', '--domain', ref], 'migration result');
-      if (res.code === 0) {
+      const res = await runVirshRaw(destClient.opts(), ['domjobinfo', '--completed', '--domain', ref], 'migration result').catch(() => null);
+      if (res && res.code === 0) {
         try {
           return jobResult(parseJobInfo(res.stdout, this.host));
         } catch {
@@ -359,10 +359,9 @@ export class LibvirtConnection {
    * leave a paused incoming domain or (with --persistent) a definition. Both are removed,
    * only when the source still has the domain (so nothing is ever lost).
    */
-  private async cleanupDestination(destUri: string, ref: string): Promise<void> {
+  private async cleanupDestination(dest: LibvirtConnection, ref: string): Promise<void> {
     const here = await runVirshRaw(this.opts(), ['domstate', '--domain', ref], 'domain state').catch(() => null);
     if (!here || here.code !== 0) return;
-    const dest = new LibvirtConnection(destUri, { virsh: this.virsh, timeoutMs: 15_000 });
     const there = await runVirshRaw(dest.opts(), ['domstate', '--domain', ref], 'domain state').catch(() => null);
     if (!there || there.code !== 0) return;
     const state = there.stdout.trim();

@@ -84,22 +84,41 @@ export function stripConsoleNoise(head: Buffer, final: boolean): Buffer | null {
 }
 
 export function openSerialStream(virsh: string, uri: string, ref: string, host: string): ByteStream {
-  const cmd = [virsh, ...virshArgv(uri, ['console', '--force', '--domain', ref])].map(shQuote).join(' ');
+  // Without -q: virsh's "Escape character is ^]" line says the console is attached. Input sent
+  // before that (and before virsh switches its terminal to raw mode, which flushes pending
+  // input) would be lost, so writes wait for it.
+  const argv = virshArgv(uri, ['console', '--force', '--domain', ref]).filter((x) => x !== '-q');
+  const cmd = [virsh, ...argv].map(shQuote).join(' ');
   const proc = spawn('script', ['-q', '-f', '-e', '-E', 'never', '-c', cmd, '/dev/null'], { env: virshEnv(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  let pending: Buffer[] | null = [];
   const s = new StreamBase(
-    (b) => proc.stdin!.write(b),
+    (b) => {
+      if (pending) pending.push(b);
+      else proc.stdin!.write(b);
+    },
     () => killGroup(proc),
   );
+  const attached = () => {
+    if (!pending) return;
+    setTimeout(() => {
+      const q = pending ?? [];
+      pending = null;
+      for (const b of q) proc.stdin!.write(b);
+    }, 300);
+  };
   let head: Buffer | null = Buffer.alloc(0);
   let err = '';
   const flushHead = (final: boolean) => {
     if (head === null) return;
-    const rest = stripConsoleNoise(head, final || head.length > 1024);
+    const text = head.toString('latin1');
+    if (!final && !/Escape character is[^\n]*\n/.test(text) && head.length <= 1024) return;
+    const rest = stripConsoleNoise(head, true);
     if (rest === null) return;
     head = null;
+    attached();
     if (rest.length) s.emit(rest);
   };
-  const headTimer = setTimeout(() => flushHead(true), 3000);
+  const headTimer = setTimeout(() => flushHead(true), 10_000);
   proc.stdout!.on('data', (b: Buffer) => {
     if (head !== null) {
       head = Buffer.concat([head, b]);

@@ -90,6 +90,12 @@ export interface MigrateOptions {
   readonly migrateUri?: string;
   readonly persistent: boolean;
   readonly undefineSource: boolean;
+  /**
+   * How *this* process reaches the destination (its own host URI, e.g. the qemu+ssh:// URI the
+   * user added), to read libvirt's completed-job figures there and to remove what a failed
+   * migration left. Default: `destUri` (right when both sides reach the destination the same way).
+   */
+  readonly destClientUri?: string;
 }
 
 export interface MigrateProgress {
