@@ -335,8 +335,9 @@ export async function startLibvirtHosts(opts: StartOptions = {}): Promise<Libvir
             'UsePAM no',
             'StrictModes no',
             'X11Forwarding no',
-            'AllowTcpForwarding no',
-            'AllowStreamLocalForwarding no',
+            // Forwarding stays on (OpenSSH's default): VNC is reached through `ssh -L local.sock:remote.sock`.
+            'AllowTcpForwarding yes',
+            'AllowStreamLocalForwarding yes',
             'PrintMotd no',
             'LogLevel VERBOSE',
             '',
