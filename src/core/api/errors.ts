@@ -30,6 +30,12 @@ export const ERROR_CODES = [
   'SNAPSHOTS_UNSUPPORTED',
   /** The core was stopped (killed, power cut) while the job ran; what it had half made was removed. */
   'INTERRUPTED',
+  /** A libvirt host could not be reached (down, refused the connection or the login, did not answer in time). */
+  'HOST_UNREACHABLE',
+  /** The engine or host cannot do this (a libvirt host without the feature); the message names host and capability. */
+  'UNSUPPORTED',
+  /** The other side (a libvirt host) refused or failed the operation; the message is its own error line. */
+  'FAILED',
   'INTERNAL',
 ] as const;
 
