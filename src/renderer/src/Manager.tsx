@@ -7,6 +7,7 @@ import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from 'react
 import Box from '@mui/material/Box';
 import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
+import { assertNever } from '../../core/api/errors';
 import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
 import { CloneDialog } from './snapshots/CloneDialog';
@@ -158,6 +159,36 @@ export function Manager() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  // The desktop's application menu (File → New Virtual Machine…, the managers, Preferences).
+  useEffect(() => {
+    const desktop = window.nestboxDesktop;
+    if (!desktop) return undefined;
+    return desktop.onMenu((command) => {
+      switch (command) {
+        case 'new-vm':
+          setDialog((d) => {
+            if (d === null) setPrefill(undefined);
+            return d ?? 'new';
+          });
+          return;
+        case 'media-manager':
+          setDialog((d) => d ?? 'media');
+          return;
+        case 'network-manager':
+          setDialog((d) => d ?? 'networks');
+          return;
+        case 'activity':
+          setDialog((d) => d ?? 'activity');
+          return;
+        case 'preferences':
+          setDialog((d) => d ?? 'preferences');
+          return;
+        default:
+          assertNever(command, 'menu command');
+      }
+    });
   }, []);
 
   // The inline console belongs to the VM it was opened for; selecting another closes it.
