@@ -8,7 +8,7 @@ import Box from '@mui/material/Box';
 import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
 import { assertNever } from '../../core/api/errors';
-import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
+import { ConnectionLostBanner, ManagerStatusBar, Splitter, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
 import { CloneDialog } from './snapshots/CloneDialog';
 import { ManagerToolbar } from './components/ManagerToolbar';
@@ -364,7 +364,7 @@ export function Manager() {
           {main}
         </Box>
       </Box>
-      <StatusBar vms={vms} host={host} />
+      <ManagerStatusBar vms={vms} host={host} />
 
       {host && (
         <NewVmWizard
