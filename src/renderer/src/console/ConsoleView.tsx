@@ -51,6 +51,7 @@ import { downloadPng, screenshotFileName } from './screenshot';
 import { HOST_KEY_LABEL, useScreen, type Resolution, type ScreenStatus } from './useScreen';
 import { useSerial, type SerialStatus } from './useSerial';
 import { StatusBar, StatusItem, StatusSpacer } from '../components/StatusBar';
+import { useConsoleActions } from '../actions/useConsoleActions';
 
 type ConsoleTab = 'screen' | 'serial';
 
@@ -76,6 +77,7 @@ export interface ConsoleViewProps {
 
 export function ConsoleView({ vm, busy, onAction, mode, onClose, onOpenInNewTab }: ConsoleViewProps) {
   const { client, lost } = useConnection();
+  const consoleActions = useConsoleActions();
   const offline = lost !== null;
   const notify = useNotify();
   const ids = useId().replace(/:/g, '');
@@ -136,15 +138,15 @@ export function ConsoleView({ vm, busy, onAction, mode, onClose, onOpenInNewTab 
 
   const sendKeys = useCallback(
     (label: string, keys: readonly string[]) => {
-      client.call('vms.sendKeys', { ref: vm.uuid, keys }).catch((err: unknown) => notify.error(err, `Could not send ${label} to '${vm.name}'`));
+      consoleActions.sendKeys({ ref: vm.uuid, keys }).catch((err: unknown) => notify.error(err, `Could not send ${label} to '${vm.name}'`));
     },
-    [client, vm.uuid, vm.name, notify],
+    [consoleActions, vm.uuid, vm.name, notify],
   );
 
   const takeScreenshot = useCallback(async () => {
     setShooting(true);
     try {
-      const shot = await client.call('vms.screenshot', { ref: vm.uuid });
+      const shot = await consoleActions.screenshot({ ref: vm.uuid });
       const name = screenshotFileName(vm.name);
       downloadPng(shot.pngBase64, name);
       notify.success(`Saved the screen as ${name} (${shot.width} × ${shot.height}).`);
@@ -153,7 +155,7 @@ export function ConsoleView({ vm, busy, onAction, mode, onClose, onOpenInNewTab 
     } finally {
       setShooting(false);
     }
-  }, [client, vm.uuid, vm.name, notify]);
+  }, [consoleActions, vm.uuid, vm.name, notify]);
 
   const pasteToClipboard = useCallback(
     (text: string) => {

@@ -22,7 +22,6 @@ import Typography from '@mui/material/Typography';
 import type { HostInfo, ImportSpec, JobInfo, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { MemoryField } from '../components/HardwareFields';
-import { useClient } from '../hooks/client';
 import { useNotify } from '../components/Notifications';
 import { discardUpload } from './hostPath';
 import { isActiveState } from '../model/vmState';
@@ -34,6 +33,8 @@ import { guessOsType, vmNameFromFile } from './dropped';
 import { JobProgress, UploadProgressBar } from './JobProgress';
 import { useHostFile } from './useHostFile';
 import { useJob } from './useJobs';
+import { useVmActions } from '../actions/useVmActions';
+import { useMediaActions } from '../actions/useMediaActions';
 
 type Mode = 'copy' | 'inPlace' | 'attach';
 
@@ -65,7 +66,8 @@ export function ImportDialog(props: ImportDialogProps) {
 }
 
 function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: ImportDialogProps) {
-  const client = useClient();
+  const mediaActions = useMediaActions();
+  const vmActions = useVmActions();
   const hostFile = useHostFile(file);
   const notify = useNotify();
   /** Set once the file was taken up (imported, attached): closing must then leave it be. */
@@ -130,7 +132,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
     setBusy(true);
     const path = hostFile.file.path;
     if (mode === 'attach' && selectedVm) {
-      client.call('vms.attachDisk', { ref: selectedVm.uuid, path }).then(
+      vmActions.attachDisk({ ref: selectedVm.uuid, path }).then(
         (res: OpResult) => {
           setBusy(false);
           used.current = true;
@@ -150,7 +152,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       memoryMiB,
       ...(kind === 'disk' ? { mode: mode === 'inPlace' ? 'inPlace' : 'copy' } : {}),
     };
-    client.call('vms.import', spec).then(
+    vmActions.import(spec).then(
       (j) => setStarted(j),
       (err: unknown) => {
         setBusy(false);
@@ -160,7 +162,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
   };
 
   const cancelJob = () => {
-    if (job) void client.call('jobs.cancel', { id: job.id }).catch(() => undefined);
+    if (job) void mediaActions.cancelJob({ id: job.id }).catch(() => undefined);
   };
 
   const title = kind === 'appliance' ? 'Import Appliance' : 'Import Disk Image';
