@@ -19,6 +19,7 @@ import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
 import LinearProgress from '@mui/material/LinearProgress';
 import Typography from '@mui/material/Typography';
+import type { SxProps, Theme } from '@mui/material/styles';
 import { ProblemAlert, toProblem, type Problem } from './ErrorAlert';
 
 /** A ref that says whether the component is still mounted (answers can outlive dialogs). */
@@ -184,6 +185,9 @@ export interface OperationDialogProps {
   readonly actions: ReactNode;
   readonly onExited?: () => void;
   readonly dividers?: boolean;
+  /** A click beside the dialog does not close it (a form that took effort to fill). */
+  readonly keepOnBackdropClick?: boolean;
+  readonly contentSx?: SxProps<Theme>;
   readonly children: ReactNode;
 }
 
@@ -195,7 +199,7 @@ export function OperationDialog(props: OperationDialogProps) {
         {icon}
         {title}
       </DialogTitle>
-      <DialogContent dividers={props.dividers ?? false}>
+      <DialogContent dividers={props.dividers ?? false} sx={props.contentSx}>
         {children}
         {running && progress}
         {stopped && (
@@ -222,8 +226,9 @@ export function OperationDialog(props: OperationDialogProps) {
   return (
     <Dialog
       open={open}
-      onClose={() => {
-        if (!running) onClose();
+      onClose={(_e, reason) => {
+        if (running || (reason === 'backdropClick' && props.keepOnBackdropClick)) return;
+        onClose();
       }}
       aria-labelledby={titleId}
       {...(describedBy ? { 'aria-describedby': describedBy } : {})}
