@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CreateVmSpec, JobInfo, MediumInfo, ModifyVmSpec, NicSpec, OpResult, SnapshotInfo, VmInfo, VmStatsSample, VmSummary } from '../core/api/contract';
 import type { NicConfig, PortForward } from '../core/domain/config';
@@ -15,11 +15,9 @@ import { NestboxError } from '../core/api/errors';
 import type { RpcClient } from '../core/api/rpc';
 import { describeState } from '../core/domain/lifecycle';
 import { OS_TYPES } from '../core/domain/ostypes';
-import { bridgeTransports, type Transport } from '../core/api/rpc';
-import { connectOrHost, hostCore, type CoreConnection, type HostedCore } from '../core/server/host';
-import { connectUnix } from '../core/server/socket';
-import { startWebServer } from '../core/server/web';
-import { DataLayout, defaultDataDir } from '../core/store/paths';
+import { connectOrHost, hostCore, type CoreConnection } from '../core/server/host';
+import { defaultDataDir } from '../core/store/paths';
+import { serve } from './serve';
 
 const USAGE = `Usage: nestbox <command> [options]
 
@@ -92,6 +90,8 @@ Host:
                                         snapshotBandwidth: MiB/s for saving a running VM's memory, unset: unlimited)
   daemon                                host the core headless; other clients connect to it
   serve [--port P] [--host ADDR] [--new-token]   web mode: the desktop UI in a browser (prints a URL with a token)
+        [--allow-host NAME]... [--tls-cert FILE --tls-key FILE] [--insecure] [--max-upload SIZE]
+                                        other names it is reached by; HTTPS; plain HTTP off loopback; upload cap (64G)
 
 Global options:
   --home DIR     data directory (default: $NESTBOX_HOME or the platform's app-data folder)
@@ -297,7 +297,7 @@ function sshCommand(r: PortForward, user: string): string {
   return r.hostPort === 22 ? `ssh ${user}@${host}` : `ssh -p ${r.hostPort} ${user}@${host}`;
 }
 
-type Opts = Record<string, string | boolean | undefined>;
+type Opts = Record<string, string | boolean | readonly string[] | undefined>;
 
 /** The resource options of `modify`; 'none' clears a setting. */
 function resourceChanges(o: Opts): ModifyVmSpec['resources'] | undefined {
@@ -439,88 +439,6 @@ async function daemon(home: string): Promise<void> {
   await hosted.close();
 }
 
-/** The built renderer: next to the bundle in a checkout (out/node → out/renderer). */
-function webRoot(): string {
-  return process.env['NESTBOX_WEB_ROOT'] ?? path.resolve(__dirname, '..', 'renderer');
-}
-
-/**
- * The access token survives restarts of `serve` (kept 0600 in the data directory), so open
- * pages reconnect by themselves after a restart; `--new-token` rotates it.
- */
-function webToken(layout: DataLayout, rotate: boolean): string {
-  const file = path.join(layout.dataDir, 'web-token');
-  if (!rotate) {
-    try {
-      const t = fs.readFileSync(file, 'utf8').trim();
-      if (/^[A-Za-z0-9_-]{32,}$/.test(t)) return t;
-    } catch {
-      // none yet
-    }
-  }
-  const t = randomBytes(24).toString('base64url');
-  fs.mkdirSync(layout.dataDir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(`${file}.tmp`, `${t}\n`, { mode: 0o600 });
-  fs.renameSync(`${file}.tmp`, file);
-  return t;
-}
-
-async function serve(home: string, host: string, port: number, rotate = false): Promise<void> {
-  const layout = new DataLayout(home);
-  // Join a running core if there is one, else host it here.
-  let hosted: HostedCore | null = null;
-  let onClient: (t: Transport) => void;
-  let existing: Transport | null = null;
-  try {
-    existing = fs.existsSync(layout.coreSocket) ? await connectUnix(layout.coreSocket) : null;
-  } catch {
-    existing = null;
-  }
-  if (existing) {
-    existing.close();
-    onClient = (t) => {
-      connectUnix(layout.coreSocket).then(
-        (core) => bridgeTransports(t, core),
-        () => t.close(),
-      );
-    };
-  } else {
-    hosted = await hostCore({ dataDir: home });
-    onClient = (t) => hosted!.serve(t);
-  }
-  // The core decides whether an upload may go (nothing uses it) and deletes it: in-process when
-  // hosted here, else over the running core's socket.
-  const discardUpload = async (file: string): Promise<void> => {
-    if (hosted) {
-      const c = hosted.client();
-      try {
-        await c.call('media.discardUpload', { path: file });
-      } finally {
-        c.close();
-      }
-      return;
-    }
-    const conn = await connectOrHost({ dataDir: home, hostIfNone: false });
-    try {
-      await conn.client.call('media.discardUpload', { path: file });
-    } finally {
-      await conn.close();
-    }
-  };
-  const web = await startWebServer({ host, port, staticDir: webRoot(), onClient, uploadDir: layout.mediaDir, discardUpload, token: webToken(layout, rotate) });
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-    process.stderr.write(`nestbox: warning: serving on ${host}: anyone who can reach it and has the URL controls your VMs\n`);
-  }
-  process.stdout.write(`Nestbox web mode: ${web.url}\n`);
-  process.stderr.write(`${hosted ? 'hosting the core' : 'connected to the running core'} for ${home}; Ctrl+C stops serving (VMs keep running)\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  await web.close();
-  await hosted?.close();
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   const { values: o, positionals } = parseArgs({
     args: [...argv],
@@ -548,6 +466,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       reset: { type: 'boolean' },
       'new-token': { type: 'boolean' },
       host: { type: 'string' },
+      'allow-host': { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      insecure: { type: 'boolean' },
+      'max-upload': { type: 'string' },
       size: { type: 'string' },
       format: { type: 'string' },
       subformat: { type: 'string' },
@@ -606,7 +529,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'serve') {
-    await serve(home, o.host ?? '127.0.0.1', intOpt(o.port, '--port') ?? 8490, o['new-token'] === true);
+    await serve(home, {
+      host: o.host ?? '127.0.0.1',
+      port: intOpt(o.port, '--port') ?? 8490,
+      rotate: o['new-token'] === true,
+      allowHosts: o['allow-host'] ?? [],
+      ...(o['tls-cert'] !== undefined ? { tlsCert: o['tls-cert'] } : {}),
+      ...(o['tls-key'] !== undefined ? { tlsKey: o['tls-key'] } : {}),
+      insecure: o.insecure === true,
+      ...(o['max-upload'] !== undefined ? { maxUpload: o['max-upload'] } : {}),
+    });
     return 0;
   }
 
