@@ -375,9 +375,11 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   };
   const server: http.Server = tls ? https.createServer({ cert: opts.tls!.cert, key: opts.tls!.key }, onRequest) : http.createServer(onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    // Bytes that are not HTTP: answer 400 where the socket still takes it, never throw.
-    if (socket.writable && !(err.code === 'ECONNRESET')) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+    // Bytes that are not HTTP: answer 400 unless an answer is already under way, never throw.
+    if (socket.writable && socket.bytesWritten === 0 && err.code !== 'ECONNRESET') {
+      socket.end(`HTTP/1.1 ${err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
