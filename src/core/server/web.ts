@@ -305,7 +305,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
         const sid = sessions!.create();
         res.setHeader('Set-Cookie', `${cookieName}=${sid}; HttpOnly; SameSite=Strict; Path=/${tls ? '; Secure' : ''}`);
         url.searchParams.delete('token');
-        res.writeHead(303, { Location: url.pathname + url.search });
+        // `/.//host` normalises to `//host`: a Location that would leave this server goes to `/`.
+        res.writeHead(303, { Location: url.pathname.startsWith('//') ? '/' : url.pathname + url.search });
         res.end();
         return;
       }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -90,6 +91,24 @@ describe('web mode server', () => {
     expect(page.headers['x-frame-options']).toBe('DENY');
     const js = await request(`${origin()}/assets/app.js`, { headers: { Cookie: c } });
     expect(js.headers['content-type']).toMatch(/javascript/);
+  });
+
+  it('never redirects the login elsewhere', async () => {
+    const token = new URL(server.url).searchParams.get('token')!;
+    for (const p of [`/.//evil.example/?token=${token}`, `/..//evil.example?token=${token}`]) {
+      const u = new URL(origin());
+      // The path exactly as written (a URL string would be normalised by the client first).
+      const r = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({ host: u.hostname, port: u.port, path: p }, (res) => {
+          res.resume();
+          resolve(res);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(r.statusCode, p).toBe(303);
+      expect(r.headers.location, p).toBe('/');
+    }
   });
 
   it('never serves files outside the UI folder', async () => {
