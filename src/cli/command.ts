@@ -20,12 +20,14 @@ export class UsageError extends Error {
 export type OptionSpec =
   | { readonly type: 'boolean'; readonly short?: string; readonly help: string }
   /** `value` names the value in the usage (`--memory MiB`). */
-  | { readonly type: 'string'; readonly short?: string; readonly value: string; readonly help: string };
+  | { readonly type: 'string'; readonly short?: string; readonly value: string; readonly help: string; readonly multiple?: false }
+  /** May be given several times (`--allow-host A --allow-host B`): the handler gets every value. */
+  | { readonly type: 'string'; readonly short?: string; readonly value: string; readonly help: string; readonly multiple: true };
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
 export type OptionValues<O extends OptionSpecs> = {
-  readonly [K in keyof O]?: O[K] extends { readonly type: 'boolean' } ? boolean : string;
+  readonly [K in keyof O]?: O[K] extends { readonly type: 'boolean' } ? boolean : O[K] extends { readonly multiple: true } ? readonly string[] : string;
 };
 
 export type ArgKind = 'required' | 'optional' | 'variadic';

@@ -46,7 +46,7 @@ function argText(a: ArgSpec): string {
 }
 
 function optionText(name: string, o: OptionSpec): string {
-  return o.type === 'string' ? `--${name} ${o.value}` : `--${name}`;
+  return o.type === 'string' ? `--${name} ${o.value}${o.multiple ? '...' : ''}` : `--${name}`;
 }
 
 /** `snapshot NAME take SNAP [--description TEXT]`. */
@@ -175,7 +175,10 @@ type ParseOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
 function parseConfig(specs: OptionSpecs): ParseOptions {
   const o: NonNullable<ParseOptions> = {};
-  for (const [name, s] of Object.entries(specs)) o[name] = s.short ? { type: s.type, short: s.short } : { type: s.type };
+  for (const [name, s] of Object.entries(specs)) {
+    const multiple = s.type === 'string' && s.multiple === true;
+    o[name] = { type: s.type, ...(s.short ? { short: s.short } : {}), ...(multiple ? { multiple } : {}) };
+  }
   return o;
 }
 

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { idleSecondsFromEnv, startDaemon } from '../../core/server/daemon';
 import { startServe } from '../../core/server/serve';
+import { isLoopback } from '../../core/server/web';
 import { command, type CommandGroup } from '../command';
 import { intOpt } from '../format';
 
@@ -38,14 +39,30 @@ const serve = command({
   options: {
     port: { type: 'string', value: 'P', help: 'the port (default 8490)' },
     host: { type: 'string', value: 'ADDR', help: 'the address to bind (default 127.0.0.1)' },
-    'new-token': { type: 'boolean', help: 'issue a new access token (shuts out every old URL)' },
+    'allow-host': { type: 'string', value: 'NAME', multiple: true, help: 'also answer to this Host name (e.g. the name a LAN uses for this machine)' },
+    'tls-cert': { type: 'string', value: 'FILE', help: 'serve HTTPS with this PEM certificate (chain); needs --tls-key' },
+    'tls-key': { type: 'string', value: 'FILE', help: 'the certificate\'s PEM private key' },
+    insecure: { type: 'boolean', help: 'allow plain HTTP on a non-loopback address' },
+    'max-upload': { type: 'string', value: 'SIZE', help: 'largest upload accepted (default 64G)' },
+    'new-token': { type: 'boolean', help: 'issue a new access token (ends every session of the old one)' },
   },
   summary: 'web mode: the desktop UI in a browser (prints a URL with a token)',
   async handler(ctx, _args, o) {
     const host = o.host ?? '127.0.0.1';
-    const s = await startServe({ dataDir: ctx.home, host, port: intOpt(o.port, '--port') ?? 8490, newToken: o['new-token'] === true, staticDir: webRoot() });
-    if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-      process.stderr.write(`nestbox: warning: serving on ${host}: anyone who can reach it and has the URL controls your VMs\n`);
+    const s = await startServe({
+      dataDir: ctx.home,
+      host,
+      port: intOpt(o.port, '--port') ?? 8490,
+      newToken: o['new-token'] === true,
+      staticDir: webRoot(),
+      allowHosts: o['allow-host'] ?? [],
+      ...(o['tls-cert'] !== undefined ? { tlsCert: o['tls-cert'] } : {}),
+      ...(o['tls-key'] !== undefined ? { tlsKey: o['tls-key'] } : {}),
+      insecure: o.insecure === true,
+      ...(o['max-upload'] !== undefined ? { maxUpload: o['max-upload'] } : {}),
+    });
+    if (!isLoopback(host)) {
+      process.stderr.write(`nestbox: warning: serving on ${host}${s.tls ? '' : ' without TLS'}: anyone who can reach it and has the URL controls your VMs\n`);
     }
     process.stdout.write(`Nestbox web mode: ${s.url}\n`);
     process.stderr.write(`${s.hostsCore ? 'hosting the core' : 'connected to the running core'} for ${ctx.home}; Ctrl+C stops serving (VMs keep running)\n`);

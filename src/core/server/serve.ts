@@ -7,10 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { bridgeTransports, RpcClient, type Transport } from '../api/rpc';
+import { NestboxError } from '../api/errors';
+import { parseSize } from '../domain/units';
 import { DataLayout } from '../store/paths';
 import { hostCore, type HostedCore } from './host';
 import { connectUnix } from './socket';
-import { startWebServer } from './web';
+import { isLoopback, startWebServer } from './web';
 
 /**
  * The access token survives restarts of `serve` (kept 0600 in the data directory), so open
@@ -37,19 +39,58 @@ export interface ServeOptions {
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
+  /** `--new-token`: a new access token, which also ends every session of the old one. */
   readonly newToken: boolean;
   /** The built renderer. */
   readonly staticDir: string;
+  /** More Host names the server answers to (`--allow-host`), besides loopback and `host`. */
+  readonly allowHosts?: readonly string[];
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** Plain HTTP on a non-loopback address, knowingly. */
+  readonly insecure?: boolean;
+  /** `--max-upload SIZE` as typed (e.g. 64G). */
+  readonly maxUpload?: string;
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new NestboxError('INVALID_ARGUMENT', `cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+  }
 }
 
 export interface Serving {
   readonly url: string;
   /** True when this process hosts the core (no other core was running). */
   readonly hostsCore: boolean;
+  /** Served over HTTPS. */
+  readonly tls: boolean;
   close(): Promise<void>;
 }
 
 export async function startServe(opts: ServeOptions): Promise<Serving> {
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw new NestboxError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together (a PEM certificate chain and its private key)');
+  }
+  let maxUploadBytes: number | undefined;
+  if (opts.maxUpload !== undefined) {
+    try {
+      maxUploadBytes = parseSize(opts.maxUpload);
+    } catch (err) {
+      throw new NestboxError('INVALID_ARGUMENT', `--max-upload: ${(err as Error).message}`);
+    }
+  }
+  const tls = opts.tlsCert !== undefined && opts.tlsKey !== undefined ? { cert: readPem(opts.tlsCert, 'certificate'), key: readPem(opts.tlsKey, 'key') } : undefined;
+  if (!tls && opts.insecure !== true && !isLoopback(opts.host)) {
+    // Refused before the core is touched: the same check startWebServer makes.
+    throw new NestboxError(
+      'INVALID_ARGUMENT',
+      `serving on ${opts.host} without TLS would send the access token and every session over the network in clear text; ` +
+        'give a certificate with --tls-cert FILE --tls-key FILE, or --insecure to serve plain HTTP anyway',
+    );
+  }
   const layout = new DataLayout(opts.dataDir);
   // Join a running core if there is one, else host it here.
   let hosted: HostedCore | null = null;
@@ -82,10 +123,30 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
       c.close();
     }
   };
-  const web = await startWebServer({ host: opts.host, port: opts.port, staticDir: opts.staticDir, onClient, uploadDir: layout.mediaDir, discardUpload, token: webToken(layout, opts.newToken) });
+  let web;
+  try {
+    web = await startWebServer({
+      host: opts.host,
+      port: opts.port,
+      staticDir: opts.staticDir,
+      onClient,
+      uploadDir: layout.mediaDir,
+      discardUpload,
+      token: webToken(layout, opts.newToken),
+      stateDir: layout.dataDir,
+      allowHosts: opts.allowHosts ?? [],
+      ...(tls ? { tls } : {}),
+      insecure: opts.insecure === true,
+      ...(maxUploadBytes !== undefined ? { maxUploadBytes } : {}),
+    });
+  } catch (err) {
+    await hosted?.close();
+    throw err;
+  }
   return {
     url: web.url,
     hostsCore: hosted !== null,
+    tls: tls !== undefined,
     async close() {
       await web.close();
       await hosted?.close();

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RpcClient, serveTransport, type Transport } from '../../../../src/core/api/rpc';
-import { startWebServer, uploadName, type WebServer } from '../../../../src/core/server/web';
+import { FailureLimiter, SessionStore, sha256 } from '../../../../src/core/server/web-auth';
+import { allowedHosts, cookieValues, requestTarget, startWebServer, uploadName, type WebServer } from '../../../../src/core/server/web';
 import { request } from '../../../support/http';
 
 let dir: string;
@@ -91,6 +93,24 @@ describe('web mode server', () => {
     expect(js.headers['content-type']).toMatch(/javascript/);
   });
 
+  it('never redirects the login elsewhere', async () => {
+    const token = new URL(server.url).searchParams.get('token')!;
+    for (const p of [`/.//evil.example/?token=${token}`, `/..//evil.example?token=${token}`]) {
+      const u = new URL(origin());
+      // The path exactly as written (a URL string would be normalised by the client first).
+      const r = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request({ host: u.hostname, port: u.port, path: p }, (res) => {
+          res.resume();
+          resolve(res);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(r.statusCode, p).toBe(303);
+      expect(r.headers.location, p).toBe('/');
+    }
+  });
+
   it('never serves files outside the UI folder', async () => {
     const c = await cookie();
     for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt']) {
@@ -164,4 +184,68 @@ describe('web mode server', () => {
     expect(fs.existsSync(saved)).toBe(true);
     expect(fs.existsSync(path.join(dir, 'secret.txt'))).toBe(true);
   });
+
+  it('ends a session left unused longer than the idle time', async () => {
+    const idle = await startWebServer({ host: '127.0.0.1', port: 0, staticDir: path.join(dir, 'ui'), onClient: () => undefined, sessionIdleMs: 400 });
+    try {
+      const o = new URL(idle.url).origin;
+      const login = await request(idle.url);
+      const c = (login.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+      expect(c.startsWith(`${idle.cookieName}=`)).toBe(true);
+      expect((await request(`${o}/`, { headers: { Cookie: c } })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 250));
+      // Use keeps it alive.
+      expect((await request(`${o}/`, { headers: { Cookie: c } })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await request(`${o}/`, { headers: { Cookie: c } })).status).toBe(401);
+    } finally {
+      await idle.close();
+    }
+  });
 });
+
+describe('web sessions and the guessing brake', () => {
+  it('a session store keeps hashes only, and a new token ends every session of the old one', () => {
+    const file = path.join(dir, 'sessions.json');
+    const log: string[] = [];
+    const a = new SessionStore({ file, tokenHash: sha256('one'), idleMs: 60_000, log: (l) => log.push(l) });
+    const id = a.create();
+    expect(fs.readFileSync(file, 'utf8')).not.toContain(id);
+    expect(new SessionStore({ file, tokenHash: sha256('one'), idleMs: 60_000, log: (l) => log.push(l) }).check(id).kind).toBe('ok');
+    const b = new SessionStore({ file, tokenHash: sha256('two'), idleMs: 60_000, log: (l) => log.push(l) });
+    // Ended, not unknown: a page left open from before is not counted as guessing.
+    expect(b.check(id).kind).toBe('ended');
+    expect(b.check('x'.repeat(43)).kind).toBe('unknown');
+    expect(log).toEqual([]);
+  });
+
+  it('lets a few failures through, then blocks for longer and longer, up to a cap, and forgets', () => {
+    const l = new FailureLimiter({ free: 3, firstBlockMs: 100, maxBlockMs: 1000, forgetMs: 5000 });
+    for (let i = 0; i < 3; i++) l.fail('a', 0);
+    expect(l.blockedFor('a', 0)).toBe(0);
+    l.fail('a', 0);
+    expect(l.blockedFor('a', 0)).toBe(100);
+    l.fail('a', 100);
+    expect(l.blockedFor('a', 100)).toBe(200);
+    for (let i = 0; i < 10; i++) l.fail('a', 300);
+    expect(l.blockedFor('a', 300)).toBe(1000);
+    expect(l.blockedFor('b', 300)).toBe(0);
+    l.fail('a', 10_000);
+    expect(l.blockedFor('a', 10_000)).toBe(0);
+  });
+
+  it('parses what clients send without throwing', () => {
+    expect(cookieValues('a=1; nestbox_x=%; nestbox_x=ok;=;;b', 'nestbox_x')).toEqual(['%', 'ok']);
+    for (const t of ['http://[/', '//evil/x', '/\\evil/x', '*', '', 'ftp://x/']) expect(requestTarget(t), t).toBeNull();
+    expect(requestTarget('http://elsewhere/a%zz?b=%')?.pathname).toBe('/a%zz');
+    expect(requestTarget('/x?token=1')?.searchParams.get('token')).toBe('1');
+    const hosts = allowedHosts('127.0.0.1', 8490, false, ['Box.Lan', 'other:9000', 'fe80::1']);
+    for (const h of ['127.0.0.1:8490', 'localhost:8490', '[::1]:8490', 'box.lan:8490', 'other:9000', '[fe80::1]:8490']) expect(hosts.has(h), h).toBe(true);
+    for (const h of ['127.0.0.1', 'evil:8490', 'box.lan', 'other:8490']) expect(hosts.has(h), h).toBe(false);
+  });
+
+  it('refuses to serve plain HTTP off loopback unless told --insecure', async () => {
+    await expect(startWebServer({ host: '0.0.0.0', port: 0, staticDir: path.join(dir, 'ui'), onClient: () => undefined })).rejects.toThrow(/--tls-cert FILE --tls-key FILE.*--insecure/);
+  });
+});
+
