@@ -114,11 +114,14 @@ describe('the core drives a real guest through its console', () => {
   });
 
   async function boot(): Promise<{ serial: SerialSession; log: string }> {
+    const before = (await client.call('vms.info', { ref: name })).serialLog;
+    // The serial log keeps earlier boots: wait for this boot's READY, not an old one.
+    const seen = fs.existsSync(before) ? (fs.readFileSync(before, 'utf8').match(new RegExp(READY.source, 'g')) ?? []).length : 0;
     const r = await client.call('vms.start', { ref: name });
     expect(r.vm.state).toBe('running');
     const serial = await SerialSession.open(client, name);
     const log = r.vm.serialLog;
-    await waitForFile(log, READY);
+    await waitForFile(log, READY, 90_000, seen + 1);
     await serial.run('echo SHELL-$((40+2))', /SHELL-42/);
     return { serial, log };
   }
