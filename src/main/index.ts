@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { portTransport, RpcClient } from '../core/api/rpc';
 import { validateChooseFileParams, validateOpenConsoleParams, PORT_CHANNEL, MENU_CHANNEL } from './ipc';
 import { planQuit, QUIT_BUTTONS, type QuitChoice } from './quit';
-import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, isAllowedNavigation, isTrustedSender, resolveAppFile, secureWebPreferences } from './security';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, guardFrameNavigation, guardSession, isAllowedNavigation, isTrustedSender, resolveAppFile, secureWebPreferences } from './security';
 import { loadWindowState, saveWindowState } from './windowState';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
@@ -179,8 +179,10 @@ function lockDown(): void {
     });
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
     contents.on('will-attach-webview', (ev) => ev.preventDefault());
+    guardFrameNavigation(contents);
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  guardSession(session.defaultSession);
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
     cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
