@@ -722,13 +722,11 @@ export class VmService {
         dependents.join('\n'),
       );
     }
-    // Its own base images (none has a clone left) go with its folder; the rows go first.
-    for (const b of this.d.clones.basesOf(row.uuid)) this.d.clones.removeBase(b.id);
     const under = this.d.clones.basesUnder(row.uuid);
     const trashed = keepFiles ? null : this.moveToTrash(row);
     crashPoint('delete:trashed');
     try {
-      this.d.vms.delete(row.uuid);
+      this.deleteRows(row.uuid);
     } catch (err) {
       if (trashed) fs.renameSync(trashed, row.dir);
       throw err;
@@ -738,8 +736,9 @@ export class VmService {
     // unless its files are kept (the kept overlay still needs it).
     for (const b of under) {
       if (keepFiles || this.d.clones.inUse(b.id)) continue;
-      fs.rmSync(b.file, { force: true });
+      // The row first: a kill in between leaves a stray file, never a row without its file.
       this.d.clones.removeBase(b.id);
+      fs.rmSync(b.file, { force: true });
     }
     fs.rmSync(this.d.layout.vmRunDir(row.uuid), { recursive: true, force: true });
     let removedDir = false;
@@ -769,6 +768,18 @@ export class VmService {
     }
   }
 
+  /**
+   * A deleted VM's row with its own base images' rows (none has a clone left; the files go
+   * with its folder), in one transaction.
+   */
+  private deleteRows(uuid: string): void {
+    this.d.vms.atomically(() => {
+      for (const b of this.d.clones.basesOf(uuid)) this.d.clones.removeBase(b.id);
+      crashPoint('delete:base-rows');
+      this.d.vms.delete(uuid);
+    });
+  }
+
   /** Completes deletes that a stopped core left half done (see `delete`). */
   private finishInterruptedDeletes(): void {
     const trash = this.d.layout.trashDir;
@@ -777,7 +788,7 @@ export class VmService {
       const row = this.d.vms.get(entry);
       if (row) {
         this.d.vms.clearRuntime(row.uuid);
-        this.d.vms.delete(row.uuid);
+        this.deleteRows(row.uuid);
       }
       fs.rmSync(path.join(trash, entry), { recursive: true, force: true });
       this.log(row?.uuid ?? entry, 'warning', 'reconcile', `finished deleting ${row ? `'${row.name}'` : `VM ${entry}`}, which was interrupted when the core stopped`);
