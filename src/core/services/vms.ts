@@ -31,6 +31,7 @@ import { attachHelperNics } from '../qemu/bridgehelper';
 import type { HostCapabilities } from '../qemu/host';
 import { resolveAccelerator } from '../qemu/host';
 import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
+import { LogRotator, logLimitsFromEnv, rotateIfLarge, runningLogs } from './logrotate';
 import { inspectImage } from '../storage/inspect';
 import { QemuImg } from '../storage/qemuimg';
 import { identifyImage } from '../storage/identify';
@@ -115,9 +116,14 @@ export class VmService {
   /** Clones, conversions, live snapshots and saves in flight, which `cancel` can stop. */
   readonly jobs: CancellableJobs;
 
+  /** Keeps the serial and QEMU logs of running VMs to a few MiB each (logrotate.ts). */
+  readonly logRotator: LogRotator;
+
   constructor(private readonly d: VmServiceDeps) {
     this.img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
     this.jobs = new CancellableJobs(d.jobs ?? null, d.bus);
+    this.logRotator = new LogRotator(() => runningLogs([...this.running.keys()], (u) => this.d.vms.get(u)?.dir), logLimitsFromEnv());
+    this.logRotator.start();
   }
 
   // ---------------------------------------------------------------- queries
@@ -886,6 +892,7 @@ export class VmService {
       } catch (err) {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
       }
+      for (const log of [files.serialLog, files.qemuLog]) rotateIfLarge(log, this.logRotator.limits);
       launched = await QemuProcess.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog });
       const proc = launched;
       this.d.vms.setRuntime({
