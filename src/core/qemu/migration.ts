@@ -110,12 +110,7 @@ export async function saveStateToFile(qmp: QmpClient, runDir: string, file: stri
   received.catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(sock, () => {
-      // QEMU may run as another user than the core (runas.ts): it needs write access to
-      // connect. The runtime directory (0700, QEMU's user) keeps everyone else out.
-      fs.chmodSync(sock, 0o666);
-      resolve();
-    });
+    server.listen(sock, () => resolve());
   });
 
   let stopProgress = () => {};

@@ -31,7 +31,6 @@ import { attachHelperNics } from '../qemu/bridgehelper';
 import type { HostCapabilities } from '../qemu/host';
 import { resolveAccelerator } from '../qemu/host';
 import { QemuProcess, type ExitInfo } from '../qemu/supervisor';
-import { prepareQemuUser } from '../qemu/runas';
 import { LogRotator, logLimitsFromEnv, rotateIfLarge, runningLogs } from './logrotate';
 import { inspectImage } from '../storage/inspect';
 import { QemuImg } from '../storage/qemuimg';
@@ -894,13 +893,7 @@ export class VmService {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
       }
       for (const log of [files.serialLog, files.qemuLog]) rotateIfLarge(log, this.logRotator.limits);
-      const user = prepareQemuUser(
-        this.d.layout.dataDir,
-        row.dir,
-        row.config.disks.map((d) => ({ file: resolveDiskPath(row.dir, d.file), readOnly: d.readOnly, ...(d.backing ? { backing: d.backing.file } : {}) })),
-        row.config.cdroms.flatMap((c) => (c.iso ? [c.iso] : [])),
-      );
-      launched = await QemuProcess.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog, user });
+      launched = await QemuProcess.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog });
       const proc = launched;
       this.d.vms.setRuntime({
         vmUuid: row.uuid,

@@ -33,9 +33,7 @@ export function ensurePrivateDir(dir: string): void {
     if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
       throw new NestboxError('IO_ERROR', `${dir} belongs to another user; refusing to put sockets there`);
     }
-    // Traverse-only for others (0711) still counts as private: when Nestbox runs as root,
-    // QEMU runs as another user that must reach its runtime folder (qemu/runas.ts).
-    if ((st.mode & 0o066) !== 0) fs.chmodSync(dir, st.mode & 0o711);
+    if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   }
 }
 
