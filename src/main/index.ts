@@ -10,7 +10,7 @@ import { portTransport, RpcClient } from '../core/api/rpc';
 import { handleInvoke, handleSend } from './ipc';
 import { CHOOSE_FILE_CHANNEL, MENU_CHANNEL, OPEN_CONSOLE_CHANNEL, PORT_CHANNEL, type MainToRenderer, type MenuCommand } from './ipc-contract';
 import { planQuit, QUIT_BUTTONS, type QuitChoice } from './quit';
-import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, isAllowedNavigation, resolveAppFile, secureWebPreferences } from './security';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, guardFrameNavigation, guardSession, isAllowedNavigation, resolveAppFile, secureWebPreferences } from './security';
 import { loadWindowState, saveWindowState } from './windowState';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
@@ -197,8 +197,10 @@ function lockDown(): void {
     });
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
     contents.on('will-attach-webview', (ev) => ev.preventDefault());
+    guardFrameNavigation(contents);
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+  guardSession(session.defaultSession);
   session.defaultSession.webRequest.onHeadersReceived((details, cb) => {
     cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });

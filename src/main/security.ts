@@ -91,3 +91,50 @@ export function resolveAppFile(url: string, rendererDir: string, join: (...p: st
   if (!file.startsWith(rootWithSep) || file === rootWithSep) return null;
   return file;
 }
+
+/**
+ * Chromium asks the session's permission *check* handler, not the request handler, before
+ * it exposes some capabilities at all (`navigator.permissions.query`, clipboard, HID,
+ * serial, USB device lists): without one, those checks answer "granted" by default. The UI
+ * needs no browser permission, so every check is denied.
+ */
+export function denyPermissionCheck(): boolean {
+  return false;
+}
+
+/** What `will-frame-navigate` tells about a navigation (the fields the guard reads). */
+export interface FrameNavigation {
+  readonly url: string;
+  readonly isMainFrame: boolean;
+}
+
+/**
+ * `will-navigate` only fires for the main frame. `will-frame-navigate` also fires for
+ * subframes (an injected iframe navigating itself to `file://` or the web). The UI has no
+ * frames of its own, so a subframe may never navigate; the main frame only within the app.
+ */
+export function isAllowedFrameNavigation(nav: FrameNavigation): boolean {
+  return nav.isMainFrame && isAllowedNavigation(nav.url);
+}
+
+/** The parts of an Electron session the guards below need (kept structural: no Electron import). */
+export interface GuardableSession {
+  setPermissionCheckHandler(handler: (...args: unknown[]) => boolean): void;
+}
+
+/** The parts of an Electron WebContents the guards below need. */
+export interface GuardableContents {
+  on(event: 'will-frame-navigate', listener: (details: FrameNavigation & { preventDefault(): void }) => void): unknown;
+}
+
+/** Installs the permission check handler on a session. */
+export function guardSession(session: GuardableSession): void {
+  session.setPermissionCheckHandler(denyPermissionCheck);
+}
+
+/** Installs the frame navigation guard on a web contents. */
+export function guardFrameNavigation(contents: GuardableContents): void {
+  contents.on('will-frame-navigate', (details) => {
+    if (!isAllowedFrameNavigation(details)) details.preventDefault();
+  });
+}

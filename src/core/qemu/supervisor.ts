@@ -88,7 +88,8 @@ export function logTail(logFile: string, offset: number, maxLines = 4): string {
     const fd = fs.openSync(logFile, 'r');
     try {
       const size = fs.fstatSync(fd).size;
-      const start = Math.max(offset, size - 16 * 1024);
+      // A log rotated since `offset` was taken (logrotate.ts) starts again from 0.
+      const start = Math.max(offset > size ? 0 : offset, size - 16 * 1024);
       const buf = Buffer.alloc(Math.max(0, size - start));
       fs.readSync(fd, buf, 0, buf.length, start);
       return buf

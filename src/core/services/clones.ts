@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CloneSpec, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
+import { crashPoint } from './faults';
 import type { DiskConfig, VmConfig } from '../domain/config';
 import { ConfigError, parseVmConfig, validateName } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
@@ -146,8 +147,8 @@ export class CloneService {
           const file2 = path.join(src.dir, 'bases', `${(snap?.id ?? id).slice(0, 8)}-${d.id}.qcow2`);
           await img.exportQcow2(from, d.format, file2, opts);
           fs.chmodSync(file2, 0o444);
+          // Its row is written with the clone's, in one transaction, below.
           b = { id, ownerUuid: src.uuid, snapshotId: snap?.id ?? null, diskId: d.id, file: file2, createdAt: new Date().toISOString() };
-          this.d.clones.insertBase(b);
           madeBases.push(b);
         }
         done++;
@@ -173,8 +174,18 @@ export class CloneService {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
       }
       if (this.d.vmRepo.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
-      this.d.vmRepo.insert(config, dir, 'poweredOff');
-      for (const l of links) this.d.clones.link(uuid, l.diskId, l.baseId);
+      const made = config;
+      // New bases, the VM and its links: all or nothing, or a killed core could leave a
+      // linked clone with no link row, whose base would later be freed under it.
+      this.d.vmRepo.atomically(() => {
+        for (const b of madeBases) {
+          this.d.clones.insertBase(b);
+          crashPoint('clone:base-rows');
+        }
+        this.d.vmRepo.insert(made, dir, 'poweredOff');
+        crashPoint('clone:vm-row');
+        for (const l of links) this.d.clones.link(uuid, l.diskId, l.baseId);
+      });
     } catch (err) {
       job.fail(err);
       // Nothing half-made stays behind: the clone's folder and any base made for it.

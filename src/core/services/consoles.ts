@@ -11,9 +11,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { SerialLog } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { RUNTIME_FILES } from '../qemu/argv';
+import { logGenerations } from './logrotate';
 import type { SerialHub } from './serial';
 
 export interface StreamSink {
@@ -78,29 +80,80 @@ export async function openVncStream(runDir: string, sink: StreamSink): Promise<O
   };
 }
 
-/** The serial log on disk: its tail, or the lines matching a plain-text query. */
-export function readSerialLog(file: string, query: string | undefined, maxBytes = 64 * 1024): SerialLog {
-  if (!fs.existsSync(file)) return { path: file, size: 0, text: '', matches: [], truncated: false };
-  const size = fs.statSync(file).size;
+/**
+ * A VM's log on disk (serial or QEMU's), over its rotated generations as one text (see
+ * logrotate.ts): its tail, or the lines matching a plain-text query. Read in chunks, so
+ * memory stays bounded whatever the size of the files.
+ */
+export async function readSerialLog(file: string, query: string | undefined, maxBytes = 64 * 1024): Promise<SerialLog> {
+  const files = logGenerations(file);
+  const sizes = files.map((f) => {
+    try {
+      return fs.statSync(f).size;
+    } catch {
+      return 0;
+    }
+  });
+  const size = sizes.reduce((a, b) => a + b, 0);
+  if (files.length === 0) return { path: file, size: 0, text: '', matches: [], truncated: false };
   if (!query) {
     const len = Math.min(size, Math.max(1024, Math.min(maxBytes, 4 * 1024 * 1024)));
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buf = Buffer.alloc(len);
-      fs.readSync(fd, buf, 0, len, size - len);
-      return { path: file, size, text: buf.toString('utf8'), matches: [], truncated: len < size };
-    } finally {
-      fs.closeSync(fd);
+    const parts: Buffer[] = [];
+    let want = len;
+    for (let i = files.length - 1; i >= 0 && want > 0; i--) {
+      const take = Math.min(want, sizes[i]!);
+      parts.unshift(await readRange(files[i]!, sizes[i]! - take, take));
+      want -= take;
     }
+    return { path: file, size, text: Buffer.concat(parts).toString('utf8'), matches: [], truncated: len < size };
   }
-  // Searching reads the whole log (bounded): logs are text, and grows slowly.
-  const limit = 256 * 1024 * 1024;
-  const text = fs.readFileSync(file, { encoding: 'utf8', flag: 'r' }).slice(0, limit);
   const needle = query.toLowerCase();
   const matches: { line: number; text: string }[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length && matches.length < 1000; i++) {
-    if (lines[i]!.toLowerCase().includes(needle)) matches.push({ line: i + 1, text: lines[i]!.replace(/\r$/, '') });
+  const limit = 256 * 1024 * 1024;
+  let scanned = 0;
+  let lineNo = 1;
+  let pending = '';
+  const decoder = new StringDecoder('utf8');
+  const consider = (line: string) => {
+    if (matches.length < 1000 && line.toLowerCase().includes(needle)) matches.push({ line: lineNo, text: line.replace(/\r$/, '') });
+    lineNo++;
+  };
+  outer: for (let i = 0; i < files.length; i++) {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(files[i]!, 'r');
+    } catch {
+      continue; // rotated away meanwhile
+    }
+    try {
+      const buf = Buffer.alloc(256 * 1024);
+      // Only what the file held when the search began: a log growing meanwhile is not chased.
+      for (let pos = 0; pos < sizes[i]!; ) {
+        const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, sizes[i]! - pos), pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        scanned += bytesRead;
+        const lines = (pending + decoder.write(buf.subarray(0, bytesRead))).split('\n');
+        pending = lines.pop()!;
+        for (const l of lines) consider(l);
+        if (matches.length >= 1000 || scanned >= limit) break outer;
+      }
+    } finally {
+      await handle.close();
+    }
   }
+  pending += decoder.end();
+  if (matches.length < 1000) consider(pending);
   return { path: file, size, text: '', matches, truncated: matches.length >= 1000 || size > limit };
+}
+
+async function readRange(file: string, start: number, length: number): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buf, 0, length, start);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }

@@ -256,6 +256,7 @@ export class Core {
     // Running jobs end (qemu-img is stopped, partial files removed) before the database closes.
     void this.jobs.cancelAll();
     this.monitor.stop();
+    this.vms.logRotator.stop();
     this.vms.detachAll();
     this.network.internal.close();
     this.db.close();

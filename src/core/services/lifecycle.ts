@@ -27,6 +27,7 @@ import type { VmConfigs } from './vmconfigs';
 import type { VmConsoles } from './vmconsoles';
 import type { VmDeletes } from './vmdelete';
 import type { Running, VmRegistry } from './vmregistry';
+import { rotateIfLarge, type LogLimits } from './logrotate';
 
 /** Starts QEMU processes and finds those a previous core left running (injected so services can be tested without QEMU). */
 export interface QemuLauncher {
@@ -52,6 +53,8 @@ export interface LifecycleDeps {
   readonly accelChoice: () => AcceleratorChoice;
   /** Checks that the host allows the VM's network attachments; returns warnings or throws. */
   readonly preflight?: (config: VmConfig) => string[];
+  /** How large the serial and QEMU logs may grow (logrotate.ts); rotated before each start too. */
+  readonly logLimits: LogLimits;
 }
 
 export class LifecycleService {
@@ -176,6 +179,7 @@ export class LifecycleService {
       } catch (err) {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
       }
+      for (const log of [files.serialLog, files.qemuLog]) rotateIfLarge(log, this.d.logLimits);
       launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog });
       const proc = launched;
       this.d.vms.setRuntime({

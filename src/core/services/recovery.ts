@@ -172,9 +172,11 @@ async function recoverVm(d: RecoveryDeps, row: VmRow): Promise<void> {
     const present = [...tags.values()].some((set) => set.has(s.tag));
     if (present) continue;
     const children = rows.filter((c) => c.parentId === s.id).map((c) => ({ id: c.id, parentId: s.parentId }));
-    d.snapshots.remove(s.id, children);
-    const cur = d.vmRepo.get(row.uuid);
-    if (cur?.currentSnapshot === s.id) d.vmRepo.setCurrentSnapshot(row.uuid, s.parentId);
+    d.vmRepo.atomically(() => {
+      d.snapshots.remove(s.id, children);
+      const cur = d.vmRepo.get(row.uuid);
+      if (cur?.currentSnapshot === s.id) d.vmRepo.setCurrentSnapshot(row.uuid, s.parentId);
+    });
     d.vms.log(row.uuid, 'warning', 'reconcile', `snapshot '${s.name}' of '${row.name}' is on none of its disks any more (a delete was cut short); it was removed from the list`);
   }
   if (!qemu) clearSnapshotWork(row.dir);

@@ -224,11 +224,14 @@ export class SnapshotService {
         throw err;
       }
     }
-    this.d.repo.insert(
-      { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto, ramFile: streamed },
-      thumbnail,
-    );
-    this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
+    this.d.vmRepo.atomically(() => {
+      this.d.repo.insert(
+        { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto, ramFile: streamed },
+        thumbnail,
+      );
+      crashPoint('snapshot:row');
+      this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
+    });
     clearSnapshotWork(row.dir);
     this.d.vms.log(row.uuid, 'info', 'snapshot', `took snapshot '${snapName}' of '${row.name}'${live ? ' (with RAM)' : ''}`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
@@ -335,19 +338,24 @@ export class SnapshotService {
       }
       const stateMissing = snap.ramFile && !looksLikeStateFile(snapshotStateFile(row.dir, snap.tag));
       for (const f of cov.files) await this.d.img.snapshot(f, 'apply', snap.tag);
-      if (row.state === 'saved') {
-        fs.rmSync(vmFiles(row.dir).savedState, { force: true });
-        this.d.vmRepo.setPendingLoadvm(row.uuid, null);
-        this.d.vms.apply(row.uuid, { type: 'stateDiscarded' });
-      }
-      this.d.vmRepo.updateConfig({ ...snap.config, name: row.name, description: row.config.description, group: row.config.group });
-      if (snap.withRam && !stateMissing) {
-        this.d.vmRepo.setPendingLoadvm(row.uuid, snap.tag);
-        this.d.vms.apply(row.uuid, { type: 'snapshotStateRestored' });
-      }
+      const discardSaved = row.state === 'saved';
+      // The config, the saved-state flag and the current-snapshot pointer change together.
+      this.d.vmRepo.atomically(() => {
+        if (discardSaved) {
+          this.d.vmRepo.setPendingLoadvm(row.uuid, null);
+          this.d.vms.apply(row.uuid, { type: 'stateDiscarded' });
+        }
+        this.d.vmRepo.updateConfig({ ...snap.config, name: row.name, description: row.config.description, group: row.config.group });
+        crashPoint('snapshot-restore:config');
+        if (snap.withRam && !stateMissing) {
+          this.d.vmRepo.setPendingLoadvm(row.uuid, snap.tag);
+          this.d.vms.apply(row.uuid, { type: 'snapshotStateRestored' });
+        }
+        this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.id);
+      });
+      if (discardSaved) fs.rmSync(vmFiles(row.dir).savedState, { force: true });
       if (stateMissing) {
         const warning = `the RAM state of snapshot '${snap.name}' is missing or damaged (${snapshotStateFile(row.dir, snap.tag)}); its disks and settings were restored, and '${row.name}' will boot afresh`;
-        this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.id);
         this.d.vms.log(row.uuid, 'warning', 'snapshot-restored', warning);
         this.d.bus.emit('vm.changed', { uuid: row.uuid });
         return this.d.vms.result(row.uuid, [warning]);
@@ -543,9 +551,12 @@ export class SnapshotService {
       });
     }
     const all = this.d.repo.list(row.uuid);
-    this.d.repo.remove(snap.id, reparentOnDelete(all, snap.id).updates);
+    this.d.vmRepo.atomically(() => {
+      this.d.repo.remove(snap.id, reparentOnDelete(all, snap.id).updates);
+      crashPoint('snapshot-delete:row');
+      if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
+    });
     if (snap.ramFile) fs.rmSync(snapshotStateFile(row.dir, snap.tag), { force: true });
-    if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
     clearSnapshotWork(row.dir);
     this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted snapshot '${snap.name}' of '${row.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });

@@ -34,13 +34,11 @@ export class VmDeletes {
         dependents.join('\n'),
       );
     }
-    // Its own base images (none has a clone left) go with its folder; the rows go first.
-    for (const b of this.reg.d.clones.basesOf(row.uuid)) this.reg.d.clones.removeBase(b.id);
     const under = this.reg.d.clones.basesUnder(row.uuid);
     const trashed = keepFiles ? null : this.moveToTrash(row);
     crashPoint('delete:trashed');
     try {
-      this.vms.delete(row.uuid);
+      this.deleteRows(row.uuid);
     } catch (err) {
       if (trashed) fs.renameSync(trashed, row.dir);
       throw err;
@@ -50,8 +48,9 @@ export class VmDeletes {
     // unless its files are kept (the kept overlay still needs it).
     for (const b of under) {
       if (keepFiles || this.reg.d.clones.inUse(b.id)) continue;
-      fs.rmSync(b.file, { force: true });
+      // The row first: a kill in between leaves a stray file, never a row without its file.
       this.reg.d.clones.removeBase(b.id);
+      fs.rmSync(b.file, { force: true });
     }
     fs.rmSync(this.reg.d.layout.vmRunDir(row.uuid), { recursive: true, force: true });
     let removedDir = false;
@@ -63,6 +62,18 @@ export class VmDeletes {
     this.reg.log(row.uuid, 'info', 'deleted', `deleted '${row.name}'${keepFiles ? ` (files kept in ${row.dir})` : ''}`);
     this.reg.d.bus.emit('vm.removed', { uuid: row.uuid });
     return { uuid: row.uuid, removedDir };
+  }
+
+  /**
+   * A deleted VM's row with its own base images' rows (none has a clone left; the files go
+   * with its folder), in one transaction.
+   */
+  private deleteRows(uuid: string): void {
+    this.vms.atomically(() => {
+      for (const b of this.reg.d.clones.basesOf(uuid)) this.reg.d.clones.removeBase(b.id);
+      crashPoint('delete:base-rows');
+      this.vms.delete(uuid);
+    });
   }
 
   /** Moves a VM's folder to trash/<uuid> (null when it is elsewhere on another file system). */
@@ -89,7 +100,7 @@ export class VmDeletes {
       const row = this.vms.get(entry);
       if (row) {
         this.vms.clearRuntime(row.uuid);
-        this.vms.delete(row.uuid);
+        this.deleteRows(row.uuid);
       }
       fs.rmSync(path.join(trash, entry), { recursive: true, force: true });
       this.reg.log(row?.uuid ?? entry, 'warning', 'reconcile', `finished deleting ${row ? `'${row.name}'` : `VM ${entry}`}, which was interrupted when the core stopped`);

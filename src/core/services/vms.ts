@@ -24,6 +24,7 @@ import { VmConfigs } from './vmconfigs';
 import { VmConsoles } from './vmconsoles';
 import { VmDeletes } from './vmdelete';
 import { VmRegistry } from './vmregistry';
+import { LogRotator, logLimitsFromEnv, runningLogs } from './logrotate';
 
 export { randomMac } from './vmconfigs';
 
@@ -53,6 +54,8 @@ export class VmService {
   readonly states: StateFiles;
   readonly consoles: VmConsoles;
   readonly deletes: VmDeletes;
+  /** Keeps the serial and QEMU logs of running VMs to a few MiB each (logrotate.ts). */
+  readonly logRotator: LogRotator;
 
   constructor(d: VmServiceDeps) {
     const img = d.host.qemu ? new QemuImg(d.host.qemu.imgBinary) : null;
@@ -73,7 +76,10 @@ export class VmService {
       accelChoice: d.accelChoice,
       ...(d.launcher ? { launcher: d.launcher } : {}),
       ...(d.preflight ? { preflight: d.preflight } : {}),
+      logLimits: logLimitsFromEnv(),
     });
+    this.logRotator = new LogRotator(() => runningLogs([...reg.running.keys()], (u) => d.vms.get(u)?.dir), logLimitsFromEnv());
+    this.logRotator.start();
   }
 
   get jobs(): JobService {

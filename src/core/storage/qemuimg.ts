@@ -1,15 +1,16 @@
 /**
- * qemu-img, always with an explicit format and, for images from outside, under CPU-time and
- * address-space limits (a hostile header must not make it spin or eat the host's memory).
+ * qemu-img, always with an explicit format and always under CPU-time, address-space and
+ * wall-clock limits (limits.ts): a hostile header must not make it spin or eat the host's memory.
  * Long commands run cancellable (an AbortSignal ends qemu-img: SIGTERM, then SIGKILL) and
  * report their progress from `-p`; whatever they were writing is removed when they fail.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DiskFormat } from '../domain/config';
 import { NestboxError } from '../api/errors';
 import { opt } from '../qemu/argv';
+import { IMAGE_TOOL_LIMITS, limitFailure, limitedCommand, type ImageToolLimits, type LimitClass } from './limits';
 import { isNoSpace, ProgressParser } from './progress';
 
 export interface ImageInfo {
@@ -32,116 +33,127 @@ export interface RunControl {
 
 export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
 
-const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => fs.existsSync(p));
-const LIMITS = ['--cpu=30', `--as=${2 * 1024 * 1024 * 1024}`];
-
-function exec(binary: string, args: readonly string[], opts: { limited?: boolean; timeoutMs?: number } = {}): Promise<string> {
-  const [cmd, argv] = opts.limited && PRLIMIT ? [PRLIMIT, [...LIMITS, '--', binary, ...args]] : [binary, [...args]];
-  return new Promise((resolve, reject) => {
-    execFile(cmd, argv, { timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        const msg = String(stderr).trim().split('\n').pop() || (err.killed ? 'it was stopped after its time limit' : err.message);
-        reject(new NestboxError(isNoSpace(String(stderr)) ? 'NO_SPACE' : 'IO_ERROR', `qemu-img failed: ${msg}`, `${binary} ${args.join(' ')}\n${String(stderr)}`));
-      } else resolve(String(stdout));
-    });
-  });
+interface Finished {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  readonly cancelled: boolean;
 }
 
 /**
- * Runs qemu-img with `-p` and reports its percentage; an aborted signal ends it (SIGTERM)
- * and rejects with CANCELLED.
+ * The one place qemu-img is spawned: under the limits of `cls` (see limits.ts), killed at
+ * the deadline, cancellable (SIGTERM, then SIGKILL). `onStdout` receives stdout as it comes
+ * (progress); the rest is kept, bounded.
  */
-function execProgress(binary: string, args: readonly string[], onProgress: (pct: number) => void, signal?: AbortSignal): Promise<void> {
+function spawnLimited(
+  binary: string,
+  args: readonly string[],
+  limits: ImageToolLimits,
+  opts: { signal?: AbortSignal; onStdout?: (chunk: string) => boolean } = {},
+): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
+    if (opts.signal?.aborted) {
       reject(new NestboxError('CANCELLED', 'cancelled'));
       return;
     }
-    const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmd = limitedCommand(binary, args, limits);
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], env: cmd.env });
+    let stdout = '';
     let stderr = '';
+    let timedOut = false;
     let cancelled = false;
+    let killTimer: NodeJS.Timeout | null = null;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limits.wallMs);
+    deadline.unref();
     const onAbort = () => {
       cancelled = true;
       child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      killTimer.unref();
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
-      const all = [...chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
-      const last = all.at(-1);
-      if (last) onProgress(Number(last[1]));
+      if (opts.onStdout?.(chunk)) return;
+      if (stdout.length < 16 * 1024 * 1024) stdout += chunk;
     });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(new NestboxError('IO_ERROR', `qemu-img failed: ${err.message}`));
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 64 * 1024) stderr += chunk;
     });
-    child.on('close', (code) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (cancelled) reject(new NestboxError('CANCELLED', 'cancelled'));
-      else if (code === 0) resolve();
-      else reject(new NestboxError('IO_ERROR', `qemu-img failed: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`, `${binary} ${args.join(' ')}\n${stderr}`));
+    const cleanup = () => {
+      clearTimeout(deadline);
+      if (killTimer) clearTimeout(killTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (e) => {
+      cleanup();
+      reject(new NestboxError('HOST_UNSUPPORTED', `qemu-img could not be run: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      cleanup();
+      resolve({ code, signal, stdout, stderr, timedOut, cancelled: cancelled || !!opts.signal?.aborted });
     });
   });
 }
 
+/** The error for a qemu-img that did not succeed: a limit it hit, a full disk, or its own last line. */
+function failure(binary: string, args: readonly string[], limits: ImageToolLimits, r: Finished, output?: string): NestboxError {
+  if (r.cancelled) return new NestboxError('CANCELLED', 'cancelled');
+  const detail = `${binary} ${args.join(' ')}\n${r.stderr}`;
+  const limited = limitFailure(limits, r.signal, r.stderr, r.timedOut);
+  const last = r.stderr.trim().split('\n').pop() || `it exited with ${r.signal ?? r.code}`;
+  if (isNoSpace(r.stderr) || r.signal === 'SIGXFSZ') {
+    const where = output ? path.dirname(output) : 'the target';
+    return new NestboxError('NO_SPACE', `there is not enough space on the disk holding ${where} (qemu-img: ${last})${output ? '; the partial file was removed' : ''}`, detail);
+  }
+  if (limited) return new NestboxError('IMAGE_REJECTED', limited, detail);
+  return new NestboxError('IO_ERROR', `qemu-img failed: ${last}`, detail);
+}
+
 export class QemuImg {
-  constructor(readonly binary: string) {}
+  /** `limits` replaces the caps of some classes (tests use tiny ones to prove they bite). */
+  constructor(
+    readonly binary: string,
+    private readonly limits: Partial<Record<LimitClass, ImageToolLimits>> = {},
+  ) {}
+
+  private limitsOf(cls: LimitClass): ImageToolLimits {
+    return this.limits[cls] ?? IMAGE_TOOL_LIMITS[cls];
+  }
+
+  /** A short command under `cls`'s limits: its stdout, or the error. */
+  private async exec(args: readonly string[], cls: LimitClass, output?: string): Promise<string> {
+    const limits = this.limitsOf(cls);
+    const r = await spawnLimited(this.binary, args, limits);
+    if (r.code === 0) return r.stdout;
+    if (output) await fs.promises.rm(output, { force: true });
+    throw failure(this.binary, args, limits, r, output);
+  }
 
   /**
    * Runs a long qemu-img command. Progress comes from -p on stdout; the command ends early
    * when `signal` aborts (CANCELLED). A full disk is NO_SPACE, with the partial file gone.
    */
-  run(args: readonly string[], ctl: RunControl = {}): Promise<string> {
-    return new Promise((resolve, reject) => {
-      if (ctl.signal?.aborted) {
-        reject(new NestboxError('CANCELLED', 'cancelled'));
-        return;
-      }
-      const child = spawn(this.binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const parser = new ProgressParser();
-      let stdout = '';
-      let stderr = '';
-      let killTimer: NodeJS.Timeout | null = null;
-      const onAbort = () => {
-        child.kill('SIGTERM');
-        killTimer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        killTimer.unref();
-      };
-      ctl.signal?.addEventListener('abort', onAbort, { once: true });
-      child.stdout.setEncoding('utf8');
-      child.stderr.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
+  async run(args: readonly string[], ctl: RunControl = {}, cls: LimitClass = 'bulk'): Promise<string> {
+    const limits = this.limitsOf(cls);
+    const parser = new ProgressParser();
+    const r = await spawnLimited(this.binary, args, limits, {
+      ...(ctl.signal ? { signal: ctl.signal } : {}),
+      onStdout: (chunk) => {
         const pct = parser.feed(chunk);
         if (pct !== null) ctl.onProgress?.(pct);
-        else if (stdout.length < 1024 * 1024) stdout += chunk;
-      });
-      child.stderr.on('data', (chunk: string) => {
-        if (stderr.length < 64 * 1024) stderr += chunk;
-      });
-      const finish = (err: NestboxError | null) => {
-        ctl.signal?.removeEventListener('abort', onAbort);
-        if (killTimer) clearTimeout(killTimer);
-        if (!err) {
-          resolve(stdout);
-          return;
-        }
-        if (ctl.output) fs.rmSync(ctl.output, { force: true });
-        reject(err);
-      };
-      child.on('error', (e) => finish(new NestboxError('HOST_UNSUPPORTED', `qemu-img could not be run: ${e.message}`)));
-      child.on('close', (code, sig) => {
-        if (ctl.signal?.aborted) return finish(new NestboxError('CANCELLED', 'cancelled'));
-        if (code === 0) return finish(null);
-        const last = stderr.trim().split('\n').pop() || `it exited with ${sig ?? code}`;
-        const detail = `${this.binary} ${args.join(' ')}\n${stderr}`;
-        if (isNoSpace(stderr) || sig === 'SIGXFSZ') {
-          const where = ctl.output ? path.dirname(ctl.output) : 'the target';
-          return finish(new NestboxError('NO_SPACE', `there is not enough space on the disk holding ${where} (qemu-img: ${last}); the partial file was removed`, detail));
-        }
-        finish(new NestboxError('IO_ERROR', `qemu-img failed: ${last}`, detail));
-      });
+        return pct !== null;
+      },
     });
+    if (r.code === 0 && !r.cancelled) return r.stdout;
+    if (ctl.output) fs.rmSync(ctl.output, { force: true });
+    throw failure(this.binary, args, limits, r, ctl.output);
   }
 
   async create(file: string, format: 'qcow2' | 'raw', sizeBytes: number, preallocation: Preallocation = 'off', ctl: RunControl = {}): Promise<void> {
@@ -151,7 +163,7 @@ export class QemuImg {
   }
 
   async info(file: string, format: DiskFormat | 'raw'): Promise<ImageInfo> {
-    const out = await exec(this.binary, ['info', '-f', format, '--force-share', '--output=json', file], { limited: true, timeoutMs: 30_000 });
+    const out = await this.exec(['info', '-f', format, '--force-share', '--output=json', file], 'inspect');
     let j: Record<string, unknown>;
     try {
       j = JSON.parse(out) as Record<string, unknown>;
@@ -177,21 +189,22 @@ export class QemuImg {
    * "repaired" behind the user's back.
    */
   async check(file: string, format: 'qcow2' | 'vdi' | 'vhdx' = 'qcow2', repair = true): Promise<{ corruptions: number; leaksFixed: number; leaks: number }> {
-    const run = (fix: boolean) =>
-      new Promise<{ corruptions: number; leaks: number; leaksFixed: number }>((resolve, reject) => {
-        const args = ['check', ...(fix ? ['-r', 'leaks'] : []), '-f', format, '--output=json', file];
-        execFile(this.binary, args, { timeout: 600_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-          // Exit codes 2 (corruptions) and 3 (leaks) still print the JSON report.
-          try {
-            const j = JSON.parse(String(stdout)) as { corruptions?: number; leaks?: number; 'leaks-fixed'?: number; 'check-errors'?: number };
-            if ((j['check-errors'] ?? 0) > 0) throw new Error(`${j['check-errors']} check errors`);
-            resolve({ corruptions: j.corruptions ?? 0, leaks: j.leaks ?? 0, leaksFixed: j['leaks-fixed'] ?? 0 });
-          } catch (e) {
-            const why = String(stderr).trim().split('\n').pop() || (e as Error).message || err?.message;
-            reject(new NestboxError('IO_ERROR', `qemu-img could not check ${file}: ${why}`));
-          }
-        });
-      });
+    const limits = this.limitsOf('check');
+    const run = async (fix: boolean): Promise<{ corruptions: number; leaks: number; leaksFixed: number }> => {
+      const args = ['check', ...(fix ? ['-r', 'leaks'] : []), '-f', format, '--output=json', file];
+      const r = await spawnLimited(this.binary, args, limits);
+      const limited = limitFailure(limits, r.signal, r.stderr, r.timedOut);
+      if (limited) throw new NestboxError('IMAGE_REJECTED', limited, `${this.binary} ${args.join(' ')}\n${r.stderr}`);
+      // Exit codes 2 (corruptions) and 3 (leaks) still print the JSON report.
+      try {
+        const j = JSON.parse(r.stdout) as { corruptions?: number; leaks?: number; 'leaks-fixed'?: number; 'check-errors'?: number };
+        if ((j['check-errors'] ?? 0) > 0) throw new Error(`${j['check-errors']} check errors`);
+        return { corruptions: j.corruptions ?? 0, leaks: j.leaks ?? 0, leaksFixed: j['leaks-fixed'] ?? 0 };
+      } catch (e) {
+        const why = r.stderr.trim().split('\n').pop() || (e as Error).message || `exit ${r.signal ?? r.code}`;
+        throw new NestboxError('IO_ERROR', `qemu-img could not check ${file}: ${why}`);
+      }
+    };
     const first = await run(false);
     if (!repair || first.corruptions > 0 || first.leaks === 0) return first;
     return run(true);
@@ -199,7 +212,7 @@ export class QemuImg {
 
   /** Tags of the internal snapshots in a qcow2 image (read with --force-share). */
   async snapshotTags(file: string): Promise<string[]> {
-    const out = await exec(this.binary, ['info', '-f', 'qcow2', '--force-share', '--output=json', file], { limited: true, timeoutMs: 30_000 });
+    const out = await this.exec(['info', '-f', 'qcow2', '--force-share', '--output=json', file], 'inspect');
     try {
       const j = JSON.parse(out) as { snapshots?: { name?: unknown }[] };
       return (j.snapshots ?? []).map((s) => String(s.name));
@@ -212,7 +225,7 @@ export class QemuImg {
   async snapshot(file: string, action: 'create' | 'apply' | 'delete', tag: string): Promise<void> {
     const flag = action === 'create' ? '-c' : action === 'apply' ? '-a' : '-d';
     // `qemu-img snapshot` has no -f: name the driver through --image-opts so nothing is probed.
-    await exec(this.binary, ['snapshot', '-q', '--image-opts', flag, tag, `driver=qcow2,file.driver=file,file.filename=${opt(file)}`]);
+    await this.exec(['snapshot', '-q', '--image-opts', flag, tag, `driver=qcow2,file.driver=file,file.filename=${opt(file)}`], 'inspect');
   }
 
   /**
@@ -228,29 +241,23 @@ export class QemuImg {
   ): Promise<void> {
     await fs.promises.mkdir(path.dirname(dst), { recursive: true });
     const args = ['convert', '-f', srcFormat, ...(opts.shared ? ['-U'] : []), ...(opts.snapshot ? ['-l', `snapshot.name=${opt(opts.snapshot)}`] : []), '-O', 'qcow2', src, dst];
-    try {
-      if (opts.onProgress || opts.signal) await execProgress(this.binary, [args[0]!, '-p', ...args.slice(1)], opts.onProgress ?? (() => undefined), opts.signal);
-      else await exec(this.binary, [args[0]!, '-q', ...args.slice(1)], { timeoutMs: 12 * 3600_000 });
-    } catch (err) {
-      await fs.promises.rm(dst, { force: true });
-      throw err;
-    }
+    const progress = opts.onProgress || opts.signal;
+    await this.run([args[0]!, progress ? '-p' : '-q', ...args.slice(1)], {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      output: dst,
+    });
   }
 
   /** A new qcow2 overlay on a base image Nestbox made, with the base's format written in. */
   async createOverlay(dst: string, base: string): Promise<void> {
     await fs.promises.mkdir(path.dirname(dst), { recursive: true });
-    try {
-      await exec(this.binary, ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst]);
-    } catch (err) {
-      await fs.promises.rm(dst, { force: true });
-      throw err;
-    }
+    await this.exec(['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, dst], 'inspect', dst);
   }
 
   /** Internal snapshots of a qcow2 image and the RAM state each holds (read with --force-share). */
   async snapshots(file: string): Promise<{ name: string; vmStateSize: number }[]> {
-    const out = await exec(this.binary, ['info', '-f', 'qcow2', '--force-share', '--output=json', file], { timeoutMs: 30_000 });
+    const out = await this.exec(['info', '-f', 'qcow2', '--force-share', '--output=json', file], 'inspect');
     const j = JSON.parse(out) as { snapshots?: { name?: string; 'vm-state-size'?: number }[] };
     return (j.snapshots ?? []).map((x) => ({ name: String(x.name ?? ''), vmStateSize: Number(x['vm-state-size'] ?? 0) }));
   }
@@ -274,6 +281,6 @@ export class QemuImg {
   }
 
   async resize(file: string, format: DiskFormat, sizeBytes: number, shrink: boolean): Promise<void> {
-    await this.run(['resize', '-q', '-f', format, ...(shrink ? ['--shrink'] : []), file, String(sizeBytes)]);
+    await this.run(['resize', '-q', '-f', format, ...(shrink ? ['--shrink'] : []), file, String(sizeBytes)], {}, 'inspect');
   }
 }

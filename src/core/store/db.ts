@@ -172,6 +172,16 @@ export class VmRepository {
     parsedConfigs.get(this.db)?.delete(uuid);
   }
 
+  /**
+   * Runs `fn` as one SQLite transaction on the connection every repository of this core
+   * shares: a change made of several statements (a clone's VM row and its links, a snapshot
+   * row and the current-snapshot pointer) is all there or not there after a crash. Nests as
+   * a savepoint inside another transaction. `fn` must be synchronous.
+   */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   setCurrentSnapshot(uuid: string, snapshotId: string | null): void {
     this.db.prepare('UPDATE vms SET current_snapshot = ? WHERE uuid = ?').run(snapshotId, uuid);
   }

@@ -93,4 +93,16 @@ describe('electron-builder.yml', () => {
   it('builds an NSIS installer on Windows', () => {
     expect(targetNames(config.win?.target)).toEqual(['nsis']);
   });
+
+  it("flips Electron's fuses: no run-as-node, NODE_OPTIONS or inspect flags; app.asar only, integrity-checked", () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      onlyLoadAppFromAsar: true,
+      enableEmbeddedAsarIntegrityValidation: true,
+      enableCookieEncryption: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
+  });
 });

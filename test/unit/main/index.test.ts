@@ -426,6 +426,30 @@ describe('every web contents is locked down', () => {
     listener({ url: 'https://x/' }, cb2);
     expect(cb2).toHaveBeenCalledWith({ responseHeaders: { 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
+
+  it('denies every permission check (not only requests)', async () => {
+    await boot();
+    const setCheck = fake.module.session.defaultSession.setPermissionCheckHandler;
+    expect(setCheck).toHaveBeenCalledTimes(1);
+    const check = setCheck.mock.calls[0]![0] as (wc: unknown, perm: string, origin: string, details: unknown) => boolean;
+    for (const perm of ['media', 'clipboard-read', 'clipboard-sanitized-write', 'hid', 'serial', 'usb', 'notifications']) {
+      expect(check(onlyWindow().webContents, perm, 'app://nestbox', {}), perm).toBe(false);
+    }
+  });
+
+  it('prevents any frame navigation except the main frame within the app', async () => {
+    const wc = await contents();
+    const nav = (url: string, isMainFrame: boolean) => {
+      const ev = fakeEvent();
+      wc.emit('will-frame-navigate', { url, isMainFrame, preventDefault: ev.preventDefault });
+      return ev.defaultPrevented();
+    };
+    expect(nav('app://nestbox/index.html', true)).toBe(false);
+    expect(nav('https://example.com/', true)).toBe(true);
+    expect(nav('file:///etc/passwd', true)).toBe(true);
+    expect(nav('app://nestbox/index.html', false)).toBe(true);
+    expect(nav('https://example.com/', false)).toBe(true);
+  });
 });
 
 describe('the app:// protocol', () => {

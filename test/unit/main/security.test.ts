@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   APP_ORIGIN,
   CONTENT_SECURITY_POLICY,
+  denyPermissionCheck,
+  guardFrameNavigation,
+  guardSession,
+  isAllowedFrameNavigation,
   isAllowedNavigation,
   isTrustedSender,
   resolveAppFile,
@@ -228,5 +232,32 @@ describe('CONTENT_SECURITY_POLICY', () => {
 
   it('is a single header value (no newlines that could split it)', () => {
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/[\r\n]/);
+  });
+});
+
+describe('permission checks and frame navigation', () => {
+  it('denies every permission check', () => {
+    expect(denyPermissionCheck()).toBe(false);
+    let installed: ((...args: unknown[]) => boolean) | null = null;
+    guardSession({ setPermissionCheckHandler: (h) => (installed = h) });
+    expect(installed).not.toBeNull();
+    expect(installed!({}, 'media', 'app://nestbox', {})).toBe(false);
+  });
+
+  it('lets only the main frame navigate, and only within the app', () => {
+    expect(isAllowedFrameNavigation({ url: 'app://nestbox/index.html', isMainFrame: true })).toBe(true);
+    for (const url of ['https://example.com/', 'file:///etc/passwd', 'app://evil/', 'javascript:alert(1)', 'app://x@nestbox/']) {
+      expect(isAllowedFrameNavigation({ url, isMainFrame: true }), url).toBe(false);
+    }
+    expect(isAllowedFrameNavigation({ url: 'app://nestbox/index.html', isMainFrame: false })).toBe(false);
+  });
+
+  it('the guard prevents what it does not allow', () => {
+    let listener: ((d: { url: string; isMainFrame: boolean; preventDefault(): void }) => void) | null = null;
+    guardFrameNavigation({ on: (_e, l) => (listener = l) });
+    let prevented = 0;
+    listener!({ url: 'https://example.com/', isMainFrame: true, preventDefault: () => prevented++ });
+    listener!({ url: 'app://nestbox/index.html', isMainFrame: true, preventDefault: () => prevented++ });
+    expect(prevented).toBe(1);
   });
 });
