@@ -558,6 +558,29 @@ class UploadRefused extends Error {
   }
 }
 
+/** Bodies up to this size are read (and dropped) before a refusal is answered. */
+const DRAIN_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Refuses an upload before its body was read. A small body is read and dropped first, so the
+ * client, still sending, gets the answer instead of a reset connection (EPIPE); a large one is
+ * answered at once and the connection closed. Either way nothing of it is kept.
+ */
+function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, declared: number | undefined, status: number, error: string): void {
+  if (declared === undefined || declared > DRAIN_LIMIT || req.readableEnded) return answer(res, status, error, true);
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    answer(res, status, error, true);
+  };
+  const timer = setTimeout(finish, 5_000);
+  req.on('end', finish);
+  req.on('error', finish);
+  req.resume();
+}
+
 async function freeBytes(dir: string): Promise<number> {
   const st = await fs.promises.statfs(dir);
   return st.bavail * st.bsize;
@@ -591,10 +614,10 @@ async function handleUpload(
   const lengthHeader = req.headers['content-length'];
   const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (declared !== undefined && !Number.isSafeInteger(declared)) return answer(res, 400, 'the Content-Length is not a size', true);
-  if (declared !== undefined && declared > maxUpload) return answer(res, 413, tooBig(declared, maxUpload), true);
+  if (declared !== undefined && declared > maxUpload) return refuseBody(req, res, declared, 413, tooBig(declared, maxUpload));
   await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
   const free = await freeBytes(dir);
-  if (free < (declared ?? 0) + freeFloor) return answer(res, 507, noRoom(dir, declared, freeFloor, free), true);
+  if (free < (declared ?? 0) + freeFloor) return refuseBody(req, res, declared, 507, noRoom(dir, declared, freeFloor, free));
 
   const partial = path.join(dir, `.upload-${crypto.randomBytes(12).toString('hex')}.partial`);
   let received = 0;
