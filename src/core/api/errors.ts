@@ -30,6 +30,12 @@ export const ERROR_CODES = [
   'SNAPSHOTS_UNSUPPORTED',
   /** The core was stopped (killed, power cut) while the job ran; what it had half made was removed. */
   'INTERRUPTED',
+  /** A libvirt host cannot be reached (down, refused the connection or the authentication). */
+  'HOST_UNREACHABLE',
+  /** The engine (a libvirt host) cannot do what was asked; the message names the host and the capability. */
+  'UNSUPPORTED',
+  /** libvirt refused the operation; the message is libvirt's own error line, with the host named. */
+  'FAILED',
   'INTERNAL',
 ] as const;
 

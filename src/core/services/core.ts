@@ -2,7 +2,7 @@
  * The core: one per data directory. It owns the database, the host's capabilities and the
  * VMs' QEMU processes, and turns RPC calls from any transport into service calls.
  */
-import type { AcceleratorChoice, ApiEvents, CreateVmSpec, ModifyVmSpec, EventName, HostInfo, MethodName } from '../api/contract';
+import type { AcceleratorChoice, ApiEvents, CreateVmSpec, ModifyVmSpec, EventName, HostInfo, MethodName, VmSummary, HostSpec } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
@@ -23,7 +23,12 @@ import { JobJournal, sweepInterruptedJobs } from './jobjournal';
 import { MediaService } from './media';
 import { OvaService } from './ova';
 import { resolveDiskPath } from '../qemu/argv';
-import { openSerialStream, openVncStream, readSerialLog, type OpenStream, type StreamSink } from './consoles';
+import { readSerialLog, type OpenStream, type StreamSink } from './consoles';
+import { HostService } from './hosts';
+import { HostRepository } from '../store/hosts';
+import { LocalEngine } from '../engines/local';
+import type { VmEngine } from '../engines/engine';
+import { LibvirtConnection } from '../libvirt';
 
 export const NESTBOX_VERSION = '0.1.0';
 
@@ -96,6 +101,14 @@ const MODIFY_FIELDS: Record<keyof ModifyVmSpec, FieldType> = {
   firmware: 'string', display: 'string', resources: 'object', autoSnapshots: 'number',
 };
 
+const HOST_FIELDS: Record<keyof HostSpec, FieldType> = { name: 'string', uri: 'string', peerUri: 'string|null', migrateAddr: 'string|null' };
+
+/** Methods whose `ref` may name a libvirt host's VM (`HOST:VM`); the others are this computer's only. */
+const ROUTED: ReadonlySet<string> = new Set([
+  'vms.info', 'vms.start', 'vms.pause', 'vms.resume', 'vms.reset', 'vms.shutdown', 'vms.powerOff', 'vms.saveState', 'vms.delete',
+  'vms.screenshot', 'vms.cancel', 'vms.migrate', 'snapshots.list', 'snapshots.take', 'snapshots.restore', 'snapshots.delete', 'console.open',
+]);
+
 export class Core {
   readonly bus = new EventBus();
   readonly vms: VmService;
@@ -109,6 +122,9 @@ export class Core {
   readonly clones: CloneService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
+  readonly hosts: HostService;
+  /** This computer as a VM engine (the direct-QEMU services behind the engine seam). */
+  readonly local: LocalEngine;
   private closed = false;
 
   private constructor(
@@ -166,6 +182,41 @@ export class Core {
       bus: this.bus,
     });
     this.vms.beforeStart = (uuid) => this.snapshots.beforeStart(uuid);
+    this.local = new LocalEngine({
+      vms: this.vms,
+      snapshots: this.snapshots,
+      beforeStart: (ref) => {
+        const row = this.vms.resolve(ref);
+        this.media.assertNotBusy(row.config.disks.map((d) => resolveDiskPath(row.dir, d.file)));
+      },
+    });
+    this.hosts = new HostService({
+      repo: new HostRepository(db),
+      bus: this.bus,
+      jobs: this.jobs,
+      log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
+      connect: (uri) => new LibvirtConnection(uri),
+    });
+  }
+
+  /** The engine a VM reference names (`HOST:VM` a libvirt host's VM, anything else this computer's) and the VM's name there. */
+  route(ref: string): { engine: VmEngine; vm: string } {
+    const r = this.hosts.parseRef(ref);
+    return r.kind === 'host' ? { engine: this.hosts.engine(r.host), vm: r.vm } : { engine: this.local, vm: r.ref };
+  }
+
+  /** A ref of a method only this computer's VMs have: a host VM's ref is a clear UNSUPPORTED. */
+  private localOnly(ref: unknown, method: string): void {
+    if (typeof ref !== 'string' || !ref.includes(':')) return;
+    const r = this.hosts.parseRef(ref);
+    if (r.kind === 'host') throw new NestboxError('UNSUPPORTED', `host '${r.host}' cannot do ${method} for its VMs (Nestbox offers it for this computer's VMs only)`);
+  }
+
+  /** `vms.list`: this computer's VMs, then each host's (or one host's; 'local' is this computer). */
+  listVms(host: string | undefined): VmSummary[] {
+    if (host === undefined) return [...this.vms.list(), ...this.hosts.vms()];
+    if (host.toLowerCase() === 'local') return this.vms.list();
+    return this.hosts.vms(host);
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -191,6 +242,7 @@ export class Core {
     core.media.sync();
     await core.network.reattachAll();
     core.monitor.start();
+    core.hosts.start();
     return core;
   }
 
@@ -276,40 +328,72 @@ export class Core {
       if (this.closed) throw new NestboxError('BUSY', 'the Nestbox core is shutting down');
       const p = obj(params);
       const m = method as MethodName;
+      if (!ROUTED.has(m)) this.localOnly(p['ref'], m);
       switch (m) {
         case 'host.info':
           return this.hostInfo();
         case 'vms.list':
-          return this.vms.list();
-        case 'vms.info':
-          return this.vms.info(str(p, 'ref'));
+          if (p['host'] !== undefined && typeof p['host'] !== 'string') throw new NestboxError('INVALID_ARGUMENT', "'host' must be a host name");
+          return this.listVms(p['host'] as string | undefined);
+        case 'vms.info': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.info(r.vm);
+        }
         case 'vms.create':
           return this.vms.create(spec(p, 'vms.create', CREATE_FIELDS) as never);
         case 'vms.modify':
           return this.vms.modify(str(p, 'ref'), spec(p['changes'], 'vms.modify changes', MODIFY_FIELDS) as never);
         case 'vms.start': {
-          const row = this.vms.resolve(str(p, 'ref'));
-          this.media.assertNotBusy(row.config.disks.map((d) => resolveDiskPath(row.dir, d.file)));
-          return this.vms.start(str(p, 'ref'));
+          const r = this.route(str(p, 'ref'));
+          return r.engine.start(r.vm);
         }
-        case 'vms.pause':
-          return this.vms.pause(str(p, 'ref'));
-        case 'vms.resume':
-          return this.vms.resume(str(p, 'ref'));
-        case 'vms.reset':
-          return this.vms.reset(str(p, 'ref'));
-        case 'vms.shutdown':
-          return this.vms.shutdown(str(p, 'ref'), optNum(p, 'timeoutS'));
-        case 'vms.powerOff':
-          return this.vms.powerOff(str(p, 'ref'));
-        case 'vms.saveState':
-          return this.vms.saveState(str(p, 'ref'));
+        case 'vms.pause': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.pause(r.vm);
+        }
+        case 'vms.resume': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.resume(r.vm);
+        }
+        case 'vms.reset': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.reset(r.vm);
+        }
+        case 'vms.shutdown': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.shutdown(r.vm, optNum(p, 'timeoutS'));
+        }
+        case 'vms.powerOff': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.powerOff(r.vm);
+        }
+        case 'vms.saveState': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.saveState(r.vm);
+        }
         case 'vms.discardState':
           return this.vms.discardState(str(p, 'ref'));
-        case 'vms.delete':
-          return this.vms.delete(str(p, 'ref'), p['keepFiles'] === true);
-        case 'vms.screenshot':
-          return this.vms.screenshot(str(p, 'ref'));
+        case 'vms.delete': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.delete(r.vm, { keepStorage: p['keepFiles'] === true });
+        }
+        case 'vms.screenshot': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.screenshot(r.vm);
+        }
+        case 'vms.migrate':
+          return this.hosts.migrate(p as never);
+        case 'hosts.list':
+          return this.hosts.list();
+        case 'hosts.add':
+          return this.hosts.add(spec(p, 'hosts.add', HOST_FIELDS) as never);
+        case 'hosts.update':
+          return this.hosts.update(str(p, 'name'), spec(p['changes'], 'hosts.update changes', HOST_FIELDS) as never);
+        case 'hosts.remove':
+          this.hosts.remove(str(p, 'name'));
+          return null;
+        case 'hosts.info':
+          return this.hosts.info(str(p, 'name'));
         case 'network.addForward':
           return this.network.addForward(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, obj(p['rule']) as never);
         case 'network.removeForward':
@@ -327,14 +411,22 @@ export class Core {
           return this.network.removeNic(str(p, 'ref'), str(p, 'nic'));
         case 'network.newMac':
           return this.network.newMac();
-        case 'snapshots.list':
-          return this.snapshots.list(str(p, 'ref'));
-        case 'snapshots.take':
-          return this.snapshots.take(str(p, 'ref'), str(p, 'name'), typeof p['description'] === 'string' ? p['description'] : '');
-        case 'snapshots.restore':
-          return this.snapshots.restore(str(p, 'ref'), str(p, 'id'));
-        case 'snapshots.delete':
-          return this.snapshots.delete(str(p, 'ref'), str(p, 'id'));
+        case 'snapshots.list': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.listSnapshots(r.vm);
+        }
+        case 'snapshots.take': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.takeSnapshot(r.vm, str(p, 'name'), typeof p['description'] === 'string' ? p['description'] : '');
+        }
+        case 'snapshots.restore': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.restoreSnapshot(r.vm, str(p, 'id'));
+        }
+        case 'snapshots.delete': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.deleteSnapshot(r.vm, str(p, 'id'));
+        }
         case 'snapshots.deleteBranch':
           return this.snapshots.deleteBranch(str(p, 'ref'), str(p, 'id'));
         case 'snapshots.previewDelete':
@@ -346,8 +438,10 @@ export class Core {
             linked: p['linked'] === true,
             keepMacs: p['keepMacs'] === true,
           });
-        case 'vms.cancel':
-          return this.vms.cancel(str(p, 'ref'));
+        case 'vms.cancel': {
+          const r = this.route(str(p, 'ref'));
+          return r.engine.cancel(r.vm);
+        }
         case 'vms.convertDisk':
           return this.vms.convertDisk(str(p, 'ref'), typeof p['disk'] === 'string' && p['disk'] !== '' ? p['disk'] : undefined);
         case 'snapshots.update':
@@ -383,14 +477,9 @@ export class Core {
             },
             congested,
           };
-          if (channel === 'serial') {
-            const { hub } = this.vms.serialHub(ref);
-            streams.set(stream, openSerialStream(hub, sink));
-          } else if (channel === 'vnc') {
-            streams.set(stream, await openVncStream(this.vms.vncRunDir(ref), sink));
-          } else {
-            throw new NestboxError('INVALID_ARGUMENT', `unknown console channel '${channel}' (serial or vnc)`);
-          }
+          if (channel !== 'serial' && channel !== 'vnc') throw new NestboxError('INVALID_ARGUMENT', `unknown console channel '${channel}' (serial or vnc)`);
+          const r = this.route(ref);
+          streams.set(stream, await r.engine.openConsole(r.vm, channel, sink));
           return { stream };
         }
         case 'console.write': {
@@ -509,6 +598,7 @@ export class Core {
     // Running jobs end (qemu-img is stopped, partial files removed) before the database closes.
     void this.jobs.cancelAll();
     this.monitor.stop();
+    this.hosts.close();
     this.vms.detachAll();
     this.network.internal.close();
     this.db.close();

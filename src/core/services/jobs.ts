@@ -7,7 +7,7 @@
  * keeps its outcome so a client that connects later (or `jobs.wait`) can still read it.
  */
 import crypto from 'node:crypto';
-import type { JobInfo, JobKind } from '../api/contract';
+import type { JobInfo, JobKind, MigrateProgressInfo } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
@@ -22,6 +22,8 @@ export interface JobContext {
    * core killed in the middle can remove it on its next start.
    */
   made(what: { outputs?: readonly string[]; vmUuid?: string }): void;
+  /** A migration's data figures, sent with the job's next `job.progress`. */
+  migration(figures: MigrateProgressInfo, percent: number): void;
 }
 
 /** What a job will create, written to the journal before it starts. */
@@ -30,6 +32,8 @@ export interface JobPlan {
   readonly outputs?: readonly string[];
   /** The name of the VM the job will create. */
   readonly vmName?: string;
+  /** The UUID of the VM the job works on (a migration). */
+  readonly vm?: string;
 }
 
 interface Entry {
@@ -65,7 +69,7 @@ export class JobService {
   start(kind: JobKind, title: string, target: string | undefined, fn: (ctx: JobContext) => Promise<unknown>, plan: JobPlan = {}): JobInfo {
     const id = crypto.randomUUID();
     const abort = new AbortController();
-    const info: JobInfo = { id, kind, title, state: 'running', percent: 0, startedAt: new Date().toISOString(), ...(target ? { target } : {}) };
+    const info: JobInfo = { id, kind, title, state: 'running', percent: 0, startedAt: new Date().toISOString(), ...(target ? { target } : {}), ...(plan.vm ? { vm: plan.vm } : {}) };
     // Before anything is touched: a core killed from here on leaves a row its successor reads.
     this.journal?.begin({ id, kind, title, target, ...(plan.outputs ? { outputs: plan.outputs } : {}), vmName: plan.vmName, startedAt: info.startedAt });
     let lastWhole = 0;
@@ -81,6 +85,12 @@ export class JobService {
         if (kind === 'convert' || kind === 'import') crashPoint(`job:${kind}:progress`);
       },
       made: (what) => this.journal?.note(id, what),
+      migration: (figures, percent) => {
+        const e = this.jobs.get(id);
+        if (!e || e.info.state !== 'running') return;
+        lastWhole = Math.floor(Math.max(0, Math.min(100, percent)));
+        this.update(e, { percent: lastWhole, migration: figures });
+      },
     };
     const done = (async (): Promise<JobInfo> => {
       // Let the caller have the job's id before anything happens.
