@@ -200,9 +200,11 @@ export class Core {
   }
 
   /** The engine a VM reference names (`HOST:VM` a libvirt host's VM, anything else this computer's) and the VM's name there. */
-  route(ref: string): { engine: VmEngine; vm: string } {
+  async route(ref: string): Promise<{ engine: VmEngine; vm: string }> {
     const r = this.hosts.parseRef(ref);
-    return r.kind === 'host' ? { engine: this.hosts.engine(r.host), vm: r.vm } : { engine: this.local, vm: r.ref };
+    if (r.kind === 'local') return { engine: this.local, vm: r.ref };
+    await this.hosts.settled(r.host);
+    return { engine: this.hosts.engine(r.host), vm: r.vm };
   }
 
   /** A ref of a method only this computer's VMs have: a host VM's ref is a clear UNSUPPORTED. */
@@ -213,10 +215,10 @@ export class Core {
   }
 
   /** `vms.list`: this computer's VMs, then each host's (or one host's; 'local' is this computer). */
-  listVms(host: string | undefined): VmSummary[] {
-    if (host === undefined) return [...this.vms.list(), ...this.hosts.vms()];
-    if (host.toLowerCase() === 'local') return this.vms.list();
-    return this.hosts.vms(host);
+  async listVms(host: string | undefined): Promise<VmSummary[]> {
+    if (host !== undefined && host.toLowerCase() === 'local') return this.vms.list();
+    await this.hosts.settled(host);
+    return host === undefined ? [...this.vms.list(), ...this.hosts.vms()] : this.hosts.vms(host);
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -336,7 +338,7 @@ export class Core {
           if (p['host'] !== undefined && typeof p['host'] !== 'string') throw new NestboxError('INVALID_ARGUMENT', "'host' must be a host name");
           return this.listVms(p['host'] as string | undefined);
         case 'vms.info': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.info(r.vm);
         }
         case 'vms.create':
@@ -344,46 +346,48 @@ export class Core {
         case 'vms.modify':
           return this.vms.modify(str(p, 'ref'), spec(p['changes'], 'vms.modify changes', MODIFY_FIELDS) as never);
         case 'vms.start': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.start(r.vm);
         }
         case 'vms.pause': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.pause(r.vm);
         }
         case 'vms.resume': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.resume(r.vm);
         }
         case 'vms.reset': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.reset(r.vm);
         }
         case 'vms.shutdown': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.shutdown(r.vm, optNum(p, 'timeoutS'));
         }
         case 'vms.powerOff': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.powerOff(r.vm);
         }
         case 'vms.saveState': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.saveState(r.vm);
         }
         case 'vms.discardState':
           return this.vms.discardState(str(p, 'ref'));
         case 'vms.delete': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.delete(r.vm, { keepStorage: p['keepFiles'] === true });
         }
         case 'vms.screenshot': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.screenshot(r.vm);
         }
         case 'vms.migrate':
+          await this.hosts.settled();
           return this.hosts.migrate(p as never);
         case 'hosts.list':
+          await this.hosts.settled();
           return this.hosts.list();
         case 'hosts.add':
           return this.hosts.add(spec(p, 'hosts.add', HOST_FIELDS) as never);
@@ -393,6 +397,7 @@ export class Core {
           this.hosts.remove(str(p, 'name'));
           return null;
         case 'hosts.info':
+          await this.hosts.settled(str(p, 'name'));
           return this.hosts.info(str(p, 'name'));
         case 'network.addForward':
           return this.network.addForward(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, obj(p['rule']) as never);
@@ -412,19 +417,19 @@ export class Core {
         case 'network.newMac':
           return this.network.newMac();
         case 'snapshots.list': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.listSnapshots(r.vm);
         }
         case 'snapshots.take': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.takeSnapshot(r.vm, str(p, 'name'), typeof p['description'] === 'string' ? p['description'] : '');
         }
         case 'snapshots.restore': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.restoreSnapshot(r.vm, str(p, 'id'));
         }
         case 'snapshots.delete': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.deleteSnapshot(r.vm, str(p, 'id'));
         }
         case 'snapshots.deleteBranch':
@@ -439,7 +444,7 @@ export class Core {
             keepMacs: p['keepMacs'] === true,
           });
         case 'vms.cancel': {
-          const r = this.route(str(p, 'ref'));
+          const r = await this.route(str(p, 'ref'));
           return r.engine.cancel(r.vm);
         }
         case 'vms.convertDisk':
@@ -478,7 +483,7 @@ export class Core {
             congested,
           };
           if (channel !== 'serial' && channel !== 'vnc') throw new NestboxError('INVALID_ARGUMENT', `unknown console channel '${channel}' (serial or vnc)`);
-          const r = this.route(ref);
+          const r = await this.route(ref);
           streams.set(stream, await r.engine.openConsole(r.vm, channel, sink));
           return { stream };
         }

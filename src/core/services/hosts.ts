@@ -79,6 +79,8 @@ class HostLink implements HostHandle {
   readonly migrations = new Map<string, string>();
   readonly engine: LibvirtEngine;
   private closed = false;
+  /** Settles when the first connection attempt has (either way): a short-lived CLI waits for it. */
+  firstAttempt: Promise<void> = Promise.resolve();
 
   constructor(
     public row: HostRow,
@@ -365,8 +367,22 @@ export class HostService {
     for (const row of this.d.repo.list()) {
       const link = new HostLink(row, this.d);
       this.links.set(row.name.toLowerCase(), link);
-      void link.connect();
+      link.firstAttempt = link.connect();
     }
+  }
+
+  /**
+   * Waits (at most `maxMs`) for hosts still making their first connection, so a command run
+   * right after the core started (the CLI hosts one per command) sees them connected rather
+   * than "connecting"; an unreachable host costs at most `maxMs`.
+   */
+  async settled(host?: string, maxMs = 10_000): Promise<void> {
+    const links = host === undefined ? [...this.links.values()] : [this.link(host)];
+    const waiting = links.filter((l) => l.status === 'connecting').map((l) => l.firstAttempt);
+    if (waiting.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(waiting), new Promise<void>((r) => (timer = setTimeout(r, maxMs)))]);
+    clearTimeout(timer);
   }
 
   private link(name: string): HostLink {
