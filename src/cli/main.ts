@@ -20,6 +20,7 @@ import { connectOrHost, hostCore, type CoreConnection, type HostedCore } from '.
 import { connectUnix } from '../core/server/socket';
 import { startWebServer } from '../core/server/web';
 import { DataLayout, defaultDataDir } from '../core/store/paths';
+import { HOST_USAGE, HostUsageError, hostCommand, migrateCommand, vmRows } from './commands/hosts';
 
 const USAGE = `Usage: nestbox <command> [options]
 
@@ -97,7 +98,9 @@ Global options:
   --home DIR     data directory (default: $NESTBOX_HOME or the platform's app-data folder)
   -h, --help     this help
 
-VMs are named by name or UUID.`;
+VMs are named by name or UUID.
+
+${HOST_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -585,6 +588,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       branch: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'auto-snapshots': { type: 'string' },
+      'peer-uri': { type: 'string' },
+      'migrate-addr': { type: 'string' },
+      uri: { type: 'string' },
+      to: { type: 'string' },
+      offline: { type: 'boolean' },
+      'copy-storage': { type: 'boolean' },
+      unsafe: { type: 'boolean' },
+      'max-downtime': { type: 'string' },
+      bandwidth: { type: 'string' },
     },
   });
   const [cmd, ...args] = positionals;
@@ -610,7 +622,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network', 'stats', 'balloon', 'clone', 'convert-disk', 'cancel'];
+  const known = ['list', 'create', 'info', 'modify', 'start', 'pause', 'resume', 'reset', 'shutdown', 'poweroff', 'savestate', 'discardstate', 'delete', 'serial', 'screenshot', 'log', 'host', 'setting', 'snapshot', 'portforward', 'link', 'media', 'disk', 'import', 'export', 'attach', 'detach', 'jobs', 'nic', 'network', 'stats', 'balloon', 'clone', 'convert-disk', 'cancel', 'migrate'];
   if (!known.includes(cmd)) throw new UsageError(`unknown command '${cmd}' (see nestbox --help)`);
 
   const conn: CoreConnection = await connectOrHost({ dataDir: home });
@@ -618,13 +630,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'list': {
-        const vms: readonly VmSummary[] = await c.call('vms.list', {});
+        const vms: readonly VmSummary[] = await c.call('vms.list', o.host !== undefined ? { host: o.host } : {});
         if (o.json) out(JSON.stringify(vms, null, 2));
-        else if (vms.length === 0) out('No VMs yet. Create one with: nestbox create NAME --iso PATH');
-        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
+        else if (vms.length === 0) out(o.host !== undefined ? `No VMs on '${o.host}'.` : 'No VMs yet. Create one with: nestbox create NAME --iso PATH');
+        else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vmRows(vms)]));
         return 0;
       }
+      case 'migrate':
+        return await migrateCommand(c, args, o);
       case 'host': {
+        if (args.length > 0) return await hostCommand(c, args[0]!, args.slice(1), o);
         const h = await c.call('host.info', {});
         if (o.json) out(JSON.stringify(h, null, 2));
         else {
@@ -1142,7 +1157,7 @@ export function run(): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      if (err instanceof UsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+      if (err instanceof UsageError || err instanceof HostUsageError || (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
         process.stderr.write(`nestbox: ${(err as Error).message}\n`);
         process.exitCode = 2;
         return;

@@ -101,6 +101,8 @@ const MODIFY_FIELDS: Record<keyof ModifyVmSpec, FieldType> = {
   firmware: 'string', display: 'string', resources: 'object', autoSnapshots: 'number',
 };
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const HOST_FIELDS: Record<keyof HostSpec, FieldType> = { name: 'string', uri: 'string', peerUri: 'string|null', migrateAddr: 'string|null' };
 
 /** Methods whose `ref` may name a libvirt host's VM (`HOST:VM`); the others are this computer's only. */
@@ -202,16 +204,37 @@ export class Core {
   /** The engine a VM reference names (`HOST:VM` a libvirt host's VM, anything else this computer's) and the VM's name there. */
   async route(ref: string): Promise<{ engine: VmEngine; vm: string }> {
     const r = this.hosts.parseRef(ref);
-    if (r.kind === 'local') return { engine: this.local, vm: r.ref };
+    if (r.kind === 'local') {
+      if (UUID_RE.test(r.ref) && !this.localExists(r.ref)) {
+        const h = this.hosts.findByUuid(r.ref);
+        if (h) return { engine: this.hosts.engine(h.host), vm: h.vm };
+      }
+      return { engine: this.local, vm: r.ref };
+    }
     await this.hosts.settled(r.host);
     return { engine: this.hosts.engine(r.host), vm: r.vm };
   }
 
+  private localExists(ref: string): boolean {
+    try {
+      this.vms.resolve(ref);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** A ref of a method only this computer's VMs have: a host VM's ref is a clear UNSUPPORTED. */
   private localOnly(ref: unknown, method: string): void {
-    if (typeof ref !== 'string' || !ref.includes(':')) return;
-    const r = this.hosts.parseRef(ref);
-    if (r.kind === 'host') throw new NestboxError('UNSUPPORTED', `host '${r.host}' cannot do ${method} for its VMs (Nestbox offers it for this computer's VMs only)`);
+    if (typeof ref !== 'string') return;
+    let host: string | null = null;
+    if (ref.includes(':')) {
+      const r = this.hosts.parseRef(ref);
+      if (r.kind === 'host') host = r.host;
+    } else if (UUID_RE.test(ref) && !this.localExists(ref)) {
+      host = this.hosts.findByUuid(ref)?.host ?? null;
+    }
+    if (host !== null) throw new NestboxError('UNSUPPORTED', `host '${host}' cannot do ${method} for its VMs (Nestbox offers it for this computer's VMs only)`);
   }
 
   /** `vms.list`: this computer's VMs, then each host's (or one host's; 'local' is this computer). */

@@ -400,6 +400,16 @@ export class HostService {
     return rule(() => parseVmRef(ref, this.isHost));
   }
 
+  /** The host VM with this UUID (clients that keep a VM's UUID, as the renderer does, name host VMs by it too). */
+  findByUuid(uuid: string): { host: string; vm: string } | null {
+    const low = uuid.toLowerCase();
+    for (const l of this.links.values()) {
+      const v = l.summaries().find((x) => x.uuid === low);
+      if (v) return { host: l.name, vm: v.uuid };
+    }
+    return null;
+  }
+
   engine(host: string): LibvirtEngine {
     return this.link(host).engine;
   }
