@@ -30,11 +30,11 @@ export const ERROR_CODES = [
   'SNAPSHOTS_UNSUPPORTED',
   /** The core was stopped (killed, power cut) while the job ran; what it had half made was removed. */
   'INTERRUPTED',
-  /** A libvirt host cannot be reached (down, refused the connection or the authentication). */
+  /** A libvirt host could not be reached (down, refused the connection or the login, did not answer in time). */
   'HOST_UNREACHABLE',
-  /** The engine (a libvirt host) cannot do what was asked; the message names the host and the capability. */
+  /** The engine or host cannot do this (a libvirt host without the feature); the message names host and capability. */
   'UNSUPPORTED',
-  /** libvirt refused the operation; the message is libvirt's own error line, with the host named. */
+  /** The other side (a libvirt host) refused or failed the operation; the message is its own error line. */
   'FAILED',
   'INTERNAL',
 ] as const;

@@ -1,10 +1,10 @@
 /**
- * A small, strict XML reader for OVF descriptors. It has no DTD support at all: a document
+ * A small, strict XML reader for OVF descriptors and libvirt's domain/pool/volume XML. It has no DTD support at all: a document
  * with a DOCTYPE (and so any entity declaration, internal or external) is refused, and only
  * the five predefined entities and character references are expanded. Nothing is fetched,
  * nothing expands exponentially, and depth and size are bounded.
  */
-import { NestboxError } from '../api/errors';
+import { NestboxError, type ErrorCode } from '../api/errors';
 
 export interface XmlElement {
   /** The qualified name as written, e.g. "ovf:Disk". */
@@ -18,8 +18,17 @@ export interface XmlElement {
 export const XML_MAX_BYTES = 4 * 1024 * 1024;
 const MAX_DEPTH = 64;
 
+/** Who is reading: the error code and what the document is, for the message. */
+export interface XmlContext {
+  readonly code: ErrorCode;
+  readonly what: string;
+}
+
+const OVF_CONTEXT: XmlContext = { code: 'IMAGE_REJECTED', what: 'the OVF descriptor' };
+let context: XmlContext = OVF_CONTEXT;
+
 const fail = (msg: string): never => {
-  throw new NestboxError('IMAGE_REJECTED', `the OVF descriptor is not acceptable XML: ${msg}`);
+  throw new NestboxError(context.code, `${context.what} is not acceptable XML: ${msg}`);
 };
 
 const NAME = /[A-Za-z_:][-A-Za-z0-9_:.]*/y;
@@ -49,7 +58,18 @@ function decode(s: string): string {
   });
 }
 
-export function parseXml(input: string): XmlElement {
+export function parseXml(input: string, ctx: XmlContext = OVF_CONTEXT): XmlElement {
+  // Parsing is synchronous, so the module-level context cannot leak between two parses.
+  const saved = context;
+  context = ctx;
+  try {
+    return parseXmlIn(input);
+  } finally {
+    context = saved;
+  }
+}
+
+function parseXmlIn(input: string): XmlElement {
   if (input.length > XML_MAX_BYTES) fail(`it is larger than ${XML_MAX_BYTES} bytes`);
   let i = input.charCodeAt(0) === 0xfeff ? 1 : 0;
   const s = input;
@@ -97,7 +117,7 @@ export function parseXml(input: string): XmlElement {
       i = j + 3;
       continue;
     }
-    if (s.startsWith('<!', i)) fail('it has a DOCTYPE or other declaration; DTDs and entities are not accepted in an OVF');
+    if (s.startsWith('<!', i)) fail('it has a DOCTYPE or other declaration; DTDs and entities are not accepted');
     if (s.startsWith('</', i)) {
       i += 2;
       const n = name();

@@ -1,0 +1,582 @@
+/**
+ * Nestbox's client of one libvirt host, through `virsh` (libvirt's own client code handles
+ * the transports, authentication and keepalive). Every call is one short-lived virsh with a
+ * timeout; bulk reads (the domain list, pools, snapshots) are one virsh process running a
+ * batch of commands, so listing 100 domains costs two processes, not a hundred. The event
+ * stream is one long-lived `virsh event --all --loop` per host.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NestboxError } from '../api/errors';
+import { child, parseXml } from '../storage/xml';
+import { checkLibvirtName, domainRef, libosinfoId, parseDomainXml, parseHostXml } from './domxml';
+import {
+  boundedInt,
+  jobResult,
+  parseDomInfo,
+  parseEventLine,
+  parseJobInfo,
+  parseNodeInfo,
+  parsePoolXml,
+  parseSnapshotXml,
+  parseUuidNameList,
+  parseVersion,
+  parseVolumeXml,
+  splitBatch,
+  virshQuote,
+} from './parse';
+import { pnmToPng } from './ppm';
+import { openSerialStream, openVncStream } from './streams';
+import type {
+  ByteStream,
+  DomainDescription,
+  DomainEvent,
+  DomainSummary,
+  LibvirtVersions,
+  MigrateOptions,
+  MigrateProgress,
+  MigrateResult,
+  NodeInfo,
+  PoolInfo,
+  SnapshotEntry,
+  VolumeInfo,
+} from './types';
+import { checkUri, hostOfUri, runVirsh, runVirshRaw, virshArgv, virshEnv, virshError, type VirshOptions } from './virsh';
+
+export interface LibvirtConnectionOptions {
+  /** The virsh binary (default: `virsh` on PATH). */
+  readonly virsh?: string;
+  /** Timeout of an ordinary call (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+const LONG_MS = 30 * 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class LibvirtConnection {
+  readonly uri: string;
+  /** The host as messages name it. */
+  readonly host: string;
+  private readonly virsh: string;
+  private readonly timeoutMs: number;
+  private readonly live = new Set<{ close(): void }>();
+  private closed = false;
+
+  constructor(uri: string, opts: LibvirtConnectionOptions = {}) {
+    this.uri = checkUri(uri);
+    this.host = hostOfUri(uri) || 'this computer';
+    this.virsh = opts.virsh ?? 'virsh';
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  private opts(extra: Partial<VirshOptions> = {}): VirshOptions {
+    if (this.closed) throw new NestboxError('INVALID_STATE', `the connection to ${this.host} is closed`);
+    return { virsh: this.virsh, uri: this.uri, timeoutMs: this.timeoutMs, ...extra };
+  }
+
+  private run(args: readonly string[], what: string, extra: Partial<VirshOptions> = {}): Promise<string> {
+    return runVirsh(this.opts(extra), args, what);
+  }
+
+  /** Several virsh commands in one process; each section is keyed after its marker. */
+  private async batch(items: readonly { key: string; commands: readonly string[] }[], what: string, extra: Partial<VirshOptions> = {}): Promise<Map<string, string>> {
+    if (items.length === 0) return new Map();
+    const nonce = randomBytes(8).toString('hex');
+    const script = items.map((it) => [`echo @@NB-${nonce}@@ ${it.key} @@`, ...it.commands].join(' ; ')).join(' ; ') + ` ; echo @@NB-${nonce}@@ 0 @@`;
+    const r = await runVirshRaw(this.opts({ timeoutMs: Math.max(this.timeoutMs, 60_000), ...extra }), [script], what);
+    if (r.code !== 0 && !r.stdout.includes(`@@NB-${nonce}@@`)) throw virshError(this.uri, what, r.stderr);
+    return splitBatch(r.stdout, nonce);
+  }
+
+  // ------------------------------------------------------------ host
+
+  async versions(): Promise<LibvirtVersions> {
+    return parseVersion(await this.run(['version', '--daemon'], 'version'), this.host);
+  }
+
+  async nodeInfo(): Promise<NodeInfo> {
+    const m = await this.batch(
+      [
+        { key: '1', commands: ['nodeinfo'] },
+        { key: '2', commands: ['hostname'] },
+      ],
+      'node info',
+    );
+    if (!m.has('1') || !m.get('1')!.includes('Memory size')) throw new NestboxError('HOST_UNREACHABLE', `libvirt host ${this.host}: no node information (is the host reachable?)`);
+    return parseNodeInfo(m.get('1')!, m.get('2') ?? '', this.host);
+  }
+
+  // ------------------------------------------------------------ domains
+
+  async listDomains(): Promise<DomainSummary[]> {
+    const list = parseUuidNameList(await this.run(['list', '--all', '--uuid', '--name'], 'list domains'), this.host);
+    if (list.length === 0) return [];
+    const sections = await this.batch(
+      list.map((d) => ({ key: d.uuid, commands: [`dominfo ${d.uuid}`, `dumpxml --xpath /domain/metadata --wrap ${d.uuid}`] })),
+      'domain details',
+    );
+    const osIdOf = (xml: string) => {
+      const nodes = parseHostXml(xml.trim(), this.host, 'domain metadata');
+      return libosinfoId(child(nodes, 'metadata'));
+    };
+    const out: DomainSummary[] = [];
+    for (const d of list) {
+      const s = sections.get(d.uuid);
+      if (s === undefined) continue;
+      const summary = parseDomInfo(d.uuid, s, this.host, osIdOf);
+      if (summary) out.push(summary);
+    }
+    return out;
+  }
+
+  async dumpXml(name: string, inactive = false): Promise<string> {
+    return this.run(['dumpxml', ...(inactive ? ['--inactive'] : []), '--domain', domainRef(name)], `dumpxml ${name}`);
+  }
+
+  async describe(name: string): Promise<DomainDescription> {
+    return parseDomainXml(await this.dumpXml(name), this.host);
+  }
+
+  /** Defines (or redefines) a persistent domain from XML. */
+  async define(xml: string): Promise<{ uuid: string; name: string }> {
+    if (typeof xml !== 'string' || xml.length > 1024 * 1024) throw new NestboxError('INVALID_ARGUMENT', 'the domain XML must be a string of at most 1 MiB');
+    // Checked on our side first: a DOCTYPE or entity never reaches the host either.
+    const root = parseXml(xml, { code: 'INVALID_ARGUMENT', what: 'the domain XML' });
+    const nameEl = child(root, 'name');
+    if (root.name !== 'domain' || !nameEl) throw new NestboxError('INVALID_ARGUMENT', 'the domain XML has no <domain><name>');
+    const name = checkLibvirtName(nameEl.text.trim(), 'VM name');
+    // A file, not stdin: node gives a child a socket for stdin, which virsh cannot open by path.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbx-def-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'domain.xml'), xml, { mode: 0o600 });
+      await this.run(['define', '--file', path.join(dir, 'domain.xml')], `define ${name}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const uuid = (await this.run(['domuuid', '--domain', name], `domuuid ${name}`)).trim().toLowerCase();
+    return { uuid, name };
+  }
+
+  async undefine(name: string, opts: { removeStorage: boolean }): Promise<void> {
+    const ref = domainRef(name);
+    const args = ['undefine', '--managed-save', '--snapshots-metadata', '--checkpoints-metadata', '--nvram', ...(opts.removeStorage ? ['--remove-all-storage'] : []), '--domain', ref];
+    await this.run(args, `delete ${name}`, { timeoutMs: Math.max(this.timeoutMs, 120_000) });
+  }
+
+  async start(name: string): Promise<void> {
+    return this.verb(['start', '--domain', domainRef(name)], `start ${name}`);
+  }
+  async shutdown(name: string): Promise<void> {
+    return this.verb(['shutdown', '--domain', domainRef(name)], `shut down ${name}`);
+  }
+  async destroy(name: string): Promise<void> {
+    return this.verb(['destroy', '--domain', domainRef(name)], `power off ${name}`);
+  }
+  async reset(name: string): Promise<void> {
+    return this.verb(['reset', '--domain', domainRef(name)], `reset ${name}`);
+  }
+  async suspend(name: string): Promise<void> {
+    return this.verb(['suspend', '--domain', domainRef(name)], `pause ${name}`);
+  }
+  async resume(name: string): Promise<void> {
+    return this.verb(['resume', '--domain', domainRef(name)], `resume ${name}`);
+  }
+  async managedSave(name: string): Promise<void> {
+    return this.verb(['managedsave', '--domain', domainRef(name)], `save the state of ${name}`, LONG_MS);
+  }
+  async managedSaveRemove(name: string): Promise<void> {
+    return this.verb(['managedsave-remove', '--domain', domainRef(name)], `discard the saved state of ${name}`);
+  }
+
+  private async verb(args: readonly string[], what: string, timeoutMs?: number): Promise<void> {
+    await this.run(args, what, timeoutMs ? { timeoutMs } : {});
+  }
+
+  /** One domain's state ('running', 'shut off' mapped), for waits after a verb. */
+  async domainState(name: string): Promise<DomainSummary['state']> {
+    const { parseDomainState } = await import('./parse');
+    return parseDomainState(await this.run(['domstate', '--domain', domainRef(name)], `state of ${name}`));
+  }
+
+  // ------------------------------------------------------------ screenshot
+
+  /** The guest's screen as PNG (libvirt hands out PPM for QEMU; converted here). */
+  async screenshot(name: string): Promise<Buffer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbx-shot-'));
+    try {
+      const file = path.join(dir, 'screen');
+      await this.run(['screenshot', '--domain', domainRef(name), '--file', file], `screenshot of ${name}`);
+      const st = fs.statSync(file);
+      if (st.size > 256 * 1024 * 1024) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} sent a ${st.size}-byte screenshot`);
+      const data = fs.readFileSync(file);
+      if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return data;
+      return pnmToPng(data);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  // ------------------------------------------------------------ snapshots
+
+  async listSnapshots(name: string): Promise<SnapshotEntry[]> {
+    const ref = domainRef(name);
+    const names = (await this.run(['snapshot-list', '--domain', ref, '--name'], `snapshots of ${name}`))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
+    if (names.length === 0) return [];
+    if (names.length > 10_000) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} listed ${names.length} snapshots`);
+    const currentOut = await runVirshRaw(this.opts(), ['snapshot-current', '--domain', ref, '--name'], `current snapshot of ${name}`);
+    const current = currentOut.code === 0 ? currentOut.stdout.trim() : '';
+    const sections = await this.batch(
+      names.map((s, i) => ({ key: String(i + 1), commands: [`snapshot-dumpxml --domain ${ref} --snapshotname ${virshQuote(s)}`] })),
+      `snapshots of ${name}`,
+    );
+    const out: SnapshotEntry[] = [];
+    names.forEach((s, i) => {
+      const xml = sections.get(String(i + 1));
+      if (xml && xml.trim()) out.push(parseSnapshotXml(xml.trim(), this.host, s === current));
+    });
+    return out;
+  }
+
+  /** Takes a snapshot; a running domain's RAM is included (libvirt's internal snapshot). */
+  async takeSnapshot(name: string, snap: string, description: string): Promise<void> {
+    checkLibvirtName(snap, 'snapshot name');
+    if (description.length > 4096) throw new NestboxError('INVALID_ARGUMENT', 'the snapshot description is longer than 4096 characters');
+    await this.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, '--description', description], `snapshot ${name}`, { timeoutMs: LONG_MS });
+  }
+
+  async revertSnapshot(name: string, snap: string): Promise<void> {
+    await this.run(['snapshot-revert', '--domain', domainRef(name), '--snapshotname', checkLibvirtName(snap, 'snapshot name')], `restore snapshot ${snap} of ${name}`, { timeoutMs: LONG_MS });
+  }
+
+  async deleteSnapshot(name: string, snap: string): Promise<void> {
+    await this.run(['snapshot-delete', '--domain', domainRef(name), '--snapshotname', checkLibvirtName(snap, 'snapshot name')], `delete snapshot ${snap} of ${name}`, { timeoutMs: LONG_MS });
+  }
+
+  // ------------------------------------------------------------ migration
+
+  /**
+   * Peer-to-peer migration: the source daemon dials the destination itself, so this process
+   * only starts it and watches (`domjobinfo` while it runs). Aborting the signal runs
+   * `domjobabort`; the VM keeps running on the source and a definition the destination may
+   * have kept is removed.
+   */
+  async migrate(name: string, destUri: string, o: MigrateOptions, onProgress: (p: MigrateProgress) => void, signal: AbortSignal): Promise<MigrateResult> {
+    const ref = domainRef(name);
+    checkUri(destUri);
+    const args = ['migrate', '--p2p'];
+    if (o.live) args.push('--live');
+    if (o.persistent) args.push('--persistent');
+    if (o.undefineSource) args.push('--undefinesource');
+    if (o.copyStorage) args.push('--copy-storage-all');
+    if (o.unsafe) args.push('--unsafe');
+    if (!o.live) args.push('--offline');
+    if (o.maxDowntimeMs !== undefined) {
+      if (!Number.isInteger(o.maxDowntimeMs) || o.maxDowntimeMs < 1 || o.maxDowntimeMs > 600_000) throw new NestboxError('INVALID_ARGUMENT', 'the maximum downtime must be 1–600000 ms');
+    }
+    if (o.bandwidthMiBps !== undefined) {
+      if (!Number.isInteger(o.bandwidthMiBps) || o.bandwidthMiBps < 1 || o.bandwidthMiBps > 1_000_000) throw new NestboxError('INVALID_ARGUMENT', 'the bandwidth must be 1–1000000 MiB/s');
+      args.push('--bandwidth', String(o.bandwidthMiBps));
+    }
+    if (o.migrateUri !== undefined) {
+      if (!/^tcp:\/\/[A-Za-z0-9.:[\]-]{1,255}$/.test(o.migrateUri)) throw new NestboxError('INVALID_ARGUMENT', `'${o.migrateUri}' is not a migration URI (tcp://ADDRESS[:PORT])`);
+      args.push('--migrateuri', o.migrateUri);
+    }
+    args.push('--domain', ref, '--desturi', destUri);
+    if (signal.aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled`);
+
+    // virsh migrate has no downtime option: set it on the domain first (libvirt keeps it for the job).
+    let downtimeSet = o.maxDowntimeMs === undefined;
+    if (!downtimeSet) {
+      const r = await runVirshRaw(this.opts(), ['migrate-setmaxdowntime', '--domain', ref, '--downtime', String(o.maxDowntimeMs)], 'set max downtime');
+      downtimeSet = r.code === 0;
+    }
+    const started = Date.now();
+    let done = false;
+    let aborted = false;
+    let abortDone: Promise<void> = Promise.resolve();
+    const onAbort = () => {
+      aborted = true;
+      abortDone = runVirshRaw(this.opts(), ['domjobabort', '--domain', ref], `cancel the migration of ${name}`).then(() => undefined);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Once the job exists on the source, its progress is polled (only while it runs).
+    const poll = (async () => {
+      if (!downtimeSet) {
+        for (let i = 0; i < 50 && !done; i++) {
+          const r = await runVirshRaw(this.opts(), ['migrate-setmaxdowntime', '--domain', ref, '--downtime', String(o.maxDowntimeMs)], 'set max downtime');
+          if (r.code === 0) break;
+          await sleep(100);
+        }
+      }
+      while (!done) {
+        await sleep(500);
+        if (done) break;
+        const r = await runVirshRaw(this.opts(), ['domjobinfo', '--domain', ref], 'migration progress').catch(() => null);
+        if (!r || r.code !== 0 || done) continue;
+        try {
+          const info = parseJobInfo(r.stdout, this.host);
+          if (info.type !== 'None') onProgress(info.progress);
+        } catch {
+          /* a malformed progress line is not worth failing a migration for */
+        }
+      }
+    })();
+    try {
+      const r = await runVirshRaw(this.opts({ timeoutMs: 24 * 3600_000 }), args, `migrate ${name}`);
+      done = true;
+      await poll;
+      if (r.code !== 0) {
+        await abortDone;
+        const err = virshError(this.uri, `migrate ${name} to ${hostOfUri(destUri)}`, r.stderr);
+        await this.cleanupDestination(destUri, ref);
+        if (aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled; it keeps running on ${this.host}`, err.message);
+        throw err;
+      }
+      const dest = new LibvirtConnection(destUri, { virsh: this.virsh, timeoutMs: this.timeoutMs });
+      const res = await runVirshRaw(dest.opts(), ['domjobinfo', '--completed', '--domain', ref], 'migration result');
+      if (res.code === 0) {
+        try {
+          return jobResult(parseJobInfo(res.stdout, this.host));
+        } catch {
+          /* fall through to our own clock */
+        }
+      }
+      return { elapsedMs: Date.now() - started, downtimeMs: null, dataBytes: null };
+    } finally {
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * After a failed or cancelled migration the destination should have nothing; libvirt can
+   * leave a paused incoming domain or (with --persistent) a definition. Both are removed,
+   * only when the source still has the domain (so nothing is ever lost).
+   */
+  private async cleanupDestination(destUri: string, ref: string): Promise<void> {
+    const here = await runVirshRaw(this.opts(), ['domstate', '--domain', ref], 'domain state').catch(() => null);
+    if (!here || here.code !== 0) return;
+    const dest = new LibvirtConnection(destUri, { virsh: this.virsh, timeoutMs: 15_000 });
+    const there = await runVirshRaw(dest.opts(), ['domstate', '--domain', ref], 'domain state').catch(() => null);
+    if (!there || there.code !== 0) return;
+    const state = there.stdout.trim();
+    if (state !== 'shut off') await runVirshRaw(dest.opts(), ['destroy', '--domain', ref], 'remove the half-migrated domain').catch(() => null);
+    await runVirshRaw(dest.opts(), ['undefine', '--domain', ref], 'remove the half-migrated definition').catch(() => null);
+  }
+
+  // ------------------------------------------------------------ events
+
+  /**
+   * One long-lived `virsh event --all --loop --timestamp`. `onClosed` is called once when it
+   * ends (the host went away, the daemon restarted, or close()); the caller reconnects.
+   */
+  events(onEvent: (e: DomainEvent) => void, onClosed: (reason: string) => void): { close(): void } {
+    const proc: ChildProcess = spawn(this.virsh, virshArgv(this.uri, ['event', '--all', '--loop', '--timestamp']), { env: virshEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    let err = '';
+    let ended = false;
+    let closedByUs = false;
+    const handle = {
+      close: () => {
+        closedByUs = true;
+        proc.kill('SIGTERM');
+      },
+    };
+    this.live.add(handle);
+    proc.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString('utf8');
+      if (buf.length > 1024 * 1024) buf = buf.slice(-64 * 1024);
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const ev = parseEventLine(line);
+        if (ev) onEvent(ev);
+      }
+    });
+    proc.stderr!.on('data', (b: Buffer) => {
+      if (err.length < 16 * 1024) err += b.toString('utf8');
+    });
+    const finish = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      this.live.delete(handle);
+      onClosed(reason);
+    };
+    proc.on('error', (e) => finish(`virsh event: ${e.message}`));
+    proc.on('close', (code) => {
+      if (closedByUs) finish('closed');
+      else finish(virshError(this.uri, 'event stream', err || `virsh event ended (exit ${String(code)})`).message);
+    });
+    return handle;
+  }
+
+  // ------------------------------------------------------------ storage
+
+  async listPools(): Promise<PoolInfo[]> {
+    const uuids = (await this.run(['pool-list', '--all', '--uuid'], 'storage pools'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
+    for (const u of uuids) if (!/^[0-9a-f-]{36}$/.test(u)) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} listed a pool UUID '${u.slice(0, 40)}'`);
+    const sections = await this.batch(
+      uuids.map((u) => ({ key: u, commands: [`pool-info --pool ${u}`, `pool-dumpxml --pool ${u}`] })),
+      'storage pools',
+    );
+    const out: PoolInfo[] = [];
+    for (const u of uuids) {
+      const s = sections.get(u);
+      if (!s) continue;
+      const at = s.indexOf('<pool');
+      if (at < 0) continue;
+      const active = /^State:\s+running$/m.test(s.slice(0, at));
+      out.push(parsePoolXml(s.slice(at).trim(), active, this.host));
+    }
+    return out;
+  }
+
+  async listVolumes(pool: string): Promise<VolumeInfo[]> {
+    const p = checkLibvirtName(pool, 'storage pool name');
+    const lines = (await this.run(['vol-list', '--pool', p], `volumes of ${pool}`)).split('\n').filter((l) => l.trim().length > 0);
+    const paths: string[] = [];
+    for (const line of lines) {
+      // "NAME   PATH": a name has no '/', a path starts with one.
+      const m = /^\s*(\S.*?)\s+(\/.*?)\s*$/.exec(line);
+      if (m) paths.push(m[2]!);
+    }
+    if (paths.length > 100_000) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} listed ${paths.length} volumes`);
+    const sections = await this.batch(
+      paths.map((vp, i) => ({ key: String(i + 1), commands: [`vol-dumpxml --vol ${virshQuote(vp)}`] })),
+      `volumes of ${pool}`,
+    );
+    const out: VolumeInfo[] = [];
+    paths.forEach((_, i) => {
+      const xml = sections.get(String(i + 1));
+      if (xml && xml.trim().startsWith('<volume')) out.push(parseVolumeXml(xml.trim(), this.host));
+    });
+    return out;
+  }
+
+  async createVolume(pool: string, name: string, bytes: number, format: 'qcow2' | 'raw'): Promise<string> {
+    const p = checkLibvirtName(pool, 'storage pool name');
+    const v = checkLibvirtName(name, 'volume name');
+    if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > 2 ** 50) throw new NestboxError('INVALID_ARGUMENT', 'the volume size must be 1 byte to 1 PiB');
+    if (format !== 'qcow2' && format !== 'raw') throw new NestboxError('INVALID_ARGUMENT', `format must be qcow2 or raw`);
+    await this.run(['vol-create-as', '--pool', p, '--name', v, '--capacity', `${bytes}b`, '--format', format], `create volume ${name} in ${pool}`, { timeoutMs: LONG_MS });
+    return (await this.run(['vol-path', '--pool', p, '--vol', v], `path of ${name}`)).trim();
+  }
+
+  async deleteVolume(pool: string, name: string): Promise<void> {
+    await this.run(['vol-delete', '--pool', checkLibvirtName(pool, 'storage pool name'), '--vol', checkLibvirtName(name, 'volume name')], `delete volume ${name}`);
+  }
+
+  /**
+   * Uploads a local file into a volume (which must exist and be large enough). The file is
+   * fed to virsh through a FIFO so that the bytes sent can be counted for progress.
+   */
+  async uploadVolume(pool: string, vol: string, file: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<void> {
+    const p = checkLibvirtName(pool, 'storage pool name');
+    const v = checkLibvirtName(vol, 'volume name');
+    const total = fs.statSync(file).size;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbx-up-'));
+    const fifo = path.join(dir, 'data');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const mk = spawn('mkfifo', ['-m', '0600', fifo], { stdio: 'ignore' });
+        mk.on('error', reject);
+        mk.on('close', (c) => (c === 0 ? resolve() : reject(new NestboxError('IO_ERROR', 'mkfifo failed'))));
+      });
+      const upload = this.run(['vol-upload', '--pool', p, '--vol', v, '--file', fifo], `upload into ${vol}`, { timeoutMs: 24 * 3600_000, ...(signal ? { signal } : {}) });
+      let sent = 0;
+      const feed = new Promise<void>((resolve, reject) => {
+        const src = fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
+        const dst = fs.createWriteStream(fifo);
+        src.on('data', (b) => {
+          sent += b.length;
+          onProgress?.(sent, total);
+        });
+        src.on('error', reject);
+        dst.on('error', reject);
+        dst.on('close', resolve);
+        src.pipe(dst);
+        upload.catch(() => {
+          src.destroy();
+          dst.destroy();
+          resolve();
+        });
+      });
+      await Promise.all([upload, feed]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async downloadVolume(pool: string, vol: string, file: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<void> {
+    const p = checkLibvirtName(pool, 'storage pool name');
+    const v = checkLibvirtName(vol, 'volume name');
+    const info = parseVolumeXml((await this.run(['vol-dumpxml', '--pool', p, '--vol', v], `volume ${vol}`)).trim(), this.host);
+    const total = info.capacity;
+    const tmp = `${file}.part-${randomBytes(4).toString('hex')}`;
+    const timer = onProgress
+      ? setInterval(() => {
+          try {
+            onProgress(fs.statSync(tmp).size, total);
+          } catch {
+            /* not created yet */
+          }
+        }, 250)
+      : null;
+    try {
+      await this.run(['vol-download', '--pool', p, '--vol', v, '--file', tmp], `download ${vol}`, { timeoutMs: 24 * 3600_000, ...(signal ? { signal } : {}) });
+      fs.renameSync(tmp, file);
+      onProgress?.(fs.statSync(file).size, total);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    } finally {
+      if (timer) clearInterval(timer);
+    }
+  }
+
+  // ------------------------------------------------------------ consoles
+
+  /** The guest's first serial console as a byte stream, through libvirt's own console stream. */
+  async openSerial(name: string): Promise<ByteStream> {
+    const ref = domainRef(name);
+    const s = openSerialStream(this.virsh, this.uri, ref, this.host);
+    this.track(s);
+    return s;
+  }
+
+  /** The guest's VNC (RFB) as a byte stream, through the host connection (no TCP port opened). */
+  async openVnc(name: string): Promise<ByteStream> {
+    const d = await this.describe(name);
+    const s = await openVncStream(this.uri, d, this.host);
+    this.track(s);
+    return s;
+  }
+
+  private track(s: ByteStream): void {
+    this.live.add(s);
+    s.onClose(() => this.live.delete(s));
+  }
+
+  /** Ends the event streams and consoles opened through this connection. */
+  close(): void {
+    this.closed = true;
+    for (const h of [...this.live]) h.close();
+    this.live.clear();
+  }
+
+  /** Capacity of a volume in bytes (for callers that want to size a copy). */
+  async volumeCapacity(pool: string, vol: string): Promise<number> {
+    const xml = await this.run(['vol-dumpxml', '--pool', checkLibvirtName(pool, 'storage pool name'), '--vol', checkLibvirtName(vol, 'volume name')], `volume ${vol}`);
+    return boundedInt(String(parseVolumeXml(xml.trim(), this.host).capacity), this.host, 'capacity');
+  }
+}
