@@ -630,7 +630,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'list': {
-        const vms: readonly VmSummary[] = await c.call('vms.list', o.host !== undefined ? { host: o.host } : {});
+        const vms: readonly VmSummary[] = await c.call('vms.list', o.host !== undefined ? { host: o.host, wait: true } : { wait: true });
         if (o.json) out(JSON.stringify(vms, null, 2));
         else if (vms.length === 0) out(o.host !== undefined ? `No VMs on '${o.host}'.` : 'No VMs yet. Create one with: nestbox create NAME --iso PATH');
         else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vmRows(vms)]));

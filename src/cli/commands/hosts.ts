@@ -80,7 +80,7 @@ function hostRows(h: HostSummary): [string, string][] {
 export function vmRows(vms: readonly VmSummary[]): string[][] {
   return vms.map((v) => [
     v.host ? `${v.host}:${v.name}` : v.name,
-    v.unreachable ? `host unreachable (last seen ${describeState(v.state)})` : describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''),
+    v.unreachable ? `${v.unreachable} (last seen ${describeState(v.state)})` : describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''),
     v.osType,
     `${v.memoryMiB} MiB`,
     String(v.cpus),
@@ -109,7 +109,7 @@ export async function hostCommand(c: RpcClient, sub: string, args: readonly stri
     }
     case 'list': {
       need(0, 'list [--json]');
-      const hosts = await c.call('hosts.list', {});
+      const hosts = await c.call('hosts.list', { wait: true });
       if (o['json']) out(JSON.stringify(hosts, null, 2));
       else if (hosts.length === 0) out('No hosts yet. Add one with: nestbox host add NAME qemu+ssh://user@server/system');
       else {
@@ -124,7 +124,7 @@ export async function hostCommand(c: RpcClient, sub: string, args: readonly stri
     }
     case 'info': {
       need(1, 'info NAME [--json]');
-      const h = await c.call('hosts.info', { name: args[0]! });
+      const h = await c.call('hosts.info', { name: args[0]!, wait: true });
       if (o['json']) out(JSON.stringify(h, null, 2));
       else {
         out(table(hostRows(h)));

@@ -601,17 +601,21 @@ export interface LogEntry {
 /** Method name → params and result. One typed map, as GitHub Desktop does for IPC. */
 export interface ApiMethods {
   'host.info': { params: Record<string, never>; result: HostInfo };
-  /** Every VM: this computer's, then each libvirt host's (`host` set), optionally of one host ('local' for this computer). */
-  'vms.list': { params: { host?: string }; result: readonly VmSummary[] };
-  /** libvirt hosts Nestbox knows, with their status. */
-  'hosts.list': { params: Record<string, never>; result: readonly HostSummary[] };
+  /**
+   * Every VM: this computer's, then each libvirt host's (`host` set), optionally of one host
+   * ('local' for this computer). `wait`: first let hosts still making their first connection
+   * finish it (a short-lived client such as the CLI; bounded), rather than list them as connecting.
+   */
+  'vms.list': { params: { host?: string; wait?: boolean }; result: readonly VmSummary[] };
+  /** libvirt hosts Nestbox knows, with their status (`wait` as for `vms.list`). */
+  'hosts.list': { params: { wait?: boolean }; result: readonly HostSummary[] };
   /** Adds a host after connecting to it once (nothing is stored when that fails). */
   'hosts.add': { params: HostSpec; result: HostSummary };
   /** Renames a host or changes how it is reached (checked by connecting, as when adding). */
   'hosts.update': { params: { name: string; changes: Partial<HostSpec> }; result: HostSummary };
   /** Forgets a host; nothing on the host is touched. */
   'hosts.remove': { params: { name: string }; result: null };
-  'hosts.info': { params: { name: string }; result: HostDetail };
+  'hosts.info': { params: { name: string; wait?: boolean }; result: HostDetail };
   /** Starts a migration between libvirt hosts as a job (`job.progress`, `jobs.cancel` / `vms.cancel`). */
   'vms.migrate': { params: MigrateSpec; result: JobInfo };
   'vms.info': { params: { ref: string }; result: VmInfo };

@@ -238,9 +238,9 @@ export class Core {
   }
 
   /** `vms.list`: this computer's VMs, then each host's (or one host's; 'local' is this computer). */
-  async listVms(host: string | undefined): Promise<VmSummary[]> {
+  async listVms(host: string | undefined, wait: boolean): Promise<VmSummary[]> {
     if (host !== undefined && host.toLowerCase() === 'local') return this.vms.list();
-    await this.hosts.settled(host);
+    if (wait) await this.hosts.settled(host);
     return host === undefined ? [...this.vms.list(), ...this.hosts.vms()] : this.hosts.vms(host);
   }
 
@@ -359,7 +359,7 @@ export class Core {
           return this.hostInfo();
         case 'vms.list':
           if (p['host'] !== undefined && typeof p['host'] !== 'string') throw new NestboxError('INVALID_ARGUMENT', "'host' must be a host name");
-          return this.listVms(p['host'] as string | undefined);
+          return this.listVms(p['host'] as string | undefined, p['wait'] === true);
         case 'vms.info': {
           const r = await this.route(str(p, 'ref'));
           return r.engine.info(r.vm);
@@ -410,7 +410,7 @@ export class Core {
           await this.hosts.settled();
           return this.hosts.migrate(p as never);
         case 'hosts.list':
-          await this.hosts.settled();
+          if (p['wait'] === true) await this.hosts.settled();
           return this.hosts.list();
         case 'hosts.add':
           return this.hosts.add(spec(p, 'hosts.add', HOST_FIELDS) as never);
@@ -420,7 +420,7 @@ export class Core {
           this.hosts.remove(str(p, 'name'));
           return null;
         case 'hosts.info':
-          await this.hosts.settled(str(p, 'name'));
+          if (p['wait'] === true) await this.hosts.settled(str(p, 'name'));
           return this.hosts.info(str(p, 'name'));
         case 'network.addForward':
           return this.network.addForward(str(p, 'ref'), typeof p['nic'] === 'string' ? p['nic'] : undefined, obj(p['rule']) as never);

@@ -113,7 +113,7 @@ class HostLink implements HostHandle {
 
   summaries(): readonly VmSummary[] {
     if (this.status === 'connected') return this.list;
-    const why = this.status === 'connecting' ? 'connecting to the host' : (this.reason ?? 'the host cannot be reached');
+    const why = this.status === 'connecting' ? 'connecting to the host' : `host unreachable: ${this.reason ?? 'it cannot be reached'}`;
     return this.list.map((v) => ({ ...v, unreachable: why }));
   }
 
@@ -349,7 +349,8 @@ async function probeFacts(conn: LibvirtConnection): Promise<HostFacts> {
   const [v, n] = await Promise.all([conn.versions(), conn.nodeInfo()]);
   return {
     libvirtVersion: v.libvirt,
-    hypervisorVersion: v.hypervisor,
+    // virsh says "QEMU 7.2.0"; the UI puts the name in front itself.
+    hypervisorVersion: v.hypervisor === null ? null : v.hypervisor.replace(/^QEMU\s+/i, ''),
     hostname: n.hostname,
     cpus: n.cpus,
     memoryMiB: Math.round(n.memoryKiB / 1024),
@@ -376,7 +377,7 @@ export class HostService {
    * right after the core started (the CLI hosts one per command) sees them connected rather
    * than "connecting"; an unreachable host costs at most `maxMs`.
    */
-  async settled(host?: string, maxMs = 10_000): Promise<void> {
+  async settled(host?: string, maxMs = 45_000): Promise<void> {
     const links = host === undefined ? [...this.links.values()] : [this.link(host)];
     const waiting = links.filter((l) => l.status === 'connecting').map((l) => l.firstAttempt);
     if (waiting.length === 0) return;
@@ -540,7 +541,7 @@ export class HostService {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new NestboxError('INVALID_ARGUMENT', `'${key}' must be a whole number from 1 to ${max}`);
       return v;
     };
-    const maxDowntimeMs = int(spec.maxDowntimeMs, 'maxDowntimeMs', 3_600_000);
+    const maxDowntimeMs = int(spec.maxDowntimeMs, 'maxDowntimeMs', 600_000);
     const bandwidthMiBps = int(spec.bandwidthMiBps, 'bandwidthMiBps', 1_000_000);
     for (const k of ['copyStorage', 'unsafe', 'live'] as const) {
       if (spec[k] !== undefined && typeof spec[k] !== 'boolean') throw new NestboxError('INVALID_ARGUMENT', `'${k}' must be true or false`);

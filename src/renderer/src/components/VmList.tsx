@@ -468,7 +468,7 @@ const VmRow = memo(function VmRow({ id, vm, top, pos, setSize, selected, busy, f
         <StateText state={vm.state} id={stateId} />
         {vm.unreachable !== undefined && (
           <Typography component="span" variant="caption" color="error.main" noWrap sx={{ ml: 0.75 }} title={vm.unreachable}>
-            · Host unreachable
+            {vm.unreachable.startsWith('connecting') ? '· Connecting…' : '· Host unreachable'}
           </Typography>
         )}
         {vm.inaccessible !== undefined && (
