@@ -3,7 +3,10 @@
  * random parameters (fast-check) against a real core, either answers or refuses with a
  * NestboxError whose code says what was wrong — never INTERNAL (an exception that escaped
  * validation), never a crash of the core. A decoy file stands in for what a hostile caller
- * would aim at and must survive. Also: garbage on the unix socket never brings the core down.
+ * would aim at and must survive. Each call draws its fields from the method's own schema, and
+ * sometimes adds one the method does not know (misspelt, a prototype name, another method's):
+ * that call must be refused with INVALID_ARGUMENT naming the field, whatever else it carries.
+ * Also: garbage on the unix socket never brings the core down.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -11,6 +14,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NestboxError } from '../../src/core/api/errors';
+import { PARAM_SCHEMAS } from '../../src/core/api/schemas';
 import type { RpcClient } from '../../src/core/api/rpc';
 import { DataLayout } from '../../src/core/store/paths';
 import { connectUnix } from '../../src/core/server/socket';
@@ -68,24 +72,41 @@ describe('every API method validates its arguments at the edge', () => {
       fc.array(fc.oneof(text, fc.integer()), { maxLength: 3 }),
       fc.dictionary(fc.constantFrom('name', 'memoryMiB', 'cpus', 'iso', 'resources', 'nics'), fc.oneof(text, fc.integer(), fc.constant(null)), { maxKeys: 3 }),
     );
-    const keys = fc.constantFrom(
+    const keys = [
       'ref', 'name', 'id', 'path', 'file', 'source', 'target', 'format', 'size', 'changes', 'snapshot', 'stream', 'channel', 'data',
       'rule', 'nic', 'index', 'connected', 'hostPort', 'key', 'value', 'query', 'since', 'targetMiB', 'deleteFile', 'keepFiles',
       'memoryMiB', 'cpus', 'iso', 'disk', 'linked', 'bus', 'readOnly', 'keys', 'limit', 'maxBytes', 'branch', 'spec',
-    );
+    ];
+    /** Fields no method knows: misspellings and names an object has from its prototype. */
+    const strangers = ['keep_files', 'Ref', 'REF', 'ref ', 'refs', 'memory', 'constructor', 'toString', '__proto__', 'hasOwnProperty', 'zz'];
+    let misspelt = 0;
     const unexpected: string[] = [];
     const codes = new Map<string, number>();
     for (const method of methods) {
+      const known = Object.keys(PARAM_SCHEMAS[method as keyof typeof PARAM_SCHEMAS].shape);
+      // Another method's fields are unknown here too.
+      const unknown = [...strangers, ...keys.filter((k) => !known.includes(k))];
+      const fields = known.length ? fc.dictionary(fc.constantFrom(...known), value, { maxKeys: 5 }) : fc.constant({});
       await fc.assert(
-        fc.asyncProperty(fc.dictionary(keys, value, { maxKeys: 5 }), async (params) => {
+        fc.asyncProperty(fields, fc.oneof({ arbitrary: fc.constant(null), weight: 3 }, { arbitrary: fc.tuple(fc.constantFrom(...unknown), value), weight: 1 }), async (base, extra) => {
+          // The VM the rest of this test checks stays (deleting it is a valid call, not a finding).
+          fc.pre(!(method === 'vms.delete' && (base as { ref?: unknown }).ref === 'edge'));
+          // A computed key makes '__proto__' an own field, as JSON.parse does when a client sends it.
+          const params = extra ? { [extra[0]]: extra[1], ...base } : base;
           try {
             await client.call(method as never, params as never);
             codes.set('ok', (codes.get('ok') ?? 0) + 1);
+            if (extra) unexpected.push(`${method}(${JSON.stringify(params).slice(0, 200)}): accepted the unknown field '${extra[0]}'`);
           } catch (err) {
             const code = String((err as { code?: string }).code);
             codes.set(code, (codes.get(code) ?? 0) + 1);
             if (!(err instanceof NestboxError) || err.code === 'INTERNAL') {
               unexpected.push(`${method}(${JSON.stringify(params).slice(0, 200)}): ${(err as Error).constructor.name} ${String((err as { code?: string }).code)} ${(err as Error).message}`);
+            } else if (extra) {
+              misspelt++;
+              if (err.code !== 'INVALID_ARGUMENT' || !err.message.startsWith(`${method}: unknown field '${extra[0]}'`)) {
+                unexpected.push(`${method}(${JSON.stringify(params).slice(0, 200)}): the unknown field '${extra[0]}' got ${err.code} ${err.message}`);
+              }
             }
           }
         }),
@@ -100,7 +121,8 @@ describe('every API method validates its arguments at the edge', () => {
     expect([...codes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(methods.length * 10);
     expect(codes.get('INVALID_ARGUMENT') ?? 0).toBeGreaterThan(0);
     expect(codes.get('ok') ?? 0).toBeGreaterThan(0);
-    console.log(`API fuzz: ${JSON.stringify(Object.fromEntries(codes))}`);
+    expect(misspelt).toBeGreaterThan(methods.length);
+    console.log(`API fuzz: ${JSON.stringify(Object.fromEntries(codes))}, ${misspelt} calls with an unknown field`);
     expect(unexpected.slice(0, 20), unexpected.slice(0, 20).join('\n')).toEqual([]);
     // Found by this fuzz once: a NaN limit reached SQLite ("datatype mismatch", INTERNAL).
     for (const bad of [Number.NaN, Infinity, -Infinity]) {

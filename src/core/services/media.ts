@@ -323,6 +323,11 @@ export class MediaService {
   }
 
   /** For VM start: a disk a job is writing must not be booted. */
+  assertVmDisksFree(ref: string): void {
+    const row = this.d.vms.resolve(ref);
+    this.assertNotBusy(row.config.disks.map((d) => resolveDiskPath(row.dir, d.file)));
+  }
+
   assertNotBusy(files: readonly string[]): void {
     for (const f of files) if (this.busy.has(f)) throw new NestboxError('BUSY', `'${f}' is being worked on by a storage job; wait for it or cancel it`);
   }

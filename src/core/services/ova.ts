@@ -71,6 +71,11 @@ export class OvaService {
     }
   }
 
+  /** `vms.import`: an OVA/OVF becomes a VM here; any other image is the media service's disk import. */
+  import(spec: ImportSpec): Promise<JobInfo> {
+    return this.isOva(spec.file) ? this.importOva(spec) : this.d.media.importDisk(spec);
+  }
+
   async importOva(spec: ImportSpec): Promise<JobInfo> {
     const img = this.needImg();
     const src = path.resolve(spec.file);
