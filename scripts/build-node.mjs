@@ -1,6 +1,25 @@
 // Bundles the Node entry points (CLI, headless daemon) into out/node with esbuild.
 // Native and optional modules stay external and load from node_modules.
+// The bundle carries a build id (a hash of the sources and the package manifest): a CLI
+// recognises a background daemon started by a different build and replaces it when idle.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
+
+function sourceHash() {
+  const h = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|tsx|json)$/.test(e.name)) h.update(p).update('\0').update(fs.readFileSync(p)).update('\0');
+    }
+  };
+  walk('src');
+  h.update(fs.readFileSync('package.json'));
+  return h.digest('hex').slice(0, 16);
+}
 
 await build({
   entryPoints: { nestbox: 'src/cli/index.ts' },
@@ -12,5 +31,6 @@ await build({
   format: 'cjs',
   sourcemap: true,
   external: ['better-sqlite3', 'ws', 'electron'],
+  define: { __NESTBOX_BUILD_ID__: JSON.stringify(sourceHash()) },
   logLevel: 'warning',
 });

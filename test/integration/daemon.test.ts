@@ -1,26 +1,21 @@
 /** One core per data directory: `nestbox daemon` hosts it and every other client joins it. */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLayout } from '../../src/core/store/paths';
-import { CLI, cleanupHome, cli, tempHome } from './helpers';
+import { daemon, type Daemon, stopDaemon } from '../support/daemon';
+import { cleanupHome, cli, tempHome } from './helpers';
 
 describe('nestbox daemon', () => {
   let home: string;
-  let daemon: ReturnType<typeof spawn>;
-  let stderr = '';
+  let d: Daemon;
 
   beforeAll(async () => {
     home = tempHome();
-    daemon = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
-    daemon.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const sock = new DataLayout(home).coreSocket;
-    for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(fs.existsSync(sock), stderr).toBe(true);
+    d = await daemon(home);
+    expect(fs.existsSync(new DataLayout(home).coreSocket), d.stderr()).toBe(true);
   });
   afterAll(async () => {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
+    await stopDaemon(d);
     await cleanupHome(home);
   });
 

@@ -1,25 +1,19 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
-import type { VmState } from '../../src/core/domain/lifecycle';
-import { hostCore, type HostedCore } from '../../src/core/server/host';
+import { openCore, tempHome } from '../support/core';
+import { CLI, ROOT, stopBackgroundDaemon } from '../support/daemon';
+import { sleep, waitForFile, waitForState } from '../support/waits';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
-export const CLI = path.join(ROOT, 'bin', 'nestbox.cjs');
+export { CLI, openCore, ROOT, tempHome, waitForFile, waitForState };
 
 export function testIso(): string {
   const iso = process.env['NESTBOX_TEST_ISO'];
   if (!iso || !fs.existsSync(iso)) throw new Error('NESTBOX_TEST_ISO is not set; the integration global setup builds it');
   return iso;
-}
-
-/** A fresh data directory; removed (with any VMs it still runs powered off) by `cleanup`. */
-export function tempHome(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-'));
 }
 
 export interface CliResult {
@@ -42,36 +36,6 @@ export function cli(home: string, args: readonly string[], opts: { input?: strin
     if (opts.input !== undefined) child.stdin?.end(opts.input);
     else child.stdin?.end();
   });
-}
-
-export async function openCore(home: string): Promise<{ hosted: HostedCore; client: RpcClient }> {
-  const hosted = await hostCore({ dataDir: home });
-  return { hosted, client: hosted.client() };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits until `file` contains `pattern` (at least `count` times); returns the file's text. */
-export async function waitForFile(file: string, pattern: RegExp, timeoutMs = 90_000, count = 1): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const g = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
-  let text = '';
-  while (Date.now() < deadline) {
-    text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    if ((text.match(g) ?? []).length >= count) return text;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} (x${count}) in ${file}; it ends with:\n${text.slice(-1500)}`);
-}
-
-export async function waitForState(client: RpcClient, ref: string, state: VmState, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const vm = await client.call('vms.info', { ref });
-    if (vm.state === state) return;
-    if (Date.now() > deadline) throw new Error(`'${ref}' is ${vm.state}, expected ${state}`);
-    await sleep(100);
-  }
 }
 
 /** A console stream on a VM's serial port with a line buffer to wait on. */
@@ -135,6 +99,8 @@ export async function cleanupHome(home: string): Promise<void> {
       if (['running', 'paused', 'starting', 'stopping', 'saving'].includes(vm.state)) await cli(home, ['poweroff', vm.name]);
     }
   }
+  // The background daemon the CLI started for it leaves with it.
+  await stopBackgroundDaemon(home);
   fs.rmSync(home, { recursive: true, force: true });
 }
 

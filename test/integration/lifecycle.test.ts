@@ -35,7 +35,7 @@ describe('the nestbox CLI drives a real VM', () => {
     const start = await cli(home, ['start', 'guest one']);
     expect(start.code, start.stderr).toBe(0);
     expect(start.stdout).toMatch(/is running/);
-    // No core runs now: the CLI hosted one in-process and has exited. The guest boots anyway.
+    // The CLI has exited (the core it started runs on as a background daemon). The guest boots.
     await waitForFile(info.serialLog, READY);
     const list = JSON.parse((await cli(home, ['list', '--json'])).stdout) as { name: string; state: string }[];
     expect(list).toEqual([expect.objectContaining({ name: 'guest one', state: 'running' })]);

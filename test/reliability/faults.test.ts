@@ -3,55 +3,16 @@
  * middle of a delete, two clients racing on one VM. Each test runs `nestbox daemon` as a
  * separate process so it can be killed for real (SIGKILL, no cleanup).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient } from '../../src/core/api/rpc';
 import { connectUnix } from '../../src/core/server/socket';
 import { DataLayout } from '../../src/core/store/paths';
-import { CLI, cleanupHome, cli, pidAlive, SerialSession, tempHome, testIso, waitForFile } from '../integration/helpers';
+import { cleanupHome, cli, pidAlive, SerialSession, tempHome, testIso, waitForFile } from '../integration/helpers';
+import { daemon, type Daemon, stopDaemon } from '../support/daemon';
 
 const READY = /NESTBOX-GUEST-READY/;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Daemon {
-  child: ChildProcess;
-  client: RpcClient;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-}
-
-async function daemon(home: string, env: Record<string, string> = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const sock = new DataLayout(home).coreSocket;
-  // A socket file left by a killed core may still be there: wait for this daemon's own.
-  for (let i = 0; i < 200; i++) {
-    if (fs.existsSync(sock)) {
-      try {
-        const client = new RpcClient(await connectUnix(sock));
-        await client.call('host.info', {});
-        return { child, client, exited, stderr: () => err };
-      } catch {
-        /* the old socket, or not listening yet */
-      }
-    }
-    if (child.exitCode !== null) break;
-    await sleep(100);
-  }
-  throw new Error(`nestbox daemon did not come up: ${err}`);
-}
-
-async function stopDaemon(d: Daemon): Promise<void> {
-  d.client.close();
-  if (d.child.exitCode === null && d.child.signalCode === null) {
-    d.child.kill('SIGTERM');
-    await d.exited;
-  }
-}
 
 /** Process ids of the QEMUs whose command line names this guest. */
 function qemuPidsFor(name: string): number[] {

@@ -5,7 +5,7 @@
  * inventory: no half-made VM, no partial file, no qemu-img still writing, and the job
  * reported as interrupted (jobs.list and the event log).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,49 +13,13 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobInfo } from '../../src/core/api/contract';
 import { RpcClient } from '../../src/core/api/rpc';
-import { connectUnix } from '../../src/core/server/socket';
 import { DataLayout } from '../../src/core/store/paths';
 import { JobJournal } from '../../src/core/services/jobjournal';
 import { openDatabase } from '../../src/core/store/db';
-import { CLI, cleanupHome, tempHome } from '../integration/helpers';
+import { cleanupHome, tempHome } from '../integration/helpers';
+import { daemon, type Daemon, stopDaemon } from '../support/daemon';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Daemon {
-  child: ChildProcess;
-  client: RpcClient;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function daemon(home: string, env: Record<string, string> = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const sock = new DataLayout(home).coreSocket;
-  for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(sock)) {
-      try {
-        const client = new RpcClient(await connectUnix(sock));
-        await client.call('host.info', {});
-        return { child, client, exited };
-      } catch {
-        /* a socket left by the killed core, or not listening yet */
-      }
-    }
-    if (child.exitCode !== null) break;
-    await sleep(100);
-  }
-  throw new Error(`nestbox daemon did not come up: ${err}`);
-}
-
-async function stopDaemon(d: Daemon): Promise<void> {
-  d.client.close();
-  if (d.child.exitCode === null && d.child.signalCode === null) {
-    d.child.kill('SIGTERM');
-    await d.exited;
-  }
-}
 
 /** qemu-img processes naming `p` (or a file under it) on their command line. */
 function qemuImgWriters(p: string): number[] {

@@ -9,33 +9,17 @@
  *    state file or disk snapshot stays.
  * The inventory and the disk agree afterwards, the guest runs, and `qemu-img check` is clean.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient } from '../../src/core/api/rpc';
 import { QmpClient } from '../../src/core/qemu/qmp';
-import { connectUnix } from '../../src/core/server/socket';
 import { DataLayout } from '../../src/core/store/paths';
-import { CLI, cleanupHome, cli, SerialSession, tempHome, testIso, waitForFile } from '../integration/helpers';
+import { cleanupHome, cli, SerialSession, tempHome, testIso, waitForFile } from '../integration/helpers';
+import { daemon, stopDaemon } from '../support/daemon';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function daemon(home: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; client: RpcClient; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise((r) => child.once('exit', r));
-  const sock = new DataLayout(home).coreSocket;
-  for (let i = 0; i < 600; i++) {
-    try {
-      const client = new RpcClient(await connectUnix(sock));
-      await client.call('host.info', {});
-      return { child, client, exited };
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error('nestbox daemon did not come up');
-}
 
 function diskTags(disk: string): string[] {
   const j = JSON.parse(execFileSync('qemu-img', ['info', '-f', 'qcow2', '--force-share', '--output=json', disk]).toString()) as { snapshots?: { name: string }[] };
@@ -46,12 +30,6 @@ function checkClean(disk: string): void {
   const r = JSON.parse(execFileSync('qemu-img', ['check', '-f', 'qcow2', '--output=json', disk]).toString()) as { corruptions?: number; leaks?: number };
   expect(r.corruptions ?? 0).toBe(0);
   expect(r.leaks ?? 0).toBe(0);
-}
-
-async function stop(d: { child: ChildProcess; client: RpcClient; exited: Promise<unknown> }): Promise<void> {
-  d.client.close();
-  d.child.kill('SIGTERM');
-  await d.exited;
 }
 
 /** The guest answers, and a snapshot taken now works and is the only one on the disk, which checks clean. */
@@ -113,7 +91,7 @@ describe('the core is killed in the middle of a snapshot', () => {
       await d.client.call('vms.resume', { ref: 'snappy' });
       await worksAfterTheCrash(d.client, 'snappy', disk);
     } finally {
-      await stop(d);
+      await stopDaemon(d);
     }
   });
 
@@ -171,7 +149,7 @@ describe('the core is killed in the middle of a snapshot', () => {
         await d.client.call('settings.set', { key: 'snapshotBandwidth', value: null });
         await worksAfterTheCrash(d.client, 'streamy', disk);
       } finally {
-        await stop(d);
+        await stopDaemon(d);
       }
     });
   }

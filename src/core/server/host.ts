@@ -1,19 +1,50 @@
 /**
- * Hosting the core and finding it. Whoever needs the core (CLI, web mode, desktop) first
- * tries the running core's socket; with none, it takes the data directory's lock and hosts
- * the core itself, serving the same socket so later clients join it.
+ * Hosting the core and finding it. One core runs per data directory, hosted by `nestbox
+ * daemon` (started by the CLI when none runs, see autostart.ts), `nestbox serve` or the
+ * desktop app's utility process; it takes the data directory's lock and serves the core's
+ * unix socket so every other client joins it.
+ *
+ * Besides the core's API, a hosted core answers two methods of its own on every connection:
+ * `server.hello` (who hosts it, which build, which pid) and `server.exit` (a daemon that is
+ * idle leaves, e.g. to make room for a newer build).
  */
 import fs from 'node:fs';
 import type net from 'node:net';
 import { NestboxError } from '../api/errors';
-import { memoryTransportPair, RpcClient, serveTransport, type Transport } from '../api/rpc';
+import { memoryTransportPair, RpcClient, serveTransport, type Session, type Transport } from '../api/rpc';
+import { buildId } from './build';
 import { Core, type CoreOptions } from '../services/core';
 import { DataLayout } from '../store/paths';
 import { acquireLock, type Lock } from './lock';
 import { connectUnix, listenUnix } from './socket';
 
+/** Who hosts the core. Only a daemon can be asked to exit. */
+export type HostRole = 'daemon' | 'serve' | 'desktop' | 'embedded';
+
+/** The answer to `server.hello`. */
+export interface ServerHello {
+  readonly role: HostRole;
+  readonly build: string;
+  readonly pid: number;
+}
+
+/** The answer to `server.exit`. */
+export interface ExitAnswer {
+  readonly exiting: boolean;
+  /** Why not, when it stays. */
+  readonly reason?: string;
+}
+
 export interface HostedCore {
   readonly core: Core;
+  readonly role: HostRole;
+  /** Sessions connected now (socket, web, desktop ports and in-process clients). */
+  readonly clients: number;
+  /**
+   * Decides a `server.exit` request; `others` is the number of clients besides the asker.
+   * Unset: the host does not exit on request.
+   */
+  onExitRequest: ((others: number) => ExitAnswer) | null;
   /** Connects a transport as a new client session. */
   serve(t: Transport): void;
   /** An in-process client. */
@@ -22,7 +53,7 @@ export interface HostedCore {
 }
 
 /** Takes the lock and hosts the core, serving its unix socket. Fails if another core runs. */
-export async function hostCore(opts: CoreOptions): Promise<HostedCore> {
+export async function hostCore(opts: CoreOptions & { readonly role?: HostRole }): Promise<HostedCore> {
   const layout = new DataLayout(opts.dataDir);
   layout.prepare();
   const lock = acquireLock(layout.lockFile);
@@ -37,7 +68,31 @@ export async function hostCore(opts: CoreOptions): Promise<HostedCore> {
     lock.release();
     throw err;
   }
-  const serve = (t: Transport) => serveTransport(t, (push, congested) => core.session(push, congested));
+  const role = opts.role ?? 'embedded';
+  let hosted: HostedCore | null = null;
+  let clients = 0;
+  const serve = (t: Transport) =>
+    serveTransport(t, (push, congested): Session => {
+      const inner = core.session(push, congested);
+      clients++;
+      let disposed = false;
+      return {
+        async call(method, params) {
+          if (method === 'server.hello') return { role, build: buildId(), pid: process.pid } satisfies ServerHello;
+          if (method === 'server.exit') {
+            const decide = hosted?.onExitRequest;
+            return decide ? decide(clients - 1) : ({ exiting: false, reason: `the core is hosted by ${role === 'serve' ? 'nestbox serve' : role === 'desktop' ? 'the desktop app' : 'another program'}` } satisfies ExitAnswer);
+          }
+          return inner.call(method, params);
+        },
+        dispose() {
+          if (disposed) return;
+          disposed = true;
+          clients--;
+          inner.dispose();
+        },
+      };
+    });
   try {
     server = await listenUnix(layout.coreSocket, serve);
   } catch (err) {
@@ -45,13 +100,19 @@ export async function hostCore(opts: CoreOptions): Promise<HostedCore> {
     lock.release();
     throw err;
   }
-  return makeHosted(core, server, lock, layout, serve);
+  hosted = makeHosted(core, role, server, lock, layout, serve, () => clients);
+  return hosted;
 }
 
-function makeHosted(core: Core, server: net.Server, lock: Lock, layout: DataLayout, serve: (t: Transport) => void): HostedCore {
+function makeHosted(core: Core, role: HostRole, server: net.Server, lock: Lock, layout: DataLayout, serve: (t: Transport) => void, clients: () => number): HostedCore {
   let closed = false;
   return {
     core,
+    role,
+    get clients() {
+      return clients();
+    },
+    onExitRequest: null,
     serve,
     client() {
       const [a, b] = memoryTransportPair();
@@ -61,6 +122,7 @@ function makeHosted(core: Core, server: net.Server, lock: Lock, layout: DataLayo
     async close() {
       if (closed) return;
       closed = true;
+      // Synchronously, before anything else: no connection is accepted once a host decided to go.
       server.close();
       try {
         fs.rmSync(layout.coreSocket, { force: true });
@@ -82,7 +144,10 @@ export interface CoreConnection {
   close(): Promise<void>;
 }
 
-/** Connects to the data directory's core, hosting it in-process when none runs. */
+/**
+ * Connects to the data directory's core, hosting it in-process when none runs. For tests and
+ * tools that want a core in their own process; the CLI uses autostart.ts (a daemon) instead.
+ */
 export async function connectOrHost(opts: CoreOptions & { hostIfNone?: boolean }): Promise<CoreConnection> {
   const layout = new DataLayout(opts.dataDir);
   const deadline = Date.now() + 15_000;

@@ -18,6 +18,17 @@ function ownerLooksAlive(pid: number): boolean {
   return argv.some((a) => /node|electron|nestbox/i.test(a));
 }
 
+/** The pid of the live process holding the lock, or null when nobody (alive) does. */
+export function lockHolder(file: string): number | null {
+  let pid = Number.NaN;
+  try {
+    pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+  } catch {
+    return null;
+  }
+  return Number.isInteger(pid) && pid > 0 && ownerLooksAlive(pid) ? pid : null;
+}
+
 /** Takes the lock, or returns the pid that holds it. */
 export function acquireLock(file: string): Lock | { heldBy: number } {
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       );
     };
   } else {
-    hosted = await hostCore({ dataDir });
+    hosted = await hostCore({ dataDir, role: 'desktop' });
     serve = (t) => hosted!.serve(t);
   }
   parentPort.on('message', (e) => {

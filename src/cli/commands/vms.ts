@@ -1,0 +1,232 @@
+/** VMs: list, create, inspect, change, clone and delete them. */
+import path from 'node:path';
+import type { CreateVmSpec, ModifyVmSpec, VmSummary } from '../../core/api/contract';
+import { describeState } from '../../core/domain/lifecycle';
+import { parseCpuList } from '../../core/domain/stats';
+import { parseSize } from '../../core/domain/units';
+import { command, type CommandGroup, opt, req, UsageError } from '../command';
+import { intOpt, out, printInfo, table, warn } from '../format';
+import { vmRows } from './hosts';
+
+const json = { type: 'boolean', help: 'machine-readable output' } as const;
+
+const list = command({
+  name: 'list',
+  args: [],
+  options: { json, host: { type: 'string', value: 'HOST|local', help: "only one libvirt host's VMs (local: this computer's)" } },
+  summary: "list VMs and their state (this computer's, then each libvirt host's as HOST:VM)",
+  async handler(ctx, _args, o) {
+    const c = await ctx.client();
+    const vms: readonly VmSummary[] = await c.call('vms.list', o.host !== undefined ? { host: o.host, wait: true } : { wait: true });
+    if (o.json) out(JSON.stringify(vms, null, 2));
+    else if (vms.length === 0) out(o.host !== undefined ? `No VMs on '${o.host}'.` : 'No VMs yet. Create one with: nestbox create NAME --iso PATH');
+    else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vmRows(vms)]));
+  },
+});
+
+const create = command({
+  name: 'create',
+  args: [req('NAME')],
+  options: {
+    'os-type': { type: 'string', value: 'T', help: 'OS type (nestbox ostypes); sets the presets' },
+    memory: { type: 'string', value: 'MiB', help: 'memory in MiB' },
+    cpus: { type: 'string', value: 'N', help: 'virtual CPUs' },
+    'disk-size': { type: 'string', value: 'SIZE', help: 'a new qcow2 disk of this size (e.g. 20G)' },
+    disk: { type: 'string', value: 'PATH', help: 'use an existing disk image' },
+    'no-disk': { type: 'boolean', help: 'no disk' },
+    iso: { type: 'string', value: 'PATH', help: 'an ISO in the CD/DVD drive' },
+    firmware: { type: 'string', value: 'bios|uefi', help: 'firmware' },
+    nic: { type: 'string', value: 'nat|none|internal:NAME|bridged:BRIDGE', help: 'the first network adapter' },
+    description: { type: 'string', value: 'TEXT', help: 'a description' },
+    'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
+    json,
+  },
+  summary: 'create a VM',
+  async handler(ctx, [name], o) {
+    if (o.disk && o['disk-size']) throw new UsageError('give either --disk or --disk-size, not both');
+    if (o.firmware && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new UsageError('--firmware must be bios or uefi');
+    const nicArg = o.nic ? /^(nat|none)$|^(internal|bridged):(.+)$/.exec(o.nic) : null;
+    if (o.nic && !nicArg) throw new UsageError('--nic must be nat, none, internal:NAME or bridged:BRIDGE');
+    const spec: CreateVmSpec = {
+      name,
+      ...(o['os-type'] ? { osType: o['os-type'] } : {}),
+      ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+      ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+      ...(o['disk-size'] ? { diskSize: o['disk-size'] } : {}),
+      ...(o.disk ? { disk: path.resolve(o.disk) } : {}),
+      ...(o['no-disk'] ? { noDisk: true } : {}),
+      ...(o.iso ? { iso: path.resolve(o.iso) } : {}),
+      ...(o.firmware ? { firmware: o.firmware as 'bios' | 'uefi' } : {}),
+      ...(nicArg ? { nic: (nicArg[1] ?? nicArg[2]) as 'nat' | 'none' | 'internal' | 'bridged' } : {}),
+      ...(nicArg?.[2] === 'internal' ? { nicNetwork: nicArg[3]! } : {}),
+      ...(nicArg?.[2] === 'bridged' ? { nicBridge: nicArg[3]! } : {}),
+      ...(o.description ? { description: o.description } : {}),
+      ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+    };
+    const c = await ctx.client();
+    const r = await c.call('vms.create', spec);
+    warn(r);
+    if (o.json) out(JSON.stringify(r.vm, null, 2));
+    else out(`Created '${r.vm.name}' (${r.vm.uuid}) in ${r.vm.dir}`);
+  },
+});
+
+const info = command({
+  name: 'info',
+  args: [req('NAME')],
+  options: { json },
+  summary: "show a VM's configuration and state",
+  async handler(ctx, [ref], o) {
+    const vm = await (await ctx.client()).call('vms.info', { ref });
+    if (o.json) out(JSON.stringify(vm, null, 2));
+    else printInfo(vm);
+  },
+});
+
+const MODIFY_OPTIONS = {
+  memory: { type: 'string', value: 'MiB', help: 'memory in MiB' },
+  cpus: { type: 'string', value: 'N', help: 'virtual CPUs' },
+  iso: { type: 'string', value: 'PATH|none', help: 'the ISO in the CD/DVD drive (none: empty it)' },
+  name: { type: 'string', value: 'NEW', help: 'rename' },
+  description: { type: 'string', value: 'TEXT', help: 'the description' },
+  'cpu-shares': { type: 'string', value: 'N|none', help: 'relative CPU weight (live)' },
+  'cpu-limit': { type: 'string', value: 'PCT|none', help: 'CPU ceiling in % of one host CPU (live)' },
+  pin: { type: 'string', value: '0,1|none', help: 'pin to host CPUs (live)' },
+  'mem-max': { type: 'string', value: 'MiB|none', help: 'memory ceiling of the QEMU process (live)' },
+  balloon: { type: 'string', value: 'on|off', help: 'a memory balloon device (powered off)' },
+  'mem-merge': { type: 'string', value: 'on|off', help: 'page sharing (KSM) (powered off)' },
+  sockets: { type: 'string', value: 'N', help: 'CPU topology: sockets (powered off)' },
+  cores: { type: 'string', value: 'N', help: 'CPU topology: cores per socket' },
+  threads: { type: 'string', value: 'N', help: 'CPU topology: threads per core' },
+  'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
+} as const;
+
+/** The resource options of `modify`; 'none' clears a setting. */
+function resourceChanges(o: Readonly<Record<string, string | undefined>>): ModifyVmSpec['resources'] | undefined {
+  const r: Record<string, unknown> = {};
+  const num = (flag: string, key: string) => {
+    const v = o[flag];
+    if (typeof v !== 'string') return;
+    r[key] = v === 'none' ? null : intOpt(v, `--${flag}`);
+  };
+  const onOff = (flag: string, key: string) => {
+    const v = o[flag];
+    if (typeof v !== 'string') return;
+    if (v !== 'on' && v !== 'off') throw new UsageError(`--${flag} must be on or off`);
+    r[key] = v === 'on';
+  };
+  num('cpu-shares', 'cpuShares');
+  num('cpu-limit', 'cpuLimitPct');
+  num('mem-max', 'memoryMaxMiB');
+  num('sockets', 'sockets');
+  num('cores', 'cores');
+  num('threads', 'threads');
+  onOff('balloon', 'balloon');
+  onOff('mem-merge', 'memMerge');
+  if (typeof o['pin'] === 'string') {
+    try {
+      r['pinCpus'] = o['pin'] === 'none' ? null : parseCpuList(o['pin']);
+    } catch (err) {
+      throw new UsageError(`--pin: ${(err as Error).message}`);
+    }
+  }
+  return Object.keys(r).length ? (r as ModifyVmSpec['resources']) : undefined;
+}
+
+const modify = command({
+  name: 'modify',
+  args: [req('NAME')],
+  options: MODIFY_OPTIONS,
+  summary: "change a VM's settings ('none' clears a resource setting)",
+  async handler(ctx, [ref], o) {
+    const resources = resourceChanges(o);
+    const changes: ModifyVmSpec = {
+      ...(resources ? { resources } : {}),
+      ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+      ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+      ...(o.iso !== undefined ? { iso: o.iso === 'none' || o.iso === '' ? null : path.resolve(o.iso) } : {}),
+      ...(o.name ? { name: o.name } : {}),
+      ...(o.description !== undefined ? { description: o.description } : {}),
+      ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+    };
+    if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox modify --help)');
+    const r = await (await ctx.client()).call('vms.modify', { ref, changes });
+    warn(r);
+    out(`Modified '${r.vm.name}'`);
+  },
+});
+
+const balloon = command({
+  name: 'balloon',
+  args: [req('NAME'), req('SIZE')],
+  options: {},
+  summary: "set a running VM's balloon target (e.g. 512M, 1G, or MiB; the guest keeps SIZE)",
+  async handler(ctx, [ref, size]) {
+    let mib: number;
+    try {
+      mib = /^\d+$/.test(size) ? Number(size) : Math.floor(parseSize(size) / (1024 * 1024));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const r = await (await ctx.client()).call('vms.balloon', { ref, targetMiB: mib });
+    out(`The balloon of '${r.vm.name}' now leaves the guest ${mib} MiB of its ${r.vm.memoryMiB} MiB`);
+  },
+});
+
+const clone = command({
+  name: 'clone',
+  args: [req('SRC'), req('NEW')],
+  options: {
+    snapshot: { type: 'string', value: 'SNAP', help: 'clone this snapshot instead of the current state' },
+    linked: { type: 'boolean', help: 'a linked clone (stands on the source\'s disks)' },
+    'keep-macs': { type: 'boolean', help: 'keep the MAC addresses (new ones otherwise)' },
+    json,
+  },
+  summary: 'full copy (or linked clone) of a snapshot or the current state',
+  async handler(ctx, [src, name], o) {
+    const r = await (await ctx.client()).call('vms.clone', { ref: src, name, ...(o.snapshot ? { snapshot: o.snapshot } : {}), linked: o.linked === true, keepMacs: o['keep-macs'] === true });
+    warn(r);
+    if (o.json) out(JSON.stringify(r.vm, null, 2));
+    else out(`Created '${r.vm.name}' (${r.vm.uuid}), a ${o.linked ? 'linked' : 'full'} clone of ${o.snapshot ? `snapshot '${o.snapshot}' of ` : ''}'${src}'`);
+  },
+});
+
+const convertDisk = command({
+  name: 'convert-disk',
+  args: [req('NAME'), opt('DISK')],
+  options: {},
+  summary: 'convert a raw/VDI/VMDK disk to qcow2 so it can hold snapshots',
+  async handler(ctx, [ref, disk]) {
+    const r = await (await ctx.client()).call('vms.convertDisk', { ref, ...(disk ? { disk } : {}) });
+    warn(r);
+    out(`Converted; '${r.vm.name}' now uses ${r.vm.config.disks.map((d) => `${d.file} (${d.format})`).join(', ')}`);
+  },
+});
+
+const cancel = command({
+  name: 'cancel',
+  args: [req('NAME')],
+  options: {},
+  summary: 'stop a clone, disk conversion, live snapshot or Save state of NAME still under way',
+  async handler(ctx, [ref]) {
+    const r = await (await ctx.client()).call('vms.cancel', { ref });
+    out(r.cancelled ? `Stopping the clone, conversion or snapshot of '${ref}'` : `'${ref}' has no clone, conversion or snapshot that can be stopped`);
+  },
+});
+
+const del = command({
+  name: 'delete',
+  args: [req('NAME')],
+  options: { 'keep-files': { type: 'boolean', help: "keep the VM's folder" } },
+  summary: 'delete the VM and its folder',
+  async handler(ctx, [ref], o) {
+    const r = await (await ctx.client()).call('vms.delete', { ref, keepFiles: o['keep-files'] === true });
+    out(r.removedDir ? `Deleted '${ref}' and its files` : `Deleted '${ref}' (files kept)`);
+  },
+});
+
+export const vmCommands: CommandGroup = {
+  name: 'vms',
+  title: 'VMs',
+  commands: [list, create, info, modify, balloon, clone, convertDisk, cancel, del],
+};
