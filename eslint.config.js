@@ -120,10 +120,11 @@ export default tseslint.config(
           restrict(
             [
               ...CORE_LAYERS.filter((l) => !['api', 'domain', 'server', 'store'].includes(l)).map((l) => `**/core/${l}/*`),
-              '**/core/server/*', '!**/core/server/socket', '!**/core/server/host', '!**/core/server/web',
+              // daemon, serve and autostart: the cli branch moved hosting the core there (merged with api's rule here).
+              '**/core/server/*', '!**/core/server/socket', '!**/core/server/host', '!**/core/server/web', '!**/core/server/daemon', '!**/core/server/serve', '!**/core/server/autostart',
               '**/core/store/*', '!**/core/store/paths',
             ],
-            'The CLI is an api client: core/api, core/domain, and to reach a core only server/{socket,host,web} and store/paths.',
+            'The CLI is an api client: core/api, core/domain, and to reach a core only server/{socket,host,web,daemon,serve,autostart} and store/paths.',
           ),
         ],
       }],

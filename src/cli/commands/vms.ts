@@ -1,7 +1,6 @@
 /** VMs: list, create, inspect, change, clone and delete them. */
 import path from 'node:path';
 import type { CreateVmSpec, ModifyVmSpec, VmSummary } from '../../core/api/contract';
-import { describeState } from '../../core/domain/lifecycle';
 import { parseCpuList } from '../../core/domain/stats';
 import { parseSize } from '../../core/domain/units';
 import { command, type CommandGroup, opt, req, UsageError } from '../command';
