@@ -13,6 +13,7 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../support/libvirt-hosts';
 import { cli, openCore, SerialSession, tempHome, testIso } from './helpers';
+import { stopBackgroundDaemon } from '../support/daemon';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,6 +85,7 @@ describe('libvirt hosts through the API', () => {
 
   afterAll(async () => {
     await hosted?.close();
+    if (home) await stopBackgroundDaemon(home).catch(() => undefined);
     for (const h of lv?.hosts ?? []) {
       for (const d of ['g1', 'g2']) {
         try {
@@ -330,6 +332,5 @@ describe('libvirt hosts through the API', () => {
     expect(rm.code, rm.stderr).toBe(0);
     // forgetting a host touches nothing on it
     expect(virsh(a.socketUri, 'list', '--all', '--name')).toMatch(/^g2$/m);
-    await cli(home, ['daemon', 'stop']).catch(() => undefined);
   });
 });
