@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, protocol, screen, session, shell, utilityProcess, type BrowserWindowConstructorOptions, type UtilityProcess } from 'electron';
 import { pathToFileURL } from 'node:url';
 import { portTransport, RpcClient } from '../core/api/rpc';
-import { validateChooseFileParams, validateOpenConsoleParams, PORT_CHANNEL, MENU_CHANNEL } from './ipc';
+import { handleInvoke, handleSend } from './ipc';
+import { CHOOSE_FILE_CHANNEL, MENU_CHANNEL, OPEN_CONSOLE_CHANNEL, PORT_CHANNEL, type MainToRenderer, type MenuCommand } from './ipc-contract';
 import { planQuit, QUIT_BUTTONS, type QuitChoice } from './quit';
-import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, isAllowedNavigation, isTrustedSender, resolveAppFile, secureWebPreferences } from './security';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, CONTENT_SECURITY_POLICY, isAllowedNavigation, resolveAppFile, secureWebPreferences } from './security';
 import { loadWindowState, saveWindowState } from './windowState';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
@@ -147,8 +148,17 @@ function openConsoleWindow(uuid: string, name: string): void {
   void win.loadURL(`${APP_ORIGIN}/index.html#/console/${encodeURIComponent(uuid)}`);
 }
 
+/** Sends a menu command to the Manager window (typed by the contract), bringing it to the front. */
+function sendMenu(command: MainToRenderer[typeof MENU_CHANNEL]): void {
+  const win = mainWindow;
+  if (!win || win.isDestroyed()) return;
+  if (win.isMinimized()) win.restore();
+  win.focus();
+  win.webContents.send(MENU_CHANNEL, command);
+}
+
 function buildMenu(): void {
-  const send = (cmd: string) => () => mainWindow?.webContents.send(MENU_CHANNEL, cmd);
+  const send = (cmd: MenuCommand) => () => sendMenu(cmd);
   Menu.setApplicationMenu(
     Menu.buildFromTemplate([
       ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
@@ -156,6 +166,14 @@ function buildMenu(): void {
         label: 'File',
         submenu: [
           { label: 'New Virtual Machine…', accelerator: 'CmdOrCtrl+N', click: send('new-vm') },
+          { type: 'separator' },
+          // No accelerators: they would reach the console windows too, where Ctrl+D and
+          // Ctrl+H belong to the guest's terminal.
+          { label: 'Virtual Media Manager…', click: send('media-manager') },
+          { label: 'Network Manager…', click: send('network-manager') },
+          { label: 'Activity Overview…', click: send('activity') },
+          { type: 'separator' },
+          { label: 'Preferences…', click: send('preferences') },
           { type: 'separator' },
           process.platform === 'darwin' ? { role: 'close' } : { role: 'quit' },
         ],
@@ -205,19 +223,15 @@ function isFile(file: string): boolean {
   }
 }
 
+/** Every channel through the wrappers in ipc.ts: sender checked, payload parsed (zod). */
 function handleIpc(): void {
-  ipcMain.on('nestbox:open-console', (event, raw: unknown) => {
-    if (!isTrustedSender(event.senderFrame?.url, event.senderFrame === event.sender.mainFrame)) return;
-    const p = validateOpenConsoleParams(raw);
-    openConsoleWindow(p.uuid, p.name);
-  });
-  ipcMain.handle('nestbox:choose-file', async (event, raw: unknown) => {
-    if (!isTrustedSender(event.senderFrame?.url, event.senderFrame === event.sender.mainFrame)) throw new Error('untrusted sender');
-    const params = validateChooseFileParams(raw);
+  handleSend(ipcMain, OPEN_CONSOLE_CHANNEL, (p) => openConsoleWindow(p.uuid, p.name));
+  handleInvoke(ipcMain, CHOOSE_FILE_CHANNEL, async (params, event) => {
     const win = BrowserWindow.fromWebContents(event.sender);
+    const filters = params.filters.map((f) => ({ name: f.name, extensions: [...f.extensions] }));
     const r = win
-      ? await dialog.showOpenDialog(win, { title: params.title, filters: params.filters, properties: ['openFile'] })
-      : await dialog.showOpenDialog({ title: params.title, filters: params.filters, properties: ['openFile'] });
+      ? await dialog.showOpenDialog(win, { title: params.title, filters, properties: ['openFile'] })
+      : await dialog.showOpenDialog({ title: params.title, filters, properties: ['openFile'] });
     return r.canceled ? null : (r.filePaths[0] ?? null);
   });
 }

@@ -7,7 +7,8 @@ import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from 'react
 import Box from '@mui/material/Box';
 import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
-import { ConnectionLostBanner, Splitter, StatusBar, Welcome } from './components/Chrome';
+import { assertNever } from '../../core/api/errors';
+import { ConnectionLostBanner, ManagerStatusBar, Splitter, Welcome } from './components/Chrome';
 import { DeleteDialog } from './components/DeleteDialog';
 import { CloneDialog } from './snapshots/CloneDialog';
 import { ManagerToolbar } from './components/ManagerToolbar';
@@ -16,7 +17,7 @@ import { openConsoleTab } from './console/route';
 import { useNotify } from './components/Notifications';
 import { NoSelection, VmDetails } from './components/VmDetails';
 import { VmList, buildRows } from './components/VmList';
-import { useClient, useConnection } from './hooks/client';
+import { useConnection } from './hooks/client';
 import { useHostInfo, useVmInfo, useVmList } from './hooks/data';
 import { useOperations } from './hooks/operations';
 import type { LifecycleAction } from './model/vmState';
@@ -37,6 +38,7 @@ import { HostDialog } from './hosts/HostDialog';
 import { MigrateDialog } from './hosts/MigrateDialog';
 import { useHosts } from './hosts/useHosts';
 import type { HostSummary } from '../../core/api/contract';
+import { useVmActions } from './actions/useVmActions';
 
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
@@ -70,7 +72,7 @@ function neighbourOf(vms: readonly VmSummary[], uuid: string): string | null {
 }
 
 export function Manager() {
-  const client = useClient();
+  const vmActions = useVmActions();
   const { lost } = useConnection();
   const notify = useNotify();
   const host = useHostInfo();
@@ -166,6 +168,36 @@ export function Manager() {
     return () => window.removeEventListener('keydown', onKey);
   }, []);
 
+  // The desktop's application menu (File → New Virtual Machine…, the managers, Preferences).
+  useEffect(() => {
+    const desktop = window.nestboxDesktop;
+    if (!desktop) return undefined;
+    return desktop.onMenu((command) => {
+      switch (command) {
+        case 'new-vm':
+          setDialog((d) => {
+            if (d === null) setPrefill(undefined);
+            return d ?? 'new';
+          });
+          return;
+        case 'media-manager':
+          setDialog((d) => d ?? 'media');
+          return;
+        case 'network-manager':
+          setDialog((d) => d ?? 'networks');
+          return;
+        case 'activity':
+          setDialog((d) => d ?? 'activity');
+          return;
+        case 'preferences':
+          setDialog((d) => d ?? 'preferences');
+          return;
+        default:
+          assertNever(command, 'menu command');
+      }
+    });
+  }, []);
+
   // The inline console belongs to the VM it was opened for; selecting another closes it.
   useEffect(() => {
     setConsoleFor((c) => (c !== null && c !== selected ? null : c));
@@ -232,8 +264,8 @@ export function Manager() {
   );
 
   const applySettings = useCallback(
-    (target: VmInfo, changes: ModifyVmSpec) => ops.track(target, 'modify', () => client.call('vms.modify', { ref: target.uuid, changes })),
-    [ops, client],
+    (target: VmInfo, changes: ModifyVmSpec) => ops.track(target, 'modify', () => vmActions.modify({ ref: target.uuid, changes })),
+    [ops, vmActions],
   );
   const onApplied = useCallback(
     (result: OpResult) => {
@@ -249,13 +281,13 @@ export function Manager() {
   const deleteVm = useCallback(
     async (target: VmInfo, keepFiles: boolean) => {
       const next = vms ? neighbourOf(vms, target.uuid) : null;
-      const res = await ops.track(target, 'delete', () => client.call('vms.delete', { ref: target.uuid, keepFiles }));
+      const res = await ops.track(target, 'delete', () => vmActions.delete({ ref: target.uuid, keepFiles }));
       setDialog(null);
       setSelected(next);
       refresh();
       notify.success(keepFiles || !res.removedDir ? `Removed '${target.name}' from the list; its files were kept.` : `Deleted '${target.name}' and its files.`);
     },
-    [vms, ops, client, refresh, notify],
+    [vms, ops, vmActions, refresh, notify],
   );
 
   const main = useMemo(() => {
@@ -353,7 +385,7 @@ export function Manager() {
           {main}
         </Box>
       </Box>
-      <StatusBar vms={vms} host={host} />
+      <ManagerStatusBar vms={vms} host={host} />
 
       {host && (
         <NewVmWizard

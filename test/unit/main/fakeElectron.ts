@@ -150,6 +150,8 @@ export function createFakeElectron(opts: FakeElectronOptions) {
   }
 
   const ipcHandlers = new Map<string, Handler>();
+  /** `ipcMain.on` listeners (fire-and-forget channels). */
+  const ipcListeners = new Map<string, Handler>();
   const protocolHandlers = new Map<string, (req: { url: string }) => Promise<Response> | Response>();
   const utilities: FakeUtilityProcess[] = [];
 
@@ -161,7 +163,10 @@ export function createFakeElectron(opts: FakeElectronOptions) {
         if (ipcHandlers.has(channel)) throw new Error(`second handler for ${channel}`);
         ipcHandlers.set(channel, h);
       }),
-      on: vi.fn(),
+      on: vi.fn((channel: string, h: Handler) => {
+        if (ipcListeners.has(channel)) throw new Error(`second listener for ${channel}`);
+        ipcListeners.set(channel, h);
+      }),
     },
     dialog: {
       showOpenDialog: vi.fn(async (..._args: unknown[]) => ({ canceled: false, filePaths: ['/isos/debian.iso'] })),
@@ -202,7 +207,7 @@ export function createFakeElectron(opts: FakeElectronOptions) {
     },
   };
 
-  return { module, app, markReady, windows, ipcHandlers, protocolHandlers, utilities, FakeBrowserWindow };
+  return { module, app, markReady, windows, ipcHandlers, ipcListeners, protocolHandlers, utilities, FakeBrowserWindow };
 }
 
 export type FakeElectron = ReturnType<typeof createFakeElectron>;

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { portTransport, serveTransport } from '../../../src/core/api/rpc';
 import { MENU_CHANNEL, PORT_CHANNEL } from '../../../src/main/ipc';
+import { isMenuCommand, MENU_COMMANDS, type MenuCommand } from '../../../src/main/ipc-contract';
 import { QUIT_BUTTONS } from '../../../src/main/quit';
 import { CONTENT_SECURITY_POLICY, secureWebPreferences } from '../../../src/main/security';
 import { createFakeElectron, fakeEvent, FakeWebContents, FakeWebFrame, type FakeElectron, type FakePort, type FakeUtilityProcess, type FakeWindow } from './fakeElectron';
@@ -159,6 +160,41 @@ describe('the main window', () => {
     newVm!.click!();
     expect(win.webContents.send).toHaveBeenCalledWith(MENU_CHANNEL, 'new-vm');
   });
+
+  it("offers New VM, the managers and Preferences, each sending its command to the Manager window", async () => {
+    await boot();
+    const win = onlyWindow();
+    const template = fake.module.Menu.buildFromTemplate.mock.calls[0]![0] as { submenu?: { label?: string; click?: () => void; accelerator?: string }[] }[];
+    const items = template.flatMap((m) => m.submenu ?? []).filter((i) => i.click && i.label !== 'Nestbox on the web');
+    const expected: [string, MenuCommand][] = [
+      ['New Virtual Machine…', 'new-vm'],
+      ['Virtual Media Manager…', 'media-manager'],
+      ['Network Manager…', 'network-manager'],
+      ['Activity Overview…', 'activity'],
+      ['Preferences…', 'preferences'],
+    ];
+    expect(items.map((i) => i.label)).toEqual(expected.map(([l]) => l));
+    for (const [label, command] of expected) {
+      win.webContents.send.mockClear();
+      items.find((i) => i.label === label)!.click!();
+      expect(win.webContents.send, label).toHaveBeenCalledExactlyOnceWith(MENU_CHANNEL, command);
+      expect(isMenuCommand(command)).toBe(true);
+    }
+    expect([...MENU_COMMANDS].sort()).toEqual(expected.map(([, c]) => c).sort());
+    // Only New VM has a shortcut: the others would take keys from the guest's terminal in console windows.
+    expect(items.filter((i) => i.accelerator).map((i) => i.label)).toEqual(['New Virtual Machine…']);
+  });
+
+  it('brings a minimized Manager window back for a menu command', async () => {
+    await boot();
+    const win = onlyWindow();
+    win.minimized = true;
+    const template = fake.module.Menu.buildFromTemplate.mock.calls[0]![0] as { submenu?: { label?: string; click?: () => void }[] }[];
+    template.flatMap((m) => m.submenu ?? []).find((i) => i.label === 'Preferences…')!.click!();
+    expect(win.restore).toHaveBeenCalledTimes(1);
+    expect(win.focus).toHaveBeenCalledTimes(1);
+    expect(win.webContents.send).toHaveBeenCalledWith(MENU_CHANNEL, 'preferences');
+  });
 });
 
 describe('a closed main window', () => {
@@ -267,6 +303,50 @@ describe('nestbox:choose-file', () => {
     const wc = onlyWindow().webContents;
     await expect(invokeChooseFile({ sender: wc, senderFrame: wc.mainFrame }, { title: 'x', filters: [{ name: 'n', extensions: ['sh;rm'] }] })).rejects.toThrow(/invalid/);
     expect(fake.module.dialog.showOpenDialog).not.toHaveBeenCalled();
+  });
+});
+
+describe('nestbox:open-console', () => {
+  const uuid = '0b3c9f2e-5d4a-4e8b-9c1d-2f3a4b5c6d7e';
+  function send(event: unknown, payload: unknown): void {
+    const l = fake.ipcListeners.get('nestbox:open-console');
+    if (!l) throw new Error('no open-console listener');
+    l(event, payload);
+  }
+
+  it('is the only fire-and-forget channel', async () => {
+    await boot();
+    expect([...fake.ipcListeners.keys()]).toEqual(['nestbox:open-console']);
+  });
+
+  it("opens the VM's console window for our own UI, once per VM", async () => {
+    await boot();
+    const wc = onlyWindow().webContents;
+    send({ sender: wc, senderFrame: wc.mainFrame }, { uuid, name: 'web' });
+    expect(fake.windows).toHaveLength(2);
+    expect(fake.windows[1]!.options).toMatchObject({ title: 'web — Nestbox' });
+    expect(fake.windows[1]!.loadURL).toHaveBeenCalledWith(`app://nestbox/index.html#/console/${uuid}`);
+    send({ sender: wc, senderFrame: wc.mainFrame }, { uuid, name: 'web' });
+    expect(fake.windows).toHaveLength(2);
+    expect(fake.windows[1]!.focus).toHaveBeenCalledTimes(1);
+  });
+
+  it('ignores an untrusted sender', async () => {
+    await boot();
+    const wc = onlyWindow().webContents;
+    wc.mainFrame.url = 'https://evil.example';
+    send({ sender: wc, senderFrame: wc.mainFrame }, { uuid, name: 'web' });
+    send({ sender: wc, senderFrame: new FakeWebFrame('app://nestbox/index.html') }, { uuid, name: 'web' });
+    expect(fake.windows).toHaveLength(1);
+  });
+
+  it('drops a malformed request without throwing in main', async () => {
+    await boot();
+    const wc = onlyWindow().webContents;
+    for (const bad of [null, 'x', { uuid: 'not-a-uuid', name: 'web' }, { uuid, name: 'n'.repeat(65) }, { uuid }, { uuid, name: 7 }]) {
+      expect(() => send({ sender: wc, senderFrame: wc.mainFrame }, bad), JSON.stringify(bad)).not.toThrow();
+    }
+    expect(fake.windows).toHaveLength(1);
   });
 });
 

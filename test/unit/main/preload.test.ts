@@ -3,7 +3,7 @@
  * core's port to the page's own origin only.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PORT_CHANNEL } from '../../../src/main/ipc';
+import { MENU_CHANNEL, MENU_COMMANDS, PORT_CHANNEL, type DesktopBridge, type MenuCommand } from '../../../src/main/ipc-contract';
 
 const exposed = new Map<string, unknown>();
 const listeners = new Map<string, (event: { ports: unknown[] }, ...args: unknown[]) => void>();
@@ -42,11 +42,11 @@ afterEach(() => {
 });
 
 describe('preload', () => {
-  it('exposes exactly one API, nestboxDesktop, with platform, chooseFile, openConsoleWindow and pathForFile', () => {
+  it('exposes exactly one API, nestboxDesktop, with platform, chooseFile, openConsoleWindow, pathForFile and onMenu', () => {
     expect(electron.contextBridge.exposeInMainWorld).toHaveBeenCalledTimes(1);
     expect([...exposed.keys()]).toEqual(['nestboxDesktop']);
     const api = exposed.get('nestboxDesktop') as Record<string, unknown>;
-    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'openConsoleWindow', 'pathForFile', 'platform']);
+    expect(Object.keys(api).sort()).toEqual(['chooseFile', 'onMenu', 'openConsoleWindow', 'pathForFile', 'platform']);
     expect(api['platform']).toBe(process.platform);
   });
 
@@ -85,7 +85,51 @@ describe('preload', () => {
     expect(fakeWindow.postMessage).toHaveBeenCalledExactlyOnceWith('nestbox:port', 'app://nestbox', [port]);
   });
 
-  it('listens on no other channel', () => {
-    expect([...listeners.keys()]).toEqual([PORT_CHANNEL]);
+  it('listens on no other channel than the port and the menu', () => {
+    expect([...listeners.keys()].sort()).toEqual([MENU_CHANNEL, PORT_CHANNEL].sort());
+  });
+});
+
+describe('preload: the application menu', () => {
+  const api = () => exposed.get('nestboxDesktop') as DesktopBridge;
+  const fromMain = (command: unknown) => listeners.get(MENU_CHANNEL)!({ ports: [] }, command);
+
+  it("hands main's New Virtual Machine command to a subscriber, and only the command", () => {
+    const got: unknown[][] = [];
+    api().onMenu((...args) => got.push(args));
+    fromMain('new-vm');
+    expect(got).toEqual([['new-vm']]);
+  });
+
+  it('passes every command of the contract, to every subscriber', () => {
+    const a: MenuCommand[] = [];
+    const b: MenuCommand[] = [];
+    api().onMenu((c) => a.push(c));
+    api().onMenu((c) => b.push(c));
+    for (const c of MENU_COMMANDS) fromMain(c);
+    expect(a).toEqual([...MENU_COMMANDS]);
+    expect(b).toEqual([...MENU_COMMANDS]);
+  });
+
+  it('stops calling a listener once it unsubscribed', () => {
+    const got: MenuCommand[] = [];
+    const off = api().onMenu((c) => got.push(c));
+    fromMain('new-vm');
+    off();
+    fromMain('preferences');
+    expect(got).toEqual(['new-vm']);
+  });
+
+  it('drops a command that is not in the contract', () => {
+    const got: unknown[] = [];
+    api().onMenu((c) => got.push(c));
+    for (const bad of ['rm -rf', '', null, 42, { cmd: 'new-vm' }, 'NEW-VM']) fromMain(bad);
+    expect(got).toEqual([]);
+  });
+
+  it('registers its one menu listener at load, not per subscriber', () => {
+    api().onMenu(() => undefined);
+    api().onMenu(() => undefined);
+    expect(electron.ipcRenderer.on.mock.calls.filter((c) => c[0] === MENU_CHANNEL)).toHaveLength(1);
   });
 });

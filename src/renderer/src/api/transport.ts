@@ -6,17 +6,9 @@
 import type { WireMessage } from '../../../core/api/contract';
 import { NestboxError } from '../../../core/api/errors';
 import { RpcClient, type Transport } from '../../../core/api/rpc';
+import type { DesktopBridge } from '../../../main/ipc-contract';
 
-/** What the desktop preload exposes on `window.nestboxDesktop` (nothing in web mode). */
-export interface DesktopBridge {
-  /** Native open-file dialog; resolves with the chosen path or null. */
-  chooseFile(options: { title: string; filters: { name: string; extensions: string[] }[] }): Promise<string | null>;
-  /** Opens (or focuses) the VM's console in a window of its own. */
-  openConsoleWindow(uuid: string, name: string): void;
-  /** The path of a file dropped on the window (Electron's webUtils.getPathForFile); '' when it has none. */
-  pathForFile(file: File): string;
-  readonly platform: string;
-}
+export type { DesktopBridge, MenuCommand } from '../../../main/ipc-contract';
 
 declare global {
   interface Window {

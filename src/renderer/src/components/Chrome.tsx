@@ -15,6 +15,7 @@ import { assertNever } from '../../../core/api/errors';
 import { isActiveState } from '../model/vmState';
 import { formatMiB, pluralize } from '../util/format';
 import { NestboxMark } from './NestboxMark';
+import { StatusBar, StatusItem, StatusSpacer } from './StatusBar';
 
 export function Welcome({ onNew, host }: { readonly onNew: () => void; readonly host: HostInfo | null }) {
   return (
@@ -74,49 +75,31 @@ function acceleratorText(host: HostInfo): string {
   }
 }
 
-export function StatusBar({ vms, host }: { readonly vms: readonly VmSummary[] | null; readonly host: HostInfo | null }) {
+/** The Manager's status bar: VMs, the accelerator (the one place the TCG note is given), QEMU, the host. */
+export function ManagerStatusBar({ vms, host }: { readonly vms: readonly VmSummary[] | null; readonly host: HostInfo | null }) {
   const running = vms?.filter((v) => isActiveState(v.state)).length ?? 0;
   const accelTip = host ? (host.accelNote ?? (host.accelEffective === 'tcg' ? 'Guests run without hardware acceleration.' : 'Hardware acceleration is in use.')) : '';
   return (
-    <Box
-      component="footer"
-      role="status"
-      aria-label="Status"
-      sx={{
-        display: 'flex',
-        alignItems: 'center',
-        gap: 2,
-        px: 1.5,
-        height: 26,
-        flex: 'none',
-        borderTop: 1,
-        borderColor: 'divider',
-        bgcolor: 'chrome.statusBar',
-        color: 'text.secondary',
-        fontSize: '0.72rem',
-        userSelect: 'none',
-        whiteSpace: 'nowrap',
-        overflow: 'hidden',
-      }}
-    >
+    <StatusBar label="Status">
       <span>{vms === null ? 'Loading…' : `${pluralize(vms.length, 'VM')} · ${running.toLocaleString()} running`}</span>
       {host && (
         <>
           <Tooltip title={accelTip}>
-            <Box component="span" tabIndex={0} sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.5, cursor: 'default', color: host.accelEffective === 'tcg' || host.accelEffective === null ? 'warning.main' : 'inherit' }}>
-              <SpeedOutlinedIcon sx={{ fontSize: 14 }} />
-              {acceleratorText(host)}
+            <Box component="span" tabIndex={0} sx={{ display: 'inline-flex', cursor: 'default' }}>
+              <StatusItem warn={host.accelEffective === 'tcg' || host.accelEffective === null} icon={<SpeedOutlinedIcon sx={{ fontSize: 14 }} />}>
+                {acceleratorText(host)}
+              </StatusItem>
             </Box>
           </Tooltip>
           <span>{host.qemu ? `QEMU ${host.qemu.version}` : 'QEMU not found'}</span>
-          <Box sx={{ flex: 1 }} />
+          <StatusSpacer />
           <span>
             Host: {host.cpus} CPUs · {formatMiB(host.memoryMiB)}
           </span>
           <span>Nestbox {host.nestboxVersion}</span>
         </>
       )}
-    </Box>
+    </StatusBar>
   );
 }
 

@@ -9,6 +9,7 @@ import AlertTitle from '@mui/material/AlertTitle';
 import Box from '@mui/material/Box';
 import Grow from '@mui/material/Grow';
 import { DetailsExpander, toProblem, type Problem } from './ErrorAlert';
+import { isAcceleratorNote } from '../model/warnings';
 
 type Severity = 'error' | 'warning' | 'info' | 'success';
 
@@ -86,7 +87,11 @@ export function NotificationsProvider({ children }: { readonly children: ReactNo
   const notifier = useMemo<Notifier>(
     () => ({
       error: (err, title) => push('error', toProblem(err, title)),
-      warning: (message, title) => push('warning', { ...shorten(message), ...(title !== undefined ? { title } : {}) }),
+      warning: (message, title) => {
+        // The status bar gives the accelerator note; a toast would cover the dialogs' buttons.
+        if (isAcceleratorNote(message)) return;
+        push('warning', { ...shorten(message), ...(title !== undefined ? { title } : {}) });
+      },
       success: (message) => push('success', { message }),
     }),
     [push],

@@ -11,14 +11,14 @@ import OpenInFullRoundedIcon from '@mui/icons-material/OpenInFullRounded';
 import VideocamOffOutlinedIcon from '@mui/icons-material/VideocamOffOutlined';
 import PowerSettingsNewRoundedIcon from '@mui/icons-material/PowerSettingsNewRounded';
 import type { VmInfo } from '../../../core/api/contract';
-import { useClient } from '../hooks/client';
 import { stateLabel } from '../model/vmState';
+import { useVmActions } from '../actions/useVmActions';
 
 const REFRESH_MS = 3000;
 
 /** `onOpen` makes the thumbnail a button that opens the console while the VM runs. */
 export function Preview({ vm, onOpen }: { readonly vm: VmInfo; readonly onOpen?: () => void }) {
-  const client = useClient();
+  const vmActions = useVmActions();
   const live = vm.allowed.includes('screenshot') && vm.config.display.adapter !== 'none';
   const [frame, setFrame] = useState<{ readonly uuid: string; readonly src: string; readonly ratio: string } | null>(null);
   const [failed, setFailed] = useState(false);
@@ -35,7 +35,7 @@ export function Preview({ vm, onOpen }: { readonly vm: VmInfo; readonly onOpen?:
       if (stopped) return;
       if (!document.hidden) {
         try {
-          const shot = await client.call('vms.screenshot', { ref: vm.uuid });
+          const shot = await vmActions.screenshot({ ref: vm.uuid });
           if (stopped) return;
           setFrame({ uuid: vm.uuid, src: `data:image/png;base64,${shot.pngBase64}`, ratio: shot.width > 0 && shot.height > 0 ? `${shot.width} / ${shot.height}` : '4 / 3' });
           setFailed(false);
@@ -51,7 +51,7 @@ export function Preview({ vm, onOpen }: { readonly vm: VmInfo; readonly onOpen?:
       stopped = true;
       if (timer !== null) clearTimeout(timer);
     };
-  }, [client, vm.uuid, live]);
+  }, [vmActions, vm.uuid, live]);
 
   const current = frame && frame.uuid === vm.uuid ? frame : null;
   const src = current?.src ?? null;

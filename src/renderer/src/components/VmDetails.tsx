@@ -242,14 +242,20 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                         {nicModeLabel(n.mode)}
                         {n.mode === 'bridged' ? ` (${n.bridgeVia === 'tap' ? `tap ${n.tap ?? ''}` : (n.bridge ?? '')})` : n.mode === 'internal' ? ` ‘${n.network ?? ''}’` : ''} · {nicModelLabel(n.model)}
                       </Box>
+                      {/* One line each: inline, the guest IP ran into the MAC ("10.0.2.1552:54:…"). */}
                       {n.mode === 'nat' && (
-                        <Muted>
+                        <Muted block>
                           {/* QEMU's DHCP gives the first guest address, .15, of the NAT subnet. */}
                           Guest IP {natGuestIp(n.natNetwork)}
                           {n.restrict ? ' · restricted' : ''}
                         </Muted>
                       )}
-                      <Muted mono>{n.mac}</Muted>
+                      <Muted block>
+                        MAC{' '}
+                        <Box component="span" sx={{ fontFamily: 'monospace', fontSize: '0.78rem' }}>
+                          {n.mac}
+                        </Box>
+                      </Muted>
                     </Field>
                   ))
                 )}
@@ -312,9 +318,9 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
   );
 }
 
-function Muted({ children, mono }: { readonly children: ReactNode; readonly mono?: boolean }) {
+function Muted({ children, mono, block }: { readonly children: ReactNode; readonly mono?: boolean; readonly block?: boolean }) {
   return (
-    <Box component="span" sx={{ color: 'text.secondary', ...(mono ? { fontFamily: 'monospace', fontSize: '0.78rem' } : {}) }}>
+    <Box component="span" sx={{ color: 'text.secondary', ...(block ? { display: 'block' } : {}), ...(mono ? { fontFamily: 'monospace', fontSize: '0.78rem' } : {}) }}>
       {children}
     </Box>
   );

@@ -50,6 +50,8 @@ import { SerialPanel } from './SerialPanel';
 import { downloadPng, screenshotFileName } from './screenshot';
 import { HOST_KEY_LABEL, useScreen, type Resolution, type ScreenStatus } from './useScreen';
 import { useSerial, type SerialStatus } from './useSerial';
+import { StatusBar, StatusItem, StatusSpacer } from '../components/StatusBar';
+import { useConsoleActions } from '../actions/useConsoleActions';
 
 type ConsoleTab = 'screen' | 'serial';
 
@@ -75,6 +77,7 @@ export interface ConsoleViewProps {
 
 export function ConsoleView({ vm, busy, onAction, mode, onClose, onOpenInNewTab }: ConsoleViewProps) {
   const { client, lost } = useConnection();
+  const consoleActions = useConsoleActions();
   const offline = lost !== null;
   const notify = useNotify();
   const ids = useId().replace(/:/g, '');
@@ -135,15 +138,15 @@ export function ConsoleView({ vm, busy, onAction, mode, onClose, onOpenInNewTab 
 
   const sendKeys = useCallback(
     (label: string, keys: readonly string[]) => {
-      client.call('vms.sendKeys', { ref: vm.uuid, keys }).catch((err: unknown) => notify.error(err, `Could not send ${label} to '${vm.name}'`));
+      consoleActions.sendKeys({ ref: vm.uuid, keys }).catch((err: unknown) => notify.error(err, `Could not send ${label} to '${vm.name}'`));
     },
-    [client, vm.uuid, vm.name, notify],
+    [consoleActions, vm.uuid, vm.name, notify],
   );
 
   const takeScreenshot = useCallback(async () => {
     setShooting(true);
     try {
-      const shot = await client.call('vms.screenshot', { ref: vm.uuid });
+      const shot = await consoleActions.screenshot({ ref: vm.uuid });
       const name = screenshotFileName(vm.name);
       downloadPng(shot.pngBase64, name);
       notify.success(`Saved the screen as ${name} (${shot.width} × ${shot.height}).`);
@@ -152,7 +155,7 @@ export function ConsoleView({ vm, busy, onAction, mode, onClose, onOpenInNewTab 
     } finally {
       setShooting(false);
     }
-  }, [client, vm.uuid, vm.name, notify]);
+  }, [consoleActions, vm.uuid, vm.name, notify]);
 
   const pasteToClipboard = useCallback(
     (text: string) => {
@@ -511,69 +514,45 @@ interface StatusBarProps {
 function ConsoleStatusBar({ vm, tab, screen, resolution, serial, captured, hasDisplay }: StatusBarProps) {
   const linkIcon = (ok: boolean) => (ok ? <LinkRoundedIcon sx={{ fontSize: 14 }} /> : <LinkOffRoundedIcon sx={{ fontSize: 14 }} />);
   return (
-    <Box
-      component="footer"
-      role="status"
-      aria-label="Console status"
-      sx={{
-        display: 'flex',
-        alignItems: 'center',
-        gap: 2,
-        px: 1.5,
-        height: 26,
-        flex: 'none',
-        borderTop: 1,
-        borderColor: 'divider',
-        bgcolor: 'chrome.statusBar',
-        color: 'text.secondary',
-        fontSize: '0.72rem',
-        userSelect: 'none',
-        whiteSpace: 'nowrap',
-        overflow: 'hidden',
-        '& > .item': { display: 'inline-flex', alignItems: 'center', gap: 0.5 },
-      }}
-    >
-      <Box className="item" data-vm-state={vm.state}>
+    <StatusBar label="Console status">
+      <StatusItem data-vm-state={vm.state}>
         <StateText state={vm.state} />
-      </Box>
+      </StatusItem>
       {hasDisplay && (
-        <Box className="item" data-screen-status={screen.kind} sx={{ color: screen.kind === 'retrying' || screen.kind === 'lost' ? 'warning.main' : 'inherit' }}>
-          {linkIcon(screen.kind === 'connected')}
+        <StatusItem data-screen-status={screen.kind} warn={screen.kind === 'retrying' || screen.kind === 'lost'} icon={linkIcon(screen.kind === 'connected')}>
           {screenText(screen)}
-        </Box>
+        </StatusItem>
       )}
       {resolution && (
-        <Box className="item" title="Guest screen resolution">
-          <MonitorOutlinedIcon sx={{ fontSize: 14 }} />
+        <StatusItem title="Guest screen resolution" icon={<MonitorOutlinedIcon sx={{ fontSize: 14 }} />}>
           {resolution.width} × {resolution.height}
-        </Box>
+        </StatusItem>
       )}
       {vm.runtime && (
-        <Box className="item" title="Accelerator" sx={{ color: vm.runtime.accel === 'tcg' ? 'warning.main' : 'inherit' }}>
-          <SpeedOutlinedIcon sx={{ fontSize: 14 }} />
+        <StatusItem title="Accelerator" warn={vm.runtime.accel === 'tcg'} icon={<SpeedOutlinedIcon sx={{ fontSize: 14 }} />}>
           {accelText(vm.runtime.accel)}
-        </Box>
+        </StatusItem>
       )}
-      <Box className="item" data-serial-status={serial.kind}>
-        <TerminalOutlinedIcon sx={{ fontSize: 14 }} />
+      <StatusItem data-serial-status={serial.kind} icon={<TerminalOutlinedIcon sx={{ fontSize: 14 }} />}>
         {serialText(serial)}
-      </Box>
-      <Box sx={{ flex: 1 }} />
+      </StatusItem>
+      <StatusSpacer />
       {tab === 'screen' && hasDisplay && (
         <Box
-          className="item"
+          component="span"
           aria-live="polite"
           data-keyboard-captured={captured}
-          sx={(t) =>
-            captured
-              ? { color: t.palette.primary.main, fontWeight: 600, bgcolor: alpha(t.palette.primary.main, 0.12), px: 1, borderRadius: 1, lineHeight: '20px' }
-              : {}
-          }
+          sx={(t) => ({
+            display: 'inline-flex',
+            alignItems: 'center',
+            gap: 0.5,
+            ...(captured ? { color: t.palette.primary.main, fontWeight: 600, bgcolor: alpha(t.palette.primary.main, 0.12), px: 1, borderRadius: 1, lineHeight: '20px' } : {}),
+          })}
         >
           <KeyboardOutlinedIcon sx={{ fontSize: 14 }} />
           {captured ? `Keyboard captured — press ${HOST_KEY_LABEL} to release` : `Click the screen to type · Host key: ${HOST_KEY_LABEL}`}
         </Box>
       )}
-    </Box>
+    </StatusBar>
   );
 }

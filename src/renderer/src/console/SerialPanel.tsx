@@ -25,10 +25,10 @@ import ContentPasteOutlinedIcon from '@mui/icons-material/ContentPasteOutlined';
 import DeleteSweepOutlinedIcon from '@mui/icons-material/DeleteSweepOutlined';
 import SearchIcon from '@mui/icons-material/Search';
 import type { SerialLog } from '../../../core/api/contract';
-import { useClient } from '../hooks/client';
 import { useNotify } from '../components/Notifications';
 import { MONO_STACK } from '../theme';
 import { formatBytes } from '../util/format';
+import { useConsoleActions } from '../actions/useConsoleActions';
 
 export const TERMINAL_BG = '#0e1116';
 
@@ -81,7 +81,7 @@ type SearchState =
   | { readonly kind: 'failed'; readonly query: string; readonly message: string };
 
 export function SerialPanel({ vmRef, vmName, visible, onTerminal, overlay }: SerialPanelProps) {
-  const client = useClient();
+  const consoleActions = useConsoleActions();
   const notify = useNotify();
   const host = useRef<HTMLDivElement>(null);
   const termRef = useRef<Terminal | null>(null);
@@ -179,7 +179,7 @@ export function SerialPanel({ vmRef, vmName, visible, onTerminal, overlay }: Ser
     let cancelled = false;
     const t = setTimeout(() => {
       setSearch({ kind: 'searching', query: q });
-      client.call('console.serialLog', { ref: vmRef, query: q }).then(
+      consoleActions.serialLog({ ref: vmRef, query: q }).then(
         (log) => {
           if (!cancelled) setSearch({ kind: 'done', query: q, log });
         },
@@ -192,7 +192,7 @@ export function SerialPanel({ vmRef, vmName, visible, onTerminal, overlay }: Ser
       cancelled = true;
       clearTimeout(t);
     };
-  }, [client, vmRef, query, searchSeq]);
+  }, [consoleActions, vmRef, query, searchSeq]);
 
   const findInTerminal = (text: string, backwards = false) => {
     const s = searchRef.current;

@@ -4,14 +4,8 @@
  * VM. The import runs as a core job; its progress bar follows `job.progress`, and a refusal
  * (a hostile or broken image) shows the core's own message.
  */
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import Alert from '@mui/material/Alert';
-import Box from '@mui/material/Box';
-import Button from '@mui/material/Button';
-import Dialog from '@mui/material/Dialog';
-import DialogActions from '@mui/material/DialogActions';
-import DialogContent from '@mui/material/DialogContent';
-import DialogTitle from '@mui/material/DialogTitle';
 import FormControl from '@mui/material/FormControl';
 import FormControlLabel from '@mui/material/FormControlLabel';
 import FormLabel from '@mui/material/FormLabel';
@@ -22,7 +16,7 @@ import Typography from '@mui/material/Typography';
 import type { HostInfo, ImportSpec, JobInfo, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { MemoryField } from '../components/HardwareFields';
-import { useClient } from '../hooks/client';
+import { OperationButton, OperationDialog } from '../components/OperationDialog';
 import { useNotify } from '../components/Notifications';
 import { discardUpload } from './hostPath';
 import { isActiveState } from '../model/vmState';
@@ -34,6 +28,8 @@ import { guessOsType, vmNameFromFile } from './dropped';
 import { JobProgress, UploadProgressBar } from './JobProgress';
 import { useHostFile } from './useHostFile';
 import { useJob } from './useJobs';
+import { useVmActions } from '../actions/useVmActions';
+import { useMediaActions } from '../actions/useMediaActions';
 
 type Mode = 'copy' | 'inPlace' | 'attach';
 
@@ -49,23 +45,12 @@ export interface ImportDialogProps {
 }
 
 export function ImportDialog(props: ImportDialogProps) {
-  return (
-    <Dialog
-      open
-      onClose={(_, reason) => {
-        if (reason !== 'backdropClick') props.onClose();
-      }}
-      maxWidth="sm"
-      fullWidth
-      aria-labelledby="import-title"
-    >
-      <Body {...props} />
-    </Dialog>
-  );
+  return <Body {...props} />;
 }
 
 function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: ImportDialogProps) {
-  const client = useClient();
+  const mediaActions = useMediaActions();
+  const vmActions = useVmActions();
   const hostFile = useHostFile(file);
   const notify = useNotify();
   /** Set once the file was taken up (imported, attached): closing must then leave it be. */
@@ -123,14 +108,13 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
   const ready = hostFile.phase === 'ready';
   const running = busy || (job !== null && job.state === 'running');
 
-  const submit = (e?: FormEvent) => {
-    e?.preventDefault();
+  const submit = () => {
     if (!ready || running || nameProblem !== null) return;
     setProblem(null);
     setBusy(true);
     const path = hostFile.file.path;
     if (mode === 'attach' && selectedVm) {
-      client.call('vms.attachDisk', { ref: selectedVm.uuid, path }).then(
+      vmActions.attachDisk({ ref: selectedVm.uuid, path }).then(
         (res: OpResult) => {
           setBusy(false);
           used.current = true;
@@ -150,7 +134,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       memoryMiB,
       ...(kind === 'disk' ? { mode: mode === 'inPlace' ? 'inPlace' : 'copy' } : {}),
     };
-    client.call('vms.import', spec).then(
+    vmActions.import(spec).then(
       (j) => setStarted(j),
       (err: unknown) => {
         setBusy(false);
@@ -160,72 +144,77 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
   };
 
   const cancelJob = () => {
-    if (job) void client.call('jobs.cancel', { id: job.id }).catch(() => undefined);
+    if (job) void mediaActions.cancelJob({ id: job.id }).catch(() => undefined);
   };
 
   const title = kind === 'appliance' ? 'Import Appliance' : 'Import Disk Image';
   return (
-    <Box component="form" onSubmit={submit} noValidate sx={{ display: 'flex', flexDirection: 'column', minHeight: 0 }}>
-      <DialogTitle id="import-title">{title}</DialogTitle>
-      <DialogContent dividers sx={{ display: 'grid', gap: 2.25 }}>
-        <Typography variant="body2" color="text.secondary">
-          <b>{file.name}</b> ({formatBytes(file.size)}){' '}
-          {kind === 'appliance'
-            ? 'becomes a new virtual machine; its disks are copied into the new VM’s folder.'
-            : 'is checked by Nestbox’s image inspector and becomes the disk of a virtual machine.'}
-        </Typography>
-        {hostFile.phase === 'uploading' && <UploadProgressBar name={file.name} loaded={hostFile.progress.loaded} total={hostFile.progress.total} />}
-        {hostFile.phase === 'failed' && <ProblemAlert problem={toProblem(hostFile.error, `Could not use ${file.name}`)} />}
-        {kind === 'disk' && (
-          <FormControl disabled={running}>
-            <FormLabel id="import-mode">Use the image</FormLabel>
-            <RadioGroup aria-labelledby="import-mode" value={mode} onChange={(e) => setMode(e.target.value as Mode)}>
-              <FormControlLabel value="copy" control={<Radio />} label="Copy it into a new VM, converted to QCOW2 (snapshots work; the original stays untouched)" />
-              <FormControlLabel value="inPlace" control={<Radio />} label="Use it where it is in a new VM (no copy; snapshots need QCOW2)" />
-              {canAttach && <FormControlLabel value="attach" control={<Radio />} label={`Attach it to '${selectedVm.name}' as another disk`} />}
-            </RadioGroup>
-          </FormControl>
-        )}
-        {mode !== 'attach' && (
-          <>
-            <TextField
-              label="Name"
-              value={name}
-              disabled={running}
-              onChange={(e) => setName(e.target.value)}
-              error={nameProblem !== null}
-              helperText={nameProblem ?? (kind === 'appliance' ? 'Leave as is or name the new VM.' : 'The new virtual machine’s name.')}
-              slotProps={{ htmlInput: { maxLength: MAX_NAME_LENGTH + 8, spellCheck: false, autoComplete: 'off' } }}
-            />
-            <OsTypeSelect id="import-type-label" types={host.osTypes} value={osType} onChange={(t) => setOsType(t.id)} />
-            <MemoryField
-              value={memoryMiB}
-              onChange={(v) => {
-                setMemoryTouched(true);
-                setMemoryMiB(v);
-              }}
-              hostMiB={host.memoryMiB}
-              othersRunningMiB={runningMiB}
-              disabled={running}
-            />
-          </>
-        )}
-        {job && <JobProgress job={job} onCancel={cancelJob} />}
-        {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
-        {hostFile.phase === 'ready' && hostFile.file.uploaded && !job && !problem && (
-          <Alert severity="info" role="note">
-            Uploaded to the host’s media folder as {hostFile.file.path.split('/').pop()}.
-          </Alert>
-        )}
-      </DialogContent>
-      <DialogActions>
-        <Button onClick={running ? cancelJob : onClose} disabled={running && !job}>
-          Cancel
-        </Button>
-        <Button type="submit" variant="contained" disabled={!ready || running || nameProblem !== null}>
+    <OperationDialog
+      open
+      running={running}
+      onClose={onClose}
+      keepOnBackdropClick
+      titleId="import-title"
+      title={title}
+      dividers
+      contentSx={{ display: 'grid', gap: 2.25 }}
+      onSubmit={submit}
+      stop={running && job ? { onStop: cancelJob } : null}
+      actions={
+        <OperationButton type="submit" busy={false} disabled={!ready || running || nameProblem !== null}>
           {mode === 'attach' ? 'Attach' : 'Import'}
-        </Button>
-      </DialogActions>
-    </Box>
+        </OperationButton>
+      }
+    >
+    <Typography variant="body2" color="text.secondary">
+      <b>{file.name}</b> ({formatBytes(file.size)}){' '}
+      {kind === 'appliance'
+        ? 'becomes a new virtual machine; its disks are copied into the new VM’s folder.'
+        : 'is checked by Nestbox’s image inspector and becomes the disk of a virtual machine.'}
+    </Typography>
+    {hostFile.phase === 'uploading' && <UploadProgressBar name={file.name} loaded={hostFile.progress.loaded} total={hostFile.progress.total} />}
+    {hostFile.phase === 'failed' && <ProblemAlert problem={toProblem(hostFile.error, `Could not use ${file.name}`)} />}
+    {kind === 'disk' && (
+      <FormControl disabled={running}>
+        <FormLabel id="import-mode">Use the image</FormLabel>
+        <RadioGroup aria-labelledby="import-mode" value={mode} onChange={(e) => setMode(e.target.value as Mode)}>
+          <FormControlLabel value="copy" control={<Radio />} label="Copy it into a new VM, converted to QCOW2 (snapshots work; the original stays untouched)" />
+          <FormControlLabel value="inPlace" control={<Radio />} label="Use it where it is in a new VM (no copy; snapshots need QCOW2)" />
+          {canAttach && <FormControlLabel value="attach" control={<Radio />} label={`Attach it to '${selectedVm.name}' as another disk`} />}
+        </RadioGroup>
+      </FormControl>
+    )}
+    {mode !== 'attach' && (
+      <>
+        <TextField
+          label="Name"
+          value={name}
+          disabled={running}
+          onChange={(e) => setName(e.target.value)}
+          error={nameProblem !== null}
+          helperText={nameProblem ?? (kind === 'appliance' ? 'Leave as is or name the new VM.' : 'The new virtual machine’s name.')}
+          slotProps={{ htmlInput: { maxLength: MAX_NAME_LENGTH + 8, spellCheck: false, autoComplete: 'off' } }}
+        />
+        <OsTypeSelect id="import-type-label" types={host.osTypes} value={osType} onChange={(t) => setOsType(t.id)} />
+        <MemoryField
+          value={memoryMiB}
+          onChange={(v) => {
+            setMemoryTouched(true);
+            setMemoryMiB(v);
+          }}
+          hostMiB={host.memoryMiB}
+          othersRunningMiB={runningMiB}
+          disabled={running}
+        />
+      </>
+    )}
+    {job && <JobProgress job={job} onCancel={cancelJob} />}
+    {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
+    {hostFile.phase === 'ready' && hostFile.file.uploaded && !job && !problem && (
+      <Alert severity="info" role="note">
+        Uploaded to the host’s media folder as {hostFile.file.path.split('/').pop()}.
+      </Alert>
+    )}
+    </OperationDialog>
   );
 }

@@ -5,18 +5,15 @@
  * operations run as core jobs whose progress bars follow `job.progress` (so a conversion
  * started from the CLI or another window shows here too) and can be cancelled.
  */
-import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useMemo, useState } from 'react';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
-import Checkbox from '@mui/material/Checkbox';
 import Chip from '@mui/material/Chip';
 import CircularProgress from '@mui/material/CircularProgress';
 import Dialog from '@mui/material/Dialog';
 import DialogActions from '@mui/material/DialogActions';
 import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
-import FormControlLabel from '@mui/material/FormControlLabel';
-import MenuItem from '@mui/material/MenuItem';
 import Tab from '@mui/material/Tab';
 import Table from '@mui/material/Table';
 import TableBody from '@mui/material/TableBody';
@@ -25,56 +22,24 @@ import TableContainer from '@mui/material/TableContainer';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Tabs from '@mui/material/Tabs';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import Alert from '@mui/material/Alert';
-import type { HostInfo, JobInfo, MediumFormat, MediumInfo, VmSummary } from '../../../core/api/contract';
-import type { DiskFormat } from '../../../core/domain/config';
+import type { HostInfo, JobInfo, MediumInfo, VmSummary } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
-import { useClient } from '../hooks/client';
+import { useMediaActions } from '../actions/useMediaActions';
+import { useVmActions } from '../actions/useVmActions';
 import { baseName, formatBytes } from '../util/format';
+import { AttachMediumDialog } from './AttachMediumDialog';
+import { ConvertMediumDialog } from './ConvertMediumDialog';
+import { CreateMediumDialog } from './CreateMediumDialog';
+import { DeleteMediumDialog } from './DeleteMediumDialog';
+import { FORMAT_LABELS, dirOf } from './mediaFormats';
+import { ResizeMediumDialog } from './ResizeMediumDialog';
+import { usageText } from './usage';
 import { JobProgress } from './JobProgress';
 import { useJobs, useRegistry } from './useJobs';
 
-const FORMAT_LABELS: Record<MediumFormat, string> = {
-  qcow2: 'QCOW2',
-  raw: 'Raw',
-  vdi: 'VDI',
-  vmdk: 'VMDK',
-  vpc: 'VHD',
-  vhdx: 'VHDX',
-  iso: 'ISO 9660',
-};
-const FORMAT_EXT: Record<DiskFormat, string> = { qcow2: 'qcow2', raw: 'img', vdi: 'vdi', vmdk: 'vmdk', vpc: 'vhd', vhdx: 'vhdx' };
-const TARGET_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
-
 type Action = 'create' | 'convert' | 'resize' | 'delete' | 'attach';
-
-function dirOf(p: string): string {
-  const i = p.lastIndexOf('/');
-  return i > 0 ? p.slice(0, i) : p;
-}
-
-function stemOf(p: string): string {
-  return baseName(p).replace(/\.[A-Za-z0-9]+$/, '');
-}
-
-/** Why the core would refuse to delete this medium, in words, or null. */
-export function deleteBlocker(m: MediumInfo): string | null {
-  if (m.usedBy.length === 0) return null;
-  const parts = m.usedBy.map((u) => (u.current ? `${u.vm} (${u.device})` : `snapshots of ${u.vm}: ${u.snapshots.join(', ')}`));
-  return `In use by ${parts.join('; ')}.`;
-}
-
-export function usageText(m: MediumInfo): string {
-  if (m.usedBy.length === 0) return '—';
-  return m.usedBy
-    .map((u) => {
-      const snaps = u.snapshots.length > 0 ? ` [${u.snapshots.length === 1 ? `snapshot ${u.snapshots[0]}` : `${u.snapshots.length} snapshots`}]` : '';
-      return `${u.vm}${u.current ? '' : ' (snapshot only)'}${snaps}`;
-    })
-    .join(', ');
-}
 
 export function MediaManagerDialog({ open, onClose, host, vms }: {
   readonly open: boolean;
@@ -90,7 +55,8 @@ export function MediaManagerDialog({ open, onClose, host, vms }: {
 }
 
 function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly host: HostInfo | null; readonly vms: readonly VmSummary[] }) {
-  const client = useClient();
+  const mediaActions = useMediaActions();
+  const vmActions = useVmActions();
   const { media, error } = useRegistry(true);
   const jobs = useJobs();
   const [tab, setTab] = useState<'disk' | 'iso'>('disk');
@@ -110,7 +76,7 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
     setNote(null);
     try {
       const j = await run();
-      const end = await client.call('jobs.wait', { id: j.id });
+      const end = await mediaActions.waitJob({ id: j.id });
       if (end.state === 'failed') setProblem(toProblem(end.error ?? new Error(`${what} failed`), `${what} failed`));
       else if (end.state === 'done' && end.kind === 'check') {
         const r = end.result as { corruptions?: number; leaks?: number; leaksFixed?: number } | undefined;
@@ -152,7 +118,7 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
               size="small"
               variant="outlined"
               disabled={!current || current.missing || current.format !== 'qcow2' || runningOn(current)}
-              onClick={() => current && void startJob('Compact', () => client.call('media.compact', { path: current.path }))}
+              onClick={() => current && void startJob('Compact', () => mediaActions.compact({ path: current.path }))}
             >
               Compact
             </Button>
@@ -160,7 +126,7 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
               size="small"
               variant="outlined"
               disabled={!current || current.missing || runningOn(current)}
-              onClick={() => current && void startJob('Check', () => client.call('media.check', { path: current.path, repair: true }))}
+              onClick={() => current && void startJob('Check', () => mediaActions.check({ path: current.path, repair: true }))}
             >
               Check / Repair
             </Button>
@@ -180,8 +146,8 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
             setProblem(null);
             const call =
               current.kind === 'iso'
-                ? client.call('vms.modify', { ref: use.uuid, changes: { iso: null } })
-                : client.call('vms.detachDisk', { ref: use.uuid, disk: use.device });
+                ? vmActions.modify({ ref: use.uuid, changes: { iso: null } })
+                : vmActions.detachDisk({ ref: use.uuid, disk: use.device });
             call.then(
               () => setNote(`Detached ${current.name} from '${use.vm}' (${use.device}); the file stays where it is.`),
               (err: unknown) => setProblem(toProblem(err, `Could not detach ${current.name} from '${use.vm}'`)),
@@ -275,7 +241,7 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
               Recent jobs
             </Typography>
             {visibleJobs.map((j) => (
-              <JobProgress key={j.id} job={j} onCancel={() => void client.call('jobs.cancel', { id: j.id }).catch((err: unknown) => setProblem(toProblem(err, 'Could not cancel')))} />
+              <JobProgress key={j.id} job={j} onCancel={() => void mediaActions.cancelJob({ id: j.id }).catch((err: unknown) => setProblem(toProblem(err, 'Could not cancel')))} />
             ))}
           </Box>
         )}
@@ -285,37 +251,37 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
       </DialogActions>
 
       {action === 'create' && (
-        <CreateDialog
+        <CreateMediumDialog
           defaultDir={defaultDir}
           onClose={() => setAction(null)}
           onStart={(spec) => {
             setAction(null);
-            void startJob('Create', () => client.call('media.create', spec));
+            void startJob('Create', () => mediaActions.create(spec));
           }}
         />
       )}
       {action === 'convert' && current && (
-        <ConvertDialog
+        <ConvertMediumDialog
           medium={current}
           onClose={() => setAction(null)}
           onStart={(target, format) => {
             setAction(null);
-            void startJob('Conversion', () => client.call('media.convert', { source: current.path, target, format }));
+            void startJob('Conversion', () => mediaActions.convert({ source: current.path, target, format }));
           }}
         />
       )}
       {action === 'resize' && current && (
-        <ResizeDialog
+        <ResizeMediumDialog
           medium={current}
           onClose={() => setAction(null)}
           onStart={(size, shrink) => {
             setAction(null);
-            void startJob('Resize', () => client.call('media.resize', { path: current.path, size, ...(shrink ? { shrink } : {}) }));
+            void startJob('Resize', () => mediaActions.resize({ path: current.path, size, ...(shrink ? { shrink } : {}) }));
           }}
         />
       )}
       {action === 'attach' && current && (
-        <AttachDialog
+        <AttachMediumDialog
           medium={current}
           vms={vms}
           onClose={() => setAction(null)}
@@ -324,8 +290,8 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
             setProblem(null);
             const call =
               current.kind === 'iso'
-                ? client.call('vms.modify', { ref: vm.uuid, changes: { iso: current.path } })
-                : client.call('vms.attachDisk', { ref: vm.uuid, path: current.path });
+                ? vmActions.modify({ ref: vm.uuid, changes: { iso: current.path } })
+                : vmActions.attachDisk({ ref: vm.uuid, path: current.path });
             call.then(
               () => setNote(`Attached ${current.name} to '${vm.name}'.`),
               (err: unknown) => setProblem(toProblem(err, `Could not attach ${current.name} to '${vm.name}'`)),
@@ -347,216 +313,3 @@ function Body({ onClose, host, vms }: { readonly onClose: () => void; readonly h
   );
 }
 
-/** Sizes as the user types them ("20", "20G", "512M"), in the core's notation; null if unusable. */
-export function sizeSpec(text: string): string | null {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT])?(?:i?B)?\s*$/i.exec(text);
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = (m[2] ?? 'G').toUpperCase();
-  if (!(n > 0)) return null;
-  if (Number.isInteger(n)) return `${n}${unit}`;
-  const mult: Record<string, number> = { K: 1, M: 1024, G: 1024 * 1024, T: 1024 * 1024 * 1024 };
-  return `${Math.round(n * mult[unit]!)}K`;
-}
-
-function SubDialog({ title, onClose, onSubmit, submitLabel, disabled, children, danger }: {
-  readonly title: string;
-  readonly onClose: () => void;
-  readonly onSubmit: () => void;
-  readonly submitLabel: string;
-  readonly disabled?: boolean;
-  readonly danger?: boolean;
-  readonly children: ReactNode;
-}) {
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (!disabled) onSubmit();
-  };
-  return (
-    <Dialog open onClose={onClose} maxWidth="sm" fullWidth aria-label={title}>
-      <Box component="form" onSubmit={submit} noValidate sx={{ display: 'flex', flexDirection: 'column', minHeight: 0 }}>
-        <DialogTitle>{title}</DialogTitle>
-        <DialogContent dividers sx={{ display: 'grid', gap: 2 }}>
-          {children}
-        </DialogContent>
-        <DialogActions>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" variant="contained" color={danger ? 'error' : 'primary'} disabled={disabled}>
-            {submitLabel}
-          </Button>
-        </DialogActions>
-      </Box>
-    </Dialog>
-  );
-}
-
-function CreateDialog({ defaultDir, onClose, onStart }: {
-  readonly defaultDir: string;
-  readonly onClose: () => void;
-  readonly onStart: (spec: { path: string; format: 'qcow2' | 'raw'; size: string; preallocation?: 'off' | 'metadata' | 'falloc' | 'full' }) => void;
-}) {
-  const [format, setFormat] = useState<'qcow2' | 'raw'>('qcow2');
-  const [path, setPath] = useState(`${defaultDir}/new-disk.qcow2`);
-  const [size, setSize] = useState('20');
-  const [prealloc, setPrealloc] = useState<'off' | 'metadata' | 'falloc' | 'full'>('off');
-  const spec = sizeSpec(size);
-  const pathOk = path.startsWith('/') && !path.endsWith('/');
-  return (
-    <SubDialog title="Create a hard disk" submitLabel="Create" onClose={onClose} disabled={!spec || !pathOk} onSubmit={() => spec && onStart({ path, format, size: spec, preallocation: prealloc })}>
-      <TextField
-        select
-        label="Format"
-        value={format}
-        onChange={(e) => {
-          const f = e.target.value === 'raw' ? 'raw' : 'qcow2';
-          setFormat(f);
-          setPath((p) => p.replace(/\.(qcow2|img|raw)$/, f === 'raw' ? '.img' : '.qcow2'));
-        }}
-      >
-        <MenuItem value="qcow2">QCOW2 (grows as written; snapshots)</MenuItem>
-        <MenuItem value="raw">Raw</MenuItem>
-      </TextField>
-      <TextField label="File on the host" value={path} onChange={(e) => setPath(e.target.value)} error={!pathOk} helperText={pathOk ? ' ' : 'An absolute path to the new file.'} />
-      <TextField label="Size" value={size} onChange={(e) => setSize(e.target.value)} error={!spec} helperText={spec ? `${spec} (GiB unless you write M or T)` : 'For example 20, 20G or 512M.'} />
-      <TextField select label="Preallocation" value={prealloc} onChange={(e) => setPrealloc(e.target.value as typeof prealloc)}>
-        <MenuItem value="off">Off (sparse)</MenuItem>
-        <MenuItem value="metadata">Metadata</MenuItem>
-        <MenuItem value="falloc">Reserve space (falloc)</MenuItem>
-        <MenuItem value="full">Full (write zeros)</MenuItem>
-      </TextField>
-    </SubDialog>
-  );
-}
-
-function ConvertDialog({ medium, onClose, onStart }: { readonly medium: MediumInfo; readonly onClose: () => void; readonly onStart: (target: string, format: DiskFormat) => void }) {
-  const [format, setFormat] = useState<DiskFormat>(medium.format === 'qcow2' ? 'vdi' : 'qcow2');
-  const [target, setTarget] = useState(() => `${dirOf(medium.path)}/${stemOf(medium.path)}-copy.${FORMAT_EXT[medium.format === 'qcow2' ? 'vdi' : 'qcow2']}`);
-  const ok = target.startsWith('/') && target !== medium.path;
-  return (
-    <SubDialog title={`Copy or convert ${medium.name}`} submitLabel="Convert" onClose={onClose} disabled={!ok} onSubmit={() => onStart(target, format)}>
-      <Typography variant="body2" color="text.secondary">
-        The source ({FORMAT_LABELS[medium.format]}, {formatBytes(medium.virtualSize)}) stays as it is; a new image is written.
-      </Typography>
-      <TextField
-        select
-        label="Target format"
-        value={format}
-        onChange={(e) => {
-          const f = e.target.value as DiskFormat;
-          setFormat(f);
-          setTarget((t) => t.replace(/\.[A-Za-z0-9]+$/, `.${FORMAT_EXT[f]}`));
-        }}
-      >
-        {TARGET_FORMATS.map((f) => (
-          <MenuItem key={f} value={f}>
-            {FORMAT_LABELS[f]}
-          </MenuItem>
-        ))}
-      </TextField>
-      <TextField label="New file on the host" value={target} onChange={(e) => setTarget(e.target.value)} error={!ok} helperText={ok ? ' ' : 'An absolute path other than the source.'} />
-    </SubDialog>
-  );
-}
-
-function ResizeDialog({ medium, onClose, onStart }: { readonly medium: MediumInfo; readonly onClose: () => void; readonly onStart: (size: string, shrink: boolean) => void }) {
-  const gib = medium.virtualSize / 1024 ** 3;
-  const [size, setSize] = useState(String(Math.ceil(gib * 2)));
-  const [shrinkOk, setShrinkOk] = useState(false);
-  const spec = sizeSpec(size);
-  const bytes = spec ? parseSpecBytes(spec) : Number.NaN;
-  const shrinking = Number.isFinite(bytes) && bytes < medium.virtualSize;
-  return (
-    <SubDialog
-      title={`Resize ${medium.name}`}
-      submitLabel={shrinking ? 'Shrink' : 'Resize'}
-      danger={shrinking}
-      onClose={onClose}
-      disabled={!spec || bytes === medium.virtualSize || (shrinking && !shrinkOk)}
-      onSubmit={() => spec && onStart(spec, shrinking)}
-    >
-      <Typography variant="body2" color="text.secondary">
-        Now {formatBytes(medium.virtualSize)}. The guest’s partitions do not grow by themselves; extend them inside the guest afterwards.
-      </Typography>
-      <TextField label="New size" value={size} onChange={(e) => setSize(e.target.value)} error={!spec} helperText={spec ? `${formatBytes(bytes)}` : 'For example 40, 40G or 512M.'} />
-      {shrinking && (
-        <>
-          <Alert severity="warning">Shrinking cuts off everything past the new end. Shrink the guest’s file system and partitions first, or data is lost.</Alert>
-          <FormControlLabel control={<Checkbox checked={shrinkOk} onChange={(e) => setShrinkOk(e.target.checked)} />} label="I understand that data past the new size is lost" />
-        </>
-      )}
-    </SubDialog>
-  );
-}
-
-function parseSpecBytes(spec: string): number {
-  const m = /^(\d+)([KMGT])$/.exec(spec);
-  if (!m) return Number.NaN;
-  const p = { K: 1, M: 2, G: 3, T: 4 }[m[2] as 'K' | 'M' | 'G' | 'T'];
-  return Number(m[1]) * 1024 ** p;
-}
-
-function DeleteMediumDialog({ medium, onClose, onDeleted }: { readonly medium: MediumInfo; readonly onClose: () => void; readonly onDeleted: () => void }) {
-  const client = useClient();
-  const [deleteFile, setDeleteFile] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const blocker = deleteBlocker(medium);
-  return (
-    <SubDialog
-      title={`Remove ${medium.name}`}
-      submitLabel={deleteFile ? 'Delete' : 'Remove'}
-      danger
-      onClose={onClose}
-      disabled={blocker !== null}
-      onSubmit={() => {
-        setProblem(null);
-        client.call('media.delete', { path: medium.path, deleteFile }).then(onDeleted, (err: unknown) => setProblem(toProblem(err, `Could not remove ${medium.name}`)));
-      }}
-    >
-      {blocker !== null ? (
-        <Alert severity="info">{blocker} Detach it (or delete those snapshots) first.</Alert>
-      ) : (
-        <>
-          <Typography variant="body2">Remove {medium.name} from the media list?</Typography>
-          <FormControlLabel
-            control={<Checkbox checked={deleteFile} onChange={(e) => setDeleteFile(e.target.checked)} />}
-            label={`Also delete the file ${medium.path} (${formatBytes(medium.actualSize)})`}
-          />
-        </>
-      )}
-      {problem && <ProblemAlert problem={problem} />}
-    </SubDialog>
-  );
-}
-
-function AttachDialog({ medium, vms, onClose, onAttach }: {
-  readonly medium: MediumInfo;
-  readonly vms: readonly VmSummary[];
-  readonly onClose: () => void;
-  readonly onAttach: (vm: VmSummary) => void;
-}) {
-  // Disks go to powered-off VMs only; an ISO can be inserted into a running VM's drive too.
-  const targets = vms.filter((v) => (medium.kind === 'iso' ? true : v.state === 'poweredOff') && !medium.usedBy.some((u) => u.uuid === v.uuid && u.current));
-  const [uuid, setUuid] = useState(targets[0]?.uuid ?? '');
-  const vm = targets.find((v) => v.uuid === uuid);
-  return (
-    <SubDialog title={`Attach ${medium.name}`} submitLabel="Attach" onClose={onClose} disabled={!vm} onSubmit={() => vm && onAttach(vm)}>
-      {targets.length === 0 ? (
-        <Alert severity="info">{medium.kind === 'iso' ? 'There is no other virtual machine.' : 'A disk can only be attached to a powered-off virtual machine, and none is.'}</Alert>
-      ) : (
-        <TextField
-          select
-          label="Virtual machine"
-          value={uuid}
-          onChange={(e) => setUuid(e.target.value)}
-          helperText={medium.kind === 'iso' ? 'The ISO goes into its CD/DVD drive (replacing what is there).' : 'Added as another disk; Nestbox inspects the image first.'}
-        >
-          {targets.map((v) => (
-            <MenuItem key={v.uuid} value={v.uuid}>
-              {v.name}
-            </MenuItem>
-          ))}
-        </TextField>
-      )}
-    </SubDialog>
-  );
-}

@@ -12,9 +12,9 @@ import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import SearchIcon from '@mui/icons-material/Search';
 import type { SerialLog, VmInfo } from '../../../core/api/contract';
-import { useClient } from '../hooks/client';
 import { useVmEvents } from '../hooks/data';
 import { formatTime } from '../util/format';
+import { useVmActions } from '../actions/useVmActions';
 
 function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
@@ -26,7 +26,7 @@ function useDebounced<T>(value: T, ms: number): T {
 }
 
 export function VmLogView({ vm }: { readonly vm: VmInfo }) {
-  const client = useClient();
+  const vmActions = useVmActions();
   const [query, setQuery] = useState('');
   const q = useDebounced(query.trim(), 250);
   const events = useVmEvents(vm.uuid, 500);
@@ -35,7 +35,7 @@ export function VmLogView({ vm }: { readonly vm: VmInfo }) {
 
   useEffect(() => {
     let gone = false;
-    client.call('vms.qemuLog', { ref: vm.uuid, ...(q ? { query: q } : {}), maxBytes: 64 * 1024 }).then(
+    vmActions.qemuLog({ ref: vm.uuid, ...(q ? { query: q } : {}), maxBytes: 64 * 1024 }).then(
       (l) => {
         if (!gone) {
           setQemu(l);
@@ -48,7 +48,7 @@ export function VmLogView({ vm }: { readonly vm: VmInfo }) {
       gone = true;
     };
     // Reload QEMU's log when the VM's state changes (a start appends to it).
-  }, [client, vm.uuid, vm.state, q]);
+  }, [vmActions, vm.uuid, vm.state, q]);
 
   const shown = useMemo(() => {
     const needle = q.toLowerCase();

@@ -20,9 +20,9 @@ import Typography from '@mui/material/Typography';
 import AutorenewIcon from '@mui/icons-material/Autorenew';
 import type { NetworkHostInfo, NicSpec, VmInfo } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
-import { useClient } from '../hooks/client';
 import { nicModeLabel, nicModelLabel } from '../model/labels';
 import type { Nic } from './rules';
+import { useNetworkActions } from '../actions/useNetworkActions';
 
 const MODES: readonly Nic['mode'][] = ['nat', 'bridged', 'internal', 'none'];
 const MODELS: readonly Nic['model'][] = ['virtio-net-pci', 'e1000', 'rtl8139'];
@@ -58,24 +58,24 @@ function draftOf(n: Nic): Draft {
 
 /** Host networks, fetched when an editor opens (bridges come and go with the host). */
 export function useNetworkHost(): { info: NetworkHostInfo | null; refresh: () => void } {
-  const client = useClient();
+  const network = useNetworkActions();
   const [info, setInfo] = useState<NetworkHostInfo | null>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
-    client.call('network.host', {}).then(
+    network.host({}).then(
       (i) => live && setInfo(i),
       () => live && setInfo(null),
     );
     return () => {
       live = false;
     };
-  }, [client, tick]);
+  }, [network, tick]);
   return { info, refresh: () => setTick((t) => t + 1) };
 }
 
 export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly nic: Nic; readonly host: NetworkHostInfo | null }) {
-  const client = useClient();
+  const network = useNetworkActions();
   const [d, setD] = useState<Draft>(() => draftOf(nic));
   const [saving, setSaving] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -109,7 +109,7 @@ export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly
   const apply = () => {
     setSaving(true);
     setProblem(null);
-    client.call('network.setNic', { ref: vm.uuid, nic: nic.id, changes }).then(
+    network.setNic({ ref: vm.uuid, nic: nic.id, changes }).then(
       () => setSaving(false),
       (err: unknown) => {
         setSaving(false);
@@ -118,7 +118,7 @@ export function AdapterEditor({ vm, nic, host }: { readonly vm: VmInfo; readonly
     );
   };
   const regenerate = () => {
-    client.call('network.newMac', {}).then(
+    network.newMac({}).then(
       (r) => set('mac', r.mac),
       (err: unknown) => setProblem(toProblem(err, 'No new MAC address')),
     );

@@ -18,7 +18,6 @@ import Typography from '@mui/material/Typography';
 import SettingsEthernetIcon from '@mui/icons-material/SettingsEthernet';
 import type { VmInfo } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
-import { useClient } from '../hooks/client';
 import AddIcon from '@mui/icons-material/Add';
 import RemoveCircleOutlineIcon from '@mui/icons-material/RemoveCircleOutline';
 import type { NetworkHostInfo } from '../../../core/api/contract';
@@ -26,6 +25,7 @@ import { AdapterEditor, useNetworkHost } from './AdapterEditor';
 import { useCableConnected } from './linkState';
 import { PortForwardDialog } from './PortForwardDialog';
 import { ruleSummary, type Nic } from './rules';
+import { useNetworkActions } from '../actions/useNetworkActions';
 
 const SUMMARY_ROWS = 4;
 
@@ -38,7 +38,7 @@ const MAX_NICS = 8;
 
 /** Add and remove adapters (the VM must be off). */
 function AdapterButtons({ vm, index, onAdded }: { readonly vm: VmInfo; readonly index: number; readonly onAdded: (i: number) => void }) {
-  const client = useClient();
+  const network = useNetworkActions();
   const [problem, setProblem] = useState<Problem | null>(null);
   const off = vm.allowed.includes('modifyHardware');
   const nic = vm.config.nics[index];
@@ -50,7 +50,7 @@ function AdapterButtons({ vm, index, onAdded }: { readonly vm: VmInfo; readonly 
           startIcon={<AddIcon />}
           disabled={!off || vm.config.nics.length >= MAX_NICS}
           onClick={() =>
-            client.call('network.addNic', { ref: vm.uuid }).then(
+            network.addNic({ ref: vm.uuid }).then(
               (r) => onAdded(r.vm.config.nics.length - 1),
               (err: unknown) => setProblem(toProblem(err, 'No adapter was added')),
             )
@@ -65,7 +65,7 @@ function AdapterButtons({ vm, index, onAdded }: { readonly vm: VmInfo; readonly 
             startIcon={<RemoveCircleOutlineIcon />}
             disabled={!off}
             onClick={() =>
-              client.call('network.removeNic', { ref: vm.uuid, nic: nic.id }).then(
+              network.removeNic({ ref: vm.uuid, nic: nic.id }).then(
                 () => onAdded(Math.max(0, index - 1)),
                 (err: unknown) => setProblem(toProblem(err, 'The adapter was not removed')),
               )
@@ -203,7 +203,7 @@ function AdapterPanel({
 }
 
 function CableSwitch({ vm, nic }: { readonly vm: VmInfo; readonly nic: Nic }) {
-  const client = useClient();
+  const network = useNetworkActions();
   const { connected, remember } = useCableConnected(vm, nic.id);
   const [pending, setPending] = useState<boolean | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -214,7 +214,7 @@ function CableSwitch({ vm, nic }: { readonly vm: VmInfo; readonly nic: Nic }) {
   const toggle = (next: boolean) => {
     setPending(next);
     setProblem(null);
-    client.call('network.setLink', { ref: vm.uuid, nic: nic.id, connected: next }).then(
+    network.setLink({ ref: vm.uuid, nic: nic.id, connected: next }).then(
       () => {
         remember(next);
         setPending(null);

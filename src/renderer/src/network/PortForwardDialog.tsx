@@ -41,7 +41,6 @@ import UndoIcon from '@mui/icons-material/Undo';
 import type { OpResult, VmInfo } from '../../../core/api/contract';
 import { NestboxError } from '../../../core/api/errors';
 import { toProblem, DetailsExpander, type Problem } from '../components/ErrorAlert';
-import { useClient } from '../hooks/client';
 import { nicModeLabel, nicModelLabel } from '../model/labels';
 import { stateLabel } from '../model/vmState';
 import { copyShortcut, copyText } from './clipboard';
@@ -65,6 +64,7 @@ import {
   type RuleField,
   type RuleProblems,
 } from './rules';
+import { useNetworkActions } from '../actions/useNetworkActions';
 
 export const FORWARDING_NOTE = 'Rules apply immediately, also while the VM runs. Host IP defaults to 127.0.0.1, so only this computer can connect.';
 
@@ -139,7 +139,7 @@ function withEntry<K, V>(m: ReadonlyMap<K, V>, k: K, v: V): ReadonlyMap<K, V> {
 }
 
 function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; readonly nicId: string; readonly onClose: () => void }) {
-  const client = useClient();
+  const network = useNetworkActions();
   const [vm, acceptVm] = useLatestVm(vmProp);
   const nicIndex = vm.config.nics.findIndex((n) => n.id === nicId);
   const nic: Nic | undefined = vm.config.nics[nicIndex];
@@ -224,8 +224,8 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
   };
 
   const nicParam = { ref: vm.uuid, nic: nicId };
-  const addDraft = (d: RuleDraft): Promise<OpResult> => client.call('network.addForward', { ...nicParam, rule: specOf(d) });
-  const addRule = (r: PortForward): Promise<OpResult> => client.call('network.addForward', { ...nicParam, rule: specOfRule(r) });
+  const addDraft = (d: RuleDraft): Promise<OpResult> => network.addForward({ ...nicParam, rule: specOf(d) });
+  const addRule = (r: PortForward): Promise<OpResult> => network.addForward({ ...nicParam, rule: specOfRule(r) });
 
   const commit = async (row: Row, from: RuleField | null) => {
     if (locked || busy.has(row.key)) return;
@@ -261,7 +261,7 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
       setOrder(displayed);
       try {
         try {
-          acceptVm((await client.call('network.removeForward', { ...nicParam, name: old.name })).vm);
+          acceptVm((await network.removeForward({ ...nicParam, name: old.name })).vm);
         } catch (err) {
           setErrors((m) => withEntry(m, row.key, toProblem(err, 'The rule was not changed')));
           return;
@@ -309,7 +309,7 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
     setBusy((m) => withEntry(m, row.key, 'remove'));
     setErrors((m) => without(m, row.key));
     try {
-      const result = await client.call('network.removeForward', { ...nicParam, name });
+      const result = await network.removeForward({ ...nicParam, name });
       acceptVm(result.vm);
       forget(row.key);
       focusNext.current = nextFocus;

@@ -22,7 +22,7 @@ import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useNotify } from '../components/Notifications';
-import { useClient } from '../hooks/client';
+import { useSettingsActions } from '../actions/useSettingsActions';
 
 const KEY = 'snapshotBandwidth';
 
@@ -36,7 +36,7 @@ export function PreferencesDialog({ onClose }: { readonly onClose: () => void })
 }
 
 function Body({ onClose }: { readonly onClose: () => void }) {
-  const client = useClient();
+  const settings = useSettingsActions();
   const notify = useNotify();
   /** The current value has been read. */
   const [loaded, setLoaded] = useState(false);
@@ -49,7 +49,7 @@ function Body({ onClose }: { readonly onClose: () => void }) {
 
   useEffect(() => {
     let live = true;
-    client.call('settings.get', { key: KEY }).then(
+    settings.get({ key: KEY }).then(
       (v) => {
         if (!live) return;
         setLimited(v !== null);
@@ -64,7 +64,7 @@ function Body({ onClose }: { readonly onClose: () => void }) {
     return () => {
       live = false;
     };
-  }, [client]);
+  }, [settings]);
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();
@@ -73,7 +73,7 @@ function Body({ onClose }: { readonly onClose: () => void }) {
     setSaving(true);
     setFieldError(null);
     setProblem(null);
-    client.call('settings.set', { key: KEY, value: next }).then(
+    settings.set({ key: KEY, value: next }).then(
       () => {
         setSaving(false);
         notify.success(next === null ? 'Snapshots and saved states are written at full speed.' : `Snapshots and saved states are written at most at ${next} MiB/s.`);

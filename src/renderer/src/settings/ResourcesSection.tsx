@@ -22,8 +22,8 @@ import Switch from '@mui/material/Switch';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import type { HostInfo, VmInfo } from '../../../core/api/contract';
-import { useClient } from '../hooks/client';
 import type { ResourceDraft } from './resources';
+import { useVmActions } from '../actions/useVmActions';
 
 const PRIORITIES: readonly { readonly label: string; readonly value: string }[] = [
   { label: 'Default', value: '' },
@@ -40,7 +40,7 @@ export function ResourcesSection({ vm, host, draft, onChange, offlineEditable }:
   /** Devices and topology change only while powered off. */
   readonly offlineEditable: boolean;
 }) {
-  const client = useClient();
+  const vmActions = useVmActions();
   const set = <K extends keyof ResourceDraft>(k: K, v: ResourceDraft[K]) => onChange({ ...draft, [k]: v });
   const running = vm.runtime !== null;
   const [target, setTarget] = useState(String(vm.memoryMiB));
@@ -116,7 +116,7 @@ export function ResourcesSection({ vm, host, draft, onChange, offlineEditable }:
               variant="outlined"
               onClick={() => {
                 setBalloonMsg(null);
-                client.call('vms.balloon', { ref: vm.uuid, targetMiB: Number(target) }).then(
+                vmActions.balloon({ ref: vm.uuid, targetMiB: Number(target) }).then(
                   () => setBalloonMsg({ ok: true, text: `The guest now keeps ${target} MiB of ${vm.memoryMiB} MiB.` }),
                   (err: unknown) => setBalloonMsg({ ok: false, text: (err as Error).message }),
                 );

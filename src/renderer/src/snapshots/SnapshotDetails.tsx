@@ -19,13 +19,13 @@ import type { SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contr
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { Section } from '../components/Section';
 import { StateChip } from '../components/StateIndicator';
-import { useClient } from '../hooks/client';
 import { configRows, type ConfigRow } from './diff';
 import { RamChip } from './RamChip';
 import { CurrentStateIcon } from './SnapshotTree';
 import { SnapshotThumb } from './SnapshotThumb';
 import { absoluteTime, relativeTime } from './time';
 import { MAX_DESCRIPTION, MAX_NAME } from './tree';
+import { useSnapshotActions } from '../actions/useSnapshotActions';
 
 const BIG_W = 176;
 const BIG_H = 110;
@@ -42,7 +42,7 @@ export interface SnapshotDetailsProps {
 }
 
 export function SnapshotDetails({ vm, snapshot, list, now, offline, nameRef, onSaved }: SnapshotDetailsProps) {
-  const client = useClient();
+  const snapshotActions = useSnapshotActions();
   const [base, setBase] = useState({ name: snapshot.name, description: snapshot.description });
   const [name, setName] = useState(snapshot.name);
   const [description, setDescription] = useState(snapshot.description);
@@ -70,7 +70,7 @@ export function SnapshotDetails({ vm, snapshot, list, now, offline, nameRef, onS
     if (!dirty || saving || nameError || descError || offline) return;
     setSaving(true);
     setProblem(null);
-    client.call('snapshots.update', { ref: vm.uuid, id: snapshot.id, name: trimmed, description }).then(
+    snapshotActions.update({ ref: vm.uuid, id: snapshot.id, name: trimmed, description }).then(
       (s) => {
         setSaving(false);
         setBase({ name: s.name, description: s.description });

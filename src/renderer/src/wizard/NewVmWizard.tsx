@@ -37,13 +37,13 @@ import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert'
 import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFields';
 import { MediaPicker } from '../components/MediaPicker';
 import { OsIcon, type OsFamily } from '../components/OsIcon';
-import { useClient } from '../hooks/client';
 import { useMedia } from '../hooks/data';
 import { firmwareLabel, nicModelLabel } from '../model/labels';
 import { isActiveState } from '../model/vmState';
 import { baseName, formatMiB } from '../util/format';
 import { MAX_NAME_LENGTH } from '../util/validation';
 import { STEPS, diskSizeValue, initialDraft, stepProblem, toSpec, touch, withOsType, type Draft, type StepIndex } from './draft';
+import { useVmActions } from '../actions/useVmActions';
 
 export interface NewVmWizardProps {
   readonly open: boolean;
@@ -97,7 +97,7 @@ function familyTitle(f: OsFamily): string {
 }
 
 function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizardProps, 'open'>) {
-  const client = useClient();
+  const vmActions = useVmActions();
   const [draft, setDraft] = useState<Draft>(() => {
     let d = initialDraft(host);
     const t = initial?.osType ? host.osTypes.find((x) => x.id === initial.osType) : undefined;
@@ -135,7 +135,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
     }
     setSubmitting(true);
     setProblem(null);
-    client.call('vms.create', toSpec(draft)).then(
+    vmActions.create(toSpec(draft)).then(
       (result) => {
         setSubmitting(false);
         onCreated(result);

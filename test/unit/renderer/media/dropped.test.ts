@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { OS_TYPES } from '../../../../src/core/domain/ostypes';
 import { classifyDrop, guessOsType, vmNameFromFile } from '../../../../src/renderer/src/media/dropped';
-import { deleteBlocker, sizeSpec, usageText } from '../../../../src/renderer/src/media/MediaManagerDialog';
+import { sizeSpec } from '../../../../src/renderer/src/media/mediaFormats';
+import { deleteBlocker, usageText } from '../../../../src/renderer/src/media/usage';
 import type { MediumInfo } from '../../../../src/core/api/contract';
 
 describe('classifyDrop', () => {
