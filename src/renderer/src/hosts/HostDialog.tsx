@@ -22,7 +22,7 @@ import ExpandMoreIcon from '@mui/icons-material/ExpandMore';
 import type { HostSpec, HostSummary } from '../../../core/api/contract';
 import { HostRuleError, parseHostUri, sshHostUri, validateHostName, validateHostUri } from '../../../core/domain/hosts';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
-import { useClient } from '../hooks/client';
+import { useHostActions } from '../actions/useHostActions';
 
 export interface HostDialogProps {
   /** The host to edit; null adds one. */
@@ -54,7 +54,7 @@ function sshParts(uri: string): { user: string; host: string; port: string } | n
 }
 
 export function HostDialog({ host, onClose, onSaved, onRemoved }: HostDialogProps) {
-  const client = useClient();
+  const actions = useHostActions();
   const initialSsh = host ? sshParts(host.uri) : { user: '', host: '', port: '22' };
   const [name, setName] = useState(host?.name ?? '');
   const [user, setUser] = useState(initialSsh?.user ?? '');
@@ -93,7 +93,7 @@ export function HostDialog({ host, onClose, onSaved, onRemoved }: HostDialogProp
     if (!ready || pending) return;
     setPending('save');
     setProblem(null);
-    const call = host ? client.call('hosts.update', { name: host.name, changes: spec }) : client.call('hosts.add', spec);
+    const call = host ? actions.update({ name: host.name, changes: spec }) : actions.add(spec);
     call.then(
       (h) => {
         setPending(null);
@@ -110,7 +110,7 @@ export function HostDialog({ host, onClose, onSaved, onRemoved }: HostDialogProp
     if (!host || pending) return;
     setPending('remove');
     setProblem(null);
-    client.call('hosts.remove', { name: host.name }).then(
+    actions.remove({ name: host.name }).then(
       () => {
         setPending(null);
         onRemoved?.(host.name);

@@ -23,6 +23,7 @@ import Alert from '@mui/material/Alert';
 import type { HostSummary, JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useClient } from '../hooks/client';
+import { useHostActions } from '../actions/useHostActions';
 import { formatBytes } from '../util/format';
 
 export interface MigrateDialogProps {
@@ -38,6 +39,7 @@ function optInt(v: string): number | undefined | null {
 
 export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
   const client = useClient();
+  const actions = useHostActions();
   const targets = hosts.filter((h) => h.name !== vm.host);
   const active = vm.state === 'running' || vm.state === 'paused';
   const [to, setTo] = useState(targets.find((h) => h.status === 'connected')?.name ?? targets[0]?.name ?? '');
@@ -57,9 +59,9 @@ export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
       if (j.id === jobId) setJob(j);
     });
     // The end may have come before we subscribed.
-    void client.call('jobs.wait', { id: jobId }).then((j) => setJob(j), () => undefined);
+    void actions.waitJob({ id: jobId }).then((j) => setJob(j), () => undefined);
     return off;
-  }, [client, jobId]);
+  }, [client, actions, jobId]);
 
   const dt = optInt(downtime);
   const bw = optInt(bandwidth);
@@ -80,7 +82,7 @@ export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
     };
     setStarting(true);
     setProblem(null);
-    client.call('vms.migrate', spec).then(
+    actions.migrate(spec).then(
       (j) => {
         setStarting(false);
         setJob(j);
@@ -93,7 +95,7 @@ export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
   };
 
   const cancel = () => {
-    if (job && running) void client.call('jobs.cancel', { id: job.id }).catch(() => undefined);
+    if (job && running) void actions.cancelJob({ id: job.id }).catch(() => undefined);
   };
 
   const m = job?.migration;
