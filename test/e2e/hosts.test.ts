@@ -71,6 +71,22 @@ describe('libvirt hosts in the web UI', () => {
 
   it('adds hosts in the dialog, lists a host’s VM under it, starts it and migrates it', async () => {
     const page = web.page;
+    let step = 'start';
+    const at = (s: string) => {
+      step = s;
+      process.stderr.write(`e2e hosts: ${s}\n`);
+    };
+    try {
+      await flow(at);
+    } catch (err) {
+      await page.screenshot({ path: shotPath(`hosts-failed-${step.replace(/\W+/g, '-')}`) }).catch(() => undefined);
+      throw new Error(`at '${step}': ${(err as Error).message}`);
+    }
+  }, 600_000);
+
+  async function flow(at: (s: string) => void): Promise<void> {
+    const page = web.page;
+    at('bad name');
     // A wrong URI is refused in the dialog before anything is sent.
     await page.getByRole('button', { name: 'Add host' }).first().click();
     const dialog = page.getByRole('dialog', { name: 'Add a libvirt host' });
@@ -79,19 +95,24 @@ describe('libvirt hosts in the web UI', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
 
+    at('add alpha');
     await addHost('alpha', a);
+    at('add beta');
     await addHost('beta', b);
+    at('listed');
     const line = page.locator('[data-host="alpha"] [data-testid="host-line"]');
     await expect.poll(() => line.textContent()).toMatch(/Connected · libvirt \d+\.\d+.* · QEMU \d+\.\d+.* CPU/);
     const row = page.locator('[data-vm-name="web"][data-vm-host="alpha"]');
     await row.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: shotPath('hosts-listed') });
 
+    at('start');
     await row.click();
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await page.locator('[data-vm-name="web"][data-vm-host="alpha"][data-vm-state="running"]').waitFor({ timeout: 60_000 });
     expect(virsh(a.socketUri, 'domstate', 'web').trim()).toBe('running');
 
+    at('migrate');
     await page.getByRole('button', { name: 'Migrate', exact: true }).click();
     const mig = page.getByRole('dialog', { name: /Migrate 'web' from alpha/ });
     await mig.getByLabel('The storage is shared (both hosts see the disks)').check();
@@ -105,5 +126,5 @@ describe('libvirt hosts in the web UI', () => {
     expect(await page.locator('[data-vm-name="web"][data-vm-host="alpha"]').count()).toBe(0);
     expect(virsh(b.socketUri, 'domstate', 'web').trim()).toBe('running');
     expect(web.consoleErrors.filter((e) => !/favicon/i.test(e))).toEqual([]);
-  });
+  }
 });
