@@ -79,6 +79,8 @@ export function Manager() {
   const { vms, refresh, upsert } = useVmList();
   const { hosts, refresh: refreshHosts } = useHosts();
   const [editHost, setEditHost] = useState<HostSummary | null>(null);
+  /** The VM the Migrate dialog is about, kept while it moves (its details vanish and come back on the other host). */
+  const [migrating, setMigrating] = useState<(VmSummary & { readonly host: string }) | null>(null);
   const [selected, setSelected] = useState<string | null>(() => {
     try {
       return window.localStorage.getItem(SELECTED_KEY);
@@ -356,7 +358,12 @@ export function Manager() {
         onActivity={() => setDialog('activity')}
         onMedia={() => setDialog('media')}
         onPreferences={() => setDialog('preferences')}
-        onMigrate={() => setDialog('migrate')}
+        onMigrate={() => {
+          if (vm && vm.host !== undefined) {
+            setMigrating({ ...vm, host: vm.host });
+            setDialog('migrate');
+          }
+        }}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -465,13 +472,14 @@ export function Manager() {
           }}
         />
       )}
-      {vm && vm.host !== undefined && dialog === 'migrate' && (
+      {migrating && dialog === 'migrate' && (
         <MigrateDialog
-          key={vm.uuid}
-          vm={{ ...vm, host: vm.host }}
+          key={migrating.uuid}
+          vm={migrating}
           hosts={hosts ?? []}
           onClose={() => {
             setDialog(null);
+            setMigrating(null);
             refresh();
           }}
         />

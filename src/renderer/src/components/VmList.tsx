@@ -60,7 +60,8 @@ export function buildRows(vms: readonly VmSummary[], filter: string, osTypes: re
     const h = hosts?.find((x) => x.name === name) ?? null;
     const members = matches.filter((v) => v.host === name).sort((a, b) => collator.compare(a.name, b.name));
     rows.push({ kind: 'host', key: `h:${name}`, label: name, host: h, line: h ? hostLine(h) : '', count: members.length });
-    for (const vm of members) rows.push({ kind: 'vm', key: vm.uuid, vm, pos: ++pos });
+    // Keyed by host too: while a VM migrates, both hosts list it under the same UUID.
+    for (const vm of members) rows.push({ kind: 'vm', key: `${name}:${vm.uuid}`, vm, pos: ++pos });
   }
   return rows;
 }
