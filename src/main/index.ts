@@ -257,7 +257,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 async function confirmQuit(): Promise<boolean> {
   if (!mainClient) return true;
   // VMs outlive the core, so a core that cannot answer is no reason to keep the app open.
-  const vms = await withTimeout(mainClient.call('vms.list', {}), QUIT_LIST_TIMEOUT_MS).catch(() => []);
+  const all = await withTimeout(mainClient.call('vms.list', {}), QUIT_LIST_TIMEOUT_MS).catch(() => []);
+  // Only this computer's VMs are the app's to stop; a libvirt host's VMs run on there.
+  const vms = all.filter((v) => v.host === undefined);
   const plan = await planQuit(vms, async (vm, remaining) => {
     const r = await dialog.showMessageBox({
       type: 'question',

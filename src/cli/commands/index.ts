@@ -5,6 +5,7 @@
 import type { CommandGroup } from '../command';
 import { consoleCommands } from './console';
 import { hostCommands } from './host';
+import { libvirtHostCommands } from './hosts';
 import { jobCommands } from './jobs';
 import { lifecycleCommands } from './lifecycle';
 import { mediaCommands } from './media';
@@ -24,5 +25,6 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   mediaCommands,
   jobCommands,
   hostCommands,
+  libvirtHostCommands,
   serverCommands,
 ];

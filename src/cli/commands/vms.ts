@@ -1,25 +1,25 @@
 /** VMs: list, create, inspect, change, clone and delete them. */
 import path from 'node:path';
 import type { CreateVmSpec, ModifyVmSpec, VmSummary } from '../../core/api/contract';
-import { describeState } from '../../core/domain/lifecycle';
 import { parseCpuList } from '../../core/domain/stats';
 import { parseSize } from '../../core/domain/units';
 import { command, type CommandGroup, opt, req, UsageError } from '../command';
 import { intOpt, out, printInfo, table, warn } from '../format';
+import { vmRows } from './hosts';
 
 const json = { type: 'boolean', help: 'machine-readable output' } as const;
 
 const list = command({
   name: 'list',
   args: [],
-  options: { json },
-  summary: 'list VMs and their state',
+  options: { json, host: { type: 'string', value: 'HOST|local', help: "only one libvirt host's VMs (local: this computer's)" } },
+  summary: "list VMs and their state (this computer's, then each libvirt host's as HOST:VM)",
   async handler(ctx, _args, o) {
     const c = await ctx.client();
-    const vms: readonly VmSummary[] = await c.call('vms.list', {});
+    const vms: readonly VmSummary[] = await c.call('vms.list', o.host !== undefined ? { host: o.host, wait: true } : { wait: true });
     if (o.json) out(JSON.stringify(vms, null, 2));
-    else if (vms.length === 0) out('No VMs yet. Create one with: nestbox create NAME --iso PATH');
-    else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vms.map((v) => [v.name, describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''), v.osType, `${v.memoryMiB} MiB`, String(v.cpus), v.uuid])]));
+    else if (vms.length === 0) out(o.host !== undefined ? `No VMs on '${o.host}'.` : 'No VMs yet. Create one with: nestbox create NAME --iso PATH');
+    else out(table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vmRows(vms)]));
   },
 });
 

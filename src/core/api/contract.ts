@@ -148,6 +148,16 @@ export interface VmSummary {
   readonly inaccessible?: string;
   readonly memoryMiB: number;
   readonly cpus: number;
+  /**
+   * The libvirt host the VM lives on (see `hosts.*`); absent for a VM on this computer, so
+   * local VMs keep the shape existing clients know. Its VMs are named `HOST:VM` in refs.
+   */
+  readonly host?: string;
+  /**
+   * Set when the VM's host cannot be reached: `state` is then what Nestbox last saw, and this
+   * says why the host is unreachable. The VM stays listed, never dropped.
+   */
+  readonly unreachable?: string;
 }
 
 export interface VmRuntimeInfo {
@@ -171,6 +181,108 @@ export interface VmInfo extends VmSummary {
   readonly linkedClones: readonly string[];
   /** Names of the VMs this linked clone's disks stand on (empty unless it is a linked clone). */
   readonly linkedTo: readonly string[];
+  /** A libvirt host's VM: its hardware as read from its domain XML (`config` is mapped from it). */
+  readonly domain?: HostDomainDetails;
+  /** What the VM's engine cannot do (a libvirt host without a feature, ...), with why. */
+  readonly unsupported?: readonly { readonly operation: string; readonly reason: string }[];
+}
+
+/** A libvirt VM's hardware as its domain XML says (parsed defensively; untrusted input). */
+export interface HostDomainDetails {
+  readonly type: string;
+  readonly machine: string | null;
+  readonly arch: string | null;
+  readonly firmware: 'bios' | 'uefi';
+  readonly persistent: boolean;
+  readonly osId: string | null;
+  readonly disks: readonly { readonly device: 'disk' | 'cdrom'; readonly bus: string; readonly target: string; readonly source: string | null; readonly format: string | null; readonly readOnly: boolean }[];
+  readonly nics: readonly { readonly type: string; readonly source: string | null; readonly model: string | null; readonly mac: string | null }[];
+  readonly graphics: readonly { readonly type: string }[];
+  readonly serials: number;
+}
+
+/** How Nestbox reaches a libvirt host, as stored. */
+export interface HostSpec {
+  /** 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit; not 'local'. */
+  readonly name: string;
+  /** qemu:///system, qemu+ssh://user@host[:port]/system, qemu+tls://host/system, qemu+unix:///system?socket=PATH. */
+  readonly uri: string;
+  /**
+   * How *other hosts' daemons* reach this one for peer-to-peer migration (e.g.
+   * qemu+tcp://10.0.0.2/system or qemu+ssh://host/system); defaults to `uri`.
+   */
+  readonly peerUri?: string | null;
+  /** The address migration data is sent to (tcp://ADDR), when the host's name does not resolve on its peers. */
+  readonly migrateAddr?: string | null;
+}
+
+export type HostStatus = 'connecting' | 'connected' | 'unreachable';
+
+export interface HostSummary {
+  readonly name: string;
+  readonly uri: string;
+  readonly peerUri: string | null;
+  readonly migrateAddr: string | null;
+  readonly createdAt: string;
+  readonly status: HostStatus;
+  /** Why it is unreachable (libvirt's own words), or what the last attempt said. */
+  readonly reason?: string;
+  /** Filled once connected (kept from the last connection while unreachable). */
+  readonly libvirtVersion?: string;
+  readonly hypervisorVersion?: string | null;
+  readonly hostname?: string;
+  readonly cpus?: number;
+  readonly memoryMiB?: number;
+  readonly cpuModel?: string;
+  /** VMs Nestbox last saw there. */
+  readonly vmCount: number;
+  /** When the next reconnection attempt is due (ISO), while unreachable. */
+  readonly retryAt?: string;
+}
+
+export interface HostDetail extends HostSummary {
+  readonly vms: readonly VmSummary[];
+}
+
+/** `vms.migrate`: a running (live) or powered-off (offline) VM of one libvirt host to another. */
+export interface MigrateSpec {
+  /** HOST:VM */
+  readonly ref: string;
+  /** The destination host's name. */
+  readonly to: string;
+  /** Live (default for a running VM) or offline (the definition only; the VM must be off). */
+  readonly live?: boolean;
+  /** Copy the disks to the destination (non-shared storage); otherwise storage must be shared. */
+  readonly copyStorage?: boolean;
+  /**
+   * The storage is shared but libvirt cannot tell (a plain directory both hosts see): skip
+   * libvirt's safety check. Only when the user knows; never a default.
+   */
+  readonly unsafe?: boolean;
+  readonly maxDowntimeMs?: number;
+  readonly bandwidthMiBps?: number;
+}
+
+/** The result of a `migrate` job. */
+export interface MigrateResult {
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+  readonly live: boolean;
+  readonly elapsedMs: number;
+  /** libvirt's own figure for the time the guest was stopped (null when libvirt did not say). */
+  readonly downtimeMs: number | null;
+  readonly dataBytes: number | null;
+}
+
+/** What a migration job reports as it goes (libvirt's job info). */
+export interface MigrateProgressInfo {
+  readonly dataTotal: number;
+  readonly dataProcessed: number;
+  readonly dataRemaining: number;
+  /** Pages dirtied per second, as bytes/s; null while libvirt does not know. */
+  readonly dirtyRate: number | null;
+  readonly elapsedMs: number;
 }
 
 export interface CreateVmSpec {
@@ -334,7 +446,9 @@ export type JobKind =
   | 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export'
   /** A VM's own long operations, listed while their API call runs. */
   | 'clone' | 'convertDisk' | 'snapshot' | 'saveState'
-  | 'restoreSnapshot' | 'deleteSnapshot' | 'autoSnapshot' | 'loadState' | 'shutdown';
+  | 'restoreSnapshot' | 'deleteSnapshot' | 'autoSnapshot' | 'loadState' | 'shutdown'
+  /** A VM moved between libvirt hosts. */
+  | 'migrate';
 /** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -364,8 +478,10 @@ export interface JobInfo {
   readonly bytesDone?: number;
   readonly bytesTotal?: number;
   readonly error?: ErrorShape;
-  /** On success: MediumInfo for media jobs, CheckResult for check, VmInfo for import, {file} for export. */
+  /** On success: MediumInfo for media jobs, CheckResult for check, VmInfo for import, {file} for export, MigrateResult for migrate. */
   readonly result?: unknown;
+  /** A migration's data figures as it goes. */
+  readonly migration?: MigrateProgressInfo;
 }
 
 export interface PortForwardSpec {
@@ -492,7 +608,23 @@ export interface LogEntry {
 /** Method name → params and result. One typed map, as GitHub Desktop does for IPC. */
 export interface ApiMethods {
   'host.info': { params: Record<string, never>; result: HostInfo };
-  'vms.list': { params: Record<string, never>; result: readonly VmSummary[] };
+  /**
+   * Every VM: this computer's, then each libvirt host's (`host` set), optionally of one host
+   * ('local' for this computer). `wait`: first let hosts still making their first connection
+   * finish it (a short-lived client such as the CLI; bounded), rather than list them as connecting.
+   */
+  'vms.list': { params: { host?: string; wait?: boolean }; result: readonly VmSummary[] };
+  /** libvirt hosts Nestbox knows, with their status (`wait` as for `vms.list`). */
+  'hosts.list': { params: { wait?: boolean }; result: readonly HostSummary[] };
+  /** Adds a host after connecting to it once (nothing is stored when that fails). */
+  'hosts.add': { params: HostSpec; result: HostSummary };
+  /** Renames a host or changes how it is reached (checked by connecting, as when adding). */
+  'hosts.update': { params: { name: string; changes: Partial<HostSpec> }; result: HostSummary };
+  /** Forgets a host; nothing on the host is touched. */
+  'hosts.remove': { params: { name: string }; result: null };
+  'hosts.info': { params: { name: string; wait?: boolean }; result: HostDetail };
+  /** Starts a migration between libvirt hosts as a job (`job.progress`, `jobs.cancel` / `vms.cancel`). */
+  'vms.migrate': { params: MigrateSpec; result: JobInfo };
   'vms.info': { params: { ref: string }; result: VmInfo };
   'vms.create': { params: CreateVmSpec; result: OpResult };
   'vms.modify': { params: { ref: string; changes: ModifyVmSpec }; result: OpResult };
@@ -631,6 +763,8 @@ export interface ApiEvents {
   'vm.state': { uuid: string; name: string; state: VmState; reason?: string };
   'vm.changed': { uuid: string };
   'vm.removed': { uuid: string };
+  /** A libvirt host was added, changed, removed (`removed`), connected or lost. */
+  'host.changed': { name: string; removed?: boolean; status?: HostStatus };
   'log': LogEntry;
   /** A job (storage work or a VM's long operation) started, progressed or ended (every client hears it). */
   'job.progress': JobInfo;

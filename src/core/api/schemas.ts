@@ -97,6 +97,25 @@ const nicSpec = z.strictObject({
   network: opt(text()),
 });
 
+/** A libvirt host (names and URIs are checked by the host rules in domain/hosts.ts, which name the problem). */
+const hostFields = {
+  name: nonEmpty(),
+  uri: nonEmpty(),
+  /** null clears it (the host URI is used): here null is a value, not "absent". */
+  peerUri: z.string({ error: 'must be a string or null' }).nullable().optional(),
+  migrateAddr: z.string({ error: 'must be a string or null' }).nullable().optional(),
+};
+
+const migrateSpec = z.strictObject({
+  ref: ref(),
+  to: nonEmpty(),
+  live: opt(bool()),
+  copyStorage: opt(bool()),
+  unsafe: opt(bool()),
+  maxDowntimeMs: opt(num()),
+  bandwidthMiBps: opt(num()),
+});
+
 const none = z.strictObject({});
 const byRef = z.strictObject({ ref: ref() });
 const byPath = z.strictObject({ path: nonEmpty() });
@@ -105,7 +124,13 @@ const logQuery = z.strictObject({ ref: ref(), query: opt(text()), maxBytes: opt(
 /** Method name → its params schema. */
 export const PARAM_SCHEMAS = {
   'host.info': none,
-  'vms.list': none,
+  'vms.list': z.strictObject({ host: opt(nonEmpty()), wait: opt(bool()) }),
+  'hosts.list': z.strictObject({ wait: opt(bool()) }),
+  'hosts.add': z.strictObject(hostFields),
+  'hosts.update': z.strictObject({ name: nonEmpty(), changes: z.strictObject(hostFields).partial() }),
+  'hosts.remove': z.strictObject({ name: nonEmpty() }),
+  'hosts.info': z.strictObject({ name: nonEmpty(), wait: opt(bool()) }),
+  'vms.migrate': migrateSpec,
   'vms.info': byRef,
   'vms.create': createVmSpec,
   'vms.modify': z.strictObject({ ref: ref(), changes: modifyVmSpec }),

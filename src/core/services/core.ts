@@ -26,6 +26,20 @@ import { VmDisks } from './vmdisks';
 import { OvaService } from './ova';
 import { dispatch, isMethod, type HandlerContext } from './handlers';
 import { ConsoleStreams, StatsSubscriptions, type ClientSession } from './session';
+import { HostService } from './hosts';
+import { HostRepository } from '../store/hosts';
+import { LocalEngine } from '../engines/local';
+import type { VmEngine } from '../engines/engine';
+import { LibvirtConnection } from '../libvirt';
+import type { VmSummary } from '../api/contract';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Methods whose `ref` may name a libvirt host's VM (`HOST:VM`); the others are this computer's only. */
+const ROUTED: ReadonlySet<string> = new Set([
+  'vms.info', 'vms.start', 'vms.pause', 'vms.resume', 'vms.reset', 'vms.shutdown', 'vms.powerOff', 'vms.saveState', 'vms.delete',
+  'vms.screenshot', 'vms.cancel', 'vms.migrate', 'snapshots.list', 'snapshots.take', 'snapshots.restore', 'snapshots.delete', 'console.open',
+]);
 
 export const NESTBOX_VERSION = '0.1.0';
 
@@ -59,6 +73,9 @@ export class Core {
   readonly clones: CloneService;
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
+  readonly hosts: HostService;
+  /** This computer as a VM engine (the direct-QEMU services behind the engine seam). */
+  readonly local: LocalEngine;
   private closed = false;
 
   private constructor(
@@ -119,6 +136,61 @@ export class Core {
       bus: this.bus,
     });
     this.vms.beforeStart = (uuid) => this.snapshots.beforeStart(uuid);
+    this.local = new LocalEngine({
+      vms: this.vms,
+      snapshots: this.snapshots,
+    });
+    this.hosts = new HostService({
+      repo: new HostRepository(db),
+      bus: this.bus,
+      jobs: this.jobs,
+      log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
+      connect: (uri) => new LibvirtConnection(uri),
+    });
+  }
+
+  /** The engine a VM reference names (`HOST:VM` a libvirt host's VM, anything else this computer's) and the VM's name there. */
+  async route(ref: string): Promise<{ engine: VmEngine; vm: string }> {
+    const r = this.hosts.parseRef(ref);
+    if (r.kind === 'local') {
+      // Clients that keep a VM's UUID (the renderer) name a host's VM by it too.
+      if (UUID_RE.test(r.ref) && !this.localExists(r.ref)) {
+        const h = this.hosts.findByUuid(r.ref);
+        if (h) return { engine: this.hosts.engine(h.host), vm: h.vm };
+      }
+      return { engine: this.local, vm: r.ref };
+    }
+    await this.hosts.settled(r.host);
+    return { engine: this.hosts.engine(r.host), vm: r.vm };
+  }
+
+  private localExists(ref: string): boolean {
+    try {
+      this.vms.resolve(ref);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A ref of a method only this computer's VMs have: a host VM's ref is a clear UNSUPPORTED. */
+  private localOnly(ref: unknown, method: string): void {
+    if (typeof ref !== 'string') return;
+    let host: string | null = null;
+    if (ref.includes(':')) {
+      const r = this.hosts.parseRef(ref);
+      if (r.kind === 'host') host = r.host;
+    } else if (UUID_RE.test(ref) && !this.localExists(ref)) {
+      host = this.hosts.findByUuid(ref)?.host ?? null;
+    }
+    if (host !== null) throw new NestboxError('UNSUPPORTED', `host '${host}' cannot do ${method} for its VMs (Nestbox offers it for this computer's VMs only)`);
+  }
+
+  /** `vms.list`: this computer's VMs, then each host's (or one host's; 'local' is this computer). */
+  async listVms(host: string | undefined, wait: boolean): Promise<VmSummary[]> {
+    if (host !== undefined && host.toLowerCase() === 'local') return this.vms.list();
+    if (wait) await this.hosts.settled(host);
+    return host === undefined ? [...this.vms.list(), ...this.hosts.vms()] : this.hosts.vms(host);
   }
 
   /** Opens the data directory. The caller must hold its lock (see server/lock.ts). */
@@ -144,6 +216,7 @@ export class Core {
     core.media.sync();
     await core.network.reattachAll();
     core.monitor.start();
+    core.hosts.start();
     return core;
   }
 
@@ -230,7 +303,14 @@ export class Core {
    * client opened close with it.
    */
   session(push: (name: EventName, data: unknown) => void, congested: () => boolean = () => false): Session {
-    const client: ClientSession = { consoles: new ConsoleStreams(this.vms, push, congested), stats: new StatsSubscriptions() };
+    const client: ClientSession = { consoles: new ConsoleStreams(
+        async (ref, channel, sink) => {
+          const r = await this.route(ref);
+          return r.engine.openConsole(r.vm, channel, sink);
+        },
+        push,
+        congested,
+      ), stats: new StatsSubscriptions() };
     const ctx: HandlerContext = { core: this, session: client };
     const offBus = this.bus.on((name, data) => {
       if (client.stats.wants(name, data)) push(name, data);
@@ -238,6 +318,7 @@ export class Core {
     const call = async (method: string, params: unknown): Promise<unknown> => {
       if (this.closed) throw new NestboxError('BUSY', 'the Nestbox core is shutting down');
       if (!isMethod(method)) throw new NestboxError('UNKNOWN_METHOD', `unknown method '${method}'`);
+      if (!ROUTED.has(method) && typeof params === 'object' && params !== null) this.localOnly((params as { ref?: unknown }).ref, method);
       return dispatch(method, params, ctx);
     };
     return {
@@ -257,6 +338,7 @@ export class Core {
     void this.jobs.cancelAll();
     this.monitor.stop();
     this.vms.logRotator.stop();
+    this.hosts.close();
     this.vms.detachAll();
     this.network.internal.close();
     this.db.close();

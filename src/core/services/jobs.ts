@@ -15,7 +15,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
-import type { JobInfo, JobKind } from '../api/contract';
+import type { JobInfo, JobKind, MigrateProgressInfo } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
@@ -30,6 +30,8 @@ export interface JobContext {
    * core killed in the middle can remove it on its next start.
    */
   made(what: { outputs?: readonly string[]; vmUuid?: string }): void;
+  /** A migration's data figures, sent with the job's next `job.progress`. */
+  migration(figures: MigrateProgressInfo, percent: number): void;
 }
 
 /** What a job will create and what it holds, written to the journal before it starts. */
@@ -183,6 +185,12 @@ export class JobService {
         if (kind === 'convert' || kind === 'import') crashPoint(`job:${kind}:progress`);
       },
       made: (what) => this.journal?.note(id, what),
+      migration: (figures, percent) => {
+        const e = this.jobs.get(id);
+        if (!e || e.info.state !== 'running') return;
+        lastWhole = Math.floor(Math.max(0, Math.min(100, percent)));
+        this.update(e, { percent: lastWhole, migration: figures });
+      },
     };
     const done = (async (): Promise<JobInfo> => {
       // Let the caller have the job's id before anything happens.

@@ -4,8 +4,10 @@
  */
 import type { ApiEvents, ConsoleChannel, EventName } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import { openSerialStream, openVncStream, type OpenStream, type StreamSink } from './consoles';
-import type { VmService } from './vms';
+import type { OpenStream, StreamSink } from './consoles';
+
+/** Opens a VM's console on whichever engine the ref names (this computer or a libvirt host). */
+export type ConsoleOpener = (ref: string, channel: ConsoleChannel, sink: StreamSink) => Promise<OpenStream>;
 
 /** The client names its streams (so it can listen before the first byte arrives). */
 const STREAM_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -15,7 +17,7 @@ export class ConsoleStreams {
   private readonly streams = new Map<string, OpenStream>();
 
   constructor(
-    private readonly vms: Pick<VmService, 'serialHub' | 'vncRunDir'>,
+    private readonly openConsole: ConsoleOpener,
     private readonly push: (name: EventName, data: unknown) => void,
     private readonly congested: () => boolean,
   ) {}
@@ -31,14 +33,8 @@ export class ConsoleStreams {
       },
       congested: this.congested,
     };
-    if (channel === 'serial') {
-      const { hub } = this.vms.serialHub(ref);
-      this.streams.set(stream, openSerialStream(hub, sink));
-    } else if (channel === 'vnc') {
-      this.streams.set(stream, await openVncStream(this.vms.vncRunDir(ref), sink));
-    } else {
-      throw new NestboxError('INVALID_ARGUMENT', `unknown console channel '${channel}' (serial or vnc)`);
-    }
+    if (channel !== 'serial' && channel !== 'vnc') throw new NestboxError('INVALID_ARGUMENT', `unknown console channel '${channel}' (serial or vnc)`);
+    this.streams.set(stream, await this.openConsole(ref, channel, sink));
     return { stream };
   }
 

@@ -178,6 +178,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE snapshots ADD COLUMN ram_file INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 9,
+    description: 'libvirt hosts, and the VMs Nestbox last saw on each (listed as unreachable while their host is down)',
+    sql: `
+      CREATE TABLE hosts (
+        name          TEXT PRIMARY KEY COLLATE NOCASE,
+        uri           TEXT NOT NULL,
+        peer_uri      TEXT,
+        migrate_addr  TEXT,
+        created_at    TEXT NOT NULL,
+        facts         TEXT
+      );
+      CREATE TABLE host_vms (
+        host        TEXT NOT NULL REFERENCES hosts(name) ON DELETE CASCADE ON UPDATE CASCADE,
+        uuid        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        memory_kib  INTEGER NOT NULL,
+        vcpus       INTEGER NOT NULL,
+        os_id       TEXT,
+        seen_at     TEXT NOT NULL,
+        PRIMARY KEY (host, uuid)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -34,12 +34,16 @@ import { discardUpload, type HostFile } from './media/hostPath';
 import { readIsoLabel } from './media/isoLabel';
 import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from './media/dropped';
 import { MAX_NAME_LENGTH } from './util/validation';
+import { HostDialog } from './hosts/HostDialog';
+import { MigrateDialog } from './hosts/MigrateDialog';
+import { useHosts } from './hosts/useHosts';
+import type { HostSummary } from '../../core/api/contract';
 import { useVmActions } from './actions/useVmActions';
 
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences' | 'addHost' | 'editHost' | 'migrate';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -73,6 +77,10 @@ export function Manager() {
   const notify = useNotify();
   const host = useHostInfo();
   const { vms, refresh, upsert } = useVmList();
+  const { hosts, refresh: refreshHosts } = useHosts();
+  const [editHost, setEditHost] = useState<HostSummary | null>(null);
+  /** The VM the Migrate dialog is about, kept while it moves (its details vanish and come back on the other host). */
+  const [migrating, setMigrating] = useState<(VmSummary & { readonly host: string }) | null>(null);
   const [selected, setSelected] = useState<string | null>(() => {
     try {
       return window.localStorage.getItem(SELECTED_KEY);
@@ -350,6 +358,12 @@ export function Manager() {
         onActivity={() => setDialog('activity')}
         onMedia={() => setDialog('media')}
         onPreferences={() => setDialog('preferences')}
+        onMigrate={() => {
+          if (vm && vm.host !== undefined) {
+            setMigrating({ ...vm, host: vm.host });
+            setDialog('migrate');
+          }
+        }}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -358,7 +372,20 @@ export function Manager() {
           aria-label="Machine list"
           sx={{ width: sidebar, flex: 'none', display: 'flex', flexDirection: 'column', bgcolor: 'chrome.sidebar', minHeight: 0 }}
         >
-          <VmList vms={vms} osTypes={host?.osTypes} selected={selected} busy={ops.busy} onSelect={setSelected} onActivate={activate} />
+          <VmList
+            vms={vms}
+            osTypes={host?.osTypes}
+            selected={selected}
+            busy={ops.busy}
+            onSelect={setSelected}
+            onActivate={activate}
+            hosts={hosts ?? undefined}
+            onAddHost={() => setDialog('addHost')}
+            onEditHost={(h) => {
+              setEditHost(h);
+              setDialog('editHost');
+            }}
+          />
         </Box>
         <Splitter width={sidebar} onResize={setSidebar} />
         <Box component="main" sx={{ flex: 1, minWidth: 0, display: 'flex' }}>
@@ -424,6 +451,36 @@ export function Manager() {
             refresh();
             notify.success(`Imported '${imported.name}'.`);
             for (const w of warnings) notify.warning(w, `'${imported.name}'`);
+          }}
+        />
+      )}
+      {(dialog === 'addHost' || (dialog === 'editHost' && editHost)) && (
+        <HostDialog
+          host={dialog === 'editHost' ? editHost : null}
+          onClose={() => setDialog(null)}
+          onSaved={(h) => {
+            setDialog(null);
+            refreshHosts();
+            refresh();
+            notify.success(h.status === 'connected' ? `Connected to host '${h.name}'.` : `Saved host '${h.name}' (${h.status}).`);
+          }}
+          onRemoved={(name) => {
+            setDialog(null);
+            refreshHosts();
+            refresh();
+            notify.success(`Removed host '${name}'; nothing on the host was changed.`);
+          }}
+        />
+      )}
+      {migrating && dialog === 'migrate' && (
+        <MigrateDialog
+          key={migrating.uuid}
+          vm={migrating}
+          hosts={hosts ?? []}
+          onClose={() => {
+            setDialog(null);
+            setMigrating(null);
+            refresh();
           }}
         />
       )}

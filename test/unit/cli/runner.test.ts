@@ -41,7 +41,7 @@ describe('nestbox usage errors', () => {
   it("an option of another command is unknown here: exit 2 naming it", async () => {
     const r = await run(['list', '--memory', '5']);
     expect(r.code).toBe(2);
-    expect(r.err).toBe("nestbox: unknown option '--memory'\nusage: nestbox list [--json]\n");
+    expect(r.err).toBe("nestbox: unknown option '--memory'\nusage: nestbox list [--json] [--host HOST|local]\n");
     const s = await run(['poweroff', 'vm', '--bogus']);
     expect(s.code).toBe(2);
     expect(s.err).toMatch(/unknown option '--bogus'/);

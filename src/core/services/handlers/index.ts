@@ -6,6 +6,7 @@
 import type { MethodName, Result } from '../../api/contract';
 import { PARAM_SCHEMAS, parseParams, type ParamSchemas } from '../../api/schemas';
 import { consoleHandlers } from './console';
+import { hostHandlers } from './hosts';
 import { mediaHandlers } from './media';
 import { networkHandlers } from './network';
 import { settingsHandlers } from './settings';
@@ -25,6 +26,7 @@ const HANDLERS: Handlers = {
   ...consoleHandlers,
   ...statsHandlers,
   ...settingsHandlers,
+  ...hostHandlers,
 };
 
 export interface ApiEntry<M extends MethodName> {

@@ -3,23 +3,58 @@ import type { HandlerGroup } from './types';
 
 export const vmHandlers = {
   'host.info': (_p, { core }) => core.hostInfo(),
-  'vms.list': (_p, { core }) => core.vms.list(),
-  'vms.info': ({ ref }, { core }) => core.vms.info(ref),
+  'vms.list': ({ host, wait }, { core }) => core.listVms(host, wait === true),
+  'vms.info': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.info(r.vm);
+  },
   'vms.create': (spec, { core }) => core.vms.create(spec),
   'vms.modify': ({ ref, changes }, { core }) => core.vms.modify(ref, changes),
-  'vms.start': ({ ref }, { core }) => core.vms.start(ref),
-  'vms.pause': ({ ref }, { core }) => core.vms.pause(ref),
-  'vms.resume': ({ ref }, { core }) => core.vms.resume(ref),
-  'vms.reset': ({ ref }, { core }) => core.vms.reset(ref),
-  'vms.shutdown': ({ ref, timeoutS }, { core }) => core.vms.shutdown(ref, timeoutS),
-  'vms.powerOff': ({ ref }, { core }) => core.vms.powerOff(ref),
-  'vms.saveState': ({ ref }, { core }) => core.vms.saveState(ref),
+  // The lifecycle verbs go to the engine the ref names: this computer (the local engine, which
+  // also checks that no storage job holds the VM's disks) or a libvirt host (`HOST:VM`).
+  'vms.start': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.start(r.vm);
+  },
+  'vms.pause': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.pause(r.vm);
+  },
+  'vms.resume': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.resume(r.vm);
+  },
+  'vms.reset': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.reset(r.vm);
+  },
+  'vms.shutdown': async ({ ref, timeoutS }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.shutdown(r.vm, timeoutS);
+  },
+  'vms.powerOff': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.powerOff(r.vm);
+  },
+  'vms.saveState': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.saveState(r.vm);
+  },
   'vms.discardState': ({ ref }, { core }) => core.vms.discardState(ref),
-  'vms.delete': ({ ref, keepFiles }, { core }) => core.vms.delete(ref, keepFiles === true),
-  'vms.screenshot': ({ ref }, { core }) => core.vms.screenshot(ref),
+  'vms.delete': async ({ ref, keepFiles }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.delete(r.vm, { keepStorage: keepFiles === true });
+  },
+  'vms.screenshot': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.screenshot(r.vm);
+  },
   'vms.clone': ({ ref, name, snapshot, linked, keepMacs }, { core }) =>
     core.clones.clone(ref, { name, ...(snapshot ? { snapshot } : {}), linked: linked === true, keepMacs: keepMacs === true }),
-  'vms.cancel': ({ ref }, { core }) => core.vms.cancel(ref),
+  'vms.cancel': async ({ ref }, { core }) => {
+    const r = await core.route(ref);
+    return r.engine.cancel(r.vm);
+  },
   'vms.convertDisk': ({ ref, disk }, { core }) => core.media.convertDisk(ref, disk || undefined),
   'vms.balloon': ({ ref, targetMiB }, { core }) => core.vms.balloon(ref, targetMiB),
   'vms.sendKeys': async ({ ref, keys }, { core }) => {

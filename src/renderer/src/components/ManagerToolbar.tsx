@@ -25,6 +25,7 @@ import SaveOutlinedIcon from '@mui/icons-material/SaveOutlined';
 import SettingsOutlinedIcon from '@mui/icons-material/SettingsOutlined';
 import MonitorHeartOutlinedIcon from '@mui/icons-material/MonitorHeartOutlined';
 import TuneOutlinedIcon from '@mui/icons-material/TuneOutlined';
+import MoveUpRoundedIcon from '@mui/icons-material/MoveUpRounded';
 import type { VmInfo, VmOperation } from '../../../core/api/contract';
 import type { BusyKind } from '../hooks/operations';
 import type { LifecycleAction } from '../model/vmState';
@@ -105,9 +106,13 @@ export interface ManagerToolbarProps {
   readonly onActivity?: () => void;
   /** Opens the host-wide Preferences. */
   readonly onPreferences?: () => void;
+  /** Opens the Migrate dialog (a libvirt host's VM to another host). */
+  readonly onMigrate?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences, onMigrate }: ManagerToolbarProps) {
+  /** A libvirt host's VM: its settings and clones are the host's business, not Nestbox's. */
+  const remote = vm?.host !== undefined;
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
   const why = (text: string, op: VmOperation) =>
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
@@ -145,7 +150,7 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
         label="Settings"
         icon={icon(SettingsOutlinedIcon)}
         tooltip={vm ? 'Change the settings of the selected VM' : 'Settings (select a virtual machine first)'}
-        disabled={vm === null || offline}
+        disabled={vm === null || offline || remote}
         onClick={onSettings}
       />
       <ToolButton
@@ -213,9 +218,18 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
               ? 'Clone the virtual machine — wait until it is done starting, saving or stopping'
               : 'Make a full or linked clone of the VM or one of its snapshots'
         }
-        disabled={offline || vm === null || vm.state === 'starting' || vm.state === 'saving' || vm.state === 'stopping'}
+        disabled={offline || vm === null || remote || vm.state === 'starting' || vm.state === 'saving' || vm.state === 'stopping'}
         onClick={onClone}
       />
+      {onMigrate && remote && (
+        <ToolButton
+          label="Migrate"
+          icon={icon(MoveUpRoundedIcon)}
+          tooltip={vm?.unreachable ? `Migrate — host '${vm.host ?? ''}' is unreachable` : 'Move the VM to another libvirt host, live or offline'}
+          disabled={offline || vm === null || vm.unreachable !== undefined || !['running', 'paused', 'poweredOff'].includes(vm.state)}
+          onClick={onMigrate}
+        />
+      )}
       {(onNetworks || onMedia) && <Sep />}
       {onMedia && (
         <ToolButton

@@ -162,9 +162,13 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                 <Field label="Operating system">{os?.label ?? config.osType}</Field>
                 <Field label="Group">{config.group || <Muted>None</Muted>}</Field>
                 <Field label="Description">{config.description ? <Box component="span" sx={{ whiteSpace: 'pre-wrap' }}>{config.description}</Box> : <Muted>None</Muted>}</Field>
-                <Field label="Folder" mono>
-                  {vm.dir}
-                </Field>
+                {vm.host !== undefined ? (
+                  <Field label="Host">{vm.unreachable ? `${vm.host} (unreachable: ${vm.unreachable})` : vm.host}</Field>
+                ) : (
+                  <Field label="Folder" mono>
+                    {vm.dir}
+                  </Field>
+                )}
                 {vm.linkedTo.length > 0 && <Field label="Linked clone of">{vm.linkedTo.join(', ')}</Field>}
                 {vm.linkedClones.length > 0 && <Field label="Linked clones">{`${vm.linkedClones.join(', ')} (they stand on its disks; delete them before it)`}</Field>}
                 {(vm.config.autoSnapshot?.keep ?? 0) > 0 && <Field label="Automatic snapshots">{`Before each start, keeping the ${vm.config.autoSnapshot!.keep} newest`}</Field>}
@@ -178,6 +182,9 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                 <Field label="Chipset">{machineLabel(config.machine)}</Field>
                 <Field label="Boot order">{config.bootOrder.length ? config.bootOrder.map(bootLabel).join(', ') : <Muted>Default</Muted>}</Field>
                 {vm.runtime && <Field label="Acceleration">{vm.runtime.accel.toUpperCase()}</Field>}
+                {vm.domain && (
+                  <Field label="libvirt domain">{`${vm.domain.type}${vm.domain.arch ? `, ${vm.domain.arch}` : ''}${vm.domain.machine ? `, ${vm.domain.machine}` : ''}${vm.domain.persistent ? '' : ', transient'}`}</Field>
+                )}
               </Fields>
             </Section>
             {(vm.resourceStatus?.length ?? 0) > 0 && (

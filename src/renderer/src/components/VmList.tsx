@@ -14,7 +14,12 @@ import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { alpha } from '@mui/material/styles';
 import SearchIcon from '@mui/icons-material/Search';
-import type { OsType, VmSummary } from '../../../core/api/contract';
+import IconButton from '@mui/material/IconButton';
+import Button from '@mui/material/Button';
+import AddIcon from '@mui/icons-material/Add';
+import EditOutlinedIcon from '@mui/icons-material/EditOutlined';
+import type { HostSummary, OsType, VmSummary } from '../../../core/api/contract';
+import { hostLine } from '../hosts/useHosts';
 import type { BusyKind } from '../hooks/operations';
 import { isTransitional, stateLabel } from '../model/vmState';
 import { pluralize } from '../util/format';
@@ -22,22 +27,46 @@ import { OsIcon, familyOf } from './OsIcon';
 import { StateText } from './StateIndicator';
 
 const GROUP_HEIGHT = 30;
+const HOST_HEIGHT = 48;
 const ROW_HEIGHT = 50;
 const OVERSCAN_PX = 400;
 
 type Row =
   | { readonly kind: 'group'; readonly key: string; readonly label: string; readonly count: number }
+  /** A host's header: "This computer" (host null) or a libvirt host with its status line. */
+  | { readonly kind: 'host'; readonly key: string; readonly label: string; readonly host: HostSummary | null; readonly line: string; readonly count: number }
   | { readonly kind: 'vm'; readonly key: string; readonly vm: VmSummary; readonly pos: number };
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
-/** Ungrouped VMs first (no header), then each group under its header, names in natural order. */
-export function buildRows(vms: readonly VmSummary[], filter: string, osTypes: readonly OsType[] | undefined): readonly Row[] {
+/**
+ * Ungrouped VMs first (no header), then each group under its header, names in natural order.
+ * With libvirt hosts, this computer's VMs come under "This computer" and each host's VMs
+ * under the host's header (its status, versions, CPUs and memory, or why it is unreachable).
+ */
+export function buildRows(vms: readonly VmSummary[], filter: string, osTypes: readonly OsType[] | undefined, hosts?: readonly HostSummary[]): readonly Row[] {
   const q = filter.trim().toLowerCase();
   const label = (id: string) => osTypes?.find((t) => t.id === id)?.label ?? id;
   const matches = q
-    ? vms.filter((v) => v.name.toLowerCase().includes(q) || v.group.toLowerCase().includes(q) || label(v.osType).toLowerCase().includes(q) || stateLabel(v.state).toLowerCase().includes(q))
+    ? vms.filter((v) => v.name.toLowerCase().includes(q) || v.group.toLowerCase().includes(q) || label(v.osType).toLowerCase().includes(q) || stateLabel(v.state).toLowerCase().includes(q) || (v.host ?? '').toLowerCase().includes(q))
     : vms;
+  const hostNames = [...new Set([...(hosts ?? []).map((h) => h.name), ...vms.flatMap((v) => (v.host !== undefined ? [v.host] : []))])].sort((a, b) => collator.compare(a, b));
+  if (hostNames.length === 0) return localRows(matches, 0);
+  const local = matches.filter((v) => v.host === undefined);
+  const rows: Row[] = [{ kind: 'host', key: 'h:', label: 'This computer', host: null, line: '', count: local.length }];
+  rows.push(...localRows(local, 0));
+  let pos = local.length;
+  for (const name of hostNames) {
+    const h = hosts?.find((x) => x.name === name) ?? null;
+    const members = matches.filter((v) => v.host === name).sort((a, b) => collator.compare(a.name, b.name));
+    rows.push({ kind: 'host', key: `h:${name}`, label: name, host: h, line: h ? hostLine(h) : '', count: members.length });
+    // Keyed by host too: while a VM migrates, both hosts list it under the same UUID.
+    for (const vm of members) rows.push({ kind: 'vm', key: `${name}:${vm.uuid}`, vm, pos: ++pos });
+  }
+  return rows;
+}
+
+function localRows(matches: readonly VmSummary[], start: number): Row[] {
   const groups = new Map<string, VmSummary[]>();
   for (const v of matches) {
     const g = groups.get(v.group);
@@ -46,7 +75,7 @@ export function buildRows(vms: readonly VmSummary[], filter: string, osTypes: re
   }
   const names = [...groups.keys()].sort((a, b) => (a === '' ? -1 : b === '' ? 1 : collator.compare(a, b)));
   const rows: Row[] = [];
-  let pos = 0;
+  let pos = start;
   for (const name of names) {
     const members = (groups.get(name) ?? []).sort((a, b) => collator.compare(a.name, b.name));
     if (name !== '') rows.push({ kind: 'group', key: `g:${name}`, label: name, count: members.length });
@@ -56,7 +85,7 @@ export function buildRows(vms: readonly VmSummary[], filter: string, osTypes: re
 }
 
 function rowHeight(r: Row): number {
-  return r.kind === 'group' ? GROUP_HEIGHT : ROW_HEIGHT;
+  return r.kind === 'group' ? GROUP_HEIGHT : r.kind === 'host' ? (r.host ? HOST_HEIGHT : GROUP_HEIGHT) : ROW_HEIGHT;
 }
 
 /** Index of the last row whose top is at or above `y`. */
@@ -83,12 +112,16 @@ export interface VmListProps {
   readonly onSelect: (uuid: string) => void;
   /** Enter or double-click: VirtualBox starts the machine. */
   readonly onActivate: (uuid: string) => void;
+  /** libvirt hosts, for their headers; absent: this computer only. */
+  readonly hosts?: readonly HostSummary[];
+  readonly onAddHost?: () => void;
+  readonly onEditHost?: (h: HostSummary) => void;
 }
 
-export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate }: VmListProps) {
+export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate, hosts, onAddHost, onEditHost }: VmListProps) {
   const [filter, setFilter] = useState('');
   const listId = useId().replace(/:/g, '');
-  const rows = useMemo(() => buildRows(vms ?? [], filter, osTypes), [vms, filter, osTypes]);
+  const rows = useMemo(() => buildRows(vms ?? [], filter, osTypes, hosts), [vms, filter, osTypes, hosts]);
   const { tops, total } = useMemo(() => {
     const t: number[] = [];
     let y = 0;
@@ -121,7 +154,7 @@ export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate }: V
       if (!el || !row) return;
       // Keep a group header in view with its first VM.
       const prev = rows[rowIndex - 1];
-      const top = (tops[rowIndex] ?? 0) - (prev?.kind === 'group' ? GROUP_HEIGHT : 0);
+      const top = (tops[rowIndex] ?? 0) - (prev && prev.kind !== 'vm' ? rowHeight(prev) : 0);
       const bottom = (tops[rowIndex] ?? 0) + rowHeight(row);
       if (top < el.scrollTop) el.scrollTop = top;
       else if (bottom > el.scrollTop + el.clientHeight) el.scrollTop = bottom - el.clientHeight;
@@ -209,9 +242,16 @@ export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate }: V
           <Typography variant="overline" color="text.secondary" component="h2">
             Machines
           </Typography>
-          <Typography variant="caption" color="text.secondary" aria-live="polite">
-            {vms === null ? '' : filter.trim() ? `${vmCount} of ${vms.length}` : pluralize(vms.length, 'VM')}
-          </Typography>
+          <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
+            <Typography variant="caption" color="text.secondary" aria-live="polite">
+              {vms === null ? '' : filter.trim() ? `${vmCount} of ${vms.length}` : pluralize(vms.length, 'VM')}
+            </Typography>
+            {onAddHost && (
+              <Button size="small" startIcon={<AddIcon fontSize="small" />} onClick={onAddHost} sx={{ minWidth: 0, py: 0 }}>
+                Add host
+              </Button>
+            )}
+          </Box>
         </Box>
         <TextField
           type="search"
@@ -270,6 +310,8 @@ export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate }: V
             const top = tops[index] ?? 0;
             return row.kind === 'group' ? (
               <GroupHeader key={row.key} top={top} label={row.label} count={row.count} />
+            ) : row.kind === 'host' ? (
+              <HostHeader key={row.key} top={top} label={row.label} line={row.line} host={row.host} count={row.count} onEdit={onEditHost} />
             ) : (
               <VmRow
                 key={row.key}
@@ -324,6 +366,51 @@ const GroupHeader = memo(function GroupHeader({ top, label, count }: { readonly 
   );
 });
 
+const HostHeader = memo(function HostHeader({
+  top,
+  label,
+  line,
+  host,
+  count,
+  onEdit,
+}: {
+  readonly top: number;
+  readonly label: string;
+  readonly line: string;
+  readonly host: HostSummary | null;
+  readonly count: number;
+  readonly onEdit: ((h: HostSummary) => void) | undefined;
+}) {
+  const bad = host !== null && host.status === 'unreachable';
+  return (
+    <Box
+      role="presentation"
+      data-host={host ? host.name : 'local'}
+      data-host-status={host ? host.status : 'connected'}
+      sx={{ position: 'absolute', top, left: 0, right: 0, height: host ? HOST_HEIGHT : GROUP_HEIGHT, display: 'flex', alignItems: 'flex-end', gap: 0.5, px: 1, pb: 0.5, borderTop: (t) => `1px solid ${t.palette.divider}` }}
+    >
+      <Box sx={{ minWidth: 0, flex: 1 }}>
+        <Typography variant="subtitle2" noWrap sx={{ lineHeight: 1.3 }}>
+          {label}
+        </Typography>
+        {host && (
+          <Typography variant="caption" noWrap component="div" color={bad ? 'error.main' : 'text.secondary'} title={line} data-testid="host-line">
+            {line}
+          </Typography>
+        )}
+      </Box>
+      <Typography variant="caption" color="text.disabled">
+        {count}
+      </Typography>
+      {host && onEdit && (
+        <IconButton size="small" aria-label={`Edit host ${host.name}`} onClick={() => onEdit(host)} onMouseDown={(e) => e.stopPropagation()}>
+          <EditOutlinedIcon fontSize="inherit" />
+        </IconButton>
+      )}
+    </Box>
+  );
+});
+
 interface VmRowProps {
   readonly id: string;
   readonly vm: VmSummary;
@@ -346,13 +433,14 @@ const VmRow = memo(function VmRow({ id, vm, top, pos, setSize, selected, busy, f
       className="vm-row"
       role="option"
       aria-selected={selected}
-      aria-label={vm.name}
+      aria-label={vm.host !== undefined ? `${vm.name} on ${vm.host}` : vm.name}
       aria-describedby={stateId}
       aria-posinset={pos}
       aria-setsize={setSize}
       aria-busy={working || undefined}
       data-vm-name={vm.name}
       data-vm-state={vm.state}
+      data-vm-host={vm.host}
       onClick={() => onSelect(vm.uuid)}
       onDoubleClick={() => onActivate(vm.uuid)}
       sx={(t) => ({
@@ -379,6 +467,11 @@ const VmRow = memo(function VmRow({ id, vm, top, pos, setSize, selected, busy, f
           {vm.name}
         </Typography>
         <StateText state={vm.state} id={stateId} />
+        {vm.unreachable !== undefined && (
+          <Typography component="span" variant="caption" color="error.main" noWrap sx={{ ml: 0.75 }} title={vm.unreachable}>
+            {vm.unreachable.startsWith('connecting') ? '· Connecting…' : '· Host unreachable'}
+          </Typography>
+        )}
         {vm.inaccessible !== undefined && (
           <Typography component="span" variant="caption" color="warning.main" noWrap sx={{ ml: 0.75 }} title={vm.inaccessible}>
             · Inaccessible

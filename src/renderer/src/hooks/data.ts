@@ -56,6 +56,8 @@ function summaryOf(v: VmSummary): VmSummary {
     ...(v.inaccessible !== undefined ? { inaccessible: v.inaccessible } : {}),
     memoryMiB: v.memoryMiB,
     cpus: v.cpus,
+    ...(v.host !== undefined ? { host: v.host } : {}),
+    ...(v.unreachable !== undefined ? { unreachable: v.unreachable } : {}),
   };
 }
 
@@ -123,6 +125,8 @@ export function useVmList(): VmListState {
         debouncer.trigger();
       }),
       client.on('vm.changed', () => debouncer.trigger()),
+      // A host connected, was lost or removed: its VMs' rows change with it.
+      client.on('host.changed', () => debouncer.trigger()),
       client.on('vm.removed', (e) => {
         setVms((prev) => (prev ? prev.filter((v) => v.uuid !== e.uuid) : prev));
         debouncer.trigger();

@@ -35,6 +35,12 @@ function validParams(work: string): { readonly [M in MethodName]: Params<M> } {
   return {
     'host.info': {},
     'vms.list': {},
+    'hosts.list': {},
+    'hosts.add': { name: 'lab', uri: 'qemu+unix:///system?socket=/nonexistent/libvirt-sock' },
+    'hosts.update': { name: 'lab', changes: { peerUri: null } },
+    'hosts.remove': { name: 'lab' },
+    'hosts.info': { name: 'lab' },
+    'vms.migrate': { ref: 'lab:victim', to: 'lab2', copyStorage: true },
     'vms.info': { ref },
     'vms.create': { name: 'second', noDisk: true, memoryMiB: 128, cpus: 1 },
     'vms.modify': { ref, changes: { memoryMiB: 256 } },

@@ -1,0 +1,224 @@
+/**
+ * `nestbox host add|list|info|edit|remove` and `nestbox migrate`: libvirt hosts from the
+ * command line. Every command is a client of the core's API; nothing here talks to libvirt.
+ * (`nestbox host` alone, this computer's capabilities, is in host.ts.)
+ */
+import type { HostSpec, HostSummary, JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../../core/api/contract';
+import { NestboxError } from '../../core/api/errors';
+import { describeState } from '../../core/domain/lifecycle';
+import { formatBytes } from '../../core/domain/units';
+import { command, type CommandGroup, req, UsageError } from '../command';
+import { intOpt, out, table } from '../format';
+
+const json = { type: 'boolean', help: 'machine-readable output' } as const;
+
+export function hostStatus(h: HostSummary): string {
+  switch (h.status) {
+    case 'connected':
+      return 'connected';
+    case 'connecting':
+      return 'connecting';
+    case 'unreachable':
+      return `unreachable${h.reason ? `: ${h.reason}` : ''}`;
+    default:
+      return h.status;
+  }
+}
+
+function hostRows(h: HostSummary): string[][] {
+  return [
+    ['Host:', h.name],
+    ['URI:', h.uri],
+    ['Status:', hostStatus(h)],
+    ...(h.peerUri ? [['Peer URI:', h.peerUri]] : []),
+    ...(h.migrateAddr ? [['Migration address:', h.migrateAddr]] : []),
+    ...(h.libvirtVersion ? [['libvirt:', h.libvirtVersion]] : []),
+    ...(h.hypervisorVersion ? [['QEMU:', h.hypervisorVersion]] : []),
+    ...(h.hostname ? [['Hostname:', h.hostname]] : []),
+    ...(h.cpus !== undefined ? [['CPUs:', `${h.cpus}${h.cpuModel ? ` (${h.cpuModel})` : ''}`]] : []),
+    ...(h.memoryMiB !== undefined ? [['Memory:', `${h.memoryMiB} MiB`]] : []),
+    ['VMs:', String(h.vmCount)],
+  ];
+}
+
+/** The rows of `nestbox list`: a host's VMs named HOST:VM, with why their host cannot be reached. */
+export function vmRows(vms: readonly VmSummary[]): string[][] {
+  return vms.map((v) => [
+    v.host ? `${v.host}:${v.name}` : v.name,
+    v.unreachable ? `${v.unreachable} (last seen ${describeState(v.state)})` : describeState(v.state) + (v.inaccessible ? ' (inaccessible)' : ''),
+    v.osType,
+    `${v.memoryMiB} MiB`,
+    String(v.cpus),
+    v.uuid,
+  ]);
+}
+
+const add = command({
+  name: 'host add',
+  args: [req('NAME'), req('URI')],
+  options: {
+    'peer-uri': { type: 'string', value: 'URI', help: "how the other hosts' daemons reach this one for migration (default: URI)" },
+    'migrate-addr': { type: 'string', value: 'ADDR', help: "where migration data is sent when the host's name does not resolve on its peers" },
+    json,
+  },
+  summary: 'add a libvirt host (connects once first; nothing is stored when that fails)',
+  details:
+    'URI: qemu:///system, qemu+ssh://user@server[:port]/system (SSH keys or agent; never a password),\n' +
+    'qemu+tls://server/system, qemu+unix:///system?socket=PATH. Nestbox never installs anything on a host\n' +
+    'and never opens a port there.',
+  async handler(ctx, [name, uri], o) {
+    const spec: HostSpec = { name, uri, ...(o['peer-uri'] ? { peerUri: o['peer-uri'] } : {}), ...(o['migrate-addr'] ? { migrateAddr: o['migrate-addr'] } : {}) };
+    const h = await (await ctx.client()).call('hosts.add', spec);
+    if (o.json) out(JSON.stringify(h, null, 2));
+    else out(`Added host '${h.name}': ${hostStatus(h)}${h.libvirtVersion ? ` (libvirt ${h.libvirtVersion}${h.hypervisorVersion ? `, QEMU ${h.hypervisorVersion}` : ''})` : ''}`);
+  },
+});
+
+const list = command({
+  name: 'host list',
+  args: [],
+  options: { json },
+  summary: 'libvirt hosts: status, libvirt/QEMU versions, CPUs, memory, VMs',
+  async handler(ctx, _args, o) {
+    const hosts = await (await ctx.client()).call('hosts.list', { wait: true });
+    if (o.json) out(JSON.stringify(hosts, null, 2));
+    else if (hosts.length === 0) out('No hosts yet. Add one with: nestbox host add NAME qemu+ssh://user@server/system');
+    else {
+      out(
+        table([
+          ['NAME', 'STATUS', 'LIBVIRT', 'QEMU', 'CPUS', 'MEMORY', 'VMS', 'URI'],
+          ...hosts.map((h) => [h.name, hostStatus(h), h.libvirtVersion ?? '-', h.hypervisorVersion ?? '-', h.cpus !== undefined ? String(h.cpus) : '-', h.memoryMiB !== undefined ? `${h.memoryMiB} MiB` : '-', String(h.vmCount), h.uri]),
+        ]),
+      );
+    }
+  },
+});
+
+const info = command({
+  name: 'host info',
+  args: [req('NAME')],
+  options: { json },
+  summary: 'one libvirt host and its VMs',
+  async handler(ctx, [name], o) {
+    const h = await (await ctx.client()).call('hosts.info', { name, wait: true });
+    if (o.json) {
+      out(JSON.stringify(h, null, 2));
+      return;
+    }
+    out(table(hostRows(h)));
+    if (h.vms.length) out(`\n${table([['NAME', 'STATE', 'OS TYPE', 'MEMORY', 'CPUS', 'UUID'], ...vmRows(h.vms)])}`);
+  },
+});
+
+const edit = command({
+  name: 'host edit',
+  args: [req('NAME')],
+  options: {
+    name: { type: 'string', value: 'NEW', help: 'rename the host' },
+    uri: { type: 'string', value: 'URI', help: 'reach it another way (checked by connecting)' },
+    'peer-uri': { type: 'string', value: 'URI|none', help: "how the other hosts' daemons reach it" },
+    'migrate-addr': { type: 'string', value: 'ADDR|none', help: 'where migration data is sent' },
+  },
+  summary: 'rename a host or change how it is reached',
+  async handler(ctx, [name], o) {
+    const none = (v: string) => (v === 'none' || v === '' ? null : v);
+    const changes: Partial<HostSpec> = {
+      ...(o.name ? { name: o.name } : {}),
+      ...(o.uri ? { uri: o.uri } : {}),
+      ...(o['peer-uri'] !== undefined ? { peerUri: none(o['peer-uri']) } : {}),
+      ...(o['migrate-addr'] !== undefined ? { migrateAddr: none(o['migrate-addr']) } : {}),
+    };
+    if (Object.keys(changes).length === 0) throw new UsageError('nothing to change', true);
+    const h = await (await ctx.client()).call('hosts.update', { name, changes });
+    out(`Changed host '${h.name}': ${hostStatus(h)}`);
+  },
+});
+
+const remove = command({
+  name: 'host remove',
+  args: [req('NAME')],
+  options: {},
+  summary: 'forget a libvirt host (nothing on the host is changed)',
+  async handler(ctx, [name]) {
+    await (await ctx.client()).call('hosts.remove', { name });
+    out(`Removed host '${name}' (nothing on the host was changed)`);
+  },
+});
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+const migrate = command({
+  name: 'migrate',
+  args: [req('HOST:VM')],
+  options: {
+    to: { type: 'string', value: 'HOST2', help: 'the destination host (required)' },
+    offline: { type: 'boolean', help: "move a powered-off VM's definition" },
+    'copy-storage': { type: 'boolean', help: 'copy the disks to the destination (storage not shared)' },
+    unsafe: { type: 'boolean', help: 'the storage is shared but libvirt cannot tell (a directory both hosts see)' },
+    'max-downtime': { type: 'string', value: 'MS', help: 'longest pause of the guest at the switch-over' },
+    bandwidth: { type: 'string', value: 'MIBPS', help: 'limit the migration to this many MiB/s' },
+    json,
+  },
+  summary: 'live migration between libvirt hosts, peer to peer (progress on stderr; Ctrl+C cancels)',
+  details: 'Cancelling leaves the VM running where it was and nothing on the destination.',
+  async handler(ctx, [ref], o) {
+    if (!o.to) throw new UsageError('--to HOST2 names the destination', true);
+    const maxDowntimeMs = intOpt(o['max-downtime'], '--max-downtime');
+    const bandwidthMiBps = intOpt(o.bandwidth, '--bandwidth');
+    const spec: MigrateSpec = {
+      ref,
+      to: o.to,
+      ...(o.offline ? { live: false } : {}),
+      ...(o['copy-storage'] ? { copyStorage: true } : {}),
+      ...(o.unsafe ? { unsafe: true } : {}),
+      ...(maxDowntimeMs !== undefined ? { maxDowntimeMs } : {}),
+      ...(bandwidthMiBps !== undefined ? { bandwidthMiBps } : {}),
+    };
+    const c = await ctx.client();
+    const tty = process.stderr.isTTY === true;
+    let id: string | null = null;
+    let lastLine = 0;
+    const show = (j: JobInfo) => {
+      if (j.id !== id || j.state !== 'running') return;
+      const m = j.migration;
+      const detail = m ? `sent ${formatBytes(m.dataProcessed)}, remaining ${formatBytes(m.dataRemaining)}${m.dirtyRate !== null ? `, dirtying ${formatBytes(m.dirtyRate)}/s` : ''}` : 'starting';
+      const line = `${j.title}: ${String(j.percent).padStart(3)}% (${detail})`;
+      if (tty) process.stderr.write(`\r${line}\x1b[K`);
+      else if (Date.now() - lastLine > 1000) {
+        lastLine = Date.now();
+        process.stderr.write(`${line}\n`);
+      }
+    };
+    const early: JobInfo[] = [];
+    const off = c.on('job.progress', (j) => (id === null ? early.push(j) : show(j)));
+    const onSigint = () => {
+      if (!id) return;
+      process.stderr.write('\nnestbox: cancelling the migration (the VM keeps running where it was)...\n');
+      c.call('jobs.cancel', { id }).catch(() => undefined);
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const job = await c.call('vms.migrate', spec);
+      id = job.id;
+      for (const j of early) show(j);
+      const end = await c.call('jobs.wait', { id });
+      if (tty) process.stderr.write('\n');
+      if (end.state !== 'done') throw end.error ? NestboxError.fromShape(end.error) : new NestboxError('INTERNAL', `${end.title}: ${end.state}`);
+      const r = end.result as MigrateResult;
+      if (o.json) out(JSON.stringify(r, null, 2));
+      else {
+        out(
+          `Migrated '${r.vm}' from '${r.from}' to '${r.to}' in ${seconds(r.elapsedMs)}; ` +
+            `downtime ${r.downtimeMs !== null ? `${r.downtimeMs} ms (libvirt's figure)` : 'not reported by libvirt'}${r.dataBytes !== null ? `; ${formatBytes(r.dataBytes)} sent` : ''}`,
+        );
+      }
+    } finally {
+      off();
+      process.off('SIGINT', onSigint);
+    }
+  },
+});
+
+export const libvirtHostCommands: CommandGroup = { name: 'hosts', title: 'libvirt hosts and migration', commands: [add, list, info, edit, remove, migrate] };

@@ -1,0 +1,23 @@
+/** libvirt hosts and migration between them. */
+import type { HandlerGroup } from './types';
+
+export const hostHandlers = {
+  'hosts.list': async ({ wait }, { core }) => {
+    if (wait === true) await core.hosts.settled();
+    return core.hosts.list();
+  },
+  'hosts.add': (spec, { core }) => core.hosts.add(spec),
+  'hosts.update': ({ name, changes }, { core }) => core.hosts.update(name, changes),
+  'hosts.remove': ({ name }, { core }) => {
+    core.hosts.remove(name);
+    return null;
+  },
+  'hosts.info': async ({ name, wait }, { core }) => {
+    if (wait === true) await core.hosts.settled(name);
+    return core.hosts.info(name);
+  },
+  'vms.migrate': async (spec, { core }) => {
+    await core.hosts.settled();
+    return core.hosts.migrate(spec);
+  },
+} satisfies HandlerGroup;
