@@ -566,6 +566,9 @@ export class HostService {
               ...(maxDowntimeMs !== undefined ? { maxDowntimeMs } : {}),
               ...(bandwidthMiBps !== undefined ? { bandwidthMiBps } : {}),
               ...(dst.row.migrateAddr ? { migrateUri: `tcp://${dst.row.migrateAddr}` } : {}),
+              // The source daemon dials the peer URI; this computer reads the result and
+              // cleans up through the URI it already uses for the destination.
+              destClientUri: dst.row.uri,
               persistent: true,
               undefineSource: true,
             },
