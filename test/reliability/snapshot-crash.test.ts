@@ -17,7 +17,7 @@ import { RpcClient } from '../../src/core/api/rpc';
 import { QmpClient } from '../../src/core/qemu/qmp';
 import { DataLayout } from '../../src/core/store/paths';
 import { cleanupHome, cli, SerialSession, tempHome, testIso, waitForFile } from '../integration/helpers';
-import { daemon, stopDaemon } from '../support/daemon';
+import { daemon, stopBackgroundDaemon, stopDaemon } from '../support/daemon';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -162,6 +162,9 @@ describe('the core is killed in the middle of a snapshot', () => {
     const disk = path.join(info.dir, info.config.disks[0]!.file);
     const take = await cli(home, ['snapshot', 'cold', 'take', 'kept']);
     expect(take.code, take.stderr).toBe(0);
+    // The core that took it goes away (the CLI's background daemon stays otherwise): the
+    // next command starts a new one, which reconciles what it finds.
+    await stopBackgroundDaemon(home);
     // A take cut short after qemu-img ran (its marker still in the VM's folder), and a
     // snapshot the user made with qemu-img.
     fs.writeFileSync(path.join(info.dir, '.snapshot-work'), 'cut short\n');
@@ -169,7 +172,7 @@ describe('the core is killed in the middle of a snapshot', () => {
     execFileSync('qemu-img', ['snapshot', '-c', 'mine', disk]);
     const kept = diskTags(disk).filter((t) => t.startsWith('nb-') && t !== 'nb-0123abcd-4567');
     expect(kept).toHaveLength(1);
-    // Any client start opens the core, which reconciles.
+    // Any client starts a new core, which reconciles.
     const log = await cli(home, ['log', 'cold', '--json']);
     expect(log.stdout).toMatch(/removed an unfinished snapshot \(nb-0123abcd-4567\)/);
     expect(diskTags(disk).sort()).toEqual([kept[0]!, 'mine'].sort());
