@@ -83,6 +83,9 @@ describe('the CLI and its background daemon', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual([]);
     }
+    // A command that found no core started one; those that lost the race for the lock exit
+    // by themselves (LOCKED) while every command talks to the winner.
+    await waitUntil(() => backgroundDaemons(home).length === 1, 'the daemons that lost the lock to exit', 30_000);
     const pids = backgroundDaemons(home);
     expect(pids).toHaveLength(1);
     const hello = await runningCore(home);

@@ -34,6 +34,9 @@ export function hostCall<T>(client: RpcClient, method: 'server.hello' | 'server.
  * may still be there: it waits until the daemon that answers is this child.
  */
 export async function daemon(home: string, env: Record<string, string> = {}): Promise<Daemon> {
+  // A CLI command run before (e.g. `create`) leaves its background daemon holding the data
+  // directory's lock: the test's own daemon takes over from it.
+  await stopBackgroundDaemon(home);
   const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -99,7 +102,8 @@ export async function stopBackgroundDaemon(home: string, timeoutMs = 60_000): Pr
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (!fs.existsSync(layout.coreSocket) && lockHolder(layout.lockFile) === null) return;
+    // No live lock holder: no core runs (a socket file left by a killed core is stale).
+    if (lockHolder(layout.lockFile) === null) return;
     let client: RpcClient | null = null;
     try {
       client = new RpcClient(await connectUnix(layout.coreSocket));
@@ -112,7 +116,7 @@ export async function stopBackgroundDaemon(home: string, timeoutMs = 60_000): Pr
     } finally {
       client?.close();
     }
-    if (lockHolder(layout.lockFile) === null && !fs.existsSync(layout.coreSocket)) return;
+    if (lockHolder(layout.lockFile) === null) return;
     await sleep(100);
   }
   throw new Error(`the background daemon of ${home} did not exit${last ? ` (${last})` : ''}`);
