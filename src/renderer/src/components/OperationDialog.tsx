@@ -193,6 +193,19 @@ export interface OperationDialogProps {
 
 export function OperationDialog(props: OperationDialogProps) {
   const { open, running, onClose, titleId, title, icon, describedBy, maxWidth = 'sm', onSubmit, progress, stopped, problem, stop, actions, children } = props;
+  // The button that started the operation was disabled while it ran, which drops the focus
+  // to the page: once it ends, the focus comes back into the dialog, so Escape and Tab work.
+  const actionsRef = useRef<HTMLDivElement>(null);
+  const wasRunning = useRef(running);
+  useEffect(() => {
+    const ended = wasRunning.current && !running;
+    wasRunning.current = running;
+    if (!ended || !open) return;
+    const bar = actionsRef.current;
+    const dialog = bar?.closest('[role="dialog"]');
+    if (!bar || !dialog || dialog.contains(document.activeElement)) return;
+    bar.querySelector<HTMLButtonElement>('button:not([disabled])')?.focus();
+  }, [running, open]);
   const body = (
     <>
       <DialogTitle id={titleId} sx={icon ? { display: 'flex', alignItems: 'center', gap: 1.25 } : undefined}>
@@ -209,7 +222,7 @@ export function OperationDialog(props: OperationDialogProps) {
         )}
         {problem && <ProblemAlert problem={problem} sx={{ mt: 2 }} />}
       </DialogContent>
-      <DialogActions>
+      <DialogActions ref={actionsRef}>
         {stop ? (
           <Button ref={stop.ref} onClick={stop.onStop} disabled={stop.disabled ?? false} {...(stop.label ? { 'aria-label': stop.label } : {})}>
             Stop
