@@ -7,18 +7,29 @@
  * (`migrateAddr`), so nothing sends TCP from the root namespace into a namespace.
  */
 import fs from 'node:fs';
+import type { HostSummary } from '../src/core/api/contract';
 import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../test/support/libvirt-hosts';
 import { sleep, startDaemon, tempHome } from './lib';
 
 /** The names the hosts get in Nestbox, in the harness's order. */
 export const HOST_NAMES = ['alpha', 'beta', 'gamma'] as const;
 
+type Daemon = Awaited<ReturnType<typeof startDaemon>>;
+
 export interface BenchHosts {
   readonly lv: LibvirtHosts;
   readonly hosts: readonly LibvirtTestHost[];
-  /** NESTBOX_HOME of the running daemon (for whole `nestbox` CLI processes). */
+  /** NESTBOX_HOME of the daemon (for whole `nestbox` CLI processes). */
   readonly home: string;
-  readonly daemon: Awaited<ReturnType<typeof startDaemon>>;
+  /** The running daemon; throws while it is stopped. */
+  readonly daemon: Daemon;
+  /**
+   * Stops the daemon, so a peer is measured alone (no event streams, no re-lists of the
+   * hosts' domains competing with it for the CPUs).
+   */
+  stopDaemon(): Promise<void>;
+  /** Starts it again on the same data and waits until every host is connected. */
+  startDaemon(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -28,18 +39,43 @@ export async function startBenchHosts(count: number): Promise<BenchHosts> {
   // No SSH host: the benchmarks time libvirt and Nestbox, not an SSH hop (both sides would pay it).
   const lv = await startLibvirtHosts({ count, sshHost: -1 });
   const home = tempHome();
-  let daemon: BenchHosts['daemon'] | undefined;
+  let daemon: Daemon | null = null;
+  const stopDaemon = async () => {
+    const d = daemon;
+    daemon = null;
+    await d?.stop();
+  };
   const stop = async () => {
-    await daemon?.stop().catch(() => undefined);
+    await stopDaemon().catch(() => undefined);
     await lv.stop();
     fs.rmSync(home, { recursive: true, force: true });
+  };
+  const connected = async (d: Daemon) => {
+    await until('every host connected', async () => (await d.client.call('hosts.list', {})).every((h: HostSummary) => h.status === 'connected'));
   };
   try {
     daemon = await startDaemon(home);
     for (const [i, h] of lv.hosts.entries()) {
       await daemon.client.call('hosts.add', { name: HOST_NAMES[i]!, uri: h.socketUri, peerUri: h.socketUri, migrateAddr: h.migrateAddr });
     }
-    return { lv, hosts: lv.hosts, home, daemon, stop };
+    await connected(daemon);
+    return {
+      lv,
+      hosts: lv.hosts,
+      home,
+      get daemon(): Daemon {
+        if (!daemon) throw new Error('the Nestbox daemon is stopped');
+        return daemon;
+      },
+      stopDaemon,
+      async startDaemon() {
+        if (daemon) return;
+        const d = await startDaemon(home);
+        daemon = d;
+        await connected(d);
+      },
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
