@@ -5,24 +5,16 @@
  * Command-line rows time whole commands (process start included) on both sides; API rows time
  * one request to an already connected `nestbox daemon`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { defineDomain, libvirtDir, libvirtUnavailable, undefineAll, virsh } from './libvirt';
-import { CLI, markerAt, printTable, row, rssMiB, sleep, startDaemon, tempHome, testIso, writeResults, type Row } from './lib';
+import { CLI, markerAt, printTable, row, rssMiB, sleep, startDaemon, tempHome, testIso, timeCmd, writeResults, type Row } from './lib';
 
 const COUNTS = (process.env['BENCH_COUNTS'] ?? '10,100,1000').split(',').map(Number);
 const RUNNING = (process.env['BENCH_RUNNING'] ?? '10,20').split(',').map(Number).filter(Boolean);
 const REPS = Number(process.env['BENCH_REPS'] ?? 9);
 const PREFIX = 'nestbox-bench-inv-';
-
-function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
-  const t = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
-  return t;
-}
 
 async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();

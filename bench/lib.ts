@@ -1,5 +1,5 @@
 /** Shared pieces of the benchmarks: statistics, tables, the test guest, a daemon. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -83,6 +83,15 @@ export function testIso(): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wall time of a whole command (process start included) in ms; throws with its stderr when it fails. */
+export function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
+  const t = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.toString()}`);
+  return t;
+}
 
 export async function waitFor(file: string, pattern: RegExp, timeoutMs = 120_000, count = 1): Promise<void> {
   const g = new RegExp(pattern.source, 'g');

@@ -23,7 +23,12 @@ export function libvirtUnavailable(): string | null {
 }
 
 export async function virsh(...args: string[]): Promise<string> {
-  const { stdout } = await run('virsh', ['-c', VIRSH_URI, ...args], { maxBuffer: 64 * 2 ** 20 });
+  return virshOn(VIRSH_URI, ...args);
+}
+
+/** `virsh -c URI ...` against a given daemon (the libvirt test hosts' unix sockets). */
+export async function virshOn(uri: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run('virsh', ['-c', uri, ...args], { maxBuffer: 64 * 2 ** 20, env: { ...process.env, LC_ALL: 'C' } });
   return stdout;
 }
 
@@ -69,10 +74,11 @@ export function libvirtDir(tag: string): string {
   return dir;
 }
 
-export async function defineDomain(d: DomainSpec, dir: string): Promise<void> {
+/** Writes the domain's XML into `dir` (read by virsh on this side) and defines it on `uri`. */
+export async function defineDomain(d: DomainSpec, dir: string, uri = VIRSH_URI): Promise<void> {
   const xml = path.join(dir, `${d.name}.xml`);
   fs.writeFileSync(xml, domainXml(d));
-  await virsh('define', xml);
+  await virshOn(uri, 'define', xml);
 }
 
 export async function undefineAll(prefix: string): Promise<void> {
