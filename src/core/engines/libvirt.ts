@@ -297,38 +297,31 @@ export class LibvirtEngine implements VmEngine {
     return this.after(s.uuid);
   }
 
-  async powerOff(vm: string): Promise<OpResult> {
-    const s = this.summary(vm);
-    this.require(s, 'powerOff', 'power off');
-    await this.call((c) => c.destroy(s.name));
-    return this.after(s.uuid);
+  powerOff(vm: string): Promise<OpResult> {
+    return this.verb(vm, 'powerOff', 'power off', (c, n) => c.destroy(n));
   }
 
-  async reset(vm: string): Promise<OpResult> {
-    const s = this.summary(vm);
-    this.require(s, 'reset', 'reset');
-    await this.call((c) => c.reset(s.name));
-    return this.after(s.uuid);
+  reset(vm: string): Promise<OpResult> {
+    return this.verb(vm, 'reset', 'reset', (c, n) => c.reset(n));
   }
 
-  async pause(vm: string): Promise<OpResult> {
-    const s = this.summary(vm);
-    this.require(s, 'pause', 'pause');
-    await this.call((c) => c.suspend(s.name));
-    return this.after(s.uuid);
+  pause(vm: string): Promise<OpResult> {
+    return this.verb(vm, 'pause', 'pause', (c, n) => c.suspend(n));
   }
 
-  async resume(vm: string): Promise<OpResult> {
-    const s = this.summary(vm);
-    this.require(s, 'resume', 'resume');
-    await this.call((c) => c.resume(s.name));
-    return this.after(s.uuid);
+  resume(vm: string): Promise<OpResult> {
+    return this.verb(vm, 'resume', 'resume', (c, n) => c.resume(n));
   }
 
-  async saveState(vm: string): Promise<OpResult> {
+  saveState(vm: string): Promise<OpResult> {
+    return this.verb(vm, 'saveState', 'save the state of', (c, n) => c.managedSave(n));
+  }
+
+  /** A one-step libvirt verb: allowed in the VM's state, asked of the host, the VM as it is after. */
+  private async verb(vm: string, op: VmOperation, words: string, act: (c: LibvirtConnection, name: string) => Promise<void>): Promise<OpResult> {
     const s = this.summary(vm);
-    this.require(s, 'saveState', 'save the state of');
-    await this.call((c) => c.managedSave(s.name));
+    this.require(s, op, words);
+    await this.call((c) => act(c, s.name));
     return this.after(s.uuid);
   }
 
