@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RpcClient, serveTransport, type Transport } from '../../../../src/core/api/rpc';
 import { FailureLimiter, SessionStore, sha256 } from '../../../../src/core/server/web-auth';
-import { allowedHosts, cookieValues, requestTarget, startWebServer, uploadName, type WebServer } from '../../../../src/core/server/web';
+import { allowedHosts, cookieValues, requestTarget, startWebServer, type WebServer } from '../../../../src/core/server/web';
+import { uploadName } from '../../../../src/core/server/web-upload';
 import { request } from '../../../support/http';
 
 let dir: string;
