@@ -2,6 +2,11 @@
  * The service contract, defined once. Every transport (in-memory, unix socket, MessagePort,
  * WebSocket) carries exactly these methods and events. `api` may import *types* from
  * `domain` (the plain model shapes) and nothing else of ours.
+ *
+ * Longer than the ~500 lines a module is kept to, on purpose: it is the one place a reader
+ * (or a client author) finds every method, its params, its result and every event, and
+ * `ApiMethods` must be one type for the schemas (schemas.ts) and the handler table to be
+ * checked against it. Split by group, it would scatter the contract it exists to state.
  */
 import type { VmConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat, ResourceConfig } from '../domain/config';
 import type { MinuteAggregate } from '../domain/stats';
