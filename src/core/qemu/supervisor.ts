@@ -14,6 +14,7 @@ import { NestboxError } from '../api/errors';
 import { ensurePrivateDir } from '../store/paths';
 import { RUNTIME_FILES } from './argv';
 import { QmpClient } from './qmp';
+import { prepareRunDir, type QemuUser } from './runas';
 
 export interface ExitInfo {
   /** QEMU exited on its own terms (guest shutdown, quit, SIGTERM) rather than crashing. */
@@ -28,6 +29,8 @@ export interface LaunchSpec {
   readonly runDir: string;
   readonly logFile: string;
   readonly timeoutMs?: number;
+  /** Run QEMU as this user (Nestbox runs as root; see runas.ts). */
+  readonly user?: QemuUser | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -247,7 +250,8 @@ export class QemuProcess {
 
   /** Spawns QEMU detached, waits for its QMP socket and returns once connected. */
   static async launch(spec: LaunchSpec): Promise<QemuProcess> {
-    ensurePrivateDir(spec.runDir);
+    if (spec.user) prepareRunDir(spec.runDir, spec.user);
+    else ensurePrivateDir(spec.runDir);
     for (const f of Object.values(RUNTIME_FILES)) fs.rmSync(path.join(spec.runDir, f), { force: true });
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const logOffset = fs.existsSync(spec.logFile) ? fs.statSync(spec.logFile).size : 0;
@@ -255,7 +259,8 @@ export class QemuProcess {
     fs.writeSync(logFd, `${new Date().toISOString()} nestbox: starting ${spec.binary} ${spec.argv.join(' ')}\n`);
     let child: ChildProcess;
     try {
-      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio: ['ignore', logFd, logFd] });
+      const as = spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {};
+      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio: ['ignore', logFd, logFd], ...as });
     } finally {
       fs.closeSync(logFd);
     }

@@ -158,7 +158,7 @@ export async function handleUpload(
   const free = await freeBytes(dir);
   if (free < (declared ?? 0) + freeFloor) return refuseBody(req, res, declared, 507, noRoom(dir, declared, freeFloor, free));
 
-  const partial = path.join(dir, `.upload-${crypto.randomBytes(12).toString('hex')}.partial`);
+  const partial = path.join(dir, `.upload-${process.pid}-${crypto.randomBytes(12).toString('hex')}.partial`);
   let received = 0;
   let checkedAt = 0;
   const meter = new Transform({
@@ -193,6 +193,52 @@ export async function handleUpload(
   ctx.uploads.set(path.resolve(target), identity(await fs.promises.lstat(target, { bigint: true })));
   res.writeHead(201, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify({ path: target }));
+}
+
+/** An upload's temporary file: the pid of the server writing it, then a random part. */
+const PARTIAL_NAME = /^\.upload-(?:(\d+)-)?[0-9a-f]{24}\.partial$/;
+/** A temporary upload file without a pid (an older build's) is left alone while it is this fresh. */
+const UNOWNED_PARTIAL_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the temporary files of uploads that a server killed mid-way left in `dir`: those of
+ * a server that is no longer running (another `serve` on this data directory may be
+ * uploading right now), and unowned ones nobody has written to for an hour. Returns the names.
+ */
+export async function sweepDeadUploads(dir: string, now = Date.now()): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return [];
+  }
+  const swept: string[] = [];
+  for (const n of names) {
+    const m = PARTIAL_NAME.exec(n);
+    if (!m) continue;
+    const f = path.join(dir, n);
+    try {
+      const st = await fs.promises.lstat(f);
+      if (!st.isFile()) continue;
+      const dead = m[1] !== undefined ? !processRuns(Number(m[1])) : now - st.mtimeMs > UNOWNED_PARTIAL_GRACE_MS;
+      if (!dead) continue;
+      await fs.promises.rm(f, { force: true });
+      swept.push(n);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return swept;
+}
+
+function processRuns(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Links `partial` in as `name`, `name (2)`, …: whichever is free, atomically (link fails on an existing name). */

@@ -22,7 +22,7 @@ import type { WireMessage } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { isWireMessage, type Transport } from '../api/rpc';
 import { clientAddress, DEFAULT_SESSION_IDLE_MS, FailureLimiter, SessionStore, sha256 } from './web-auth';
-import { answer, handleDiscard, handleUpload, type UploadIdentity } from './web-upload';
+import { answer, handleDiscard, handleUpload, sweepDeadUploads, type UploadIdentity } from './web-upload';
 
 export interface WebServerOptions {
   readonly host: string;
@@ -426,6 +426,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     }
   });
 
+  if (opts.uploadDir) {
+    const swept = await sweepDeadUploads(opts.uploadDir);
+    if (swept.length > 0) log(`removed ${swept.length} unfinished upload(s) a stopped server left in ${opts.uploadDir}`);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new NestboxError('IO_ERROR', err.code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host} is already in use` : err.message)),

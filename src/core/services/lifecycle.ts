@@ -16,6 +16,7 @@ import { buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
 import { attachHelperNics } from '../qemu/bridgehelper';
 import { qemuCommands } from '../qemu/commands';
 import { resolveAccelerator } from '../qemu/host';
+import { prepareQemuUser } from '../qemu/runas';
 import { QemuProcess, type ExitInfo, type LaunchSpec } from '../qemu/supervisor';
 import type { AcceleratorChoice } from '../api/contract';
 import type { VmConfig } from '../domain/config';
@@ -180,7 +181,14 @@ export class LifecycleService {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
       }
       for (const log of [files.serialLog, files.qemuLog]) rotateIfLarge(log, this.d.logLimits);
-      launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog });
+      // As root, QEMU runs as an unprivileged user that must be able to open what it opens by path.
+      const user = prepareQemuUser(
+        this.reg.d.layout.dataDir,
+        row.dir,
+        row.config.disks.map((d) => ({ file: resolveDiskPath(row.dir, d.file), readOnly: d.readOnly, ...(d.backing ? { backing: d.backing.file } : {}) })),
+        row.config.cdroms.flatMap((c) => (c.iso ? [c.iso] : [])),
+      );
+      launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog, user });
       const proc = launched;
       this.d.vms.setRuntime({
         vmUuid: row.uuid,

@@ -283,7 +283,7 @@ export class VmConfigs {
       configError(err);
     }
     if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
-    if (liveIso !== undefined) await changeCd(this.reg.proc(row).proc, cdroms[0]!.id, liveIso);
+    if (liveIso !== undefined) await changeCd(this.reg.proc(row).proc, cdroms[0]!.id, liveIso, this.reg.d.layout.dataDir);
     this.d.vms.updateConfig(next);
     const live = this.reg.running.get(row.uuid);
     if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.reg.resources.enforce({ ...row, config: next }, live);
