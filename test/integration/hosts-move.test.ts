@@ -51,6 +51,14 @@ async function expectError(p: Promise<unknown>, code: string, message?: RegExp):
 function defineDefaultNetwork(h: LibvirtTestHost): void {
   const file = path.join(h.imagesDir, 'net-default.xml');
   fs.writeFileSync(file, `<network><name>default</name><bridge name='nbmv0'/></network>`);
+  // The stock NAT 'default' (defined, not started, on the test hosts) needs dnsmasq and iptables: replaced.
+  for (const verb of ['net-destroy', 'net-undefine']) {
+    try {
+      virsh(h.socketUri, verb, 'default');
+    } catch {
+      /* not there, or not running */
+    }
+  }
   virsh(h.socketUri, 'net-define', file);
   virsh(h.socketUri, 'net-start', 'default');
 }
