@@ -158,8 +158,8 @@ export function localShapeFromDomain(d: DomainDescription): LocalShape {
       return { pool: x.pool ?? null, volume: x.volume ?? null, path: x.source, format: x.format as 'qcow2' | 'raw', bus: diskBusToLocal(x.bus, i, warnings) };
     });
   if (disks.length > 16) throw new NestboxError('UNSUPPORTED', `'${d.name}' has ${disks.length} disks; a VM here has at most 16`);
-  const cdroms = d.disks.filter((x) => x.device === 'cdrom' && x.source);
-  if (cdroms.length > 0) warnings.push(`its CD-ROM image (${cdroms.map((c) => c.source).join(', ')}) stays on the host; the drive here is empty`);
+  const cdroms = d.disks.filter((x) => x.device === 'cdrom' && (x.source || x.volume));
+  if (cdroms.length > 0) warnings.push(`its CD-ROM image (${cdroms.map((c) => c.source ?? `${c.pool ?? ''}/${c.volume ?? ''}`).join(', ')}) stays on the host; the drive here is empty`);
   const nics: LocalShape['nics'][number][] = [];
   d.nics.forEach((n, i) => {
     const model = nicModelToLocal(n.model, i, warnings);
