@@ -280,6 +280,39 @@ export interface MigrateResult {
   readonly dataBytes: number | null;
 }
 
+/**
+ * `vms.move`: a powered-off VM between this computer and a libvirt host (`VM` → HOST, or
+ * `HOST:VM` → 'local'). Its disks are copied; nothing is deleted where it came from unless
+ * `deleteSource` says so (and only after the copy is complete and defined at the other end).
+ */
+export interface MoveSpec {
+  /** A VM of this computer, or HOST:VM. */
+  readonly ref: string;
+  /** A host's name, or 'local' for this computer. */
+  readonly to: string;
+  /** Moving to a host: the storage pool for its disks (default: 'default'). */
+  readonly pool?: string;
+  /** The VM's name at the other end (default: its name here). */
+  readonly name?: string;
+  /** Remove the VM (and its disks) from where it came from once the move succeeded. */
+  readonly deleteSource?: boolean;
+}
+
+/** The result of a `move` job. */
+export interface MoveResult {
+  readonly vm: string;
+  /** 'local' or the host's name. */
+  readonly from: string;
+  readonly to: string;
+  /** The VM's reference at its new place (NAME or HOST:NAME). */
+  readonly ref: string;
+  readonly bytesCopied: number;
+  readonly elapsedMs: number;
+  readonly deletedSource: boolean;
+  /** What did not cross as it was (an unattached adapter, a bus the other side lacks, ...). */
+  readonly warnings: readonly string[];
+}
+
 /** What a migration job reports as it goes (libvirt's job info). */
 export interface MigrateProgressInfo {
   readonly dataTotal: number;
@@ -453,7 +486,9 @@ export type JobKind =
   | 'clone' | 'convertDisk' | 'snapshot' | 'saveState'
   | 'restoreSnapshot' | 'deleteSnapshot' | 'autoSnapshot' | 'loadState' | 'shutdown'
   /** A VM moved between libvirt hosts. */
-  | 'migrate';
+  | 'migrate'
+  /** A powered-off VM moved between this computer and a libvirt host (its disks copied). */
+  | 'move';
 /** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -630,6 +665,8 @@ export interface ApiMethods {
   'hosts.info': { params: { name: string; wait?: boolean }; result: HostDetail };
   /** Starts a migration between libvirt hosts as a job (`job.progress`, `jobs.cancel` / `vms.cancel`). */
   'vms.migrate': { params: MigrateSpec; result: JobInfo };
+  /** Moves a powered-off VM between this computer and a host as a job (`job.progress`, `jobs.cancel`). */
+  'vms.move': { params: MoveSpec; result: JobInfo };
   'vms.info': { params: { ref: string }; result: VmInfo };
   'vms.create': { params: CreateVmSpec; result: OpResult };
   'vms.modify': { params: { ref: string; changes: ModifyVmSpec }; result: OpResult };

@@ -106,14 +106,28 @@ const hostFields = {
   migrateAddr: z.string({ error: 'must be a string or null' }).nullable().optional(),
 };
 
+/** A whole number in [1, max], with the words the old hand-written check used. */
+const wholeIn = (max: number) => {
+  const msg = `must be a whole number from 1 to ${max}`;
+  return z.number({ error: msg }).int({ error: msg }).min(1, { error: msg }).max(max, { error: msg });
+};
+
 const migrateSpec = z.strictObject({
   ref: ref(),
   to: nonEmpty(),
   live: opt(bool()),
   copyStorage: opt(bool()),
   unsafe: opt(bool()),
-  maxDowntimeMs: opt(num()),
-  bandwidthMiBps: opt(num()),
+  maxDowntimeMs: opt(wholeIn(600_000)),
+  bandwidthMiBps: opt(wholeIn(1_000_000)),
+});
+
+const moveSpec = z.strictObject({
+  ref: ref(),
+  to: nonEmpty(),
+  pool: opt(nonEmpty()),
+  name: opt(nonEmpty()),
+  deleteSource: opt(bool()),
 });
 
 const none = z.strictObject({});
@@ -131,6 +145,7 @@ export const PARAM_SCHEMAS = {
   'hosts.remove': z.strictObject({ name: nonEmpty() }),
   'hosts.info': z.strictObject({ name: nonEmpty(), wait: opt(bool()) }),
   'vms.migrate': migrateSpec,
+  'vms.move': moveSpec,
   'vms.info': byRef,
   'vms.create': createVmSpec,
   'vms.modify': z.strictObject({ ref: ref(), changes: modifyVmSpec }),

@@ -87,6 +87,11 @@ export interface DomainSpec {
   readonly description?: string;
   /** Boot from the CD-ROM first (an installer) instead of the first disk. */
   readonly bootCdrom?: boolean;
+  /**
+   * UEFI only: the file on the host holding this VM's variable store (a VM moved from this
+   * computer keeps its boot entries); absent, libvirt makes one from its template.
+   */
+  readonly nvram?: string;
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -159,6 +164,10 @@ export function buildDomainXml(spec: DomainSpec): string {
   if (spec.cdrom && spec.bootCdrom) L.push(`    <boot dev='cdrom'/>`);
   if (spec.disks.length) L.push(`    <boot dev='hd'/>`);
   if (spec.cdrom && !spec.bootCdrom) L.push(`    <boot dev='cdrom'/>`);
+  if (spec.nvram !== undefined) {
+    if (spec.firmware !== 'uefi') throw new NestboxError('INVALID_ARGUMENT', 'a UEFI variable store is for UEFI firmware only');
+    L.push(`    <nvram>${escapeXml(checkPath(spec.nvram, 'the UEFI variable store'))}</nvram>`);
+  }
   L.push('  </os>');
   L.push('  <features>');
   L.push('    <acpi/>');
@@ -380,6 +389,7 @@ export function parseDomainXml(xml: string, host: string): DomainDescription {
     return { type: clean(attr(s, 'type'), 32) ?? 'unknown', path: clean(src ? (attr(src, 'path') ?? null) : null, 4096) };
   });
   const vcpuEl = child(root, 'vcpu');
+  const nvramEl = os ? child(os, 'nvram') : undefined;
   return {
     uuid,
     name,
@@ -396,5 +406,6 @@ export function parseDomainXml(xml: string, host: string): DomainDescription {
     osId: libosinfoId(child(root, 'metadata')),
     description: clean(child(root, 'description')?.text ?? null, 4096),
     serialPorts,
+    nvram: clean(nvramEl ? nvramEl.text.trim() || null : null, 4096),
   };
 }

@@ -28,6 +28,7 @@ import { OvaService } from './ova';
 import { dispatch, isMethod, type HandlerContext } from './handlers';
 import { ConsoleStreams, StatsSubscriptions, type ClientSession } from './session';
 import { HostService } from './hosts';
+import { MoveService } from './moves';
 import { HostRepository } from '../store/hosts';
 import { LocalEngine } from '../engines/local';
 import type { VmEngine } from '../engines/engine';
@@ -75,6 +76,8 @@ export class Core {
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   readonly hosts: HostService;
+  /** Powered-off VMs between this computer and a libvirt host. */
+  readonly moves: MoveService;
   /** This computer as a VM engine (the direct-QEMU services behind the engine seam). */
   readonly local: LocalEngine;
   private closed = false;
@@ -147,6 +150,14 @@ export class Core {
       jobs: this.jobs,
       log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
       connect: (uri) => new LibvirtConnection(uri),
+    });
+    this.moves = new MoveService({
+      hosts: this.hosts,
+      vms: this.vms,
+      vmRepo,
+      img,
+      jobs: this.jobs,
+      log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
     });
   }
 

@@ -1,4 +1,4 @@
-/** libvirt hosts and migration between them. */
+/** libvirt hosts, migration between them, and moving VMs between this computer and a host. */
 import type { HandlerGroup } from './types';
 
 export const hostHandlers = {
@@ -20,4 +20,5 @@ export const hostHandlers = {
     await core.hosts.settled();
     return core.hosts.migrate(spec);
   },
+  'vms.move': (spec, { core }) => core.moves.move(spec),
 } satisfies HandlerGroup;

@@ -112,9 +112,11 @@ export interface ManagerToolbarProps {
   readonly onPreferences?: () => void;
   /** Opens the Migrate dialog (a libvirt host's VM to another host). */
   readonly onMigrate?: () => void;
+  /** Opens the Move dialog (a powered-off VM between this computer and a host). */
+  readonly onMove?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences, onMigrate }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences, onMigrate, onMove }: ManagerToolbarProps) {
   /** A libvirt host's VM: its settings and clones are the host's business, not Nestbox's. */
   const remote = vm?.host !== undefined;
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
@@ -241,6 +243,16 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
           tooltip={vm?.unreachable ? `Migrate — host '${vm.host ?? ''}' is unreachable` : 'Move the VM to another libvirt host, live or offline'}
           disabled={offline || vm === null || vm.unreachable !== undefined || !['running', 'paused', 'poweredOff'].includes(vm.state)}
           onClick={onMigrate}
+        />
+      )}
+      {onMove && (
+        <ToolButton
+          label="Move to…"
+          name="Move to"
+          icon={icon(MoveUpRoundedIcon)}
+          tooltip={remote ? 'Bring the powered-off VM to this computer (its disks are copied)' : 'Send the powered-off VM to a libvirt host (its disks are copied)'}
+          disabled={offline || vm === null || vm.unreachable !== undefined || !(vm.state === 'poweredOff' || (!remote && vm.state === 'aborted'))}
+          onClick={onMove}
         />
       )}
       {collapsed ? (

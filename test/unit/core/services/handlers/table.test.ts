@@ -41,6 +41,7 @@ function validParams(work: string): { readonly [M in MethodName]: Params<M> } {
     'hosts.remove': { name: 'lab' },
     'hosts.info': { name: 'lab' },
     'vms.migrate': { ref: 'lab:victim', to: 'lab2', copyStorage: true },
+    'vms.move': { ref, to: 'lab', pool: 'default' },
     'vms.info': { ref },
     'vms.create': { name: 'second', noDisk: true, memoryMiB: 128, cpus: 1 },
     'vms.modify': { ref, changes: { memoryMiB: 256 } },
