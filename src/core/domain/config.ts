@@ -10,7 +10,7 @@ export type Firmware = 'bios' | 'uefi';
 export type MachineType = 'q35' | 'pc';
 export type DiskFormat = 'qcow2' | 'raw' | 'vdi' | 'vmdk' | 'vpc' | 'vhdx';
 export type DiskBus = 'virtio' | 'sata' | 'ide' | 'nvme';
-export type NicModel = 'virtio-net-pci' | 'e1000' | 'rtl8139';
+export type NicModel = 'virtio-net-pci' | 'e1000' | 'e1000e' | 'rtl8139';
 /**
  * How an adapter is attached, as VirtualBox names it: NAT (QEMU user networking), bridged
  * onto a host bridge, an internal network between VMs (by name, no host), or not attached.
@@ -150,6 +150,13 @@ export interface VmConfig {
   readonly resources?: ResourceConfig;
   /** Absent in configs written before automatic snapshots existed: off. */
   readonly autoSnapshot?: AutoSnapshotConfig;
+  /**
+   * UEFI Secure Boot: firmware with Secure Boot and Microsoft's keys enrolled, SMM on (the
+   * firmware needs it to guard its variables). UEFI only; absent means off.
+   */
+  readonly secureBoot?: boolean;
+  /** A TPM 2.0 (swtpm, its state in the VM's folder under tpm/). Absent means none. */
+  readonly tpm?: boolean;
 }
 
 export const LIMITS = {
@@ -234,7 +241,7 @@ export const FIRMWARES: readonly Firmware[] = ['bios', 'uefi'];
 export const MACHINES: readonly MachineType[] = ['q35', 'pc'];
 export const DISK_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
 export const DISK_BUSES: readonly DiskBus[] = ['virtio', 'sata', 'ide', 'nvme'];
-export const NIC_MODELS: readonly NicModel[] = ['virtio-net-pci', 'e1000', 'rtl8139'];
+export const NIC_MODELS: readonly NicModel[] = ['virtio-net-pci', 'e1000', 'e1000e', 'rtl8139'];
 export const NIC_MODES: readonly NicMode[] = ['nat', 'bridged', 'internal', 'none'];
 export const BRIDGE_VIAS: readonly BridgeVia[] = ['helper', 'tap', 'vmnet', 'windows-tap'];
 export const DISPLAY_ADAPTERS: readonly DisplayAdapter[] = ['vga', 'virtio', 'none'];
@@ -425,6 +432,7 @@ export function parseVmConfig(input: unknown): VmConfig {
     [
       'version', 'uuid', 'name', 'osType', 'description', 'group', 'memoryMiB', 'cpus', 'firmware',
       'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial', 'resources', 'autoSnapshot',
+      'secureBoot', 'tpm',
     ],
     '',
   );
@@ -458,6 +466,9 @@ export function parseVmConfig(input: unknown): VmConfig {
   const machine = oneOf(o, 'machine', '', MACHINES);
   const firmware = oneOf(o, 'firmware', '', FIRMWARES);
   if (firmware === 'uefi' && machine !== 'q35') throw new ConfigError('firmware', 'UEFI needs the q35 machine type');
+  const secureBoot = o['secureBoot'] === undefined ? false : bool(o, 'secureBoot', '');
+  if (secureBoot && firmware !== 'uefi') throw new ConfigError('secureBoot', 'Secure Boot needs UEFI firmware');
+  const tpm = o['tpm'] === undefined ? false : bool(o, 'tpm', '');
   if (machine === 'pc' && disks.some((d) => d.bus === 'sata')) {
     throw new ConfigError('disks', 'SATA (AHCI) disks need the q35 machine type');
   }
@@ -491,5 +502,7 @@ export function parseVmConfig(input: unknown): VmConfig {
     serial: { enabled: bool(serial, 'enabled', 'serial') },
     ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
     ...(autoSnapshot ? { autoSnapshot } : {}),
+    ...(secureBoot ? { secureBoot } : {}),
+    ...(tpm ? { tpm } : {}),
   };
 }
