@@ -79,7 +79,7 @@ describe('Secure Boot and TPM 2.0 with a signed Debian boot chain', () => {
 
   it('boots the signed chain with Secure Boot on and a TPM 2.0 whose swtpm the core started', async () => {
     const r = await d.client.call('vms.create', {
-      name: NAME, osType: 'linux-debian', memoryMiB: 256, cpus: 1, noDisk: false, diskSize: '16M', firmware: 'uefi', secureBoot: true, tpm: true, iso, display: 'none',
+      name: NAME, osType: 'linux-debian', memoryMiB: 512, cpus: 1, noDisk: false, diskSize: '16M', firmware: 'uefi', secureBoot: true, tpm: true, iso, display: 'none',
     });
     info = r.vm;
     await d.client.call('vms.start', { ref: NAME });
@@ -163,7 +163,7 @@ describe('Secure Boot and TPM 2.0 with a signed Debian boot chain', () => {
 
   it('refuses an unsigned kernel under Secure Boot', async () => {
     const unsigned = path.join(path.dirname(iso), 'nestbox-sb-unsigned.iso');
-    const r = await d.client.call('vms.create', { name: 'unsigned', osType: 'linux-debian', memoryMiB: 256, cpus: 1, noDisk: true, firmware: 'uefi', secureBoot: true, iso: unsigned, display: 'none' });
+    const r = await d.client.call('vms.create', { name: 'unsigned', osType: 'linux-debian', memoryMiB: 512, cpus: 1, noDisk: true, firmware: 'uefi', secureBoot: true, iso: unsigned, display: 'none' });
     await d.client.call('vms.start', { ref: 'unsigned' });
     const text = await waitForFile(r.vm.serialLog, /bad shim signature/, 240_000);
     expect(text).not.toMatch(READY);
