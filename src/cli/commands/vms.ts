@@ -38,6 +38,8 @@ const create = command({
     nic: { type: 'string', value: 'nat|none|internal:NAME|bridged:BRIDGE', help: 'the first network adapter' },
     description: { type: 'string', value: 'TEXT', help: 'a description' },
     'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
+    'secure-boot': { type: 'string', value: 'on|off', help: 'UEFI Secure Boot (default: the OS type\'s preset)' },
+    tpm: { type: 'string', value: 'on|off', help: 'a TPM 2.0 through swtpm (default: the OS type\'s preset)' },
     json,
   },
   summary: 'create a VM',
@@ -61,6 +63,8 @@ const create = command({
       ...(nicArg?.[2] === 'bridged' ? { nicBridge: nicArg[3]! } : {}),
       ...(o.description ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+      ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
+      ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };
     const c = await ctx.client();
     const r = await c.call('vms.create', spec);
@@ -98,7 +102,17 @@ const MODIFY_OPTIONS = {
   cores: { type: 'string', value: 'N', help: 'CPU topology: cores per socket' },
   threads: { type: 'string', value: 'N', help: 'CPU topology: threads per core' },
   'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
+  'secure-boot': { type: 'string', value: 'on|off', help: 'UEFI Secure Boot (powered off; a fresh variable store)' },
+  tpm: { type: 'string', value: 'on|off', help: 'a TPM 2.0 through swtpm (powered off)' },
+  'reset-tpm': { type: 'string', value: 'NAME', help: "erase the TPM's state (stale or damaged); repeat the VM's name to confirm" },
 } as const;
+
+/** `--flag on|off` as a boolean setting, or nothing when the flag is absent. */
+function onOffOpt<K extends string>(v: string | undefined, flag: string, key: K): Partial<Record<K, boolean>> {
+  if (v === undefined) return {};
+  if (v !== 'on' && v !== 'off') throw new UsageError(`${flag} must be on or off`);
+  return { [key]: v === 'on' } as Partial<Record<K, boolean>>;
+}
 
 /** The resource options of `modify`; 'none' clears a setting. */
 function resourceChanges(o: Readonly<Record<string, string | undefined>>): ModifyVmSpec['resources'] | undefined {
@@ -147,7 +161,14 @@ const modify = command({
       ...(o.name ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+      ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
+      ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };
+    if (o['reset-tpm'] !== undefined) {
+      // Erasing a TPM loses what the guest sealed in it: the user confirms by naming the VM.
+      if (o['reset-tpm'] !== ref) throw new UsageError(`--reset-tpm erases the TPM of '${ref}' (BitLocker keys, Windows Hello and anything else the guest kept in it); confirm with --reset-tpm '${ref}'`);
+      (changes as { resetTpm?: boolean }).resetTpm = true;
+    }
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox modify --help)');
     const r = await (await ctx.client()).call('vms.modify', { ref, changes });
     warn(r);

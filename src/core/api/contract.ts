@@ -37,7 +37,14 @@ export interface HostInfo {
   /** What `auto` (or the forced choice) resolves to; null if nothing can run a guest. */
   readonly accelEffective: Accelerator | null;
   readonly accelNote?: string;
-  readonly firmware: { readonly bios: boolean; readonly uefi: string | null };
+  readonly firmware: {
+    readonly bios: boolean;
+    readonly uefi: string | null;
+    /** The Secure Boot firmware's code image (from QEMU's descriptors), null when none. */
+    readonly secureBoot?: string | null;
+  };
+  /** swtpm's path when a VM can have a TPM 2.0, null when it is not installed. */
+  readonly swtpm?: string | null;
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly osTypes: readonly OsType[];
@@ -347,6 +354,10 @@ export interface CreateVmSpec {
   readonly group?: string;
   /** Automatic snapshots before each start: how many to keep (0 or absent: off). */
   readonly autoSnapshots?: number;
+  /** UEFI Secure Boot; absent: the OS type's preset. */
+  readonly secureBoot?: boolean;
+  /** A TPM 2.0; absent: the OS type's preset. */
+  readonly tpm?: boolean;
 }
 
 export interface ModifyVmSpec {
@@ -363,6 +374,12 @@ export interface ModifyVmSpec {
   readonly resources?: { readonly [K in keyof ResourceConfig]?: ResourceConfig[K] | null };
   /** Automatic snapshots before each start: how many to keep (0 turns them off). */
   readonly autoSnapshots?: number;
+  /** UEFI Secure Boot on or off (powered off; a new variable store from the matching template). */
+  readonly secureBoot?: boolean;
+  /** Add or remove the TPM 2.0 (powered off; removing keeps its state until the VM is deleted). */
+  readonly tpm?: boolean;
+  /** Erase the TPM's state (stale or damaged); the user confirms this first. */
+  readonly resetTpm?: boolean;
 }
 
 export interface CloneSpec {

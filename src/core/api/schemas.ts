@@ -59,6 +59,8 @@ const createVmSpec = z.strictObject({
   description: opt(text()),
   group: opt(text()),
   autoSnapshots: opt(num()),
+  secureBoot: opt(bool()),
+  tpm: opt(bool()),
 });
 
 const modifyVmSpec = z.strictObject({
@@ -74,6 +76,9 @@ const modifyVmSpec = z.strictObject({
   /** Resource names and values are checked by the VM service (it names the setting). */
   resources: opt(record()),
   autoSnapshots: opt(num()),
+  secureBoot: opt(bool()),
+  tpm: opt(bool()),
+  resetTpm: opt(bool()),
 });
 
 const portForwardSpec = z.strictObject({

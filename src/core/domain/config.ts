@@ -16,7 +16,7 @@ export const FIRMWARES = ['bios', 'uefi'] as const;
 export const MACHINES = ['q35', 'pc'] as const;
 export const DISK_FORMATS = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'] as const;
 export const DISK_BUSES = ['virtio', 'sata', 'ide', 'nvme'] as const;
-export const NIC_MODELS = ['virtio-net-pci', 'e1000', 'rtl8139'] as const;
+export const NIC_MODELS = ['virtio-net-pci', 'e1000', 'e1000e', 'rtl8139'] as const;
 /**
  * How an adapter is attached, as VirtualBox names it: NAT (QEMU user networking), bridged
  * onto a host bridge, an internal network between VMs (by name, no host), or not attached.
@@ -320,6 +320,13 @@ const vmConfigFields = object({
   resources: resourcesSchema.optional(),
   /** Absent in configs written before automatic snapshots existed: off. */
   autoSnapshot: autoSnapshotSchema.optional(),
+  /**
+   * UEFI Secure Boot: firmware with Secure Boot and Microsoft's keys enrolled, SMM on (the
+   * firmware needs it to guard its variables). UEFI only; absent means off.
+   */
+  secureBoot: bool().optional(),
+  /** A TPM 2.0 (swtpm, its state in the VM's folder under tpm/). Absent means none. */
+  tpm: bool().optional(),
   uuid: str({ pattern: UUID_RE }),
   osType: str({ min: 1, max: 64, pattern: /^[a-z0-9-]+$/ }),
   description: str({ max: 10_000 }),
@@ -338,11 +345,18 @@ const vmConfigSchema = vmConfigFields
     if (new Set(c.nics.map((n) => n.mac)).size !== c.nics.length) return fail(ctx, ['nics'], 'two adapters have the same MAC address');
     if (new Set(c.bootOrder).size !== c.bootOrder.length) return fail(ctx, ['bootOrder'], 'lists a device twice');
     if (c.firmware === 'uefi' && c.machine !== 'q35') return fail(ctx, ['firmware'], 'UEFI needs the q35 machine type');
+    if (c.secureBoot === true && c.firmware !== 'uefi') return fail(ctx, ['secureBoot'], 'Secure Boot needs UEFI firmware');
     if (c.machine === 'pc' && c.disks.some((d) => d.bus === 'sata')) return fail(ctx, ['disks'], 'SATA (AHCI) disks need the q35 machine type');
     if (c.resources) resourcesAgree(c.resources, c.cpus, c.memoryMiB, ctx, ['resources']);
   })
-  // An empty resource section is no section: the config reads as one written before it existed.
-  .transform(({ resources, ...c }) => (resources && Object.keys(resources).length > 0 ? { ...c, resources } : c));
+  // An empty resource section is no section, and Secure Boot or a TPM that is off is not written:
+  // the config reads as one written before they existed.
+  .transform(({ resources, secureBoot, tpm, ...c }) => ({
+    ...c,
+    ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
+    ...(secureBoot === true ? { secureBoot } : {}),
+    ...(tpm === true ? { tpm } : {}),
+  }));
 
 /** `T` with every property and element readonly: a config is a value, never changed in place. */
 type Frozen<T> = T extends readonly (infer E)[] ? readonly Frozen<E>[] : T extends object ? { readonly [K in keyof T]: Frozen<T[K]> } : T;

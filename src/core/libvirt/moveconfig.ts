@@ -45,6 +45,7 @@ function nicModelToHost(m: LocalNicModel): NicModel {
     case 'virtio-net-pci':
       return 'virtio';
     case 'e1000':
+    case 'e1000e':
     case 'rtl8139':
       return m;
     default:
@@ -136,10 +137,9 @@ function nicModelToLocal(model: string | null, i: number, warnings: string[]): L
     case 'virtio':
       return 'virtio-net-pci';
     case 'e1000':
+    case 'e1000e':
     case 'rtl8139':
       return model;
-    case 'e1000e':
-      return 'e1000';
     default:
       warnings.push(`adapter ${i + 1} was a '${model ?? 'default'}' adapter; it is virtio here`);
       return 'virtio-net-pci';

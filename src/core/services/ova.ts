@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ImportSpec, JobInfo, VmInfo } from '../api/contract';
+import type { VmConfig } from '../domain/config';
 import { NestboxError } from '../api/errors';
 import type { DiskConfig } from '../domain/config';
 import { findOsType } from '../domain/ostypes';
@@ -41,6 +42,18 @@ function readText(fd: number, e: TarEntry, max: number, what: string): string {
   const b = Buffer.alloc(e.size);
   fs.readSync(fd, b, 0, e.size, e.dataOffset);
   return b.toString('utf8');
+}
+
+/**
+ * What an OVF 1.0 appliance has no place for. VirtualBox keeps NVRAM and TPM state in its
+ * own .vbox extension, which other OVF readers ignore, so Nestbox names what stays behind
+ * instead of writing state nobody would read.
+ */
+export function exportOmissions(config: VmConfig): string[] {
+  const out: string[] = [];
+  if (config.tpm) out.push('the TPM 2.0 and its state (keys, BitLocker/Windows Hello secrets): the imported VM gets a new, empty TPM, so re-enable it after import');
+  if (config.firmware === 'uefi') out.push(`the UEFI variables (boot entries${config.secureBoot ? ', Secure Boot on' : ''}): the importer starts from its firmware's defaults${config.secureBoot ? '; turn Secure Boot on there' : ''}`);
+  return out;
 }
 
 export class OvaService {
@@ -326,7 +339,9 @@ export class OvaService {
         }
         fs.renameSync(partial, out);
         this.d.vms.log(row.uuid, 'info', 'exported', `exported '${row.name}' to '${out}'`);
-        return { file: out };
+        const notExported = exportOmissions(config);
+        if (notExported.length) this.d.vms.log(row.uuid, 'warning', 'exported', `not in '${path.basename(out)}': ${notExported.join('; ')}`);
+        return { file: out, notExported };
       } catch (err) {
         fs.rmSync(partial, { force: true });
         const e = NestboxError.from(err, 'IO_ERROR');

@@ -18,9 +18,13 @@ import { identifyImage } from '../storage/identify';
 import type { QemuImg } from '../storage/qemuimg';
 import type { VmRepository } from '../store/db';
 import { vmFiles } from '../store/paths';
+import { tpmStateDir } from '../qemu/swtpm';
 import { changeCd } from './vmdisks';
 import type { VmRegistry } from './vmregistry';
 import { LIVE_RESOURCES, mergeResources } from './vmresources';
+
+export const SECURE_BOOT_MISSING = 'UEFI firmware with Secure Boot is not installed on this host (QEMU\'s firmware descriptors list none with secure-boot and enrolled-keys; Debian/Ubuntu: apt install ovmf)';
+export const TPM_MISSING = 'swtpm is not installed on this host, so a VM cannot have a TPM (Debian/Ubuntu: apt install swtpm swtpm-tools)';
 
 export function configError(err: unknown): never {
   if (err instanceof ConfigError) throw new NestboxError('INVALID_CONFIG', err.message);
@@ -77,6 +81,22 @@ export class VmConfigs {
       }
       firmware = 'bios';
       warnings.push(`${os.label} prefers UEFI, but OVMF is not installed; using BIOS`);
+    }
+
+    // Secure Boot and a TPM: asked for explicitly, a host without them is refused naming the
+    // package; wanted only by the OS's preset, they are left off with a warning.
+    let secureBoot = spec.secureBoot ?? (p.secureBoot === true && firmware === 'uefi');
+    if (secureBoot && firmware !== 'uefi') throw new NestboxError('INVALID_ARGUMENT', 'Secure Boot needs UEFI firmware (--firmware uefi)');
+    if (secureBoot && !this.reg.d.host.secureBoot) {
+      if (spec.secureBoot === true) throw new NestboxError('HOST_UNSUPPORTED', SECURE_BOOT_MISSING);
+      secureBoot = false;
+      warnings.push(`${os.label} prefers Secure Boot, but this host has no UEFI firmware with Secure Boot (Debian/Ubuntu: apt install ovmf); created without it`);
+    }
+    let tpm = spec.tpm ?? p.tpm === true;
+    if (tpm && !this.reg.d.host.swtpm) {
+      if (spec.tpm === true) throw new NestboxError('HOST_UNSUPPORTED', TPM_MISSING);
+      tpm = false;
+      warnings.push(`${os.label} needs a TPM 2.0, but swtpm is not installed on this host (Debian/Ubuntu: apt install swtpm swtpm-tools); created without it`);
     }
 
     let iso: string | null = null;
@@ -143,6 +163,8 @@ export class VmConfigs {
         display: { adapter: spec.display ?? p.display },
         serial: { enabled: true },
         ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
+        ...(secureBoot ? { secureBoot } : {}),
+        ...(tpm ? { tpm } : {}),
       });
     } catch (err) {
       configError(err);
@@ -154,7 +176,7 @@ export class VmConfigs {
         if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
         await this.img.create(newDisk.file, 'qcow2', newDisk.size);
       }
-      if (firmware === 'uefi') await this.ensureEfiVars(dir);
+      if (firmware === 'uefi') await this.ensureEfiVars(dir, secureBoot);
       if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
       this.d.vms.insert(config, dir, 'poweredOff');
     } catch (err) {
@@ -206,17 +228,48 @@ export class VmConfigs {
     return { id: 'disk0', file: id.path, format: id.format, bus, readOnly: false, owned: false };
   }
 
-  async ensureEfiVars(dir: string): Promise<void> {
+  /**
+   * The VM's UEFI variable store, made from the firmware's template: with Secure Boot, the
+   * template with the keys enrolled (so Secure Boot is on from the first boot).
+   */
+  async ensureEfiVars(dir: string, secureBoot = false): Promise<void> {
     const vars = vmFiles(dir).efiVars;
     if (fs.existsSync(vars)) return;
-    if (!this.reg.d.host.ovmf || !this.img) throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    const host = this.reg.d.host;
+    if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
     // The variable store is qcow2 so that it is snapshotted together with the disks.
-    await this.img.convertToQcow2(this.reg.d.host.ovmf.vars, 'raw', vars);
+    if (secureBoot) {
+      if (!host.secureBoot) throw new NestboxError('HOST_UNSUPPORTED', SECURE_BOOT_MISSING);
+      await this.img.convertToQcow2(host.secureBoot.vars, host.secureBoot.varsFormat, vars);
+      return;
+    }
+    if (!host.ovmf) throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    await this.img.convertToQcow2(host.ovmf.vars, 'raw', vars);
   }
 
-  async modify(ref: string, changes: ModifyVmSpec): Promise<OpResult> {
+  /**
+   * Erases a VM's TPM (its state folder): the way out of stale or damaged state. What the
+   * guest kept in it (BitLocker keys, Windows Hello) is gone, so callers confirm first.
+   */
+  resetTpm(ref: string): OpResult {
     const row = this.reg.resolve(ref);
-    if (!changes || typeof changes !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
+    if (!isAllowed(row.state, 'modifyHardware')) {
+      throw new NestboxError('INVALID_STATE', `cannot reset the TPM of '${row.name}' while it is ${describeState(row.state)}; power it off first${row.state === 'saved' ? ' (or discard its saved state)' : ''}`);
+    }
+    fs.rmSync(tpmStateDir(row.dir), { recursive: true, force: true });
+    this.reg.log(row.uuid, 'warning', 'tpm-reset', `reset the TPM of '${row.name}': its state was erased; a new one is made at the next start`);
+    this.reg.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.reg.result(row.uuid);
+  }
+
+  async modify(ref: string, changes0: ModifyVmSpec): Promise<OpResult> {
+    if (!changes0 || typeof changes0 !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
+    const { resetTpm, ...changes } = changes0;
+    if (resetTpm) {
+      this.resetTpm(ref);
+      if (Object.keys(changes).length === 0) return this.reg.result(this.reg.resolve(ref).uuid);
+    }
+    const row = this.reg.resolve(ref);
     const resChanges = changes.resources ?? {};
     if (typeof resChanges !== 'object' || Array.isArray(resChanges)) throw new NestboxError('INVALID_ARGUMENT', 'resources must be an object');
     for (const k of Object.keys(resChanges)) {
@@ -231,7 +284,7 @@ export class VmConfigs {
       }
     }
     const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
-    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'secureBoot', 'tpm'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
       throw new NestboxError(
         'INVALID_STATE',
@@ -253,6 +306,10 @@ export class VmConfigs {
     if (changes.firmware === 'uefi' && !this.reg.d.host.ovmf) {
       throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
     }
+    if (changes.secureBoot === true && !this.reg.d.host.secureBoot) throw new NestboxError('HOST_UNSUPPORTED', SECURE_BOOT_MISSING);
+    if (changes.tpm === true && !this.reg.d.host.swtpm) throw new NestboxError('HOST_UNSUPPORTED', TPM_MISSING);
+    // BIOS has no Secure Boot: switching to BIOS turns it off.
+    const secureBootNext = changes.firmware === 'bios' ? false : (changes.secureBoot ?? row.config.secureBoot ?? false);
     let cdroms = row.config.cdroms;
     let liveIso: string | null | undefined;
     if (changes.iso !== undefined) {
@@ -277,12 +334,20 @@ export class VmConfigs {
         ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
         ...(resKeys.length || row.config.resources ? { resources: mergeResources(row.config.resources, resChanges) } : {}),
         ...(changes.autoSnapshots !== undefined ? { autoSnapshot: { keep: changes.autoSnapshots } } : {}),
+        secureBoot: secureBootNext,
+        ...(changes.tpm !== undefined ? { tpm: changes.tpm } : {}),
         cdroms,
       });
     } catch (err) {
       configError(err);
     }
-    if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
+    const sbChanged = next.firmware === 'uefi' && (next.secureBoot ?? false) !== ((row.config.firmware === 'uefi' && row.config.secureBoot) ?? false);
+    if (sbChanged && fs.existsSync(vmFiles(row.dir).efiVars)) {
+      // Secure Boot on or off is a different variable template (keys enrolled or not); the
+      // old store is kept beside it, so boot entries the guest made can be recovered.
+      fs.renameSync(vmFiles(row.dir).efiVars, `${vmFiles(row.dir).efiVars}.before-secure-boot-${next.secureBoot ? 'on' : 'off'}`);
+    }
+    if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir, next.secureBoot === true);
     if (liveIso !== undefined) await changeCd(this.reg.proc(row).proc, cdroms[0]!.id, liveIso, this.reg.d.layout.dataDir);
     this.d.vms.updateConfig(next);
     const live = this.reg.running.get(row.uuid);

@@ -120,6 +120,7 @@ export function vmFiles(vmDir: string) {
     logsDir: path.join(vmDir, 'logs'),
     qemuLog: path.join(vmDir, 'logs', 'qemu.log'),
     serialLog: path.join(vmDir, 'logs', 'serial.log'),
+    swtpmLog: path.join(vmDir, 'logs', 'swtpm.log'),
     savedState: path.join(vmDir, 'saved.state'),
     efiVars: path.join(vmDir, 'efivars.qcow2'),
     snapshotsDir: path.join(vmDir, 'snapshots'),

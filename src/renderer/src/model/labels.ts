@@ -102,6 +102,8 @@ export function nicModelLabel(m: Nic['model']): string {
       return 'Virtio network';
     case 'e1000':
       return 'Intel PRO/1000 (e1000)';
+    case 'e1000e':
+      return 'Intel 82574 (e1000e)';
     case 'rtl8139':
       return 'Realtek RTL8139';
     default:

@@ -35,6 +35,7 @@ import type { HostInfo, OpResult, OsType, VmSummary } from '../../../core/api/co
 import { assertNever } from '../../../core/api/errors';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFields';
+import { SecurityFields } from '../components/SecurityFields';
 import { MediaPicker } from '../components/MediaPicker';
 import { OsIcon, type OsFamily } from '../components/OsIcon';
 import { useMedia } from '../hooks/data';
@@ -219,6 +220,15 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
               />
               <CpuField value={draft.cpus} onChange={(v) => setDraft((d) => touch(d, 'cpus', v, 'cpus'))} hostCpus={host.cpus} />
               <FirmwareField value={draft.firmware} onChange={(f) => setDraft((d) => touch(d, 'firmware', f, 'firmware'))} uefiPath={host.firmware.uefi} />
+              <SecurityFields
+                firmware={draft.firmware}
+                secureBoot={draft.secureBoot}
+                tpm={draft.tpm}
+                onSecureBoot={(on) => setDraft((d) => touch(d, 'secureBoot', on, 'secureBoot'))}
+                onTpm={(on) => setDraft((d) => touch(d, 'tpm', on, 'tpm'))}
+                secureBootFirmware={host.firmware.secureBoot ?? null}
+                swtpm={host.swtpm ?? null}
+              />
             </StepFrame>
           )}
           {step === 3 && (
@@ -284,7 +294,11 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                       {formatMiB(draft.memoryMiB)} ({draft.memoryMiB.toLocaleString()} MiB)
                     </SummaryRow>
                     <SummaryRow label="CPUs">{draft.cpus}</SummaryRow>
-                    <SummaryRow label="Firmware">{firmwareLabel(draft.firmware)}</SummaryRow>
+                    <SummaryRow label="Firmware">
+                      {firmwareLabel(draft.firmware)}
+                      {draft.firmware === 'uefi' && draft.secureBoot ? ', Secure Boot' : ''}
+                      {draft.tpm ? ', TPM 2.0' : ''}
+                    </SummaryRow>
                     <SummaryRow label="Hard disk">
                       {draft.diskMode === 'new'
                         ? `New ${formatMiB(Math.round(diskSizeValue(draft.diskSizeGiB) * 1024))} QCOW2 disk (grows as needed)`

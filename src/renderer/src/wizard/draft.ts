@@ -9,7 +9,7 @@ import type { Firmware } from '../model/labels';
 import { cpusProblem, groupProblem, isAbsolutePath, memoryProblem, pathProblem, vmNameProblem } from '../util/validation';
 
 export type DiskMode = 'new' | 'existing' | 'none';
-export type PresetField = 'memory' | 'cpus' | 'firmware' | 'diskSize';
+export type PresetField = 'memory' | 'cpus' | 'firmware' | 'diskSize' | 'secureBoot' | 'tpm';
 
 export interface Draft {
   readonly name: string;
@@ -20,6 +20,10 @@ export interface Draft {
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly firmware: Firmware;
+  /** UEFI Secure Boot (sent only with UEFI). */
+  readonly secureBoot: boolean;
+  /** A TPM 2.0 (swtpm). */
+  readonly tpm: boolean;
   readonly diskMode: DiskMode;
   /** As typed, in GiB; decimals allowed. */
   readonly diskSizeGiB: string;
@@ -45,6 +49,8 @@ export function initialDraft(host: HostInfo): Draft {
     memoryMiB: 1024,
     cpus: 1,
     firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
     diskMode: 'new',
     diskSizeGiB: '20',
     diskPath: '',
@@ -65,6 +71,9 @@ export function withOsType(d: Draft, t: OsType, host: HostInfo): Draft {
     cpus: keep('cpus') ? d.cpus : Math.max(1, Math.min(p.cpus, host.cpus)),
     firmware: keep('firmware') ? d.firmware : p.firmware === 'uefi' && host.firmware.uefi === null ? 'bios' : p.firmware,
     diskSizeGiB: keep('diskSize') ? d.diskSizeGiB : String(p.diskGiB),
+    // What the host cannot give is left off here; the Hardware step says why.
+    secureBoot: keep('secureBoot') ? d.secureBoot : p.secureBoot === true && (host.firmware.secureBoot ?? null) !== null,
+    tpm: keep('tpm') ? d.tpm : p.tpm === true && (host.swtpm ?? null) !== null,
   };
 }
 
@@ -130,6 +139,9 @@ export function toSpec(d: Draft): CreateVmSpec {
     memoryMiB: d.memoryMiB,
     cpus: d.cpus,
     firmware: d.firmware,
+    // Sent when on or changed by hand, so unticking a preset's Secure Boot/TPM sticks.
+    ...(d.secureBoot || d.touched.has('secureBoot') ? { secureBoot: d.firmware === 'uefi' && d.secureBoot } : {}),
+    ...(d.tpm || d.touched.has('tpm') ? { tpm: d.tpm } : {}),
     ...disk,
     ...(d.iso.trim() ? { iso: d.iso.trim() } : {}),
     ...(d.group.trim() ? { group: d.group.trim() } : {}),

@@ -118,7 +118,7 @@ describe('parseVmConfig: structure', () => {
     ['a device id starting with a digit', { nics: [rawNic({ id: '0net' })] }, "nics[0].id: has an invalid value '0net'"],
     ['an empty ISO path', { cdroms: [rawCdrom({ iso: '' })] }, 'cdroms[0].iso: must be a path or null'],
     ['an ISO path that is a number', { cdroms: [rawCdrom({ iso: 5 })] }, 'cdroms[0].iso: must be a path or null'],
-    ['an unknown NIC model', { nics: [rawNic({ model: 'vmxnet3' })] }, 'nics[0].model: must be one of virtio-net-pci, e1000, rtl8139'],
+    ['an unknown NIC model', { nics: [rawNic({ model: 'vmxnet3' })] }, 'nics[0].model: must be one of virtio-net-pci, e1000, e1000e, rtl8139'],
     ['an unknown NIC mode', { nics: [rawNic({ mode: 'bridge' })] }, 'nics[0].mode: must be one of nat, bridged, internal, none'],
     ['an unknown display adapter', { display: { adapter: 'qxl' } }, 'display.adapter: must be one of vga, virtio, none'],
     ['an unknown boot device', { bootOrder: ['disk', 'floppy'] }, 'bootOrder[1]: must be one of disk, cdrom, network'],
