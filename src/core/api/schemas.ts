@@ -59,6 +59,17 @@ const createVmSpec = z.strictObject({
   description: opt(text()),
   group: opt(text()),
   autoSnapshots: opt(num()),
+  unattended: opt(
+    z.strictObject({
+      user: text(),
+      password: text(),
+      hostname: opt(text()),
+      timezone: opt(text()),
+      locale: opt(text()),
+      productKey: opt(text()),
+      sshKeys: opt(z.array(text(), { error: 'must be a list of strings' }).max(16, { error: 'may have at most 16 keys' }).readonly()),
+    }),
+  ),
 });
 
 const modifyVmSpec = z.strictObject({

@@ -150,6 +150,25 @@ export interface VmConfig {
   readonly resources?: ResourceConfig;
   /** Absent in configs written before automatic snapshots existed: off. */
   readonly autoSnapshot?: AutoSnapshotConfig;
+  /** An unattended install in progress (unattended.ts); removed when it ends. */
+  readonly install?: InstallConfig;
+}
+
+/**
+ * An unattended install under way. The seed files named here live in the VM's folder and are
+ * deleted, with this section, when the run that used them ends (services/installs.ts).
+ * Holds no secret: the password is only inside the seed files.
+ */
+export interface InstallConfig {
+  readonly kind: 'windows' | 'debian' | 'ubuntu' | 'cloud';
+  /** The id of the CD drive holding the seed ISO (absent for Debian: its seed is in the initrd). */
+  readonly seedCdrom?: string;
+  /** Seed files, relative to the VM's folder. */
+  readonly files: readonly string[];
+  /** Direct kernel boot of the installer (Debian, Ubuntu): files relative to the VM's folder. */
+  readonly kernel?: { readonly kernel: string; readonly initrd: string; readonly append: string };
+  /** True once a run has started with the seed; the next stop ends the install. */
+  readonly booted: boolean;
 }
 
 export const LIMITS = {
@@ -425,6 +444,7 @@ export function parseVmConfig(input: unknown): VmConfig {
     [
       'version', 'uuid', 'name', 'osType', 'description', 'group', 'memoryMiB', 'cpus', 'firmware',
       'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial', 'resources', 'autoSnapshot',
+      'install',
     ],
     '',
   );
@@ -472,6 +492,8 @@ export function parseVmConfig(input: unknown): VmConfig {
     autoSnapshot = { keep: int(a, 'keep', 'autoSnapshot', 0, LIMITS.maxAutoSnapshots) };
   }
 
+  const install = o['install'] === undefined ? undefined : parseInstall(o['install'], cdroms);
+
   return {
     version: CONFIG_VERSION,
     uuid: str(o, 'uuid', '', { pattern: UUID_RE }),
@@ -491,5 +513,38 @@ export function parseVmConfig(input: unknown): VmConfig {
     serial: { enabled: bool(serial, 'enabled', 'serial') },
     ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
     ...(autoSnapshot ? { autoSnapshot } : {}),
+    ...(install ? { install } : {}),
   };
+}
+
+/** A file name in the VM's folder (seed files): no folders, nothing hidden. */
+const LOCAL_FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function parseInstall(v: unknown, cdroms: readonly CdromConfig[]): InstallConfig {
+  const path = 'install';
+  const o = expectObject(v, path);
+  rejectUnknownKeys(o, ['kind', 'seedCdrom', 'files', 'kernel', 'booted'], path);
+  const files = arr(o, 'files', path, 8).map((f, i) => {
+    if (typeof f !== 'string' || !LOCAL_FILE_RE.test(f)) throw new ConfigError(`${path}.files[${i}]`, 'must be a file name in the VM folder');
+    return f;
+  });
+  const out: { -readonly [K in keyof InstallConfig]: InstallConfig[K] } = {
+    kind: oneOf(o, 'kind', path, ['windows', 'debian', 'ubuntu', 'cloud'] as const),
+    files,
+    booted: bool(o, 'booted', path),
+  };
+  if (o['seedCdrom'] !== undefined) {
+    out.seedCdrom = str(o, 'seedCdrom', path, { pattern: ID_RE });
+    if (!cdroms.some((c) => c.id === out.seedCdrom)) throw new ConfigError(`${path}.seedCdrom`, `no CD drive '${out.seedCdrom}'`);
+  }
+  if (o['kernel'] !== undefined) {
+    const k = expectObject(o['kernel'], `${path}.kernel`);
+    rejectUnknownKeys(k, ['kernel', 'initrd', 'append'], `${path}.kernel`);
+    out.kernel = {
+      kernel: str(k, 'kernel', `${path}.kernel`, { pattern: LOCAL_FILE_RE }),
+      initrd: str(k, 'initrd', `${path}.kernel`, { pattern: LOCAL_FILE_RE }),
+      append: str(k, 'append', `${path}.kernel`, { max: 1024, pattern: /^[A-Za-z0-9_.,:=/ -]*$/ }),
+    };
+  }
+  return out;
 }
