@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { UnattendedSpec } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { CdromConfig, InstallConfig, VmConfig } from '../domain/config';
+import { detectOsFromIso } from '../domain/osdetect';
 import {
   buildAutoinstallUserData, buildAutounattend, buildCloudUserData, buildMetaData, buildPreseed, checkPassword,
   installerAppend, installerBoot, parseIdentity, type SeedKind, UnattendedError,
@@ -92,6 +93,13 @@ export function planSeed(kind: SeedKind, spec: UnattendedSpec, vm: { readonly na
       let boot;
       try {
         const grub = reader.readFile('boot/grub/grub.cfg', 64 * 1024);
+        const info = reader.readFile('.disk/info', 64 * 1024);
+        // An installer answers only its own seed: a Debian preseed means nothing to Subiquity.
+        const seen = detectOsFromIso({ volumeId: reader.volumeId, diskInfo: info ? info.toString('utf8') : null, idwbinfo: null, grubCfg: grub ? grub.toString('utf8') : null });
+        const want = kind === 'debian' ? 'linux-debian' : 'linux-ubuntu';
+        if (seen && seen.osType !== want) {
+          throw new NestboxError('INVALID_ARGUMENT', `unattended install: the OS type is ${kind === 'debian' ? 'Debian' : 'Ubuntu'}, but '${iso}' looks like ${seen.osType} (${seen.evidence}); pick the matching OS type`);
+        }
         boot = installerBoot(kind, grub ? grub.toString('utf8') : null);
         if (!reader.find(boot.kernel) || !reader.find(boot.initrd)) {
           throw new NestboxError('IMAGE_REJECTED', `'${iso}' has no installer kernel and initrd at ${boot.kernel} and ${boot.initrd}; is it a ${kind === 'debian' ? 'Debian' : 'Ubuntu Server'} installer ISO?`);
