@@ -17,7 +17,7 @@ export const OS_MINIMUMS: Readonly<Record<string, OsMinimum>> = {
   'windows-10': { memoryMiB: 2048, cpus: 1, diskGiB: 32, source: "Microsoft's Windows 10 (64-bit) requirements" },
   'windows-server-2022': { memoryMiB: 2048, cpus: 1, diskGiB: 32, source: "Microsoft's Windows Server 2022 requirements (Desktop Experience)" },
   'windows-server-2025': { memoryMiB: 2048, cpus: 1, diskGiB: 32, source: "Microsoft's Windows Server 2025 requirements (Desktop Experience)" },
-  'windows-7': { memoryMiB: 2048, cpus: 1, diskGiB: 20, source: "Microsoft's Windows 7 (64-bit) requirements" },
+  'windows-7': { memoryMiB: 1024, cpus: 1, diskGiB: 16, source: "Microsoft's Windows 7 requirements (32-bit; the 64-bit edition needs 2 GiB and 20 GB)" },
   'linux-debian': { memoryMiB: 512, cpus: 1, diskGiB: 4, source: "the Debian installation guide (installer without a desktop)" },
   'linux-ubuntu': { memoryMiB: 1536, cpus: 1, diskGiB: 5, source: "Ubuntu Server's installer, which runs from memory" },
   'linux-fedora': { memoryMiB: 2048, cpus: 1, diskGiB: 15, source: "Fedora Workstation's minimum requirements" },
