@@ -70,7 +70,14 @@ export class VmConfigs {
     let osId = spec.osType ?? 'other';
     // Unpicked OS type, an ISO given: the ISO's own metadata says what it installs.
     if (!spec.osType && spec.iso) {
-      const guess = detectOsFromIso(readIsoFacts(this.checkIso(spec.iso)));
+      let guess = null;
+      try {
+        guess = detectOsFromIso(readIsoFacts(this.checkIso(spec.iso)));
+      } catch (err) {
+        // An ISO our reader cannot follow is still booted as before; only the guess is lost.
+        if (!(err instanceof NestboxError) || err.code !== 'IMAGE_REJECTED') throw err;
+        warnings.push(`the OS type could not be detected from the ISO (${err.message}); using '${osId}'`);
+      }
       if (guess && findOsType(guess.osType)) {
         osId = guess.osType;
         warnings.push(`detected ${findOsType(guess.osType)!.label} from ${guess.evidence}; pass --os-type to choose otherwise`);
