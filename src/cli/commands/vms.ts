@@ -1,6 +1,7 @@
 /** VMs: list, create, inspect, change, clone and delete them. */
+import fs from 'node:fs';
 import path from 'node:path';
-import type { CreateVmSpec, ModifyVmSpec, VmSummary } from '../../core/api/contract';
+import type { CreateVmSpec, ModifyVmSpec, UnattendedSpec, VmSummary } from '../../core/api/contract';
 import { parseCpuList } from '../../core/domain/stats';
 import { parseSize } from '../../core/domain/units';
 import { command, type CommandGroup, opt, req, UsageError } from '../command';
@@ -40,6 +41,14 @@ const create = command({
     'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
     'secure-boot': { type: 'string', value: 'on|off', help: 'UEFI Secure Boot (default: the OS type\'s preset)' },
     tpm: { type: 'string', value: 'on|off', help: 'a TPM 2.0 through swtpm (default: the OS type\'s preset)' },
+    unattended: { type: 'boolean', help: 'install the OS from --iso (or set up the cloud image in --disk) unattended' },
+    user: { type: 'string', value: 'NAME', help: 'unattended: the user to create' },
+    'password-file': { type: 'string', value: 'FILE', help: "unattended: a file holding the user's password (its first line)" },
+    hostname: { type: 'string', value: 'NAME', help: "unattended: the guest's host name (default: from the VM's name)" },
+    'ssh-key': { type: 'string', value: 'FILE', help: 'unattended: OpenSSH public key(s) to authorize (Linux)' },
+    timezone: { type: 'string', value: 'ZONE', help: 'unattended: time zone such as Europe/Berlin (default UTC)' },
+    locale: { type: 'string', value: 'LOCALE', help: 'unattended: locale such as de_DE (default en_US)' },
+    'product-key': { type: 'string', value: 'KEY', help: 'unattended: Windows product key' },
     json,
   },
   summary: 'create a VM',
@@ -66,13 +75,48 @@ const create = command({
       ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
       ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };
+    const unattended = unattendedSpec(o);
     const c = await ctx.client();
-    const r = await c.call('vms.create', spec);
+    const r = await c.call('vms.create', unattended ? { ...spec, unattended } : spec);
     warn(r);
     if (o.json) out(JSON.stringify(r.vm, null, 2));
     else out(`Created '${r.vm.name}' (${r.vm.uuid}) in ${r.vm.dir}`);
   },
 });
+
+/** The unattended options of `create`; the password only ever comes from a file (never argv, never a prompt echo). */
+function unattendedSpec(o: Readonly<Record<string, string | boolean | undefined>>): UnattendedSpec | undefined {
+  const flags = ['user', 'password-file', 'hostname', 'ssh-key', 'timezone', 'locale', 'product-key'].filter((f) => o[f] !== undefined);
+  if (!o['unattended']) {
+    if (flags.length) throw new UsageError(`--${flags[0]} goes with --unattended`);
+    return undefined;
+  }
+  const user = o['user'];
+  const pwFile = o['password-file'];
+  if (typeof user !== 'string') throw new UsageError('--unattended needs --user NAME');
+  if (typeof pwFile !== 'string') throw new UsageError('--unattended needs --password-file FILE (a file holding the password)');
+  const read = (file: string, what: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${what} '${file}': ${(err as Error).message}`);
+    }
+  };
+  const password = read(pwFile, 'the password file').split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new UsageError(`the password file '${pwFile}' is empty`);
+  const keyFile = o['ssh-key'];
+  const sshKeys = typeof keyFile === 'string' ? read(keyFile, 'the SSH key file').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : [];
+  const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  return {
+    user,
+    password,
+    ...(str('hostname') ? { hostname: str('hostname')! } : {}),
+    ...(str('timezone') ? { timezone: str('timezone')! } : {}),
+    ...(str('locale') ? { locale: str('locale')! } : {}),
+    ...(str('product-key') ? { productKey: str('product-key')! } : {}),
+    ...(sshKeys.length ? { sshKeys } : {}),
+  };
+}
 
 const info = command({
   name: 'info',

@@ -358,6 +358,26 @@ export interface CreateVmSpec {
   readonly secureBoot?: boolean;
   /** A TPM 2.0; absent: the OS type's preset. */
   readonly tpm?: boolean;
+  /** Install the OS unattended (an installer ISO) or set up a cloud image (`disk`). */
+  readonly unattended?: UnattendedSpec;
+}
+
+/**
+ * What an unattended install needs. The password travels only to the core, which writes it
+ * nowhere in the clear (hashed in Linux seeds, Windows' hidden form in autounattend.xml).
+ */
+export interface UnattendedSpec {
+  readonly user: string;
+  readonly password: string;
+  readonly hostname?: string;
+  /** IANA time zone; UTC when absent. */
+  readonly timezone?: string;
+  /** en_US form; en_US when absent. */
+  readonly locale?: string;
+  /** Windows only. */
+  readonly productKey?: string;
+  /** OpenSSH public key lines (Linux). */
+  readonly sshKeys?: readonly string[];
 }
 
 export interface ModifyVmSpec {

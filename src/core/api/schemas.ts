@@ -61,6 +61,17 @@ const createVmSpec = z.strictObject({
   autoSnapshots: opt(num()),
   secureBoot: opt(bool()),
   tpm: opt(bool()),
+  unattended: opt(
+    z.strictObject({
+      user: text(),
+      password: text(),
+      hostname: opt(text()),
+      timezone: opt(text()),
+      locale: opt(text()),
+      productKey: opt(text()),
+      sshKeys: opt(z.array(text(), { error: 'must be a list of strings' }).max(16, { error: 'may have at most 16 keys' }).readonly()),
+    }),
+  ),
 });
 
 const modifyVmSpec = z.strictObject({

@@ -302,6 +302,30 @@ const autoSnapshotSchema = object({
   keep: int(0, LIMITS.maxAutoSnapshots),
 });
 
+/** A file name in the VM's folder (seed files): no folders, nothing hidden. */
+const LOCAL_FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * An unattended install under way. The seed files named here live in the VM's folder and are
+ * deleted, with this section, when the run that used them ends (services/installs.ts).
+ * Holds no secret: the password is only inside the seed files.
+ */
+const installSchema = object({
+  kind: oneOf(['windows', 'debian', 'ubuntu', 'cloud'] as const),
+  /** The id of the CD drive holding the seed ISO (absent for Debian: its seed is in the initrd). */
+  seedCdrom: str({ pattern: ID_RE }).optional(),
+  /** Seed files, relative to the VM's folder. */
+  files: list(str({ pattern: LOCAL_FILE_RE }), 8),
+  /** Direct kernel boot of the installer (Debian, Ubuntu): files relative to the VM's folder. */
+  kernel: object({
+    kernel: str({ pattern: LOCAL_FILE_RE }),
+    initrd: str({ pattern: LOCAL_FILE_RE }),
+    append: str({ max: 1024, pattern: /^[A-Za-z0-9_.,:=/ -]*$/ }),
+  }).optional(),
+  /** True once a run has started with the seed; the next stop ends the install. */
+  booted: bool(),
+});
+
 /** Fields in the order they are checked, so the first problem reported is the one a reader meets first. */
 const vmConfigFields = object({
   version: z.literal(CONFIG_VERSION, { error: (iss) => `unsupported config version ${JSON.stringify(iss.input)} (expected ${CONFIG_VERSION})` }),
@@ -327,6 +351,8 @@ const vmConfigFields = object({
   secureBoot: bool().optional(),
   /** A TPM 2.0 (swtpm, its state in the VM's folder under tpm/). Absent means none. */
   tpm: bool().optional(),
+  /** An unattended install in progress (unattended.ts); removed when it ends. */
+  install: installSchema.optional(),
   uuid: str({ pattern: UUID_RE }),
   osType: str({ min: 1, max: 64, pattern: /^[a-z0-9-]+$/ }),
   description: str({ max: 10_000 }),
@@ -346,6 +372,9 @@ const vmConfigSchema = vmConfigFields
     if (new Set(c.bootOrder).size !== c.bootOrder.length) return fail(ctx, ['bootOrder'], 'lists a device twice');
     if (c.firmware === 'uefi' && c.machine !== 'q35') return fail(ctx, ['firmware'], 'UEFI needs the q35 machine type');
     if (c.secureBoot === true && c.firmware !== 'uefi') return fail(ctx, ['secureBoot'], 'Secure Boot needs UEFI firmware');
+    if (c.install?.seedCdrom !== undefined && !c.cdroms.some((d) => d.id === c.install?.seedCdrom)) {
+      return fail(ctx, ['install', 'seedCdrom'], `no CD drive '${c.install.seedCdrom}'`);
+    }
     if (c.machine === 'pc' && c.disks.some((d) => d.bus === 'sata')) return fail(ctx, ['disks'], 'SATA (AHCI) disks need the q35 machine type');
     if (c.resources) resourcesAgree(c.resources, c.cpus, c.memoryMiB, ctx, ['resources']);
   })
@@ -368,6 +397,7 @@ export type PortForward = Frozen<z.output<typeof portForwardSchema>>;
 export type NicConfig = Frozen<z.output<typeof nicFields>>;
 export type ResourceConfig = Frozen<z.output<typeof resourcesSchema>>;
 export type AutoSnapshotConfig = Frozen<z.output<typeof autoSnapshotSchema>>;
+export type InstallConfig = Frozen<z.output<typeof installSchema>>;
 export type DisplayConfig = Frozen<z.output<typeof vmConfigFields>['display']>;
 export type SerialConfig = Frozen<z.output<typeof vmConfigFields>['serial']>;
 export type VmConfig = Frozen<z.output<typeof vmConfigFields>>;

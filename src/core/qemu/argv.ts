@@ -412,6 +412,17 @@ function controlSection(cfg: VmConfig, paths: VmPaths): string[] {
 }
 
 /** Builds the complete argv (without the binary) for starting a VM. */
+/**
+ * An unattended Linux install boots the installer's kernel directly (QEMU's -kernel, through
+ * fw_cfg, under BIOS and UEFI alike), so its command line can carry what makes the installer
+ * ask nothing; the ISO stays in its drive for the installer's packages.
+ */
+function installerSection(cfg: VmConfig, paths: VmPaths): string[] {
+  const k = cfg.install?.kernel;
+  if (!k) return [];
+  return ['-kernel', resolveDiskPath(paths.vmDir, k.kernel), '-initrd', resolveDiskPath(paths.vmDir, k.initrd), '-append', k.append];
+}
+
 export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths, launch: LaunchOptions): string[] {
   return [
     '-name', kv([['guest', cfg.name], ['debug-threads', true]]),
@@ -429,6 +440,7 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     ...inputSection(cfg, host),
     ...serialSection(cfg, paths),
     ...controlSection(cfg, paths),
+    ...installerSection(cfg, paths),
     // Always start stopped: the core attaches to QMP first, so no early event is missed.
     '-S',
     ...(launch.incoming ? ['-incoming', 'defer'] : []),

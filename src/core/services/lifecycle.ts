@@ -27,6 +27,7 @@ import { snapshotStateFile, vmFiles } from '../store/paths';
 import type { StateFiles } from './statefiles';
 import type { VmConfigs } from './vmconfigs';
 import type { VmConsoles } from './vmconsoles';
+import { Installs } from './installs';
 import type { VmDeletes } from './vmdelete';
 import type { Running, VmRegistry } from './vmregistry';
 import { rotateIfLarge, type LogLimits } from './logrotate';
@@ -126,6 +127,9 @@ export class LifecycleService {
         () => beforeStart(first.uuid),
       );
     }
+    const stale = this.reg.resolve(first.uuid);
+    // An install whose run ended while no core was watching ends now, before this start.
+    if (stale.config.install?.booted && stale.state !== 'saved') this.installs.finish(stale.uuid, 'it stopped while Nestbox was not running');
     const row0 = this.reg.resolve(first.uuid);
     this.reg.require(row0, 'start', 'start');
     const previous = row0.state;
@@ -251,6 +255,7 @@ export class LifecycleService {
       await this.consoles.attachSerial(row, running);
       await qemuCommands(proc.qmp).cont();
       this.reg.apply(row.uuid, { type: 'started', paused: false });
+      this.installs.markBooted(row.uuid);
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
       if (pending) this.d.vms.setPendingLoadvm(row.uuid, null);
       this.reg.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : pending ? ', from its snapshot' : ''}, pid ${proc.pid})`);
@@ -356,6 +361,23 @@ export class LifecycleService {
     } else {
       this.reg.apply(uuid, { type: 'crashed' }, info.reason);
       this.reg.log(uuid, 'error', 'aborted', `'${row.name}' aborted: ${info.reason}`);
+    }
+    this.finishInstall(uuid, info.reason);
+  }
+
+  /** Unattended installs end when the run that used the seed stops (installs.ts). */
+  get installs(): Installs {
+    this.installsSvc ??= new Installs(this.reg, this.d.vms);
+    return this.installsSvc;
+  }
+
+  private installsSvc: Installs | null = null;
+
+  private finishInstall(uuid: string, why: string): void {
+    try {
+      this.installs.finish(uuid, why);
+    } catch (err) {
+      this.reg.log(uuid, 'error', 'install-finished', `could not remove the unattended-install seed: ${(err as Error).message}; it is removed at the next start`);
     }
   }
 
@@ -470,6 +492,7 @@ export class LifecycleService {
         const state: VmState = found.gone === 'clean' ? 'poweredOff' : 'aborted';
         this.reg.setState(row, state, state === 'aborted' ? found.reason : null);
         this.reg.log(row.uuid, state === 'aborted' ? 'error' : 'info', 'reconcile', `'${row.name}': ${found.reason}`);
+        this.finishInstall(row.uuid, found.reason);
         continue;
       }
       const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null, quiet: 0 };

@@ -12,6 +12,11 @@ import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, VmConfig } fro
 import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName } from '../domain/config';
 import { describeState, isActive, isAllowed } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
+import { detectOsFromIso } from '../domain/osdetect';
+import { checkMinimums } from '../domain/osminimums';
+import { seedKindFor, UnattendedError } from '../domain/unattended';
+import { readIsoFacts } from '../storage/isofacts';
+import { planSeed, type SeedPlan } from './installs';
 import { formatBytes, parseSize } from '../domain/units';
 import { inspectImage } from '../storage/inspect';
 import { identifyImage } from '../storage/identify';
@@ -66,7 +71,22 @@ export class VmConfigs {
       configError(err);
     }
     if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
-    const osId = spec.osType ?? 'other';
+    let osId = spec.osType ?? 'other';
+    // Unpicked OS type, an ISO given: the ISO's own metadata says what it installs.
+    if (!spec.osType && spec.iso) {
+      let guess = null;
+      try {
+        guess = detectOsFromIso(readIsoFacts(this.checkIso(spec.iso)));
+      } catch (err) {
+        // An ISO our reader cannot follow is still booted as before; only the guess is lost.
+        if (!(err instanceof NestboxError) || err.code !== 'IMAGE_REJECTED') throw err;
+        warnings.push(`the OS type could not be detected from the ISO (${err.message}); using '${osId}'`);
+      }
+      if (guess && findOsType(guess.osType)) {
+        osId = guess.osType;
+        warnings.push(`detected ${findOsType(guess.osType)!.label} from ${guess.evidence}; pass --os-type to choose otherwise`);
+      }
+    }
     const os = findOsType(osId);
     if (!os) throw new NestboxError('INVALID_ARGUMENT', `unknown OS type '${osId}' (see 'nestbox ostypes')`);
     const p = os.preset;
@@ -102,8 +122,37 @@ export class VmConfigs {
     let iso: string | null = null;
     if (spec.iso) iso = this.checkIso(spec.iso);
 
+    // The OS's own minimums: a warning, and a refusal for an unattended install (its installer
+    // would fail or crawl with nobody watching).
+    let newDiskBytes: number | null = null;
+    if (!spec.disk && !spec.noDisk) {
+      try {
+        newDiskBytes = parseSize(spec.diskSize ?? `${p.diskGiB}G`);
+      } catch {
+        newDiskBytes = null;
+      }
+    }
+    const short = checkMinimums(os.id, { memoryMiB, cpus, diskBytes: newDiskBytes });
+    if (short.length && spec.unattended) {
+      throw new NestboxError('INVALID_ARGUMENT', `cannot install ${os.label} unattended on this VM: ${short.map((s) => s.message).join('; ')}`);
+    }
+    for (const s of short) warnings.push(s.message);
+
     const uuid = crypto.randomUUID();
     const dir = this.reg.d.layout.newVmDir(name);
+    let seed: SeedPlan | null = null;
+    if (spec.unattended) {
+      let kind;
+      try {
+        kind = seedKindFor(os.id, Boolean(spec.disk) && !iso);
+      } catch (err) {
+        if (err instanceof UnattendedError) throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${err.message}`);
+        throw err;
+      }
+      if (kind !== 'cloud' && !iso) throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${os.label} is installed from its ISO (--iso)`);
+      if (kind !== 'cloud' && spec.noDisk) throw new NestboxError('INVALID_ARGUMENT', 'unattended install: an install needs a disk to install to');
+      seed = planSeed(kind, spec.unattended, { name, uuid, dir, firmware, iso });
+    }
     const disks: DiskConfig[] = [];
     const bus = spec.diskBus ?? p.diskBus;
     let newDisk: { file: string; size: number } | null = null;
@@ -122,7 +171,7 @@ export class VmConfigs {
       newDisk = { file: path.join(dir, file), size };
       disks.push({ id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true });
     }
-    const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
+    const cdroms: CdromConfig[] = [{ id: 'cd0', iso }, ...(seed?.cdrom ? [seed.cdrom] : [])];
     const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
     const nicMode = spec.nic ?? 'nat';
     if (!(['nat', 'bridged', 'internal', 'none'] as const).includes(nicMode)) throw new NestboxError('INVALID_ARGUMENT', `nic must be nat, bridged, internal or none, not '${String(nicMode)}'`);
@@ -165,6 +214,7 @@ export class VmConfigs {
         ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
         ...(secureBoot ? { secureBoot } : {}),
         ...(tpm ? { tpm } : {}),
+        ...(seed ? { install: seed.install } : {}),
       });
     } catch (err) {
       configError(err);
@@ -177,6 +227,7 @@ export class VmConfigs {
         await this.img.create(newDisk.file, 'qcow2', newDisk.size);
       }
       if (firmware === 'uefi') await this.ensureEfiVars(dir, secureBoot);
+      seed?.write();
       if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
       this.d.vms.insert(config, dir, 'poweredOff');
     } catch (err) {
@@ -193,7 +244,8 @@ export class VmConfigs {
       throw err;
     }
     const disk = newDisk ? `, a new ${formatBytes(newDisk.size)} disk` : spec.disk ? `, disk ${spec.disk}` : '';
-    this.reg.log(uuid, 'info', 'created', `created '${name}' (${os.label}, ${memoryMiB} MiB, ${cpus} CPU${cpus > 1 ? 's' : ''}${disk})`);
+    const how = seed ? `, unattended install as user '${spec.unattended!.user}'` : '';
+    this.reg.log(uuid, 'info', 'created', `created '${name}' (${os.label}, ${memoryMiB} MiB, ${cpus} CPU${cpus > 1 ? 's' : ''}${disk}${how})`);
     this.reg.d.bus.emit('vm.changed', { uuid });
     return this.reg.result(uuid, warnings);
   }

@@ -45,6 +45,7 @@ import { baseName, formatMiB } from '../util/format';
 import { MAX_NAME_LENGTH } from '../util/validation';
 import { STEPS, diskSizeValue, initialDraft, stepProblem, toSpec, touch, withOsType, type Draft, type StepIndex } from './draft';
 import { useVmActions } from '../actions/useVmActions';
+import { MinimumsNote, UnattendedFields } from './UnattendedFields';
 
 export interface NewVmWizardProps {
   readonly open: boolean;
@@ -208,6 +209,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                   No ISO: the CD/DVD drive stays empty and the VM boots from its disk or the network.
                 </Alert>
               )}
+              <UnattendedFields draft={draft} onChange={(u) => setDraft((d) => ({ ...d, unattended: u }))} />
             </StepFrame>
           )}
           {step === 2 && (
@@ -229,6 +231,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                 secureBootFirmware={host.firmware.secureBoot ?? null}
                 swtpm={host.swtpm ?? null}
               />
+              <MinimumsNote draft={draft} fields={['memoryMiB', 'cpus']} />
             </StepFrame>
           )}
           {step === 3 && (
@@ -278,6 +281,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                   )}
                 </RadioGroup>
               </FormControl>
+              <MinimumsNote draft={draft} fields={['diskGiB']} />
             </StepFrame>
           )}
           {step === 4 && (
@@ -306,6 +310,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                           ? `Existing: ${draft.diskPath}`
                           : 'None'}
                     </SummaryRow>
+                    {draft.unattended.enabled && <SummaryRow label="Install">Automatically, as user {draft.unattended.user}</SummaryRow>}
                     <SummaryRow label="Network">NAT{osType ? ` · ${nicModelLabel(osType.preset.nicModel)}` : ''}</SummaryRow>
                   </TableBody>
                 </Table>
