@@ -64,6 +64,8 @@ function ToolButton({ label, name, icon, tooltip, disabled, onClick, tone = 'def
           minWidth: 62,
           height: 54,
           px: 0.75,
+          // A narrower window gets narrower buttons before anything folds away.
+          '@media (max-width: 1440px)': { minWidth: 48, px: 0.4 },
           borderRadius: 1.5,
           color: t.palette.text.primary,
           '& .tool-icon': { fontSize: 24, color: accent, opacity: tone === 'default' ? 0.8 : 1 },
@@ -155,7 +157,7 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
     >
       <Box sx={{ display: 'flex', alignItems: 'center', gap: 1, pl: 0.5, pr: 2, flex: 'none' }}>
         <NestboxMark size={26} />
-        <Box component="span" sx={{ fontWeight: 700, fontSize: '0.95rem', letterSpacing: '-0.01em' }}>
+        <Box component="span" sx={{ fontWeight: 700, fontSize: '0.95rem', letterSpacing: '-0.01em', '@media (max-width: 1440px)': { display: 'none' } }}>
           Nestbox
         </Box>
       </Box>
