@@ -114,6 +114,11 @@ describe('moving a VM between this computer and a libvirt host', () => {
     if (home) fs.rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
+  /** The guest's own ready line: typing before it would stop GRUB's countdown at its prompt. */
+  async function booted(serial: SerialSession): Promise<void> {
+    await until('the guest to print NESTBOX-GUEST-READY', () => serial.output.includes('NESTBOX-GUEST-READY'), 360_000);
+  }
+
   async function waitJob(id: string): Promise<JobInfo> {
     return client.call('jobs.wait', { id });
   }
@@ -168,6 +173,7 @@ describe('moving a VM between this computer and a libvirt host', () => {
   it('boots it on the host: the disk written here is there, and the guest writes its own marker', async () => {
     await client.call('vms.start', { ref: 'alpha:mv1' });
     const serial = await SerialSession.open(client, 'alpha:mv1');
+    await booted(serial);
     await serial.run('echo READY-$((6*7))', /READY-42/, 300_000);
     await serial.run(`dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c ${MARK_HERE.length}; echo`, new RegExp(MARK_HERE), 60_000);
     await serial.run(`printf ${MARK_HOST} | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null; sync; echo WROTE-$((1+1))`, /WROTE-2/, 60_000);
@@ -234,6 +240,7 @@ describe('moving a VM between this computer and a libvirt host', () => {
     await client.call('vms.modify', { ref: 'mv1', changes: { iso: testIso() } });
     await client.call('vms.start', { ref: 'mv1' });
     const serial = await SerialSession.open(client, 'mv1');
+    await booted(serial);
     await serial.run('echo READY-$((6*7))', /READY-42/, 300_000);
     await serial.run(`dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c ${MARK_HERE.length}; echo`, new RegExp(MARK_HERE), 60_000);
     await serial.run(`dd if=/dev/vda bs=512 skip=1 count=1 2>/dev/null | head -c ${MARK_HOST.length}; echo`, new RegExp(MARK_HOST), 60_000);
