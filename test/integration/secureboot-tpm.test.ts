@@ -156,6 +156,17 @@ describe('Secure Boot and TPM 2.0 with a signed Debian boot chain', () => {
     expect(after.stateReason).toMatch(/TPM emulator \(swtpm\) stopped/);
   }, 60_000);
 
+  it("keeps a powered-off snapshot's TPM state and puts it back on restore", async () => {
+    const state = path.join(info.dir, 'tpm', 'tpm2-00.permall');
+    const before = fs.readFileSync(state);
+    await d.client.call('snapshots.take', { ref: NAME, name: 'off' });
+    fs.writeFileSync(state, Buffer.from('changed after the snapshot'));
+    await d.client.call('snapshots.restore', { ref: NAME, id: 'off' });
+    expect(fs.readFileSync(state).equals(before)).toBe(true);
+    await d.client.call('snapshots.delete', { ref: NAME, id: 'off' });
+    expect(fs.readdirSync(path.join(info.dir, 'snapshots')).filter((f) => f.endsWith('.tpm'))).toEqual([]);
+  });
+
   it('deletes the TPM state with the VM', async () => {
     await d.client.call('vms.delete', { ref: NAME });
     expect(fs.existsSync(path.join(info.dir, 'tpm'))).toBe(false);

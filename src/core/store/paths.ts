@@ -131,3 +131,8 @@ export function vmFiles(vmDir: string) {
 export function snapshotStateFile(vmDir: string, tag: string): string {
   return path.join(vmDir, 'snapshots', `${tag}.vmstate`);
 }
+
+/** A powered-off snapshot's copy of the VM's TPM state (a running VM's is in its state stream). */
+export function snapshotTpmDir(vmDir: string, tag: string): string {
+  return path.join(vmDir, 'snapshots', `${tag}.tpm`);
+}
