@@ -59,6 +59,9 @@ const createVmSpec = z.strictObject({
   description: opt(text()),
   group: opt(text()),
   autoSnapshots: opt(num()),
+  host: opt(nonEmpty()),
+  pool: opt(nonEmpty()),
+  isoVolume: opt(nonEmpty()),
 });
 
 const modifyVmSpec = z.strictObject({
@@ -130,6 +133,8 @@ export const PARAM_SCHEMAS = {
   'hosts.update': z.strictObject({ name: nonEmpty(), changes: z.strictObject(hostFields).partial() }),
   'hosts.remove': z.strictObject({ name: nonEmpty() }),
   'hosts.info': z.strictObject({ name: nonEmpty(), wait: opt(bool()) }),
+  'hosts.pools': z.strictObject({ name: nonEmpty() }),
+  'hosts.uploadIso': z.strictObject({ name: nonEmpty(), pool: nonEmpty(), file: nonEmpty(), volume: opt(nonEmpty()) }),
   'vms.migrate': migrateSpec,
   'vms.info': byRef,
   'vms.create': createVmSpec,

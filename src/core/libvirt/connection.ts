@@ -109,6 +109,15 @@ export class LibvirtConnection {
     return parseNodeInfo(m.get('1')!, m.get('2') ?? '', this.host);
   }
 
+  /**
+   * Whether the host's QEMU can use KVM, from libvirt's capabilities (a `<domain type='kvm'>`
+   * for some guest); without it a new domain must be `type='qemu'` (TCG) or libvirt refuses it.
+   */
+  async hasKvm(): Promise<boolean> {
+    const caps = await this.run(['capabilities'], 'capabilities');
+    return /<domain\s+type=['"]kvm['"]/.test(caps);
+  }
+
   // ------------------------------------------------------------ domains
 
   async listDomains(): Promise<DomainSummary[]> {
