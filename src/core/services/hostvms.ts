@@ -15,6 +15,9 @@ import { NestboxError } from '../api/errors';
 import type { DiskBus, Firmware, MachineType, NicModel } from '../domain/config';
 import { findOsType } from '../domain/ostypes';
 import { parseSize } from '../domain/units';
+import { volumeNameFor } from '../domain/hostvolumes';
+
+export { volumeNameFor };
 import type { HostHandle, LibvirtEngine } from '../engines/libvirt';
 import { buildDomainXml, checkDomainName, checkLibvirtName, type DiskBus as DomainDiskBus, type DomainSpec, type NicModel as DomainNicModel } from '../libvirt/domxml';
 import type { VolumeInfo } from '../libvirt';
@@ -226,12 +229,6 @@ async function activePool(t: HostVmTarget, pool: string): Promise<void> {
   const p = pools.find((x) => x.name === pool);
   if (!p) throw new NestboxError('NOT_FOUND', `host '${t.name}' has no storage pool '${pool}'${pools.length ? ` (it has: ${pools.map((x) => x.name).join(', ')})` : ''}`);
   if (!p.active) throw new NestboxError('INVALID_STATE', `storage pool '${pool}' on host '${t.name}' is not active`);
-}
-
-/** A file name as a volume name: what libvirt accepts (the rest becomes '_'). */
-export function volumeNameFor(file: string): string {
-  const base = path.basename(file).replace(/[^A-Za-z0-9._+-]/g, '_').replace(/^[-.+]+/, '');
-  return (base || 'image.iso').slice(-64);
 }
 
 /** Copies an ISO from this machine into a host's pool, as an 'upload' job; a failed or cancelled copy leaves no volume. */
