@@ -108,7 +108,7 @@ describe('a VM created on a libvirt host through the CLI', () => {
     expect(again.stderr).toMatch(/Using default\/nestbox-test\.iso already on alpha/);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already has a VM named 'hc1'/);
-  });
+  }, 360_000);
 
   it('boots it: screen pixels and the serial console from the guest', async () => {
     await ok(['start', 'alpha:hc1']);
@@ -117,7 +117,7 @@ describe('a VM created on a libvirt host through the CLI', () => {
     const file = path.join(shots, 'hc1.png');
     await ok(['screenshot', 'alpha:hc1', file]);
     expect(nonBlank(fs.readFileSync(file))).toBe(true);
-  });
+  }, 360_000);
 
   it('takes a snapshot and restores it', async () => {
     await serial('echo BEFORE > /tmp/mark; echo MARKED-$((2+3))', /MARKED-5/, 60_000);
@@ -127,5 +127,5 @@ describe('a VM created on a libvirt host through the CLI', () => {
     await ok(['snapshot', 'alpha:hc1', 'restore', 's1']);
     await serial('echo MARK-$(cat /tmp/mark)-END', /MARK-BEFORE-END/, 60_000);
     await ok(['poweroff', 'alpha:hc1']);
-  });
+  }, 360_000);
 });
