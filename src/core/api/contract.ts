@@ -256,6 +256,36 @@ export interface HostDetail extends HostSummary {
   readonly vms: readonly VmSummary[];
 }
 
+/** A volume in a host's storage pool that holds an ISO image (by its name or format). */
+export interface HostIsoVolume {
+  readonly pool: string;
+  readonly name: string;
+  /** Its path on the host. */
+  readonly path: string;
+  readonly capacity: number;
+}
+
+/** `hosts.pools`: a host's storage pools, where a new VM's disk goes, and the ISOs in them. */
+export interface HostPool {
+  readonly name: string;
+  readonly active: boolean;
+  readonly path: string | null;
+  readonly capacity: number;
+  readonly available: number;
+  readonly isos: readonly HostIsoVolume[];
+}
+
+/** `hosts.uploadIso`: a file on the core's machine copied into a host's storage pool as a new volume. */
+export interface HostIsoUpload {
+  /** The host. */
+  readonly name: string;
+  readonly pool: string;
+  /** Absolute path of the ISO on the core's machine. */
+  readonly file: string;
+  /** The new volume's name (default: the file's name). */
+  readonly volume?: string;
+}
+
 /** `vms.migrate`: a running (live) or powered-off (offline) VM of one libvirt host to another. */
 export interface MigrateSpec {
   /** HOST:VM */
@@ -360,6 +390,17 @@ export interface CreateVmSpec {
   readonly tpm?: boolean;
   /** Install the OS unattended (an installer ISO) or set up a cloud image (`disk`). */
   readonly unattended?: UnattendedSpec;
+  /**
+   * Create the VM on this libvirt host instead of this computer. There, `nic` 'nat' is the
+   * host's libvirt network `nicNetwork` (default 'default') and 'bridged' its bridge
+   * `nicBridge`; a new disk is a volume in `pool`; the ISO is a volume (`isoVolume`), and
+   * `disk`, `iso` (a path here) and the internal network do not apply.
+   */
+  readonly host?: string;
+  /** On a host: the storage pool for the new disk (default 'default'). */
+  readonly pool?: string;
+  /** On a host: an ISO already in one of its pools, as POOL/VOLUME. */
+  readonly isoVolume?: string;
 }
 
 /**
@@ -525,7 +566,9 @@ export type JobKind =
   /** A VM moved between libvirt hosts. */
   | 'migrate'
   /** A powered-off VM moved between this computer and a libvirt host (its disks copied). */
-  | 'move';
+  | 'move'
+  /** A file copied into a libvirt host's storage pool. */
+  | 'upload';
 /** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -700,6 +743,10 @@ export interface ApiMethods {
   /** Forgets a host; nothing on the host is touched. */
   'hosts.remove': { params: { name: string }; result: null };
   'hosts.info': { params: { name: string; wait?: boolean }; result: HostDetail };
+  /** A host's storage pools and the ISO volumes in them (for creating a VM there). */
+  'hosts.pools': { params: { name: string }; result: readonly HostPool[] };
+  /** Copies an ISO from the core's machine into a host's pool (`virsh vol-upload`), as a job; its result is the HostIsoVolume. */
+  'hosts.uploadIso': { params: HostIsoUpload; result: JobInfo };
   /** Starts a migration between libvirt hosts as a job (`job.progress`, `jobs.cancel` / `vms.cancel`). */
   'vms.migrate': { params: MigrateSpec; result: JobInfo };
   /** Moves a powered-off VM between this computer and a host as a job (`job.progress`, `jobs.cancel`). */

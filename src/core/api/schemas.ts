@@ -72,6 +72,9 @@ const createVmSpec = z.strictObject({
       sshKeys: opt(z.array(text(), { error: 'must be a list of strings' }).max(16, { error: 'may have at most 16 keys' }).readonly()),
     }),
   ),
+  host: opt(nonEmpty()),
+  pool: opt(nonEmpty()),
+  isoVolume: opt(nonEmpty()),
 });
 
 const modifyVmSpec = z.strictObject({
@@ -160,6 +163,8 @@ export const PARAM_SCHEMAS = {
   'hosts.update': z.strictObject({ name: nonEmpty(), changes: z.strictObject(hostFields).partial() }),
   'hosts.remove': z.strictObject({ name: nonEmpty() }),
   'hosts.info': z.strictObject({ name: nonEmpty(), wait: opt(bool()) }),
+  'hosts.pools': z.strictObject({ name: nonEmpty() }),
+  'hosts.uploadIso': z.strictObject({ name: nonEmpty(), pool: nonEmpty(), file: nonEmpty(), volume: opt(nonEmpty()) }),
   'vms.migrate': migrateSpec,
   'vms.move': moveSpec,
   'vms.info': byRef,

@@ -8,7 +8,7 @@
  * Nestbox never installs anything on a host and never opens a port there: it only speaks to
  * the libvirt daemon the host already runs, over the URI the user gave.
  */
-import type { HostDetail, HostSpec, HostStatus, HostSummary, JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../api/contract';
+import type { CreateVmSpec, HostDetail, HostIsoUpload, HostPool, HostSpec, HostStatus, HostSummary, JobInfo, MigrateResult, MigrateSpec, OpResult, VmSummary } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { HostRuleError, LOCAL_HOST, parseVmRef, validateHostName, validateHostUri, type VmRef } from '../domain/hosts';
 import type { VmState } from '../domain/lifecycle';
@@ -17,6 +17,7 @@ import type { DomainSummary, LibvirtConnection } from '../libvirt';
 import type { HostFacts, HostRepository, HostRow } from '../store/hosts';
 import type { EventBus } from './events';
 import type { JobService } from './jobs';
+import { createOnHost, hostPools, startIsoUpload } from './hostvms';
 
 export interface HostServiceDeps {
   readonly repo: HostRepository;
@@ -621,6 +622,23 @@ export class HostService {
         if (l.migrations.get(uuid) === id) l.migrations.delete(uuid);
       },
     };
+  }
+
+  /** A host's storage pools and the ISO volumes in them (services/hostvms.ts). */
+  pools(name: string): Promise<HostPool[]> {
+    return hostPools(this.link(name));
+  }
+
+  /** Copies an ISO from this machine into a host's pool, as a job (services/hostvms.ts). */
+  uploadIso(spec: HostIsoUpload): Promise<JobInfo> {
+    const link = this.link(spec.name);
+    return startIsoUpload(link, this.d.jobs, spec, (m) => this.d.log('info', 'host', m));
+  }
+
+  /** Creates a VM on the host `spec.host` names (services/hostvms.ts). */
+  createVm(spec: CreateVmSpec): Promise<OpResult> {
+    const link = this.link(spec.host ?? '');
+    return createOnHost(link, spec, (m) => this.d.log('info', 'host', m));
   }
 
   close(): void {

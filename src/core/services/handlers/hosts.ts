@@ -16,6 +16,14 @@ export const hostHandlers = {
     if (wait === true) await core.hosts.settled(name);
     return core.hosts.info(name);
   },
+  'hosts.pools': async ({ name }, { core }) => {
+    await core.hosts.settled(name);
+    return core.hosts.pools(name);
+  },
+  'hosts.uploadIso': async (spec, { core }) => {
+    await core.hosts.settled(spec.name);
+    return core.hosts.uploadIso(spec);
+  },
   'vms.migrate': async (spec, { core }) => {
     await core.hosts.settled();
     return core.hosts.migrate(spec);

@@ -40,6 +40,8 @@ function validParams(work: string): { readonly [M in MethodName]: Params<M> } {
     'hosts.update': { name: 'lab', changes: { peerUri: null } },
     'hosts.remove': { name: 'lab' },
     'hosts.info': { name: 'lab' },
+    'hosts.pools': { name: 'lab' },
+    'hosts.uploadIso': { name: 'lab', pool: 'default', file: disk },
     'vms.migrate': { ref: 'lab:victim', to: 'lab2', copyStorage: true },
     'vms.move': { ref, to: 'lab', pool: 'default' },
     'vms.info': { ref },
