@@ -40,7 +40,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Methods whose `ref` may name a libvirt host's VM (`HOST:VM`); the others are this computer's only. */
 const ROUTED: ReadonlySet<string> = new Set([
   'vms.info', 'vms.start', 'vms.pause', 'vms.resume', 'vms.reset', 'vms.shutdown', 'vms.powerOff', 'vms.saveState', 'vms.delete',
-  'vms.screenshot', 'vms.cancel', 'vms.migrate', 'snapshots.list', 'snapshots.take', 'snapshots.restore', 'snapshots.delete', 'console.open',
+  'vms.screenshot', 'vms.cancel', 'vms.migrate', 'vms.move', 'snapshots.list', 'snapshots.take', 'snapshots.restore', 'snapshots.delete', 'console.open',
 ]);
 
 export const NESTBOX_VERSION = '0.1.0';
