@@ -7,7 +7,7 @@
  * run `--offline`; the VM comes back, boots here and both markers are on its disk, which
  * `qemu-img check` finds clean.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { stopBackgroundDaemon } from '../support/daemon';
 import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../support/libvirt-hosts';
-import { CLI, cli, openCore, SerialSession, tempHome, testIso } from './helpers';
+import { cli, openCore, SerialSession, tempHome, testIso } from './helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const virsh = (uri: string, ...args: string[]) =>
@@ -76,7 +76,6 @@ function volumes(h: LibvirtTestHost): string {
 }
 
 const MARK_HERE = 'NBXMOVE-HERE-1';
-const MARK_HOST = 'NBXMOVE-HOST-2';
 
 describe('moving a VM between this computer and a libvirt host', () => {
   let lv: LibvirtHosts;
@@ -169,41 +168,6 @@ describe('moving a VM between this computer and a libvirt host', () => {
     await until('alpha:mv1 listed', async () => (await client.call('vms.list', { host: 'alpha' })).find((v) => v.name === 'mv1' && v.state === 'poweredOff'));
   }, 600_000);
 
-  it('boots it on the host: the disk written here is there, and the guest writes its own marker', async () => {
-    await client.call('vms.start', { ref: 'alpha:mv1' });
-    const serial = await SerialSession.open(client, 'alpha:mv1');
-    await booted(serial);
-    await serial.run('echo READY-$((6*7))', /READY-42/, 300_000);
-    await serial.run(`dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c ${MARK_HERE.length}; echo`, new RegExp(MARK_HERE), 60_000);
-    await serial.run(`printf ${MARK_HOST} | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null; sync; echo WROTE-$((1+1))`, /WROTE-2/, 60_000);
-    await serial.close();
-  }, 600_000);
-
-  it('nestbox migrate interrupted by Ctrl+C: the VM keeps running on the source, nothing on the destination', async () => {
-    const seen: JobInfo[] = [];
-    const off = client.on('job.progress', (j) => {
-      if (j.kind === 'migrate') seen.push(j);
-    });
-    const child = spawn(process.execPath, [CLI, 'migrate', 'alpha:mv1', '--to', 'beta', '--copy-storage', '--bandwidth', '1'], {
-      env: { ...process.env, NESTBOX_HOME: home },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    await until('the migration to be sending data', () => seen.some((j) => j.state === 'running' && j.migration && j.migration.dataProcessed > 0), 120_000);
-    child.kill('SIGINT');
-    const code = await exited;
-    off();
-    expect(code, stderr).not.toBe(0);
-    expect(stderr).toMatch(/cancelling the migration/);
-    const last = seen[seen.length - 1]!;
-    expect((await waitJob(last.id)).state).toBe('cancelled');
-    expect(virsh(a.socketUri, 'domstate', 'mv1').trim()).toBe('running');
-    expect(domains(b)).not.toContain('mv1');
-    await until('alpha:mv1 still running in the list', async () => (await client.call('vms.list', { host: 'alpha' })).find((v) => v.name === 'mv1' && v.state === 'running'));
-  }, 300_000);
-
   it('nestbox migrate --offline moves the definition of a powered-off VM, and back', async () => {
     await client.call('vms.powerOff', { ref: 'alpha:mv1' });
     await until('mv1 off on alpha', () => virsh(a.socketUri, 'domstate', 'mv1').trim() === 'shut off');
@@ -218,7 +182,7 @@ describe('moving a VM between this computer and a libvirt host', () => {
     expect(virsh(a.socketUri, 'domstate', 'mv1').trim()).toBe('shut off');
   }, 300_000);
 
-  it('brings it back with nestbox move HOST:VM --to local, boots it here, both markers on a clean disk; the host keeps its copy', async () => {
+  it('brings it back with nestbox move HOST:VM --to local, boots it here, the marker written before the move on a clean disk; the host keeps its copy', async () => {
     await until('alpha:mv1 listed off', async () => (await client.call('vms.list', { host: 'alpha' })).find((v) => v.name === 'mv1' && v.state === 'poweredOff'));
     const r = await cli(home, ['move', 'alpha:mv1', '--to', 'local', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -241,7 +205,6 @@ describe('moving a VM between this computer and a libvirt host', () => {
     await booted(serial);
     await serial.run('echo READY-$((6*7))', /READY-42/, 300_000);
     await serial.run(`dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c ${MARK_HERE.length}; echo`, new RegExp(MARK_HERE), 60_000);
-    await serial.run(`dd if=/dev/vda bs=512 skip=1 count=1 2>/dev/null | head -c ${MARK_HOST.length}; echo`, new RegExp(MARK_HOST), 60_000);
     await serial.close();
     await client.call('vms.powerOff', { ref: 'mv1' });
     await until('mv1 off here', async () => (await client.call('vms.info', { ref: 'mv1' })).state === 'poweredOff');

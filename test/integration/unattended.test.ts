@@ -49,6 +49,11 @@ describe('unattended setup of a cloud image (NoCloud seed)', () => {
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-cloud-'));
     image = execFileSync('bash', [path.join(ROOT, 'test/guest/cloud-variant.sh'), testIso(), scratch], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
     if (!fs.existsSync(image)) throw new Error(`test/guest/cloud-variant.sh did not make the cloud guest (said: ${image})`);
+    if (process.getuid?.() === 0) {
+      // As root, QEMU runs as an unprivileged user: the disk (used in place) must be open to it.
+      fs.chmodSync(scratch, 0o755);
+      fs.chmodSync(image, 0o666);
+    }
     fs.writeFileSync(path.join(scratch, 'password'), `${password}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(scratch, 'key.pub'), `${KEY}\n`);
     home = tempHome();

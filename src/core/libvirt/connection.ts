@@ -247,7 +247,8 @@ export class LibvirtConnection {
   async takeSnapshot(name: string, snap: string, description: string): Promise<void> {
     checkLibvirtName(snap, 'snapshot name');
     if (description.length > 4096) throw new NestboxError('INVALID_ARGUMENT', 'the snapshot description is longer than 4096 characters');
-    await this.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, '--description', description], `snapshot ${name}`, { timeoutMs: LONG_MS });
+    // virsh refuses an empty option argument: no description is no --description.
+    await this.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, ...(description ? ['--description', description] : [])], `snapshot ${name}`, { timeoutMs: LONG_MS });
   }
 
   async revertSnapshot(name: string, snap: string): Promise<void> {
