@@ -52,7 +52,7 @@ describe('a VM on a host: the domain it becomes', () => {
 
   it('fills what is not given from the OS type and keeps what is', () => {
     const p = planHostVm({ name: 'w', host: 'lab', osType: 'windows-11' }, false);
-    expect(p).toMatchObject({ memoryMiB: 4096, cpus: 2, firmware: 'uefi', diskBus: 'sata', nicModel: 'e1000', disk: { pool: 'default', volume: 'w.qcow2', bytes: 64 * 2 ** 30 } });
+    expect(p).toMatchObject({ memoryMiB: 4096, cpus: 2, firmware: 'uefi', diskBus: 'sata', nicModel: 'e1000e', disk: { pool: 'default', volume: 'w.qcow2', bytes: 64 * 2 ** 30 } });
     expect(p.nic).toEqual({ type: 'network', source: 'default' });
     const q = planHostVm({ name: 'w', host: 'lab', osType: 'windows-11', memoryMiB: 512, cpus: 1, firmware: 'bios', diskSize: '2G', pool: 'p2' }, true);
     expect(q).toMatchObject({ memoryMiB: 512, cpus: 1, firmware: 'bios', disk: { pool: 'p2', bytes: 2 * 2 ** 30 }, kvm: true });
