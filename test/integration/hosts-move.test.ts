@@ -76,6 +76,7 @@ function volumes(h: LibvirtTestHost): string {
 }
 
 const MARK_HERE = 'NBXMOVE-HERE-1';
+const MARK_HOST = 'NBXMOVE-HOST-2';
 
 describe('moving a VM between this computer and a libvirt host', () => {
   let lv: LibvirtHosts;
@@ -168,6 +169,17 @@ describe('moving a VM between this computer and a libvirt host', () => {
     await until('alpha:mv1 listed', async () => (await client.call('vms.list', { host: 'alpha' })).find((v) => v.name === 'mv1' && v.state === 'poweredOff'));
   }, 600_000);
 
+  it('boots it on the host: the disk written here is there, and the guest writes its own marker', async () => {
+    // The 'other' preset's disk is on SATA, which the guest sees as /dev/sda.
+    await client.call('vms.start', { ref: 'alpha:mv1' });
+    const serial = await SerialSession.open(client, 'alpha:mv1');
+    await booted(serial);
+    await serial.run('echo READY-$((6*7))', /READY-42/, 300_000);
+    await serial.run(`dd if=/dev/sda bs=512 count=1 2>/dev/null | head -c ${MARK_HERE.length}; echo`, new RegExp(MARK_HERE), 60_000);
+    await serial.run(`printf ${MARK_HOST} | dd of=/dev/sda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null; sync; echo WROTE-$((1+1))`, /WROTE-2/, 60_000);
+    await serial.close();
+  }, 600_000);
+
   it('nestbox migrate --offline moves the definition of a powered-off VM, and back', async () => {
     if (virsh(a.socketUri, 'domstate', 'mv1').trim() !== 'shut off') await client.call('vms.powerOff', { ref: 'alpha:mv1' });
     await until('mv1 off on alpha', () => virsh(a.socketUri, 'domstate', 'mv1').trim() === 'shut off');
@@ -182,7 +194,7 @@ describe('moving a VM between this computer and a libvirt host', () => {
     expect(virsh(a.socketUri, 'domstate', 'mv1').trim()).toBe('shut off');
   }, 300_000);
 
-  it('brings it back with nestbox move HOST:VM --to local, boots it here from a clean disk; the host keeps its copy', async () => {
+  it('brings it back with nestbox move HOST:VM --to local, boots it here, both markers on a clean disk; the host keeps its copy', async () => {
     await until('alpha:mv1 listed off', async () => (await client.call('vms.list', { host: 'alpha' })).find((v) => v.name === 'mv1' && v.state === 'poweredOff'));
     const r = await cli(home, ['move', 'alpha:mv1', '--to', 'local', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -213,6 +225,8 @@ describe('moving a VM between this computer and a libvirt host', () => {
     const serial = await SerialSession.open(client, 'mv1');
     await booted(serial);
     await serial.run('echo READY-$((6*7))', /READY-42/, 300_000);
+    await serial.run(`dd if=/dev/sda bs=512 count=1 2>/dev/null | head -c ${MARK_HERE.length}; echo`, new RegExp(MARK_HERE), 60_000);
+    await serial.run(`dd if=/dev/sda bs=512 skip=1 count=1 2>/dev/null | head -c ${MARK_HOST.length}; echo`, new RegExp(MARK_HOST), 60_000);
     await serial.close();
     await client.call('vms.powerOff', { ref: 'mv1' });
     await until('mv1 off here', async () => (await client.call('vms.info', { ref: 'mv1' })).state === 'poweredOff');

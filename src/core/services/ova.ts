@@ -51,8 +51,8 @@ function readText(fd: number, e: TarEntry, max: number, what: string): string {
  */
 export function exportOmissions(config: VmConfig): string[] {
   const out: string[] = [];
-  if (config.tpm) out.push('the TPM 2.0 and its state (keys, BitLocker/Windows Hello secrets): the imported VM gets a new, empty TPM, so re-enable it after import');
-  if (config.firmware === 'uefi') out.push(`the UEFI variables (boot entries${config.secureBoot ? ', Secure Boot on' : ''}): the importer starts from its firmware's defaults${config.secureBoot ? '; turn Secure Boot on there' : ''}`);
+  if (config.tpm) out.push('the TPM 2.0 and its state (keys, BitLocker/Windows Hello secrets): the VM gets a new, empty TPM there, so re-enable it afterwards');
+  if (config.firmware === 'uefi') out.push(`the UEFI variables (boot entries${config.secureBoot ? ', Secure Boot on' : ''}): the receiving hypervisor begins with the defaults of its firmware${config.secureBoot ? '; turn Secure Boot on there' : ''}`);
   return out;
 }
 
