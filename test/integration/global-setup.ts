@@ -42,7 +42,11 @@ function readableByQemuUser(iso: string): string {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return iso;
   const real = fs.realpathSync(iso);
   const st = fs.statSync(real);
-  const copy = path.join(os.tmpdir(), `nestbox-test-guest-${st.size}-${Math.floor(st.mtimeMs)}.iso`);
+  // Same file name as the original (tests see names derived from it), in a folder of its own.
+  const dir = path.join(os.tmpdir(), `nestbox-test-guest-${st.size}-${Math.floor(st.mtimeMs)}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const copy = path.join(dir, path.basename(real));
   if (!fs.existsSync(copy) || fs.statSync(copy).size !== st.size) {
     fs.copyFileSync(real, `${copy}.partial`);
     fs.chmodSync(`${copy}.partial`, 0o644);

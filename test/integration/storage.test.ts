@@ -15,7 +15,7 @@ import { NestboxError } from '../../src/core/api/errors';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { makeHostileCorpus, type HostileCase } from '../support/hostile-corpus';
-import { cleanupHome, cli, openCore, tempHome, testIso, waitForFile } from './helpers';
+import { cleanupHome, cli, giveToQemuUser, openCore, tempHome, testIso, waitForFile } from './helpers';
 
 const READY = /NESTBOX-GUEST-READY/;
 
@@ -194,6 +194,7 @@ describe('storage: images of the test guest become VMs that boot', () => {
   ] as const)('a %s image made with qemu-img becomes a VM that boots (%s, %s)', async (format, name, mode) => {
     const file = path.join(work, name);
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', format, testIso(), file]);
+    giveToQemuUser(file);
     const progress: number[] = [];
     const off = client.on('job.progress', (j) => {
       if (j.kind === 'import') progress.push(j.percent);
@@ -233,6 +234,7 @@ describe('storage: images of the test guest become VMs that boot', () => {
   it('attaches an existing image to a VM as a second disk and detaches it again', async () => {
     const extra = path.join(work, 'extra.qcow2');
     await finish(client, client.call('media.create', { path: extra, format: 'qcow2', size: '32M' }));
+    giveToQemuUser(extra);
     const r = await client.call('vms.attachDisk', { ref: 'from-vdi', path: extra });
     expect(r.vm.config.disks.map((d) => d.id)).toEqual(['disk0', 'disk1']);
     const media = await client.call('media.registry', {});
