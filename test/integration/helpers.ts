@@ -144,3 +144,14 @@ export function checkImages(files: readonly string[], running: boolean): void {
     expect(got).toEqual({ file: path.basename(f), corruptions: 0, errors: 0, ...(running ? {} : { leaks: 0 }) });
   }
 }
+
+/** Awaits a call that must fail, and checks its error code and (optionally) its message. */
+export async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  const err = (await p.then(
+    () => null,
+    (e: unknown) => e,
+  )) as { code?: string; message?: string } | null;
+  expect(err, 'expected the call to fail').not.toBeNull();
+  expect(err!.code).toBe(code);
+  if (message) expect(err!.message).toMatch(message);
+}

@@ -16,36 +16,10 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { stopBackgroundDaemon } from '../support/daemon';
 import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../support/libvirt-hosts';
-import { cli, openCore, SerialSession, tempHome, testIso } from './helpers';
+import { until, virsh } from '../support/host-setup';
+import { cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const virsh = (uri: string, ...args: string[]) =>
-  execFileSync('virsh', ['-c', uri, ...args], { timeout: 60_000, env: { ...process.env, LC_ALL: 'C' }, stdio: 'pipe' }).toString();
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(200);
-  }
-}
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => null,
-    (e: unknown) => e,
-  )) as { code?: string; message?: string } | null;
-  expect(err, 'expected the call to fail').not.toBeNull();
-  expect(err!.code).toBe(code);
-  if (message) expect(err!.message).toMatch(message);
-}
 
 /** An isolated libvirt network named 'default' (what NAT adapters join on a host); no DHCP, no forwarding. */
 function defineDefaultNetwork(h: LibvirtTestHost): void {

@@ -11,18 +11,9 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import type { LibvirtTestHost } from '../support/libvirt-hosts';
 import { defineTestGuest, startTestHosts, until, virsh, type TestHosts } from '../support/host-setup';
-import { cli, openCore, SerialSession, tempHome, testIso } from './helpers';
+import { cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
 import { stopBackgroundDaemon } from '../support/daemon';
 
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => null,
-    (e: unknown) => e,
-  )) as { code?: string; message?: string } | null;
-  expect(err, 'expected the call to fail').not.toBeNull();
-  expect(err!.code).toBe(code);
-  if (message) expect(err!.message).toMatch(message);
-}
 
 /** A guest defined straight through virsh (as another tool would): the test ISO, a serial pty, a screen. */
 function defineGuest(h: LibvirtTestHost, name: string, disk: string | null): void {

@@ -4,7 +4,7 @@
  * remaining, dirty rate), Stop (the VM keeps running on the source), and the result with
  * the total time and libvirt's own downtime figure. Runs in the shared OperationDialog shell.
  */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -16,8 +16,8 @@ import RadioGroup from '@mui/material/RadioGroup';
 import TextField from '@mui/material/TextField';
 import type { HostSummary, JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../../../core/api/contract';
 import { OperationButton, OperationDialog, OperationProgress, useOperation } from '../components/OperationDialog';
-import { useClient } from '../hooks/client';
 import { useHostActions } from '../actions/useHostActions';
+import { useJob } from '../media/useJobs';
 import { formatBytes } from '../util/format';
 
 export interface MigrateDialogProps {
@@ -38,7 +38,6 @@ export async function jobOutcome(end: JobInfo): Promise<unknown> {
 }
 
 export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
-  const client = useClient();
   const actions = useHostActions();
   const op = useOperation();
   const targets = hosts.filter((h) => h.name !== vm.host);
@@ -49,16 +48,10 @@ export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
   const [unsafe, setUnsafe] = useState(false);
   const [downtime, setDowntime] = useState('');
   const [bandwidth, setBandwidth] = useState('');
-  const [job, setJob] = useState<JobInfo | null>(null);
+  const [started, setStarted] = useState<JobInfo | null>(null);
+  const job = useJob(started);
   const [result, setResult] = useState<MigrateResult | null>(null);
 
-  const jobId = job?.id ?? null;
-  useEffect(() => {
-    if (jobId === null) return undefined;
-    return client.on('job.progress', (j) => {
-      if (j.id === jobId && op.mounted.current) setJob(j);
-    });
-  }, [client, jobId, op.mounted]);
 
   const dt = optInt(downtime);
   const bw = optInt(bandwidth);
@@ -78,7 +71,7 @@ export function MigrateDialog({ vm, hosts, onClose }: MigrateDialogProps) {
     op.run(
       async () => {
         const j = await actions.migrate(spec);
-        if (op.mounted.current) setJob(j);
+        if (op.mounted.current) setStarted(j);
         return (await jobOutcome(await actions.waitJob({ id: j.id }))) as MigrateResult;
       },
       { failure: `Could not migrate '${vm.name}'`, onDone: (r) => setResult(r) },

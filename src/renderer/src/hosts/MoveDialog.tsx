@@ -4,7 +4,7 @@
  * is the user's choice (kept unless they tick the box). The job's progress, Stop (nothing
  * half-made is left at either end) and the result run in the shared OperationDialog shell.
  */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -14,8 +14,8 @@ import MenuItem from '@mui/material/MenuItem';
 import TextField from '@mui/material/TextField';
 import type { HostSummary, JobInfo, MoveResult, MoveSpec, VmSummary } from '../../../core/api/contract';
 import { OperationButton, OperationDialog, OperationProgress, useOperation } from '../components/OperationDialog';
-import { useClient } from '../hooks/client';
 import { useHostActions } from '../actions/useHostActions';
+import { useJob } from '../media/useJobs';
 import { formatBytes } from '../util/format';
 import { jobOutcome } from './MigrateDialog';
 
@@ -26,7 +26,6 @@ export interface MoveDialogProps {
 }
 
 export function MoveDialog({ vm, hosts, onClose }: MoveDialogProps) {
-  const client = useClient();
   const actions = useHostActions();
   const op = useOperation();
   const fromHost = vm.host;
@@ -35,16 +34,10 @@ export function MoveDialog({ vm, hosts, onClose }: MoveDialogProps) {
   const [pool, setPool] = useState('default');
   const [name, setName] = useState(vm.name);
   const [deleteSource, setDeleteSource] = useState(false);
-  const [job, setJob] = useState<JobInfo | null>(null);
+  const [started, setStarted] = useState<JobInfo | null>(null);
+  const job = useJob(started);
   const [result, setResult] = useState<MoveResult | null>(null);
 
-  const jobId = job?.id ?? null;
-  useEffect(() => {
-    if (jobId === null) return undefined;
-    return client.on('job.progress', (j) => {
-      if (j.id === jobId && op.mounted.current) setJob(j);
-    });
-  }, [client, jobId, op.mounted]);
 
   const off = vm.state === 'poweredOff' || (fromHost === undefined && vm.state === 'aborted');
   const ready = off && to !== '' && name.trim() !== '' && pool.trim() !== '' && !op.running && result === null;
@@ -62,7 +55,7 @@ export function MoveDialog({ vm, hosts, onClose }: MoveDialogProps) {
     op.run(
       async () => {
         const j = await actions.move(spec);
-        if (op.mounted.current) setJob(j);
+        if (op.mounted.current) setStarted(j);
         return (await jobOutcome(await actions.waitJob({ id: j.id }))) as MoveResult;
       },
       { failure: `Could not move '${vm.name}'`, onDone: (r) => setResult(r) },
