@@ -331,8 +331,7 @@ export class Core {
     const call = async (method: string, params: unknown): Promise<unknown> => {
       if (this.closed) throw new NestboxError('BUSY', 'the Nestbox core is shutting down');
       if (!isMethod(method)) throw new NestboxError('UNKNOWN_METHOD', `unknown method '${method}'`);
-      if (!ROUTED.has(method) && typeof params === 'object' && params !== null) this.localOnly((params as { ref?: unknown }).ref, method);
-      return dispatch(method, params, ctx);
+      return dispatch(method, params, ctx, ROUTED.has(method) ? undefined : (checked) => this.localOnly((checked as { ref?: unknown }).ref, method));
     };
     return {
       call,
