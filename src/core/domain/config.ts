@@ -9,8 +9,10 @@ export const CONFIG_VERSION = 1 as const;
 export type Firmware = 'bios' | 'uefi';
 export type MachineType = 'q35' | 'pc';
 export type DiskFormat = 'qcow2' | 'raw' | 'vdi' | 'vmdk' | 'vpc' | 'vhdx';
-export type DiskBus = 'virtio' | 'sata' | 'ide' | 'nvme';
-export type NicModel = 'virtio-net-pci' | 'e1000' | 'rtl8139';
+/** `scsi` is a virtio-scsi controller (what VMware's and libvirt's SCSI disks become). */
+export type DiskBus = 'virtio' | 'sata' | 'ide' | 'nvme' | 'scsi';
+/** e1000e, vmxnet3 and pcnet (VirtualBox's PCnet-FAST III) keep imported machines' adapters. */
+export type NicModel = 'virtio-net-pci' | 'e1000' | 'rtl8139' | 'e1000e' | 'vmxnet3' | 'pcnet';
 /**
  * How an adapter is attached, as VirtualBox names it: NAT (QEMU user networking), bridged
  * onto a host bridge, an internal network between VMs (by name, no host), or not attached.
@@ -233,8 +235,8 @@ function arr(o: Obj, key: string, path: string, max: number): readonly unknown[]
 export const FIRMWARES: readonly Firmware[] = ['bios', 'uefi'];
 export const MACHINES: readonly MachineType[] = ['q35', 'pc'];
 export const DISK_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
-export const DISK_BUSES: readonly DiskBus[] = ['virtio', 'sata', 'ide', 'nvme'];
-export const NIC_MODELS: readonly NicModel[] = ['virtio-net-pci', 'e1000', 'rtl8139'];
+export const DISK_BUSES: readonly DiskBus[] = ['virtio', 'sata', 'ide', 'nvme', 'scsi'];
+export const NIC_MODELS: readonly NicModel[] = ['virtio-net-pci', 'e1000', 'rtl8139', 'e1000e', 'vmxnet3', 'pcnet'];
 export const NIC_MODES: readonly NicMode[] = ['nat', 'bridged', 'internal', 'none'];
 export const BRIDGE_VIAS: readonly BridgeVia[] = ['helper', 'tap', 'vmnet', 'windows-tap'];
 export const DISPLAY_ADAPTERS: readonly DisplayAdapter[] = ['vga', 'virtio', 'none'];

@@ -57,6 +57,8 @@ export function busLabel(b: Disk['bus']): string {
       return 'IDE';
     case 'nvme':
       return 'NVMe';
+    case 'scsi':
+      return 'SCSI (virtio-scsi)';
     default:
       return assertNever(b, 'disk bus');
   }
@@ -104,6 +106,12 @@ export function nicModelLabel(m: Nic['model']): string {
       return 'Intel PRO/1000 (e1000)';
     case 'rtl8139':
       return 'Realtek RTL8139';
+    case 'e1000e':
+      return 'Intel 82574L (e1000e)';
+    case 'vmxnet3':
+      return 'VMware vmxnet3';
+    case 'pcnet':
+      return 'AMD PCnet-FAST III';
     default:
       return assertNever(m, 'network model');
   }
