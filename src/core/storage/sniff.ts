@@ -33,10 +33,10 @@ export function looksLike(head: Buffer): string | null {
     if (/<Envelope[\s>]/.test(text)) return 'an OVF descriptor';
     return /<html/i.test(text) ? 'an HTML page' : 'an XML document';
   }
-  if (/^[{[]/.test(text) && /^[\x09\x0a\x0d\x20-\x7e]*$/.test(text.slice(0, 256))) return 'JSON text';
+  if (/^[{[]/.test(text) && /^[\t\n\r -~]*$/.test(text.slice(0, 256))) return 'JSON text';
   // Printable text with no NUL in the first sector: a note, a script, a config file.
   const first = head.subarray(0, 512);
-  if (first.length > 0 && !first.includes(0) && /^[\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]*$/.test(first.toString('utf8'))) return 'a text file';
+  if (first.length > 0 && !first.includes(0) && /^[\t\n\r -~\u00a0-\uffff]*$/.test(first.toString('utf8'))) return 'a text file';
   return null;
 }
 
