@@ -15,8 +15,10 @@ export const CONFIG_VERSION = 1 as const;
 export const FIRMWARES = ['bios', 'uefi'] as const;
 export const MACHINES = ['q35', 'pc'] as const;
 export const DISK_FORMATS = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'] as const;
-export const DISK_BUSES = ['virtio', 'sata', 'ide', 'nvme'] as const;
-export const NIC_MODELS = ['virtio-net-pci', 'e1000', 'e1000e', 'rtl8139'] as const;
+/** `scsi` is a virtio-scsi controller (what VMware's and libvirt's SCSI disks become). */
+export const DISK_BUSES = ['virtio', 'sata', 'ide', 'nvme', 'scsi'] as const;
+/** e1000e, vmxnet3 and pcnet (VirtualBox's PCnet-FAST III) keep imported machines' adapters. */
+export const NIC_MODELS = ['virtio-net-pci', 'e1000', 'e1000e', 'rtl8139', 'vmxnet3', 'pcnet'] as const;
 /**
  * How an adapter is attached, as VirtualBox names it: NAT (QEMU user networking), bridged
  * onto a host bridge, an internal network between VMs (by name, no host), or not attached.

@@ -41,7 +41,7 @@ export function domainRef(nameOrUuid: string): string {
 // ---------------------------------------------------------------- building
 
 export type DiskBus = 'virtio' | 'sata' | 'scsi' | 'ide';
-export type NicModel = 'virtio' | 'e1000' | 'e1000e' | 'rtl8139';
+export type NicModel = 'virtio' | 'e1000' | 'e1000e' | 'rtl8139' | 'vmxnet3' | 'pcnet';
 
 /** Where a disk's bytes are: a volume in one of the host's storage pools, or a path on the host. */
 export type DiskSource = { readonly pool: string; readonly volume: string } | { readonly path: string };
@@ -180,6 +180,8 @@ export function buildDomainXml(spec: DomainSpec): string {
   L.push('  <on_crash>destroy</on_crash>');
   L.push('  <devices>');
   const used = new Set<string>();
+  // SCSI disks sit on virtio-scsi (libvirt would otherwise add an LSI controller).
+  if (spec.disks.some((d) => d.bus === 'scsi')) L.push(`    <controller type='scsi' index='0' model='virtio-scsi'/>`);
   spec.disks.forEach((d, i) => {
     if (d.format !== 'qcow2' && d.format !== 'raw') throw new NestboxError('INVALID_ARGUMENT', `disk ${i + 1}: format must be qcow2 or raw`);
     const src = sourceXml(d.source, `disk ${i + 1}`);

@@ -31,6 +31,7 @@ function diskBusToHost(bus: LocalDiskBus, i: number, warnings: string[]): DiskBu
     case 'virtio':
     case 'sata':
     case 'ide':
+    case 'scsi':
       return bus;
     case 'nvme':
       warnings.push(`disk ${i + 1} was on NVMe, which libvirt domains here do not offer; it is on SATA on the host`);
@@ -47,6 +48,8 @@ function nicModelToHost(m: LocalNicModel): NicModel {
     case 'e1000':
     case 'e1000e':
     case 'rtl8139':
+    case 'vmxnet3':
+    case 'pcnet':
       return m;
     default:
       return assertNever(m);
@@ -125,6 +128,7 @@ function diskBusToLocal(bus: string, i: number, warnings: string[]): LocalDiskBu
     case 'virtio':
     case 'sata':
     case 'ide':
+    case 'scsi':
       return bus;
     default:
       warnings.push(`disk ${i + 1} was on the '${bus}' bus; it is on SATA here`);
@@ -139,6 +143,8 @@ function nicModelToLocal(model: string | null, i: number, warnings: string[]): L
     case 'e1000':
     case 'e1000e':
     case 'rtl8139':
+    case 'vmxnet3':
+    case 'pcnet':
       return model;
     default:
       warnings.push(`adapter ${i + 1} was a '${model ?? 'default'}' adapter; it is virtio here`);

@@ -202,6 +202,8 @@ function diskDevice(d: DiskConfig, node: string, boot: number | undefined, ports
       return `ide-hd,drive=${node},id=${d.id},${ports.next()}${b}`;
     case 'nvme':
       return `nvme,drive=${node},id=${d.id},serial=${d.id}${b}`;
+    case 'scsi':
+      return `scsi-hd,drive=${node},id=${d.id},bus=scsi0.0${b}`;
     default: {
       const never: never = d.bus;
       throw new Error(`unknown disk bus ${String(never)}`);
@@ -212,6 +214,8 @@ function diskDevice(d: DiskConfig, node: string, boot: number | undefined, ports
 function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
   const out: string[] = [];
   const ports = ataPorts(cfg);
+  // One virtio-scsi controller carries every SCSI disk (imported VMware/libvirt machines).
+  if (cfg.disks.some((d) => d.bus === 'scsi')) out.push('-device', 'virtio-scsi-pci,id=scsi0');
   cfg.disks.forEach((d, i) => {
     const file = resolveDiskPath(paths.vmDir, d.file);
     // A linked clone's base is named here with its format, never taken from the header.

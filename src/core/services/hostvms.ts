@@ -69,6 +69,7 @@ function busOf(b: DiskBus): DomainDiskBus {
     case 'virtio':
     case 'sata':
     case 'ide':
+    case 'scsi':
       return b;
     case 'nvme':
       // libvirt's NVMe disks need a controller per disk; SATA is what every guest boots from.
@@ -89,7 +90,9 @@ function nicModelOf(m: NicModel): DomainNicModel {
     case 'e1000e':
       return 'e1000e';
     case 'rtl8139':
-      return 'rtl8139';
+    case 'vmxnet3':
+    case 'pcnet':
+      return m;
     default: {
       const never: never = m;
       throw new NestboxError('INVALID_ARGUMENT', `unknown network adapter model ${String(never)}`);
