@@ -291,11 +291,20 @@ describe('storage: jobs', () => {
   it('never changes a file it does not know: an unknown or foreign raw file is not resized, compacted or repaired', async () => {
     const notes = path.join(home, 'notes.txt');
     fs.writeFileSync(notes, 'keep me\n');
-    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/not in the media registry/) });
-    await client.call('media.info', { path: notes });
-    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/could be any file/) });
-    await expect(client.call('media.compact', { path: notes })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    // A text file is not taken for a raw disk at all.
+    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/not a disk image/) });
+    await expect(client.call('media.info', { path: notes })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/not a disk image: it looks like a text file/) });
+    await expect(client.call('media.delete', { path: notes, deleteFile: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(fs.readFileSync(notes, 'utf8')).toBe('keep me\n');
+    // Whole sectors of binary data can be a raw disk: registered, but never changed in place.
+    const foreign = path.join(home, 'foreign.bin');
+    const bytes = crypto.randomBytes(1024 * 1024);
+    fs.writeFileSync(foreign, bytes);
+    await expect(client.call('media.resize', { path: foreign, size: '2M' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/not in the media registry/) });
+    await client.call('media.info', { path: foreign });
+    await expect(client.call('media.resize', { path: foreign, size: '2M' })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/could be any file/) });
+    await expect(client.call('media.compact', { path: foreign })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    expect(fs.readFileSync(foreign).equals(bytes)).toBe(true);
   });
 
   it('converts with progress events to every client, and cancels a conversion leaving no partial file', async () => {

@@ -41,7 +41,6 @@ import type { EventBus } from './events';
 import type { JobContext, JobPlan, JobService } from './jobs';
 import { convertVmDisk, listMedia } from './mediaconvert';
 import { requireNotAttachedWritable } from './vmdisks';
-import { requirePlausibleRaw } from '../storage/sniff';
 import type { VmService } from './vms';
 
 export interface MediaServiceDeps {
@@ -567,8 +566,6 @@ export class MediaService {
     if (id.format === 'iso') {
       throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(src)}' is an installation ISO, not a disk; create a VM with it instead (nestbox create NAME --iso ${src})`);
     }
-    // issue 17: no header named it, so it must at least be able to be a raw disk.
-    if (id.format === 'raw') requirePlausibleRaw(src);
     const name = this.importName(spec, src);
     const mode = spec.mode ?? 'copy';
     if (mode !== 'copy' && mode !== 'inPlace') throw new NestboxError('INVALID_ARGUMENT', "mode must be 'copy' or 'inPlace'");
