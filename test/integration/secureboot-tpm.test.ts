@@ -186,6 +186,25 @@ describe('Secure Boot and TPM 2.0 with a signed Debian boot chain', () => {
     expect(fs.readdirSync(path.join(info.dir, 'snapshots')).filter((f) => f.endsWith('.tpm'))).toEqual([]);
   });
 
+  it('reports a damaged TPM state with the way out, erases nothing unasked, and boots with an empty TPM after a confirmed reset', async () => {
+    const state = path.join(info.dir, 'tpm', 'tpm2-00.permall');
+    const damaged = Buffer.from('not a TPM state at all');
+    fs.writeFileSync(state, damaged);
+    await expect(d.client.call('vms.start', { ref: NAME })).rejects.toMatchObject({
+      code: 'TPM_FAILED',
+      message: expect.stringMatching(/could not load its state \(tpm-emulator: TPM result for CMD_INIT: \S+ operation failed\); if it is stale or damaged, reset the TPM \(nestbox modify 'sb-tpm' --reset-tpm/),
+    });
+    expect(['poweroff', 'aborted']).toContain((await d.client.call('vms.info', { ref: NAME })).state);
+    expect(fs.readFileSync(state).equals(damaged)).toBe(true);
+    const boots = fs.readFileSync(info.serialLog, 'utf8').split(/NESTBOX-GUEST-READY/).length - 1;
+    await d.client.call('vms.modify', { ref: NAME, changes: { resetTpm: true } });
+    await d.client.call('vms.start', { ref: NAME });
+    const report = await bootReport(info.serialLog, boots + 1);
+    expect(report).toMatch(/NESTBOX-TPM 2\b/);
+    expect(report).toMatch(/NESTBOX-TPM-VALUE none/);
+    await d.client.call('vms.powerOff', { ref: NAME });
+  }, 300_000);
+
   it('deletes the TPM state with the VM', async () => {
     await d.client.call('vms.delete', { ref: NAME });
     expect(fs.existsSync(path.join(info.dir, 'tpm'))).toBe(false);

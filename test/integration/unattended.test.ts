@@ -17,6 +17,7 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { sha512Crypt } from '../../src/core/storage/crypt';
 import { IsoReader } from '../../src/core/storage/iso9660';
+import { DataLayout } from '../../src/core/store/paths';
 import { cleanupHome, cli, openCore, ROOT, tempHome, testIso, waitForFile, waitForState } from './helpers';
 
 const NAME = 'cloud';
@@ -125,4 +126,17 @@ describe('unattended setup of a cloud image (NoCloud seed)', () => {
     expect(filesContaining(home, hash)).toEqual([]);
     ({ hosted, client } = await openCore(home));
   }, 420_000);
+
+  it("refuses Secure Boot for a Debian installer booted directly, saying how to have it after the install, and makes nothing", async () => {
+    const before = (await client.call('vms.list', {})).length;
+    await expect(
+      client.call('vms.create', {
+        name: 'deb-sb', osType: 'linux-debian', memoryMiB: 1024, cpus: 1, diskSize: '8G', firmware: 'uefi', secureBoot: true, iso: testIso(),
+        unattended: { user: 'alice', password: 'correct horse battery' },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/Secure Boot refuses it.*--secure-boot on/) });
+    expect((await client.call('vms.list', {})).length).toBe(before);
+    const machines = new DataLayout(home).machinesDir;
+    expect(fs.existsSync(machines) ? fs.readdirSync(machines).filter((f) => f.startsWith('deb-sb')) : []).toEqual([]);
+  });
 });

@@ -99,7 +99,8 @@ export function logTail(logFile: string, offset: number, maxLines = 4): string {
         .toString('utf8')
         .split('\n')
         .map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z?\s*/, '').trim())
-        .filter(Boolean)
+        // The command line Nestbox records before each start is not QEMU's reason.
+        .filter((l) => l !== '' && !l.startsWith('nestbox: starting '))
         .slice(-maxLines)
         .join('\n');
     } finally {
@@ -284,6 +285,10 @@ export class QemuProcess {
     try {
       qmp = await Promise.race([QmpClient.connect(qmpPath, { retryUntilMs: spec.timeoutMs ?? 20_000, timeoutMs: 10_000 }), exited]);
     } catch (err) {
+      // A QEMU that dies during the QMP handshake (a TPM whose state swtpm cannot load) closes
+      // the socket before its exit is seen: its exit, with the log's last lines, says why.
+      const exit = await Promise.race([exited.catch((e: unknown) => e), new Promise<null>((r) => setTimeout(() => r(null), 2000).unref())]);
+      if (exit instanceof Error) throw exit;
       if (child.exitCode === null && child.signalCode === null && child.pid) {
         try {
           process.kill(child.pid, 'SIGKILL');

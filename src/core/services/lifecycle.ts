@@ -43,9 +43,10 @@ function tpmPaths(vmDir: string, runDir: string): SwtpmPaths {
 function tpmLoadError(err: unknown, name: string): unknown {
   const msg = err instanceof Error ? err.message : String(err);
   if (!/tpm-emulator|CMD_INIT|TPM result|swtpm/i.test(msg)) return err;
+  const why = msg.split('\n').find((l) => /tpm-emulator|CMD_INIT|TPM result/i.test(l))?.replace(/^.*?(tpm-emulator: )/i, '$1') ?? msg.split('\n').slice(-2).join(' ');
   return new NestboxError(
     'TPM_FAILED',
-    `the TPM of '${name}' could not load its state (${msg.split('\n').slice(-2).join(' ')}); if it is stale or damaged, reset the TPM (nestbox modify '${name}' --reset-tpm, or Settings → Security → Reset TPM): that erases what the guest kept in it (BitLocker keys, Windows Hello)`,
+    `the TPM of '${name}' could not load its state (${why}); if it is stale or damaged, reset the TPM (nestbox modify '${name}' --reset-tpm '${name}', or Settings → System → "Reset the TPM on Apply"): that erases what the guest kept in it (BitLocker keys, Windows Hello)`,
     err instanceof NestboxError ? err.detail : undefined,
   );
 }

@@ -151,6 +151,16 @@ export class VmConfigs {
       }
       if (kind !== 'cloud' && !iso) throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${os.label} is installed from its ISO (--iso)`);
       if (kind !== 'cloud' && spec.noDisk) throw new NestboxError('INVALID_ARGUMENT', 'unattended install: an install needs a disk to install to');
+      // Debian's and Ubuntu's installers are booted from their kernel and initrd directly,
+      // which are signed for shim, not for the firmware's keys: Secure Boot refuses them.
+      if ((kind === 'debian' || kind === 'ubuntu') && secureBoot) {
+        const off = `turn it on after the install (nestbox modify '${name}' --secure-boot on; the installed system boots through the signed shim)`;
+        if (spec.secureBoot === true) {
+          throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${os.label}'s installer kernel is booted directly, and Secure Boot refuses it (it is signed for shim, not for the firmware's keys); create the VM without Secure Boot and ${off}`);
+        }
+        secureBoot = false;
+        warnings.push(`Secure Boot is off for the unattended install (${os.label}'s installer kernel is booted directly, which Secure Boot refuses); ${off}`);
+      }
       seed = planSeed(kind, spec.unattended, { name, uuid, dir, firmware, iso });
     }
     const disks: DiskConfig[] = [];
