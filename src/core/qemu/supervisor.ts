@@ -7,14 +7,17 @@
  * SIGTERM) and leaves them behind when it crashes or is SIGKILLed, which tells a new core
  * which of the two happened while nobody was watching.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
 import { ensurePrivateDir } from '../store/paths';
 import { RUNTIME_FILES } from './argv';
 import { QmpClient } from './qmp';
+import { pidAlive, processArgv, readPidfile } from './procs';
 import { prepareRunDir, type QemuUser } from './runas';
+
+export { pidAlive, processArgv, readPidfile } from './procs';
 
 export interface ExitInfo {
   /** QEMU exited on its own terms (guest shutdown, quit, SIGTERM) rather than crashing. */
@@ -35,54 +38,12 @@ export interface LaunchSpec {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** True if the process exists and is not a zombie waiting for a parent that never reaps it. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform === 'linux') {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** The command line of a process, as argv; null if it is gone or unreadable. */
-export function processArgv(pid: number): string[] | null {
-  try {
-    if (process.platform === 'linux') {
-      const raw = fs.readFileSync(`/proc/${pid}/cmdline`);
-      if (raw.length === 0) return null; // a zombie
-      return raw.toString('utf8').split('\0').filter((s, i, a) => i < a.length - 1 || s !== '');
-    }
-    const out = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim();
-    return out ? out.split(/\s+/) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** True when `pid` is a QEMU started with this VM's UUID and this pidfile. */
 export function isOurQemu(pid: number, uuid: string, pidfile: string): boolean {
   const argv = processArgv(pid);
   if (!argv) return false;
   const has = (flag: string, value: string) => argv.some((a, i) => a === flag && argv[i + 1] === value);
   return /qemu-system/.test(path.basename(argv[0] ?? '')) && has('-uuid', uuid) && has('-pidfile', pidfile);
-}
-
-export function readPidfile(file: string): number | null {
-  try {
-    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 1 ? pid : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The last meaningful lines QEMU wrote to its log since `offset`: the reason it stopped. */
