@@ -167,9 +167,9 @@ export class ForeignImport {
     return null;
   }
 
-  plan(spec: ImportSpec, name: string): ImportPlan {
-    const { m, disks, notes } = this.prepare(spec);
-    return this.planOf(spec, name, m, disks, notes);
+  plan(spec: ImportSpec): ImportPlan {
+    const { src, m, disks, notes } = this.prepare(spec);
+    return this.planOf(spec, this.d.media.importName(spec, m.name || src), m, disks, notes);
   }
 
   private planOf(spec: ImportSpec, name: string, m: ForeignMachine, disks: readonly CheckedDisk[], notes: readonly string[]): ImportPlan {
@@ -202,9 +202,9 @@ export class ForeignImport {
   }
 
   import(spec: ImportSpec): JobInfo {
+    const { src, m, disks, nvram, notes } = this.prepare(spec);
     const img = this.d.img;
     if (!img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU (Debian: qemu-utils)');
-    const { src, m, disks, nvram, notes } = this.prepare(spec);
     const name = this.d.media.importName(spec, m.name || src);
     const plan = this.planOf(spec, name, m, disks, notes);
     const inPlace = spec.mode === 'inPlace';

@@ -95,16 +95,16 @@ export class OvaService {
   }
 
   /** `vms.import`: an OVA/OVF becomes a VM here; any other image is the media service's disk import. */
-  import(spec: ImportSpec): Promise<JobInfo> {
+  async import(spec: ImportSpec): Promise<JobInfo> {
     // A machine file by its content first: a domain XML named .ovf or .img is still one.
-    if (foreignKind(path.resolve(spec.file))) return Promise.resolve(this.foreign.import(spec));
+    if (foreignKind(path.resolve(spec.file))) return this.foreign.import(spec);
     return this.isOva(spec.file) ? this.importOva(spec) : this.d.media.importDisk(spec);
   }
 
   /** `vms.importPlan`: what `import` would create; nothing is made or copied. */
   async importPlan(spec: ImportSpec): Promise<ImportPlan> {
     const src = path.resolve(spec.file);
-    if (foreignKind(src)) return this.foreign.plan(spec, this.d.media.importName(spec, src));
+    if (foreignKind(src)) return this.foreign.plan(spec);
     if (this.isOva(src)) {
       const ovf = /\.ovf$/i.test(src) ? parseOvf(readRegular(src, XML_MAX_BYTES, 'descriptor').toString('utf8')) : this.readOvaDescriptor(src);
       return this.planOvf(spec, ovf, this.d.media.importName(spec, ovf.name || src), /\.ovf$/i.test(src) ? 'ovf' : 'ova');

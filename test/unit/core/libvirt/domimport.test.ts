@@ -54,7 +54,7 @@ describe('readDomainFile', () => {
     const bomb = '<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>\n';
     expect(() => readDomainFile(domainXml({ disk: '/d.img', prolog: bomb }), 'bomb.xml', noBridges)).toThrow(/the domain XML 'bomb.xml' is not acceptable XML: it has a DOCTYPE/);
     expect(() => readDomainFile(domainXml({ disk: '/d.img', memoryKiB: 2 ** 33 }), 'big.xml', noBridges)).toThrow(/'big.xml' gives the machine 8388608 MiB of memory; Nestbox accepts 16–4194304 MiB/);
-    expect(() => readDomainFile(domainXml({ disk: '/d.img', memoryKiB: 99999999999999999 }), 'huge.xml', noBridges)).toThrow(/the domain XML 'huge.xml' is not acceptable: memory .* is absurd/);
+    expect(() => readDomainFile(domainXml({ disk: '/d.img', memoryKiB: 999999999999999 }), 'huge.xml', noBridges)).toThrow(/the domain XML 'huge.xml' is not acceptable: memory .* is absurd/);
     expect(() => readDomainFile(domainXml({ disk: '/d.img', vcpus: 4096 }), 'cpus.xml', noBridges)).toThrow(/4096 virtual CPUs; Nestbox accepts at most 255/);
     expect(() => readDomainFile(domainXml({ disk: '/d.img' }).replace("arch='x86_64'", "arch='aarch64'"), 'arm.xml', noBridges)).toThrow(/aarch64 machine/);
     expect(() => readDomainFile('<pool type="dir"><name>x</name></pool>', 'pool.xml', noBridges)).toThrow(/not a libvirt domain XML/);
