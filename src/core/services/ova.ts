@@ -181,24 +181,11 @@ export class OvaService {
     const img = this.needImg();
     const src = path.resolve(spec.file);
     if (/\.ovf$/i.test(src)) return this.importOvf(img, src, spec);
-    const st = fs.statSync(src, { throwIfNoEntry: false });
-    if (!st) throw new NestboxError('NOT_FOUND', `'${src}' does not exist`);
-    if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `'${src}' is not a regular file`);
     // Read the descriptor before anything is created: a bad OVA fails with nothing made.
-    const fd0 = fs.openSync(src, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    let ovf: OvfDescriptor;
-    try {
-      if (!fs.fstatSync(fd0).isFile()) throw new NestboxError('IMAGE_REJECTED', `'${src}' is not a regular file`);
-      const first = readTarEntries(fd0, st.size).next();
-      if (first.done || first.value.type !== 'file' || !/\.ovf$/i.test(first.value.name) || first.value.name.includes('/')) {
-        throw new NestboxError('IMAGE_REJECTED', `'${path.basename(src)}' is not an OVA: its first entry must be the .ovf descriptor`);
-      }
-      ovf = parseOvf(readText(fd0, first.value, XML_MAX_BYTES, 'descriptor'));
-    } finally {
-      fs.closeSync(fd0);
-    }
+    const ovf = this.readOvaDescriptor(src);
+    const size = fs.statSync(src).size;
     const name = this.d.media.importName(spec, ovf.name || src);
-    const collect = (dir: string, ctx: JobContext) => this.collectFromOva(src, st.size, ovf, dir, ctx);
+    const collect = (dir: string, ctx: JobContext) => this.collectFromOva(src, size, ovf, dir, ctx);
     return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect), { vmName: name });
   }
 
