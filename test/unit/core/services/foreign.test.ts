@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostCapabilities } from '../../../../src/core/qemu/host';
 import { Core } from '../../../../src/core/services/core';
+import { generateOvf } from '../../../../src/core/storage/ovf';
 import { domainXml, vboxXml } from '../../../support/foreign-fixtures';
 
 const HOST: HostCapabilities = { qemu: null, accelerators: [{ name: 'tcg', usable: true }], ovmf: null, memoryMiB: 8192, cpus: 4 };
@@ -93,6 +94,16 @@ describe('importing machine files: hostile disks', () => {
     expect(plan).toMatchObject({ source: 'vbox', name: 'Moderator 1', firmware: 'bios', machine: 'q35', memoryMiB: 256, cdroms: 1, bootOrder: ['disk', 'cdrom'] });
     expect(plan.nics).toEqual([{ model: 'e1000', mac: '08:00:27:a1:b2:c3', mode: 'nat', forwards: 1 }]);
     expect(plan.disks).toEqual([{ source: path.join(folder, 'd.img'), bus: 'sata', format: 'raw', inPlace: false }]);
+    nothingMade();
+  });
+
+  it('--dry-run of an OVF and of a plain disk says what would be made, and makes nothing', async () => {
+    const file = path.join(work, 'appliance.ovf');
+    fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024 }], nics: 1 }));
+    const plan = await core.ova.importPlan({ file });
+    expect(plan).toMatchObject({ source: 'ovf', name: 'appliance', firmware: 'uefi', memoryMiB: 512, cpus: 2 });
+    expect(plan.disks.map((d) => d.source)).toEqual(['appliance-disk001.vmdk']);
+    expect(plan.nics).toHaveLength(1);
     nothingMade();
   });
 });
