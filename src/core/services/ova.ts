@@ -26,6 +26,7 @@ import { XML_MAX_BYTES } from '../storage/xml';
 import type { VmRepository } from '../store/db';
 import type { DataLayout } from '../store/paths';
 import { foreignKind, ForeignImport } from './foreign';
+import { planFromDisk, planFromOvf } from './importplan';
 import type { JobContext, JobService } from './jobs';
 import type { MediaService } from './media';
 import type { VmService } from './vms';
@@ -111,52 +112,12 @@ export class OvaService {
     }
     const id = await identifyImage(src, this.d.img, { asDisk: true });
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(src)}' is an installation ISO, not a disk; create a VM with it instead (nestbox create NAME --iso ${src})`);
-    const osType = spec.osType ?? 'other';
-    const preset = findOsType(osType)?.preset;
-    return {
-      source: 'disk',
-      name: this.d.media.importName(spec, src),
-      osType,
-      firmware: spec.firmware ?? preset?.firmware ?? 'bios',
-      machine: 'q35',
-      memoryMiB: spec.memoryMiB ?? preset?.memoryMiB ?? 1024,
-      cpus: spec.cpus ?? preset?.cpus ?? 1,
-      disks: [{ source: src, bus: spec.diskBus ?? preset?.diskBus ?? 'virtio', format: id.format, inPlace: spec.mode === 'inPlace' }],
-      cdroms: 0,
-      nics: [{ model: 'virtio-net-pci', mac: '(new)', mode: 'nat', forwards: 0 }],
-      bootOrder: ['disk', 'cdrom'],
-      notCarried: [],
-    };
+    return planFromDisk(spec, src, id.format, this.d.media.importName(spec, src));
   }
 
   private planOvf(spec: ImportSpec, ovf: OvfDescriptor, name: string, source: 'ova' | 'ovf'): ImportPlan {
-    const host = this.d.vms.hostLimits();
-    const hw = ovf.hardware;
-    const osType = spec.osType ?? ovf.osType;
-    const preset = findOsType(osType)?.preset;
     const taken = new Set(this.d.vmRepo.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
-    const notes = [...hw.dropped];
-    const nics = (hw.nics ?? [{ model: 'virtio-net-pci' as const, mac: null, mode: 'nat' as const, forwards: [] }]).map((n, i) => {
-      const clash = n.mac !== null && taken.has(n.mac);
-      if (clash) notes.push(`adapter ${i + 1}'s MAC ${n.mac} (another VM has it; a new one is made)`);
-      return { model: n.model, mac: n.mac && !clash ? n.mac : '(new)', mode: n.mode, forwards: n.forwards.length };
-    });
-    const buses = ovf.disks.map((_, i) => spec.diskBus ?? ovf.diskBuses[i] ?? preset?.diskBus ?? 'virtio');
-    const sata = buses.includes('sata') || hw.attachments.some((a) => a.bus === 'sata');
-    return {
-      source,
-      name,
-      osType,
-      firmware: spec.firmware ?? ovf.firmware ?? preset?.firmware ?? 'bios',
-      machine: sata ? 'q35' : (hw.machine ?? 'q35'),
-      memoryMiB: spec.memoryMiB ?? Math.min(Math.max(ovf.memoryMiB ?? 1024, 16), host.memoryMiB),
-      cpus: spec.cpus ?? Math.min(Math.max(ovf.cpus ?? 1, 1), host.cpus),
-      disks: ovf.disks.map((dk, i) => ({ source: ovf.files.find((f) => f.id === dk.fileRef)?.href ?? '?', bus: buses[i]!, format: 'vmdk → qcow2', inPlace: false })),
-      cdroms: hw.attachments.filter((a) => a.kind === 'cdrom').length,
-      nics,
-      bootOrder: hw.bootOrder ?? ['disk', 'cdrom'],
-      notCarried: notes,
-    };
+    return planFromOvf(spec, ovf, name, source, this.d.vms.hostLimits(), taken);
   }
 
   /** The descriptor, the first entry of an OVA, read before anything is created. */
