@@ -1,6 +1,6 @@
 /** Storage: the media registry, image operations, import/export, attaching disks. */
 import path from 'node:path';
-import type { MediumInfo, VmInfo } from '../../core/api/contract';
+import type { ImportPlan, MediumInfo, VmInfo } from '../../core/api/contract';
 import { formatBytes } from '../../core/domain/units';
 import { command, type CommandGroup, req, UsageError } from '../command';
 import { formatFromName, intOpt, out, printMedia } from '../format';
@@ -153,28 +153,57 @@ const importVm = command({
     memory: { type: 'string', value: 'MiB', help: 'memory in MiB' },
     cpus: { type: 'string', value: 'N', help: 'virtual CPUs' },
     bus: { type: 'string', value: 'virtio|sata|ide|nvme', help: 'the disk bus' },
+    'dry-run': { type: 'boolean', help: 'print what would be created and what cannot be carried over; create nothing' },
     json,
   },
-  summary: 'a disk image (VDI, VMDK, VHD(X), qcow2, raw) or an OVA becomes a new VM',
+  summary: 'a disk image (VDI, VMDK, VHD(X), qcow2, raw), an OVA/OVF, a libvirt domain XML or a VirtualBox .vbox becomes a new VM',
   details: "disks are converted to qcow2 into the VM's folder unless --in-place",
   async handler(ctx, [file], o) {
     const c = await ctx.client();
-    const j = await followJob(c, () =>
-      c.call('vms.import', {
-        file: path.resolve(file),
-        ...(o.name ? { name: o.name } : {}),
-        mode: o['in-place'] ? 'inPlace' : 'copy',
-        ...(o['os-type'] ? { osType: o['os-type'] } : {}),
-        ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
-        ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
-        ...(o.bus ? { diskBus: o.bus as 'virtio' } : {}),
-      }),
-    );
-    const vm = j.result as VmInfo;
+    const spec = {
+      file: path.resolve(file),
+      ...(o.name ? { name: o.name } : {}),
+      mode: o['in-place'] ? ('inPlace' as const) : ('copy' as const),
+      ...(o['os-type'] ? { osType: o['os-type'] } : {}),
+      ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+      ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+      ...(o.bus ? { diskBus: o.bus as 'virtio' } : {}),
+    };
+    if (o['dry-run']) {
+      const p = await c.call('vms.importPlan', spec);
+      if (o.json) out(JSON.stringify(p, null, 2));
+      else out(formatPlan(p));
+      return;
+    }
+    const j = await followJob(c, () => c.call('vms.import', spec));
+    const vm = j.result as VmInfo & { notCarried?: readonly string[] };
     if (o.json) out(JSON.stringify(vm, null, 2));
-    else out(`Imported '${vm.name}' (${vm.uuid}) in ${vm.dir}`);
+    else {
+      out(`Imported '${vm.name}' (${vm.uuid}) in ${vm.dir}`);
+      for (const n of vm.notCarried ?? []) out(`Not carried over: ${n}`);
+    }
   },
 });
+
+/** `import --dry-run`: the VM that would be made, one fact a line. */
+export function formatPlan(p: ImportPlan): string {
+  const lines = [
+    `Would create '${p.name}' from a ${{ ova: 'OVA appliance', ovf: 'OVF descriptor', libvirt: 'libvirt domain XML', vbox: 'VirtualBox machine', disk: 'disk image' }[p.source]}:`,
+    `  OS type:    ${p.osType}`,
+    `  firmware:   ${p.firmware === 'uefi' ? 'UEFI' : 'BIOS'}`,
+    `  machine:    ${p.machine}`,
+    `  memory:     ${p.memoryMiB} MiB`,
+    `  CPUs:       ${p.cpus}`,
+    ...p.disks.map((d, i) => `  disk${i}:      ${d.source} (${d.format}, ${d.bus}${d.inPlace ? ', used in place' : ', converted to qcow2'})`),
+    ...(p.cdroms ? [`  CD drives:  ${p.cdroms}`] : []),
+    ...p.nics.map((n, i) => `  adapter ${i + 1}:  ${n.model}, MAC ${n.mac}, ${n.mode}${n.bridge ? ` (${n.bridge})` : ''}${n.forwards ? `, ${n.forwards} port forward${n.forwards === 1 ? '' : 's'}` : ''}`),
+    `  boot order: ${p.bootOrder.join(', ')}`,
+  ];
+  if (p.notCarried.length) lines.push('Cannot be carried over:', ...p.notCarried.map((n) => `  - ${n}`));
+  else lines.push('Everything the source describes is carried over.');
+  lines.push('(dry run: nothing was created)');
+  return lines.join('\n');
+}
 
 const exportVm = command({
   name: 'export',

@@ -558,6 +558,23 @@ export interface ImportSpec {
   readonly diskBus?: DiskBus;
 }
 
+/** What `vms.import` would create from a file, and what it cannot carry over (nothing is made). */
+export interface ImportPlan {
+  readonly source: 'ova' | 'ovf' | 'libvirt' | 'vbox' | 'disk';
+  readonly name: string;
+  readonly osType: string;
+  readonly firmware: Firmware;
+  readonly machine: string;
+  readonly memoryMiB: number;
+  readonly cpus: number;
+  readonly disks: readonly { readonly source: string; readonly bus: DiskBus; readonly format: string; readonly inPlace: boolean }[];
+  readonly cdroms: number;
+  readonly nics: readonly { readonly model: string; readonly mac: string; readonly mode: string; readonly bridge?: string; readonly forwards: number }[];
+  readonly bootOrder: readonly string[];
+  /** Each thing of the source that the new VM will not have, by name. */
+  readonly notCarried: readonly string[];
+}
+
 export type JobKind =
   | 'create' | 'convert' | 'resize' | 'compact' | 'check' | 'import' | 'export'
   /** A VM's own long operations, listed while their API call runs. */
@@ -787,6 +804,8 @@ export interface ApiMethods {
   'media.check': { params: { path: string; repair?: boolean }; result: JobInfo };
   /** A disk image or OVA/OVF becomes a new VM (see ImportSpec). */
   'vms.import': { params: ImportSpec; result: JobInfo };
+  /** What `vms.import` would create from this file (`nestbox import --dry-run`); creates nothing. */
+  'vms.importPlan': { params: ImportSpec; result: ImportPlan };
   /** Exports a powered-off VM as an OVA (OVF 1.0, streamOptimized VMDK disks, SHA256 manifest). */
   'vms.export': { params: { ref: string; file: string }; result: JobInfo };
   /** Attaches an existing image (inspected first) to a powered-off VM as a new disk. */

@@ -6,9 +6,10 @@
  */
 import type { ConsoleChannel, HostDomainDetails, OpResult, SnapshotInfo, SnapshotList, VmInfo, VmSummary } from '../api/contract';
 import { NestboxError, assertNever } from '../api/errors';
-import type { DiskBus, DiskFormat, NicModel, VmConfig } from '../domain/config';
+import type { DiskFormat, VmConfig } from '../domain/config';
 import { allowedOperations, type VmOperation, type VmState } from '../domain/lifecycle';
 import type { DomainDescription, DomainState, DomainSummary, LibvirtConnection, SnapshotEntry, ByteStream } from '../libvirt';
+import { DOMAIN_BUS, DOMAIN_DISK_FORMATS, DOMAIN_NIC_MODELS, machineOf, osTypeOf } from '../libvirt/mapping';
 import type { OpenStream, StreamSink } from '../services/consoles';
 import { pngSize, requireCapability, ENGINE_CAPABILITIES, type DeleteOptions, type EngineCapability, type VmEngine } from './engine';
 
@@ -54,27 +55,8 @@ export function mapDomainState(s: DomainState, hasManagedSave: boolean): { state
   }
 }
 
-/** A libosinfo id (http://debian.org/debian/12) as one of Nestbox's OS types. */
-export function osTypeOf(osId: string | null): string {
-  if (!osId) return 'other';
-  const id = osId.toLowerCase();
-  const table: readonly [string, string][] = [
-    ['debian', 'linux-debian'],
-    ['ubuntu', 'linux-ubuntu'],
-    ['fedora', 'linux-fedora'],
-    ['archlinux', 'linux-arch'],
-    ['alpine', 'linux-alpine'],
-    ['microsoft.com/win/11', 'windows-11'],
-    ['microsoft.com/win/10', 'windows-10'],
-    ['microsoft.com/win/2k22', 'windows-server-2022'],
-    ['microsoft.com/win/7', 'windows-7'],
-    ['freebsd', 'bsd-freebsd'],
-    ['openbsd', 'bsd-openbsd'],
-    ['netbsd', 'bsd-netbsd'],
-  ];
-  for (const [needle, type] of table) if (id.includes(needle)) return type;
-  return id.includes('linux') || id.includes('centos') || id.includes('rhel') ? 'linux-other' : 'other';
-}
+/** Re-exported where callers have always found it. */
+export { osTypeOf };
 
 export function domainSummary(host: string, d: DomainSummary): VmSummary {
   const s = mapDomainState(d.state, d.hasManagedSave);
@@ -90,10 +72,6 @@ export function domainSummary(host: string, d: DomainSummary): VmSummary {
     host,
   };
 }
-
-const DISK_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
-const BUS: Readonly<Record<string, DiskBus>> = { virtio: 'virtio', sata: 'sata', ide: 'ide', nvme: 'nvme', scsi: 'scsi' };
-const NIC_MODELS: Readonly<Record<string, NicModel>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139', vmxnet3: 'vmxnet3', pcnet: 'pcnet' };
 
 /**
  * The domain XML's hardware as a Nestbox config, so the details pane, the CLI's `info` and a
@@ -114,12 +92,12 @@ export function configFromDomain(d: DomainDescription): VmConfig {
     memoryMiB: Math.round(d.memoryKiB / 1024),
     cpus: d.vcpus,
     firmware: d.firmware,
-    machine: d.machine && d.machine.includes('q35') ? 'q35' : 'pc',
+    machine: machineOf(d.machine),
     disks: disks.map((x, i) => ({
       id: id('disk', i),
       file: x.source ?? (x.pool && x.volume ? `${x.pool}/${x.volume}` : ''),
-      format: (DISK_FORMATS as readonly string[]).includes(x.format ?? '') ? (x.format as DiskFormat) : 'raw',
-      bus: BUS[x.bus] ?? 'virtio',
+      format: (DOMAIN_DISK_FORMATS as readonly string[]).includes(x.format ?? '') ? (x.format as DiskFormat) : 'raw',
+      bus: DOMAIN_BUS[x.bus] ?? 'virtio',
       readOnly: x.readOnly,
       owned: false,
     })),
@@ -128,7 +106,7 @@ export function configFromDomain(d: DomainDescription): VmConfig {
     nics: d.nics.map((n, i) => ({
       id: id('net', i),
       mode: n.type === 'bridge' || n.type === 'direct' ? 'bridged' : n.type === 'network' || n.type === 'user' ? 'nat' : 'none',
-      model: NIC_MODELS[n.model ?? ''] ?? 'virtio-net-pci',
+      model: DOMAIN_NIC_MODELS[n.model ?? ''] ?? 'virtio-net-pci',
       mac: n.mac ?? '',
       forwards: [],
       ...(n.type === 'bridge' && n.source ? { bridge: n.source } : {}),

@@ -127,7 +127,7 @@ export class Core {
       bus: this.bus,
     });
     this.disks = new VmDisks({ vms: this.vms, vmRepo, media: this.media, jobs: this.jobs, bus: this.bus });
-    this.ova = new OvaService({ layout, vms: this.vms, vmRepo, media: this.media, img, jobs: this.jobs });
+    this.ova = new OvaService({ layout, vms: this.vms, vmRepo, media: this.media, img, jobs: this.jobs, host });
     this.history = new StatsRepository(db);
     this.monitor = new Monitor({ running: () => this.vms.monitored(), history: this.history, bus: this.bus });
     this.clones = new CloneService({

@@ -9,7 +9,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ImportSpec, JobInfo, VmInfo } from '../api/contract';
+import type { ImportPlan, ImportSpec, JobInfo, VmInfo } from '../api/contract';
+import type { HostCapabilities } from '../qemu/host';
 import { NestboxError } from '../api/errors';
 import type { CdromConfig, DiskConfig, NicConfig, VmConfig } from '../domain/config';
 import { ConfigError, LIMITS, parseVmConfig } from '../domain/config';
@@ -24,6 +25,8 @@ import { readTarEntries, TAR_END, tarHeader, tarPadding, type TarEntry } from '.
 import { XML_MAX_BYTES } from '../storage/xml';
 import type { VmRepository } from '../store/db';
 import type { DataLayout } from '../store/paths';
+import { foreignKind, ForeignImport } from './foreign';
+import { planFromDisk, planFromOvf } from './importplan';
 import type { JobContext, JobService } from './jobs';
 import type { MediaService } from './media';
 import type { VmService } from './vms';
@@ -35,6 +38,8 @@ export interface OvaServiceDeps {
   readonly media: MediaService;
   readonly img: QemuImg | null;
   readonly jobs: JobService;
+  /** The host's firmware (a domain XML's UEFI variables must fit it). */
+  readonly host?: HostCapabilities;
 }
 
 const CHUNK = 1024 * 1024;
@@ -59,7 +64,11 @@ export function exportOmissions(config: VmConfig): string[] {
 }
 
 export class OvaService {
-  constructor(private readonly d: OvaServiceDeps) {}
+  private readonly foreign: ForeignImport;
+
+  constructor(private readonly d: OvaServiceDeps) {
+    this.foreign = new ForeignImport({ ...d, host: d.host ?? null, applyHardware: (uuid, hw) => this.applyHardware(uuid, hw) });
+  }
 
   private needImg(): QemuImg {
     if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU (Debian: qemu-utils)');
@@ -87,32 +96,57 @@ export class OvaService {
   }
 
   /** `vms.import`: an OVA/OVF becomes a VM here; any other image is the media service's disk import. */
-  import(spec: ImportSpec): Promise<JobInfo> {
+  async import(spec: ImportSpec): Promise<JobInfo> {
+    // A machine file by its content first: a domain XML named .ovf or .img is still one.
+    if (foreignKind(path.resolve(spec.file))) return this.foreign.import(spec);
     return this.isOva(spec.file) ? this.importOva(spec) : this.d.media.importDisk(spec);
   }
 
-  async importOva(spec: ImportSpec): Promise<JobInfo> {
-    const img = this.needImg();
+  /** `vms.importPlan`: what `import` would create; nothing is made or copied. */
+  async importPlan(spec: ImportSpec): Promise<ImportPlan> {
     const src = path.resolve(spec.file);
-    if (/\.ovf$/i.test(src)) return this.importOvf(img, src, spec);
+    if (foreignKind(src)) return this.foreign.plan(spec);
+    if (this.isOva(src)) {
+      const ovf = /\.ovf$/i.test(src) ? parseOvf(readRegular(src, XML_MAX_BYTES, 'descriptor').toString('utf8')) : this.readOvaDescriptor(src);
+      return this.planOvf(spec, ovf, this.d.media.importName(spec, ovf.name || src), /\.ovf$/i.test(src) ? 'ovf' : 'ova');
+    }
+    const id = await identifyImage(src, this.d.img, { asDisk: true });
+    if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(src)}' is an installation ISO, not a disk; create a VM with it instead (nestbox create NAME --iso ${src})`);
+    return planFromDisk(spec, src, id.format, this.d.media.importName(spec, src));
+  }
+
+  private planOvf(spec: ImportSpec, ovf: OvfDescriptor, name: string, source: 'ova' | 'ovf'): ImportPlan {
+    const taken = new Set(this.d.vmRepo.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
+    return planFromOvf(spec, ovf, name, source, this.d.vms.hostLimits(), taken);
+  }
+
+  /** The descriptor, the first entry of an OVA, read before anything is created. */
+  private readOvaDescriptor(src: string): OvfDescriptor {
     const st = fs.statSync(src, { throwIfNoEntry: false });
     if (!st) throw new NestboxError('NOT_FOUND', `'${src}' does not exist`);
     if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `'${src}' is not a regular file`);
-    // Read the descriptor before anything is created: a bad OVA fails with nothing made.
     const fd0 = fs.openSync(src, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-    let ovf: OvfDescriptor;
     try {
       if (!fs.fstatSync(fd0).isFile()) throw new NestboxError('IMAGE_REJECTED', `'${src}' is not a regular file`);
       const first = readTarEntries(fd0, st.size).next();
       if (first.done || first.value.type !== 'file' || !/\.ovf$/i.test(first.value.name) || first.value.name.includes('/')) {
         throw new NestboxError('IMAGE_REJECTED', `'${path.basename(src)}' is not an OVA: its first entry must be the .ovf descriptor`);
       }
-      ovf = parseOvf(readText(fd0, first.value, XML_MAX_BYTES, 'descriptor'));
+      return parseOvf(readText(fd0, first.value, XML_MAX_BYTES, 'descriptor'));
     } finally {
       fs.closeSync(fd0);
     }
+  }
+
+  async importOva(spec: ImportSpec): Promise<JobInfo> {
+    const img = this.needImg();
+    const src = path.resolve(spec.file);
+    if (/\.ovf$/i.test(src)) return this.importOvf(img, src, spec);
+    // Read the descriptor before anything is created: a bad OVA fails with nothing made.
+    const ovf = this.readOvaDescriptor(src);
+    const size = fs.statSync(src).size;
     const name = this.d.media.importName(spec, ovf.name || src);
-    const collect = (dir: string, ctx: JobContext) => this.collectFromOva(src, st.size, ovf, dir, ctx);
+    const collect = (dir: string, ctx: JobContext) => this.collectFromOva(src, size, ovf, dir, ctx);
     return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'`, name, (ctx) => this.runImport(img, src, ovf, name, spec, ctx, collect), { vmName: name });
   }
 
@@ -207,7 +241,7 @@ export class OvaService {
     spec: ImportSpec,
     ctx: JobContext,
     collect: (dir: string, ctx: JobContext) => Promise<Collected>,
-  ): Promise<VmInfo> {
+  ): Promise<VmInfo & { notCarried: readonly string[] }> {
     const host = this.d.vms.hostLimits();
     const memoryMiB = spec.memoryMiB ?? Math.min(Math.max(ovf.memoryMiB ?? 1024, 16), host.memoryMiB);
     const cpus = spec.cpus ?? Math.min(Math.max(ovf.cpus ?? 1, 1), host.cpus);
@@ -253,9 +287,9 @@ export class OvaService {
       }
       for (const w of written.values()) fs.rmSync(w.file, { force: true });
       for (const dk of disks) this.d.media.addDisk(uuid, dk);
-      this.applyHardware(uuid, ovf.hardware);
+      const notCarried = this.applyHardware(uuid, ovf.hardware);
       this.d.vms.log(uuid, 'info', 'imported', `imported the appliance '${path.basename(src)}' as '${name}' (${disks.length} disk${disks.length === 1 ? '' : 's'})`);
-      return this.d.vms.info(uuid);
+      return { ...this.d.vms.info(uuid), notCarried };
     } catch (err) {
       await this.d.vms.delete(uuid, false).catch(() => undefined);
       throw err;
@@ -265,9 +299,9 @@ export class OvaService {
   /**
    * The source's machine type, CD drives, adapters (models, MACs unless another VM has them,
    * NAT forwards) and boot order onto the freshly created VM. What was not carried over is
-   * logged by name.
+   * logged by name. Also used by the import of machine files (services/foreign). @internal
    */
-  private applyHardware(uuid: string, hw: ForeignHardware): void {
+  applyHardware(uuid: string, hw: ForeignHardware): string[] {
     const row = this.d.vmRepo.get(uuid);
     if (!row) throw new NestboxError('NOT_FOUND', 'the VM was deleted');
     const notes = [...hw.dropped];
@@ -281,7 +315,7 @@ export class OvaService {
           mac = randomMac(taken);
         }
         taken.add(mac);
-        return { id: `net${i}`, mode: n.mode, model: n.model, mac, forwards: n.forwards, ...(n.network ? { network: n.network } : {}) };
+        return { id: `net${i}`, mode: n.mode, model: n.model, mac, forwards: n.forwards, ...(n.network ? { network: n.network } : {}), ...(n.bridge ? { bridge: n.bridge } : {}) };
       });
     }
     const cdCount = Math.min(hw.attachments.filter((a) => a.kind === 'cdrom').length, LIMITS.maxCdroms);
@@ -298,6 +332,7 @@ export class OvaService {
     }
     this.d.vmRepo.updateConfig(next);
     for (const n of notes) this.d.vms.log(uuid, 'warning', 'imported', `not carried over: ${n}`);
+    return notes;
   }
 
   async exportOva(ref: string, file: string): Promise<JobInfo> {

@@ -12,8 +12,10 @@ export interface ForeignNic {
   readonly model: NicModel;
   /** Lower-case colon form; null when the source has none (a new one is made). */
   readonly mac: string | null;
-  readonly mode: 'nat' | 'internal' | 'none';
+  readonly mode: 'nat' | 'internal' | 'bridged' | 'none';
   readonly network?: string;
+  /** Bridged: a host bridge that exists here. */
+  readonly bridge?: string;
   readonly forwards: readonly PortForward[];
 }
 
@@ -23,6 +25,30 @@ export interface ForeignAttachment {
   readonly kind: 'disk' | 'cdrom';
   /** VirtualBox's medium UUID (lower case, no braces) or the source's own disk reference. */
   readonly image: string | null;
+}
+
+/** A disk file a machine file names (a `.vbox`, a domain XML), before anything is read of it. */
+export interface ForeignDisk {
+  /** As the source wrote it (absolute, or relative to the machine file's folder). */
+  readonly path: string;
+  readonly bus: DiskBus;
+  /** The format the source says, when it says one. */
+  readonly format: string | null;
+  /** What the source calls it (vda, 'SATA' port 0), for messages. */
+  readonly label: string;
+}
+
+/** A whole machine file read: hardware, the disks it names and what else it keeps. */
+export interface ForeignMachine {
+  readonly source: 'libvirt' | 'vbox';
+  readonly name: string;
+  readonly description: string;
+  /** Nestbox's OS type, when the source names one Nestbox knows. */
+  readonly osType: string | null;
+  readonly hardware: ForeignHardware;
+  readonly disks: readonly ForeignDisk[];
+  /** libvirt: the UEFI variable store file (<nvram>). */
+  readonly nvram: string | null;
 }
 
 export interface ForeignHardware {

@@ -74,7 +74,7 @@ export function unitMultiplier(units: string | undefined): number {
 }
 
 /** CIM operating system ids (DMTF CIM_OperatingSystem) → Nestbox OS types, roughly. */
-function guessOs(cimId: number | null, description: string): string {
+export function guessOs(cimId: number | null, description: string): string {
   const d = description.toLowerCase();
   if (/ubuntu/.test(d)) return 'linux-ubuntu';
   if (/debian/.test(d)) return 'linux-debian';

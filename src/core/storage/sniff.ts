@@ -42,8 +42,8 @@ export function looksLike(head: Buffer): string | null {
 
 /** How a refused file can be imported another way, when it can. */
 function hint(what: string): string {
-  if (what.startsWith('a VirtualBox')) return `; Nestbox does not read .vbox files yet: export the machine from VirtualBox as an OVA (File › Export Appliance) and import that`;
-  if (what.startsWith('a libvirt')) return `; Nestbox does not read domain XML yet: import the disk it names (its <source file=…>) with 'nestbox import DISK --firmware … --disk-bus …' matching its <os> and <target bus=…>`;
+  if (what.startsWith('a VirtualBox')) return `; import the whole machine with 'nestbox import FILE.vbox'`;
+  if (what.startsWith('a libvirt')) return `; import the whole machine with 'nestbox import FILE.xml'`;
   if (what.startsWith('an OVF')) return `; name it .ovf so Nestbox reads it as an appliance descriptor`;
   return '';
 }

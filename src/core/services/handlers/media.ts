@@ -13,6 +13,7 @@ export const mediaHandlers = {
   'media.compact': ({ path }, { core }) => core.media.compact(path),
   'media.check': ({ path, repair }, { core }) => core.media.check(path, repair !== false),
   'vms.import': (spec, { core }) => core.ova.import(spec),
+  'vms.importPlan': (spec, { core }) => core.ova.importPlan(spec),
   'vms.export': ({ ref, file }, { core }) => core.ova.exportOva(ref, file),
   'vms.attachDisk': ({ ref, path, bus, readOnly }, { core }) => core.disks.attachDisk(ref, path, bus, readOnly === true),
   'vms.detachDisk': ({ ref, disk }, { core }) => core.disks.detachDisk(ref, disk),

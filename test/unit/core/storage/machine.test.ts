@@ -180,8 +180,8 @@ describe('files that cannot be raw disks', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-sniff-'));
   it.each([
     ['notes.txt', Buffer.from('hello\n'), /looks like a text file/],
-    ['Moderator 1.vbox', Buffer.from('<?xml version="1.0"?>\n<VirtualBox xmlns="http://www.virtualbox.org/" version="1.19-linux">'.padEnd(1024, ' ')), /VirtualBox machine file.*Export Appliance/],
-    ['vm.xml', Buffer.from("<domain type='kvm'>\n  <name>vm</name>".padEnd(512, ' ')), /libvirt domain XML.*--disk-bus/],
+    ['Moderator 1.vbox', Buffer.from('<?xml version="1.0"?>\n<VirtualBox xmlns="http://www.virtualbox.org/" version="1.19-linux">'.padEnd(1024, ' ')), /VirtualBox machine file.*nestbox import FILE\.vbox/],
+    ['vm.xml', Buffer.from("<domain type='kvm'>\n  <name>vm</name>".padEnd(512, ' ')), /libvirt domain XML.*nestbox import FILE\.xml/],
     ['x.json', Buffer.from('{"a": 1}'.padEnd(512, ' ')), /JSON text/],
     ['x.zip', Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(508)]), /zip archive/],
     ['x.pdf', Buffer.concat([Buffer.from('%PDF-1.7', 'latin1'), Buffer.alloc(504)]), /PDF document/],

@@ -68,6 +68,7 @@ function validParams(work: string): { readonly [M in MethodName]: Params<M> } {
     'media.compact': { path: disk },
     'media.check': { path: disk, repair: true },
     'vms.import': { file: disk, name: 'imported' },
+    'vms.importPlan': { file: disk, name: 'imported' },
     'vms.export': { ref, file: path.join(work, 'out.ova') },
     'vms.attachDisk': { ref, path: disk },
     'vms.detachDisk': { ref, disk: 'disk0' },

@@ -1,0 +1,262 @@
+/**
+ * Machine files made by other managers become VMs here: a libvirt domain XML and a
+ * VirtualBox `.vbox`. Everything is decided before anything is made (the plan, which is also
+ * `--dry-run`): the file is parsed with no DTDs, each disk it names is checked without
+ * reading a byte of it (regular file; for a .vbox inside its folder), and what cannot come
+ * along is named. The import is then one journaled job: a killed core removes the half-made VM.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ImportPlan, ImportSpec, JobInfo, VmInfo } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import type { DiskConfig, DiskFormat } from '../domain/config';
+import { findOsType } from '../domain/ostypes';
+import { looksLikeDomainXml, readDomainFile } from '../libvirt/domimport';
+import type { HostCapabilities } from '../qemu/host';
+import { identifyImage } from '../storage/identify';
+import type { ForeignMachine } from '../storage/machine';
+import type { QemuImg } from '../storage/qemuimg';
+import { looksLikeVbox, readVboxFile } from '../storage/vbox';
+import { XML_MAX_BYTES } from '../storage/xml';
+import type { VmRepository } from '../store/db';
+import { vmFiles } from '../store/paths';
+import type { JobService } from './jobs';
+import type { MediaService } from './media';
+import { requireNotAttachedWritable } from './vmdisks';
+import type { VmService } from './vms';
+
+export interface ForeignImportDeps {
+  readonly vms: VmService;
+  readonly vmRepo: VmRepository;
+  readonly media: MediaService;
+  readonly img: QemuImg | null;
+  readonly jobs: JobService;
+  readonly host: HostCapabilities | null;
+  /** The OVA import's mapping of adapters, CD drives, machine type and boot order; returns what was not carried over. */
+  readonly applyHardware: (uuid: string, hw: ForeignMachine['hardware']) => string[];
+}
+
+/** Reads the start of a regular file (never a FIFO or device) to tell a machine file by its content. */
+export function foreignKind(file: string): 'libvirt' | 'vbox' | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch {
+    return null;
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return null;
+    const head = Buffer.alloc(4096);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    const text = head.subarray(0, n).toString('utf8');
+    if (looksLikeVbox(text)) return 'vbox';
+    if (looksLikeDomainXml(text)) return 'libvirt';
+    return /\.vbox$/i.test(file) ? 'vbox' : null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A disk the import will read: where it really is, and what it was checked to be. */
+interface CheckedDisk {
+  readonly label: string;
+  readonly real: string;
+  readonly stated: string | null;
+  readonly bus: DiskConfig['bus'];
+}
+
+function kindOf(st: fs.Stats): string {
+  return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isBlockDevice() || st.isCharacterDevice() ? 'a device node' : st.isSocket() ? 'a socket' : 'not a regular file';
+}
+
+/** libvirt names disks by absolute path; a symlink is followed only to a regular file. */
+function checkDomainDisk(p: string, label: string): string {
+  if (!path.isAbsolute(p)) throw new NestboxError('IMAGE_REJECTED', `the disk ${label} names '${p}', which is not an absolute path`);
+  const lst = fs.lstatSync(p, { throwIfNoEntry: false });
+  if (!lst) throw new NestboxError('NOT_FOUND', `the disk ${label} is '${p}', which does not exist`);
+  const real = fs.realpathSync(p);
+  const st = fs.statSync(real);
+  if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `the disk ${label} is '${p}', which is ${lst.isSymbolicLink() ? `a symlink to ${kindOf(st)}` : kindOf(st)}; only regular files are imported`);
+  return real;
+}
+
+/** A .vbox's media must lie inside its folder: no absolute path elsewhere, no `..`, no symlink out. */
+function checkVboxDisk(folder: string, p: string, label: string): string {
+  const lexical = path.resolve(folder, p.replace(/\\/g, '/'));
+  const rel = path.relative(folder, lexical);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', outside the .vbox file's folder; Nestbox imports only disks inside that folder (move the disk there, or import it alone with 'nestbox import DISK')`);
+  }
+  const lst = fs.lstatSync(lexical, { throwIfNoEntry: false });
+  if (!lst) throw new NestboxError('NOT_FOUND', `the disk on ${label} is '${p}', which is not in the .vbox file's folder`);
+  const real = fs.realpathSync(lexical);
+  const realRel = path.relative(fs.realpathSync(folder), real);
+  if (realRel.startsWith('..') || path.isAbsolute(realRel)) throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', a symlink to a file outside the .vbox file's folder; it is not read`);
+  const st = fs.lstatSync(real);
+  if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', which is ${kindOf(st)}; only regular files are imported`);
+  return real;
+}
+
+/** Reads a whole small regular file (never a FIFO or device, never more than `max` bytes). */
+function readDescriptor(file: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    throw new NestboxError((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'IMAGE_REJECTED', `'${file}' cannot be read: ${(err as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `'${file}' is not a regular file`);
+    if (st.size > XML_MAX_BYTES) throw new NestboxError('IMAGE_REJECTED', `'${file}' is larger than ${XML_MAX_BYTES} bytes; it is not a machine file`);
+    const b = Buffer.alloc(st.size);
+    fs.readSync(fd, b, 0, st.size, 0);
+    return b.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const bridgeExists = (name: string): boolean => fs.existsSync(`/sys/class/net/${name}/bridge`);
+
+export class ForeignImport {
+  constructor(private readonly d: ForeignImportDeps) {}
+
+  /** Parses and checks everything; throws what would make the import fail. */
+  private prepare(spec: ImportSpec): { src: string; m: ForeignMachine; disks: CheckedDisk[]; nvram: string | null; notes: string[] } {
+    const src = path.resolve(spec.file);
+    const kind = foreignKind(src);
+    if (!kind) throw new NestboxError('IMAGE_REJECTED', `'${path.basename(src)}' is neither a libvirt domain XML nor a VirtualBox machine file`);
+    const text = readDescriptor(src);
+    const label = path.basename(src);
+    const notes: string[] = [];
+    let m: ForeignMachine;
+    let disks: CheckedDisk[];
+    if (kind === 'vbox') {
+      const v = readVboxFile(text, label);
+      const chain = v.chains[0];
+      if (chain) {
+        throw new NestboxError('IMAGE_REJECTED', `'${chain.disk}' is a VirtualBox differencing image (a snapshot) on top of '${chain.parents[chain.parents.length - 1]}'; qemu-img cannot flatten VirtualBox differencing images safely, so nothing was imported. In VirtualBox, delete the snapshots (or clone the machine's current state) and import that`);
+      }
+      m = v;
+      const folder = path.dirname(src);
+      disks = v.disks.map((x) => ({ label: x.label, real: checkVboxDisk(folder, x.path, x.label), stated: x.format, bus: x.bus }));
+    } else {
+      m = readDomainFile(text, label, bridgeExists);
+      disks = m.disks.map((x) => ({ label: x.label, real: checkDomainDisk(x.path, x.label), stated: x.format, bus: x.bus }));
+    }
+    let nvram: string | null = null;
+    if (m.nvram) {
+      const why = this.nvramProblem(m.nvram);
+      if (why) notes.push(`the UEFI variables in '${m.nvram}' (${why}; the VM starts with fresh variables)`);
+      else nvram = fs.realpathSync(m.nvram);
+    }
+    return { src, m, disks, nvram, notes };
+  }
+
+  private nvramProblem(p: string): string | null {
+    if (!path.isAbsolute(p)) return 'not an absolute path';
+    const lst = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (!lst) return 'the file does not exist';
+    const st = fs.statSync(p);
+    if (!st.isFile()) return `it is ${kindOf(st)}`;
+    const tpl = this.d.host?.ovmf?.vars;
+    if (!tpl) return "this host's UEFI firmware (OVMF) is not installed";
+    const want = fs.statSync(tpl).size;
+    if (st.size !== want) return `it is ${st.size} bytes, and this host's firmware keeps ${want}`;
+    return null;
+  }
+
+  plan(spec: ImportSpec): ImportPlan {
+    const { src, m, disks, notes } = this.prepare(spec);
+    return this.planOf(spec, this.d.media.importName(spec, m.name || src), m, disks, notes);
+  }
+
+  private planOf(spec: ImportSpec, name: string, m: ForeignMachine, disks: readonly CheckedDisk[], notes: readonly string[]): ImportPlan {
+    const hw = m.hardware;
+    const host = this.d.vms.hostLimits();
+    const osType = spec.osType ?? m.osType ?? 'other';
+    const preset = findOsType(osType)?.preset;
+    const taken = new Set(this.d.vmRepo.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
+    const macNotes: string[] = [];
+    const nics = (hw.nics ?? []).map((n, i) => {
+      const clash = n.mac !== null && taken.has(n.mac);
+      if (clash) macNotes.push(`adapter ${i + 1}'s MAC ${n.mac} (another VM has it; a new one is made)`);
+      return { model: n.model, mac: n.mac && !clash ? n.mac : '(new)', mode: n.mode, ...(n.bridge ? { bridge: n.bridge } : {}), forwards: n.forwards.length };
+    });
+    const sata = disks.some((x) => (spec.diskBus ?? x.bus) === 'sata') || hw.attachments.some((a) => a.bus === 'sata');
+    return {
+      source: m.source,
+      name,
+      osType,
+      firmware: spec.firmware ?? hw.firmware ?? preset?.firmware ?? 'bios',
+      machine: sata ? 'q35' : (hw.machine ?? 'pc'),
+      memoryMiB: spec.memoryMiB ?? Math.min(Math.max(hw.memoryMiB ?? 1024, 16), host.memoryMiB),
+      cpus: spec.cpus ?? Math.min(Math.max(hw.cpus ?? 1, 1), host.cpus),
+      disks: disks.map((x) => ({ source: x.real, bus: spec.diskBus ?? x.bus, format: x.stated ?? '?', inPlace: spec.mode === 'inPlace' })),
+      cdroms: hw.attachments.filter((a) => a.kind === 'cdrom').length,
+      nics,
+      bootOrder: hw.bootOrder ?? ['disk', 'cdrom'],
+      notCarried: [...hw.dropped, ...notes, ...macNotes],
+    };
+  }
+
+  import(spec: ImportSpec): JobInfo {
+    const { src, m, disks, nvram, notes } = this.prepare(spec);
+    const img = this.d.img;
+    if (!img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU (Debian: qemu-utils)');
+    const name = this.d.media.importName(spec, m.name || src);
+    const plan = this.planOf(spec, name, m, disks, notes);
+    const inPlace = spec.mode === 'inPlace';
+    if (inPlace) for (const x of disks) requireNotAttachedWritable(this.d.vmRepo, x.real, null);
+    return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'${inPlace ? ' (disks in place)' : ''}`, name, async (ctx): Promise<VmInfo & { notCarried: readonly string[] }> => {
+      const created = await this.d.vms.create({
+        name,
+        noDisk: true,
+        nic: 'nat',
+        osType: plan.osType,
+        memoryMiB: plan.memoryMiB,
+        cpus: plan.cpus,
+        firmware: plan.firmware,
+        ...(m.description ? { description: m.description.slice(0, 4000) } : {}),
+      });
+      const uuid = created.vm.uuid;
+      const dir = created.vm.dir;
+      ctx.made({ vmUuid: uuid });
+      try {
+        const configs: DiskConfig[] = [];
+        for (const [i, x] of disks.entries()) {
+          // Our inspector and qemu-img (under limits) decide the format; the source's word must agree.
+          const id = await identifyImage(x.real, img, { asDisk: true });
+          if (id.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `the disk ${x.label} ('${x.real}') is an ISO image, not a disk`);
+          if (x.stated && x.stated !== id.format) throw new NestboxError('IMAGE_REJECTED', `the disk ${x.label} ('${x.real}') is ${id.format}, but '${path.basename(src)}' says ${x.stated}`);
+          const bus = spec.diskBus ?? x.bus;
+          if (inPlace) {
+            configs.push({ id: `disk${i}`, file: x.real, format: id.format as DiskFormat, bus, readOnly: false, owned: false });
+            continue;
+          }
+          const target = `${name.replace(/[/\\]/g, '_')}-disk${i}.qcow2`;
+          await img.convert(x.real, id.format as DiskFormat, path.join(dir, target), 'qcow2', {
+            ctl: { signal: ctx.signal, onProgress: (p) => ctx.progress(((i + p / 100) / Math.max(disks.length, 1)) * 95) },
+          });
+          configs.push({ id: `disk${i}`, file: target, format: 'qcow2', bus, readOnly: false, owned: true });
+        }
+        if (nvram) {
+          const vars = vmFiles(dir).efiVars;
+          fs.rmSync(vars, { force: true });
+          await img.convert(nvram, 'raw', vars, 'qcow2', { ctl: { signal: ctx.signal } });
+        }
+        for (const dk of configs) this.d.media.addDisk(uuid, dk);
+        const applied = this.d.applyHardware(uuid, m.hardware);
+        const notCarried = [...notes, ...applied];
+        for (const n of notes) this.d.vms.log(uuid, 'warning', 'imported', `not carried over: ${n}`);
+        this.d.vms.log(uuid, 'info', 'imported', `imported the ${m.source === 'vbox' ? 'VirtualBox machine' : 'libvirt domain'} '${path.basename(src)}' as '${name}' (${configs.length} disk${configs.length === 1 ? '' : 's'}${nvram ? ', UEFI variables kept' : ''})`);
+        ctx.progress(100);
+        return { ...this.d.vms.info(uuid), notCarried };
+      } catch (err) {
+        await this.d.vms.delete(uuid, false).catch(() => undefined);
+        throw err;
+      }
+    }, { vmName: name });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Machine files from other managers imported through the CLI against real qemu-img and QEMU:
+ * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e) and a
+ * VirtualBox 7 `.vbox` (BIOS, SATA on AHCI, an e1000 NAT adapter with a forward), each
+ * around a raw disk made from the test guest ISO. The new VMs keep the source's hardware,
+ * the .vbox one boots to the guest's ready marker, and hostile files are refused with
+ * nothing made.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VmInfo } from '../../src/core/api/contract';
+import { domainXml, vboxXml } from '../support/foreign-fixtures';
+import { cleanupHome, cli, tempHome, testIso, waitForFile } from './helpers';
+
+async function info(home: string, name: string): Promise<VmInfo> {
+  const r = await cli(home, ['info', name, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as VmInfo;
+}
+
+describe('importing a domain XML and a .vbox', () => {
+  let home: string;
+  let work: string;
+  let raw: string;
+
+  beforeAll(() => {
+    home = tempHome();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-foreign-'));
+    raw = path.join(work, 'guest.img');
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', testIso(), raw]);
+  });
+  afterAll(async () => {
+    await cli(home, ['poweroff', 'Moderator 1']).catch(() => undefined);
+    await cleanupHome(home);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('imports a domain XML with its UEFI variables, SATA disk, e1000e and MAC; --dry-run creates nothing', async () => {
+    const nvram = path.join(work, 'debian12_VARS.fd');
+    fs.copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', nvram);
+    const xml = path.join(work, 'debian12.xml');
+    fs.writeFileSync(xml, domainXml({ disk: raw, uefi: { nvram }, extraDevices: "    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n        <address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>\n      </source>\n    </hostdev>\n" }));
+    const dry = await cli(home, ['import', xml, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/firmware: +UEFI/);
+    expect(dry.stdout).toMatch(/disk0: .*guest\.img \(raw, sata, converted to qcow2\)/);
+    expect(dry.stdout).toMatch(/adapter 1: +e1000e, MAC 52:54:00:3a:7c:11, nat/);
+    expect(dry.stdout).toMatch(/the host pci device at 0x0000:0x03:0x00:0x0/);
+    expect(dry.stdout).toMatch(/nothing was created/);
+    expect(JSON.parse((await cli(home, ['list', '--json'])).stdout || '[]')).toEqual([]);
+
+    const r = await cli(home, ['import', xml]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Imported 'debian12'/);
+    expect(r.stdout).toMatch(/Not carried over: the host pci device/);
+    const vm = await info(home, 'debian12');
+    expect(vm.config).toMatchObject({ firmware: 'uefi', machine: 'q35', memoryMiB: 256, cpus: 1, osType: 'linux-debian', bootOrder: ['disk', 'cdrom'] });
+    expect(vm.config.disks).toEqual([{ id: 'disk0', file: 'debian12-disk0.qcow2', format: 'qcow2', bus: 'sata', readOnly: false, owned: true }]);
+    expect(vm.config.cdroms).toHaveLength(1);
+    expect(vm.config.nics.map((n) => [n.model, n.mac, n.mode])).toEqual([['e1000e', '52:54:00:3a:7c:11', 'nat']]);
+    // The variables are the source's (converted to the qcow2 Nestbox keeps them in).
+    const vars = path.join(vm.dir, 'efivars.qcow2');
+    execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', nvram, vars]);
+  });
+
+  it('imports a VirtualBox .vbox (BIOS, SATA, e1000 NAT with a forward, a MAC another VM has) and boots it', async () => {
+    const hostPort = 20000 + (process.pid % 20000);
+    const folder = path.join(work, 'Moderator 1');
+    fs.mkdirSync(folder);
+    fs.copyFileSync(raw, path.join(folder, 'Moderator 1.img'));
+    const file = path.join(folder, 'Moderator 1.vbox');
+    // The MAC of the domain imported above: the .vbox's adapter gets a new one, and the import says so.
+    fs.writeFileSync(file, vboxXml({ location: 'Moderator 1.img', mac: '5254003A7C11', hostPort }));
+    const r = await cli(home, ['import', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Not carried over: adapter 1's MAC 52:54:00:3a:7c:11 \(another VM has it/);
+    expect(r.stdout).toMatch(/Not carried over: the audio adapter/);
+    const vm = await info(home, 'Moderator 1');
+    expect(vm.config).toMatchObject({ firmware: 'bios', machine: 'q35', memoryMiB: 256, description: 'Moderation desk: keep the forward on 2222.', bootOrder: ['disk', 'cdrom'] });
+    expect(vm.config.disks.map((d) => [d.bus, d.format])).toEqual([['sata', 'qcow2']]);
+    expect(vm.config.nics).toHaveLength(1);
+    expect(vm.config.nics[0]).toMatchObject({ model: 'e1000', mode: 'nat', forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort, guestPort: 22 }] });
+    expect(vm.config.nics[0]!.mac).not.toBe('52:54:00:3a:7c:11');
+    const started = await cli(home, ['start', 'Moderator 1']);
+    expect(started.code, started.stderr).toBe(0);
+    await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
+  });
+
+  it('refuses a .vbox whose disk lies outside its folder (absolute, .., symlink) without reading it, and leaves nothing', async () => {
+    const folder = path.join(work, 'hostile');
+    fs.mkdirSync(folder);
+    const canary = path.join(work, 'canary.img');
+    fs.writeFileSync(canary, Buffer.alloc(1024 * 1024));
+    fs.utimesSync(canary, new Date(0), fs.statSync(canary).mtime);
+    const before = fs.readdirSync(path.join(home, 'machines')).sort();
+    fs.symlinkSync(canary, path.join(folder, 'link.img'));
+    for (const [location, why] of [
+      [canary, /outside the \.vbox file's folder/],
+      ['../canary.img', /outside the \.vbox file's folder/],
+      ['link.img', /a symlink to a file outside/],
+    ] as const) {
+      const file = path.join(folder, 'evil.vbox');
+      fs.writeFileSync(file, vboxXml({ name: 'evil', location }));
+      const r = await cli(home, ['import', file]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(why);
+    }
+    expect(fs.statSync(canary).atimeMs).toBe(0);
+    expect(fs.readdirSync(path.join(home, 'machines')).sort()).toEqual(before);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * The import of machine files against a real core (real SQLite, temp data directory; no QEMU
+ * is started): disks that are device nodes, FIFOs, directories or symlinks to them, a .vbox's
+ * differencing chain and an NVRAM that is not a regular file. Each is decided before anything
+ * is made, so a refusal leaves no VM and no folder.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostCapabilities } from '../../../../src/core/qemu/host';
+import { Core } from '../../../../src/core/services/core';
+import { generateOvf } from '../../../../src/core/storage/ovf';
+import { domainXml, vboxXml } from '../../../support/foreign-fixtures';
+
+const HOST: HostCapabilities = { qemu: null, accelerators: [{ name: 'tcg', usable: true }], ovmf: null, memoryMiB: 8192, cpus: 4 };
+
+describe('importing machine files: hostile disks', () => {
+  let dir: string;
+  let work: string;
+  let core: Core;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-foreign-'));
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-foreign-work-'));
+    core = await Core.open({ dataDir: dir, host: HOST });
+  });
+  afterAll(() => {
+    core.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  const nothingMade = () => {
+    expect(core.vms.list()).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'machines')) ? fs.readdirSync(path.join(dir, 'machines')) : []).toEqual([]);
+  };
+
+  it('refuses a domain whose disk is a device node, a FIFO, a directory or a symlink to one', async () => {
+    const fifo = path.join(work, 'disk.fifo');
+    execFileSync('mkfifo', [fifo]);
+    fs.mkdirSync(path.join(work, 'folder'));
+    fs.symlinkSync(path.join(work, 'folder'), path.join(work, 'folder.img'));
+    const cases: readonly [string, RegExp][] = [
+      ['/dev/null', /'\/dev\/null', which is a device node; only regular files/],
+      [fifo, /which is a FIFO/],
+      [path.join(work, 'folder'), /which is a directory/],
+      [path.join(work, 'folder.img'), /which is a symlink to a directory/],
+      ['relative.img', /not an absolute path/],
+    ];
+    for (const [disk, why] of cases) {
+      const file = path.join(work, 'vm.xml');
+      fs.writeFileSync(file, domainXml({ disk }));
+      await expect(core.ova.importPlan({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(why) });
+      await expect(core.ova.import({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(why) });
+    }
+    nothingMade();
+  });
+
+  it('an NVRAM that is not a regular file is named as not carried over, never opened', async () => {
+    const fifo = path.join(work, 'vars.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const disk = path.join(work, 'ok.img');
+    fs.writeFileSync(disk, Buffer.alloc(1024 * 1024));
+    const file = path.join(work, 'uefi.xml');
+    fs.writeFileSync(file, domainXml({ disk, uefi: { nvram: fifo } }));
+    const plan = await core.ova.importPlan({ file });
+    expect(plan).toMatchObject({ source: 'libvirt', firmware: 'uefi', disks: [{ source: disk, bus: 'sata', format: 'raw', inPlace: false }] });
+    expect(plan.notCarried).toEqual([`the UEFI variables in '${fifo}' (it is a FIFO; the VM starts with fresh variables)`]);
+    nothingMade();
+  });
+
+  it('refuses a .vbox whose disk is a symlink to a device or a differencing chain, with nothing made', async () => {
+    const folder = path.join(work, 'vm');
+    fs.mkdirSync(folder);
+    fs.symlinkSync('/dev/zero', path.join(folder, 'dev.img'));
+    const file = path.join(folder, 'vm.vbox');
+    fs.writeFileSync(file, vboxXml({ location: 'dev.img' }));
+    await expect(core.ova.import({ file })).rejects.toMatchObject({ message: expect.stringMatching(/a symlink to a file outside the \.vbox file's folder/) });
+    fs.writeFileSync(path.join(folder, 'base.vdi'), Buffer.alloc(4096));
+    fs.writeFileSync(file, vboxXml({ location: 'base.vdi', format: 'VDI', child: 'Snapshots/{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}.vdi' }));
+    await expect(core.ova.import({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/differencing image .* qemu-img cannot flatten VirtualBox differencing images safely, so nothing was imported/) });
+    nothingMade();
+  });
+
+  it('a .vbox is told by its content, whatever its name; --dry-run lists the NAT forward and the IDE CD drive', async () => {
+    const folder = path.join(work, 'named');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'd.img'), Buffer.alloc(1024 * 1024));
+    const file = path.join(folder, 'machine.xml');
+    fs.writeFileSync(file, vboxXml({ location: 'd.img' }));
+    const plan = await core.ova.importPlan({ file });
+    expect(plan).toMatchObject({ source: 'vbox', name: 'Moderator 1', firmware: 'bios', machine: 'q35', memoryMiB: 256, cdroms: 1, bootOrder: ['disk', 'cdrom'] });
+    expect(plan.nics).toEqual([{ model: 'e1000', mac: '08:00:27:a1:b2:c3', mode: 'nat', forwards: 1 }]);
+    expect(plan.disks).toEqual([{ source: path.join(folder, 'd.img'), bus: 'sata', format: 'raw', inPlace: false }]);
+    nothingMade();
+  });
+
+  it('--dry-run of an OVF and of a plain disk says what would be made, and makes nothing', async () => {
+    const file = path.join(work, 'appliance.ovf');
+    fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024 }], nics: 1 }));
+    const plan = await core.ova.importPlan({ file });
+    expect(plan).toMatchObject({ source: 'ovf', name: 'appliance', firmware: 'uefi', memoryMiB: 512, cpus: 2 });
+    expect(plan.disks.map((d) => d.source)).toEqual(['appliance-disk001.vmdk']);
+    expect(plan.nics).toHaveLength(1);
+    nothingMade();
+  });
+});
