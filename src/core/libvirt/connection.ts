@@ -4,9 +4,12 @@
  * timeout; bulk reads (the domain list, pools, snapshots) are one virsh process running a
  * batch of commands, so listing 100 domains costs two processes, not a hundred. The event
  * stream is one long-lived `virsh event --all --loop` per host.
+ *
+ * This class is the typed calls. Running virsh for one connection is session.ts (over
+ * virsh.ts), reading its answers parse.ts and domxml.ts, the console streams streams.ts; the
+ * migration is migrate.ts and moving a volume's bytes volumes.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,17 +18,14 @@ import { attr, child, childrenOf, parseXml } from '../storage/xml';
 import { checkLibvirtName, domainRef, libosinfoId, parseDomainXml, parseHostXml } from './domxml';
 import {
   boundedInt,
-  jobResult,
   parseDomInfo,
   parseEventLine,
-  parseJobInfo,
   parseNodeInfo,
   parsePoolXml,
   parseSnapshotXml,
   parseUuidNameList,
   parseVersion,
   parseVolumeXml,
-  splitBatch,
   virshQuote,
 } from './parse';
 import { pnmToPng } from './ppm';
@@ -44,7 +44,10 @@ import type {
   SnapshotEntry,
   VolumeInfo,
 } from './types';
-import { checkUri, hostOfUri, runVirsh, runVirshRaw, virshArgv, virshEnv, virshError, type VirshOptions } from './virsh';
+import { migrateDomain } from './migrate';
+import { VirshSession } from './session';
+import { virshArgv, virshEnv, virshError } from './virsh';
+import { downloadVolume, uploadVolume } from './volumes';
 
 export interface LibvirtConnectionOptions {
   /** The virsh binary (default: `virsh` on PATH). */
@@ -54,51 +57,28 @@ export interface LibvirtConnectionOptions {
 }
 
 const LONG_MS = 30 * 60_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LibvirtConnection {
   readonly uri: string;
   /** The host as messages name it. */
   readonly host: string;
-  private readonly virsh: string;
-  private readonly timeoutMs: number;
+  private readonly s: VirshSession;
   private readonly live = new Set<{ close(): void }>();
-  private closed = false;
 
   constructor(uri: string, opts: LibvirtConnectionOptions = {}) {
-    this.uri = checkUri(uri);
-    this.host = hostOfUri(uri) || 'this computer';
-    this.virsh = opts.virsh ?? 'virsh';
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
-  }
-
-  private opts(extra: Partial<VirshOptions> = {}): VirshOptions {
-    if (this.closed) throw new NestboxError('INVALID_STATE', `the connection to ${this.host} is closed`);
-    return { virsh: this.virsh, uri: this.uri, timeoutMs: this.timeoutMs, ...extra };
-  }
-
-  private run(args: readonly string[], what: string, extra: Partial<VirshOptions> = {}): Promise<string> {
-    return runVirsh(this.opts(extra), args, what);
-  }
-
-  /** Several virsh commands in one process; each section is keyed after its marker. */
-  private async batch(items: readonly { key: string; commands: readonly string[] }[], what: string, extra: Partial<VirshOptions> = {}): Promise<Map<string, string>> {
-    if (items.length === 0) return new Map();
-    const nonce = randomBytes(8).toString('hex');
-    const script = items.map((it) => [`echo @@NB-${nonce}@@ ${it.key} @@`, ...it.commands].join(' ; ')).join(' ; ') + ` ; echo @@NB-${nonce}@@ 0 @@`;
-    const r = await runVirshRaw(this.opts({ timeoutMs: Math.max(this.timeoutMs, 60_000), ...extra }), [script], what);
-    if (r.code !== 0 && !r.stdout.includes(`@@NB-${nonce}@@`)) throw virshError(this.uri, what, r.stderr);
-    return splitBatch(r.stdout, nonce);
+    this.s = new VirshSession(uri, opts.virsh ?? 'virsh', opts.timeoutMs ?? 30_000);
+    this.uri = this.s.uri;
+    this.host = this.s.host;
   }
 
   // ------------------------------------------------------------ host
 
   async versions(): Promise<LibvirtVersions> {
-    return parseVersion(await this.run(['version', '--daemon'], 'version'), this.host);
+    return parseVersion(await this.s.run(['version', '--daemon'], 'version'), this.host);
   }
 
   async nodeInfo(): Promise<NodeInfo> {
-    const m = await this.batch(
+    const m = await this.s.batch(
       [
         { key: '1', commands: ['nodeinfo'] },
         { key: '2', commands: ['hostname'] },
@@ -112,9 +92,9 @@ export class LibvirtConnection {
   // ------------------------------------------------------------ domains
 
   async listDomains(): Promise<DomainSummary[]> {
-    const list = parseUuidNameList(await this.run(['list', '--all', '--uuid', '--name'], 'list domains'), this.host);
+    const list = parseUuidNameList(await this.s.run(['list', '--all', '--uuid', '--name'], 'list domains'), this.host);
     if (list.length === 0) return [];
-    const sections = await this.batch(
+    const sections = await this.s.batch(
       list.map((d) => ({ key: d.uuid, commands: [`dominfo ${d.uuid}`, `dumpxml --xpath /domain/metadata --wrap ${d.uuid}`] })),
       'domain details',
     );
@@ -133,7 +113,7 @@ export class LibvirtConnection {
   }
 
   async dumpXml(name: string, inactive = false): Promise<string> {
-    return this.run(['dumpxml', ...(inactive ? ['--inactive'] : []), '--domain', domainRef(name)], `dumpxml ${name}`);
+    return this.s.run(['dumpxml', ...(inactive ? ['--inactive'] : []), '--domain', domainRef(name)], `dumpxml ${name}`);
   }
 
   async describe(name: string): Promise<DomainDescription> {
@@ -152,18 +132,18 @@ export class LibvirtConnection {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbx-def-'));
     try {
       fs.writeFileSync(path.join(dir, 'domain.xml'), xml, { mode: 0o600 });
-      await this.run(['define', '--file', path.join(dir, 'domain.xml')], `define ${name}`);
+      await this.s.run(['define', '--file', path.join(dir, 'domain.xml')], `define ${name}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-    const uuid = (await this.run(['domuuid', '--domain', name], `domuuid ${name}`)).trim().toLowerCase();
+    const uuid = (await this.s.run(['domuuid', '--domain', name], `domuuid ${name}`)).trim().toLowerCase();
     return { uuid, name };
   }
 
   async undefine(name: string, opts: { removeStorage: boolean }): Promise<void> {
     const ref = domainRef(name);
     const args = ['undefine', '--managed-save', '--snapshots-metadata', '--checkpoints-metadata', '--nvram', ...(opts.removeStorage ? ['--remove-all-storage'] : []), '--domain', ref];
-    await this.run(args, `delete ${name}`, { timeoutMs: Math.max(this.timeoutMs, 120_000) });
+    await this.s.run(args, `delete ${name}`, { timeoutMs: Math.max(this.s.timeoutMs, 120_000) });
   }
 
   async start(name: string): Promise<void> {
@@ -192,13 +172,13 @@ export class LibvirtConnection {
   }
 
   private async verb(args: readonly string[], what: string, timeoutMs?: number): Promise<void> {
-    await this.run(args, what, timeoutMs ? { timeoutMs } : {});
+    await this.s.run(args, what, timeoutMs ? { timeoutMs } : {});
   }
 
   /** One domain's state ('running', 'shut off' mapped), for waits after a verb. */
   async domainState(name: string): Promise<DomainSummary['state']> {
     const { parseDomainState } = await import('./parse');
-    return parseDomainState(await this.run(['domstate', '--domain', domainRef(name)], `state of ${name}`));
+    return parseDomainState(await this.s.run(['domstate', '--domain', domainRef(name)], `state of ${name}`));
   }
 
   // ------------------------------------------------------------ screenshot
@@ -208,7 +188,7 @@ export class LibvirtConnection {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbx-shot-'));
     try {
       const file = path.join(dir, 'screen');
-      await this.run(['screenshot', '--domain', domainRef(name), '--file', file], `screenshot of ${name}`);
+      await this.s.run(['screenshot', '--domain', domainRef(name), '--file', file], `screenshot of ${name}`);
       const st = fs.statSync(file);
       if (st.size > 256 * 1024 * 1024) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} sent a ${st.size}-byte screenshot`);
       const data = fs.readFileSync(file);
@@ -223,15 +203,15 @@ export class LibvirtConnection {
 
   async listSnapshots(name: string): Promise<SnapshotEntry[]> {
     const ref = domainRef(name);
-    const names = (await this.run(['snapshot-list', '--domain', ref, '--name'], `snapshots of ${name}`))
+    const names = (await this.s.run(['snapshot-list', '--domain', ref, '--name'], `snapshots of ${name}`))
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l.length > 0);
     if (names.length === 0) return [];
     if (names.length > 10_000) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} listed ${names.length} snapshots`);
-    const currentOut = await runVirshRaw(this.opts(), ['snapshot-current', '--domain', ref, '--name'], `current snapshot of ${name}`);
+    const currentOut = await this.s.raw(['snapshot-current', '--domain', ref, '--name'], `current snapshot of ${name}`);
     const current = currentOut.code === 0 ? currentOut.stdout.trim() : '';
-    const sections = await this.batch(
+    const sections = await this.s.batch(
       names.map((s, i) => ({ key: String(i + 1), commands: [`snapshot-dumpxml --domain ${ref} --snapshotname ${virshQuote(s)}`] })),
       `snapshots of ${name}`,
     );
@@ -248,126 +228,22 @@ export class LibvirtConnection {
     checkLibvirtName(snap, 'snapshot name');
     if (description.length > 4096) throw new NestboxError('INVALID_ARGUMENT', 'the snapshot description is longer than 4096 characters');
     // virsh refuses an empty option argument: no description is no --description.
-    await this.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, ...(description ? ['--description', description] : [])], `snapshot ${name}`, { timeoutMs: LONG_MS });
+    await this.s.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, ...(description ? ['--description', description] : [])], `snapshot ${name}`, { timeoutMs: LONG_MS });
   }
 
   async revertSnapshot(name: string, snap: string): Promise<void> {
-    await this.run(['snapshot-revert', '--domain', domainRef(name), '--snapshotname', checkLibvirtName(snap, 'snapshot name')], `restore snapshot ${snap} of ${name}`, { timeoutMs: LONG_MS });
+    await this.s.run(['snapshot-revert', '--domain', domainRef(name), '--snapshotname', checkLibvirtName(snap, 'snapshot name')], `restore snapshot ${snap} of ${name}`, { timeoutMs: LONG_MS });
   }
 
   async deleteSnapshot(name: string, snap: string): Promise<void> {
-    await this.run(['snapshot-delete', '--domain', domainRef(name), '--snapshotname', checkLibvirtName(snap, 'snapshot name')], `delete snapshot ${snap} of ${name}`, { timeoutMs: LONG_MS });
+    await this.s.run(['snapshot-delete', '--domain', domainRef(name), '--snapshotname', checkLibvirtName(snap, 'snapshot name')], `delete snapshot ${snap} of ${name}`, { timeoutMs: LONG_MS });
   }
 
   // ------------------------------------------------------------ migration
 
-  /**
-   * Peer-to-peer migration: the source daemon dials the destination itself, so this process
-   * only starts it and watches (`domjobinfo` while it runs). Aborting the signal runs
-   * `domjobabort`; the VM keeps running on the source and a definition the destination may
-   * have kept is removed.
-   */
-  async migrate(name: string, destUri: string, o: MigrateOptions, onProgress: (p: MigrateProgress) => void, signal: AbortSignal): Promise<MigrateResult> {
-    const ref = domainRef(name);
-    checkUri(destUri);
-    const destClient = new LibvirtConnection(o.destClientUri ?? destUri, { virsh: this.virsh, timeoutMs: this.timeoutMs });
-    const args = ['migrate', '--p2p'];
-    if (o.live) args.push('--live');
-    if (o.persistent) args.push('--persistent');
-    if (o.undefineSource) args.push('--undefinesource');
-    if (o.copyStorage) args.push('--copy-storage-all');
-    if (o.unsafe) args.push('--unsafe');
-    if (!o.live) args.push('--offline');
-    if (o.maxDowntimeMs !== undefined) {
-      if (!Number.isInteger(o.maxDowntimeMs) || o.maxDowntimeMs < 1 || o.maxDowntimeMs > 600_000) throw new NestboxError('INVALID_ARGUMENT', 'the maximum downtime must be 1–600000 ms');
-    }
-    if (o.bandwidthMiBps !== undefined) {
-      if (!Number.isInteger(o.bandwidthMiBps) || o.bandwidthMiBps < 1 || o.bandwidthMiBps > 1_000_000) throw new NestboxError('INVALID_ARGUMENT', 'the bandwidth must be 1–1000000 MiB/s');
-      args.push('--bandwidth', String(o.bandwidthMiBps));
-    }
-    if (o.migrateUri !== undefined) {
-      if (!/^tcp:\/\/[A-Za-z0-9.:[\]-]{1,255}$/.test(o.migrateUri)) throw new NestboxError('INVALID_ARGUMENT', `'${o.migrateUri}' is not a migration URI (tcp://ADDRESS[:PORT])`);
-      args.push('--migrateuri', o.migrateUri);
-    }
-    args.push('--domain', ref, '--desturi', destUri);
-    if (signal.aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled`);
-
-    // virsh migrate has no downtime option: set it on the domain first (libvirt keeps it for the job).
-    let downtimeSet = o.maxDowntimeMs === undefined;
-    if (!downtimeSet) {
-      const r = await runVirshRaw(this.opts(), ['migrate-setmaxdowntime', '--domain', ref, '--downtime', String(o.maxDowntimeMs)], 'set max downtime');
-      downtimeSet = r.code === 0;
-    }
-    const started = Date.now();
-    let done = false;
-    let aborted = false;
-    let abortDone: Promise<void> = Promise.resolve();
-    const onAbort = () => {
-      aborted = true;
-      abortDone = runVirshRaw(this.opts(), ['domjobabort', '--domain', ref], `cancel the migration of ${name}`).then(() => undefined);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    // Once the job exists on the source, its progress is polled (only while it runs).
-    const poll = (async () => {
-      if (!downtimeSet) {
-        for (let i = 0; i < 50 && !done; i++) {
-          const r = await runVirshRaw(this.opts(), ['migrate-setmaxdowntime', '--domain', ref, '--downtime', String(o.maxDowntimeMs)], 'set max downtime');
-          if (r.code === 0) break;
-          await sleep(100);
-        }
-      }
-      while (!done) {
-        await sleep(500);
-        if (done) break;
-        const r = await runVirshRaw(this.opts(), ['domjobinfo', '--domain', ref], 'migration progress').catch(() => null);
-        if (!r || r.code !== 0 || done) continue;
-        try {
-          const info = parseJobInfo(r.stdout, this.host);
-          if (info.type !== 'None') onProgress(info.progress);
-        } catch {
-          /* a malformed progress line is not worth failing a migration for */
-        }
-      }
-    })();
-    try {
-      const r = await runVirshRaw(this.opts({ timeoutMs: 24 * 3600_000 }), args, `migrate ${name}`);
-      done = true;
-      await poll;
-      if (r.code !== 0) {
-        await abortDone;
-        const err = virshError(this.uri, `migrate ${name} to ${hostOfUri(destUri)}`, r.stderr);
-        await this.cleanupDestination(destClient, ref);
-        if (aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled; it keeps running on ${this.host}`, err.message);
-        throw err;
-      }
-      const res = await runVirshRaw(destClient.opts(), ['domjobinfo', '--completed', '--domain', ref], 'migration result').catch(() => null);
-      if (res && res.code === 0) {
-        try {
-          return jobResult(parseJobInfo(res.stdout, this.host));
-        } catch {
-          /* fall through to our own clock */
-        }
-      }
-      return { elapsedMs: Date.now() - started, downtimeMs: null, dataBytes: null };
-    } finally {
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /**
-   * After a failed or cancelled migration the destination should have nothing; libvirt can
-   * leave a paused incoming domain or (with --persistent) a definition. Both are removed,
-   * only when the source still has the domain (so nothing is ever lost).
-   */
-  private async cleanupDestination(dest: LibvirtConnection, ref: string): Promise<void> {
-    const here = await runVirshRaw(this.opts(), ['domstate', '--domain', ref], 'domain state').catch(() => null);
-    if (!here || here.code !== 0) return;
-    const there = await runVirshRaw(dest.opts(), ['domstate', '--domain', ref], 'domain state').catch(() => null);
-    if (!there || there.code !== 0) return;
-    const state = there.stdout.trim();
-    if (state !== 'shut off') await runVirshRaw(dest.opts(), ['destroy', '--domain', ref], 'remove the half-migrated domain').catch(() => null);
-    await runVirshRaw(dest.opts(), ['undefine', '--domain', ref], 'remove the half-migrated definition').catch(() => null);
+  /** Peer-to-peer migration of `name` to `destUri` (migrate.ts). */
+  migrate(name: string, destUri: string, o: MigrateOptions, onProgress: (p: MigrateProgress) => void, signal: AbortSignal): Promise<MigrateResult> {
+    return migrateDomain(this.s, name, destUri, o, onProgress, signal);
   }
 
   // ------------------------------------------------------------ events
@@ -377,7 +253,7 @@ export class LibvirtConnection {
    * ends (the host went away, the daemon restarted, or close()); the caller reconnects.
    */
   events(onEvent: (e: DomainEvent) => void, onClosed: (reason: string) => void): { close(): void } {
-    const proc: ChildProcess = spawn(this.virsh, virshArgv(this.uri, ['event', '--all', '--loop', '--timestamp']), { env: virshEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc: ChildProcess = spawn(this.s.virsh, virshArgv(this.uri, ['event', '--all', '--loop', '--timestamp']), { env: virshEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     let err = '';
     let ended = false;
@@ -420,12 +296,12 @@ export class LibvirtConnection {
   // ------------------------------------------------------------ storage
 
   async listPools(): Promise<PoolInfo[]> {
-    const uuids = (await this.run(['pool-list', '--all', '--uuid'], 'storage pools'))
+    const uuids = (await this.s.run(['pool-list', '--all', '--uuid'], 'storage pools'))
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l.length > 0);
     for (const u of uuids) if (!/^[0-9a-f-]{36}$/.test(u)) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} listed a pool UUID '${u.slice(0, 40)}'`);
-    const sections = await this.batch(
+    const sections = await this.s.batch(
       uuids.map((u) => ({ key: u, commands: [`pool-info --pool ${u}`, `pool-dumpxml --pool ${u}`] })),
       'storage pools',
     );
@@ -443,7 +319,7 @@ export class LibvirtConnection {
 
   async listVolumes(pool: string): Promise<VolumeInfo[]> {
     const p = checkLibvirtName(pool, 'storage pool name');
-    const lines = (await this.run(['vol-list', '--pool', p], `volumes of ${pool}`)).split('\n').filter((l) => l.trim().length > 0);
+    const lines = (await this.s.run(['vol-list', '--pool', p], `volumes of ${pool}`)).split('\n').filter((l) => l.trim().length > 0);
     const paths: string[] = [];
     for (const line of lines) {
       // "NAME   PATH": a name has no '/', a path starts with one.
@@ -451,7 +327,7 @@ export class LibvirtConnection {
       if (m) paths.push(m[2]!);
     }
     if (paths.length > 100_000) throw new NestboxError('PROTOCOL_ERROR', `libvirt host ${this.host} listed ${paths.length} volumes`);
-    const sections = await this.batch(
+    const sections = await this.s.batch(
       paths.map((vp, i) => ({ key: String(i + 1), commands: [`vol-dumpxml --vol ${virshQuote(vp)}`] })),
       `volumes of ${pool}`,
     );
@@ -468,80 +344,22 @@ export class LibvirtConnection {
     const v = checkLibvirtName(name, 'volume name');
     if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > 2 ** 50) throw new NestboxError('INVALID_ARGUMENT', 'the volume size must be 1 byte to 1 PiB');
     if (format !== 'qcow2' && format !== 'raw') throw new NestboxError('INVALID_ARGUMENT', `format must be qcow2 or raw`);
-    await this.run(['vol-create-as', '--pool', p, '--name', v, '--capacity', `${bytes}b`, '--format', format], `create volume ${name} in ${pool}`, { timeoutMs: LONG_MS });
-    return (await this.run(['vol-path', '--pool', p, '--vol', v], `path of ${name}`)).trim();
+    await this.s.run(['vol-create-as', '--pool', p, '--name', v, '--capacity', `${bytes}b`, '--format', format], `create volume ${name} in ${pool}`, { timeoutMs: LONG_MS });
+    return (await this.s.run(['vol-path', '--pool', p, '--vol', v], `path of ${name}`)).trim();
   }
 
   async deleteVolume(pool: string, name: string): Promise<void> {
-    await this.run(['vol-delete', '--pool', checkLibvirtName(pool, 'storage pool name'), '--vol', checkLibvirtName(name, 'volume name')], `delete volume ${name}`);
+    await this.s.run(['vol-delete', '--pool', checkLibvirtName(pool, 'storage pool name'), '--vol', checkLibvirtName(name, 'volume name')], `delete volume ${name}`);
   }
 
-  /**
-   * Uploads a local file into a volume (which must exist and be large enough). The file is
-   * fed to virsh through a FIFO so that the bytes sent can be counted for progress.
-   */
-  async uploadVolume(pool: string, vol: string, file: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<void> {
-    const p = checkLibvirtName(pool, 'storage pool name');
-    const v = checkLibvirtName(vol, 'volume name');
-    const total = fs.statSync(file).size;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbx-up-'));
-    const fifo = path.join(dir, 'data');
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const mk = spawn('mkfifo', ['-m', '0600', fifo], { stdio: 'ignore' });
-        mk.on('error', reject);
-        mk.on('close', (c) => (c === 0 ? resolve() : reject(new NestboxError('IO_ERROR', 'mkfifo failed'))));
-      });
-      const upload = this.run(['vol-upload', '--pool', p, '--vol', v, '--file', fifo], `upload into ${vol}`, { timeoutMs: 24 * 3600_000, ...(signal ? { signal } : {}) });
-      let sent = 0;
-      const feed = new Promise<void>((resolve, reject) => {
-        const src = fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
-        const dst = fs.createWriteStream(fifo);
-        src.on('data', (b) => {
-          sent += b.length;
-          onProgress?.(sent, total);
-        });
-        src.on('error', reject);
-        dst.on('error', reject);
-        dst.on('close', resolve);
-        src.pipe(dst);
-        upload.catch(() => {
-          src.destroy();
-          dst.destroy();
-          resolve();
-        });
-      });
-      await Promise.all([upload, feed]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  /** Uploads a local file into a volume, which must exist and be large enough (volumes.ts). */
+  uploadVolume(pool: string, vol: string, file: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<void> {
+    return uploadVolume(this.s, pool, vol, file, onProgress, signal);
   }
 
-  async downloadVolume(pool: string, vol: string, file: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<void> {
-    const p = checkLibvirtName(pool, 'storage pool name');
-    const v = checkLibvirtName(vol, 'volume name');
-    const info = parseVolumeXml((await this.run(['vol-dumpxml', '--pool', p, '--vol', v], `volume ${vol}`)).trim(), this.host);
-    const total = info.capacity;
-    const tmp = `${file}.part-${randomBytes(4).toString('hex')}`;
-    const timer = onProgress
-      ? setInterval(() => {
-          try {
-            onProgress(fs.statSync(tmp).size, total);
-          } catch {
-            /* not created yet */
-          }
-        }, 250)
-      : null;
-    try {
-      await this.run(['vol-download', '--pool', p, '--vol', v, '--file', tmp], `download ${vol}`, { timeoutMs: 24 * 3600_000, ...(signal ? { signal } : {}) });
-      fs.renameSync(tmp, file);
-      onProgress?.(fs.statSync(file).size, total);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    } finally {
-      if (timer) clearInterval(timer);
-    }
+  /** Downloads a volume into a local file, written under a temporary name until complete (volumes.ts). */
+  downloadVolume(pool: string, vol: string, file: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<void> {
+    return downloadVolume(this.s, pool, vol, file, onProgress, signal);
   }
 
   // ------------------------------------------------------------ consoles
@@ -549,7 +367,7 @@ export class LibvirtConnection {
   /** The guest's first serial console as a byte stream, through libvirt's own console stream. */
   async openSerial(name: string): Promise<ByteStream> {
     const ref = domainRef(name);
-    const s = openSerialStream(this.virsh, this.uri, ref, this.host);
+    const s = openSerialStream(this.s.virsh, this.uri, ref, this.host);
     this.track(s);
     return s;
   }
@@ -569,14 +387,14 @@ export class LibvirtConnection {
 
   /** Ends the event streams and consoles opened through this connection. */
   close(): void {
-    this.closed = true;
+    this.s.close();
     for (const h of [...this.live]) h.close();
     this.live.clear();
   }
 
   /** Whether the host can run KVM guests (else domains are defined as TCG, type 'qemu'). */
   async hasKvm(): Promise<boolean> {
-    const caps = parseHostXml((await this.run(['capabilities'], 'capabilities')).trim(), this.host, 'capabilities');
+    const caps = parseHostXml((await this.s.run(['capabilities'], 'capabilities')).trim(), this.host, 'capabilities');
     for (const guest of childrenOf(caps, 'guest')) {
       const arch = child(guest, 'arch');
       if (!arch || attr(arch, 'name') !== 'x86_64') continue;
@@ -587,15 +405,15 @@ export class LibvirtConnection {
 
   /** Re-reads a pool's volumes (their format and sizes after an upload). */
   async refreshPool(pool: string): Promise<void> {
-    await this.run(['pool-refresh', '--pool', checkLibvirtName(pool, 'storage pool name')], `refresh pool ${pool}`, { timeoutMs: Math.max(this.timeoutMs, 120_000) });
+    await this.s.run(['pool-refresh', '--pool', checkLibvirtName(pool, 'storage pool name')], `refresh pool ${pool}`, { timeoutMs: Math.max(this.s.timeoutMs, 120_000) });
   }
 
   /** The pool and volume holding a file on the host, or null when no pool has it. */
   async volumeOfPath(file: string): Promise<{ pool: string; volume: string } | null> {
     // eslint-disable-next-line no-control-regex
     if (typeof file !== 'string' || !file.startsWith('/') || file.length > 4096 || /[\u0000-\u001f\u007f]/.test(file)) return null;
-    const pool = await runVirshRaw(this.opts(), ['vol-pool', '--vol', file], `pool of ${file}`);
-    const name = await runVirshRaw(this.opts(), ['vol-name', '--vol', file], `volume of ${file}`);
+    const pool = await this.s.raw(['vol-pool', '--vol', file], `pool of ${file}`);
+    const name = await this.s.raw(['vol-name', '--vol', file], `volume of ${file}`);
     if (pool.code !== 0 || name.code !== 0) return null;
     const p = pool.stdout.trim();
     const v = name.stdout.trim();
@@ -608,7 +426,7 @@ export class LibvirtConnection {
 
   /** Capacity of a volume in bytes (for callers that want to size a copy). */
   async volumeCapacity(pool: string, vol: string): Promise<number> {
-    const xml = await this.run(['vol-dumpxml', '--pool', checkLibvirtName(pool, 'storage pool name'), '--vol', checkLibvirtName(vol, 'volume name')], `volume ${vol}`);
+    const xml = await this.s.run(['vol-dumpxml', '--pool', checkLibvirtName(pool, 'storage pool name'), '--vol', checkLibvirtName(vol, 'volume name')], `volume ${vol}`);
     return boundedInt(String(parseVolumeXml(xml.trim(), this.host).capacity), this.host, 'capacity');
   }
 }

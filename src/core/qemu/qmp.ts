@@ -17,6 +17,11 @@
  * The wire format is newline-delimited JSON (QEMU terminates lines with "\r\n"). Pretty
  * output (`-qmp ...,pretty=on`) spreads one message over several lines and is therefore not
  * supported; the argv builder never asks for it.
+ *
+ * Over 500 lines because the client is one protocol state machine: the pending calls, the
+ * event listeners and waiters, the line reader and the close that fails them all share one
+ * connection's state, and the guarantees above hold only if every path through it is read
+ * together. The typed commands built on it are in commands.ts (this file only moves JSON).
  */
 import { createConnection } from 'node:net';
 import type { Socket } from 'node:net';

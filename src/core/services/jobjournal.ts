@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { JobInfo, JobKind } from '../api/contract';
 import { resolveDiskPath } from '../qemu/argv';
-import type { Db, MediaRepository, VmRepository } from '../store/db';
+import type { Db, VmRepository } from '../store/db';
+import type { MediaRepository } from '../store/media';
 
 export interface JournalEntry {
   readonly id: string;

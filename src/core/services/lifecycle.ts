@@ -6,6 +6,12 @@
  * changes the state synchronously before its first await, so two clients racing for one
  * VM cannot both pass the check. Save state, delete, screenshots and keys are reached
  * through here too, so an engine seam has one service to stand in for.
+ *
+ * Over 500 lines because it is one state machine: start, the stop verbs, the exit watcher
+ * and reconcile all read and change the same table of running processes, and each checks and
+ * changes the state before its first await. Split by verb, that rule would have to hold
+ * across files. What does not touch the running table is already elsewhere: save state
+ * (statefiles.ts), delete (vmdelete.ts), consoles (vmconsoles.ts), the registry (vmregistry.ts).
  */
 import fs from 'node:fs';
 import type { Accelerator, OpResult } from '../api/contract';

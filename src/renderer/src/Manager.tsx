@@ -2,6 +2,12 @@
  * The Manager window: toolbar, machine list, details, status bar, and the dialogs they
  * open. It owns the selection and wires the data hooks to the components; the components
  * themselves only render and report intents.
+ *
+ * Over 500 lines because it is the wiring: the selection, which dialog is open and the VM it
+ * is about, and the hooks they act through are one piece of state that every dialog reads and
+ * that a finished dialog changes (selecting a clone, following a moved VM). The dialogs, list,
+ * details and toolbar are their own files; moving the wiring out would only hand this state
+ * on as props.
  */
 import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from 'react';
 import Box from '@mui/material/Box';

@@ -24,8 +24,6 @@ import FitScreenOutlinedIcon from '@mui/icons-material/FitScreenOutlined';
 import FullscreenRoundedIcon from '@mui/icons-material/FullscreenRounded';
 import InventoryOutlinedIcon from '@mui/icons-material/InventoryOutlined';
 import KeyboardOutlinedIcon from '@mui/icons-material/KeyboardOutlined';
-import LinkOffRoundedIcon from '@mui/icons-material/LinkOffRounded';
-import LinkRoundedIcon from '@mui/icons-material/LinkRounded';
 import MonitorOutlinedIcon from '@mui/icons-material/MonitorOutlined';
 import OpenInNewRoundedIcon from '@mui/icons-material/OpenInNewRounded';
 import PauseRoundedIcon from '@mui/icons-material/PauseRounded';
@@ -34,12 +32,9 @@ import PlayArrowRoundedIcon from '@mui/icons-material/PlayArrowRounded';
 import PowerOffOutlinedIcon from '@mui/icons-material/PowerOffOutlined';
 import PowerSettingsNewRoundedIcon from '@mui/icons-material/PowerSettingsNewRounded';
 import RestartAltRoundedIcon from '@mui/icons-material/RestartAltRounded';
-import SpeedOutlinedIcon from '@mui/icons-material/SpeedOutlined';
 import TerminalOutlinedIcon from '@mui/icons-material/TerminalOutlined';
-import { SEND_KEY_COMBOS, type Accelerator, type VmInfo, type VmOperation } from '../../../core/api/contract';
-import { assertNever } from '../../../core/api/errors';
+import { SEND_KEY_COMBOS, type VmInfo, type VmOperation } from '../../../core/api/contract';
 import { useNotify } from '../components/Notifications';
-import { StateText } from '../components/StateIndicator';
 import { useConnection } from '../hooks/client';
 import type { BusyKind } from '../hooks/operations';
 import type { LifecycleAction } from '../model/vmState';
@@ -48,10 +43,10 @@ import { XK_SHIFT_L, keystrokesFor } from './keys';
 import { ScreenPanel } from './ScreenPanel';
 import { SerialPanel } from './SerialPanel';
 import { downloadPng, screenshotFileName } from './screenshot';
-import { HOST_KEY_LABEL, useScreen, type Resolution, type ScreenStatus } from './useScreen';
-import { useSerial, type SerialStatus } from './useSerial';
-import { StatusBar, StatusItem, StatusSpacer } from '../components/StatusBar';
+import { useScreen } from './useScreen';
+import { useSerial } from './useSerial';
 import { useConsoleActions } from '../actions/useConsoleActions';
+import { ConsoleStatusBar } from './ConsoleStatusBar';
 
 type ConsoleTab = 'screen' | 'serial';
 
@@ -447,112 +442,5 @@ function MachineButtons({
       <Tool label="Shut down" tooltip="Press the power button (ACPI)" disabled={!can('shutdown')} onClick={() => onAction('shutdown')} icon={<PowerSettingsNewRoundedIcon />} />
       <Tool label="Power off" tone="danger" tooltip="Pull the plug: unsaved work in the guest is lost" disabled={!can('powerOff')} onClick={() => onAction('powerOff')} icon={<PowerOffOutlinedIcon />} />
     </Box>
-  );
-}
-
-function accelText(a: Accelerator): string {
-  switch (a) {
-    case 'kvm':
-      return 'KVM';
-    case 'hvf':
-      return 'HVF';
-    case 'whpx':
-      return 'WHPX';
-    case 'tcg':
-      return 'TCG (software)';
-    default:
-      return assertNever(a, 'accelerator');
-  }
-}
-
-function screenText(s: ScreenStatus): string {
-  switch (s.kind) {
-    case 'off':
-      return 'Screen: not running';
-    case 'connecting':
-      return s.attempt === 0 ? 'Screen: connecting…' : 'Screen: reconnecting…';
-    case 'connected':
-      return 'Screen: connected';
-    case 'retrying':
-      return 'Screen: reconnecting…';
-    case 'lost':
-      return 'Screen: disconnected from the core';
-    default:
-      return assertNever(s, 'screen status');
-  }
-}
-
-function serialText(s: SerialStatus): string {
-  switch (s.kind) {
-    case 'off':
-      return 'Serial: log only';
-    case 'disabled':
-      return 'Serial: none';
-    case 'connecting':
-      return 'Serial: connecting…';
-    case 'connected':
-      return 'Serial: connected';
-    case 'retrying':
-      return 'Serial: reconnecting…';
-    case 'lost':
-      return 'Serial: disconnected';
-    default:
-      return assertNever(s, 'serial status');
-  }
-}
-
-interface StatusBarProps {
-  readonly vm: VmInfo;
-  readonly tab: ConsoleTab;
-  readonly screen: ScreenStatus;
-  readonly resolution: Resolution | null;
-  readonly serial: SerialStatus;
-  readonly captured: boolean;
-  readonly hasDisplay: boolean;
-}
-
-function ConsoleStatusBar({ vm, tab, screen, resolution, serial, captured, hasDisplay }: StatusBarProps) {
-  const linkIcon = (ok: boolean) => (ok ? <LinkRoundedIcon sx={{ fontSize: 14 }} /> : <LinkOffRoundedIcon sx={{ fontSize: 14 }} />);
-  return (
-    <StatusBar label="Console status">
-      <StatusItem data-vm-state={vm.state}>
-        <StateText state={vm.state} />
-      </StatusItem>
-      {hasDisplay && (
-        <StatusItem data-screen-status={screen.kind} warn={screen.kind === 'retrying' || screen.kind === 'lost'} icon={linkIcon(screen.kind === 'connected')}>
-          {screenText(screen)}
-        </StatusItem>
-      )}
-      {resolution && (
-        <StatusItem title="Guest screen resolution" icon={<MonitorOutlinedIcon sx={{ fontSize: 14 }} />}>
-          {resolution.width} × {resolution.height}
-        </StatusItem>
-      )}
-      {vm.runtime && (
-        <StatusItem title="Accelerator" warn={vm.runtime.accel === 'tcg'} icon={<SpeedOutlinedIcon sx={{ fontSize: 14 }} />}>
-          {accelText(vm.runtime.accel)}
-        </StatusItem>
-      )}
-      <StatusItem data-serial-status={serial.kind} icon={<TerminalOutlinedIcon sx={{ fontSize: 14 }} />}>
-        {serialText(serial)}
-      </StatusItem>
-      <StatusSpacer />
-      {tab === 'screen' && hasDisplay && (
-        <Box
-          component="span"
-          aria-live="polite"
-          data-keyboard-captured={captured}
-          sx={(t) => ({
-            display: 'inline-flex',
-            alignItems: 'center',
-            gap: 0.5,
-            ...(captured ? { color: t.palette.primary.main, fontWeight: 600, bgcolor: alpha(t.palette.primary.main, 0.12), px: 1, borderRadius: 1, lineHeight: '20px' } : {}),
-          })}
-        >
-          <KeyboardOutlinedIcon sx={{ fontSize: 14 }} />
-          {captured ? `Keyboard captured — press ${HOST_KEY_LABEL} to release` : `Click the screen to type · Host key: ${HOST_KEY_LABEL}`}
-        </Box>
-      )}
-    </StatusBar>
   );
 }

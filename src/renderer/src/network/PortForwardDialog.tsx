@@ -7,63 +7,34 @@
  *
  * The core has no "change rule" call: an edit is remove + add, and when the add is refused
  * the old rule is added back, so a failed edit leaves the VM as it was.
+ *
+ * Each row commits on its own and shows its own error, so there is no single operation to
+ * guard: the shared OperationDialog shell (one run, close guard, Stop) does not fit, and the
+ * dialog closes at any time. The rows as data are forwardRows.ts, the checks rules.ts, the
+ * table RulesTable.tsx and a row RuleRow.tsx; this file keeps the state and the calls.
  */
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
-import CircularProgress from '@mui/material/CircularProgress';
 import Dialog from '@mui/material/Dialog';
 import DialogActions from '@mui/material/DialogActions';
 import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
-import FormHelperText from '@mui/material/FormHelperText';
-import IconButton from '@mui/material/IconButton';
-import InputBase from '@mui/material/InputBase';
-import MenuItem from '@mui/material/MenuItem';
-import Popover from '@mui/material/Popover';
-import Select from '@mui/material/Select';
 import Snackbar from '@mui/material/Snackbar';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
-import TableCell from '@mui/material/TableCell';
-import TableContainer from '@mui/material/TableContainer';
-import TableHead from '@mui/material/TableHead';
-import TableRow from '@mui/material/TableRow';
-import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
-import { alpha, type SxProps, type Theme } from '@mui/material/styles';
 import AddIcon from '@mui/icons-material/Add';
-import CheckIcon from '@mui/icons-material/Check';
-import DeleteOutlineIcon from '@mui/icons-material/DeleteOutline';
-import TerminalIcon from '@mui/icons-material/Terminal';
-import UndoIcon from '@mui/icons-material/Undo';
 import type { OpResult, VmInfo } from '../../../core/api/contract';
 import { NestboxError } from '../../../core/api/errors';
-import { toProblem, DetailsExpander, type Problem } from '../components/ErrorAlert';
+import { toProblem, type Problem } from '../components/ErrorAlert';
 import { nicModeLabel, nicModelLabel } from '../model/labels';
 import { stateLabel } from '../model/vmState';
-import { copyShortcut, copyText } from './clipboard';
-import {
-  DEFAULT_HOST_ADDRESS,
-  PROTOCOLS,
-  arrange,
-  draftOf,
-  hasProblems,
-  isSshRule,
-  newDraft,
-  ruleProblems,
-  sameDraft,
-  specOf,
-  specOfRule,
-  sshCommand,
-  type Nic,
-  type PortForward,
-  type Protocol,
-  type RuleDraft,
-  type RuleField,
-  type RuleProblems,
-} from './rules';
+import { copyText } from './clipboard';
+import { cellKey, firstProblemField, footerStatus, ruleKey, tableRows, without, withEntry, type Busy, type Row, type RowEdit } from './forwardRows';
+import { ManualCopy } from './ManualCopy';
+import { RuleRow } from './RuleRow';
+import { RulesTable } from './RulesTable';
+import { hasProblems, newDraft, ruleProblems, specOf, specOfRule, sshCommand, type Nic, type PortForward, type RuleDraft, type RuleField } from './rules';
 import { useNetworkActions } from '../actions/useNetworkActions';
 
 export const FORWARDING_NOTE = 'Rules apply immediately, also while the VM runs. Host IP defaults to 127.0.0.1, so only this computer can connect.';
@@ -92,27 +63,6 @@ export function PortForwardDialog({ vm, nicId, onClose }: PortForwardDialogProps
   );
 }
 
-/** A row's edit in progress; `attempted` turns on "required" messages after a first Save. */
-interface RowEdit {
-  readonly draft: RuleDraft;
-  readonly attempted: boolean;
-}
-
-type Busy = 'save' | 'remove';
-
-interface Row {
-  /** `rule:NAME` for a saved rule, `new:N` for one not saved yet. */
-  readonly key: string;
-  readonly saved: PortForward | null;
-  readonly draft: RuleDraft;
-  readonly dirty: boolean;
-  readonly attempted: boolean;
-}
-
-const ruleKey = (name: string) => `rule:${name}`;
-const cellKey = (row: string, field: RuleField | 'remove') => `${row}|${field}`;
-const FIELD_ORDER: readonly RuleField[] = ['name', 'protocol', 'hostAddress', 'hostPort', 'guestAddress', 'guestPort'];
-
 /**
  * The VM as this dialog last knew it: the answer of our own call until the Manager's copy
  * (refreshed by 'vm.changed') moves on, which is then at least as new.
@@ -123,19 +73,6 @@ function useLatestVm(vm: VmInfo): readonly [VmInfo, (next: VmInfo) => void] {
   prop.current = vm;
   const accept = useCallback((next: VmInfo) => setLatest({ base: prop.current, vm: next }), []);
   return [latest !== null && latest.base === vm ? latest.vm : vm, accept];
-}
-
-function without<K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> {
-  if (!m.has(k)) return m;
-  const n = new Map(m);
-  n.delete(k);
-  return n;
-}
-
-function withEntry<K, V>(m: ReadonlyMap<K, V>, k: K, v: V): ReadonlyMap<K, V> {
-  const n = new Map(m);
-  n.set(k, v);
-  return n;
 }
 
 function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; readonly nicId: string; readonly onClose: () => void }) {
@@ -162,23 +99,7 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
   const locked = vm.state === 'starting' || vm.state === 'saving';
   const saved = useMemo(() => nic?.forwards ?? [], [nic]);
 
-  const rows: readonly Row[] = useMemo(() => {
-    const savingNames = new Set(newKeys.filter((k) => busy.get(k) === 'save').map((k) => edits.get(k)?.draft.name));
-    const all = [...saved, ...[...ghosts.values()].filter((g) => !saved.some((s) => s.name === g.name))];
-    const savedRows = arrange(all, order)
-      .filter((r) => !savingNames.has(r.name))
-      .map((r): Row => {
-        const key = ruleKey(r.name);
-        const e = edits.get(key);
-        const base = draftOf(r);
-        return { key, saved: r, draft: e?.draft ?? base, dirty: e !== undefined && !sameDraft(e.draft, base), attempted: e?.attempted ?? false };
-      });
-    const fresh = newKeys.flatMap((key): Row[] => {
-      const e = edits.get(key);
-      return e ? [{ key, saved: null, draft: e.draft, dirty: true, attempted: e.attempted }] : [];
-    });
-    return [...savedRows, ...fresh];
-  }, [saved, ghosts, order, edits, newKeys, busy]);
+  const rows = useMemo(() => tableRows({ saved, ghosts, order, edits, newKeys, busy }), [saved, ghosts, order, edits, newKeys, busy]);
 
   // Focus follows the row through a save (its key changes) or a removal.
   useEffect(() => {
@@ -234,7 +155,7 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
     const problems = ruleProblems(row.draft, others);
     if (hasProblems(problems)) {
       setEdit(row.key, row.draft, true);
-      const first = FIELD_ORDER.find((f) => problems[f] !== undefined);
+      const first = firstProblemField(problems);
       if (first) focusNext.current = cellKey(row.key, first);
       return;
     }
@@ -368,81 +289,30 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
             {adapterLabel} · {nicModeLabel(nic.mode)} · {nicModelLabel(nic.model)} · {stateLabel(vm.state)}
           </Typography>
         </Box>
-        <TableContainer
-          sx={{
-            flex: 1,
-            minHeight: 0,
-            border: 1,
-            borderColor: 'divider',
-            borderRadius: 1.5,
-            bgcolor: 'background.paper',
-          }}
-        >
-          <Table size="small" stickyHeader aria-label="Port forwarding rules" aria-describedby={noteId} sx={{ tableLayout: 'fixed', minWidth: 760 }}>
-            <colgroup>
-              <col />
-              <col style={{ width: 92 }} />
-              <col style={{ width: 132 }} />
-              <col style={{ width: 96 }} />
-              <col style={{ width: 132 }} />
-              <col style={{ width: 96 }} />
-              <col style={{ width: 104 }} />
-            </colgroup>
-            <TableHead>
-              <TableRow sx={headRowSx}>
-                <TableCell>Name</TableCell>
-                <TableCell>Protocol</TableCell>
-                <TableCell>Host IP</TableCell>
-                <TableCell>Host Port</TableCell>
-                <TableCell>Guest IP</TableCell>
-                <TableCell>Guest Port</TableCell>
-                <TableCell>
-                  <Box component="span" sx={visuallyHidden}>
-                    Actions
-                  </Box>
-                </TableCell>
-              </TableRow>
-            </TableHead>
-            <TableBody>
-              {rows.length === 0 && (
-                <TableRow>
-                  <TableCell colSpan={7} sx={{ border: 0, py: 5, textAlign: 'center' }}>
-                    <Typography variant="body2" sx={{ fontWeight: 500 }}>
-                      No rules yet
-                    </Typography>
-                    <Typography variant="caption" color="text.secondary" component="p" sx={{ mt: 0.5 }}>
-                      Add a rule to reach a service in the guest — a web server on port 80, SSH on port 22 — from this computer.
-                    </Typography>
-                  </TableCell>
-                </TableRow>
-              )}
-              {rows.map((row) => (
-                <RuleRow
-                  key={row.key}
-                  row={row}
-                  others={saved.filter((r) => r !== row.saved)}
-                  busy={busy.get(row.key) ?? null}
-                  error={errors.get(row.key) ?? null}
-                  locked={locked}
-                  register={register}
-                  onChange={(field, value) => change(row, field, value)}
-                  onKeyDown={onRowKeyDown(row)}
-                  onSave={() => void commit(row, null)}
-                  onRevert={() => cancel(row)}
-                  onRemove={() => void remove(row)}
-                  onCopySsh={(rule, anchor) => void copySsh(rule, anchor)}
-                />
-              ))}
-            </TableBody>
-          </Table>
-        </TableContainer>
+        <RulesTable empty={rows.length === 0} describedBy={noteId}>
+          {rows.map((row) => (
+            <RuleRow
+              key={row.key}
+              row={row}
+              others={saved.filter((r) => r !== row.saved)}
+              busy={busy.get(row.key) ?? null}
+              error={errors.get(row.key) ?? null}
+              locked={locked}
+              register={register}
+              onChange={(field, value) => change(row, field, value)}
+              onKeyDown={onRowKeyDown(row)}
+              onSave={() => void commit(row, null)}
+              onRevert={() => cancel(row)}
+              onRemove={() => void remove(row)}
+              onCopySsh={(rule, anchor) => void copySsh(rule, anchor)}
+            />
+          ))}
+        </RulesTable>
       </DialogContent>
       <DialogActions sx={{ borderTop: 1, borderColor: 'divider', px: 2.5 }}>
         <Box sx={{ flex: 1, minWidth: 0 }}>
           <Typography variant="caption" color={unsaved > 0 ? 'warning.main' : 'text.secondary'} role="status" noWrap component="p">
-            {unsaved > 0
-              ? `${unsaved === 1 ? '1 row is' : `${unsaved} rows are`} not saved yet — press Enter in the row or click ✓ to apply; Esc discards.`
-              : `${saved.length === 0 ? 'No rules' : saved.length === 1 ? '1 rule' : `${saved.length} rules`} · Tab moves between cells, Enter saves a row, Esc discards its changes.`}
+            {footerStatus(unsaved, saved.length)}
           </Typography>
         </Box>
         <Button onClick={onClose} variant="contained">
@@ -455,335 +325,3 @@ function ForwardsBody({ vm: vmProp, nicId, onClose }: { readonly vm: VmInfo; rea
   );
 }
 
-const visuallyHidden = {
-  position: 'absolute',
-  width: 1,
-  height: 1,
-  overflow: 'hidden',
-  clip: 'rect(0 0 0 0)',
-  whiteSpace: 'nowrap',
-} as const;
-
-const headRowSx: SxProps<Theme> = {
-  '& th': {
-    bgcolor: 'chrome.sidebar',
-    color: 'text.secondary',
-    fontSize: '0.72rem',
-    fontWeight: 600,
-    letterSpacing: '0.02em',
-    py: 0.75,
-    px: 1.25,
-    whiteSpace: 'nowrap',
-  },
-};
-
-interface RuleRowProps {
-  readonly row: Row;
-  readonly others: readonly PortForward[];
-  readonly busy: Busy | null;
-  readonly error: Problem | null;
-  readonly locked: boolean;
-  readonly register: (key: string) => (el: HTMLElement | null) => void;
-  readonly onChange: (field: RuleField, value: string) => void;
-  readonly onKeyDown: (e: KeyboardEvent<HTMLTableRowElement>) => void;
-  readonly onSave: () => void;
-  readonly onRevert: () => void;
-  readonly onRemove: () => void;
-  readonly onCopySsh: (rule: PortForward, anchor: HTMLElement) => void;
-}
-
-function RuleRow({ row, others, busy, error, locked, register, onChange, onKeyDown, onSave, onRevert, onRemove, onCopySsh }: RuleRowProps) {
-  const problems: RuleProblems = row.dirty ? ruleProblems(row.draft, others) : {};
-  const errorId = useId();
-  const readOnly = locked || busy !== null;
-  const isNew = row.saved === null;
-  const label = row.saved?.name ?? row.draft.name;
-  const shown = (f: RuleField): string | undefined => {
-    const p = problems[f];
-    if (p === undefined) return undefined;
-    // "Enter a port" waits for a save attempt; a wrong value is said as it is typed.
-    const empty = row.draft[f].trim() === '';
-    return empty && !row.attempted ? undefined : p;
-  };
-  const text = (field: Exclude<RuleField, 'protocol'>, aria: string, opts: { placeholder?: string; numeric?: boolean } = {}) => (
-    <CellInput
-      field={field}
-      label={aria}
-      value={row.draft[field]}
-      problem={shown(field)}
-      editing={row.dirty}
-      readOnly={readOnly}
-      inputRef={register(cellKey(row.key, field))}
-      onChange={(v) => onChange(field, v)}
-      describedBy={error ? errorId : undefined}
-      {...opts}
-    />
-  );
-  const accent = error ? 'error.main' : row.dirty ? 'primary.main' : null;
-
-  return (
-    <>
-      <TableRow
-        aria-label={isNew ? `New rule ${row.draft.name}` : label}
-        onKeyDown={onKeyDown}
-        sx={(t) => ({
-          verticalAlign: 'top',
-          bgcolor: row.dirty ? alpha(t.palette.primary.main, t.palette.mode === 'dark' ? 0.08 : 0.045) : undefined,
-          '&:hover': { bgcolor: row.dirty ? alpha(t.palette.primary.main, t.palette.mode === 'dark' ? 0.1 : 0.06) : 'action.hover' },
-          '& > td': { px: 0.75, py: 0.5, ...(error ? { borderBottom: 0 } : {}) },
-          '& > td:first-of-type': { pl: 1, boxShadow: accent ? `inset 3px 0 0 ${accent === 'error.main' ? t.palette.error.main : t.palette.primary.main}` : 'none' },
-        })}
-      >
-        <TableCell>{text('name', 'Name')}</TableCell>
-        <TableCell>
-          <Select<Protocol>
-            value={row.draft.protocol}
-            onChange={(e) => onChange('protocol', e.target.value)}
-            readOnly={readOnly}
-            inputRef={register(cellKey(row.key, 'protocol'))}
-            input={<InputBase sx={cellSx(row.dirty)} />}
-            inputProps={{ 'aria-label': 'Protocol' }}
-            MenuProps={{ slotProps: { paper: { sx: { minWidth: 90 } } } }}
-            sx={{ '& .MuiSelect-select': { py: '3px', pl: '7px', minHeight: 22, lineHeight: '22px' }, '& .MuiSelect-icon': { right: 2, fontSize: 18 } }}
-          >
-            {PROTOCOLS.map((p) => (
-              <MenuItem key={p} value={p}>
-                {p.toUpperCase()}
-              </MenuItem>
-            ))}
-          </Select>
-        </TableCell>
-        <TableCell>{text('hostAddress', 'Host IP', { placeholder: DEFAULT_HOST_ADDRESS })}</TableCell>
-        <TableCell>{text('hostPort', 'Host Port', { numeric: true })}</TableCell>
-        <TableCell>{text('guestAddress', 'Guest IP', { placeholder: 'guest' })}</TableCell>
-        <TableCell>{text('guestPort', 'Guest Port', { numeric: true })}</TableCell>
-        <TableCell sx={{ whiteSpace: 'nowrap', textAlign: 'right' }}>
-          <Box sx={{ display: 'inline-flex', alignItems: 'center', gap: 0.25, minHeight: 30 }}>
-            {row.dirty && (
-              <RowAction title="Save rule (Enter)" label="Save rule" onClick={onSave} disabled={readOnly} color="primary">
-                {busy === 'save' ? <CircularProgress size={16} aria-label="Saving" /> : <CheckIcon fontSize="small" />}
-              </RowAction>
-            )}
-            {row.dirty && !isNew && (
-              <RowAction title="Discard changes (Esc)" label={`Discard changes to ${label}`} onClick={onRevert} disabled={readOnly}>
-                <UndoIcon fontSize="small" />
-              </RowAction>
-            )}
-            {!row.dirty && row.saved && isSshRule(row.saved) && (
-              <RowAction
-                title="Copy SSH command"
-                label={`Copy SSH command for ${label}`}
-                onClick={(e) => row.saved && onCopySsh(row.saved, e.currentTarget)}
-                disabled={false}
-              >
-                <TerminalIcon fontSize="small" />
-              </RowAction>
-            )}
-            <RowAction
-              title={isNew ? 'Discard this rule' : 'Remove rule'}
-              label={`Remove rule ${label}`}
-              onClick={onRemove}
-              disabled={readOnly && !isNew}
-              buttonRef={register(cellKey(row.key, 'remove'))}
-            >
-              {busy === 'remove' ? <CircularProgress size={16} aria-label="Removing" /> : <DeleteOutlineIcon fontSize="small" />}
-            </RowAction>
-          </Box>
-        </TableCell>
-      </TableRow>
-      {error && (
-        <TableRow aria-label={`Error for ${label}`}>
-          <TableCell colSpan={7} sx={(t) => ({ pt: 0, pb: 1, pl: 1, boxShadow: `inset 3px 0 0 ${t.palette.error.main}` })}>
-            <RowError id={errorId} problem={error} />
-          </TableCell>
-        </TableRow>
-      )}
-    </>
-  );
-}
-
-function RowError({ id, problem }: { readonly id: string; readonly problem: Problem }) {
-  return (
-    <Alert
-      id={id}
-      severity="error"
-      variant="standard"
-      sx={{ py: 0, px: 1.25, '& .MuiAlert-icon': { py: '6px', mr: 1 }, '& .MuiAlert-message': { py: '6px' } }}
-    >
-      <Box sx={{ userSelect: 'text' }}>
-        {problem.title && (
-          <Box component="span" sx={{ fontWeight: 600 }}>
-            {problem.title}:{' '}
-          </Box>
-        )}
-        {problem.message}
-      </Box>
-      <DetailsExpander {...(problem.detail ? { detail: problem.detail } : {})} {...(problem.code ? { code: problem.code } : {})} />
-    </Alert>
-  );
-}
-
-function RowAction({
-  title,
-  label,
-  onClick,
-  disabled,
-  color,
-  buttonRef,
-  children,
-}: {
-  readonly title: string;
-  readonly label: string;
-  readonly onClick: (e: MouseEvent<HTMLButtonElement>) => void;
-  readonly disabled: boolean;
-  readonly color?: 'primary';
-  readonly buttonRef?: (el: HTMLElement | null) => void;
-  readonly children: ReactNode;
-}) {
-  const button = (
-    <IconButton aria-label={label} onClick={onClick} disabled={disabled} color={color ?? 'default'} ref={buttonRef} sx={{ p: '5px' }}>
-      {children}
-    </IconButton>
-  );
-  // A disabled button gets no pointer events, so its tooltip needs a wrapper to hang on.
-  return (
-    <Tooltip title={title} describeChild>
-      {disabled ? <span>{button}</span> : button}
-    </Tooltip>
-  );
-}
-
-function cellSx(editing: boolean): SxProps<Theme> {
-  return (t) => ({
-    width: '100%',
-    fontSize: '0.8125rem',
-    fontVariantNumeric: 'tabular-nums',
-    borderRadius: '5px',
-    border: '1px solid',
-    borderColor: editing ? t.palette.divider : 'transparent',
-    bgcolor: editing ? 'background.paper' : 'transparent',
-    transition: t.transitions.create(['border-color', 'box-shadow', 'background-color'], { duration: 120 }),
-    '&:hover': { borderColor: t.palette.mode === 'dark' ? 'rgba(255,255,255,0.22)' : 'rgba(15,23,42,0.24)' },
-    '&.Mui-focused': {
-      borderColor: t.palette.primary.main,
-      bgcolor: 'background.paper',
-      boxShadow: `0 0 0 3px ${alpha(t.palette.primary.main, t.palette.mode === 'dark' ? 0.28 : 0.16)}`,
-    },
-    '&.Mui-error': { borderColor: t.palette.error.main },
-    '&.Mui-error.Mui-focused': { boxShadow: `0 0 0 3px ${alpha(t.palette.error.main, 0.2)}` },
-    '&.Mui-readOnly': { color: 'text.secondary' },
-    '& .MuiInputBase-input': { py: '3px', px: '7px', height: 22, lineHeight: '22px' },
-    '& .MuiInputBase-input::placeholder': { color: 'text.secondary', opacity: 0.7 },
-  });
-}
-
-function CellInput({
-  field,
-  label,
-  value,
-  problem,
-  editing,
-  readOnly,
-  placeholder,
-  numeric,
-  inputRef,
-  describedBy,
-  onChange,
-}: {
-  readonly field: RuleField;
-  readonly label: string;
-  readonly value: string;
-  readonly problem: string | undefined;
-  readonly editing: boolean;
-  readonly readOnly: boolean;
-  readonly placeholder?: string;
-  readonly numeric?: boolean;
-  readonly inputRef: (el: HTMLElement | null) => void;
-  readonly describedBy: string | undefined;
-  readonly onChange: (value: string) => void;
-}) {
-  const helpId = useId();
-  const described = [problem !== undefined ? helpId : null, describedBy ?? null].filter((x) => x !== null).join(' ');
-  return (
-    <>
-      <InputBase
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        readOnly={readOnly}
-        error={problem !== undefined}
-        inputRef={inputRef}
-        placeholder={placeholder}
-        sx={cellSx(editing)}
-        inputProps={{
-          'aria-label': label,
-          'aria-invalid': problem !== undefined,
-          ...(described !== '' ? { 'aria-describedby': described } : {}),
-          'data-field': field,
-          spellCheck: false,
-          autoComplete: 'off',
-          ...(numeric ? { inputMode: 'numeric' as const, maxLength: 5 } : { maxLength: field === 'name' ? 32 : 15 }),
-        }}
-      />
-      {problem !== undefined && (
-        <FormHelperText id={helpId} error sx={{ mx: 0.25, mt: 0.25, lineHeight: 1.3 }}>
-          {problem}
-        </FormHelperText>
-      )}
-    </>
-  );
-}
-
-/**
- * Where the clipboard API is missing (web mode over plain http), the command is shown
- * selected for the user to copy; their copy is noticed and confirmed like ours would be.
- */
-function ManualCopy({
-  manual,
-  onClose,
-  onCopied,
-}: {
-  readonly manual: { readonly anchor: HTMLElement; readonly text: string } | null;
-  readonly onClose: () => void;
-  readonly onCopied: (text: string) => void;
-}) {
-  const input = useRef<HTMLInputElement | null>(null);
-  const id = useId();
-  return (
-    <Popover
-      open={manual !== null}
-      anchorEl={manual?.anchor ?? null}
-      onClose={onClose}
-      anchorOrigin={{ vertical: 'bottom', horizontal: 'right' }}
-      transformOrigin={{ vertical: 'top', horizontal: 'right' }}
-      slotProps={{
-        paper: { sx: { p: 1.5, width: 320 }, role: 'dialog', 'aria-labelledby': id },
-        transition: { onEntered: () => input.current?.select() },
-      }}
-    >
-      <Typography id={id} variant="caption" color="text.secondary" component="p" sx={{ mb: 0.75 }}>
-        Copy this command with {copyShortcut()}:
-      </Typography>
-      <InputBase
-        value={manual?.text ?? ''}
-        inputRef={input}
-        autoFocus
-        fullWidth
-        onFocus={(e) => e.target.select()}
-        onCopy={() => {
-          if (manual) onCopied(manual.text);
-          onClose();
-        }}
-        inputProps={{ readOnly: true, 'aria-label': 'SSH command', spellCheck: false }}
-        sx={(t) => ({
-          fontFamily: 'monospace',
-          fontSize: '0.8rem',
-          border: 1,
-          borderColor: 'divider',
-          borderRadius: '5px',
-          bgcolor: t.palette.action.hover,
-          '& input': { px: 1, py: 0.5 },
-        })}
-      />
-    </Popover>
-  );
-}

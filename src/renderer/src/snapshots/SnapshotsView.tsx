@@ -14,14 +14,11 @@ import ListItemIcon from '@mui/material/ListItemIcon';
 import ListItemText from '@mui/material/ListItemText';
 import Menu from '@mui/material/Menu';
 import MenuItem from '@mui/material/MenuItem';
-import Tooltip from '@mui/material/Tooltip';
 import Typography from '@mui/material/Typography';
-import { alpha } from '@mui/material/styles';
 import AddAPhotoOutlinedIcon from '@mui/icons-material/AddAPhotoOutlined';
 import ContentCopyOutlinedIcon from '@mui/icons-material/ContentCopyOutlined';
 import DeleteOutlineRoundedIcon from '@mui/icons-material/DeleteOutlineRounded';
 import DriveFileRenameOutlineRoundedIcon from '@mui/icons-material/DriveFileRenameOutlineRounded';
-import PhotoCameraOutlinedIcon from '@mui/icons-material/PhotoCameraOutlined';
 import RestoreRoundedIcon from '@mui/icons-material/RestoreRounded';
 import type { SnapshotInfo, SnapshotList, VmInfo } from '../../../core/api/contract';
 import { useNotify } from '../components/Notifications';
@@ -32,7 +29,9 @@ import { ConvertDiskDialog } from './ConvertDiskDialog';
 import { DeleteSnapshotDialog } from './DeleteSnapshotDialog';
 import { RestoreSnapshotDialog } from './RestoreSnapshotDialog';
 import { TakeSnapshotDialog } from './TakeSnapshotDialog';
+import { ToolbarAction } from './ToolbarAction';
 import { SnapshotTree } from './SnapshotTree';
+import { NoSnapshots } from './NoSnapshots';
 import { usePendingSnapshotOp } from './pending';
 import { deleteReason, restoreReason, takeNotice, takeReason } from './reasons';
 import { useNow } from './time';
@@ -171,7 +170,7 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
       </Box>
     );
   } else if (list.snapshots.length === 0) {
-    body = <EmptyState vm={vm} why={takeWhy} showWhy={takeWhy !== notice} onTake={openTake} />;
+    body = <NoSnapshots vm={vm} why={takeWhy} showWhy={takeWhy !== notice} onTake={openTake} />;
   } else {
     body = (
       <Box sx={{ flex: 1, minHeight: 0, display: 'flex', containerType: 'inline-size', containerName: 'snapshots' }}>
@@ -254,8 +253,8 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
         aria-label="Snapshot actions"
         sx={{ display: 'flex', alignItems: 'center', gap: 0.5, px: 1.5, minHeight: 46, flex: 'none', borderBottom: 1, borderColor: 'divider', position: 'relative' }}
       >
-        <Action label="Take Snapshot" icon={<AddAPhotoOutlinedIcon />} tone="primary" why={takeWhy} tip="Take a snapshot of the current state (with its memory while the VM runs)" onClick={openTake} />
-        <Action
+        <ToolbarAction label="Take Snapshot" icon={<AddAPhotoOutlinedIcon />} tone="primary" why={takeWhy} tip="Take a snapshot of the current state (with its memory while the VM runs)" onClick={openTake} />
+        <ToolbarAction
           label="Restore"
           icon={<RestoreRoundedIcon />}
           tone="primary"
@@ -263,7 +262,7 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
           tip={selectedSnap ? `Go back to '${selectedSnap.name}' (Enter)` : ''}
           onClick={() => openRestore(selectedSnap)}
         />
-        <Action
+        <ToolbarAction
           label="Delete"
           icon={<DeleteOutlineRoundedIcon />}
           tone="danger"
@@ -272,7 +271,7 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
           onClick={() => openDelete(selectedSnap)}
         />
         <Divider orientation="vertical" flexItem sx={{ mx: 0.75, my: 1.25 }} />
-        <Action
+        <ToolbarAction
           label="Clone"
           icon={<ContentCopyOutlinedIcon />}
           why={cloneWhy}
@@ -459,90 +458,6 @@ export function SnapshotsView({ vm, busy, snapshots, offline }: SnapshotsViewPro
           }}
         />
       )}
-    </Box>
-  );
-}
-
-interface ActionProps {
-  readonly label: string;
-  readonly icon: ReactElement;
-  /** Why it is disabled; null when it is enabled. */
-  readonly why: string | null;
-  /** What it does, when enabled. */
-  readonly tip: string;
-  readonly tone?: 'primary' | 'danger';
-  readonly onClick: () => void;
-}
-
-function Action({ label, icon, why, tip, tone, onClick }: ActionProps) {
-  const disabled = why !== null;
-  return (
-    <Tooltip title={disabled ? why : tip} describeChild>
-      {/* A disabled button fires no events; the span lets its tooltip say why. */}
-      <span style={{ display: 'inline-flex' }}>
-        <Button
-          color="inherit"
-          startIcon={icon}
-          disabled={disabled}
-          onClick={onClick}
-          sx={(t) => ({
-            minHeight: 32,
-            px: 1.25,
-            fontWeight: 500,
-            '& .MuiButton-startIcon': { mr: 0.75 },
-            '& .MuiButton-startIcon svg': {
-              fontSize: 19,
-              color: disabled ? 'inherit' : tone === 'danger' ? t.palette.error.main : tone === 'primary' ? t.palette.primary.main : alpha(t.palette.text.primary, 0.75),
-            },
-          })}
-        >
-          {label}
-        </Button>
-      </span>
-    </Tooltip>
-  );
-}
-
-function EmptyState({ vm, why, showWhy, onTake }: { readonly vm: VmInfo; readonly why: string | null; readonly showWhy: boolean; readonly onTake: () => void }) {
-  return (
-    <Box sx={{ flex: 1, display: 'grid', placeItems: 'center', p: 4, overflowY: 'auto' }}>
-      <Box sx={{ maxWidth: 480, textAlign: 'center' }}>
-        <Box
-          sx={(t) => ({
-            width: 84,
-            height: 84,
-            mx: 'auto',
-            mb: 2.25,
-            borderRadius: '26px',
-            display: 'grid',
-            placeItems: 'center',
-            color: 'primary.main',
-            bgcolor: alpha(t.palette.primary.main, t.palette.mode === 'dark' ? 0.14 : 0.08),
-            border: `1px solid ${alpha(t.palette.primary.main, 0.22)}`,
-          })}
-        >
-          <PhotoCameraOutlinedIcon sx={{ fontSize: 40 }} />
-        </Box>
-        <Typography variant="h6" component="h2" gutterBottom>
-          No snapshots yet
-        </Typography>
-        <Typography variant="body2" color="text.secondary" sx={{ mb: 2.5 }}>
-          A snapshot keeps the state of &apos;{vm.name}&apos; (its disks, its settings and, while it runs, its memory) so that you can come
-          back to it in seconds. Take one before you try something risky.
-        </Typography>
-        <Tooltip title={why ?? ''} describeChild>
-          <span style={{ display: 'inline-flex' }}>
-            <Button variant="contained" size="medium" startIcon={<AddAPhotoOutlinedIcon />} onClick={onTake} disabled={why !== null} sx={{ px: 2.5, minHeight: 36 }}>
-              Take the first snapshot
-            </Button>
-          </span>
-        </Tooltip>
-        {why && showWhy && (
-          <Typography variant="caption" color="text.secondary" component="p" sx={{ mt: 1.5 }}>
-            {why}
-          </Typography>
-        )}
-      </Box>
     </Box>
   );
 }

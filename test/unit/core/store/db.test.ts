@@ -5,7 +5,6 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   EventRepository,
-  MediaRepository,
   SCHEMA_VERSION,
   SettingsRepository,
   VmRepository,
@@ -14,6 +13,7 @@ import {
   schemaVersion,
 } from '../../../../src/core/store/db';
 import type { Db } from '../../../../src/core/store/db';
+import { MediaRepository } from '../../../../src/core/store/media';
 import { StatsRepository } from '../../../../src/core/store/stats';
 import type { MinuteAggregate } from '../../../../src/core/domain/stats';
 import { MIGRATIONS } from '../../../../src/core/store/migrations';

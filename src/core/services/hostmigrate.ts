@@ -1,0 +1,72 @@
+/**
+ * A live or offline migration between two libvirt hosts, as a job: peer-to-peer, so the
+ * source host's daemon dials the destination's (its `peerUri`) and this computer only starts
+ * it, relays the progress and re-lists both hosts when it ends. The checks of what may
+ * migrate are the HostService's (hosts.ts); this is the job once they passed.
+ */
+import type { JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../api/contract';
+import { NestboxError } from '../api/errors';
+import { message, type HostLink, type HostLinkDeps } from './hostlink';
+
+const MIGRATE_ADDR_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]+\])$/;
+
+/** A host's `migrateAddr`: where the destination takes migration data (null: libvirt's default). */
+export function checkMigrateAddr(a: string | null | undefined): string | null {
+  if (a === undefined || a === null || a === '') return null;
+  if (!MIGRATE_ADDR_RE.test(a)) throw new NestboxError('INVALID_ARGUMENT', `'${a}' is not a host name or address for migration data`);
+  return a;
+}
+
+/** Starts the migration job of `vm` from `src` to `dst` and marks the VM as migrating on `src` until it ends. */
+export function startMigration(d: Pick<HostLinkDeps, 'jobs' | 'log'>, src: HostLink, dst: HostLink, vm: VmSummary, live: boolean, spec: MigrateSpec): JobInfo {
+  const { maxDowntimeMs, bandwidthMiBps } = spec;
+  if (src.migrations.has(vm.uuid)) throw new NestboxError('BUSY', `'${src.name}:${vm.name}' is already being migrated`);
+  const destUri = dst.row.peerUri ?? dst.row.uri;
+  const title = `Migrating ${src.name}:${vm.name} to ${dst.name}${live ? '' : ' (offline)'}`;
+  const job = d.jobs.start(
+    'migrate',
+    title,
+    `${src.name}:${vm.name}`,
+    async (ctx): Promise<MigrateResult> => {
+      try {
+        d.log('info', 'migrate', `${title}${spec.copyStorage ? ', copying storage' : ''}`);
+        const r = await src.connection().migrate(
+          vm.name,
+          destUri,
+          {
+            live,
+            copyStorage: spec.copyStorage === true,
+            ...(spec.unsafe === true ? { unsafe: true } : {}),
+            ...(maxDowntimeMs !== undefined ? { maxDowntimeMs } : {}),
+            ...(bandwidthMiBps !== undefined ? { bandwidthMiBps } : {}),
+            ...(dst.row.migrateAddr ? { migrateUri: `tcp://${dst.row.migrateAddr}` } : {}),
+            // The source daemon dials the peer URI; this computer reads the result and
+            // cleans up through the URI it already uses for the destination.
+            destClientUri: dst.row.uri,
+            persistent: true,
+            undefineSource: true,
+          },
+          (p) => {
+            const pct = p.dataTotal > 0 ? Math.min(99, (p.dataProcessed / p.dataTotal) * 100) : 0;
+            ctx.migration({ dataTotal: p.dataTotal, dataProcessed: p.dataProcessed, dataRemaining: p.dataRemaining, dirtyRate: p.dirtyRate, elapsedMs: p.elapsedMs }, pct);
+          },
+          ctx.signal,
+        );
+        await Promise.allSettled([src.refresh(), dst.refresh()]);
+        const result: MigrateResult = { vm: vm.name, from: src.name, to: dst.name, live, elapsedMs: r.elapsedMs, downtimeMs: r.downtimeMs, dataBytes: r.dataBytes };
+        d.log('info', 'migrate', `migrated '${vm.name}' from '${src.name}' to '${dst.name}' in ${(r.elapsedMs / 1000).toFixed(1)} s${r.downtimeMs !== null ? `, downtime ${r.downtimeMs} ms` : ''}`);
+        return result;
+      } catch (err) {
+        await Promise.allSettled([src.refresh(), dst.refresh()]);
+        if (!ctx.signal.aborted) d.log('error', 'migrate', `migrating '${vm.name}' from '${src.name}' to '${dst.name}' failed: ${message(err)}`);
+        else d.log('info', 'migrate', `migration of '${vm.name}' from '${src.name}' to '${dst.name}' cancelled; it keeps running on '${src.name}'`);
+        throw err;
+      } finally {
+        src.migrations.delete(vm.uuid);
+      }
+    },
+    { vm: { uuid: vm.uuid, name: `${src.name}:${vm.name}` } },
+  );
+  src.migrations.set(vm.uuid, job.id);
+  return job;
+}
