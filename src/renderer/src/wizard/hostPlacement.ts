@@ -9,7 +9,7 @@
 import type { CreateVmSpec, HostInfo, HostIsoVolume, HostPool, HostSummary } from '../../../core/api/contract';
 import { assertNever } from '../../../core/api/errors';
 import { volumeNameFor } from '../../../core/domain/hostvolumes';
-import { formatBytes } from '../util/format';
+import { formatBytes, formatMiB } from '../util/format';
 import { isAbsolutePath } from '../util/validation';
 import { NO_UNATTENDED, diskSizeValue, stepProblem, type Draft, type StepContext, type StepIndex } from './draft';
 
@@ -203,7 +203,7 @@ export function toHostSpec(d: Draft, p: HostPlacement): CreateVmSpec {
 
 /** The Summary's words for where the VM's parts go on the host. */
 export function hostSummary(p: HostPlacement, d: Draft): { readonly disk: string; readonly iso: string; readonly network: string } {
-  const disk = d.diskMode === 'none' ? 'None' : `New ${d.diskSizeGiB} GiB QCOW2 volume ${d.name}.qcow2 in pool ${p.pool}`;
+  const disk = d.diskMode === 'none' ? 'None' : `New ${formatMiB(Math.round(diskSizeValue(d.diskSizeGiB) * 1024))} QCOW2 volume ${d.name}.qcow2 in pool ${p.pool}`;
   const iso = p.isoSource === 'volume' && p.isoVolume !== '' ? p.isoVolume : 'None';
   const network = p.netMode === 'network' ? `NAT on libvirt network ${p.network}` : p.netMode === 'bridge' ? `Bridge ${p.bridge}` : 'None';
   return { disk, iso, network };

@@ -165,6 +165,7 @@ describe('the spec sent to the core', () => {
       iso: 'iso/alpine.iso',
       network: 'NAT on libvirt network default',
     });
+    expect(hostSummary(on(), draft({ diskSizeGiB: '0.0625' })).disk).toBe('New 64 MiB QCOW2 volume web1.qcow2 in pool default');
     expect(hostSummary(on({ netMode: 'bridge', bridge: 'br0' }), draft({ diskMode: 'none' }))).toEqual({ disk: 'None', iso: 'None', network: 'Bridge br0' });
   });
 });
