@@ -177,6 +177,8 @@ describe('a VM created on a libvirt host from the wizard, in the web UI', () => 
     at('power off, then restore the live snapshot');
     await page.getByRole('button', { name: 'Power off', exact: true }).click();
     await until('the domain shut off', () => virsh(h.socketUri, 'domstate', NAME).trim() === 'shut off', 60_000);
+    // The toolbar's operation ends (the row is no longer busy) before the snapshot actions come back.
+    await page.locator(`[data-vm-name="${NAME}"][data-vm-host="alpha"][data-vm-state="poweredOff"]:not([aria-busy])`).waitFor({ timeout: 120_000 });
     await tree.getByRole('treeitem', { name: 's1' }).click();
     await page.getByRole('button', { name: 'Restore', exact: true }).first().click();
     const restore = page.getByRole('dialog', { name: "Restore snapshot 's1'?" });
