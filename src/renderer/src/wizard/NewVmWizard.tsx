@@ -209,7 +209,11 @@ function WizardBody({ host: local, vms, hosts = [], onClose, onCreated, initial 
                 onBlur={() => setNameTouched(true)}
                 error={nameTouched && blocker !== null && draft.name !== '' && blocker !== 'Choose the type of operating system.'}
                 helperText={
-                  nameTouched && draft.name !== '' && blocker !== null ? blocker : `Letters, digits, spaces and . _ ( ) + - (up to ${MAX_NAME_LENGTH} characters)`
+                  nameTouched && draft.name !== '' && blocker !== null
+                    ? blocker
+                    : onHost !== null
+                      ? 'Letters, digits and . _ + - (up to 64 characters; libvirt takes no spaces)'
+                      : `Letters, digits, spaces and . _ ( ) + - (up to ${MAX_NAME_LENGTH} characters)`
                 }
                 slotProps={{ htmlInput: { maxLength: MAX_NAME_LENGTH + 8, spellCheck: false, autoComplete: 'off' } }}
               />
