@@ -149,6 +149,10 @@ export function planHostVm(spec: CreateVmSpec, kvm: boolean): HostVmPlan {
   if (spec.group !== undefined && spec.group !== '') throw new NestboxError('UNSUPPORTED', `VMs on host '${host}' have no group (libvirt keeps none)`);
   if (spec.autoSnapshots !== undefined && spec.autoSnapshots !== 0) throw new NestboxError('UNSUPPORTED', `automatic snapshots are for VMs on this computer, not on host '${host}'`);
   if (spec.display !== undefined && spec.display !== 'vga') throw new NestboxError('UNSUPPORTED', `VMs on host '${host}' get a VGA display`);
+  // The domain builder makes no Secure Boot firmware, TPM or answer-file medium: asking for one is refused, not dropped.
+  if (spec.secureBoot === true) throw new NestboxError('UNSUPPORTED', `Secure Boot is set up for VMs on this computer, not on host '${host}'`);
+  if (spec.tpm === true) throw new NestboxError('UNSUPPORTED', `a TPM is set up for VMs on this computer, not on host '${host}'`);
+  if (spec.unattended !== undefined) throw new NestboxError('UNSUPPORTED', `an automatic install is prepared for VMs on this computer, not on host '${host}'`);
   if (spec.noDisk === true && spec.diskSize !== undefined) throw new NestboxError('INVALID_ARGUMENT', 'give either noDisk or diskSize, not both');
   const firmware = spec.firmware ?? t.preset.firmware;
   if (firmware !== 'bios' && firmware !== 'uefi') throw new NestboxError('INVALID_ARGUMENT', `firmware must be bios or uefi (got '${String(firmware)}')`);

@@ -414,6 +414,7 @@ export function Manager() {
           open={dialog === 'new'}
           host={host}
           vms={vms ?? []}
+          hosts={hosts ?? []}
           onClose={() => {
             // The ISO uploaded for this wizard goes again when no VM was made from it.
             if (prefill?.uploaded && prefill.iso) {

@@ -1,4 +1,4 @@
-/** libvirt hosts and migration between them: the Add/Edit Host and Migrate dialogs' actions. */
+/** libvirt hosts and migration between them: the Add/Edit Host and Migrate dialogs' actions, and the wizard's pools and ISO copies. */
 import { useActions } from './bind';
 
 const HOST_ACTIONS = {
@@ -8,6 +8,8 @@ const HOST_ACTIONS = {
   remove: 'hosts.remove',
   migrate: 'vms.migrate',
   move: 'vms.move',
+  pools: 'hosts.pools',
+  uploadIso: 'hosts.uploadIso',
   waitJob: 'jobs.wait',
   cancelJob: 'jobs.cancel',
 } as const;

@@ -65,9 +65,13 @@ export interface MediaPickerProps {
   readonly allowNone?: boolean;
   readonly disabled?: boolean;
   readonly pathError?: string | null;
+  /** Where the files are, in the labels ('the host' unless a libvirt host makes that ambiguous). */
+  readonly place?: string;
+  /** The path field's help in place of the default. */
+  readonly pathHelp?: string;
 }
 
-export function MediaPicker({ kind, value, onChange, media, reloadMedia, allowNone = true, disabled = false, pathError = null }: MediaPickerProps) {
+export function MediaPicker({ kind, value, onChange, media, reloadMedia, allowNone = true, disabled = false, pathError = null, place = 'the host', pathHelp }: MediaPickerProps) {
   const desktop = window.nestboxDesktop;
   const selectLabelId = useId();
   const fileInput = useRef<HTMLInputElement>(null);
@@ -76,7 +80,7 @@ export function MediaPicker({ kind, value, onChange, media, reloadMedia, allowNo
   const items = (media ?? []).filter((m) => m.kind === kind);
   const iso = kind === 'iso';
   const selectLabel = iso ? 'ISO image' : 'Disk image';
-  const pathLabel = iso ? 'ISO path on the host' : 'Disk image path';
+  const pathLabel = iso ? `ISO path on ${place}` : 'Disk image path';
   const noneLabel = iso ? 'No ISO' : 'None';
   const selectValue = value === '' ? (allowNone ? NONE : '') : items.some((m) => m.path === value) ? value : CUSTOM;
 
@@ -124,7 +128,7 @@ export function MediaPicker({ kind, value, onChange, media, reloadMedia, allowNo
             MenuProps={{ slotProps: { paper: { sx: { maxHeight: 360 } } } }}
           >
             {allowNone && <MenuItem value={NONE}>{noneLabel}</MenuItem>}
-            {items.length > 0 && <ListSubheader>{iso ? 'ISO images on the host' : 'Disk images on the host'}</ListSubheader>}
+            {items.length > 0 && <ListSubheader>{iso ? `ISO images on ${place}` : `Disk images on ${place}`}</ListSubheader>}
             {items.map((m) => (
               <MenuItem key={m.path} value={m.path} title={m.path}>
                 <Box sx={{ display: 'flex', width: '100%', gap: 2, minWidth: 0 }}>
@@ -140,7 +144,7 @@ export function MediaPicker({ kind, value, onChange, media, reloadMedia, allowNo
             ))}
             {media !== null && items.length === 0 && (
               <MenuItem disabled value="__empty__">
-                {iso ? 'No ISO images on the host yet' : 'No disk images known yet'}
+                {iso ? `No ISO images on ${place} yet` : 'No disk images known yet'}
               </MenuItem>
             )}
             {selectValue === CUSTOM && <MenuItem value={CUSTOM}>Other: {baseName(value)}</MenuItem>}
@@ -201,9 +205,11 @@ export function MediaPicker({ kind, value, onChange, media, reloadMedia, allowNo
         helperText={
           pathError ??
           (value !== '' && !isAbsolutePath(value)
-            ? 'Enter an absolute path on the host.'
-            : iso
-              ? 'An ISO already on the host. Leave empty for no ISO.'
+            ? `Enter an absolute path on ${place}.`
+            : pathHelp !== undefined
+              ? pathHelp
+              : iso
+              ? `An ISO already on ${place}. Leave empty for no ISO.`
               : 'The image is used in place; Nestbox checks its format before using it.')
         }
         slotProps={{ htmlInput: { spellCheck: false, autoComplete: 'off' } }}

@@ -3,7 +3,7 @@
  * user types and "Next" stays disabled with the reason shown beside it; Back keeps every
  * entry, because the draft lives above the steps. Finish sends one vms.create.
  */
-import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -24,14 +24,10 @@ import Select from '@mui/material/Select';
 import Step from '@mui/material/Step';
 import StepLabel from '@mui/material/StepLabel';
 import Stepper from '@mui/material/Stepper';
-import Table from '@mui/material/Table';
-import TableBody from '@mui/material/TableBody';
-import TableCell from '@mui/material/TableCell';
-import TableRow from '@mui/material/TableRow';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
-import type { HostInfo, OpResult, OsType, VmSummary } from '../../../core/api/contract';
+import type { HostInfo, HostSummary, OpResult, OsType, VmSummary } from '../../../core/api/contract';
 import { assertNever } from '../../../core/api/errors';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFields';
@@ -39,18 +35,23 @@ import { SecurityFields } from '../components/SecurityFields';
 import { MediaPicker } from '../components/MediaPicker';
 import { OsIcon, type OsFamily } from '../components/OsIcon';
 import { useMedia } from '../hooks/data';
-import { firmwareLabel, nicModelLabel } from '../model/labels';
+import { firmwareLabel } from '../model/labels';
 import { isActiveState } from '../model/vmState';
-import { baseName, formatMiB } from '../util/format';
+import { formatMiB } from '../util/format';
 import { MAX_NAME_LENGTH } from '../util/validation';
 import { STEPS, diskSizeValue, initialDraft, stepProblem, toSpec, touch, withOsType, type Draft, type StepIndex } from './draft';
 import { useVmActions } from '../actions/useVmActions';
 import { MinimumsNote, UnattendedFields } from './UnattendedFields';
+import { CreateOnField, HostPlacementStep, useHostPools } from './HostPlacementStep';
+import { LOCAL_PLACEMENT, NOT_ON_HOST, defaultPool, hostLimits, hostStepProblem, placementOn, toHostSpec, type HostPlacement } from './hostPlacement';
+import { WizardSummary } from './WizardSummary';
 
 export interface NewVmWizardProps {
   readonly open: boolean;
   readonly host: HostInfo;
   readonly vms: readonly VmSummary[];
+  /** The libvirt hosts Nestbox knows: with any, the first step offers "Create on" one of them. */
+  readonly hosts?: readonly HostSummary[];
   readonly onClose: () => void;
   readonly onCreated: (result: OpResult) => void;
   /** Fields filled in before the user starts (a dropped ISO: its name, a guessed type, the ISO). */
@@ -98,12 +99,19 @@ function familyTitle(f: OsFamily): string {
   }
 }
 
-function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizardProps, 'open'>) {
+function WizardBody({ host: local, vms, hosts = [], onClose, onCreated, initial }: Omit<NewVmWizardProps, 'open'>) {
   const vmActions = useVmActions();
+  const [placement, setPlacement] = useState<HostPlacement>(LOCAL_PLACEMENT);
+  const onHost = placement.host;
+  const hostSummary = onHost !== null ? hosts.find((h) => h.name === onHost) : undefined;
+  /** This computer, or the chosen host's CPUs and memory in place of this computer's. */
+  const host = useMemo(() => (onHost !== null ? hostLimits(local, hostSummary) : local), [local, onHost, hostSummary]);
+  const { pools, problem: poolsProblem, reload: reloadPools } = useHostPools(onHost);
+  const [copying, setCopying] = useState(false);
   const [draft, setDraft] = useState<Draft>(() => {
-    let d = initialDraft(host);
-    const t = initial?.osType ? host.osTypes.find((x) => x.id === initial.osType) : undefined;
-    if (t) d = withOsType(d, t, host);
+    let d = initialDraft(local);
+    const t = initial?.osType ? local.osTypes.find((x) => x.id === initial.osType) : undefined;
+    if (t) d = withOsType(d, t, local);
     if (initial?.name) d = touch(d, 'name', initial.name);
     if (initial?.iso) d = touch(d, 'iso', initial.iso);
     return d;
@@ -115,9 +123,24 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
   const { media, reload } = useMedia(true);
 
   const takenNames = useMemo(() => vms.map((v) => v.name), [vms]);
-  const runningMiB = useMemo(() => vms.filter((v) => isActiveState(v.state)).reduce((s, v) => s + v.memoryMiB, 0), [vms]);
+  const takenOnHost = useMemo(() => vms.filter((v) => onHost !== null && v.host === onHost).map((v) => v.name), [vms, onHost]);
+  const runningMiB = useMemo(() => vms.filter((v) => (v.host ?? null) === onHost && isActiveState(v.state)).reduce((s, v) => s + v.memoryMiB, 0), [vms, onHost]);
   const ctx = { host, takenNames };
-  const blocker = stepProblem(step, draft, ctx);
+  const problemAt = (s: StepIndex) => (onHost !== null ? hostStepProblem(s, draft, placement, { host, takenOnHost, pools }) : stepProblem(s, draft, ctx));
+  const blocker = copying ? 'Copying the ISO to the host…' : problemAt(step);
+
+  // A host's pools arrive after it is chosen: the disk goes to its 'default' pool unless the user picked another.
+  useEffect(() => {
+    if (pools && !pools.some((p) => p.name === placement.pool && p.active)) setPlacement((p) => ({ ...p, pool: defaultPool(pools) }));
+  }, [pools, placement.pool]);
+
+  /** Another place: its presets fitted to that machine, the fields typed by hand kept. */
+  const placeOn = (name: string | null) => {
+    setPlacement(placementOn(name));
+    const limits = name !== null ? hostLimits(local, hosts.find((h) => h.name === name)) : local;
+    const t = local.osTypes.find((x) => x.id === draft.osType);
+    if (t) setDraft((d) => withOsType(d, t, limits));
+  };
   const osType = host.osTypes.find((t) => t.id === draft.osType);
   const last = step === STEPS.length - 1;
 
@@ -129,7 +152,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
     }
     // Every step is checked again: the list may have changed while the wizard was open.
     for (let s = 0; s < STEPS.length; s++) {
-      const p = stepProblem(s as StepIndex, draft, ctx);
+      const p = problemAt(s as StepIndex);
       if (p !== null) {
         setStep(s as StepIndex);
         return;
@@ -137,7 +160,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
     }
     setSubmitting(true);
     setProblem(null);
-    vmActions.create(toSpec(draft)).then(
+    vmActions.create(onHost !== null ? toHostSpec(draft, placement) : toSpec(draft)).then(
       (result) => {
         setSubmitting(false);
         onCreated(result);
@@ -164,7 +187,9 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
           <Stepper activeStep={step} orientation="vertical" aria-label="Steps">
             {STEPS.map((label, i) => (
               <Step key={label} completed={i < step}>
-                <StepLabel optional={i === 1 ? <Typography variant="caption" color="text.secondary">Optional</Typography> : undefined}>{label}</StepLabel>
+                <StepLabel optional={i === 1 && onHost === null ? <Typography variant="caption" color="text.secondary">Optional</Typography> : undefined}>
+                  {i === 1 && onHost !== null ? 'Storage, media and network' : label}
+                </StepLabel>
               </Step>
             ))}
           </Stepper>
@@ -184,24 +209,46 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                 onBlur={() => setNameTouched(true)}
                 error={nameTouched && blocker !== null && draft.name !== '' && blocker !== 'Choose the type of operating system.'}
                 helperText={
-                  nameTouched && draft.name !== '' && blocker !== null ? blocker : `Letters, digits, spaces and . _ ( ) + - (up to ${MAX_NAME_LENGTH} characters)`
+                  nameTouched && draft.name !== '' && blocker !== null
+                    ? blocker
+                    : onHost !== null
+                      ? 'Letters, digits and . _ + - (up to 64 characters; libvirt takes no spaces)'
+                      : `Letters, digits, spaces and . _ ( ) + - (up to ${MAX_NAME_LENGTH} characters)`
                 }
                 slotProps={{ htmlInput: { maxLength: MAX_NAME_LENGTH + 8, spellCheck: false, autoComplete: 'off' } }}
               />
               <OsTypeSelect types={host.osTypes} value={draft.osType} onChange={(t) => setDraft((d) => withOsType(d, t, host))} />
+              {hosts.length > 0 && <CreateOnField hosts={hosts} value={onHost} onChange={placeOn} />}
               <TextField
                 label="Group (optional)"
-                value={draft.group}
+                value={onHost !== null ? '' : draft.group}
+                disabled={onHost !== null}
                 onChange={(e) => setDraft((d) => touch(d, 'group', e.target.value))}
-                helperText="VMs with the same group are listed together."
+                helperText={onHost !== null ? NOT_ON_HOST.group : 'VMs with the same group are listed together.'}
                 slotProps={{ htmlInput: { spellCheck: false, autoComplete: 'off' } }}
               />
-              <Typography variant="caption" color="text.secondary">
-                Files are stored in <code>{host.dataDir}</code>.
-              </Typography>
+              {onHost === null && (
+                <Typography variant="caption" color="text.secondary">
+                  Files are stored in <code>{host.dataDir}</code>.
+                </Typography>
+              )}
             </StepFrame>
           )}
-          {step === 1 && (
+          {step === 1 && onHost !== null && (
+            <StepFrame title={`Storage, media and network on ${onHost}`} intro="Where the disk goes on the host, what the VM installs from, and how it reaches the network.">
+              <HostPlacementStep
+                placement={{ ...placement, host: onHost }}
+                onChange={setPlacement}
+                pools={pools}
+                poolsProblem={poolsProblem}
+                reloadPools={reloadPools}
+                media={media}
+                reloadMedia={reload}
+                onCopying={setCopying}
+              />
+            </StepFrame>
+          )}
+          {step === 1 && onHost === null && (
             <StepFrame title="Installation media" intro="Choose the ISO image to install from. It goes into the VM’s CD/DVD drive; you can change or eject it later in Settings.">
               <MediaPicker kind="iso" value={draft.iso} onChange={(p) => setDraft((d) => touch(d, 'iso', p))} media={media} reloadMedia={reload} />
               {draft.iso === '' && (
@@ -213,7 +260,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
             </StepFrame>
           )}
           {step === 2 && (
-            <StepFrame title="Hardware" intro={`How much of this host (${host.cpus} CPUs, ${formatMiB(host.memoryMiB)}) the machine may use.`}>
+            <StepFrame title="Hardware" intro={`How much of ${onHost !== null ? `host ${onHost}` : 'this host'} (${host.cpus} CPUs, ${formatMiB(host.memoryMiB)}) the machine may use.`}>
               <MemoryField
                 value={draft.memoryMiB}
                 onChange={(v) => setDraft((d) => touch(d, 'memoryMiB', v, 'memory'))}
@@ -222,6 +269,11 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
               />
               <CpuField value={draft.cpus} onChange={(v) => setDraft((d) => touch(d, 'cpus', v, 'cpus'))} hostCpus={host.cpus} />
               <FirmwareField value={draft.firmware} onChange={(f) => setDraft((d) => touch(d, 'firmware', f, 'firmware'))} uefiPath={host.firmware.uefi} />
+              {onHost !== null ? (
+                <Alert severity="info" role="note" icon={<InfoOutlinedIcon fontSize="inherit" />}>
+                  {NOT_ON_HOST.security}
+                </Alert>
+              ) : (
               <SecurityFields
                 firmware={draft.firmware}
                 secureBoot={draft.secureBoot}
@@ -231,6 +283,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                 secureBootFirmware={host.firmware.secureBoot ?? null}
                 swtpm={host.swtpm ?? null}
               />
+              )}
               <MinimumsNote draft={draft} fields={['memoryMiB', 'cpus']} />
             </StepFrame>
           )}
@@ -254,13 +307,18 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                         value={draft.diskSizeGiB}
                         onChange={(e) => setDraft((d) => touch(d, 'diskSizeGiB', e.target.value, 'diskSize'))}
                         error={!Number.isFinite(diskSizeValue(draft.diskSizeGiB))}
-                        helperText={`A QCOW2 image in the VM’s folder that grows as the guest writes to it${osType ? ` (${osType.label} suggests ${osType.preset.diskGiB} GiB)` : ''}.`}
+                        helperText={`${onHost !== null ? `A QCOW2 volume in pool '${placement.pool}' on ${onHost}` : 'A QCOW2 image in the VM’s folder'} that grows as the guest writes to it${osType ? ` (${osType.label} suggests ${osType.preset.diskGiB} GiB)` : ''}.`}
                         slotProps={{ htmlInput: { min: 1, step: 1 }, input: { endAdornment: <InputAdornment position="end">GiB</InputAdornment> } }}
                         sx={{ maxWidth: 360 }}
                       />
                     </Indented>
                   )}
-                  <FormControlLabel value="existing" control={<Radio />} label="Use an existing disk" />
+                  <FormControlLabel value="existing" control={<Radio />} label="Use an existing disk" disabled={onHost !== null} />
+                  {onHost !== null && (
+                    <Indented>
+                      <FormHelperText sx={{ mt: -0.5 }}>{NOT_ON_HOST.existingDisk}</FormHelperText>
+                    </Indented>
+                  )}
                   {draft.diskMode === 'existing' && (
                     <Indented>
                       <MediaPicker
@@ -287,34 +345,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
           {step === 4 && (
             <StepFrame title="Summary" intro="Check your choices, then Finish to create the machine.">
               {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
-              <Box sx={{ border: 1, borderColor: 'divider', borderRadius: 1.5, overflow: 'hidden' }}>
-                <Table size="small" aria-label="Summary">
-                  <TableBody>
-                    <SummaryRow label="Name">{draft.name}</SummaryRow>
-                    <SummaryRow label="Type">{osType?.label ?? draft.osType}</SummaryRow>
-                    {draft.group.trim() && <SummaryRow label="Group">{draft.group.trim()}</SummaryRow>}
-                    <SummaryRow label="ISO image">{draft.iso ? <span title={draft.iso}>{baseName(draft.iso)}</span> : 'None'}</SummaryRow>
-                    <SummaryRow label="Memory">
-                      {formatMiB(draft.memoryMiB)} ({draft.memoryMiB.toLocaleString()} MiB)
-                    </SummaryRow>
-                    <SummaryRow label="CPUs">{draft.cpus}</SummaryRow>
-                    <SummaryRow label="Firmware">
-                      {firmwareLabel(draft.firmware)}
-                      {draft.firmware === 'uefi' && draft.secureBoot ? ', Secure Boot' : ''}
-                      {draft.tpm ? ', TPM 2.0' : ''}
-                    </SummaryRow>
-                    <SummaryRow label="Hard disk">
-                      {draft.diskMode === 'new'
-                        ? `New ${formatMiB(Math.round(diskSizeValue(draft.diskSizeGiB) * 1024))} QCOW2 disk (grows as needed)`
-                        : draft.diskMode === 'existing'
-                          ? `Existing: ${draft.diskPath}`
-                          : 'None'}
-                    </SummaryRow>
-                    {draft.unattended.enabled && <SummaryRow label="Install">Automatically, as user {draft.unattended.user}</SummaryRow>}
-                    <SummaryRow label="Network">NAT{osType ? ` · ${nicModelLabel(osType.preset.nicModel)}` : ''}</SummaryRow>
-                  </TableBody>
-                </Table>
-              </Box>
+              <WizardSummary draft={draft} osType={osType} placement={placement} />
             </StepFrame>
           )}
         </Box>
@@ -333,7 +364,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
         <Button onClick={onClose} disabled={submitting}>
           Cancel
         </Button>
-        <Button variant="outlined" onClick={() => setStep((s) => Math.max(0, s - 1) as StepIndex)} disabled={step === 0 || submitting}>
+        <Button variant="outlined" onClick={() => setStep((s) => Math.max(0, s - 1) as StepIndex)} disabled={step === 0 || submitting || copying}>
           Back
         </Button>
         {last ? (
@@ -374,17 +405,6 @@ function StepFrame({ title, intro, children }: { readonly title: string; readonl
 
 function Indented({ children }: { readonly children: ReactNode }) {
   return <Box sx={{ pl: 4, pr: 1, pt: 0.5, pb: 1.5 }}>{children}</Box>;
-}
-
-function SummaryRow({ label, children }: { readonly label: string; readonly children: ReactNode }) {
-  return (
-    <TableRow sx={{ '&:last-child td, &:last-child th': { borderBottom: 0 } }}>
-      <TableCell component="th" scope="row" sx={{ width: 150, color: 'text.secondary', fontWeight: 500 }}>
-        {label}
-      </TableCell>
-      <TableCell sx={{ overflowWrap: 'anywhere' }}>{children}</TableCell>
-    </TableRow>
-  );
 }
 
 export function OsTypeSelect({ types, value, onChange, id = 'new-vm-type-label' }: { readonly types: readonly OsType[]; readonly onChange: (t: OsType) => void; readonly value: string; readonly id?: string }) {
