@@ -93,6 +93,12 @@ export interface NicConfig {
   readonly tap?: string;
   /** Internal: the network's name; VMs with the same name see each other. */
   readonly network?: string;
+  /**
+   * NAT or internal: count frames by mirroring every one of them to the core (QEMU's
+   * filter-mirror), which costs throughput. Only for guests without an agent, when the user
+   * wants counters anyway; the agent's and the tap device's counters cost nothing.
+   */
+  readonly mirrorCounters?: boolean;
 }
 
 export const DEFAULT_NAT_NETWORK = '10.0.2.0/24';
@@ -150,6 +156,12 @@ export interface VmConfig {
   readonly resources?: ResourceConfig;
   /** Absent in configs written before automatic snapshots existed: off. */
   readonly autoSnapshot?: AutoSnapshotConfig;
+  /**
+   * A virtio-serial port for the QEMU guest agent (addresses, shutdown, file system freeze,
+   * clock). New VMs get it; absent (configs written before it existed) means no port, so an
+   * old VM's hardware does not change under it until the user adds it.
+   */
+  readonly guestAgent?: boolean;
 }
 
 export const LIMITS = {
@@ -344,7 +356,7 @@ export function natAddresses(cidr: string): { gateway: string; dns: string; dhcp
 
 function parseNic(v: unknown, path: string): NicConfig {
   const o = expectObject(v, path);
-  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac', 'forwards', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network'], path);
+  rejectUnknownKeys(o, ['id', 'mode', 'model', 'mac', 'forwards', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network', 'mirrorCounters'], path);
   const forwards = o['forwards'] === undefined ? [] : arr(o, 'forwards', path, 64).map((f, i) => parsePortForward(f, `${path}.forwards[${i}]`));
   const names = new Set(forwards.map((f) => f.name));
   if (names.size !== forwards.length) throw new ConfigError(`${path}.forwards`, 'two rules have the same name');
@@ -361,6 +373,7 @@ function parseNic(v: unknown, path: string): NicConfig {
   // Settings of other modes are kept (switching back to NAT finds its subnet again).
   if (o['natNetwork'] !== undefined) nic.natNetwork = parseNatNetwork(str(o, 'natNetwork', path), `${path}.natNetwork`);
   if (o['restrict'] !== undefined) nic.restrict = bool(o, 'restrict', path);
+  if (o['mirrorCounters'] !== undefined) nic.mirrorCounters = bool(o, 'mirrorCounters', path);
   if (o['bridgeVia'] !== undefined) nic.bridgeVia = oneOf(o, 'bridgeVia', path, BRIDGE_VIAS);
   if (o['bridge'] !== undefined && o['bridge'] !== '') {
     // vmnet and TAP-Windows name host adapters, which may have spaces ("Ethernet 2").
@@ -425,6 +438,7 @@ export function parseVmConfig(input: unknown): VmConfig {
     [
       'version', 'uuid', 'name', 'osType', 'description', 'group', 'memoryMiB', 'cpus', 'firmware',
       'machine', 'disks', 'cdroms', 'bootOrder', 'nics', 'display', 'serial', 'resources', 'autoSnapshot',
+      'guestAgent',
     ],
     '',
   );
@@ -491,5 +505,6 @@ export function parseVmConfig(input: unknown): VmConfig {
     serial: { enabled: bool(serial, 'enabled', 'serial') },
     ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
     ...(autoSnapshot ? { autoSnapshot } : {}),
+    ...(o['guestAgent'] !== undefined ? { guestAgent: bool(o, 'guestAgent', '') } : {}),
   };
 }
