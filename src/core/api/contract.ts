@@ -160,6 +160,21 @@ export interface VmSummary {
   readonly unreachable?: string;
 }
 
+/** What the QEMU guest agent in a running VM reports (all text bounded and cleaned by the core). */
+export interface GuestAgentStatus {
+  /** The VM has the agent's port (config guestAgent). */
+  readonly configured: boolean;
+  /** The agent answered the last poll. */
+  readonly connected: boolean;
+  readonly checkedAt?: string;
+  /** Why the last poll got no answer. */
+  readonly error?: string;
+  readonly os?: { readonly name: string | null; readonly version: string | null; readonly prettyName: string | null; readonly kernel: string | null };
+  readonly hostName?: string;
+  /** Every interface of the guest (all adapters), addresses as ADDRESS/PREFIX. */
+  readonly interfaces: readonly { readonly name: string; readonly mac: string | null; readonly addresses: readonly string[] }[];
+}
+
 export interface VmRuntimeInfo {
   readonly pid: number;
   readonly accel: Accelerator;
@@ -185,6 +200,10 @@ export interface VmInfo extends VmSummary {
   readonly domain?: HostDomainDetails;
   /** What the VM's engine cannot do (a libvirt host without a feature, ...), with why. */
   readonly unsupported?: readonly { readonly operation: string; readonly reason: string }[];
+  /** The guest agent while the VM runs (absent when it is not running or has no agent port). */
+  readonly guestAgent?: GuestAgentStatus;
+  /** Set after a resume from a saved state or snapshot whose clock could not be set (no agent). */
+  readonly clockNote?: string;
 }
 
 /** A libvirt VM's hardware as its domain XML says (parsed defensively; untrusted input). */
