@@ -93,6 +93,7 @@ const MODIFY_OPTIONS = {
   pin: { type: 'string', value: '0,1|none', help: 'pin to host CPUs (live)' },
   'mem-max': { type: 'string', value: 'MiB|none', help: 'memory ceiling of the QEMU process (live)' },
   balloon: { type: 'string', value: 'on|off', help: 'a memory balloon device (powered off)' },
+  'guest-agent': { type: 'string', value: 'on|off', help: "the guest agent's port: addresses, shutdown, consistent snapshots, clock (powered off)" },
   'mem-merge': { type: 'string', value: 'on|off', help: 'page sharing (KSM) (powered off)' },
   sockets: { type: 'string', value: 'N', help: 'CPU topology: sockets (powered off)' },
   cores: { type: 'string', value: 'N', help: 'CPU topology: cores per socket' },
@@ -132,6 +133,11 @@ function resourceChanges(o: Readonly<Record<string, string | undefined>>): Modif
   return Object.keys(r).length ? (r as ModifyVmSpec['resources']) : undefined;
 }
 
+function onOff(v: string, flag: string): boolean {
+  if (v !== 'on' && v !== 'off') throw new UsageError(`${flag} must be on or off`);
+  return v === 'on';
+}
+
 const modify = command({
   name: 'modify',
   args: [req('NAME')],
@@ -147,6 +153,7 @@ const modify = command({
       ...(o.name ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+      ...(o['guest-agent'] !== undefined ? { guestAgent: onOff(o['guest-agent'], '--guest-agent') } : {}),
     };
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox modify --help)');
     const r = await (await ctx.client()).call('vms.modify', { ref, changes });

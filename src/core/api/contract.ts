@@ -344,6 +344,8 @@ export interface ModifyVmSpec {
   readonly resources?: { readonly [K in keyof ResourceConfig]?: ResourceConfig[K] | null };
   /** Automatic snapshots before each start: how many to keep (0 turns them off). */
   readonly autoSnapshots?: number;
+  /** Add (true) or remove the guest agent's virtio-serial port; the VM must be powered off. */
+  readonly guestAgent?: boolean;
 }
 
 export interface CloneSpec {

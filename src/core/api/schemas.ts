@@ -74,6 +74,7 @@ const modifyVmSpec = z.strictObject({
   /** Resource names and values are checked by the VM service (it names the setting). */
   resources: opt(record()),
   autoSnapshots: opt(num()),
+  guestAgent: opt(bool()),
 });
 
 const portForwardSpec = z.strictObject({

@@ -204,6 +204,7 @@ export class LifecycleService {
       await this.consoles.attachSerial(row, running);
       await qemuCommands(proc.qmp).cont();
       this.reg.apply(row.uuid, { type: 'started', paused: false });
+      if (incomingFile || loadvm) this.setGuestClock(row.uuid, row.config, row.name);
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
       if (pending) this.d.vms.setPendingLoadvm(row.uuid, null);
       this.reg.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : pending ? ', from its snapshot' : ''}, pid ${proc.pid})`);
@@ -221,6 +222,37 @@ export class LifecycleService {
       this.reg.log(row.uuid, 'error', 'start-failed', `could not start '${row.name}': ${e.message}`);
       throw e;
     }
+  }
+
+  /**
+   * A guest resumed from a saved state or snapshot runs with the clock it had then: the agent
+   * sets it to the host's time (a few tries while the guest settles). Without an agent the
+   * details say the clock may be behind. In the background: the start has already succeeded.
+   */
+  setGuestClock(uuid: string, config: VmConfig, name: string): void {
+    const run = this.reg.running.get(uuid);
+    if (!run) return;
+    const note = 'the clock may be behind: the guest resumed from a saved state or snapshot and no guest agent set it';
+    const agent = this.reg.guestOf(uuid, config);
+    if (!agent) {
+      run.clockNote = note;
+      return;
+    }
+    void (async () => {
+      for (let i = 0; i < 5; i++) {
+        try {
+          await agent.cmd.setTime(3000);
+          run.clockNote = undefined;
+          this.reg.log(uuid, 'info', 'clock', `set the clock of '${name}' to the host's time`);
+          void agent.poll();
+          return;
+        } catch {
+          if (this.reg.running.get(uuid) !== run) return;
+        }
+      }
+      run.clockNote = note;
+      this.reg.log(uuid, 'warning', 'clock', `could not set the clock of '${name}' (the guest agent did not answer): ${note}`);
+    })();
   }
 
   /**
@@ -281,6 +313,7 @@ export class LifecycleService {
   private onExit(uuid: string, r: Running, info: ExitInfo): void {
     if (this.reg.running.get(uuid) === r) this.reg.running.delete(uuid);
     if (r.resources?.length) this.reg.resources.drop(uuid);
+    r.guest?.close();
     r.serial?.end(info.reason);
     const row = this.d.vms.get(uuid);
     if (!row) return;
@@ -333,9 +366,21 @@ export class LifecycleService {
     const qemu = qemuCommands(proc.qmp);
     try {
       this.reg.apply(row.uuid, { type: 'shutdownRequested' });
-      this.reg.log(row.uuid, 'info', 'shutdown', `sent the ACPI power button to '${row.name}'`);
+      // The guest agent first (it works when the guest ignores ACPI), then the power button.
+      const agent = this.reg.guestOf(row.uuid, row.config);
+      let viaAgent = false;
+      if (agent) {
+        try {
+          await agent.cmd.shutdown(3000);
+          viaAgent = true;
+          this.reg.log(row.uuid, 'info', 'shutdown', `asked the guest agent of '${row.name}' to shut down`);
+        } catch (err) {
+          this.reg.log(row.uuid, 'info', 'shutdown', `the guest agent of '${row.name}' did not take the shutdown (${(err as Error).message}); using ACPI`);
+        }
+      }
+      if (!viaAgent) this.reg.log(row.uuid, 'info', 'shutdown', `sent the ACPI power button to '${row.name}'`);
       try {
-        await qemu.systemPowerdown();
+        if (!viaAgent) await qemu.systemPowerdown();
       } catch (err) {
         if (!proc.exited) {
           this.reg.apply(row.uuid, { type: 'shutdownTimedOut', paused: false });

@@ -142,6 +142,7 @@ export class VmConfigs {
         nics,
         display: { adapter: spec.display ?? p.display },
         serial: { enabled: true },
+        guestAgent: true,
         ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
       });
     } catch (err) {
@@ -231,7 +232,7 @@ export class VmConfigs {
       }
     }
     const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
-    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'guestAgent'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
       throw new NestboxError(
         'INVALID_STATE',
@@ -277,6 +278,7 @@ export class VmConfigs {
         ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
         ...(resKeys.length || row.config.resources ? { resources: mergeResources(row.config.resources, resChanges) } : {}),
         ...(changes.autoSnapshots !== undefined ? { autoSnapshot: { keep: changes.autoSnapshots } } : {}),
+        ...(changes.guestAgent !== undefined ? { guestAgent: changes.guestAgent } : {}),
         cdroms,
       });
     } catch (err) {
