@@ -8,11 +8,16 @@
  */
 import fs from 'node:fs';
 import type { HostSummary } from '../src/core/api/contract';
-import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../test/support/libvirt-hosts';
-import { sleep, startDaemon, tempHome } from './lib';
+import { HOST_NAMES, startTestHosts, until as untilIn } from '../test/support/host-setup';
+import type { LibvirtHosts, LibvirtTestHost } from '../test/support/libvirt-hosts';
+import { startDaemon, tempHome } from './lib';
 
-/** The names the hosts get in Nestbox, in the harness's order. */
-export const HOST_NAMES = ['alpha', 'beta', 'gamma'] as const;
+export { HOST_NAMES };
+
+/** Polls `fn` every 100 ms until it returns something other than undefined/false (a minute by default). */
+export function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  return untilIn(what, fn, timeoutMs);
+}
 
 type Daemon = Awaited<ReturnType<typeof startDaemon>>;
 
@@ -37,7 +42,8 @@ export interface BenchHosts {
 export async function startBenchHosts(count: number): Promise<BenchHosts> {
   if (count > HOST_NAMES.length) throw new Error(`at most ${HOST_NAMES.length} hosts`);
   // No SSH host: the benchmarks time libvirt and Nestbox, not an SSH hop (both sides would pay it).
-  const lv = await startLibvirtHosts({ count, sshHost: -1 });
+  const setup = await startTestHosts({ count, sshHost: -1 });
+  const lv = setup.lv;
   const home = tempHome();
   let daemon: Daemon | null = null;
   const stopDaemon = async () => {
@@ -47,7 +53,7 @@ export async function startBenchHosts(count: number): Promise<BenchHosts> {
   };
   const stop = async () => {
     await stopDaemon().catch(() => undefined);
-    await lv.stop();
+    await setup.stop();
     fs.rmSync(home, { recursive: true, force: true });
   };
   const connected = async (d: Daemon) => {
@@ -55,10 +61,7 @@ export async function startBenchHosts(count: number): Promise<BenchHosts> {
   };
   try {
     daemon = await startDaemon(home);
-    for (const [i, h] of lv.hosts.entries()) {
-      await daemon.client.call('hosts.add', { name: HOST_NAMES[i]!, uri: h.socketUri, peerUri: h.socketUri, migrateAddr: h.migrateAddr });
-    }
-    await connected(daemon);
+    await setup.register(daemon.client);
     return {
       lv,
       hosts: lv.hosts,
@@ -79,21 +82,5 @@ export async function startBenchHosts(count: number): Promise<BenchHosts> {
   } catch (e) {
     await stop();
     throw e;
-  }
-}
-
-/** Polls `fn` every 100 ms until it returns something other than undefined/false. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
   }
 }

@@ -1,4 +1,4 @@
-// Bundles the Node entry points (CLI, headless daemon) into out/node with esbuild.
+// Bundles the Node entry points (the CLI, and the core it hosts headless) into out/node with esbuild.
 // Native and optional modules stay external and load from node_modules.
 // The bundle carries a build id (a hash of the sources and the package manifest): a CLI
 // recognises a background daemon started by a different build and replaces it when idle.
@@ -21,8 +21,19 @@ function sourceHash() {
   return h.digest('hex').slice(0, 16);
 }
 
-await build({
-  entryPoints: { nestbox: 'src/cli/index.ts' },
+// Two bundles: the CLI (nestbox.cjs) and the core it hosts for `daemon` and `serve`
+// (nestbox-core.cjs). A command that only talks to a running core never compiles the core:
+// the CLI's import of src/core/server/hosting.ts stays a require of the sibling bundle.
+const coreApart = {
+  name: 'core-apart',
+  setup(b) {
+    b.onResolve({ filter: /\/core\/server\/hosting$/ }, (args) =>
+      args.importer.includes(`${path.sep}src${path.sep}cli${path.sep}`) ? { path: './nestbox-core.cjs', external: true } : undefined,
+    );
+  },
+};
+
+const common = {
   outdir: 'out/node',
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -33,4 +44,8 @@ await build({
   external: ['better-sqlite3', 'ws', 'electron'],
   define: { __NESTBOX_BUILD_ID__: JSON.stringify(sourceHash()) },
   logLevel: 'warning',
-});
+};
+await build({ ...common, entryPoints: { nestbox: 'src/cli/index.ts' }, plugins: [coreApart] });
+await build({ ...common, entryPoints: { 'nestbox-core': 'src/core/server/hosting.ts' } });
+const cli = fs.readFileSync('out/node/nestbox.cjs', 'utf8');
+if (!cli.includes('./nestbox-core.cjs')) throw new Error('build-node: the CLI bundle does not load the core bundle apart');

@@ -37,7 +37,7 @@ export function printInfo(vm: VmInfo): void {
     ['OS type', c.osType],
     ['Memory', `${c.memoryMiB} MiB`],
     ['CPUs', String(c.cpus)],
-    ['Firmware', c.firmware.toUpperCase()],
+    ['Firmware', `${c.firmware.toUpperCase()}${c.firmware === 'uefi' ? (c.secureBoot ? ', Secure Boot on' : ', Secure Boot off') : ''}${c.tpm ? ', TPM 2.0' : ''}`],
     ['Machine', c.machine],
     ...c.disks.map((d): [string, string] => [`Disk ${d.id}`, `${d.file} (${d.format}, ${d.bus})`]),
     ...c.cdroms.map((d): [string, string] => [`CD/DVD ${d.id}`, d.iso ?? 'empty']),

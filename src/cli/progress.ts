@@ -23,19 +23,27 @@ export function progressLine(): { show(title: string, percent: number, detail?: 
   };
 }
 
-export async function followJob(client: RpcClient, start: () => Promise<JobInfo>): Promise<JobInfo> {
+/**
+ * Starts a job, shows its progress on stderr until it ends, and cancels it on Ctrl+C.
+ * `detail` adds figures to the line (a migration's data sent); `cancelling` is what Ctrl+C says.
+ */
+export async function followJob(
+  client: RpcClient,
+  start: () => Promise<JobInfo>,
+  opts: { readonly detail?: (j: JobInfo) => string | undefined; readonly cancelling?: string } = {},
+): Promise<JobInfo> {
   const line = progressLine();
   let id: string | null = null;
   let title = '';
   const show = (j: JobInfo) => {
     if (j.id !== id || j.state !== 'running') return;
-    line.show(j.title, j.percent);
+    line.show(j.title, j.percent, opts.detail?.(j));
   };
   const early: JobInfo[] = [];
   const off = client.on('job.progress', (j) => (id === null ? early.push(j) : show(j)));
   const onSigint = () => {
     if (id) {
-      process.stderr.write(`\nnestbox: cancelling ${title}...\n`);
+      process.stderr.write(`\nnestbox: ${opts.cancelling ?? `cancelling ${title}`}...\n`);
       client.call('jobs.cancel', { id }).catch(() => undefined);
     }
   };

@@ -3,55 +3,31 @@
  * see a host's VM listed under its host, start it from the toolbar and migrate it with the
  * Migrate dialog; real libvirt daemons, real QEMU (TCG), Debian's Chromium.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../support/libvirt-hosts';
+import type { LibvirtTestHost } from '../support/libvirt-hosts';
+import { defineTestGuest, startTestHosts, virsh, type TestHosts } from '../support/host-setup';
 import { testIso } from '../integration/helpers';
 import { openWebSession, shotPath, type WebSession } from './harness';
 
-const virsh = (uri: string, ...args: string[]) =>
-  execFileSync('virsh', ['-c', uri, ...args], { timeout: 60_000, env: { ...process.env, LC_ALL: 'C' }, stdio: 'pipe' }).toString();
-
-function defineGuest(h: LibvirtTestHost, name: string): void {
-  const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>160</memory><vcpu>1</vcpu>
-    <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='cdrom'/></os>
-    <devices>
-      <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${testIso()}'/><target dev='hdc' bus='ide'/><readonly/></disk>
-      <serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>
-      <graphics type='vnc' autoport='yes' listen='127.0.0.1'/><video><model type='vga'/></video>
-    </devices></domain>`;
-  const file = path.join(h.imagesDir, `${name}.xml`);
-  fs.writeFileSync(file, xml);
-  virsh(h.socketUri, 'define', file);
-}
-
 describe('libvirt hosts in the web UI', () => {
-  let lv: LibvirtHosts;
+  let setup: TestHosts;
   let a: LibvirtTestHost;
   let b: LibvirtTestHost;
   let web: WebSession;
 
   beforeAll(async () => {
     testIso();
-    lv = await startLibvirtHosts({ count: 2, sshHost: -1 });
-    a = lv.hosts[0]!;
-    b = lv.hosts[1]!;
-    defineGuest(a, 'web');
+    setup = await startTestHosts({ count: 2, sshHost: -1 });
+    a = setup.hosts[0]!;
+    b = setup.hosts[1]!;
+    defineTestGuest(a, 'web', testIso());
     web = await openWebSession();
   });
 
   afterAll(async () => {
     await web?.close();
-    for (const h of lv?.hosts ?? []) {
-      try {
-        virsh(h.socketUri, 'destroy', 'web');
-      } catch {
-        /* not running there */
-      }
-    }
-    await lv?.stop();
+    await setup?.stop(['web']);
     if (web?.home) fs.rmSync(web.home, { recursive: true, force: true });
   }, 120_000);
 

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 function need(binary: string, pkg: string): void {
@@ -28,4 +29,28 @@ export function setup(): void {
     if (!fs.existsSync(out)) throw new Error(`test/guest/build.sh did not produce an ISO (said: ${out})`);
     process.env['NESTBOX_TEST_ISO'] = out;
   }
+  process.env['NESTBOX_TEST_ISO'] = readableByQemuUser(process.env['NESTBOX_TEST_ISO']);
+}
+
+/**
+ * As root, Nestbox runs QEMU as an unprivileged user (src/core/qemu/runas.ts), which cannot
+ * read an ISO under root's 0700 home (where test/guest/build.sh caches it): the tests use a
+ * world-readable copy in the temporary folder instead, as a user would keep ISOs somewhere
+ * QEMU can read them.
+ */
+function readableByQemuUser(iso: string): string {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return iso;
+  const real = fs.realpathSync(iso);
+  const st = fs.statSync(real);
+  // Same file name as the original (tests see names derived from it), in a folder of its own.
+  const dir = path.join(os.tmpdir(), `nestbox-test-guest-${st.size}-${Math.floor(st.mtimeMs)}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const copy = path.join(dir, path.basename(real));
+  if (!fs.existsSync(copy) || fs.statSync(copy).size !== st.size) {
+    fs.copyFileSync(real, `${copy}.partial`);
+    fs.chmodSync(`${copy}.partial`, 0o644);
+    fs.renameSync(`${copy}.partial`, copy);
+  }
+  return copy;
 }

@@ -4,11 +4,31 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
+import { qemuUser } from '../../src/core/qemu/runas';
 import { openCore, tempHome } from '../support/core';
 import { CLI, ROOT, stopBackgroundDaemon } from '../support/daemon';
 import { sleep, waitForFile, waitForState } from '../support/waits';
 
 export { CLI, openCore, ROOT, tempHome, waitForFile, waitForState };
+
+/** The uid QEMU runs as: the unprivileged QEMU user when the tests run as root (runas.ts), else ours. */
+export function qemuUid(): number {
+  return qemuUser()?.uid ?? process.getuid?.() ?? 0;
+}
+
+/**
+ * As root, QEMU runs as an unprivileged user (src/core/qemu/runas.ts), and Nestbox never
+ * changes a person's own files outside its data folder: a test's image used in place is
+ * handed to that user here, as someone running Nestbox as root would do.
+ */
+export function giveToQemuUser(...files: readonly string[]): void {
+  const user = qemuUser();
+  if (!user) return;
+  for (const f of files) {
+    fs.chmodSync(path.dirname(f), 0o755);
+    fs.chownSync(f, user.uid, user.gid);
+  }
+}
 
 export function testIso(): string {
   const iso = process.env['NESTBOX_TEST_ISO'];
@@ -123,4 +143,15 @@ export function checkImages(files: readonly string[], running: boolean): void {
     const got = { file: path.basename(f), corruptions: j.corruptions ?? 0, errors: j['check-errors'] ?? 0, ...(running ? {} : { leaks: j.leaks ?? 0 }) };
     expect(got).toEqual({ file: path.basename(f), corruptions: 0, errors: 0, ...(running ? {} : { leaks: 0 }) });
   }
+}
+
+/** Awaits a call that must fail, and checks its error code and (optionally) its message. */
+export async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  const err = (await p.then(
+    () => null,
+    (e: unknown) => e,
+  )) as { code?: string; message?: string } | null;
+  expect(err, 'expected the call to fail').not.toBeNull();
+  expect(err!.code).toBe(code);
+  if (message) expect(err!.message).toMatch(message);
 }

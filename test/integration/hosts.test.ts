@@ -4,64 +4,25 @@
  * VMs kept live by libvirt's events, the lifecycle, consoles, snapshots, a daemon restart,
  * live migration with copied and with shared storage, and cancelling a migration.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostSummary, JobInfo, MigrateResult, VmSummary } from '../../src/core/api/contract';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../support/libvirt-hosts';
-import { cli, openCore, SerialSession, tempHome, testIso } from './helpers';
+import type { LibvirtTestHost } from '../support/libvirt-hosts';
+import { defineTestGuest, startTestHosts, until, virsh, type TestHosts } from '../support/host-setup';
+import { cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
 import { stopBackgroundDaemon } from '../support/daemon';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const virsh = (uri: string, ...args: string[]) =>
-  execFileSync('virsh', ['-c', uri, ...args], { timeout: 60_000, env: { ...process.env, LC_ALL: 'C' }, stdio: 'pipe' }).toString();
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
-  }
-}
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  const err = (await p.then(
-    () => null,
-    (e: unknown) => e,
-  )) as { code?: string; message?: string } | null;
-  expect(err, 'expected the call to fail').not.toBeNull();
-  expect(err!.code).toBe(code);
-  if (message) expect(err!.message).toMatch(message);
-}
 
 /** A guest defined straight through virsh (as another tool would): the test ISO, a serial pty, a screen. */
 function defineGuest(h: LibvirtTestHost, name: string, disk: string | null): void {
-  const xml = `<domain type='qemu'><name>${name}</name><memory unit='MiB'>160</memory><vcpu>1</vcpu>
-    <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='cdrom'/></os>
-    <devices>
-      <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><source file='${testIso()}'/><target dev='hdc' bus='ide'/><readonly/></disk>
-      ${disk ? `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>` : ''}
-      <serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console>
-      <graphics type='vnc' autoport='yes' listen='127.0.0.1'/><video><model type='vga'/></video>
-    </devices></domain>`;
-  const file = path.join(h.imagesDir, `${name}.xml`);
-  fs.writeFileSync(file, xml);
-  virsh(h.socketUri, 'define', file);
+  defineTestGuest(h, name, testIso(), disk);
 }
 
 describe('libvirt hosts through the API', () => {
-  let lv: LibvirtHosts;
+  let setup: TestHosts;
+  let lv: TestHosts['lv'];
   let a: LibvirtTestHost;
   let b: LibvirtTestHost;
   let home: string;
@@ -71,7 +32,8 @@ describe('libvirt hosts through the API', () => {
 
   beforeAll(async () => {
     testIso();
-    lv = await startLibvirtHosts({ count: 2 });
+    setup = await startTestHosts({ count: 2 });
+    lv = setup.lv;
     a = lv.hosts[0]!;
     b = lv.hosts[1]!;
     if (!b.sshUri) throw new Error('the second test host was expected to run sshd');
@@ -86,16 +48,7 @@ describe('libvirt hosts through the API', () => {
   afterAll(async () => {
     await hosted?.close();
     if (home) await stopBackgroundDaemon(home).catch(() => undefined);
-    for (const h of lv?.hosts ?? []) {
-      for (const d of ['g1', 'g2']) {
-        try {
-          virsh(h.socketUri, 'destroy', d);
-        } catch {
-          /* not running there */
-        }
-      }
-    }
-    await lv?.stop();
+    await setup?.stop(['g1', 'g2']);
     if (home) fs.rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
@@ -117,12 +70,10 @@ describe('libvirt hosts through the API', () => {
   });
 
   it('adds a host by its socket and one over real SSH, with versions, CPUs and memory', async () => {
-    // Peers reach each other's daemon by its socket path (every host sees /tmp) and send the
-    // migration data over the hosts' network (migrateAddr). Not the qemu+tcp peer URI: the
-    // desktop side also reads the result from the destination, and the root namespace must
-    // never send TCP into a namespace.
-    const ha = await client.call('hosts.add', { name: 'alpha', uri: a.socketUri, peerUri: a.socketUri, migrateAddr: a.migrateAddr });
-    const hb = await client.call('hosts.add', { name: 'beta', uri: b.sshUri!, peerUri: b.socketUri, migrateAddr: b.migrateAddr });
+    // The parameters of test/support/host-setup.ts: peers by socket path, data over migrateAddr.
+    const ha = await client.call('hosts.add', setup.addParams(0));
+    const hb = await client.call('hosts.add', setup.addParams(1, { ssh: true }));
+    expect(hb.uri).toBe(b.sshUri);
     for (const [h, t] of [
       [ha, a],
       [hb, b],

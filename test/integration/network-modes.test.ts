@@ -18,7 +18,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { cleanupHome, cli, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
+import { cleanupHome, cli, openCore, qemuUid, SerialSession, tempHome, testIso, waitForFile } from './helpers';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -211,7 +211,8 @@ describe.skipIf(problem !== null && process.env['CI'] !== 'true')('bridged adapt
     sh('ip', ['-n', NS, 'addr', 'add', '192.168.78.1/24', 'dev', VETH_NS]);
     sh('ip', ['-n', NS, 'link', 'set', VETH_NS, 'up']);
     sh('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
-    sh('ip', ['tuntap', 'add', 'dev', TAP, 'mode', 'tap', 'user', '0']);
+    // The tap belongs to the user QEMU runs as (the unprivileged QEMU user when we are root).
+    sh('ip', ['tuntap', 'add', 'dev', TAP, 'mode', 'tap', 'user', String(qemuUid())]);
     sh('ip', ['link', 'set', TAP, 'master', BR, 'up']);
     dnsmasq = spawn(
       'ip',

@@ -15,7 +15,7 @@ import { NestboxError } from '../../src/core/api/errors';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { makeHostileCorpus, type HostileCase } from '../support/hostile-corpus';
-import { cleanupHome, cli, openCore, tempHome, testIso, waitForFile } from './helpers';
+import { cleanupHome, cli, giveToQemuUser, openCore, tempHome, testIso, waitForFile } from './helpers';
 
 const READY = /NESTBOX-GUEST-READY/;
 
@@ -194,6 +194,7 @@ describe('storage: images of the test guest become VMs that boot', () => {
   ] as const)('a %s image made with qemu-img becomes a VM that boots (%s, %s)', async (format, name, mode) => {
     const file = path.join(work, name);
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', format, testIso(), file]);
+    giveToQemuUser(file);
     const progress: number[] = [];
     const off = client.on('job.progress', (j) => {
       if (j.kind === 'import') progress.push(j.percent);
@@ -233,6 +234,7 @@ describe('storage: images of the test guest become VMs that boot', () => {
   it('attaches an existing image to a VM as a second disk and detaches it again', async () => {
     const extra = path.join(work, 'extra.qcow2');
     await finish(client, client.call('media.create', { path: extra, format: 'qcow2', size: '32M' }));
+    giveToQemuUser(extra);
     const r = await client.call('vms.attachDisk', { ref: 'from-vdi', path: extra });
     expect(r.vm.config.disks.map((d) => d.id)).toEqual(['disk0', 'disk1']);
     const media = await client.call('media.registry', {});
@@ -289,11 +291,20 @@ describe('storage: jobs', () => {
   it('never changes a file it does not know: an unknown or foreign raw file is not resized, compacted or repaired', async () => {
     const notes = path.join(home, 'notes.txt');
     fs.writeFileSync(notes, 'keep me\n');
-    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/not in the media registry/) });
-    await client.call('media.info', { path: notes });
-    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/could be any file/) });
-    await expect(client.call('media.compact', { path: notes })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    // A text file is not taken for a raw disk at all.
+    await expect(client.call('media.resize', { path: notes, size: '1M' })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/not a disk image/) });
+    await expect(client.call('media.info', { path: notes })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/not a disk image: it looks like a text file/) });
+    await expect(client.call('media.delete', { path: notes, deleteFile: true })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(fs.readFileSync(notes, 'utf8')).toBe('keep me\n');
+    // Whole sectors of binary data can be a raw disk: registered, but never changed in place.
+    const foreign = path.join(home, 'foreign.bin');
+    const bytes = crypto.randomBytes(1024 * 1024);
+    fs.writeFileSync(foreign, bytes);
+    await expect(client.call('media.resize', { path: foreign, size: '2M' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/not in the media registry/) });
+    await client.call('media.info', { path: foreign });
+    await expect(client.call('media.resize', { path: foreign, size: '2M' })).rejects.toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/could be any file/) });
+    await expect(client.call('media.compact', { path: foreign })).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    expect(fs.readFileSync(foreign).equals(bytes)).toBe(true);
   });
 
   it('converts with progress events to every client, and cancels a conversion leaving no partial file', async () => {

@@ -109,6 +109,12 @@ describe('every API method validates its arguments at the edge', () => {
               }
             }
           }
+          // The decoy is what a hostile caller aims at: no call may change or remove it.
+          const left = fs.existsSync(decoy) ? fs.readFileSync(decoy, 'utf8') : null;
+          if (left !== 'keep me\n') {
+            unexpected.push(`${method}(${JSON.stringify(params).slice(0, 200)}): ${left === null ? 'removed' : 'changed'} the decoy file`);
+            fs.writeFileSync(decoy, 'keep me\n');
+          }
         }),
         { numRuns: Number(process.env['NESTBOX_FUZZ_RUNS'] ?? 40) },
       );

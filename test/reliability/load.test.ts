@@ -22,7 +22,8 @@ function fdCount(pid: number): number {
 }
 
 function qemuChildrenOf(home: string): number[] {
-  const runRoot = new DataLayout(home).runtimeRoot;
+  // As root the VMs' runtime folders are apart from the core's (paths.ts vmRunRoot).
+  const runRoot = new DataLayout(home).vmRunRoot;
   const pids: number[] = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -81,6 +82,7 @@ describe('20 VMs in parallel cycles', () => {
     expect(qemuChildrenOf(home)).toEqual([]);
     const runEntries = fs.readdirSync(layout.runtimeRoot).filter((e) => e !== 'core.sock');
     expect(runEntries).toEqual([]);
+    if (layout.vmRunRoot !== layout.runtimeRoot && fs.existsSync(layout.vmRunRoot)) expect(fs.readdirSync(layout.vmRunRoot)).toEqual([]);
     expect(fs.readdirSync(layout.machinesDir)).toEqual([]);
     // Descriptors: QMP, serial and VNC connections closed with their VMs.
     await new Promise((r) => setTimeout(r, 500));

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { qemuUser } from '../../src/core/qemu/runas';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import { CLI, cleanupHome, openCore, tempHome, testIso } from '../integration/helpers';
@@ -62,11 +63,20 @@ describe('the QEMU that Nestbox starts', () => {
     await cleanupHome(home);
   });
 
-  it('runs as the user, under a seccomp filter, with no privileges to gain', () => {
+  it('runs as the user (never root: as root, as the unprivileged QEMU user), under a seccomp filter, with no privileges to gain', () => {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const uid = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)!;
-    expect(Number(uid[1])).toBe(process.getuid!());
-    expect(Number(uid[2])).toBe(process.getuid!());
+    const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)!;
+    const gid = /^Gid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)!;
+    // Real, effective, saved and filesystem ids: none is root.
+    for (const i of [1, 2, 3, 4]) expect(Number(uid[i]), `uid field ${i}`).not.toBe(0);
+    for (const i of [1, 2, 3, 4]) expect(Number(gid[i]), `gid field ${i}`).not.toBe(0);
+    const expected = process.getuid!() === 0 ? qemuUser() : null;
+    if (process.getuid!() === 0) expect(expected, 'as root a QEMU user is configured').not.toBeNull();
+    for (const i of [1, 2, 3, 4]) expect(Number(uid[i])).toBe(expected ? expected.uid : process.getuid!());
+    for (const i of [1, 2, 3, 4]) expect(Number(gid[i])).toBe(expected ? expected.gid : process.getgid!());
+    // No supplementary group of root's rides along.
+    const groups = /^Groups:\s*(.*)$/m.exec(status)![1]!.trim();
+    if (expected) expect(groups === '' ? [] : groups.split(/\s+/).map(Number)).not.toContain(0);
     // 2 = SECCOMP_MODE_FILTER: QEMU's -sandbox is in force.
     expect(/^Seccomp:\s+(\d+)/m.exec(status)![1]).toBe('2');
     expect(/^NoNewPrivs:\s+(\d+)/m.exec(status)![1]).toBe('1');

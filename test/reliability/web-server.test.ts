@@ -390,11 +390,42 @@ describe('nestbox serve: uploads (finding 2)', () => {
       await small.stop();
     }
   });
+
+  it('a server killed during an upload leaves its temporary file, and the next start removes it (another live server’s stays)', async () => {
+    const killed = await startServeProcess(tempHomeFor(home, 'killed'), ['--port', '0']);
+    const media = path.join(tempHomeFor(home, 'killed'), 'media');
+    const c = await login(killed);
+    const req = http.request({ host: '127.0.0.1', port: killed.port, path: '/upload?name=cut.iso', method: 'PUT', headers: { Host: `127.0.0.1:${killed.port}`, Cookie: c, Origin: `http://127.0.0.1:${killed.port}`, 'Content-Length': String(1024 * 1024) } });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(64 * 1024, 3));
+    const partials = () => (fs.existsSync(media) ? fs.readdirSync(media).filter((f) => f.endsWith('.partial')) : []);
+    const deadline = Date.now() + 10_000;
+    while (partials().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(partials(), 'the upload was under way').toHaveLength(1);
+    killed.child.kill('SIGKILL');
+    await new Promise((r) => killed.child.once('exit', r));
+    req.destroy();
+    expect(partials(), 'SIGKILL left the temporary file').toHaveLength(1);
+    // One that a running server (this test's process) writes, and an old-format one still fresh: both kept.
+    const live = `.upload-${process.pid}-${'a'.repeat(24)}.partial`;
+    const fresh = `.upload-${'b'.repeat(24)}.partial`;
+    const stale = `.upload-${'c'.repeat(24)}.partial`;
+    for (const f of [live, fresh, stale]) fs.writeFileSync(path.join(media, f), 'x');
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    fs.utimesSync(path.join(media, stale), old, old);
+    const again = await startServeProcess(tempHomeFor(home, 'killed'), ['--port', '0']);
+    try {
+      expect(partials().sort()).toEqual([live, fresh].sort());
+      expect(again.stderr()).toMatch(/removed 2 unfinished upload\(s\)/);
+    } finally {
+      await again.stop();
+    }
+  });
 });
 
 /** A second data directory beside `home` (removed with it). */
-function tempHomeFor(home: string): string {
-  const d = path.join(home, 'second-home');
+function tempHomeFor(home: string, name = 'second-home'): string {
+  const d = path.join(home, name);
   fs.mkdirSync(d, { recursive: true });
   return d;
 }

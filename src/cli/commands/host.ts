@@ -22,6 +22,8 @@ const host = command({
       ['Accelerator:', `${h.accelChoice} → ${h.accelEffective ?? 'none'}`],
       ...h.accelerators.map((a) => [`  ${a.name}:`, a.usable ? 'usable' : `not usable: ${a.reason ?? ''}`]),
       ['UEFI firmware:', h.firmware.uefi ?? 'not found'],
+      ['Secure Boot firmware:', h.firmware.secureBoot ?? 'not found (Debian/Ubuntu: apt install ovmf)'],
+      ['TPM 2.0 (swtpm):', h.swtpm ?? 'not found (Debian/Ubuntu: apt install swtpm swtpm-tools)'],
       ['Host memory:', `${h.memoryMiB} MiB`],
       ['Host CPUs:', String(h.cpus)],
       ...(h.ksm ? [['Page sharing (KSM):', h.ksm.available ? `${h.ksm.running ? 'on' : 'off'}, ${h.ksm.pagesSharing} pages sharing (saves ~${formatBytes(h.ksm.savedBytes)})${h.ksm.reason ? ` — ${h.ksm.reason}` : ''}` : (h.ksm.reason ?? 'not available')]] : []),

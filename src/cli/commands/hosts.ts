@@ -3,10 +3,10 @@
  * command line. Every command is a client of the core's API; nothing here talks to libvirt.
  * (`nestbox host` alone, this computer's capabilities, is in host.ts.)
  */
-import type { HostSpec, HostSummary, JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../../core/api/contract';
-import { NestboxError } from '../../core/api/errors';
+import type { HostSpec, HostSummary, MigrateResult, MigrateSpec, MoveResult, MoveSpec, VmSummary } from '../../core/api/contract';
 import { describeState } from '../../core/domain/lifecycle';
 import { formatBytes } from '../../core/domain/units';
+import { followJob } from '../progress';
 import { command, type CommandGroup, req, UsageError } from '../command';
 import { intOpt, out, table } from '../format';
 
@@ -177,48 +177,48 @@ const migrate = command({
       ...(bandwidthMiBps !== undefined ? { bandwidthMiBps } : {}),
     };
     const c = await ctx.client();
-    const tty = process.stderr.isTTY === true;
-    let id: string | null = null;
-    let lastLine = 0;
-    const show = (j: JobInfo) => {
-      if (j.id !== id || j.state !== 'running') return;
-      const m = j.migration;
-      const detail = m ? `sent ${formatBytes(m.dataProcessed)}, remaining ${formatBytes(m.dataRemaining)}${m.dirtyRate !== null ? `, dirtying ${formatBytes(m.dirtyRate)}/s` : ''}` : 'starting';
-      const line = `${j.title}: ${String(j.percent).padStart(3)}% (${detail})`;
-      if (tty) process.stderr.write(`\r${line}\x1b[K`);
-      else if (Date.now() - lastLine > 1000) {
-        lastLine = Date.now();
-        process.stderr.write(`${line}\n`);
-      }
-    };
-    const early: JobInfo[] = [];
-    const off = c.on('job.progress', (j) => (id === null ? early.push(j) : show(j)));
-    const onSigint = () => {
-      if (!id) return;
-      process.stderr.write('\nnestbox: cancelling the migration (the VM keeps running where it was)...\n');
-      c.call('jobs.cancel', { id }).catch(() => undefined);
-    };
-    process.on('SIGINT', onSigint);
-    try {
-      const job = await c.call('vms.migrate', spec);
-      id = job.id;
-      for (const j of early) show(j);
-      const end = await c.call('jobs.wait', { id });
-      if (tty) process.stderr.write('\n');
-      if (end.state !== 'done') throw end.error ? NestboxError.fromShape(end.error) : new NestboxError('INTERNAL', `${end.title}: ${end.state}`);
-      const r = end.result as MigrateResult;
-      if (o.json) out(JSON.stringify(r, null, 2));
-      else {
-        out(
-          `Migrated '${r.vm}' from '${r.from}' to '${r.to}' in ${seconds(r.elapsedMs)}; ` +
-            `downtime ${r.downtimeMs !== null ? `${r.downtimeMs} ms (libvirt's figure)` : 'not reported by libvirt'}${r.dataBytes !== null ? `; ${formatBytes(r.dataBytes)} sent` : ''}`,
-        );
-      }
-    } finally {
-      off();
-      process.off('SIGINT', onSigint);
+    const end = await followJob(c, () => c.call('vms.migrate', spec), {
+      detail: (j) => {
+        const m = j.migration;
+        return m ? `sent ${formatBytes(m.dataProcessed)}, remaining ${formatBytes(m.dataRemaining)}${m.dirtyRate !== null ? `, dirtying ${formatBytes(m.dirtyRate)}/s` : ''}` : 'starting';
+      },
+      cancelling: 'cancelling the migration (the VM keeps running where it was)',
+    });
+    const r = end.result as MigrateResult;
+    if (o.json) out(JSON.stringify(r, null, 2));
+    else {
+      out(
+        `Migrated '${r.vm}' from '${r.from}' to '${r.to}' in ${seconds(r.elapsedMs)}; ` +
+          `downtime ${r.downtimeMs !== null ? `${r.downtimeMs} ms (libvirt's figure)` : 'not reported by libvirt'}${r.dataBytes !== null ? `; ${formatBytes(r.dataBytes)} sent` : ''}`,
+      );
     }
   },
 });
 
-export const libvirtHostCommands: CommandGroup = { name: 'hosts', title: 'libvirt hosts and migration', commands: [add, list, info, edit, remove, migrate] };
+const move = command({
+  name: 'move',
+  args: [req('VM|HOST:VM')],
+  options: {
+    to: { type: 'string', value: 'HOST|local', help: "where the VM goes: a host's name, or local for this computer (required)" },
+    pool: { type: 'string', value: 'POOL', help: "moving to a host: the storage pool for its disks (default: 'default')" },
+    name: { type: 'string', value: 'NAME', help: 'its name at the other end (default: the same)' },
+    'delete-source': { type: 'boolean', help: 'remove it (and its disks) where it came from once the move succeeded' },
+    json,
+  },
+  summary: 'move a powered-off VM between this computer and a libvirt host (disks copied; Ctrl+C cancels)',
+  details: 'Nothing is deleted where the VM came from unless --delete-source is given. Cancelling or a failure\nleaves nothing half-made at either end.',
+  async handler(ctx, [ref], o) {
+    if (!o.to) throw new UsageError('--to HOST (or --to local) names where the VM goes', true);
+    const spec: MoveSpec = { ref, to: o.to, ...(o.pool ? { pool: o.pool } : {}), ...(o.name ? { name: o.name } : {}), ...(o['delete-source'] ? { deleteSource: true } : {}) };
+    const c = await ctx.client();
+    const end = await followJob(c, () => c.call('vms.move', spec), { cancelling: 'cancelling the move (nothing is left half-made)' });
+    const r = end.result as MoveResult;
+    if (o.json) out(JSON.stringify(r, null, 2));
+    else {
+      out(`Moved '${r.vm}' to ${r.to === 'local' ? 'this computer' : `'${r.to}'`} as ${r.ref} (${formatBytes(r.bytesCopied)} copied in ${seconds(r.elapsedMs)})${r.deletedSource ? '; removed where it was' : `; it is still on ${r.from === 'local' ? 'this computer' : `'${r.from}'`} too`}`);
+      for (const w of r.warnings) out(`warning: ${w}`);
+    }
+  },
+});
+
+export const libvirtHostCommands: CommandGroup = { name: 'hosts', title: 'libvirt hosts, migration and moving VMs', commands: [add, list, info, edit, remove, migrate, move] };

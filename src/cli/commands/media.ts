@@ -184,7 +184,9 @@ const exportVm = command({
   async handler(ctx, [ref, file]) {
     const c = await ctx.client();
     const j = await followJob(c, () => c.call('vms.export', { ref, file: path.resolve(file) }));
-    out(`Exported '${ref}' to ${(j.result as { file: string }).file}`);
+    const r = j.result as { file: string; notExported?: readonly string[] };
+    out(`Exported '${ref}' to ${r.file}`);
+    for (const n of r.notExported ?? []) out(`Not exported: ${n}`);
   },
 });
 

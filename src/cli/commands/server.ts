@@ -1,8 +1,5 @@
 /** Hosting: the headless core and web mode. The logic lives in src/core/server; these parse and call. */
 import path from 'node:path';
-import { idleSecondsFromEnv, startDaemon } from '../../core/server/daemon';
-import { startServe } from '../../core/server/serve';
-import { isLoopback } from '../../core/server/web';
 import { command, type CommandGroup } from '../command';
 import { intOpt } from '../format';
 
@@ -20,6 +17,8 @@ const daemon = command({
   options: { background: { type: 'boolean', help: 'as started by the CLI: exit after $NESTBOX_DAEMON_IDLE_S seconds (default 300) without clients or jobs' } },
   summary: 'host the core headless; other clients connect to it (the CLI starts one when none runs)',
   async handler(ctx, _args, o) {
+    // The core is loaded here only: other commands start without compiling it.
+    const { idleSecondsFromEnv, startDaemon } = await import('../../core/server/hosting');
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const d = await startDaemon({ dataDir: ctx.home, idleMs: o.background ? idleSecondsFromEnv() * 1000 : null, log });
     log(`nestbox: core running for ${ctx.home} (pid ${process.pid}); ${o.background ? 'it exits when idle' : 'Ctrl+C stops it'}, VMs keep running`);
@@ -48,6 +47,7 @@ const serve = command({
   },
   summary: 'web mode: the desktop UI in a browser (prints a URL with a token)',
   async handler(ctx, _args, o) {
+    const { isLoopback, startServe } = await import('../../core/server/hosting');
     const host = o.host ?? '127.0.0.1';
     const s = await startServe({
       dataDir: ctx.home,

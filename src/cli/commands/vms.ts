@@ -1,9 +1,12 @@
 /** VMs: list, create, inspect, change, clone and delete them. */
+import fs from 'node:fs';
 import path from 'node:path';
-import type { CreateVmSpec, ModifyVmSpec, VmSummary } from '../../core/api/contract';
+import type { CreateVmSpec, HostPool, ModifyVmSpec, UnattendedSpec, VmSummary } from '../../core/api/contract';
+import { volumeNameFor } from '../../core/domain/hostvolumes';
+import { followJob } from '../progress';
 import { parseCpuList } from '../../core/domain/stats';
 import { parseSize } from '../../core/domain/units';
-import { command, type CommandGroup, opt, req, UsageError } from '../command';
+import { command, type CommandContext, type CommandGroup, opt, type OptionValues, req, UsageError } from '../command';
 import { intOpt, out, printInfo, table, warn } from '../format';
 import { vmRows } from './hosts';
 
@@ -23,25 +26,47 @@ const list = command({
   },
 });
 
+const CREATE_OPTIONS = {
+  'os-type': { type: 'string', value: 'T', help: 'OS type (nestbox ostypes); sets the presets' },
+  memory: { type: 'string', value: 'MiB', help: 'memory in MiB' },
+  cpus: { type: 'string', value: 'N', help: 'virtual CPUs' },
+  'disk-size': { type: 'string', value: 'SIZE', help: 'a new qcow2 disk of this size (e.g. 20G)' },
+  disk: { type: 'string', value: 'PATH', help: 'use an existing disk image' },
+  'no-disk': { type: 'boolean', help: 'no disk' },
+  iso: { type: 'string', value: 'PATH', help: 'an ISO in the CD/DVD drive (with --host: copied into --pool first)' },
+  firmware: { type: 'string', value: 'bios|uefi', help: 'firmware' },
+  nic: { type: 'string', value: 'nat|none|internal:NAME|bridged:BRIDGE', help: 'the first network adapter' },
+  description: { type: 'string', value: 'TEXT', help: 'a description' },
+  'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
+  host: { type: 'string', value: 'HOST', help: 'create it on this libvirt host (nestbox host list)' },
+  pool: { type: 'string', value: 'POOL', help: "with --host: the storage pool for the disk (and an --iso copied there); default 'default'" },
+  'iso-volume': { type: 'string', value: 'POOL/VOL', help: 'with --host: an ISO already in one of its pools' },
+  network: { type: 'string', value: 'default|NET|bridge:BR', help: "with --host: NAT on the host's libvirt network NET, or its bridge BR" },
+  'secure-boot': { type: 'string', value: 'on|off', help: 'UEFI Secure Boot (default: the OS type\'s preset)' },
+  tpm: { type: 'string', value: 'on|off', help: 'a TPM 2.0 through swtpm (default: the OS type\'s preset)' },
+  unattended: { type: 'boolean', help: 'install the OS from --iso (or set up the cloud image in --disk) unattended' },
+  user: { type: 'string', value: 'NAME', help: 'unattended: the user to create' },
+  'password-file': { type: 'string', value: 'FILE', help: "unattended: a file holding the user's password (its first line)" },
+  hostname: { type: 'string', value: 'NAME', help: "unattended: the guest's host name (default: from the VM's name)" },
+  'ssh-key': { type: 'string', value: 'FILE', help: 'unattended: OpenSSH public key(s) to authorize (Linux)' },
+  timezone: { type: 'string', value: 'ZONE', help: 'unattended: time zone such as Europe/Berlin (default UTC)' },
+  locale: { type: 'string', value: 'LOCALE', help: 'unattended: locale such as de_DE (default en_US)' },
+  'product-key': { type: 'string', value: 'KEY', help: 'unattended: Windows product key' },
+  json,
+} as const;
+
+type CreateOptions = OptionValues<typeof CREATE_OPTIONS>;
+
 const create = command({
   name: 'create',
   args: [req('NAME')],
-  options: {
-    'os-type': { type: 'string', value: 'T', help: 'OS type (nestbox ostypes); sets the presets' },
-    memory: { type: 'string', value: 'MiB', help: 'memory in MiB' },
-    cpus: { type: 'string', value: 'N', help: 'virtual CPUs' },
-    'disk-size': { type: 'string', value: 'SIZE', help: 'a new qcow2 disk of this size (e.g. 20G)' },
-    disk: { type: 'string', value: 'PATH', help: 'use an existing disk image' },
-    'no-disk': { type: 'boolean', help: 'no disk' },
-    iso: { type: 'string', value: 'PATH', help: 'an ISO in the CD/DVD drive' },
-    firmware: { type: 'string', value: 'bios|uefi', help: 'firmware' },
-    nic: { type: 'string', value: 'nat|none|internal:NAME|bridged:BRIDGE', help: 'the first network adapter' },
-    description: { type: 'string', value: 'TEXT', help: 'a description' },
-    'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
-    json,
-  },
-  summary: 'create a VM',
+  options: CREATE_OPTIONS,
+  summary: 'create a VM (here, or on a libvirt host with --host)',
+  details: 'On a host, --iso FILE copies the ISO into the pool first (progress on stderr; Ctrl+C cancels), or reuses a volume of that name and size already there.',
   async handler(ctx, [name], o) {
+    const onHost = o.host !== undefined && o.host.toLowerCase() !== 'local';
+    for (const k of ['pool', 'iso-volume', 'network'] as const) if (o[k] !== undefined && !onHost) throw new UsageError(`--${k} goes with --host HOST`);
+    if (onHost) return createOnHost(ctx, name, o);
     if (o.disk && o['disk-size']) throw new UsageError('give either --disk or --disk-size, not both');
     if (o.firmware && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new UsageError('--firmware must be bios or uefi');
     const nicArg = o.nic ? /^(nat|none)$|^(internal|bridged):(.+)$/.exec(o.nic) : null;
@@ -61,14 +86,115 @@ const create = command({
       ...(nicArg?.[2] === 'bridged' ? { nicBridge: nicArg[3]! } : {}),
       ...(o.description ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+      ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
+      ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };
+    const unattended = unattendedSpec(o);
     const c = await ctx.client();
-    const r = await c.call('vms.create', spec);
+    const r = await c.call('vms.create', unattended ? { ...spec, unattended } : spec);
     warn(r);
     if (o.json) out(JSON.stringify(r.vm, null, 2));
     else out(`Created '${r.vm.name}' (${r.vm.uuid}) in ${r.vm.dir}`);
   },
 });
+
+/** The unattended options of `create`; the password only ever comes from a file (never argv, never a prompt echo). */
+function unattendedSpec(o: Readonly<Record<string, string | boolean | undefined>>): UnattendedSpec | undefined {
+  const flags = ['user', 'password-file', 'hostname', 'ssh-key', 'timezone', 'locale', 'product-key'].filter((f) => o[f] !== undefined);
+  if (!o['unattended']) {
+    if (flags.length) throw new UsageError(`--${flags[0]} goes with --unattended`);
+    return undefined;
+  }
+  const user = o['user'];
+  const pwFile = o['password-file'];
+  if (typeof user !== 'string') throw new UsageError('--unattended needs --user NAME');
+  if (typeof pwFile !== 'string') throw new UsageError('--unattended needs --password-file FILE (a file holding the password)');
+  const read = (file: string, what: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${what} '${file}': ${(err as Error).message}`);
+    }
+  };
+  const password = read(pwFile, 'the password file').split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new UsageError(`the password file '${pwFile}' is empty`);
+  const keyFile = o['ssh-key'];
+  const sshKeys = typeof keyFile === 'string' ? read(keyFile, 'the SSH key file').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : [];
+  const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  return {
+    user,
+    password,
+    ...(str('hostname') ? { hostname: str('hostname')! } : {}),
+    ...(str('timezone') ? { timezone: str('timezone')! } : {}),
+    ...(str('locale') ? { locale: str('locale')! } : {}),
+    ...(str('product-key') ? { productKey: str('product-key')! } : {}),
+    ...(sshKeys.length ? { sshKeys } : {}),
+  };
+}
+
+/** The hardware options `create` shares between this computer and a host. */
+function commonSpec(o: CreateOptions): Partial<CreateVmSpec> {
+  if (o.firmware && o.firmware !== 'bios' && o.firmware !== 'uefi') throw new UsageError('--firmware must be bios or uefi');
+  return {
+    ...(o['os-type'] ? { osType: o['os-type'] } : {}),
+    ...(o.memory ? { memoryMiB: intOpt(o.memory, '--memory')! } : {}),
+    ...(o.cpus ? { cpus: intOpt(o.cpus, '--cpus')! } : {}),
+    ...(o['disk-size'] ? { diskSize: o['disk-size'] } : {}),
+    ...(o['no-disk'] ? { noDisk: true } : {}),
+    ...(o.firmware ? { firmware: o.firmware as 'bios' | 'uefi' } : {}),
+    ...(o.description ? { description: o.description } : {}),
+  };
+}
+
+/**
+ * `create --host`: the ISO is a volume there (--iso-volume), or --iso FILE copied into the
+ * pool first as a job (a volume of that name and size already there is used as it is).
+ */
+async function createOnHost(ctx: CommandContext, name: string, o: CreateOptions): Promise<void> {
+  const host = o.host!;
+  if (o.disk) throw new UsageError('--disk is a file on this computer; on a host the disk is a new volume in --pool');
+  if (o.iso && o['iso-volume']) throw new UsageError('give either --iso FILE or --iso-volume POOL/VOL, not both');
+  if (o['auto-snapshots'] !== undefined) throw new UsageError('--auto-snapshots is for VMs on this computer');
+  if (o.nic && o.network) throw new UsageError('give either --nic or --network, not both');
+  let net: Pick<CreateVmSpec, 'nic' | 'nicNetwork' | 'nicBridge'> = {};
+  const n = o.network ?? (o.nic === 'nat' ? 'default' : o.nic);
+  if (n !== undefined) {
+    const m = /^(?:bridge|bridged):(.+)$/.exec(n);
+    if (m) net = { nic: 'bridged', nicBridge: m[1]! };
+    else if (n === 'none') net = { nic: 'none' };
+    else if (/^[A-Za-z0-9_][A-Za-z0-9._+-]*$/.test(n) && !n.includes(':')) net = { nic: 'nat', nicNetwork: n };
+    else throw new UsageError('--network must be a libvirt network (default), bridge:BRIDGE or none');
+  }
+  const c = await ctx.client();
+  const pool = o.pool ?? 'default';
+  let isoVolume = o['iso-volume'];
+  if (o.iso) {
+    const file = path.resolve(o.iso);
+    const size = fs.statSync(file, { throwIfNoEntry: false });
+    if (!size?.isFile()) throw new UsageError(`--iso ${o.iso}: no such file`);
+    const volume = volumeNameFor(file);
+    const pools: readonly HostPool[] = await c.call('hosts.pools', { name: host });
+    const there = pools.find((p) => p.name === pool)?.isos.find((v) => v.name === volume);
+    if (there && there.capacity === size.size) {
+      process.stderr.write(`Using ${pool}/${volume} already on ${host}\n`);
+    } else {
+      await followJob(c, () => c.call('hosts.uploadIso', { name: host, pool, file, volume }));
+    }
+    isoVolume = `${pool}/${volume}`;
+  }
+  const spec: CreateVmSpec = {
+    name,
+    host,
+    ...commonSpec(o),
+    ...(o.pool ? { pool: o.pool } : {}),
+    ...(isoVolume ? { isoVolume } : {}),
+    ...net,
+  };
+  const r = await c.call('vms.create', spec);
+  warn(r);
+  if (o.json) out(JSON.stringify(r.vm, null, 2));
+  else out(`Created '${host}:${r.vm.name}' (${r.vm.uuid}) on host '${host}'`);
+}
 
 const info = command({
   name: 'info',
@@ -99,7 +225,17 @@ const MODIFY_OPTIONS = {
   cores: { type: 'string', value: 'N', help: 'CPU topology: cores per socket' },
   threads: { type: 'string', value: 'N', help: 'CPU topology: threads per core' },
   'auto-snapshots': { type: 'string', value: 'KEEP', help: 'snapshot before each start, keep the KEEP newest (0: off)' },
+  'secure-boot': { type: 'string', value: 'on|off', help: 'UEFI Secure Boot (powered off; a fresh variable store)' },
+  tpm: { type: 'string', value: 'on|off', help: 'a TPM 2.0 through swtpm (powered off)' },
+  'reset-tpm': { type: 'string', value: 'NAME', help: "erase the TPM's state (stale or damaged); repeat the VM's name to confirm" },
 } as const;
+
+/** `--flag on|off` as a boolean setting, or nothing when the flag is absent. */
+function onOffOpt<K extends string>(v: string | undefined, flag: string, key: K): Partial<Record<K, boolean>> {
+  if (v === undefined) return {};
+  if (v !== 'on' && v !== 'off') throw new UsageError(`${flag} must be on or off`);
+  return { [key]: v === 'on' } as Partial<Record<K, boolean>>;
+}
 
 /** The resource options of `modify`; 'none' clears a setting. */
 function resourceChanges(o: Readonly<Record<string, string | undefined>>): ModifyVmSpec['resources'] | undefined {
@@ -133,11 +269,6 @@ function resourceChanges(o: Readonly<Record<string, string | undefined>>): Modif
   return Object.keys(r).length ? (r as ModifyVmSpec['resources']) : undefined;
 }
 
-function onOff(v: string, flag: string): boolean {
-  if (v !== 'on' && v !== 'off') throw new UsageError(`${flag} must be on or off`);
-  return v === 'on';
-}
-
 const modify = command({
   name: 'modify',
   args: [req('NAME')],
@@ -153,8 +284,15 @@ const modify = command({
       ...(o.name ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
-      ...(o['guest-agent'] !== undefined ? { guestAgent: onOff(o['guest-agent'], '--guest-agent') } : {}),
+      ...onOffOpt(o['guest-agent'], '--guest-agent', 'guestAgent'),
+      ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
+      ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };
+    if (o['reset-tpm'] !== undefined) {
+      // Erasing a TPM loses what the guest sealed in it: the user confirms by naming the VM.
+      if (o['reset-tpm'] !== ref) throw new UsageError(`--reset-tpm erases the TPM of '${ref}' (BitLocker keys, Windows Hello and anything else the guest kept in it); confirm with --reset-tpm '${ref}'`);
+      (changes as { resetTpm?: boolean }).resetTpm = true;
+    }
     if (Object.keys(changes).length === 0) throw new UsageError('nothing to change (see nestbox modify --help)');
     const r = await (await ctx.client()).call('vms.modify', { ref, changes });
     warn(r);

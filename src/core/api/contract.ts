@@ -2,6 +2,11 @@
  * The service contract, defined once. Every transport (in-memory, unix socket, MessagePort,
  * WebSocket) carries exactly these methods and events. `api` may import *types* from
  * `domain` (the plain model shapes) and nothing else of ours.
+ *
+ * Longer than the ~500 lines a module is kept to, on purpose: it is the one place a reader
+ * (or a client author) finds every method, its params, its result and every event, and
+ * `ApiMethods` must be one type for the schemas (schemas.ts) and the handler table to be
+ * checked against it. Split by group, it would scatter the contract it exists to state.
  */
 import type { VmConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat, ResourceConfig } from '../domain/config';
 import type { MinuteAggregate } from '../domain/stats';
@@ -32,7 +37,14 @@ export interface HostInfo {
   /** What `auto` (or the forced choice) resolves to; null if nothing can run a guest. */
   readonly accelEffective: Accelerator | null;
   readonly accelNote?: string;
-  readonly firmware: { readonly bios: boolean; readonly uefi: string | null };
+  readonly firmware: {
+    readonly bios: boolean;
+    readonly uefi: string | null;
+    /** The Secure Boot firmware's code image (from QEMU's descriptors), null when none. */
+    readonly secureBoot?: string | null;
+  };
+  /** swtpm's path when a VM can have a TPM 2.0, null when it is not installed. */
+  readonly swtpm?: string | null;
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly osTypes: readonly OsType[];
@@ -263,6 +275,36 @@ export interface HostDetail extends HostSummary {
   readonly vms: readonly VmSummary[];
 }
 
+/** A volume in a host's storage pool that holds an ISO image (by its name or format). */
+export interface HostIsoVolume {
+  readonly pool: string;
+  readonly name: string;
+  /** Its path on the host. */
+  readonly path: string;
+  readonly capacity: number;
+}
+
+/** `hosts.pools`: a host's storage pools, where a new VM's disk goes, and the ISOs in them. */
+export interface HostPool {
+  readonly name: string;
+  readonly active: boolean;
+  readonly path: string | null;
+  readonly capacity: number;
+  readonly available: number;
+  readonly isos: readonly HostIsoVolume[];
+}
+
+/** `hosts.uploadIso`: a file on the core's machine copied into a host's storage pool as a new volume. */
+export interface HostIsoUpload {
+  /** The host. */
+  readonly name: string;
+  readonly pool: string;
+  /** Absolute path of the ISO on the core's machine. */
+  readonly file: string;
+  /** The new volume's name (default: the file's name). */
+  readonly volume?: string;
+}
+
 /** `vms.migrate`: a running (live) or powered-off (offline) VM of one libvirt host to another. */
 export interface MigrateSpec {
   /** HOST:VM */
@@ -292,6 +334,39 @@ export interface MigrateResult {
   /** libvirt's own figure for the time the guest was stopped (null when libvirt did not say). */
   readonly downtimeMs: number | null;
   readonly dataBytes: number | null;
+}
+
+/**
+ * `vms.move`: a powered-off VM between this computer and a libvirt host (`VM` → HOST, or
+ * `HOST:VM` → 'local'). Its disks are copied; nothing is deleted where it came from unless
+ * `deleteSource` says so (and only after the copy is complete and defined at the other end).
+ */
+export interface MoveSpec {
+  /** A VM of this computer, or HOST:VM. */
+  readonly ref: string;
+  /** A host's name, or 'local' for this computer. */
+  readonly to: string;
+  /** Moving to a host: the storage pool for its disks (default: 'default'). */
+  readonly pool?: string;
+  /** The VM's name at the other end (default: its name here). */
+  readonly name?: string;
+  /** Remove the VM (and its disks) from where it came from once the move succeeded. */
+  readonly deleteSource?: boolean;
+}
+
+/** The result of a `move` job. */
+export interface MoveResult {
+  readonly vm: string;
+  /** 'local' or the host's name. */
+  readonly from: string;
+  readonly to: string;
+  /** The VM's reference at its new place (NAME or HOST:NAME). */
+  readonly ref: string;
+  readonly bytesCopied: number;
+  readonly elapsedMs: number;
+  readonly deletedSource: boolean;
+  /** What did not cross as it was (an unattached adapter, a bus the other side lacks, ...). */
+  readonly warnings: readonly string[];
 }
 
 /** What a migration job reports as it goes (libvirt's job info). */
@@ -328,6 +403,41 @@ export interface CreateVmSpec {
   readonly group?: string;
   /** Automatic snapshots before each start: how many to keep (0 or absent: off). */
   readonly autoSnapshots?: number;
+  /** UEFI Secure Boot; absent: the OS type's preset. */
+  readonly secureBoot?: boolean;
+  /** A TPM 2.0; absent: the OS type's preset. */
+  readonly tpm?: boolean;
+  /** Install the OS unattended (an installer ISO) or set up a cloud image (`disk`). */
+  readonly unattended?: UnattendedSpec;
+  /**
+   * Create the VM on this libvirt host instead of this computer. There, `nic` 'nat' is the
+   * host's libvirt network `nicNetwork` (default 'default') and 'bridged' its bridge
+   * `nicBridge`; a new disk is a volume in `pool`; the ISO is a volume (`isoVolume`), and
+   * `disk`, `iso` (a path here) and the internal network do not apply.
+   */
+  readonly host?: string;
+  /** On a host: the storage pool for the new disk (default 'default'). */
+  readonly pool?: string;
+  /** On a host: an ISO already in one of its pools, as POOL/VOLUME. */
+  readonly isoVolume?: string;
+}
+
+/**
+ * What an unattended install needs. The password travels only to the core, which writes it
+ * nowhere in the clear (hashed in Linux seeds, Windows' hidden form in autounattend.xml).
+ */
+export interface UnattendedSpec {
+  readonly user: string;
+  readonly password: string;
+  readonly hostname?: string;
+  /** IANA time zone; UTC when absent. */
+  readonly timezone?: string;
+  /** en_US form; en_US when absent. */
+  readonly locale?: string;
+  /** Windows only. */
+  readonly productKey?: string;
+  /** OpenSSH public key lines (Linux). */
+  readonly sshKeys?: readonly string[];
 }
 
 export interface ModifyVmSpec {
@@ -346,6 +456,12 @@ export interface ModifyVmSpec {
   readonly autoSnapshots?: number;
   /** Add (true) or remove the guest agent's virtio-serial port; the VM must be powered off. */
   readonly guestAgent?: boolean;
+  /** UEFI Secure Boot on or off (powered off; a new variable store from the matching template). */
+  readonly secureBoot?: boolean;
+  /** Add or remove the TPM 2.0 (powered off; removing keeps its state until the VM is deleted). */
+  readonly tpm?: boolean;
+  /** Erase the TPM's state (stale or damaged); the user confirms this first. */
+  readonly resetTpm?: boolean;
 }
 
 export interface CloneSpec {
@@ -469,7 +585,11 @@ export type JobKind =
   | 'clone' | 'convertDisk' | 'snapshot' | 'saveState'
   | 'restoreSnapshot' | 'deleteSnapshot' | 'autoSnapshot' | 'loadState' | 'shutdown'
   /** A VM moved between libvirt hosts. */
-  | 'migrate';
+  | 'migrate'
+  /** A powered-off VM moved between this computer and a libvirt host (its disks copied). */
+  | 'move'
+  /** A file copied into a libvirt host's storage pool. */
+  | 'upload';
 /** 'interrupted': the core was stopped (killed, power cut) while the job ran; see the event log for what was cleaned up. */
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
 
@@ -644,8 +764,14 @@ export interface ApiMethods {
   /** Forgets a host; nothing on the host is touched. */
   'hosts.remove': { params: { name: string }; result: null };
   'hosts.info': { params: { name: string; wait?: boolean }; result: HostDetail };
+  /** A host's storage pools and the ISO volumes in them (for creating a VM there). */
+  'hosts.pools': { params: { name: string }; result: readonly HostPool[] };
+  /** Copies an ISO from the core's machine into a host's pool (`virsh vol-upload`), as a job; its result is the HostIsoVolume. */
+  'hosts.uploadIso': { params: HostIsoUpload; result: JobInfo };
   /** Starts a migration between libvirt hosts as a job (`job.progress`, `jobs.cancel` / `vms.cancel`). */
   'vms.migrate': { params: MigrateSpec; result: JobInfo };
+  /** Moves a powered-off VM between this computer and a host as a job (`job.progress`, `jobs.cancel`). */
+  'vms.move': { params: MoveSpec; result: JobInfo };
   'vms.info': { params: { ref: string }; result: VmInfo };
   'vms.create': { params: CreateVmSpec; result: OpResult };
   'vms.modify': { params: { ref: string; changes: ModifyVmSpec }; result: OpResult };

@@ -36,6 +36,8 @@ export const ERROR_CODES = [
   'UNSUPPORTED',
   /** The other side (a libvirt host) refused or failed the operation; the message is its own error line. */
   'FAILED',
+  /** The VM's TPM emulator (swtpm) could not start or serve its state; resetting the TPM is the way out. */
+  'TPM_FAILED',
   'INTERNAL',
 ] as const;
 

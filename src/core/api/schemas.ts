@@ -59,6 +59,22 @@ const createVmSpec = z.strictObject({
   description: opt(text()),
   group: opt(text()),
   autoSnapshots: opt(num()),
+  secureBoot: opt(bool()),
+  tpm: opt(bool()),
+  unattended: opt(
+    z.strictObject({
+      user: text(),
+      password: text(),
+      hostname: opt(text()),
+      timezone: opt(text()),
+      locale: opt(text()),
+      productKey: opt(text()),
+      sshKeys: opt(z.array(text(), { error: 'must be a list of strings' }).max(16, { error: 'may have at most 16 keys' }).readonly()),
+    }),
+  ),
+  host: opt(nonEmpty()),
+  pool: opt(nonEmpty()),
+  isoVolume: opt(nonEmpty()),
 });
 
 const modifyVmSpec = z.strictObject({
@@ -75,6 +91,9 @@ const modifyVmSpec = z.strictObject({
   resources: opt(record()),
   autoSnapshots: opt(num()),
   guestAgent: opt(bool()),
+  secureBoot: opt(bool()),
+  tpm: opt(bool()),
+  resetTpm: opt(bool()),
 });
 
 const portForwardSpec = z.strictObject({
@@ -107,14 +126,28 @@ const hostFields = {
   migrateAddr: z.string({ error: 'must be a string or null' }).nullable().optional(),
 };
 
+/** A whole number in [1, max], with the words the old hand-written check used. */
+const wholeIn = (max: number) => {
+  const msg = `must be a whole number from 1 to ${max}`;
+  return z.number({ error: msg }).int({ error: msg }).min(1, { error: msg }).max(max, { error: msg });
+};
+
 const migrateSpec = z.strictObject({
   ref: ref(),
   to: nonEmpty(),
   live: opt(bool()),
   copyStorage: opt(bool()),
   unsafe: opt(bool()),
-  maxDowntimeMs: opt(num()),
-  bandwidthMiBps: opt(num()),
+  maxDowntimeMs: opt(wholeIn(600_000)),
+  bandwidthMiBps: opt(wholeIn(1_000_000)),
+});
+
+const moveSpec = z.strictObject({
+  ref: ref(),
+  to: nonEmpty(),
+  pool: opt(nonEmpty()),
+  name: opt(nonEmpty()),
+  deleteSource: opt(bool()),
 });
 
 const none = z.strictObject({});
@@ -131,7 +164,10 @@ export const PARAM_SCHEMAS = {
   'hosts.update': z.strictObject({ name: nonEmpty(), changes: z.strictObject(hostFields).partial() }),
   'hosts.remove': z.strictObject({ name: nonEmpty() }),
   'hosts.info': z.strictObject({ name: nonEmpty(), wait: opt(bool()) }),
+  'hosts.pools': z.strictObject({ name: nonEmpty() }),
+  'hosts.uploadIso': z.strictObject({ name: nonEmpty(), pool: nonEmpty(), file: nonEmpty(), volume: opt(nonEmpty()) }),
   'vms.migrate': migrateSpec,
+  'vms.move': moveSpec,
   'vms.info': byRef,
   'vms.create': createVmSpec,
   'vms.modify': z.strictObject({ ref: ref(), changes: modifyVmSpec }),

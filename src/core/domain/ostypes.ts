@@ -16,6 +16,10 @@ export interface OsPreset {
   readonly firmware: Firmware;
   readonly machine: MachineType;
   readonly display: DisplayAdapter;
+  /** UEFI Secure Boot on by default (needs firmware with enrolled keys). */
+  readonly secureBoot?: boolean;
+  /** A TPM 2.0 by default. */
+  readonly tpm?: boolean;
 }
 
 export interface OsType {
@@ -33,6 +37,11 @@ const windows: OsPreset = {
   memoryMiB: 4096, diskGiB: 64, cpus: 2, nicModel: 'e1000', diskBus: 'sata',
   firmware: 'uefi', machine: 'q35', display: 'vga',
 };
+/**
+ * Windows 11 and Server 2022/2025: their installers refuse a PC without UEFI Secure Boot and
+ * a TPM 2.0, and carry drivers for SATA (AHCI) and the Intel 82574 (e1000e), not virtio.
+ */
+const windows11: OsPreset = { ...windows, nicModel: 'e1000e', secureBoot: true, tpm: true };
 const bsd: OsPreset = {
   memoryMiB: 1024, diskGiB: 16, cpus: 1, nicModel: 'virtio-net-pci', diskBus: 'virtio',
   firmware: 'bios', machine: 'q35', display: 'vga',
@@ -49,9 +58,10 @@ export const OS_TYPES: readonly OsType[] = [
   { id: 'linux-arch', family: 'linux', label: 'Arch Linux', preset: linux },
   { id: 'linux-alpine', family: 'linux', label: 'Alpine Linux', preset: { ...linux, memoryMiB: 512, diskGiB: 8, cpus: 1 } },
   { id: 'linux-other', family: 'linux', label: 'Other Linux', preset: { ...linux, memoryMiB: 1024, diskGiB: 16 } },
-  { id: 'windows-11', family: 'windows', label: 'Windows 11', preset: windows },
+  { id: 'windows-11', family: 'windows', label: 'Windows 11', preset: windows11 },
   { id: 'windows-10', family: 'windows', label: 'Windows 10', preset: { ...windows, memoryMiB: 2048, diskGiB: 50 } },
-  { id: 'windows-server-2022', family: 'windows', label: 'Windows Server 2022', preset: windows },
+  { id: 'windows-server-2022', family: 'windows', label: 'Windows Server 2022', preset: windows11 },
+  { id: 'windows-server-2025', family: 'windows', label: 'Windows Server 2025', preset: windows11 },
   { id: 'windows-7', family: 'windows', label: 'Windows 7', preset: { ...windows, memoryMiB: 1024, diskGiB: 32, firmware: 'bios', diskBus: 'ide' } },
   { id: 'bsd-freebsd', family: 'bsd', label: 'FreeBSD', preset: bsd },
   { id: 'bsd-openbsd', family: 'bsd', label: 'OpenBSD', preset: { ...bsd, nicModel: 'e1000' } },

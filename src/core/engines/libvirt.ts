@@ -92,8 +92,8 @@ export function domainSummary(host: string, d: DomainSummary): VmSummary {
 }
 
 const DISK_FORMATS: readonly DiskFormat[] = ['qcow2', 'raw', 'vdi', 'vmdk', 'vpc', 'vhdx'];
-const BUS: Readonly<Record<string, DiskBus>> = { virtio: 'virtio', sata: 'sata', ide: 'ide', nvme: 'nvme', scsi: 'virtio' };
-const NIC_MODELS: Readonly<Record<string, NicModel>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000', rtl8139: 'rtl8139' };
+const BUS: Readonly<Record<string, DiskBus>> = { virtio: 'virtio', sata: 'sata', ide: 'ide', nvme: 'nvme', scsi: 'scsi' };
+const NIC_MODELS: Readonly<Record<string, NicModel>> = { virtio: 'virtio-net-pci', e1000: 'e1000', e1000e: 'e1000e', rtl8139: 'rtl8139', vmxnet3: 'vmxnet3', pcnet: 'pcnet' };
 
 /**
  * The domain XML's hardware as a Nestbox config, so the details pane, the CLI's `info` and a

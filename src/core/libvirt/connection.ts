@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
-import { child, parseXml } from '../storage/xml';
+import { attr, child, childrenOf, parseXml } from '../storage/xml';
 import { checkLibvirtName, domainRef, libosinfoId, parseDomainXml, parseHostXml } from './domxml';
 import {
   boundedInt,
@@ -247,7 +247,8 @@ export class LibvirtConnection {
   async takeSnapshot(name: string, snap: string, description: string): Promise<void> {
     checkLibvirtName(snap, 'snapshot name');
     if (description.length > 4096) throw new NestboxError('INVALID_ARGUMENT', 'the snapshot description is longer than 4096 characters');
-    await this.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, '--description', description], `snapshot ${name}`, { timeoutMs: LONG_MS });
+    // virsh refuses an empty option argument: no description is no --description.
+    await this.run(['snapshot-create-as', '--domain', domainRef(name), '--name', snap, ...(description ? ['--description', description] : [])], `snapshot ${name}`, { timeoutMs: LONG_MS });
   }
 
   async revertSnapshot(name: string, snap: string): Promise<void> {
@@ -571,6 +572,38 @@ export class LibvirtConnection {
     this.closed = true;
     for (const h of [...this.live]) h.close();
     this.live.clear();
+  }
+
+  /** Whether the host can run KVM guests (else domains are defined as TCG, type 'qemu'). */
+  async hasKvm(): Promise<boolean> {
+    const caps = parseHostXml((await this.run(['capabilities'], 'capabilities')).trim(), this.host, 'capabilities');
+    for (const guest of childrenOf(caps, 'guest')) {
+      const arch = child(guest, 'arch');
+      if (!arch || attr(arch, 'name') !== 'x86_64') continue;
+      if (childrenOf(arch, 'domain').some((d) => attr(d, 'type') === 'kvm')) return true;
+    }
+    return false;
+  }
+
+  /** Re-reads a pool's volumes (their format and sizes after an upload). */
+  async refreshPool(pool: string): Promise<void> {
+    await this.run(['pool-refresh', '--pool', checkLibvirtName(pool, 'storage pool name')], `refresh pool ${pool}`, { timeoutMs: Math.max(this.timeoutMs, 120_000) });
+  }
+
+  /** The pool and volume holding a file on the host, or null when no pool has it. */
+  async volumeOfPath(file: string): Promise<{ pool: string; volume: string } | null> {
+    // eslint-disable-next-line no-control-regex
+    if (typeof file !== 'string' || !file.startsWith('/') || file.length > 4096 || /[\u0000-\u001f\u007f]/.test(file)) return null;
+    const pool = await runVirshRaw(this.opts(), ['vol-pool', '--vol', file], `pool of ${file}`);
+    const name = await runVirshRaw(this.opts(), ['vol-name', '--vol', file], `volume of ${file}`);
+    if (pool.code !== 0 || name.code !== 0) return null;
+    const p = pool.stdout.trim();
+    const v = name.stdout.trim();
+    try {
+      return { pool: checkLibvirtName(p, 'storage pool name'), volume: checkLibvirtName(v, 'volume name') };
+    } catch {
+      return null;
+    }
   }
 
   /** Capacity of a volume in bytes (for callers that want to size a copy). */

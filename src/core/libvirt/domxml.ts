@@ -41,7 +41,7 @@ export function domainRef(nameOrUuid: string): string {
 // ---------------------------------------------------------------- building
 
 export type DiskBus = 'virtio' | 'sata' | 'scsi' | 'ide';
-export type NicModel = 'virtio' | 'e1000' | 'e1000e' | 'rtl8139';
+export type NicModel = 'virtio' | 'e1000' | 'e1000e' | 'rtl8139' | 'vmxnet3' | 'pcnet';
 
 /** Where a disk's bytes are: a volume in one of the host's storage pools, or a path on the host. */
 export type DiskSource = { readonly pool: string; readonly volume: string } | { readonly path: string };
@@ -87,6 +87,11 @@ export interface DomainSpec {
   readonly description?: string;
   /** Boot from the CD-ROM first (an installer) instead of the first disk. */
   readonly bootCdrom?: boolean;
+  /**
+   * UEFI only: the file on the host holding this VM's variable store (a VM moved from this
+   * computer keeps its boot entries); absent, libvirt makes one from its template.
+   */
+  readonly nvram?: string;
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -159,6 +164,10 @@ export function buildDomainXml(spec: DomainSpec): string {
   if (spec.cdrom && spec.bootCdrom) L.push(`    <boot dev='cdrom'/>`);
   if (spec.disks.length) L.push(`    <boot dev='hd'/>`);
   if (spec.cdrom && !spec.bootCdrom) L.push(`    <boot dev='cdrom'/>`);
+  if (spec.nvram !== undefined) {
+    if (spec.firmware !== 'uefi') throw new NestboxError('INVALID_ARGUMENT', 'a UEFI variable store is for UEFI firmware only');
+    L.push(`    <nvram>${escapeXml(checkPath(spec.nvram, 'the UEFI variable store'))}</nvram>`);
+  }
   L.push('  </os>');
   L.push('  <features>');
   L.push('    <acpi/>');
@@ -171,6 +180,8 @@ export function buildDomainXml(spec: DomainSpec): string {
   L.push('  <on_crash>destroy</on_crash>');
   L.push('  <devices>');
   const used = new Set<string>();
+  // SCSI disks sit on virtio-scsi (libvirt would otherwise add an LSI controller).
+  if (spec.disks.some((d) => d.bus === 'scsi')) L.push(`    <controller type='scsi' index='0' model='virtio-scsi'/>`);
   spec.disks.forEach((d, i) => {
     if (d.format !== 'qcow2' && d.format !== 'raw') throw new NestboxError('INVALID_ARGUMENT', `disk ${i + 1}: format must be qcow2 or raw`);
     const src = sourceXml(d.source, `disk ${i + 1}`);
@@ -380,6 +391,7 @@ export function parseDomainXml(xml: string, host: string): DomainDescription {
     return { type: clean(attr(s, 'type'), 32) ?? 'unknown', path: clean(src ? (attr(src, 'path') ?? null) : null, 4096) };
   });
   const vcpuEl = child(root, 'vcpu');
+  const nvramEl = os ? child(os, 'nvram') : undefined;
   return {
     uuid,
     name,
@@ -396,5 +408,6 @@ export function parseDomainXml(xml: string, host: string): DomainDescription {
     osId: libosinfoId(child(root, 'metadata')),
     description: clean(child(root, 'description')?.text ?? null, 4096),
     serialPorts,
+    nvram: clean(nvramEl ? nvramEl.text.trim() || null : null, 4096),
   };
 }

@@ -69,6 +69,8 @@ export interface DomainDescription {
   readonly description: string | null;
   /** Serial ports as the host describes them (type, and the unix socket/pty path when there is one). */
   readonly serialPorts?: readonly { readonly type: string; readonly path: string | null }[];
+  /** UEFI: the file on the host holding the domain's variable store, when the XML names one. */
+  readonly nvram?: string | null;
 }
 
 /** One line of `virsh event --all --loop --timestamp`. */

@@ -15,6 +15,11 @@ export interface QemuHostFacts {
   /** OVMF code image, required when firmware is uefi. */
   readonly ovmfCode: string | null;
   /**
+   * The Secure Boot firmware's code image (from QEMU's firmware descriptors), required when
+   * the config has Secure Boot on; `requiresSmm` says the machine must be set up for it.
+   */
+  readonly secureBoot?: { readonly code: string; readonly format: 'raw' | 'qcow2'; readonly requiresSmm: boolean } | null;
+  /**
    * Offer clipboard sharing through QEMU's vdagent. Only where it can migrate (QEMU 8.1+):
    * on older QEMU it blocks save state and live snapshots, which matter more.
    */
@@ -29,6 +34,11 @@ export interface VmPaths {
   readonly serialLog: string;
   /** UEFI variable store (qcow2) in the VM's folder. */
   readonly efiVars: string;
+}
+
+/** The control socket of the VM's swtpm, in its runtime directory (QEMU connects to it). */
+export function tpmSocket(runDir: string): string {
+  return path.join(runDir, SWTPM_FILES.ctrl);
 }
 
 export interface LaunchOptions {
@@ -74,6 +84,15 @@ export const VIRTIO_PORT_NAMES = {
 } as const;
 
 /**
+ * The TPM emulator's files in the runtime directory (qemu/swtpm.ts). Apart from
+ * RUNTIME_FILES, which QEMU's launch clears: swtpm is started first and must keep them.
+ */
+export const SWTPM_FILES = {
+  ctrl: 'swtpm.sock',
+  pidfile: 'swtpm.pid',
+} as const;
+
+/**
  * Where QEMU mirrors one adapter's frames for counting (filter-mirror → a socket chardev the
  * core reads). QEMU user networking has no counters of its own; `rx`/`tx` are seen from the
  * guest.
@@ -111,6 +130,8 @@ function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {
   if (cfg.firmware === 'uefi') {
     machine.push(['pflash0', 'fw-code'], ['pflash1', 'fw-vars']);
   }
+  // Secure Boot firmware keeps its variables out of the guest's reach through SMM.
+  if (cfg.firmware === 'uefi' && cfg.secureBoot && host.secureBoot?.requiresSmm) machine.push(['smm', true]);
   const cpu = host.accel === 'tcg' ? 'max' : 'host';
   return [
     '-machine', kv(machine),
@@ -136,10 +157,23 @@ function balloonSection(cfg: VmConfig): string[] {
 
 function firmwareSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
   if (cfg.firmware !== 'uefi') return [];
-  if (!host.ovmfCode) throw new Error('UEFI firmware (OVMF) was not found on this host');
+  let code: string;
+  let format: 'raw' | 'qcow2' = 'raw';
+  const secure: string[] = [];
+  if (cfg.secureBoot) {
+    if (!host.secureBoot) throw new Error('UEFI firmware with Secure Boot was not found on this host (Debian/Ubuntu: install the ovmf package)');
+    code = host.secureBoot.code;
+    format = host.secureBoot.format;
+    // Only SMM code may write the variable store, so the guest cannot switch Secure Boot off.
+    if (host.secureBoot.requiresSmm) secure.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
+  } else {
+    if (!host.ovmfCode) throw new Error('UEFI firmware (OVMF) was not found on this host');
+    code = host.ovmfCode;
+  }
   return [
-    '-blockdev', kv([['driver', 'file'], ['filename', host.ovmfCode], ['node-name', 'fw-code-file'], ['read-only', true]]),
-    '-blockdev', kv([['driver', 'raw'], ['file', 'fw-code-file'], ['node-name', 'fw-code'], ['read-only', true]]),
+    ...secure,
+    '-blockdev', kv([['driver', 'file'], ['filename', code], ['node-name', 'fw-code-file'], ['read-only', true]]),
+    '-blockdev', kv([['driver', format], ['file', 'fw-code-file'], ['node-name', 'fw-code'], ['read-only', true]]),
     '-blockdev', kv([['driver', 'file'], ['filename', paths.efiVars], ['node-name', 'fw-vars-file']]),
     '-blockdev', kv([['driver', 'qcow2'], ['file', 'fw-vars-file'], ['node-name', 'fw-vars']]),
   ];
@@ -176,6 +210,8 @@ function diskDevice(d: DiskConfig, node: string, boot: number | undefined, ports
       return `ide-hd,drive=${node},id=${d.id},${ports.next()}${b}`;
     case 'nvme':
       return `nvme,drive=${node},id=${d.id},serial=${d.id}${b}`;
+    case 'scsi':
+      return `scsi-hd,drive=${node},id=${d.id},bus=scsi0.0${b}`;
     default: {
       const never: never = d.bus;
       throw new Error(`unknown disk bus ${String(never)}`);
@@ -186,6 +222,8 @@ function diskDevice(d: DiskConfig, node: string, boot: number | undefined, ports
 function storageSection(cfg: VmConfig, paths: VmPaths): string[] {
   const out: string[] = [];
   const ports = ataPorts(cfg);
+  // One virtio-scsi controller carries every SCSI disk (imported VMware/libvirt machines).
+  if (cfg.disks.some((d) => d.bus === 'scsi')) out.push('-device', 'virtio-scsi-pci,id=scsi0');
   cfg.disks.forEach((d, i) => {
     const file = resolveDiskPath(paths.vmDir, d.file);
     // A linked clone's base is named here with its format, never taken from the header.
@@ -314,6 +352,19 @@ function networkSection(cfg: VmConfig, paths: VmPaths): string[] {
   return out;
 }
 
+/**
+ * A TPM 2.0 through the VM's swtpm (started by the core before QEMU). QEMU carries the TPM's
+ * state in its migration stream, so Save state and live snapshots include it.
+ */
+function tpmSection(cfg: VmConfig, paths: VmPaths): string[] {
+  if (!cfg.tpm) return [];
+  return [
+    '-chardev', `socket,${kv([['id', 'chrtpm'], ['path', tpmSocket(paths.runDir)]])}`,
+    '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm',
+    '-device', 'tpm-tis,tpmdev=tpm0,id=tpm0-dev',
+  ];
+}
+
 function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
   const vnc = path.join(paths.runDir, RUNTIME_FILES.vnc);
   switch (cfg.display.adapter) {
@@ -388,6 +439,17 @@ function controlSection(cfg: VmConfig, paths: VmPaths): string[] {
 }
 
 /** Builds the complete argv (without the binary) for starting a VM. */
+/**
+ * An unattended Linux install boots the installer's kernel directly (QEMU's -kernel, through
+ * fw_cfg, under BIOS and UEFI alike), so its command line can carry what makes the installer
+ * ask nothing; the ISO stays in its drive for the installer's packages.
+ */
+function installerSection(cfg: VmConfig, paths: VmPaths): string[] {
+  const k = cfg.install?.kernel;
+  if (!k) return [];
+  return ['-kernel', resolveDiskPath(paths.vmDir, k.kernel), '-initrd', resolveDiskPath(paths.vmDir, k.initrd), '-append', k.append];
+}
+
 export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths, launch: LaunchOptions): string[] {
   return [
     '-name', kv([['guest', cfg.name], ['debug-threads', true]]),
@@ -400,11 +462,13 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     ...storageSection(cfg, paths),
     ...networkSection(cfg, paths),
     ...balloonSection(cfg),
+    ...tpmSection(cfg, paths),
     ...displaySection(cfg, paths),
     ...inputSection(cfg),
     ...virtioSerialSection(cfg, host, paths),
     ...serialSection(cfg, paths),
     ...controlSection(cfg, paths),
+    ...installerSection(cfg, paths),
     // Always start stopped: the core attaches to QMP first, so no early event is missed.
     '-S',
     ...(launch.incoming ? ['-incoming', 'defer'] : []),

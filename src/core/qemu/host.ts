@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Accelerator, AcceleratorChoice, AcceleratorStatus } from '../api/contract';
 import { NestboxError } from '../api/errors';
+import { findUefiFirmware, type UefiFirmware } from './firmware';
 
 export interface QemuInstall {
   readonly binary: string;
@@ -23,8 +24,50 @@ export interface HostCapabilities {
   readonly qemu: QemuInstall | null;
   readonly accelerators: readonly AcceleratorStatus[];
   readonly ovmf: { readonly code: string; readonly vars: string } | null;
+  /**
+   * UEFI with Secure Boot and enrolled keys, from QEMU's firmware descriptors; null when
+   * the host has none (Debian/Ubuntu: the ovmf package ships it).
+   */
+  readonly secureBoot?: SecureBootFirmware | null;
+  /** swtpm and swtpm_setup, for a TPM 2.0; null when not installed (Debian/Ubuntu: swtpm, swtpm-tools). */
+  readonly swtpm?: SwtpmInstall | null;
   readonly memoryMiB: number;
   readonly cpus: number;
+}
+
+export interface SecureBootFirmware {
+  readonly code: string;
+  readonly codeFormat: 'raw' | 'qcow2';
+  /** The variable store with the keys enrolled; copied (as qcow2) for each VM. */
+  readonly vars: string;
+  readonly varsFormat: 'raw' | 'qcow2';
+  /** The firmware guards its variables in SMM: the machine needs smm=on and secure pflash. */
+  readonly requiresSmm: boolean;
+  readonly descriptor: string;
+}
+
+export interface SwtpmInstall {
+  readonly swtpm: string;
+  /** swtpm_setup (swtpm-tools) makes a TPM's first state; without it swtpm makes a blank one. */
+  readonly setup: string | null;
+}
+
+export function findSwtpm(): SwtpmInstall | null {
+  const swtpm = process.env['NESTBOX_SWTPM'] ?? which('swtpm');
+  if (!swtpm) return null;
+  return { swtpm, setup: process.env['NESTBOX_SWTPM_SETUP'] ?? which('swtpm_setup') };
+}
+
+function secureBootFrom(fw: UefiFirmware | null): SecureBootFirmware | null {
+  if (!fw) return null;
+  return {
+    code: fw.code.filename,
+    codeFormat: fw.code.format,
+    vars: fw.varsTemplate.filename,
+    varsFormat: fw.varsTemplate.format,
+    requiresSmm: fw.features.includes('requires-smm'),
+    descriptor: fw.descriptor,
+  };
 }
 
 function which(name: string): string | null {
@@ -71,12 +114,17 @@ const OVMF_CANDIDATES: readonly (readonly [string, string])[] = [
   ['/usr/local/share/qemu/edk2-x86_64-code.fd', '/usr/local/share/qemu/edk2-i386-vars.fd'],
 ];
 
-export function findOvmf(): { code: string; vars: string } | null {
+/**
+ * Plain UEFI (no Secure Boot): from the firmware descriptors when the host has any; the
+ * well-known paths are only a fallback for hosts whose QEMU ships no descriptors.
+ */
+export function findOvmf(plain: UefiFirmware | null = findUefiFirmware().plain): { code: string; vars: string } | null {
   const forced = process.env['NESTBOX_OVMF_CODE'];
   if (forced) {
     const vars = process.env['NESTBOX_OVMF_VARS'];
     return vars && fs.existsSync(forced) && fs.existsSync(vars) ? { code: forced, vars } : null;
   }
+  if (plain && plain.code.format === 'raw' && plain.varsTemplate.format === 'raw') return { code: plain.code.filename, vars: plain.varsTemplate.filename };
   for (const [code, vars] of OVMF_CANDIDATES) {
     if (fs.existsSync(code) && fs.existsSync(vars)) return { code, vars };
   }
@@ -151,10 +199,13 @@ export async function probeHost(): Promise<HostCapabilities> {
     accelerators.push({ name: 'whpx', usable: false, reason: process.platform === 'win32' ? 'WHPX support is not implemented yet' : 'WHPX exists only on Windows' });
     accelerators.push({ name: 'tcg', usable: true });
   }
+  const uefi = findUefiFirmware();
   return {
     qemu,
     accelerators,
-    ovmf: findOvmf(),
+    ovmf: findOvmf(uefi.plain),
+    secureBoot: process.env['NESTBOX_OVMF_CODE'] ? null : secureBootFrom(uefi.secure),
+    swtpm: findSwtpm(),
     memoryMiB: Math.floor(os.totalmem() / (1024 * 1024)),
     cpus: os.cpus().length,
   };

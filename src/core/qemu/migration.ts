@@ -66,6 +66,17 @@ const UNLIMITED = 2 ** 40;
 const isTerminal = (s: string) => s === 'completed' || s === 'failed' || s === 'cancelled';
 
 /**
+ * QEMU may run as another user than the core (Nestbox as root; runas.ts) and needs write
+ * access to a socket to connect to it: the socket is given to the owner of the runtime
+ * folder, which is QEMU's user (and is the core itself otherwise, when nothing changes).
+ */
+function giveToFolderOwner(sock: string, runDir: string): void {
+  if (typeof process.getuid !== 'function') return;
+  const st = fs.statSync(runDir);
+  if (st.uid !== process.getuid()) fs.chownSync(sock, st.uid, st.gid);
+}
+
+/**
  * Writes the VM's state into `file` (through `file.partial`, fsynced, then renamed). When it
  * returns, QEMU's migration has completed: the guest is stopped (status `postmigrate`) and its
  * disks are inactive until `cont`. On any failure or cancel the partial file is removed and
@@ -110,7 +121,14 @@ export async function saveStateToFile(qmp: QmpClient, runDir: string, file: stri
   received.catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(sock, () => resolve());
+    server.listen(sock, () => {
+      try {
+        giveToFolderOwner(sock, runDir);
+        resolve();
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
   });
 
   let stopProgress = () => {};

@@ -7,13 +7,17 @@
  * SIGTERM) and leaves them behind when it crashes or is SIGKILLed, which tells a new core
  * which of the two happened while nobody was watching.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
 import { ensurePrivateDir } from '../store/paths';
 import { RUNTIME_FILES } from './argv';
 import { QmpClient } from './qmp';
+import { pidAlive, processArgv, readPidfile } from './procs';
+import { prepareRunDir, type QemuUser } from './runas';
+
+export { pidAlive, processArgv, readPidfile } from './procs';
 
 export interface ExitInfo {
   /** QEMU exited on its own terms (guest shutdown, quit, SIGTERM) rather than crashing. */
@@ -28,42 +32,11 @@ export interface LaunchSpec {
   readonly runDir: string;
   readonly logFile: string;
   readonly timeoutMs?: number;
+  /** Run QEMU as this user (Nestbox runs as root; see runas.ts). */
+  readonly user?: QemuUser | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** True if the process exists and is not a zombie waiting for a parent that never reaps it. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  if (process.platform === 'linux') {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** The command line of a process, as argv; null if it is gone or unreadable. */
-export function processArgv(pid: number): string[] | null {
-  try {
-    if (process.platform === 'linux') {
-      const raw = fs.readFileSync(`/proc/${pid}/cmdline`);
-      if (raw.length === 0) return null; // a zombie
-      return raw.toString('utf8').split('\0').filter((s, i, a) => i < a.length - 1 || s !== '');
-    }
-    const out = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim();
-    return out ? out.split(/\s+/) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** True when `pid` is a QEMU started with this VM's UUID and this pidfile. */
 export function isOurQemu(pid: number, uuid: string, pidfile: string): boolean {
@@ -71,15 +44,6 @@ export function isOurQemu(pid: number, uuid: string, pidfile: string): boolean {
   if (!argv) return false;
   const has = (flag: string, value: string) => argv.some((a, i) => a === flag && argv[i + 1] === value);
   return /qemu-system/.test(path.basename(argv[0] ?? '')) && has('-uuid', uuid) && has('-pidfile', pidfile);
-}
-
-export function readPidfile(file: string): number | null {
-  try {
-    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 1 ? pid : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The last meaningful lines QEMU wrote to its log since `offset`: the reason it stopped. */
@@ -96,7 +60,8 @@ export function logTail(logFile: string, offset: number, maxLines = 4): string {
         .toString('utf8')
         .split('\n')
         .map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z?\s*/, '').trim())
-        .filter(Boolean)
+        // The command line Nestbox records before each start is not QEMU's reason.
+        .filter((l) => l !== '' && !l.startsWith('nestbox: starting '))
         .slice(-maxLines)
         .join('\n');
     } finally {
@@ -247,7 +212,8 @@ export class QemuProcess {
 
   /** Spawns QEMU detached, waits for its QMP socket and returns once connected. */
   static async launch(spec: LaunchSpec): Promise<QemuProcess> {
-    ensurePrivateDir(spec.runDir);
+    if (spec.user) prepareRunDir(spec.runDir, spec.user);
+    else ensurePrivateDir(spec.runDir);
     for (const f of Object.values(RUNTIME_FILES)) fs.rmSync(path.join(spec.runDir, f), { force: true });
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const logOffset = fs.existsSync(spec.logFile) ? fs.statSync(spec.logFile).size : 0;
@@ -255,7 +221,8 @@ export class QemuProcess {
     fs.writeSync(logFd, `${new Date().toISOString()} nestbox: starting ${spec.binary} ${spec.argv.join(' ')}\n`);
     let child: ChildProcess;
     try {
-      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio: ['ignore', logFd, logFd] });
+      const as = spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {};
+      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio: ['ignore', logFd, logFd], ...as });
     } finally {
       fs.closeSync(logFd);
     }
@@ -279,6 +246,10 @@ export class QemuProcess {
     try {
       qmp = await Promise.race([QmpClient.connect(qmpPath, { retryUntilMs: spec.timeoutMs ?? 20_000, timeoutMs: 10_000 }), exited]);
     } catch (err) {
+      // A QEMU that dies during the QMP handshake (a TPM whose state swtpm cannot load) closes
+      // the socket before its exit is seen: its exit, with the log's last lines, says why.
+      const exit = await Promise.race([exited.catch((e: unknown) => e), new Promise<null>((r) => setTimeout(() => r(null), 2000).unref())]);
+      if (exit instanceof Error) throw exit;
       if (child.exitCode === null && child.signalCode === null && child.pid) {
         try {
           process.kill(child.pid, 'SIGKILL');

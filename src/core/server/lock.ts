@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { NestboxError } from '../api/errors';
-import { pidAlive, processArgv } from '../qemu/supervisor';
+import { pidAlive, processArgv } from '../qemu/procs';
 
 export interface Lock {
   release(): void;

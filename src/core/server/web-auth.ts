@@ -204,8 +204,38 @@ export class FailureLimiter {
   }
 }
 
-/** `::ffff:1.2.3.4` and `1.2.3.4` are one client. */
+/**
+ * The client a failure counts against. `::ffff:1.2.3.4` and `1.2.3.4` are one client; an
+ * IPv6 client is its /64, since one host is routinely given a whole /64 and could otherwise
+ * try from a fresh address each time.
+ */
 export function clientAddress(raw: string | undefined): string {
   if (!raw) return '?';
-  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
+  if (raw.startsWith('::ffff:') && raw.includes('.')) return raw.slice(7);
+  if (!raw.includes(':')) return raw;
+  const groups = ipv6Groups(raw);
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : raw;
+}
+
+/** The eight 16-bit groups of an IPv6 address (zone dropped, `::` expanded), lower-case hex; null if it is not one. */
+function ipv6Groups(addr: string): string[] | null {
+  const bare = addr.split('%')[0]!.toLowerCase();
+  const halves = bare.split('::');
+  if (halves.length > 2) return null;
+  const part = (s: string): string[] => (s === '' ? [] : s.split(':'));
+  const head = part(halves[0]!);
+  const tail = halves.length === 2 ? part(halves[1]!) : [];
+  // An embedded IPv4 tail (::1.2.3.4) is two groups.
+  const last = (halves.length === 2 ? tail : head).at(-1);
+  if (last?.includes('.')) {
+    const o = last.split('.').map(Number);
+    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return null;
+    const v4 = [((o[0]! << 8) | o[1]!).toString(16), ((o[2]! << 8) | o[3]!).toString(16)];
+    (halves.length === 2 ? tail : head).splice(-1, 1, ...v4);
+  }
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return all.map((g) => parseInt(g, 16).toString(16));
 }

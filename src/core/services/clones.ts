@@ -26,6 +26,7 @@ import { resolveDiskPath } from '../qemu/argv';
 import { dropNodeSnapshots, snapshotNodes } from '../qemu/internalsnap';
 import type { QemuImg } from '../storage/qemuimg';
 import type { CloneRepository, DiskBaseRow, SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
+import { tpmStateDir } from '../qemu/swtpm';
 import { vmFiles, type DataLayout } from '../store/paths';
 import type { EventBus } from './events';
 import { coverage } from './snapshots';
@@ -160,6 +161,10 @@ export class CloneService {
         const vars = vmFiles(src.dir).efiVars;
         if (fs.existsSync(vars)) await img.exportQcow2(vars, 'qcow2', vmFiles(dir).efiVars, { ...(tag ? { snapshot: tag } : {}), shared: source.shared, signal, onProgress: progress });
       }
+      // The TPM's state (keys, sealed secrets, NV data) is copied as it is now: the clone's
+      // TPM starts as a twin of the source's (the clone dialog says so).
+      const tpmFrom = tpmStateDir(src.dir);
+      if (base.tpm && fs.existsSync(tpmFrom)) fs.cpSync(tpmFrom, tpmStateDir(dir), { recursive: true });
       const taken = new Set(this.d.vmRepo.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
       const nics = base.nics.map((n) => {
         if (spec.keepMacs === true) return n;

@@ -7,7 +7,8 @@ import { NestboxError } from '../api/errors';
 import type { Session } from '../api/rpc';
 import { OS_TYPES } from '../domain/ostypes';
 import { parseAccelChoice, probeHost, resolveAccelerator, type HostCapabilities } from '../qemu/host';
-import { CloneRepository, EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, StatsRepository, VmRepository, type Db } from '../store/db';
+import { CloneRepository, EventRepository, MediaRepository, openDatabase, SettingsRepository, SnapshotRepository, VmRepository, type Db } from '../store/db';
+import { StatsRepository } from '../store/stats';
 import { CloneService } from './clones';
 import { Monitor } from './monitor';
 import { readKsm } from '../qemu/cgroups';
@@ -27,6 +28,7 @@ import { OvaService } from './ova';
 import { dispatch, isMethod, type HandlerContext } from './handlers';
 import { ConsoleStreams, StatsSubscriptions, type ClientSession } from './session';
 import { HostService } from './hosts';
+import { MoveService } from './moves';
 import { HostRepository } from '../store/hosts';
 import { LocalEngine } from '../engines/local';
 import type { VmEngine } from '../engines/engine';
@@ -38,7 +40,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Methods whose `ref` may name a libvirt host's VM (`HOST:VM`); the others are this computer's only. */
 const ROUTED: ReadonlySet<string> = new Set([
   'vms.info', 'vms.start', 'vms.pause', 'vms.resume', 'vms.reset', 'vms.shutdown', 'vms.powerOff', 'vms.saveState', 'vms.delete',
-  'vms.screenshot', 'vms.cancel', 'vms.migrate', 'snapshots.list', 'snapshots.take', 'snapshots.restore', 'snapshots.delete', 'console.open',
+  'vms.screenshot', 'vms.cancel', 'vms.migrate', 'vms.move', 'snapshots.list', 'snapshots.take', 'snapshots.restore', 'snapshots.delete', 'console.open',
 ]);
 
 export const NESTBOX_VERSION = '0.1.0';
@@ -74,6 +76,8 @@ export class Core {
   private readonly settings: SettingsRepository;
   private readonly eventsRepo: EventRepository;
   readonly hosts: HostService;
+  /** Powered-off VMs between this computer and a libvirt host. */
+  readonly moves: MoveService;
   /** This computer as a VM engine (the direct-QEMU services behind the engine seam). */
   readonly local: LocalEngine;
   private closed = false;
@@ -146,6 +150,14 @@ export class Core {
       jobs: this.jobs,
       log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
       connect: (uri) => new LibvirtConnection(uri),
+    });
+    this.moves = new MoveService({
+      hosts: this.hosts,
+      vms: this.vms,
+      vmRepo,
+      img,
+      jobs: this.jobs,
+      log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
     });
   }
 
@@ -273,7 +285,8 @@ export class Core {
       accelChoice: choice,
       accelEffective: effective,
       ...(note ? { accelNote: note } : {}),
-      firmware: { bios: q !== null, uefi: this.host.ovmf?.code ?? null },
+      firmware: { bios: q !== null, uefi: this.host.ovmf?.code ?? null, secureBoot: this.host.secureBoot?.code ?? null },
+      swtpm: this.host.swtpm?.swtpm ?? null,
       memoryMiB: this.host.memoryMiB,
       cpus: this.host.cpus,
       osTypes: OS_TYPES,
@@ -318,8 +331,7 @@ export class Core {
     const call = async (method: string, params: unknown): Promise<unknown> => {
       if (this.closed) throw new NestboxError('BUSY', 'the Nestbox core is shutting down');
       if (!isMethod(method)) throw new NestboxError('UNKNOWN_METHOD', `unknown method '${method}'`);
-      if (!ROUTED.has(method) && typeof params === 'object' && params !== null) this.localOnly((params as { ref?: unknown }).ref, method);
-      return dispatch(method, params, ctx);
+      return dispatch(method, params, ctx, ROUTED.has(method) ? undefined : (checked) => this.localOnly((checked as { ref?: unknown }).ref, method));
     };
     return {
       call,

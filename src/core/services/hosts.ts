@@ -8,7 +8,7 @@
  * Nestbox never installs anything on a host and never opens a port there: it only speaks to
  * the libvirt daemon the host already runs, over the URI the user gave.
  */
-import type { HostDetail, HostSpec, HostStatus, HostSummary, JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../api/contract';
+import type { CreateVmSpec, HostDetail, HostIsoUpload, HostPool, HostSpec, HostStatus, HostSummary, JobInfo, MigrateResult, MigrateSpec, OpResult, VmSummary } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { HostRuleError, LOCAL_HOST, parseVmRef, validateHostName, validateHostUri, type VmRef } from '../domain/hosts';
 import type { VmState } from '../domain/lifecycle';
@@ -17,6 +17,7 @@ import type { DomainSummary, LibvirtConnection } from '../libvirt';
 import type { HostFacts, HostRepository, HostRow } from '../store/hosts';
 import type { EventBus } from './events';
 import type { JobService } from './jobs';
+import { createOnHost, hostPools, startIsoUpload } from './hostvms';
 
 export interface HostServiceDeps {
   readonly repo: HostRepository;
@@ -521,10 +522,9 @@ export class HostService {
    * destination's (its `peerUri`) and the desktop only starts it and watches.
    */
   migrate(spec: MigrateSpec): JobInfo {
-    if (typeof spec !== 'object' || spec === null) throw new NestboxError('INVALID_ARGUMENT', 'migrate needs a ref and a destination');
+    // Types and ranges were checked at the API's edge (schemas.ts); what is left is meaning.
     const ref = this.parseRef(spec.ref);
     if (ref.kind !== 'host') throw new NestboxError('UNSUPPORTED', `'${spec.ref}' is on this computer: live migration is between libvirt hosts (a VM here moves to a host with move)`);
-    if (typeof spec.to !== 'string' || spec.to === '') throw new NestboxError('INVALID_ARGUMENT', "'to' must name the destination host");
     if (spec.to.toLowerCase() === LOCAL_HOST) throw new NestboxError('UNSUPPORTED', 'live migration to this computer is not possible: it runs VMs without libvirt (move the VM instead)');
     const src = this.link(ref.host);
     const dst = this.link(spec.to);
@@ -536,16 +536,7 @@ export class HostService {
     const live = spec.live ?? active;
     if (live && !active) throw new NestboxError('INVALID_STATE', `'${src.name}:${vm.name}' is ${vm.state}: only a running or paused VM migrates live (use offline)`);
     if (!live && vm.state !== 'poweredOff') throw new NestboxError('INVALID_STATE', `'${src.name}:${vm.name}' is ${vm.state}: an offline migration needs it powered off`);
-    const int = (v: unknown, key: string, max: number): number | undefined => {
-      if (v === undefined || v === null) return undefined;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new NestboxError('INVALID_ARGUMENT', `'${key}' must be a whole number from 1 to ${max}`);
-      return v;
-    };
-    const maxDowntimeMs = int(spec.maxDowntimeMs, 'maxDowntimeMs', 600_000);
-    const bandwidthMiBps = int(spec.bandwidthMiBps, 'bandwidthMiBps', 1_000_000);
-    for (const k of ['copyStorage', 'unsafe', 'live'] as const) {
-      if (spec[k] !== undefined && typeof spec[k] !== 'boolean') throw new NestboxError('INVALID_ARGUMENT', `'${k}' must be true or false`);
-    }
+    const { maxDowntimeMs, bandwidthMiBps } = spec;
     if (src.migrations.has(vm.uuid)) throw new NestboxError('BUSY', `'${src.name}:${vm.name}' is already being migrated`);
     const destUri = dst.row.peerUri ?? dst.row.uri;
     const title = `Migrating ${src.name}:${vm.name} to ${dst.name}${live ? '' : ' (offline)'}`;
@@ -595,6 +586,59 @@ export class HostService {
     );
     src.migrations.set(vm.uuid, job.id);
     return job;
+  }
+
+  /** A connected host's libvirt connection (HOST_UNREACHABLE otherwise), for moves. */
+  connectionOf(host: string): LibvirtConnection {
+    return this.link(host).connection();
+  }
+
+  /** The host's name as it was added (the user may type it in another case). */
+  hostName(host: string): string {
+    return this.link(host).name;
+  }
+
+  /** Re-lists a host's VMs now (after a move defined or removed one). */
+  async refreshHost(host: string): Promise<void> {
+    await this.link(host).refresh();
+  }
+
+  /**
+   * Marks a host VM as taken by a job (a move) the way a migration marks it: a migration or a
+   * second move of it is refused as BUSY (at once, before the job starts), and cancelling the
+   * VM's job cancels this one once `job` names it.
+   */
+  hold(host: string, uuid: string): { job(id: string): void; release(): void } {
+    const l = this.link(host);
+    if (l.migrations.has(uuid)) throw new NestboxError('BUSY', `'${l.name}:${l.engine.summary(uuid).name}' is already being migrated or moved`);
+    let id = `pending-${uuid}`;
+    l.migrations.set(uuid, id);
+    return {
+      job: (jobId) => {
+        if (l.migrations.get(uuid) === id) l.migrations.set(uuid, jobId);
+        id = jobId;
+      },
+      release: () => {
+        if (l.migrations.get(uuid) === id) l.migrations.delete(uuid);
+      },
+    };
+  }
+
+  /** A host's storage pools and the ISO volumes in them (services/hostvms.ts). */
+  pools(name: string): Promise<HostPool[]> {
+    return hostPools(this.link(name));
+  }
+
+  /** Copies an ISO from this machine into a host's pool, as a job (services/hostvms.ts). */
+  uploadIso(spec: HostIsoUpload): Promise<JobInfo> {
+    const link = this.link(spec.name);
+    return startIsoUpload(link, this.d.jobs, spec, (m) => this.d.log('info', 'host', m));
+  }
+
+  /** Creates a VM on the host `spec.host` names (services/hostvms.ts). */
+  createVm(spec: CreateVmSpec): Promise<OpResult> {
+    const link = this.link(spec.host ?? '');
+    return createOnHost(link, spec, (m) => this.d.log('info', 'host', m));
   }
 
   close(): void {

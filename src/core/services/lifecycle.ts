@@ -16,7 +16,9 @@ import { buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
 import { attachHelperNics } from '../qemu/bridgehelper';
 import { qemuCommands } from '../qemu/commands';
 import { resolveAccelerator } from '../qemu/host';
-import { QemuProcess, type ExitInfo, type LaunchSpec } from '../qemu/supervisor';
+import { prepareQemuUser } from '../qemu/runas';
+import { pidAlive, QemuProcess, type ExitInfo, type LaunchSpec } from '../qemu/supervisor';
+import { SwtpmProcess, tpmStateDir, type SwtpmPaths } from '../qemu/swtpm';
 import type { AcceleratorChoice } from '../api/contract';
 import type { VmConfig } from '../domain/config';
 import type { QemuImg } from '../storage/qemuimg';
@@ -25,9 +27,29 @@ import { snapshotStateFile, vmFiles } from '../store/paths';
 import type { StateFiles } from './statefiles';
 import type { VmConfigs } from './vmconfigs';
 import type { VmConsoles } from './vmconsoles';
+import { Installs } from './installs';
 import type { VmDeletes } from './vmdelete';
 import type { Running, VmRegistry } from './vmregistry';
 import { rotateIfLarge, type LogLimits } from './logrotate';
+
+function tpmPaths(vmDir: string, runDir: string): SwtpmPaths {
+  return { stateDir: tpmStateDir(vmDir), runDir, logFile: vmFiles(vmDir).swtpmLog };
+}
+
+/**
+ * QEMU refuses a TPM whose state swtpm cannot load (CMD_INIT fails on stale or damaged
+ * state): the error says so and names the way out.
+ */
+function tpmLoadError(err: unknown, name: string): unknown {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (!/tpm-emulator|CMD_INIT|TPM result|swtpm/i.test(msg)) return err;
+  const why = msg.split('\n').find((l) => /tpm-emulator|CMD_INIT|TPM result/i.test(l))?.replace(/^.*?(tpm-emulator: )/i, '$1') ?? msg.split('\n').slice(-2).join(' ');
+  return new NestboxError(
+    'TPM_FAILED',
+    `the TPM of '${name}' could not load its state (${why}); if it is stale or damaged, reset the TPM (nestbox modify '${name}' --reset-tpm '${name}', or Settings → System → "Reset the TPM on Apply"): that erases what the guest kept in it (BitLocker keys, Windows Hello)`,
+    err instanceof NestboxError ? err.detail : undefined,
+  );
+}
 
 /** Starts QEMU processes and finds those a previous core left running (injected so services can be tested without QEMU). */
 export interface QemuLauncher {
@@ -106,6 +128,9 @@ export class LifecycleService {
         () => beforeStart(first.uuid),
       );
     }
+    const stale = this.reg.resolve(first.uuid);
+    // An install whose run ended while no core was watching ends now, before this start.
+    if (stale.config.install?.booted && stale.state !== 'saved') this.installs.finish(stale.uuid, 'it stopped while Nestbox was not running');
     const row0 = this.reg.resolve(first.uuid);
     this.reg.require(row0, 'start', 'start');
     const previous = row0.state;
@@ -121,6 +146,7 @@ export class LifecycleService {
     // Synchronous check-and-set: a second start now fails with INVALID_STATE.
     const row = this.reg.apply(row0.uuid, { type: 'startRequested' });
     let launched: QemuProcess | null = null;
+    let tpm: SwtpmProcess | undefined;
     try {
       const host = this.reg.d.host;
       if (!host.qemu) throw new NestboxError('HOST_UNSUPPORTED', 'QEMU was not found; install qemu-system-x86 (see the README)');
@@ -160,7 +186,13 @@ export class LifecycleService {
           `'${row.name}' resumes from a snapshot with RAM, which cannot be combined yet with an adapter bridged through qemu-bridge-helper; bridge it through a prepared tap device (nestbox nic ${row.name} set N --via tap --tap TAP), or discard the saved state`,
         );
       }
-      if (row.config.firmware === 'uefi') await this.configs.ensureEfiVars(row.dir);
+      if (row.config.firmware === 'uefi') await this.configs.ensureEfiVars(row.dir, row.config.secureBoot === true);
+      if (row.config.secureBoot && !host.secureBoot) {
+        throw new NestboxError('HOST_UNSUPPORTED', `'${row.name}' has Secure Boot on, but this host has no UEFI firmware with Secure Boot (Debian/Ubuntu: apt install ovmf); turn Secure Boot off or install it`);
+      }
+      if (row.config.tpm && !host.swtpm) {
+        throw new NestboxError('HOST_UNSUPPORTED', `'${row.name}' has a TPM, but swtpm is not installed on this host (Debian/Ubuntu: apt install swtpm swtpm-tools); remove the TPM or install it`);
+      }
       if (previous === 'aborted') await this.checkDisksAfterCrash(row);
       const runDir = this.reg.d.layout.vmRunDir(row.uuid);
       let argv: string[];
@@ -171,6 +203,7 @@ export class LifecycleService {
             binary: host.qemu.binary,
             accel,
             ovmfCode: host.ovmf?.code ?? null,
+            secureBoot: host.secureBoot ? { code: host.secureBoot.code, format: host.secureBoot.codeFormat, requiresSmm: host.secureBoot.requiresSmm } : null,
             clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
           },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
@@ -180,7 +213,20 @@ export class LifecycleService {
         throw new NestboxError('INVALID_CONFIG', (err as Error).message);
       }
       for (const log of [files.serialLog, files.qemuLog]) rotateIfLarge(log, this.d.logLimits);
-      launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog });
+      // As root, QEMU runs as an unprivileged user that must be able to open what it opens by path.
+      const user = prepareQemuUser(
+        this.reg.d.layout.dataDir,
+        row.dir,
+        row.config.disks.map((d) => ({ file: resolveDiskPath(row.dir, d.file), readOnly: d.readOnly, ...(d.backing ? { backing: d.backing.file } : {}) })),
+        row.config.cdroms.flatMap((c) => (c.iso ? [c.iso] : [])),
+      );
+      // The TPM first: QEMU connects to its control socket while it starts.
+      if (row.config.tpm && host.swtpm) tpm = await SwtpmProcess.launch(host.swtpm, tpmPaths(row.dir, runDir), user);
+      try {
+        launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog, user });
+      } catch (err) {
+        throw tpmLoadError(err, row.name);
+      }
       const proc = launched;
       this.d.vms.setRuntime({
         vmUuid: row.uuid,
@@ -190,7 +236,7 @@ export class LifecycleService {
         startedAt: new Date().toISOString(),
         logOffset: proc.logOffset,
       });
-      const running: Running = { proc, accel, serial: null, quiet: 0 };
+      const running: Running = { proc, accel, serial: null, quiet: 0, ...(tpm ? { tpm } : {}) };
       this.reg.running.set(row.uuid, running);
       this.watch(row.uuid, running);
       // Before the guest runs a single instruction (QEMU starts stopped).
@@ -200,10 +246,17 @@ export class LifecycleService {
         if (!helper) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-bridge-helper is not installed (Debian, Ubuntu: sudo apt install qemu-system-common)');
         await attachHelperNics(row.config, runDir, helper);
       }
-      if (incomingFile) await this.states.loadState(row, proc, incomingFile, snapState ? 'the snapshot\'s memory' : 'the saved state');
+      if (incomingFile) {
+        try {
+          await this.states.loadState(row, proc, incomingFile, snapState ? 'the snapshot\'s memory' : 'the saved state');
+        } catch (err) {
+          throw tpmLoadError(err, row.name);
+        }
+      }
       await this.consoles.attachSerial(row, running);
       await qemuCommands(proc.qmp).cont();
       this.reg.apply(row.uuid, { type: 'started', paused: false });
+      this.installs.markBooted(row.uuid);
       if (incomingFile || loadvm) this.setGuestClock(row.uuid, row.config, row.name);
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
       if (pending) this.d.vms.setPendingLoadvm(row.uuid, null);
@@ -216,6 +269,7 @@ export class LifecycleService {
         await launched.terminate(2000).catch(() => undefined);
         this.d.vms.clearRuntime(row.uuid);
       }
+      await tpm?.stop().catch(() => undefined);
       const cur = this.d.vms.get(row.uuid);
       if (cur?.state === 'starting') this.reg.apply(row.uuid, { type: 'startFailed', previous });
       const e = NestboxError.from(err, 'QEMU_FAILED');
@@ -308,10 +362,26 @@ export class LifecycleService {
       }
     });
     r.proc.onExit((info) => this.onExit(uuid, r, info));
+    r.tpm?.onExit((reason) => void this.onTpmExit(uuid, r, reason));
   }
 
-  private onExit(uuid: string, r: Running, info: ExitInfo): void {
+  /**
+   * swtpm ends itself when QEMU closes its channel, so an exit is only a failure when QEMU
+   * is still there a moment later: then the guest has lost its TPM, and the VM is ended and
+   * marked aborted with swtpm's reason rather than left running with a dead device.
+   */
+  private async onTpmExit(uuid: string, r: Running, reason: string): Promise<void> {
+    await new Promise((res) => setTimeout(res, 1500));
+    if (r.proc.exited || !pidAlive(r.proc.pid) || this.reg.running.get(uuid) !== r) return;
+    r.abortReason = `its TPM emulator (swtpm) stopped: ${reason}`;
+    await r.proc.terminate(2000).catch(() => undefined);
+  }
+
+  private onExit(uuid: string, r: Running, info0: ExitInfo): void {
+    const info: ExitInfo = r.abortReason ? { clean: false, reason: r.abortReason } : info0;
     if (this.reg.running.get(uuid) === r) this.reg.running.delete(uuid);
+    // QEMU gone: its swtpm follows (it normally has already, on the closed channel).
+    void r.tpm?.stop();
     if (r.resources?.length) this.reg.resources.drop(uuid);
     r.guest?.close();
     r.serial?.end(info.reason);
@@ -325,6 +395,23 @@ export class LifecycleService {
     } else {
       this.reg.apply(uuid, { type: 'crashed' }, info.reason);
       this.reg.log(uuid, 'error', 'aborted', `'${row.name}' aborted: ${info.reason}`);
+    }
+    this.finishInstall(uuid, info.reason);
+  }
+
+  /** Unattended installs end when the run that used the seed stops (installs.ts). */
+  get installs(): Installs {
+    this.installsSvc ??= new Installs(this.reg, this.d.vms);
+    return this.installsSvc;
+  }
+
+  private installsSvc: Installs | null = null;
+
+  private finishInstall(uuid: string, why: string): void {
+    try {
+      this.installs.finish(uuid, why);
+    } catch (err) {
+      this.reg.log(uuid, 'error', 'install-finished', `could not remove the unattended-install seed: ${(err as Error).message}; it is removed at the next start`);
     }
   }
 
@@ -451,9 +538,19 @@ export class LifecycleService {
         const state: VmState = found.gone === 'clean' ? 'poweredOff' : 'aborted';
         this.reg.setState(row, state, state === 'aborted' ? found.reason : null);
         this.reg.log(row.uuid, state === 'aborted' ? 'error' : 'info', 'reconcile', `'${row.name}': ${found.reason}`);
+        this.finishInstall(row.uuid, found.reason);
         continue;
       }
       const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null, quiet: 0 };
+      if (row.config.tpm) {
+        const tpm = SwtpmProcess.attach(tpmPaths(row.dir, runDir));
+        if (tpm instanceof SwtpmProcess) running.tpm = tpm;
+        else {
+          // QEMU runs on without its TPM: end it, as when swtpm dies under a running core.
+          running.abortReason = `its TPM emulator was gone when the core restarted (${tpm.gone})`;
+          this.reg.log(row.uuid, 'error', 'reconcile', `'${row.name}': ${running.abortReason}`);
+        }
+      }
       this.reg.running.set(row.uuid, running);
       this.watch(row.uuid, running);
       this.reg.resources.enforce(row, running);
@@ -461,6 +558,7 @@ export class LifecycleService {
       const state: VmState = status.status === 'running' ? 'running' : 'paused';
       if (row.state !== state) this.reg.setState(row, state);
       await this.consoles.attachSerial(row, running);
+      if (running.abortReason) await found.terminate(2000).catch(() => undefined);
     }
   }
 
@@ -468,6 +566,7 @@ export class LifecycleService {
   detachAll(): void {
     for (const r of this.reg.running.values()) {
       r.serial?.end('the Nestbox core is shutting down');
+      r.tpm?.detach();
       r.proc.detach();
     }
     this.reg.running.clear();

@@ -7,9 +7,11 @@
  * QEMU holds its log open with O_APPEND, so rotation is copy-then-truncate: the current file
  * is copied to `.1` (after shifting the older ones) and truncated in place, and QEMU's next
  * write lands at its new end. Bytes QEMU writes between the copy and the truncation (a few
- * microseconds) can be lost; everything else is kept. While the core runs, the logs of
- * running VMs are checked every second, so a file overshoots the cap by at most what a guest
- * writes in a second; before a VM starts its logs are rotated too.
+ * microseconds) can be lost. While the core runs, the logs of running VMs are checked every
+ * second, and before a VM starts its logs are rotated too. A rotated generation never holds
+ * more than the cap, whatever the timing: when a guest wrote more than the cap since the last
+ * check (a flood, or a core busy elsewhere), the generation keeps the newest cap's worth from
+ * a line start, after a line saying how much older output was dropped.
  */
 import fs from 'node:fs';
 import { vmFiles } from '../store/paths';
@@ -69,7 +71,7 @@ export function rotateIfLarge(file: string, limits: LogLimits = LOG_LIMITS): boo
     for (let i = limits.generations - 1; i >= 1; i--) {
       if (fs.existsSync(`${file}.${i}`)) fs.renameSync(`${file}.${i}`, `${file}.${i + 1}`);
     }
-    copyThenTruncate(file, `${file}.1`);
+    copyThenTruncate(file, `${file}.1`, limits.maxBytes);
     return true;
   } catch {
     return false; // gone meanwhile, or unreadable: the next check tries again
@@ -78,22 +80,33 @@ export function rotateIfLarge(file: string, limits: LogLimits = LOG_LIMITS): boo
 
 /**
  * Copies `file` to `dest` and empties `file` in place, re-reading what was appended during
- * the copy just before truncating, so the window in which a write can be lost is tiny.
+ * the copy just before truncating, so the window in which a write can be lost is tiny. At most
+ * `maxBytes` of the newest output are kept (from a line start), after a note of what was dropped.
  */
-function copyThenTruncate(file: string, dest: string): void {
+function copyThenTruncate(file: string, dest: string, maxBytes: number): void {
   const src = fs.openSync(file, 'r+');
   try {
     const out = fs.openSync(dest, 'w', 0o600);
     try {
-      const buf = Buffer.alloc(1024 * 1024);
-      let pos = 0;
-      // A guest writing faster than the copy must not keep it going for ever.
-      const bound = fs.fstatSync(src).size + 4 * 1024 * 1024;
-      while (pos < bound) {
-        const n = fs.readSync(src, buf, 0, buf.length, pos);
+      const size = fs.fstatSync(src).size;
+      let pos = Math.max(0, size - maxBytes);
+      const buf = Buffer.alloc(Math.min(1024 * 1024, Math.max(4096, maxBytes)));
+      if (pos > 0) {
+        // Start after the next newline (within a short look-ahead) so no line is cut in two.
+        const n = fs.readSync(src, buf, 0, Math.min(buf.length, 4096), pos);
+        const nl = buf.subarray(0, n).indexOf(0x0a);
+        if (nl >= 0) pos += nl + 1;
+        fs.writeSync(out, droppedNote(pos));
+      }
+      // What is appended during the copy is taken too, up to the cap (a guest writing faster
+      // than the copy must not keep it going for ever, nor grow the generation past the cap).
+      let room = maxBytes;
+      while (room > 0) {
+        const n = fs.readSync(src, buf, 0, Math.min(buf.length, room), pos);
         if (n === 0) break;
         fs.writeSync(out, buf, 0, n);
         pos += n;
+        room -= n;
       }
       fs.ftruncateSync(src, 0);
     } finally {
@@ -102,6 +115,11 @@ function copyThenTruncate(file: string, dest: string): void {
   } finally {
     fs.closeSync(src);
   }
+}
+
+/** The first line of a generation whose older output was dropped to keep it under the cap. */
+export function droppedNote(bytes: number): string {
+  return `[nestbox: ${bytes} bytes of older output dropped here: the guest wrote faster than the log is rotated]\n`;
 }
 
 /** Checks a changing set of logs on a timer and rotates those over the cap. */

@@ -36,7 +36,7 @@ import type { GuestWatch } from './guestwatch';
 import { readKsm } from '../qemu/cgroups';
 import { QmpClient } from '../qemu/qmp';
 import type { QemuProcess } from '../qemu/supervisor';
-import type { StatsRepository } from '../store/db';
+import type { StatsRepository } from '../store/stats';
 import type { EventBus } from './events';
 
 export interface MonitoredVm {

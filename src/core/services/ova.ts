@@ -11,7 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ImportSpec, JobInfo, VmInfo } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import type { DiskConfig } from '../domain/config';
+import type { CdromConfig, DiskConfig, NicConfig, VmConfig } from '../domain/config';
+import { ConfigError, LIMITS, parseVmConfig } from '../domain/config';
+import type { ForeignHardware } from '../storage/machine';
+import { randomMac } from './vmconfigs';
 import { findOsType } from '../domain/ostypes';
 import { resolveDiskPath } from '../qemu/argv';
 import { identifyImage } from '../storage/identify';
@@ -41,6 +44,18 @@ function readText(fd: number, e: TarEntry, max: number, what: string): string {
   const b = Buffer.alloc(e.size);
   fs.readSync(fd, b, 0, e.size, e.dataOffset);
   return b.toString('utf8');
+}
+
+/**
+ * What an OVF 1.0 appliance has no place for. VirtualBox keeps NVRAM and TPM state in its
+ * own .vbox extension, which other OVF readers ignore, so Nestbox names what stays behind
+ * instead of writing state nobody would read.
+ */
+export function exportOmissions(config: VmConfig): string[] {
+  const out: string[] = [];
+  if (config.tpm) out.push('the TPM 2.0 and its state (keys, BitLocker/Windows Hello secrets): the VM gets a new, empty TPM there, so re-enable it afterwards');
+  if (config.firmware === 'uefi') out.push(`the UEFI variables (boot entries${config.secureBoot ? ', Secure Boot on' : ''}): the receiving hypervisor begins with the defaults of its firmware${config.secureBoot ? '; turn Secure Boot on there' : ''}`);
+  return out;
 }
 
 export class OvaService {
@@ -196,6 +211,7 @@ export class OvaService {
     const host = this.d.vms.hostLimits();
     const memoryMiB = spec.memoryMiB ?? Math.min(Math.max(ovf.memoryMiB ?? 1024, 16), host.memoryMiB);
     const cpus = spec.cpus ?? Math.min(Math.max(ovf.cpus ?? 1, 1), host.cpus);
+    // The descriptor's firmware wins over the OS type's preset (a BIOS install does not boot under UEFI).
     const created = await this.d.vms.create({
       name,
       noDisk: true,
@@ -203,7 +219,8 @@ export class OvaService {
       osType: spec.osType ?? ovf.osType,
       memoryMiB,
       cpus,
-      ...(spec.firmware ? { firmware: spec.firmware } : ovf.firmware === 'uefi' ? { firmware: 'uefi' as const } : {}),
+      firmware: spec.firmware ?? ovf.firmware,
+      ...(ovf.description ? { description: ovf.description.slice(0, 4000) } : {}),
     });
     const uuid = created.vm.uuid;
     const dir = created.vm.dir;
@@ -219,8 +236,9 @@ export class OvaService {
         }
       }
       const disks: DiskConfig[] = [];
-      const bus = spec.diskBus ?? findOsType(created.vm.osType)?.preset.diskBus ?? 'virtio';
       for (const [i, disk] of ovf.disks.entries()) {
+        // The source's bus, so a guest installed on SATA/IDE/SCSI finds its disk; the preset only when the source says nothing.
+        const bus = spec.diskBus ?? ovf.diskBuses[i] ?? findOsType(created.vm.osType)?.preset.diskBus ?? 'virtio';
         const href = ovf.files.find((f) => f.id === disk.fileRef)!.href;
         const w = written.get(href);
         if (!w) throw new NestboxError('IMAGE_REJECTED', `the disk file '${href}' is missing from the OVA`);
@@ -235,12 +253,51 @@ export class OvaService {
       }
       for (const w of written.values()) fs.rmSync(w.file, { force: true });
       for (const dk of disks) this.d.media.addDisk(uuid, dk);
+      this.applyHardware(uuid, ovf.hardware);
       this.d.vms.log(uuid, 'info', 'imported', `imported the appliance '${path.basename(src)}' as '${name}' (${disks.length} disk${disks.length === 1 ? '' : 's'})`);
       return this.d.vms.info(uuid);
     } catch (err) {
       await this.d.vms.delete(uuid, false).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * The source's machine type, CD drives, adapters (models, MACs unless another VM has them,
+   * NAT forwards) and boot order onto the freshly created VM. What was not carried over is
+   * logged by name.
+   */
+  private applyHardware(uuid: string, hw: ForeignHardware): void {
+    const row = this.d.vmRepo.get(uuid);
+    if (!row) throw new NestboxError('NOT_FOUND', 'the VM was deleted');
+    const notes = [...hw.dropped];
+    const taken = new Set(this.d.vmRepo.list().filter((r) => r.uuid !== uuid).flatMap((r) => r.config.nics.map((n) => n.mac)));
+    let nics: NicConfig[] = [...row.config.nics];
+    if (hw.nics !== null) {
+      nics = hw.nics.slice(0, LIMITS.maxNics).map((n, i): NicConfig => {
+        let mac = n.mac;
+        if (mac === null || taken.has(mac)) {
+          if (mac !== null) notes.push(`adapter ${i + 1}'s MAC ${mac} (another VM has it; a new one was made)`);
+          mac = randomMac(taken);
+        }
+        taken.add(mac);
+        return { id: `net${i}`, mode: n.mode, model: n.model, mac, forwards: n.forwards, ...(n.network ? { network: n.network } : {}) };
+      });
+    }
+    const cdCount = Math.min(hw.attachments.filter((a) => a.kind === 'cdrom').length, LIMITS.maxCdroms);
+    const cdroms: CdromConfig[] = Array.from({ length: cdCount }, (_, i) => ({ id: `cd${i}`, iso: null }));
+    // QEMU's pc machine has only IDE: a source with an AHCI (SATA) controller gets q35, whose ports are AHCI.
+    const sata = row.config.disks.some((d) => d.bus === 'sata') || hw.attachments.some((a) => a.bus === 'sata');
+    const machine = sata ? 'q35' : (hw.machine ?? row.config.machine);
+    let next: VmConfig;
+    try {
+      next = parseVmConfig({ ...row.config, machine, nics, cdroms, ...(hw.bootOrder && hw.bootOrder.length ? { bootOrder: hw.bootOrder } : {}) });
+    } catch (err) {
+      if (err instanceof ConfigError) throw new NestboxError('IMAGE_REJECTED', `the imported hardware is not usable: ${err.message}`);
+      throw err;
+    }
+    this.d.vmRepo.updateConfig(next);
+    for (const n of notes) this.d.vms.log(uuid, 'warning', 'imported', `not carried over: ${n}`);
   }
 
   async exportOva(ref: string, file: string): Promise<JobInfo> {
@@ -326,7 +383,9 @@ export class OvaService {
         }
         fs.renameSync(partial, out);
         this.d.vms.log(row.uuid, 'info', 'exported', `exported '${row.name}' to '${out}'`);
-        return { file: out };
+        const notExported = exportOmissions(config);
+        if (notExported.length) this.d.vms.log(row.uuid, 'warning', 'exported', `not in '${path.basename(out)}': ${notExported.join('; ')}`);
+        return { file: out, notExported };
       } catch (err) {
         fs.rmSync(partial, { force: true });
         const e = NestboxError.from(err, 'IO_ERROR');

@@ -38,7 +38,8 @@ import type { QemuProcess } from '../qemu/supervisor';
 import { crashPoint } from './faults';
 import type { QemuImg } from '../storage/qemuimg';
 import type { SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
-import { snapshotStateFile, vmFiles } from '../store/paths';
+import { snapshotStateFile, snapshotTpmDir, vmFiles } from '../store/paths';
+import { tpmStateDir } from '../qemu/swtpm';
 import type { EventBus } from './events';
 import type { VmService } from './vms';
 
@@ -223,6 +224,10 @@ export class SnapshotService {
         clearSnapshotWork(row.dir);
         throw err;
       }
+      // A powered-off VM's TPM is a folder beside the disks: kept as a copy for this snapshot
+      // (a running VM's travels in the snapshot's state stream instead).
+      const tpm = tpmStateDir(row.dir);
+      if (row.config.tpm && fs.existsSync(tpm)) fs.cpSync(tpm, snapshotTpmDir(row.dir, tag), { recursive: true });
     }
     this.d.vmRepo.atomically(() => {
       this.d.repo.insert(
@@ -338,6 +343,11 @@ export class SnapshotService {
       }
       const stateMissing = snap.ramFile && !looksLikeStateFile(snapshotStateFile(row.dir, snap.tag));
       for (const f of cov.files) await this.d.img.snapshot(f, 'apply', snap.tag);
+      const tpmCopy = snapshotTpmDir(row.dir, snap.tag);
+      if (fs.existsSync(tpmCopy)) {
+        fs.rmSync(tpmStateDir(row.dir), { recursive: true, force: true });
+        fs.cpSync(tpmCopy, tpmStateDir(row.dir), { recursive: true });
+      }
       const discardSaved = row.state === 'saved';
       // The config, the saved-state flag and the current-snapshot pointer change together.
       this.d.vmRepo.atomically(() => {
@@ -557,6 +567,7 @@ export class SnapshotService {
       if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
     });
     if (snap.ramFile) fs.rmSync(snapshotStateFile(row.dir, snap.tag), { force: true });
+    fs.rmSync(snapshotTpmDir(row.dir, snap.tag), { recursive: true, force: true });
     clearSnapshotWork(row.dir);
     this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted snapshot '${snap.name}' of '${row.name}'`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });

@@ -12,15 +12,24 @@ import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, VmConfig } fro
 import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName } from '../domain/config';
 import { describeState, isActive, isAllowed } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
+import { detectOsFromIso } from '../domain/osdetect';
+import { checkMinimums } from '../domain/osminimums';
+import { seedKindFor, UnattendedError } from '../domain/unattended';
+import { readIsoFacts } from '../storage/isofacts';
+import { planSeed, type SeedPlan } from './installs';
 import { formatBytes, parseSize } from '../domain/units';
 import { inspectImage } from '../storage/inspect';
 import { identifyImage } from '../storage/identify';
 import type { QemuImg } from '../storage/qemuimg';
 import type { VmRepository } from '../store/db';
 import { vmFiles } from '../store/paths';
+import { tpmStateDir } from '../qemu/swtpm';
 import { changeCd } from './vmdisks';
 import type { VmRegistry } from './vmregistry';
 import { LIVE_RESOURCES, mergeResources } from './vmresources';
+
+export const SECURE_BOOT_MISSING = 'UEFI firmware with Secure Boot is not installed on this host (QEMU\'s firmware descriptors list none with secure-boot and enrolled-keys; Debian/Ubuntu: apt install ovmf)';
+export const TPM_MISSING = 'swtpm is not installed on this host, so a VM cannot have a TPM (Debian/Ubuntu: apt install swtpm swtpm-tools)';
 
 export function configError(err: unknown): never {
   if (err instanceof ConfigError) throw new NestboxError('INVALID_CONFIG', err.message);
@@ -62,7 +71,22 @@ export class VmConfigs {
       configError(err);
     }
     if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
-    const osId = spec.osType ?? 'other';
+    let osId = spec.osType ?? 'other';
+    // Unpicked OS type, an ISO given: the ISO's own metadata says what it installs.
+    if (!spec.osType && spec.iso) {
+      let guess = null;
+      try {
+        guess = detectOsFromIso(readIsoFacts(this.checkIso(spec.iso)));
+      } catch (err) {
+        // An ISO our reader cannot follow is still booted as before; only the guess is lost.
+        if (!(err instanceof NestboxError) || err.code !== 'IMAGE_REJECTED') throw err;
+        warnings.push(`the OS type could not be detected from the ISO (${err.message}); using '${osId}'`);
+      }
+      if (guess && findOsType(guess.osType)) {
+        osId = guess.osType;
+        warnings.push(`detected ${findOsType(guess.osType)!.label} from ${guess.evidence}; pass --os-type to choose otherwise`);
+      }
+    }
     const os = findOsType(osId);
     if (!os) throw new NestboxError('INVALID_ARGUMENT', `unknown OS type '${osId}' (see 'nestbox ostypes')`);
     const p = os.preset;
@@ -79,11 +103,66 @@ export class VmConfigs {
       warnings.push(`${os.label} prefers UEFI, but OVMF is not installed; using BIOS`);
     }
 
+    // Secure Boot and a TPM: asked for explicitly, a host without them is refused naming the
+    // package; wanted only by the OS's preset, they are left off with a warning.
+    let secureBoot = spec.secureBoot ?? (p.secureBoot === true && firmware === 'uefi');
+    if (secureBoot && firmware !== 'uefi') throw new NestboxError('INVALID_ARGUMENT', 'Secure Boot needs UEFI firmware (--firmware uefi)');
+    if (secureBoot && !this.reg.d.host.secureBoot) {
+      if (spec.secureBoot === true) throw new NestboxError('HOST_UNSUPPORTED', SECURE_BOOT_MISSING);
+      secureBoot = false;
+      warnings.push(`${os.label} prefers Secure Boot, but this host has no UEFI firmware with Secure Boot (Debian/Ubuntu: apt install ovmf); created without it`);
+    }
+    let tpm = spec.tpm ?? p.tpm === true;
+    if (tpm && !this.reg.d.host.swtpm) {
+      if (spec.tpm === true) throw new NestboxError('HOST_UNSUPPORTED', TPM_MISSING);
+      tpm = false;
+      warnings.push(`${os.label} needs a TPM 2.0, but swtpm is not installed on this host (Debian/Ubuntu: apt install swtpm swtpm-tools); created without it`);
+    }
+
     let iso: string | null = null;
     if (spec.iso) iso = this.checkIso(spec.iso);
 
+    // The OS's own minimums: a warning, and a refusal for an unattended install (its installer
+    // would fail or crawl with nobody watching).
+    let newDiskBytes: number | null = null;
+    if (!spec.disk && !spec.noDisk) {
+      try {
+        newDiskBytes = parseSize(spec.diskSize ?? `${p.diskGiB}G`);
+      } catch {
+        newDiskBytes = null;
+      }
+    }
+    const short = checkMinimums(os.id, { memoryMiB, cpus, diskBytes: newDiskBytes });
+    if (short.length && spec.unattended) {
+      throw new NestboxError('INVALID_ARGUMENT', `cannot install ${os.label} unattended on this VM: ${short.map((s) => s.message).join('; ')}`);
+    }
+    for (const s of short) warnings.push(s.message);
+
     const uuid = crypto.randomUUID();
     const dir = this.reg.d.layout.newVmDir(name);
+    let seed: SeedPlan | null = null;
+    if (spec.unattended) {
+      let kind;
+      try {
+        kind = seedKindFor(os.id, Boolean(spec.disk) && !iso);
+      } catch (err) {
+        if (err instanceof UnattendedError) throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${err.message}`);
+        throw err;
+      }
+      if (kind !== 'cloud' && !iso) throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${os.label} is installed from its ISO (--iso)`);
+      if (kind !== 'cloud' && spec.noDisk) throw new NestboxError('INVALID_ARGUMENT', 'unattended install: an install needs a disk to install to');
+      // Debian's and Ubuntu's installers are booted from their kernel and initrd directly,
+      // which are signed for shim, not for the firmware's keys: Secure Boot refuses them.
+      if ((kind === 'debian' || kind === 'ubuntu') && secureBoot) {
+        const off = `turn it on after the install (nestbox modify '${name}' --secure-boot on; the installed system boots through the signed shim)`;
+        if (spec.secureBoot === true) {
+          throw new NestboxError('INVALID_ARGUMENT', `unattended install: ${os.label}'s installer kernel is booted directly, and Secure Boot refuses it (it is signed for shim, not for the firmware's keys); create the VM without Secure Boot and ${off}`);
+        }
+        secureBoot = false;
+        warnings.push(`Secure Boot is off for the unattended install (${os.label}'s installer kernel is booted directly, which Secure Boot refuses); ${off}`);
+      }
+      seed = planSeed(kind, spec.unattended, { name, uuid, dir, firmware, iso });
+    }
     const disks: DiskConfig[] = [];
     const bus = spec.diskBus ?? p.diskBus;
     let newDisk: { file: string; size: number } | null = null;
@@ -102,7 +181,7 @@ export class VmConfigs {
       newDisk = { file: path.join(dir, file), size };
       disks.push({ id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true });
     }
-    const cdroms: CdromConfig[] = [{ id: 'cd0', iso }];
+    const cdroms: CdromConfig[] = [{ id: 'cd0', iso }, ...(seed?.cdrom ? [seed.cdrom] : [])];
     const takenMacs = new Set(this.d.vms.list().flatMap((r) => r.config.nics.map((n) => n.mac)));
     const nicMode = spec.nic ?? 'nat';
     if (!(['nat', 'bridged', 'internal', 'none'] as const).includes(nicMode)) throw new NestboxError('INVALID_ARGUMENT', `nic must be nat, bridged, internal or none, not '${String(nicMode)}'`);
@@ -144,6 +223,9 @@ export class VmConfigs {
         serial: { enabled: true },
         guestAgent: true,
         ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
+        ...(secureBoot ? { secureBoot } : {}),
+        ...(tpm ? { tpm } : {}),
+        ...(seed ? { install: seed.install } : {}),
       });
     } catch (err) {
       configError(err);
@@ -155,7 +237,8 @@ export class VmConfigs {
         if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
         await this.img.create(newDisk.file, 'qcow2', newDisk.size);
       }
-      if (firmware === 'uefi') await this.ensureEfiVars(dir);
+      if (firmware === 'uefi') await this.ensureEfiVars(dir, secureBoot);
+      seed?.write();
       if (this.d.vms.findByName(name)) throw new NestboxError('ALREADY_EXISTS', `a VM named '${name}' already exists`);
       this.d.vms.insert(config, dir, 'poweredOff');
     } catch (err) {
@@ -172,7 +255,8 @@ export class VmConfigs {
       throw err;
     }
     const disk = newDisk ? `, a new ${formatBytes(newDisk.size)} disk` : spec.disk ? `, disk ${spec.disk}` : '';
-    this.reg.log(uuid, 'info', 'created', `created '${name}' (${os.label}, ${memoryMiB} MiB, ${cpus} CPU${cpus > 1 ? 's' : ''}${disk})`);
+    const how = seed ? `, unattended install as user '${spec.unattended!.user}'` : '';
+    this.reg.log(uuid, 'info', 'created', `created '${name}' (${os.label}, ${memoryMiB} MiB, ${cpus} CPU${cpus > 1 ? 's' : ''}${disk}${how})`);
     this.reg.d.bus.emit('vm.changed', { uuid });
     return this.reg.result(uuid, warnings);
   }
@@ -207,17 +291,48 @@ export class VmConfigs {
     return { id: 'disk0', file: id.path, format: id.format, bus, readOnly: false, owned: false };
   }
 
-  async ensureEfiVars(dir: string): Promise<void> {
+  /**
+   * The VM's UEFI variable store, made from the firmware's template: with Secure Boot, the
+   * template with the keys enrolled (so Secure Boot is on from the first boot).
+   */
+  async ensureEfiVars(dir: string, secureBoot = false): Promise<void> {
     const vars = vmFiles(dir).efiVars;
     if (fs.existsSync(vars)) return;
-    if (!this.reg.d.host.ovmf || !this.img) throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    const host = this.reg.d.host;
+    if (!this.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU');
     // The variable store is qcow2 so that it is snapshotted together with the disks.
-    await this.img.convertToQcow2(this.reg.d.host.ovmf.vars, 'raw', vars);
+    if (secureBoot) {
+      if (!host.secureBoot) throw new NestboxError('HOST_UNSUPPORTED', SECURE_BOOT_MISSING);
+      await this.img.convertToQcow2(host.secureBoot.vars, host.secureBoot.varsFormat, vars);
+      return;
+    }
+    if (!host.ovmf) throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
+    await this.img.convertToQcow2(host.ovmf.vars, 'raw', vars);
   }
 
-  async modify(ref: string, changes: ModifyVmSpec): Promise<OpResult> {
+  /**
+   * Erases a VM's TPM (its state folder): the way out of stale or damaged state. What the
+   * guest kept in it (BitLocker keys, Windows Hello) is gone, so callers confirm first.
+   */
+  resetTpm(ref: string): OpResult {
     const row = this.reg.resolve(ref);
-    if (!changes || typeof changes !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
+    if (!isAllowed(row.state, 'modifyHardware')) {
+      throw new NestboxError('INVALID_STATE', `cannot reset the TPM of '${row.name}' while it is ${describeState(row.state)}; power it off first${row.state === 'saved' ? ' (or discard its saved state)' : ''}`);
+    }
+    fs.rmSync(tpmStateDir(row.dir), { recursive: true, force: true });
+    this.reg.log(row.uuid, 'warning', 'tpm-reset', `reset the TPM of '${row.name}': its state was erased; a new one is made at the next start`);
+    this.reg.d.bus.emit('vm.changed', { uuid: row.uuid });
+    return this.reg.result(row.uuid);
+  }
+
+  async modify(ref: string, changes0: ModifyVmSpec): Promise<OpResult> {
+    if (!changes0 || typeof changes0 !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no changes given');
+    const { resetTpm, ...changes } = changes0;
+    if (resetTpm) {
+      this.resetTpm(ref);
+      if (Object.keys(changes).length === 0) return this.reg.result(this.reg.resolve(ref).uuid);
+    }
+    const row = this.reg.resolve(ref);
     const resChanges = changes.resources ?? {};
     if (typeof resChanges !== 'object' || Array.isArray(resChanges)) throw new NestboxError('INVALID_ARGUMENT', 'resources must be an object');
     for (const k of Object.keys(resChanges)) {
@@ -232,7 +347,7 @@ export class VmConfigs {
       }
     }
     const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
-    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'guestAgent'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'secureBoot', 'tpm', 'guestAgent'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
       throw new NestboxError(
         'INVALID_STATE',
@@ -254,6 +369,10 @@ export class VmConfigs {
     if (changes.firmware === 'uefi' && !this.reg.d.host.ovmf) {
       throw new NestboxError('HOST_UNSUPPORTED', 'UEFI firmware (OVMF) is not installed on this host');
     }
+    if (changes.secureBoot === true && !this.reg.d.host.secureBoot) throw new NestboxError('HOST_UNSUPPORTED', SECURE_BOOT_MISSING);
+    if (changes.tpm === true && !this.reg.d.host.swtpm) throw new NestboxError('HOST_UNSUPPORTED', TPM_MISSING);
+    // BIOS has no Secure Boot: switching to BIOS turns it off.
+    const secureBootNext = changes.firmware === 'bios' ? false : (changes.secureBoot ?? row.config.secureBoot ?? false);
     let cdroms = row.config.cdroms;
     let liveIso: string | null | undefined;
     if (changes.iso !== undefined) {
@@ -278,14 +397,22 @@ export class VmConfigs {
         ...(changes.display !== undefined ? { display: { adapter: changes.display } } : {}),
         ...(resKeys.length || row.config.resources ? { resources: mergeResources(row.config.resources, resChanges) } : {}),
         ...(changes.autoSnapshots !== undefined ? { autoSnapshot: { keep: changes.autoSnapshots } } : {}),
+        secureBoot: secureBootNext,
+        ...(changes.tpm !== undefined ? { tpm: changes.tpm } : {}),
         ...(changes.guestAgent !== undefined ? { guestAgent: changes.guestAgent } : {}),
         cdroms,
       });
     } catch (err) {
       configError(err);
     }
-    if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir);
-    if (liveIso !== undefined) await changeCd(this.reg.proc(row).proc, cdroms[0]!.id, liveIso);
+    const sbChanged = next.firmware === 'uefi' && (next.secureBoot ?? false) !== ((row.config.firmware === 'uefi' && row.config.secureBoot) ?? false);
+    if (sbChanged && fs.existsSync(vmFiles(row.dir).efiVars)) {
+      // Secure Boot on or off is a different variable template (keys enrolled or not); the
+      // old store is kept beside it, so boot entries the guest made can be recovered.
+      fs.renameSync(vmFiles(row.dir).efiVars, `${vmFiles(row.dir).efiVars}.before-secure-boot-${next.secureBoot ? 'on' : 'off'}`);
+    }
+    if (next.firmware === 'uefi') await this.ensureEfiVars(row.dir, next.secureBoot === true);
+    if (liveIso !== undefined) await changeCd(this.reg.proc(row).proc, cdroms[0]!.id, liveIso, this.reg.d.layout.dataDir);
     this.d.vms.updateConfig(next);
     const live = this.reg.running.get(row.uuid);
     if (live && resKeys.some((k) => LIVE_RESOURCES.includes(k))) this.reg.resources.enforce({ ...row, config: next }, live);

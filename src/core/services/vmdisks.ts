@@ -11,6 +11,7 @@ import { DISK_BUSES, LIMITS, parseVmConfig } from '../domain/config';
 import { findOsType } from '../domain/ostypes';
 import { resolveDiskPath } from '../qemu/argv';
 import { qemuCommands } from '../qemu/commands';
+import { prepareIsoForQemu } from '../qemu/runas';
 import type { QemuProcess } from '../qemu/supervisor';
 import type { VmRepository } from '../store/db';
 import type { EventBus } from './events';
@@ -27,7 +28,9 @@ export interface VmDiskDeps {
 }
 
 /** Swaps the medium in a CD drive of a running VM (`iso` null: empties it). */
-export function changeCd(qemu: QemuProcess, driveId: string, iso: string | null): Promise<void> {
+export function changeCd(qemu: QemuProcess, driveId: string, iso: string | null, dataDir: string): Promise<void> {
+  // QEMU opens the ISO by path, as the unprivileged user when Nestbox runs as root.
+  if (iso) prepareIsoForQemu(dataDir, iso);
   return qemuCommands(qemu.qmp).changeMedium(driveId, iso);
 }
 

@@ -10,6 +10,7 @@ import { NestboxError } from '../api/errors';
 import { allowedOperations, describeState, isActive, isAllowed, transition, TransitionError, type LifecycleEvent, type VmOperation, type VmState } from '../domain/lifecycle';
 import { resolveDiskPath } from '../qemu/argv';
 import type { HostCapabilities } from '../qemu/host';
+import type { SwtpmProcess } from '../qemu/swtpm';
 import type { QemuProcess } from '../qemu/supervisor';
 import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
@@ -35,6 +36,10 @@ export interface Running {
   guest?: GuestWatch;
   /** Resumed from a saved state or snapshot and the guest's clock could not be set. */
   clockNote?: string;
+  /** The VM's TPM emulator, when it has a TPM. */
+  tpm?: SwtpmProcess;
+  /** Why the core ended this QEMU itself (its swtpm died): the reason the VM aborted. */
+  abortReason?: string;
 }
 
 export interface VmRegistryDeps {

@@ -9,6 +9,7 @@ import type { DiskFormat } from '../domain/config';
 import { NestboxError } from '../api/errors';
 import { inspectImage, MAX_VIRTUAL_SIZE, sameStamp, stampFile, type FileStamp } from './inspect';
 import type { QemuImg } from './qemuimg';
+import { requirePlausibleRaw } from './sniff';
 
 export interface IdentifiedImage {
   readonly path: string;
@@ -40,6 +41,9 @@ export async function identifyImage(file: string, img: QemuImg | null, opts: Ide
   if (format === 'iso') {
     return { path: abs, format, virtualSize: facts.size, actualSize: facts.size, snapshots: 0, stamp: facts.stamp };
   }
+  // No header named it: it must at least be able to be a raw disk (not a note, an XML file, an
+  // archive), unless Nestbox made it raw itself.
+  if (format === 'raw' && !opts.knownRaw && !hybridDisk) requirePlausibleRaw(abs);
   if (!img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found; install QEMU (Debian: qemu-utils)');
   const info = await img.info(abs, format);
   if (info.format !== format) {

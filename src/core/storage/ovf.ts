@@ -3,7 +3,9 @@
  * a guess at the OS) and writing an OVF 1.0 envelope VirtualBox imports. Pure: no I/O.
  */
 import { NestboxError } from '../api/errors';
+import type { DiskBus, NicModel } from '../domain/config';
 import { MAX_VIRTUAL_SIZE } from './inspect';
+import { normalizeMac, readVboxMachine, vboxUuid, type ForeignAttachment, type ForeignHardware, type ForeignNic } from './machine';
 import { attr, child, childrenOf, escapeXml, localName, parseXml, type XmlElement } from './xml';
 
 export interface OvfFile {
@@ -17,6 +19,8 @@ export interface OvfDisk {
   readonly fileRef: string;
   readonly capacity: number;
   readonly format: string;
+  /** VirtualBox's medium UUID (`vbox:uuid`), which its `vbox:Machine` section attaches by. */
+  readonly vboxUuid: string | null;
 }
 
 export interface OvfDescriptor {
@@ -29,6 +33,13 @@ export interface OvfDescriptor {
   readonly files: readonly OvfFile[];
   /** In the order the virtual hardware attaches them (boot disk first). */
   readonly disks: readonly OvfDisk[];
+  /** The bus of each disk, in the order of `disks`. */
+  readonly diskBuses: readonly DiskBus[];
+  /** Everything else the descriptor says about the machine (VirtualBox's section wins where present). */
+  readonly hardware: ForeignHardware;
+  readonly description: string;
+  /** Which tool's extensions were read: what the import dialog says it kept. */
+  readonly dialect: 'virtualbox' | 'vmware' | 'ovf';
 }
 
 export const VMDK_STREAM_OPTIMIZED = 'http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized';
@@ -105,7 +116,7 @@ export function parseOvf(text: string): OvfDescriptor {
     const cap = nonNegInt(attr(d, 'capacity'), `the capacity of '${diskId}'`) ?? 0;
     const capacity = cap * unitMultiplier(attr(d, 'capacityAllocationUnits'));
     if (!Number.isSafeInteger(capacity) || capacity > MAX_VIRTUAL_SIZE) bad(`disk '${diskId}' declares an absurd capacity`);
-    declared.set(diskId!, { diskId: diskId!, fileRef: fileRef!, capacity, format });
+    declared.set(diskId!, { diskId: diskId!, fileRef: fileRef!, capacity, format, vboxUuid: vboxUuid(attr(d, 'uuid')) });
   }
   const vs = child(root, 'VirtualSystem') ?? (child(root, 'VirtualSystemCollection') && child(child(root, 'VirtualSystemCollection')!, 'VirtualSystem'));
   if (!vs) return bad('it describes no VirtualSystem');
@@ -118,31 +129,131 @@ export function parseOvf(text: string): OvfDescriptor {
   let memoryMiB: number | null = null;
   let cpus: number | null = null;
   let firmware: 'bios' | 'uefi' = 'bios';
+  let vmware = false;
   const order: string[] = [];
-  const items = hw ? [...childrenOf(hw, 'Item'), ...childrenOf(hw, 'StorageItem')] : [];
+  const busOf = new Map<string, DiskBus>();
+  const controllers = new Map<string, DiskBus | null>();
+  const nics: ForeignNic[] = [];
+  const dropped: string[] = [];
+  let cdroms = 0;
+  // OVF 2.0 splits Item into StorageItem and EthernetPortItem (same field names, other prefixes).
+  const items = hw ? [...childrenOf(hw, 'Item'), ...childrenOf(hw, 'StorageItem'), ...childrenOf(hw, 'EthernetPortItem')] : [];
   const field = (it: XmlElement, n: string) => child(it, n)?.text.trim();
   for (const it of items) {
     const type = field(it, 'ResourceType');
-    if (type === '3') cpus = nonNegInt(field(it, 'VirtualQuantity'), 'the number of CPUs');
-    if (type === '4') {
-      const q = nonNegInt(field(it, 'VirtualQuantity'), 'the memory size');
-      if (q !== null) memoryMiB = Math.floor((q * unitMultiplier(field(it, 'AllocationUnits') ?? 'byte * 2^20')) / 1024 ** 2);
-    }
-    if (type === '17') {
-      const host = field(it, 'HostResource') ?? '';
-      const m = /^(?:ovf:)?\/disk\/(.+)$/.exec(host);
-      if (m && declared.has(m[1]!)) order.push(m[1]!);
+    const sub = (field(it, 'ResourceSubType') ?? '').toLowerCase();
+    const id = field(it, 'InstanceID') ?? '';
+    const label = field(it, 'ElementName') ?? field(it, 'Caption') ?? `item ${id}`;
+    if (/^vmware\./.test(sub) || /^vmx|^lsilogic|^virtualscsi|^vmxnet/i.test(sub)) vmware = true;
+    switch (type) {
+      case '3':
+        cpus = nonNegInt(field(it, 'VirtualQuantity'), 'the number of CPUs');
+        break;
+      case '4': {
+        const q = nonNegInt(field(it, 'VirtualQuantity'), 'the memory size');
+        if (q !== null) memoryMiB = Math.floor((q * unitMultiplier(field(it, 'AllocationUnits') ?? 'byte * 2^20')) / 1024 ** 2);
+        break;
+      }
+      case '5':
+        controllers.set(id, 'ide');
+        break;
+      case '6':
+        controllers.set(id, 'scsi');
+        break;
+      case '20':
+        controllers.set(id, /nvme/.test(sub) ? 'nvme' : /ahci|sata/.test(sub) ? 'sata' : null);
+        if (!/nvme|ahci|sata/.test(sub)) dropped.push(`the storage controller '${label}'`);
+        break;
+      case '10': {
+        const model = OVF_NICS[sub.replace(/[^a-z0-9]/g, '')];
+        if (!model) dropped.push(`the adapter model '${field(it, 'ResourceSubType') ?? '?'}' of '${label}' (imported as e1000)`);
+        nics.push({ model: model ?? 'e1000', mac: normalizeMac(field(it, 'Address')), mode: 'nat', forwards: [] });
+        break;
+      }
+      case '15':
+      case '16':
+        cdroms++;
+        break;
+      case '17': {
+        const host = field(it, 'HostResource') ?? '';
+        const m = /^(?:ovf:)?\/disk\/(.+)$/.exec(host);
+        if (m && declared.has(m[1]!)) {
+          order.push(m[1]!);
+          const bus = controllers.get(field(it, 'Parent') ?? '');
+          if (bus) busOf.set(m[1]!, bus);
+        }
+        break;
+      }
+      case '14':
+        dropped.push(`the floppy drive '${label}'`);
+        break;
+      case '23':
+        dropped.push(`the USB controller '${label}'`);
+        break;
+      case '35':
+        dropped.push(`the sound card '${label}'`);
+        break;
+      case '21':
+      case '1':
+        if (sub) dropped.push(`'${label}' (${field(it, 'ResourceSubType')})`);
+        break;
+      default:
+        break;
     }
   }
   if (hw) {
-    for (const c of childrenOf(hw, 'Config')) if (attr(c, 'key') === 'firmware' && /efi/i.test(attr(c, 'value') ?? '')) firmware = 'uefi';
+    for (const c of childrenOf(hw, 'Config')) {
+      if (attr(c, 'key') === 'firmware') {
+        vmware = true;
+        if (/efi/i.test(attr(c, 'value') ?? '')) firmware = 'uefi';
+      }
+    }
   }
-  const vbox = vs.children.find((c) => localName(c.name) === 'Machine');
-  if (vbox && /EFI/.test(JSON.stringify(vbox))) firmware = 'uefi';
+  const annotation = child(vs, 'AnnotationSection');
+  let description = (annotation && child(annotation, 'Annotation')?.text.trim()) || '';
   const disks = [...order.map((id) => declared.get(id)!), ...[...declared.values()].filter((d) => !order.includes(d.diskId))];
   if (disks.length === 0) bad('it has no disks');
-  return { name, osType, osDescription, memoryMiB, cpus, firmware, files, disks };
+  let diskBuses: DiskBus[] = disks.map((d) => busOf.get(d.diskId) ?? 'sata');
+  let hardware: ForeignHardware = {
+    firmware,
+    machine: null,
+    cpus,
+    memoryMiB,
+    attachments: [...disks.map((d, i): ForeignAttachment => ({ bus: diskBuses[i]!, kind: 'disk', image: d.diskId })), ...Array.from({ length: cdroms }, (): ForeignAttachment => ({ bus: 'sata', kind: 'cdrom', image: null }))],
+    bootOrder: null,
+    nics: nics.length ? nics : hw ? [] : null,
+    dropped,
+  };
+  // VirtualBox's own section describes the machine exactly; it wins over the generic items.
+  const vbox = vs.children.find((c) => localName(c.name) === 'Machine');
+  if (vbox) {
+    const m = readVboxMachine(vbox);
+    const vboxDisks = m.attachments.filter((a) => a.kind === 'disk');
+    const byUuid = new Map(vboxDisks.map((a) => [a.image, a]));
+    // Disks in the order VirtualBox attaches them, where it names them by UUID.
+    const ordered = [...vboxDisks.flatMap((a) => disks.filter((d) => d.vboxUuid !== null && d.vboxUuid === a.image)), ...disks.filter((d) => !d.vboxUuid || !byUuid.has(d.vboxUuid))];
+    disks.splice(0, disks.length, ...ordered);
+    diskBuses = disks.map((d, i) => (d.vboxUuid && byUuid.get(d.vboxUuid)?.bus) || diskBuses[i] || 'sata');
+    hardware = { ...m, cpus: m.cpus ?? cpus, memoryMiB: m.memoryMiB ?? memoryMiB };
+    firmware = m.firmware ?? firmware;
+    memoryMiB = hardware.memoryMiB;
+    cpus = hardware.cpus;
+    description ||= m.description;
+  }
+  return { name, osType, osDescription, memoryMiB, cpus, firmware, files, disks, diskBuses, hardware, description, dialect: vbox ? 'virtualbox' : vmware ? 'vmware' : 'ovf' };
 }
+
+/** OVF adapter subtypes (as VirtualBox, VMware and others write them, folded) → QEMU models. */
+const OVF_NICS: Readonly<Record<string, NicModel>> = {
+  e1000: 'e1000',
+  e1000e: 'e1000e',
+  vmxnet3: 'vmxnet3',
+  pcnet32: 'pcnet',
+  pcnet: 'pcnet',
+  virtionet: 'virtio-net-pci',
+  virtio: 'virtio-net-pci',
+  rtl8139: 'rtl8139',
+};
 
 export interface OvfExport {
   readonly name: string;
@@ -227,14 +338,23 @@ export function generateManifest(entries: readonly { readonly name: string; read
   return entries.map((e) => `SHA256(${e.name})= ${e.sha256}\n`).join('');
 }
 
-/** Reads a manifest's lines into name → { algorithm, digest }. */
+const DIGEST_HEX = { sha1: 40, sha256: 64, sha512: 128 } as const;
+
+/**
+ * Reads a manifest's lines into name → { algorithm, digest }. Both spellings tools write are
+ * read: ovftool's `SHA256(name)= hex` and VirtualBox's `SHA256 (name) = hex` (coreutils' tag
+ * style). A digest of the wrong length for its algorithm is refused, never half-compared.
+ */
 export function parseManifest(text: string): Map<string, { algorithm: 'sha1' | 'sha256' | 'sha512'; digest: string }> {
   const out = new Map<string, { algorithm: 'sha1' | 'sha256' | 'sha512'; digest: string }>();
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '') continue;
-    const m = /^(SHA1|SHA256|SHA512)\((.+)\)\s*=\s*([0-9a-fA-F]+)\s*$/.exec(line);
+    const m = /^(SHA1|SHA256|SHA512) ?\((.+)\) ?= ?([0-9a-fA-F]+)\s*$/.exec(line);
     if (!m) throw new NestboxError('IMAGE_REJECTED', `the OVA manifest has a line Nestbox does not understand: '${line.slice(0, 80)}'`);
-    out.set(m[2]!, { algorithm: m[1]!.toLowerCase() as 'sha1', digest: m[3]!.toLowerCase() });
+    const algorithm = m[1]!.toLowerCase() as 'sha1' | 'sha256' | 'sha512';
+    if (m[3]!.length !== DIGEST_HEX[algorithm]) throw new NestboxError('IMAGE_REJECTED', `the OVA manifest's ${m[1]} digest of '${m[2]}' has ${m[3]!.length} hex digits, not ${DIGEST_HEX[algorithm]}`);
+    if (out.has(m[2]!)) throw new NestboxError('IMAGE_REJECTED', `the OVA manifest lists '${m[2]}' twice`);
+    out.set(m[2]!, { algorithm, digest: m[3]!.toLowerCase() });
   }
   return out;
 }

@@ -25,6 +25,18 @@ export function defaultDataDir(): string {
 }
 
 /** Creates `dir` with mode 0700 (or checks an existing one is ours and private). */
+/** True when Nestbox runs as root, so QEMU runs as an unprivileged user instead (qemu/runas.ts). */
+export function runsQemuAsAnotherUser(): boolean {
+  return process.platform !== 'win32' && typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * The base of the VMs' runtime folders when QEMU runs as another user than Nestbox (root):
+ * root-owned, traverse-only (0711), never listable, with one 0700 folder per VM owned by
+ * QEMU's user. /run is root's own (no other user can put anything there first).
+ */
+export const QEMU_RUNTIME_BASE = process.platform === 'linux' && fs.existsSync('/run') ? '/run/nestbox-qemu' : path.join(os.tmpdir(), 'nestbox-qemu');
+
 export function ensurePrivateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
@@ -40,6 +52,12 @@ export function ensurePrivateDir(dir: string): void {
 export class DataLayout {
   readonly dataDir: string;
   readonly runtimeRoot: string;
+  /**
+   * Where the VMs' runtime folders are. Beside the core's socket, except when Nestbox runs as
+   * root: QEMU then runs as another user (qemu/runas.ts), which must reach its folder without
+   * root's private runtime folder being opened up; those live under QEMU_RUNTIME_BASE.
+   */
+  readonly vmRunRoot: string;
 
   constructor(dataDir: string) {
     this.dataDir = path.resolve(dataDir);
@@ -49,6 +67,7 @@ export class DataLayout {
       ? path.join(process.env['XDG_RUNTIME_DIR'], 'nestbox')
       : path.join(os.tmpdir(), `nestbox-${uid}`);
     this.runtimeRoot = path.join(base, key);
+    this.vmRunRoot = runsQemuAsAnotherUser() ? path.join(QEMU_RUNTIME_BASE, key) : this.runtimeRoot;
   }
 
   get database(): string {
@@ -78,7 +97,7 @@ export class DataLayout {
   }
 
   vmRunDir(uuid: string): string {
-    return path.join(this.runtimeRoot, uuid.slice(0, 8));
+    return path.join(this.vmRunRoot, uuid.slice(0, 8));
   }
 
   /** A folder name for a new VM: its name, made unique if a folder is already there. */
@@ -101,6 +120,7 @@ export function vmFiles(vmDir: string) {
     logsDir: path.join(vmDir, 'logs'),
     qemuLog: path.join(vmDir, 'logs', 'qemu.log'),
     serialLog: path.join(vmDir, 'logs', 'serial.log'),
+    swtpmLog: path.join(vmDir, 'logs', 'swtpm.log'),
     savedState: path.join(vmDir, 'saved.state'),
     efiVars: path.join(vmDir, 'efivars.qcow2'),
     snapshotsDir: path.join(vmDir, 'snapshots'),
@@ -110,4 +130,9 @@ export function vmFiles(vmDir: string) {
 /** Where a live snapshot's RAM and device state is kept (its disks keep the rest). */
 export function snapshotStateFile(vmDir: string, tag: string): string {
   return path.join(vmDir, 'snapshots', `${tag}.vmstate`);
+}
+
+/** A powered-off snapshot's copy of the VM's TPM state (a running VM's is in its state stream). */
+export function snapshotTpmDir(vmDir: string, tag: string): string {
+  return path.join(vmDir, 'snapshots', `${tag}.tpm`);
 }

@@ -36,6 +36,7 @@ import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from 
 import { MAX_NAME_LENGTH } from './util/validation';
 import { HostDialog } from './hosts/HostDialog';
 import { MigrateDialog } from './hosts/MigrateDialog';
+import { MoveDialog } from './hosts/MoveDialog';
 import { useHosts } from './hosts/useHosts';
 import type { HostSummary } from '../../core/api/contract';
 import { useVmActions } from './actions/useVmActions';
@@ -43,7 +44,7 @@ import { useVmActions } from './actions/useVmActions';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences' | 'addHost' | 'editHost' | 'migrate';
+type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences' | 'addHost' | 'editHost' | 'migrate' | 'move';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -81,6 +82,8 @@ export function Manager() {
   const [editHost, setEditHost] = useState<HostSummary | null>(null);
   /** The VM the Migrate dialog is about, kept while it moves (its details vanish and come back on the other host). */
   const [migrating, setMigrating] = useState<(VmSummary & { readonly host: string }) | null>(null);
+  /** The VM the Move dialog is about, kept while it moves (it leaves one side of the list for the other). */
+  const [moving, setMoving] = useState<VmSummary | null>(null);
   const [selected, setSelected] = useState<string | null>(() => {
     try {
       return window.localStorage.getItem(SELECTED_KEY);
@@ -364,6 +367,12 @@ export function Manager() {
             setDialog('migrate');
           }
         }}
+        onMove={() => {
+          if (vm) {
+            setMoving(vm);
+            setDialog('move');
+          }
+        }}
       />
       {lost !== null && <ConnectionLostBanner reason={lost} />}
       <Box sx={{ flex: 1, display: 'flex', minHeight: 0 }}>
@@ -480,6 +489,18 @@ export function Manager() {
           onClose={() => {
             setDialog(null);
             setMigrating(null);
+            refresh();
+          }}
+        />
+      )}
+      {moving && dialog === 'move' && (
+        <MoveDialog
+          key={moving.uuid}
+          vm={moving}
+          hosts={hosts ?? []}
+          onClose={() => {
+            setDialog(null);
+            setMoving(null);
             refresh();
           }}
         />

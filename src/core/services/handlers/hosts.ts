@@ -1,4 +1,4 @@
-/** libvirt hosts and migration between them. */
+/** libvirt hosts, migration between them, and moving VMs between this computer and a host. */
 import type { HandlerGroup } from './types';
 
 export const hostHandlers = {
@@ -16,8 +16,17 @@ export const hostHandlers = {
     if (wait === true) await core.hosts.settled(name);
     return core.hosts.info(name);
   },
+  'hosts.pools': async ({ name }, { core }) => {
+    await core.hosts.settled(name);
+    return core.hosts.pools(name);
+  },
+  'hosts.uploadIso': async (spec, { core }) => {
+    await core.hosts.settled(spec.name);
+    return core.hosts.uploadIso(spec);
+  },
   'vms.migrate': async (spec, { core }) => {
     await core.hosts.settled();
     return core.hosts.migrate(spec);
   },
+  'vms.move': (spec, { core }) => core.moves.move(spec),
 } satisfies HandlerGroup;

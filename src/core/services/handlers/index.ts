@@ -3,7 +3,7 @@
  * The dispatcher (Core.session) looks a method up here, checks its params against the schema
  * and calls the handler; no business rule lives in between.
  */
-import type { MethodName, Result } from '../../api/contract';
+import type { MethodName, Params, Result } from '../../api/contract';
 import { PARAM_SCHEMAS, parseParams, type ParamSchemas } from '../../api/schemas';
 import { consoleHandlers } from './console';
 import { hostHandlers } from './hosts';
@@ -44,8 +44,19 @@ export function isMethod(name: string): name is MethodName {
   return Object.hasOwn(API_TABLE, name);
 }
 
-/** Checks `params` against the method's schema (INVALID_ARGUMENT naming the field) and runs its handler. */
-export function dispatch<M extends MethodName>(method: M, params: unknown, ctx: HandlerContext): Promise<Result<M>> | Result<M> {
+/**
+ * Checks `params` against the method's schema (INVALID_ARGUMENT naming the field) and runs its
+ * handler; `admit` sees the checked params first (the core refuses a host's VM there for
+ * methods only this computer has), so a misspelt field is always reported as such.
+ */
+export function dispatch<M extends MethodName>(
+  method: M,
+  params: unknown,
+  ctx: HandlerContext,
+  admit?: (params: Params<M>) => void,
+): Promise<Result<M>> | Result<M> {
   const entry: ApiEntry<M> = API_TABLE[method];
-  return entry.handle(parseParams(method, params), ctx);
+  const checked = parseParams(method, params);
+  admit?.(checked);
+  return entry.handle(checked, ctx);
 }

@@ -1,4 +1,6 @@
 /** VM inventory and lifecycle. */
+import { NestboxError } from '../../api/errors';
+import { LOCAL_HOST } from '../../domain/hosts';
 import type { HandlerGroup } from './types';
 
 export const vmHandlers = {
@@ -8,7 +10,15 @@ export const vmHandlers = {
     const r = await core.route(ref);
     return r.engine.info(r.vm);
   },
-  'vms.create': (spec, { core }) => core.vms.create(spec),
+  // On a libvirt host (`host`) the HostService defines it there; else this computer's VM service.
+  'vms.create': async ({ host, pool, isoVolume, ...spec }, { core }) => {
+    if (host !== undefined && host.toLowerCase() !== LOCAL_HOST) {
+      await core.hosts.settled(host);
+      return core.hosts.createVm({ ...spec, host, ...(pool !== undefined ? { pool } : {}), ...(isoVolume !== undefined ? { isoVolume } : {}) });
+    }
+    if (pool !== undefined || isoVolume !== undefined) throw new NestboxError('INVALID_ARGUMENT', `'${pool !== undefined ? 'pool' : 'isoVolume'}' is for a VM on a libvirt host (give 'host')`);
+    return core.vms.create(spec);
+  },
   'vms.modify': ({ ref, changes }, { core }) => core.vms.modify(ref, changes),
   // The lifecycle verbs go to the engine the ref names: this computer (the local engine, which
   // also checks that no storage job holds the VM's disks) or a libvirt host (`HOST:VM`).

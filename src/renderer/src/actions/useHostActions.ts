@@ -7,6 +7,7 @@ const HOST_ACTIONS = {
   update: 'hosts.update',
   remove: 'hosts.remove',
   migrate: 'vms.migrate',
+  move: 'vms.move',
   waitJob: 'jobs.wait',
   cancelJob: 'jobs.cancel',
 } as const;

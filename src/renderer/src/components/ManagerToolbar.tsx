@@ -3,10 +3,13 @@
  * actions, then the machine-control group. Every button is enabled from the selected VM's
  * `allowed` list as the core computes it, so the UI never offers what the core would refuse.
  */
-import type { ReactElement, ReactNode } from 'react';
+import { Fragment, useLayoutEffect, useRef, useState, type ReactElement, type ReactNode, type RefObject } from 'react';
 import Box from '@mui/material/Box';
 import ButtonBase from '@mui/material/ButtonBase';
 import Divider from '@mui/material/Divider';
+import ListItemIcon from '@mui/material/ListItemIcon';
+import Menu from '@mui/material/Menu';
+import MenuItem from '@mui/material/MenuItem';
 import Tooltip from '@mui/material/Tooltip';
 import { alpha } from '@mui/material/styles';
 import AddCircleOutlineRoundedIcon from '@mui/icons-material/AddCircleOutlineRounded';
@@ -26,6 +29,7 @@ import SettingsOutlinedIcon from '@mui/icons-material/SettingsOutlined';
 import MonitorHeartOutlinedIcon from '@mui/icons-material/MonitorHeartOutlined';
 import TuneOutlinedIcon from '@mui/icons-material/TuneOutlined';
 import MoveUpRoundedIcon from '@mui/icons-material/MoveUpRounded';
+import MoreHorizRoundedIcon from '@mui/icons-material/MoreHorizRounded';
 import type { VmInfo, VmOperation } from '../../../core/api/contract';
 import type { BusyKind } from '../hooks/operations';
 import type { LifecycleAction } from '../model/vmState';
@@ -60,6 +64,8 @@ function ToolButton({ label, name, icon, tooltip, disabled, onClick, tone = 'def
           minWidth: 62,
           height: 54,
           px: 0.75,
+          // A narrower window gets narrower buttons before anything folds away.
+          '@media (max-width: 1440px)': { minWidth: 48, px: 0.4 },
           borderRadius: 1.5,
           color: t.palette.text.primary,
           '& .tool-icon': { fontSize: 24, color: accent, opacity: tone === 'default' ? 0.8 : 1 },
@@ -108,9 +114,11 @@ export interface ManagerToolbarProps {
   readonly onPreferences?: () => void;
   /** Opens the Migrate dialog (a libvirt host's VM to another host). */
   readonly onMigrate?: () => void;
+  /** Opens the Move dialog (a powered-off VM between this computer and a host). */
+  readonly onMove?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences, onMigrate }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences, onMigrate, onMove }: ManagerToolbarProps) {
   /** A libvirt host's VM: its settings and clones are the host's business, not Nestbox's. */
   const remote = vm?.host !== undefined;
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
@@ -118,9 +126,17 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
     vm === null ? `${text} (select a virtual machine first)` : can(op) ? text : `${text} — not possible while the VM is in this state`;
   const resumable = vm?.allowed.includes('resume') ?? false;
   const icon = (C: typeof PlayArrowRoundedIcon) => <C className="tool-icon" />;
+  const hostTools: HostTool[] = [
+    ...(onMedia ? [{ label: 'Media', name: 'Media Manager', icon: AlbumOutlinedIcon, tooltip: 'Virtual Media Manager: disks and optical images, their sizes and users; convert, resize, compact, check', onClick: onMedia }] : []),
+    ...(onNetworks ? [{ label: 'Networks', name: 'Network Manager', icon: LanOutlinedIcon, tooltip: 'Host bridges and internal networks, with the VMs on each', onClick: onNetworks }] : []),
+    ...(onActivity ? [{ label: 'Activity', icon: MonitorHeartOutlinedIcon, tooltip: 'Activity Overview: what every running VM uses of the host', onClick: onActivity }] : []),
+    ...(onPreferences ? [{ label: 'Preferences', icon: TuneOutlinedIcon, tooltip: 'Settings for the whole host, such as how fast snapshots and saved states are written', onClick: onPreferences }] : []),
+  ];
+  const { ref, collapsed } = useOverflowCollapse();
 
   return (
     <Box
+      ref={ref}
       role="toolbar"
       aria-label="Machine actions"
       sx={{
@@ -132,6 +148,7 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
         borderBottom: 1,
         borderColor: 'divider',
         bgcolor: 'chrome.toolbar',
+        position: 'relative',
         overflowX: 'auto',
         overflowY: 'hidden',
         userSelect: 'none',
@@ -140,7 +157,7 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
     >
       <Box sx={{ display: 'flex', alignItems: 'center', gap: 1, pl: 0.5, pr: 2, flex: 'none' }}>
         <NestboxMark size={26} />
-        <Box component="span" sx={{ fontWeight: 700, fontSize: '0.95rem', letterSpacing: '-0.01em' }}>
+        <Box component="span" sx={{ fontWeight: 700, fontSize: '0.95rem', letterSpacing: '-0.01em', '@media (max-width: 1440px)': { display: 'none' } }}>
           Nestbox
         </Box>
       </Box>
@@ -230,45 +247,106 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
           onClick={onMigrate}
         />
       )}
-      {(onNetworks || onMedia) && <Sep />}
-      {onMedia && (
+      {onMove && (
         <ToolButton
-          label="Media"
-          name="Media Manager"
-          icon={icon(AlbumOutlinedIcon)}
-          tooltip="Virtual Media Manager: disks and optical images, their sizes and users; convert, resize, compact, check"
-          disabled={offline}
-          onClick={onMedia}
+          label="Move to…"
+          name="Move to"
+          icon={icon(MoveUpRoundedIcon)}
+          tooltip={remote ? 'Bring the powered-off VM to this computer (its disks are copied)' : 'Send the powered-off VM to a libvirt host (its disks are copied)'}
+          disabled={offline || vm === null || vm.unreachable !== undefined || !(vm.state === 'poweredOff' || (!remote && vm.state === 'aborted'))}
+          onClick={onMove}
         />
       )}
-      {onNetworks && (
+      {collapsed ? (
+        hostTools.length > 0 && (
+          <>
+            <Sep />
+            <MoreTools tools={hostTools} disabled={offline} />
+          </>
+        )
+      ) : (
         <>
-          <ToolButton
-            label="Networks"
-            name="Network Manager"
-            icon={icon(LanOutlinedIcon)}
-            tooltip="Host bridges and internal networks, with the VMs on each"
-            disabled={offline}
-            onClick={onNetworks}
-          />
+          {(onNetworks || onMedia) && <Sep />}
+          {hostTools.map((t) => (
+            <Fragment key={t.label}>
+              {t.label === 'Activity' && <Sep />}
+              <ToolButton label={t.label} {...(t.name ? { name: t.name } : {})} icon={icon(t.icon)} tooltip={t.tooltip} disabled={offline} onClick={t.onClick} />
+            </Fragment>
+          ))}
         </>
-      )}
-      {onActivity && (
-        <>
-          <Sep />
-          <ToolButton label="Activity" icon={icon(MonitorHeartOutlinedIcon)} tooltip="Activity Overview: what every running VM uses of the host" disabled={offline} onClick={onActivity} />
-        </>
-      )}
-      {onPreferences && (
-        <ToolButton
-          label="Preferences"
-          icon={icon(TuneOutlinedIcon)}
-          tooltip="Settings for the whole host, such as how fast snapshots and saved states are written"
-          disabled={offline}
-          onClick={onPreferences}
-        />
       )}
     </Box>
+  );
+}
+
+/** A host-wide tool (not about the selected VM): the first to fold into "More" when the window is narrow. */
+interface HostTool {
+  readonly label: string;
+  readonly name?: string;
+  readonly icon: typeof PlayArrowRoundedIcon;
+  readonly tooltip: string;
+  readonly onClick: () => void;
+}
+
+/**
+ * Whether the host-wide tools must fold into a "More" menu, as a desktop toolbar does when its
+ * window is too narrow for every button (the VM's own verbs stay visible). Measured, not
+ * guessed from the window width: which verbs show depends on the VM (Migrate for a libvirt
+ * host's VM). Folded, the tools' width is remembered, so they come back only when they fit.
+ */
+function useOverflowCollapse(): { readonly ref: RefObject<HTMLDivElement | null>; readonly collapsed: boolean } {
+  const ref = useRef<HTMLDivElement>(null);
+  const [collapsed, setCollapsed] = useState(false);
+  const expandedRight = useRef(0);
+  const folded = useRef(0);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const check = () => {
+      const last = el.lastElementChild as HTMLElement | null;
+      if (!last) return;
+      const right = last.offsetLeft + last.offsetWidth + 8;
+      if (!collapsed) {
+        if (right > el.clientWidth) {
+          expandedRight.current = right;
+          folded.current = 0;
+          setCollapsed(true);
+        }
+        return;
+      }
+      if (folded.current === 0) folded.current = Math.max(1, expandedRight.current - right);
+      if (right + folded.current <= el.clientWidth) setCollapsed(false);
+    };
+    check();
+    const ro = new ResizeObserver(check);
+    ro.observe(el);
+    return () => ro.disconnect();
+  });
+  return { ref, collapsed };
+}
+
+function MoreTools({ tools, disabled }: { readonly tools: readonly HostTool[]; readonly disabled: boolean }) {
+  const [anchor, setAnchor] = useState<HTMLElement | null>(null);
+  return (
+    <>
+      <ToolButton label="More" name="More tools" icon={<MoreHorizRoundedIcon className="tool-icon" />} tooltip={tools.map((t) => t.name ?? t.label).join(', ')} disabled={disabled} onClick={() => setAnchor(document.activeElement as HTMLElement)} />
+      <Menu anchorEl={anchor} open={anchor !== null} onClose={() => setAnchor(null)}>
+        {tools.map((t) => (
+          <MenuItem
+            key={t.label}
+            onClick={() => {
+              setAnchor(null);
+              t.onClick();
+            }}
+          >
+            <ListItemIcon>
+              <t.icon fontSize="small" />
+            </ListItemIcon>
+            {t.name ?? t.label}
+          </MenuItem>
+        ))}
+      </Menu>
+    </>
   );
 }
 

@@ -179,6 +179,8 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                 <Field label="Base memory">{formatMiB(config.memoryMiB)}</Field>
                 <Field label="Processors">{config.cpus}</Field>
                 <Field label="Firmware">{firmwareLabel(config.firmware)}</Field>
+                {config.firmware === 'uefi' && <Field label="Secure Boot">{config.secureBoot ? 'On' : 'Off'}</Field>}
+                {config.tpm && <Field label="TPM">2.0 (swtpm; its state is kept in the VM's folder)</Field>}
                 <Field label="Chipset">{machineLabel(config.machine)}</Field>
                 <Field label="Boot order">{config.bootOrder.length ? config.bootOrder.map(bootLabel).join(', ') : <Muted>Default</Muted>}</Field>
                 {vm.runtime && <Field label="Acceleration">{vm.runtime.accel.toUpperCase()}</Field>}

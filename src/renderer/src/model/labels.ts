@@ -57,6 +57,8 @@ export function busLabel(b: Disk['bus']): string {
       return 'IDE';
     case 'nvme':
       return 'NVMe';
+    case 'scsi':
+      return 'SCSI (virtio-scsi)';
     default:
       return assertNever(b, 'disk bus');
   }
@@ -102,8 +104,14 @@ export function nicModelLabel(m: Nic['model']): string {
       return 'Virtio network';
     case 'e1000':
       return 'Intel PRO/1000 (e1000)';
+    case 'e1000e':
+      return 'Intel 82574 (e1000e)';
     case 'rtl8139':
       return 'Realtek RTL8139';
+    case 'vmxnet3':
+      return 'VMware vmxnet3';
+    case 'pcnet':
+      return 'AMD PCnet-FAST III';
     default:
       return assertNever(m, 'network model');
   }

@@ -25,7 +25,7 @@ import type { Nic } from './rules';
 import { useNetworkActions } from '../actions/useNetworkActions';
 
 const MODES: readonly Nic['mode'][] = ['nat', 'bridged', 'internal', 'none'];
-const MODELS: readonly Nic['model'][] = ['virtio-net-pci', 'e1000', 'rtl8139'];
+const MODELS: readonly Nic['model'][] = ['virtio-net-pci', 'e1000', 'rtl8139', 'e1000e', 'vmxnet3', 'pcnet'];
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const NET_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 const CIDR_RE = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;

@@ -35,6 +35,9 @@ import type { HostInfo, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../
 import { assertNever } from '../../../core/api/errors';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFields';
+import Checkbox from '@mui/material/Checkbox';
+import FormControlLabel from '@mui/material/FormControlLabel';
+import { SecurityFields } from '../components/SecurityFields';
 import { MediaPicker } from '../components/MediaPicker';
 import { Field, Fields } from '../components/Section';
 import { useMedia } from '../hooks/data';
@@ -91,6 +94,10 @@ interface Draft {
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly firmware: Firmware;
+  readonly secureBoot: boolean;
+  readonly tpm: boolean;
+  /** Erase the TPM's state on Apply (confirmed by the user in the section). */
+  readonly resetTpm: boolean;
   readonly display: DisplayAdapter;
   readonly iso: string;
   readonly resources: ResourceDraft;
@@ -107,6 +114,9 @@ function draftOf(vm: VmInfo): Draft {
     memoryMiB: c.memoryMiB,
     cpus: c.cpus,
     firmware: c.firmware,
+    secureBoot: c.secureBoot === true,
+    tpm: c.tpm === true,
+    resetTpm: false,
     display: c.display.adapter,
     iso: c.cdroms[0]?.iso ?? '',
     resources: resourceDraftOf(c.resources),
@@ -126,6 +136,9 @@ export function changesOf(vm: VmInfo, d: Draft): ModifyVmSpec {
     ...(d.memoryMiB !== o.memoryMiB ? { memoryMiB: d.memoryMiB } : {}),
     ...(d.cpus !== o.cpus ? { cpus: d.cpus } : {}),
     ...(d.firmware !== o.firmware ? { firmware: d.firmware } : {}),
+    ...(d.firmware === 'uefi' && d.secureBoot !== o.secureBoot ? { secureBoot: d.secureBoot } : {}),
+    ...(d.tpm !== o.tpm ? { tpm: d.tpm } : {}),
+    ...(d.resetTpm ? { resetTpm: true } : {}),
     ...(d.display !== o.display ? { display: d.display } : {}),
     ...(d.iso.trim() !== o.iso ? { iso: d.iso.trim() === '' ? null : d.iso.trim() } : {}),
     ...(d.autoSnapshots !== o.autoSnapshots ? { autoSnapshots: d.autoSnapshots } : {}),
@@ -255,6 +268,22 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
             />
             <CpuField value={draft.cpus} onChange={(v) => set('cpus', v)} hostCpus={host.cpus} disabled={!hardwareEditable} />
             <FirmwareField value={draft.firmware} onChange={(f) => set('firmware', f)} uefiPath={host.firmware.uefi} disabled={!hardwareEditable} />
+            <SecurityFields
+              firmware={draft.firmware}
+              secureBoot={draft.secureBoot}
+              tpm={draft.tpm}
+              onSecureBoot={(on) => set('secureBoot', on)}
+              onTpm={(on) => set('tpm', on)}
+              secureBootFirmware={host.firmware.secureBoot ?? null}
+              swtpm={host.swtpm ?? null}
+              disabled={!hardwareEditable}
+            />
+            {vm.config.tpm === true && (
+              <FormControlLabel
+                control={<Checkbox checked={draft.resetTpm} onChange={(e) => set('resetTpm', e.target.checked)} disabled={!hardwareEditable} />}
+                label="Reset the TPM on Apply: erases everything the guest kept in it (BitLocker keys, Windows Hello). Only for a TPM whose state is stale or damaged."
+              />
+            )}
           </>
         );
       case 'resources':

@@ -187,6 +187,12 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
             </Typography>
           </RadioGroup>
         </FormControl>
+        {vm.config.tpm === true && (
+          <Alert severity="info" sx={{ mt: 2 }}>
+            The clone gets a copy of the TPM as it is now (keys, BitLocker and Windows Hello secrets), even when cloning from a snapshot: both
+            VMs start with the same TPM identity.
+          </Alert>
+        )}
       </Box>
       {blocked && (
         <Alert severity="warning" sx={{ mt: 2 }}>

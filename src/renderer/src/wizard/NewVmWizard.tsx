@@ -35,6 +35,7 @@ import type { HostInfo, OpResult, OsType, VmSummary } from '../../../core/api/co
 import { assertNever } from '../../../core/api/errors';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { CpuField, FirmwareField, MemoryField } from '../components/HardwareFields';
+import { SecurityFields } from '../components/SecurityFields';
 import { MediaPicker } from '../components/MediaPicker';
 import { OsIcon, type OsFamily } from '../components/OsIcon';
 import { useMedia } from '../hooks/data';
@@ -44,6 +45,7 @@ import { baseName, formatMiB } from '../util/format';
 import { MAX_NAME_LENGTH } from '../util/validation';
 import { STEPS, diskSizeValue, initialDraft, stepProblem, toSpec, touch, withOsType, type Draft, type StepIndex } from './draft';
 import { useVmActions } from '../actions/useVmActions';
+import { MinimumsNote, UnattendedFields } from './UnattendedFields';
 
 export interface NewVmWizardProps {
   readonly open: boolean;
@@ -207,6 +209,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                   No ISO: the CD/DVD drive stays empty and the VM boots from its disk or the network.
                 </Alert>
               )}
+              <UnattendedFields draft={draft} onChange={(u) => setDraft((d) => ({ ...d, unattended: u }))} />
             </StepFrame>
           )}
           {step === 2 && (
@@ -219,6 +222,16 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
               />
               <CpuField value={draft.cpus} onChange={(v) => setDraft((d) => touch(d, 'cpus', v, 'cpus'))} hostCpus={host.cpus} />
               <FirmwareField value={draft.firmware} onChange={(f) => setDraft((d) => touch(d, 'firmware', f, 'firmware'))} uefiPath={host.firmware.uefi} />
+              <SecurityFields
+                firmware={draft.firmware}
+                secureBoot={draft.secureBoot}
+                tpm={draft.tpm}
+                onSecureBoot={(on) => setDraft((d) => touch(d, 'secureBoot', on, 'secureBoot'))}
+                onTpm={(on) => setDraft((d) => touch(d, 'tpm', on, 'tpm'))}
+                secureBootFirmware={host.firmware.secureBoot ?? null}
+                swtpm={host.swtpm ?? null}
+              />
+              <MinimumsNote draft={draft} fields={['memoryMiB', 'cpus']} />
             </StepFrame>
           )}
           {step === 3 && (
@@ -268,6 +281,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                   )}
                 </RadioGroup>
               </FormControl>
+              <MinimumsNote draft={draft} fields={['diskGiB']} />
             </StepFrame>
           )}
           {step === 4 && (
@@ -284,7 +298,11 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                       {formatMiB(draft.memoryMiB)} ({draft.memoryMiB.toLocaleString()} MiB)
                     </SummaryRow>
                     <SummaryRow label="CPUs">{draft.cpus}</SummaryRow>
-                    <SummaryRow label="Firmware">{firmwareLabel(draft.firmware)}</SummaryRow>
+                    <SummaryRow label="Firmware">
+                      {firmwareLabel(draft.firmware)}
+                      {draft.firmware === 'uefi' && draft.secureBoot ? ', Secure Boot' : ''}
+                      {draft.tpm ? ', TPM 2.0' : ''}
+                    </SummaryRow>
                     <SummaryRow label="Hard disk">
                       {draft.diskMode === 'new'
                         ? `New ${formatMiB(Math.round(diskSizeValue(draft.diskSizeGiB) * 1024))} QCOW2 disk (grows as needed)`
@@ -292,6 +310,7 @@ function WizardBody({ host, vms, onClose, onCreated, initial }: Omit<NewVmWizard
                           ? `Existing: ${draft.diskPath}`
                           : 'None'}
                     </SummaryRow>
+                    {draft.unattended.enabled && <SummaryRow label="Install">Automatically, as user {draft.unattended.user}</SummaryRow>}
                     <SummaryRow label="Network">NAT{osType ? ` · ${nicModelLabel(osType.preset.nicModel)}` : ''}</SummaryRow>
                   </TableBody>
                 </Table>

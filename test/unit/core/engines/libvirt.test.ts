@@ -60,7 +60,7 @@ describe('libvirt engine mapping', () => {
     expect(c.cdroms).toEqual([{ id: 'cd0', iso: '/isos/debian.iso' }]);
     expect(c.nics.map((n) => [n.mode, n.model, n.mac, n.bridge])).toEqual([
       ['nat', 'virtio-net-pci', '52:54:00:12:34:56', undefined],
-      ['bridged', 'e1000', '52:54:00:12:34:57', 'br0'],
+      ['bridged', 'e1000e', '52:54:00:12:34:57', 'br0'],
     ]);
     expect(() => parseVmConfig(JSON.parse(JSON.stringify(c)))).not.toThrow();
   });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath } from '../../../../src/core/qemu/argv';
+import { RUNTIME_FILES, SWTPM_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath } from '../../../../src/core/qemu/argv';
 import type { LaunchOptions, QemuHostFacts, VmPaths } from '../../../../src/core/qemu/argv';
 import type { VmConfig } from '../../../../src/core/domain/config';
 import { UUID_B, rawCdrom, rawDisk, rawNic, validConfig } from '../../helpers/config';
@@ -17,6 +17,12 @@ const UPDATE = process.env['UPDATE_GOLDENS'] === '1';
 const KVM: QemuHostFacts = { binary: '/usr/bin/qemu-system-x86_64', accel: 'kvm', ovmfCode: null };
 const KVM_OVMF: QemuHostFacts = { ...KVM, ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd' };
 const TCG: QemuHostFacts = { ...KVM, accel: 'tcg' };
+/** Debian 12's ovmf: the plain image and the Secure Boot one its descriptors name (40-edk2-x86_64-secure-enrolled.json). */
+const KVM_OVMF_SB: QemuHostFacts = {
+  ...KVM,
+  ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  secureBoot: { code: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd', format: 'raw', requiresSmm: true },
+};
 
 function pathsFor(vmDir: string, runDir = '/run/user/1000/nestbox/3f2a1b0c9d/0b3c9f2e'): VmPaths {
   return {
@@ -60,6 +66,28 @@ const CASES: readonly GoldenCase[] = [
       nics: [rawNic({ model: 'e1000', mac: '52:54:00:ab:cd:ef' })],
     }),
     host: KVM_OVMF,
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Windows 11'),
+    launch: COLD,
+  },
+  {
+    // The Windows 11 preset (ostypes.ts): UEFI with Secure Boot (SMM, secure pflash), a TPM
+    // 2.0 through swtpm, a SATA disk and e1000e. Its swtpm invocation: swtpm.test.ts.
+    name: 'windows-11-preset-secureboot-tpm',
+    cfg: validConfig({
+      uuid: UUID_B,
+      name: 'Windows 11',
+      osType: 'windows-11',
+      memoryMiB: 4096,
+      cpus: 2,
+      firmware: 'uefi',
+      secureBoot: true,
+      tpm: true,
+      disks: [rawDisk({ bus: 'sata', file: 'Windows 11.qcow2' })],
+      cdroms: [rawCdrom({ iso: '/home/ada/Downloads/Win11_24H2_English_x64.iso' })],
+      bootOrder: ['cdrom', 'disk'],
+      nics: [rawNic({ model: 'e1000e', mac: '52:54:00:ab:cd:ef' })],
+    }),
+    host: KVM_OVMF_SB,
     paths: pathsFor('/home/ada/.local/share/nestbox/machines/Windows 11'),
     launch: COLD,
   },
@@ -340,11 +368,19 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
         }
         expect(ch).toMatch(/^socket,/);
         // The serial port, the monitor qemu-bridge-helper hands its tap to, the guest agent's
-        // port, or a NIC's mirrored frames for the traffic counters.
+        // port, a NIC's mirrored frames for the traffic counters, or the VM's swtpm.
         const id = parseOptionList(ch).get('id')!;
         const m = /^(.+)-m(rx|tx)$/.exec(id);
         const expected =
-          id === 'fdmon' ? RUNTIME_FILES.fdMonitor : id === 'qga0' ? RUNTIME_FILES.agent : m ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx') : RUNTIME_FILES.serial;
+          id === 'fdmon'
+            ? RUNTIME_FILES.fdMonitor
+            : id === 'qga0'
+              ? RUNTIME_FILES.agent
+              : id === 'chrtpm'
+                ? SWTPM_FILES.ctrl
+                : m
+                  ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx')
+                  : RUNTIME_FILES.serial;
         expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, expected));
         expect(parseOptionList(ch).has('host')).toBe(false);
         expect(parseOptionList(ch).has('port')).toBe(false);
@@ -458,6 +494,16 @@ describe('buildQemuArgv: sections', () => {
     expect(code?.get('read-only')).toBe('on');
     expect(vars?.get('driver')).toBe('qcow2');
     expect(vars?.get('read-only')).toBeUndefined();
+  });
+
+  it('refuses Secure Boot when the host has no Secure Boot firmware, naming the package', () => {
+    expect(() => buildQemuArgv(validConfig({ firmware: 'uefi', secureBoot: true }), KVM_OVMF, pathsFor('/vms/x'), COLD)).toThrow(/Secure Boot was not found.*ovmf/);
+  });
+
+  it('without Secure Boot keeps the plain firmware, no SMM and no secure pflash', () => {
+    const argv = buildQemuArgv(validConfig({ firmware: 'uefi' }), KVM_OVMF_SB, pathsFor('/vms/x'), COLD);
+    expect(argv.join(' ')).toContain('filename=/usr/share/OVMF/OVMF_CODE_4M.fd,');
+    expect(argv.join(' ')).not.toMatch(/smm=on|cfi\.pflash01|tpm/);
   });
 
   it('throws for UEFI when no OVMF code image is known', () => {

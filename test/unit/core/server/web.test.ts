@@ -5,8 +5,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { RpcClient, serveTransport, type Transport } from '../../../../src/core/api/rpc';
-import { FailureLimiter, SessionStore, sha256 } from '../../../../src/core/server/web-auth';
-import { allowedHosts, cookieValues, requestTarget, startWebServer, uploadName, type WebServer } from '../../../../src/core/server/web';
+import { clientAddress, FailureLimiter, SessionStore, sha256 } from '../../../../src/core/server/web-auth';
+import { allowedHosts, cookieValues, requestTarget, startWebServer, type WebServer } from '../../../../src/core/server/web';
+import { uploadName } from '../../../../src/core/server/web-upload';
 import { request } from '../../../support/http';
 
 let dir: string;
@@ -232,6 +233,27 @@ describe('web sessions and the guessing brake', () => {
     expect(l.blockedFor('b', 300)).toBe(0);
     l.fail('a', 10_000);
     expect(l.blockedFor('a', 10_000)).toBe(0);
+  });
+
+  it('counts failures per IPv4 address and per IPv6 /64 (a host given a /64 cannot try from a fresh address each time)', () => {
+    expect(clientAddress('192.0.2.7')).toBe('192.0.2.7');
+    expect(clientAddress('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(clientAddress(undefined)).toBe('?');
+    const a = clientAddress('2001:db8:1:2:aaaa:bbbb:cccc:dddd');
+    expect(a).toBe('2001:db8:1:2::/64');
+    // One /64, however it is written: other interface ids, `::`, leading zeros, upper case, a zone.
+    for (const same of ['2001:db8:1:2::1', '2001:0DB8:0001:0002:0:0:0:9', '2001:db8:1:2::1.2.3.4', '2001:db8:1:2::5%eth0']) {
+      expect(clientAddress(same), same).toBe(a);
+    }
+    expect(clientAddress('2001:db8:1:3::1')).not.toBe(a);
+    expect(clientAddress('::1')).toBe('0:0:0:0::/64');
+    // Not an address: kept as it came (never thrown on).
+    for (const odd of ['1::2::3', 'zz::1', '1:2:3:4:5:6:7:8:9']) expect(clientAddress(odd)).toBe(odd);
+    const l = new FailureLimiter({ free: 1, firstBlockMs: 100 });
+    l.fail(clientAddress('2001:db8:1:2::a'), 0);
+    l.fail(clientAddress('2001:db8:1:2::b'), 0);
+    expect(l.blockedFor(clientAddress('2001:db8:1:2::c'), 0)).toBe(100);
+    expect(l.blockedFor(clientAddress('2001:db8:9:9::c'), 0)).toBe(0);
   });
 
   it('parses what clients send without throwing', () => {

@@ -25,23 +25,39 @@ describe('rotateIfLarge', () => {
     const f = path.join(dir, 'serial.log');
     const fd = fs.openSync(f, 'a');
     try {
-      fs.writeSync(fd, 'A'.repeat(1200));
+      fs.writeSync(fd, 'A'.repeat(1000));
       expect(rotateIfLarge(f, limits)).toBe(true);
       fs.writeSync(fd, 'after\n');
       expect(fs.readFileSync(f, 'utf8')).toBe('after\n');
-      expect(fs.readFileSync(`${f}.1`, 'utf8')).toBe('A'.repeat(1200));
+      expect(fs.readFileSync(`${f}.1`, 'utf8')).toBe('A'.repeat(1000));
       // Two more rotations: only `generations` old files stay, the oldest dropped.
-      fs.writeSync(fd, 'B'.repeat(1200));
+      fs.writeSync(fd, 'B'.repeat(994));
       rotateIfLarge(f, limits);
-      fs.writeSync(fd, 'C'.repeat(1200));
+      fs.writeSync(fd, 'C'.repeat(1000));
       rotateIfLarge(f, limits);
       expect(fs.existsSync(`${f}.3`)).toBe(false);
       expect(fs.readFileSync(`${f}.2`, 'utf8')).toMatch(/^after\nB+$/);
-      expect(fs.readFileSync(`${f}.1`, 'utf8')).toBe('C'.repeat(1200));
+      expect(fs.readFileSync(`${f}.1`, 'utf8')).toBe('C'.repeat(1000));
       expect(fs.statSync(f).size).toBe(0);
     } finally {
       fs.closeSync(fd);
     }
+  });
+
+  it('a generation never exceeds the cap, however much the guest wrote since the last check: the newest lines stay, after a note', () => {
+    const f = path.join(dir, 'serial.log');
+    const lines = Array.from({ length: 200 }, (_, i) => `line-${i}-${'x'.repeat(20)}\n`).join('');
+    fs.writeFileSync(f, lines);
+    expect(rotateIfLarge(f, limits)).toBe(true);
+    const kept = fs.readFileSync(`${f}.1`, 'utf8');
+    const [note, ...rest] = kept.split('\n');
+    expect(note).toMatch(/^\[nestbox: \d+ bytes of older output dropped here/);
+    expect(Buffer.byteLength(rest.join('\n'))).toBeLessThanOrEqual(limits.maxBytes);
+    // Whole lines, ending with the newest.
+    expect(rest[0]).toMatch(/^line-\d+-x{20}$/);
+    expect(kept.endsWith('line-199-' + 'x'.repeat(20) + '\n')).toBe(true);
+    expect(Number(/(\d+) bytes/.exec(note!)![1]) + Buffer.byteLength(rest.join('\n'))).toBe(lines.length);
+    expect(fs.statSync(f).size).toBe(0);
   });
 
   it('a missing file is not an error', () => {

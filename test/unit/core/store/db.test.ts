@@ -14,7 +14,7 @@ import {
   schemaVersion,
 } from '../../../../src/core/store/db';
 import type { Db } from '../../../../src/core/store/db';
-import { StatsRepository } from '../../../../src/core/store/db';
+import { StatsRepository } from '../../../../src/core/store/stats';
 import type { MinuteAggregate } from '../../../../src/core/domain/stats';
 import { MIGRATIONS } from '../../../../src/core/store/migrations';
 import type { Migration } from '../../../../src/core/store/migrations';

@@ -106,3 +106,30 @@ describe('toSpec', () => {
     expect(none).not.toHaveProperty('diskSize');
   });
 });
+
+describe('Secure Boot and TPM in the draft', () => {
+  const win11sb = os('windows-11', 'windows', { memoryMiB: 4096, cpus: 2, firmware: 'uefi', diskGiB: 64 });
+  (win11sb.preset as unknown as Record<string, unknown>)['secureBoot'] = true;
+  (win11sb.preset as unknown as Record<string, unknown>)['tpm'] = true;
+  const withSb = (sb: string | null, swtpm: string | null): HostInfo => {
+    const h = host() as unknown as { firmware: Record<string, unknown>; swtpm?: string | null };
+    return { ...h, firmware: { ...h.firmware, secureBoot: sb }, swtpm } as unknown as HostInfo;
+  };
+
+  it('takes them from the preset where the host has them, and sends them', () => {
+    const h = withSb('/usr/share/OVMF/OVMF_CODE_4M.ms.fd', '/usr/bin/swtpm');
+    const d = withOsType(initialDraft(h), win11sb, h);
+    expect(d).toMatchObject({ firmware: 'uefi', secureBoot: true, tpm: true });
+    expect(toSpec({ ...d, name: 'w' })).toMatchObject({ firmware: 'uefi', secureBoot: true, tpm: true });
+  });
+
+  it('leaves them off on a host without them, and a user who unticks them sends false', () => {
+    const none = withSb(null, null);
+    const d = withOsType(initialDraft(none), win11sb, none);
+    expect(d).toMatchObject({ secureBoot: false, tpm: false });
+    expect(toSpec({ ...d, name: 'w' })).not.toHaveProperty('secureBoot');
+    const h = withSb('/sb', '/swtpm');
+    const off = touch(touch(withOsType(initialDraft(h), win11sb, h), 'secureBoot', false, 'secureBoot'), 'tpm', false, 'tpm');
+    expect(toSpec({ ...off, name: 'w' })).toMatchObject({ secureBoot: false, tpm: false });
+  });
+});

@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, parseOvf, VMDK_STREAM_OPTIMIZED } from '../../../../src/core/storage/ovf';
+import { looksLike, requirePlausibleRaw } from '../../../../src/core/storage/sniff';
+
+/** An OVF as VirtualBox 7 exports it: OVF 1.0 items plus its vbox:Machine section (settings format 1.19). */
+export function virtualBoxOvf(opts: { firmware: 'BIOS' | 'EFI'; mac: string }): string {
+  return `<?xml version="1.0"?>
+<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:vbox="http://www.virtualbox.org/ovf/machine">
+  <References>
+    <File ovf:id="file1" ovf:href="Moderator 1-disk001.vmdk"/>
+  </References>
+  <DiskSection>
+    <Info>List of the virtual disks used in the package</Info>
+    <Disk ovf:capacity="107374182400" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="${VMDK_STREAM_OPTIMIZED}" vbox:uuid="3f6e0a4c-7d2b-4a6e-9d7e-0c1a2b3c4d5e"/>
+  </DiskSection>
+  <NetworkSection>
+    <Info>Logical networks used in the package</Info>
+    <Network ovf:name="NAT"><Description>Logical network used by this appliance.</Description></Network>
+  </NetworkSection>
+  <VirtualSystem ovf:id="Moderator 1">
+    <Info>A virtual machine</Info>
+    <OperatingSystemSection ovf:id="96">
+      <Info>The kind of installed guest operating system</Info>
+      <Description>Debian_64</Description>
+      <vbox:OSType ovf:required="false">Debian_64</vbox:OSType>
+    </OperatingSystemSection>
+    <VirtualHardwareSection>
+      <Info>Virtual hardware requirements for a virtual machine</Info>
+      <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID><vssd:VirtualSystemIdentifier>Moderator 1</vssd:VirtualSystemIdentifier><vssd:VirtualSystemType>virtualbox-2.2</vssd:VirtualSystemType></System>
+      <Item><rasd:Caption>1 virtual CPU</rasd:Caption><rasd:Description>Number of virtual CPUs</rasd:Description><rasd:ElementName>1 virtual CPU</rasd:ElementName><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits><rasd:Caption>256 MB of memory</rasd:Caption><rasd:Description>Memory Size</rasd:Description><rasd:ElementName>256 MB of memory</rasd:ElementName><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:Caption>ideController0</rasd:Caption><rasd:Description>IDE Controller</rasd:Description><rasd:ElementName>ideController0</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>PIIX4</rasd:ResourceSubType><rasd:ResourceType>5</rasd:ResourceType></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:Caption>sataController0</rasd:Caption><rasd:Description>SATA Controller</rasd:Description><rasd:ElementName>sataController0</rasd:ElementName><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceSubType>AHCI</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType></Item>
+      <Item><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Caption>Ethernet adapter on 'NAT'</rasd:Caption><rasd:Connection>NAT</rasd:Connection><rasd:ElementName>Ethernet adapter on 'NAT'</rasd:ElementName><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceSubType>virtio</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:Caption>disk1</rasd:Caption><rasd:Description>Disk Image</rasd:Description><rasd:ElementName>disk1</rasd:ElementName><rasd:HostResource>/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>6</rasd:InstanceID><rasd:Parent>4</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Caption>cdrom1</rasd:Caption><rasd:Description>CD-ROM Drive</rasd:Description><rasd:ElementName>cdrom1</rasd:ElementName><rasd:InstanceID>7</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>15</rasd:ResourceType></Item>
+    </VirtualHardwareSection>
+    <vbox:Machine ovf:required="false" version="1.19-linux" uuid="{0d2c8b7e-1111-4222-8333-944455556666}" name="Moderator 1" OSType="Debian_64" snapshotFolder="Snapshots">
+      <ovf:Info>Complete VirtualBox machine configuration in VirtualBox format</ovf:Info>
+      <Description>moderates things</Description>
+      <Hardware>
+        <CPU count="1"><PAE enabled="true"/><LongMode enabled="true"/></CPU>
+        <Memory RAMSize="256"/>
+        <Firmware type="${opts.firmware}"/>
+        <Boot><Order position="1" device="HardDisk"/><Order position="2" device="DVD"/><Order position="3" device="None"/><Order position="4" device="None"/></Boot>
+        <Display controller="VMSVGA" VRAMSize="16" accelerate3D="true"/>
+        <USB><Controllers><Controller name="OHCI" type="OHCI"/></Controllers><DeviceFilters><DeviceFilter name="Stick" active="true" vendorId="0781"/></DeviceFilters></USB>
+        <Network>
+          <Adapter slot="0" enabled="true" MACAddress="${opts.mac}" type="virtio"><NAT><Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="2222" guestport="22"/></NAT></Adapter>
+          <Adapter slot="1" enabled="true" MACAddress="080027112233" type="82540EM"><HostOnlyInterface name="vboxnet0"/></Adapter>
+        </Network>
+        <AudioAdapter driver="Pulse" enabled="true"/>
+        <SharedFolders><SharedFolder name="home" hostPath="/home/me" writable="true" autoMount="true"/></SharedFolders>
+        <StorageControllers>
+          <StorageController name="IDE" type="PIIX4" PortCount="2" useHostIOCache="true" Bootable="true">
+            <AttachedDevice passthrough="false" type="DVD" hotpluggable="false" port="1" device="0"/>
+          </StorageController>
+          <StorageController name="SATA" type="AHCI" PortCount="1" useHostIOCache="false" Bootable="true" IDE0MasterEmulationPort="0">
+            <AttachedDevice type="HardDisk" hotpluggable="false" port="0" device="0"><Image uuid="{3f6e0a4c-7d2b-4a6e-9d7e-0c1a2b3c4d5e}"/></AttachedDevice>
+          </StorageController>
+        </StorageControllers>
+      </Hardware>
+    </vbox:Machine>
+  </VirtualSystem>
+</Envelope>
+`;
+}
+
+/** An OVF as VMware's ovftool writes it for an EFI VM: LSI Logic SCSI, vmxnet3 with its MAC, vmw:Config firmware. */
+export function vmwareOvf(opts: { mac: string }): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Envelope vmw:buildId="build-20800274" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <References>
+    <File ovf:href="efi-vm-disk1.vmdk" ovf:id="file1"/>
+  </References>
+  <DiskSection>
+    <Info>Virtual disk information</Info>
+    <Disk ovf:capacity="64" ovf:capacityAllocationUnits="byte * 2^20" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="${VMDK_STREAM_OPTIMIZED}" ovf:populatedSize="0"/>
+  </DiskSection>
+  <NetworkSection>
+    <Info>The list of logical networks</Info>
+    <Network ovf:name="VM Network"><Description>The VM Network network</Description></Network>
+  </NetworkSection>
+  <VirtualSystem ovf:id="efi-vm">
+    <Info>A virtual machine</Info>
+    <Name>efi-vm</Name>
+    <OperatingSystemSection ovf:id="96" vmw:osType="debian11_64Guest"><Info>The kind of installed guest operating system</Info></OperatingSystemSection>
+    <VirtualHardwareSection>
+      <Info>Virtual hardware requirements</Info>
+      <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID><vssd:VirtualSystemIdentifier>efi-vm</vssd:VirtualSystemIdentifier><vssd:VirtualSystemType>vmx-19</vssd:VirtualSystemType></System>
+      <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:Description>Number of Virtual CPUs</rasd:Description><rasd:ElementName>2 virtual CPU(s)</rasd:ElementName><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:Description>Memory Size</rasd:Description><rasd:ElementName>256MB of memory</rasd:ElementName><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:Description>SCSI Controller</rasd:Description><rasd:ElementName>SCSI Controller 0</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:Description>SATA Controller</rasd:Description><rasd:ElementName>SATA Controller 0</rasd:ElementName><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceSubType>vmware.sata.ahci</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType></Item>
+      <Item ovf:required="false"><rasd:AutomaticAllocation>false</rasd:AutomaticAllocation><rasd:ElementName>USB Controller (EHCI)</rasd:ElementName><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceSubType>vmware.usb.ehci</rasd:ResourceSubType><rasd:ResourceType>23</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:ElementName>Hard Disk 1</rasd:ElementName><rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>6</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+      <Item ovf:required="false"><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:AutomaticAllocation>false</rasd:AutomaticAllocation><rasd:ElementName>CD/DVD Drive 1</rasd:ElementName><rasd:InstanceID>7</rasd:InstanceID><rasd:Parent>4</rasd:Parent><rasd:ResourceSubType>vmware.cdrom.remotepassthrough</rasd:ResourceSubType><rasd:ResourceType>15</rasd:ResourceType></Item>
+      <Item><rasd:Address>${opts.mac}</rasd:Address><rasd:AddressOnParent>7</rasd:AddressOnParent><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Connection>VM Network</rasd:Connection><rasd:Description>VmxNet3 ethernet adapter on "VM Network"</rasd:Description><rasd:ElementName>Network adapter 1</rasd:ElementName><rasd:InstanceID>8</rasd:InstanceID><rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType></Item>
+      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+`;
+}
+
+describe('OVA manifests as tools write them', () => {
+  const sha256 = 'ab'.repeat(32);
+  it.each([
+    ['ovftool', `SHA256(a.ovf)= ${sha256}\n`],
+    ['VirtualBox', `SHA256 (a.ovf) = ${sha256}\n`],
+  ])('reads %s spelling', (_, text) => {
+    expect(parseManifest(text).get('a.ovf')).toEqual({ algorithm: 'sha256', digest: sha256 });
+  });
+  it('reads SHA1 and SHA512 in either spelling, names with spaces and parentheses', () => {
+    const m = parseManifest(`SHA1 (Moderator 1 (copy).ovf) = ${'cd'.repeat(20)}\nSHA512(disk.vmdk)= ${'EF'.repeat(64)}\r\n`);
+    expect(m.get('Moderator 1 (copy).ovf')).toEqual({ algorithm: 'sha1', digest: 'cd'.repeat(20) });
+    expect(m.get('disk.vmdk')).toEqual({ algorithm: 'sha512', digest: 'ef'.repeat(64) });
+  });
+  it('refuses a digest whose length does not fit its algorithm, a name listed twice, and MD5', () => {
+    expect(() => parseManifest(`SHA256 (a.ovf) = ${'ab'.repeat(20)}`)).toThrow(/40 hex digits, not 64/);
+    expect(() => parseManifest(`SHA1(a)= ${'ab'.repeat(20)}\nSHA1 (a) = ${'ab'.repeat(20)}`)).toThrow(/twice/);
+    expect(() => parseManifest('MD5 (x) = 00')).toThrow(/does not understand/);
+  });
+});
+
+describe('the hardware of an OVF', () => {
+  it("takes VirtualBox's vbox:Machine section: firmware, chipset, SATA disk, IDE DVD, NICs with MACs and forwards, boot order", () => {
+    const d = parseOvf(virtualBoxOvf({ firmware: 'BIOS', mac: '080027C0FFEE' }));
+    expect(d.dialect).toBe('virtualbox');
+    expect(d).toMatchObject({ name: 'Moderator 1', firmware: 'bios', memoryMiB: 256, cpus: 1, description: 'moderates things', osType: 'linux-debian' });
+    expect(d.diskBuses).toEqual(['sata']);
+    expect(d.hardware.machine).toBe('pc');
+    expect(d.hardware.attachments).toEqual([
+      { bus: 'ide', kind: 'cdrom', image: null },
+      { bus: 'sata', kind: 'disk', image: '3f6e0a4c-7d2b-4a6e-9d7e-0c1a2b3c4d5e' },
+    ]);
+    expect(d.hardware.bootOrder).toEqual(['disk', 'cdrom']);
+    expect(d.hardware.nics).toEqual([
+      { model: 'virtio-net-pci', mac: '08:00:27:c0:ff:ee', mode: 'nat', forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: '', guestPort: 22 }] },
+      { model: 'e1000', mac: '08:00:27:11:22:33', mode: 'nat', forwards: [] },
+    ]);
+    expect(d.hardware.dropped).toEqual([
+      "adapter 2 on the host-only network 'vboxnet0' (imported as NAT)",
+      "the shared folder 'home'",
+      "the USB filter 'Stick'",
+      '3D acceleration',
+      'the audio adapter',
+    ]);
+    expect(parseOvf(virtualBoxOvf({ firmware: 'EFI', mac: '080027C0FFEE' })).firmware).toBe('uefi');
+  });
+
+  it("takes VMware's extensions: EFI firmware, the LSI Logic SCSI disk, vmxnet3 with its MAC", () => {
+    const d = parseOvf(vmwareOvf({ mac: '00:50:56:aa:bb:cc' }));
+    expect(d.dialect).toBe('vmware');
+    expect(d).toMatchObject({ name: 'efi-vm', firmware: 'uefi', memoryMiB: 256, cpus: 2 });
+    expect(d.diskBuses).toEqual(['scsi']);
+    expect(d.hardware.nics).toEqual([{ model: 'vmxnet3', mac: '00:50:56:aa:bb:cc', mode: 'nat', forwards: [] }]);
+    expect(d.hardware.attachments.filter((a) => a.kind === 'cdrom')).toHaveLength(1);
+    expect(d.hardware.dropped).toEqual(["the USB controller 'USB Controller (EHCI)'"]);
+  });
+
+  it('reads an OVF 2.0 envelope (StorageItem, EthernetPortItem)', () => {
+    const text = `<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/2" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/2" xmlns:rasd="urn:rasd" xmlns:sasd="urn:sasd" xmlns:epasd="urn:epasd">
+<References><File ovf:id="f1" ovf:href="a.vmdk"/></References><DiskSection><Info/><Disk ovf:diskId="d1" ovf:fileRef="f1" ovf:capacity="1" ovf:capacityAllocationUnits="byte * 2^30" ovf:format="${VMDK_STREAM_OPTIMIZED}"/></DiskSection>
+<VirtualSystem ovf:id="two"><Info/><VirtualHardwareSection><Info/>
+<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:ResourceSubType>VirtualSCSI</rasd:ResourceSubType></Item>
+<StorageItem><sasd:HostResource>ovf:/disk/d1</sasd:HostResource><sasd:InstanceID>2</sasd:InstanceID><sasd:Parent>1</sasd:Parent><sasd:ResourceType>17</sasd:ResourceType></StorageItem>
+<EthernetPortItem><epasd:Address>00:50:56:01:02:03</epasd:Address><epasd:InstanceID>3</epasd:InstanceID><epasd:ResourceSubType>E1000e</epasd:ResourceSubType><epasd:ResourceType>10</epasd:ResourceType></EthernetPortItem>
+</VirtualHardwareSection></VirtualSystem></Envelope>`;
+    const d = parseOvf(text);
+    expect(d.diskBuses).toEqual(['scsi']);
+    expect(d.hardware.nics).toEqual([{ model: 'e1000e', mac: '00:50:56:01:02:03', mode: 'nat', forwards: [] }]);
+  });
+});
+
+describe('files that cannot be raw disks', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nbt-sniff-'));
+  it.each([
+    ['notes.txt', Buffer.from('hello\n'), /looks like a text file/],
+    ['Moderator 1.vbox', Buffer.from('<?xml version="1.0"?>\n<VirtualBox xmlns="http://www.virtualbox.org/" version="1.19-linux">'.padEnd(1024, ' ')), /VirtualBox machine file.*Export Appliance/],
+    ['vm.xml', Buffer.from("<domain type='kvm'>\n  <name>vm</name>".padEnd(512, ' ')), /libvirt domain XML.*--disk-bus/],
+    ['x.json', Buffer.from('{"a": 1}'.padEnd(512, ' ')), /JSON text/],
+    ['x.zip', Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(508)]), /zip archive/],
+    ['x.pdf', Buffer.concat([Buffer.from('%PDF-1.7', 'latin1'), Buffer.alloc(504)]), /PDF document/],
+    ['odd.img', Buffer.alloc(1000), /whole 512-byte sectors, and it is 1000 bytes/],
+  ])('refuses %s, saying what it looks like', (name, data, why) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, data);
+    expect(() => requirePlausibleRaw(f)).toThrow(why);
+  });
+  it('accepts sectors of zeros and a boot sector', () => {
+    const f = path.join(dir, 'disk.img');
+    const b = Buffer.alloc(4096);
+    b[510] = 0x55;
+    b[511] = 0xaa;
+    fs.writeFileSync(f, b);
+    expect(() => requirePlausibleRaw(f)).not.toThrow();
+    expect(looksLike(Buffer.alloc(512))).toBeNull();
+  });
+});
