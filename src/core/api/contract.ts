@@ -645,6 +645,8 @@ export interface NicSpec {
   readonly natNetwork?: string;
   /** NAT without outbound access. */
   readonly restrict?: boolean;
+  /** Count the adapter's frames by mirroring them to the core (costs throughput; for guests without an agent). */
+  readonly mirrorCounters?: boolean;
   readonly bridge?: string;
   readonly bridgeVia?: BridgeVia;
   readonly tap?: string;

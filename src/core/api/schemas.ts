@@ -111,6 +111,7 @@ const nicSpec = z.strictObject({
   mac: opt(text()),
   natNetwork: opt(text()),
   restrict: opt(bool()),
+  mirrorCounters: opt(bool()),
   bridge: opt(text()),
   bridgeVia: opt(text()),
   tap: opt(text()),

@@ -199,8 +199,8 @@ class VmSampler {
     const ifs = guest?.interfaces;
     const match = ifs?.find((i) => i.mac === cfgNic.mac.toLowerCase());
     if (match?.stats) return { cur: match.stats, reason: null };
-    if (!guest) return { cur: zero, reason: 'no counters: this VM has no guest agent port (add it with nestbox modify VM --guest-agent on), or turn on mirrored counters for the adapter' };
-    if (!ifs) return { cur: zero, reason: 'no counters: the guest agent is not answering (install qemu-guest-agent in the guest), or turn on mirrored counters for the adapter' };
+    if (!guest) return { cur: zero, reason: 'no counters: this VM has no guest agent port (add it with nestbox modify VM --guest-agent on), or turn on mirrored counters (nestbox nic VM set N --mirror-counters on)' };
+    if (!ifs) return { cur: zero, reason: 'no counters: the guest agent is not answering (install qemu-guest-agent in the guest), or turn on mirrored counters (nestbox nic VM set N --mirror-counters on)' };
     return { cur: zero, reason: 'no counters: the guest agent reports no interface with this adapter\'s MAC address' };
   }
 
