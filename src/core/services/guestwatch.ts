@@ -24,6 +24,7 @@ export class GuestWatch {
   #connected = false;
   #checkedAt = 0;
   #polling = false;
+  #inFlight: Promise<void> | null = null;
   #error: string | null = null;
 
   constructor(runDir: string) {
@@ -47,10 +48,28 @@ export class GuestWatch {
     void this.poll();
   }
 
+  /**
+   * Waits, at most `ms`, for the first poll under way. A core that re-attaches to a running VM
+   * makes a new watch: without this its first samples would call the counters missing until the
+   * agent had answered once, where the guest's agent had answered all along.
+   */
+  async firstAnswer(ms: number): Promise<void> {
+    if (this.#checkedAt || !this.#inFlight) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#inFlight, new Promise<void>((res) => (timer = setTimeout(res, ms)))]);
+    clearTimeout(timer);
+  }
+
   /** Asks the agent now (also used right after a start or restore). */
   async poll(): Promise<void> {
     if (this.#polling) return;
     this.#polling = true;
+    const done = this.#poll();
+    this.#inFlight = done;
+    await done;
+  }
+
+  async #poll(): Promise<void> {
     try {
       this.#interfaces = await this.cmd.interfaces(POLL_CALL_MS);
       this.#connected = true;
@@ -63,6 +82,7 @@ export class GuestWatch {
     } finally {
       this.#checkedAt = Date.now();
       this.#polling = false;
+      this.#inFlight = null;
     }
   }
 

@@ -56,6 +56,9 @@ export interface MonitorDeps {
 
 const RECENT_SAMPLES = 600;
 
+/** How long a sample waits for a new guest-agent watch's first answer (once per watch). */
+const AGENT_FIRST_ANSWER_MS = 3000;
+
 /** Values QEMU uses for "the guest did not report this" (a u64 of all ones). */
 const UNREPORTED = 2 ** 63;
 
@@ -205,6 +208,9 @@ class VmSampler {
   }
 
   async sample(config: VmConfig, agent?: GuestWatch | null): Promise<VmStatsSample | null> {
+    // Once per watch (a start, a re-attaching core): the agent's first answer, so the counters
+    // it gives are not called missing for the moment it takes to answer.
+    await agent?.firstAnswer(AGENT_FIRST_ANSWER_MS);
     const now = Date.now();
     const stat = parseProcStat(readText(`/proc/${this.pid}/stat`) ?? '');
     if (!stat) return null;
