@@ -64,6 +64,9 @@ export const QEMU_IDS = {
   insertedMedium: (driveId: string, stamp: string): string => `${driveId}-m${stamp}`,
 } as const;
 
+/** The device id of the guest agent's virtio-serial port (QMP's VSERPORT_CHANGE names it). */
+export const AGENT_PORT_ID = 'qga-port';
+
 export const RUNTIME_FILES = {
   pidfile: 'qemu.pid',
   qmp: 'qmp.sock',
@@ -407,7 +410,7 @@ function virtioSerialSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths)
       : []),
     '-device', 'virtio-serial-pci,id=vserial0',
     ...(clipboard ? ['-device', `virtserialport,bus=vserial0.0,chardev=vdagent,name=${VIRTIO_PORT_NAMES.vdagent}`] : []),
-    ...(agent ? ['-device', `virtserialport,bus=vserial0.0,chardev=qga0,id=qga-port,name=${VIRTIO_PORT_NAMES.agent}`] : []),
+    ...(agent ? ['-device', `virtserialport,bus=vserial0.0,chardev=qga0,id=${AGENT_PORT_ID},name=${VIRTIO_PORT_NAMES.agent}`] : []),
   ];
 }
 

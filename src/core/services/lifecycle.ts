@@ -12,7 +12,7 @@ import type { Accelerator, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { isActive, type VmState } from '../domain/lifecycle';
 import { findBridgeHelper } from '../network/bridges';
-import { buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
+import { AGENT_PORT_ID, buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
 import { attachHelperNics } from '../qemu/bridgehelper';
 import { qemuCommands } from '../qemu/commands';
 import { resolveAccelerator } from '../qemu/host';
@@ -351,6 +351,11 @@ export class LifecycleService {
           case 'SHUTDOWN':
             if (ev.data['guest'] === true) this.reg.log(uuid, 'info', 'guest-shutdown', `the guest of '${row.name}' shut down`);
             break;
+          case 'VSERPORT_CHANGE':
+            // qemu-ga opened its port (the guest booted, or the agent restarted): ask it now
+            // rather than at the next slow poll of a silent agent.
+            if (ev.data['id'] === AGENT_PORT_ID && ev.data['open'] === true) void this.reg.guestOf(uuid, row.config)?.poll();
+            break;
           case 'GUEST_PANICKED':
             this.reg.log(uuid, 'error', 'guest-panic', `the guest of '${row.name}' panicked`);
             break;
@@ -566,6 +571,8 @@ export class LifecycleService {
   detachAll(): void {
     for (const r of this.reg.running.values()) {
       r.serial?.end('the Nestbox core is shutting down');
+      // QEMU's agent socket takes one client at a time: the next core's would wait behind this one.
+      r.guest?.close();
       r.tpm?.detach();
       r.proc.detach();
     }
