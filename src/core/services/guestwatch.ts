@@ -14,6 +14,8 @@ const POLL_CALL_MS = 2000;
 /** Poll this often while answers come; slower while the agent is silent. */
 const POLL_EVERY_MS = 5000;
 const POLL_SILENT_EVERY_MS = 15_000;
+/** After the agent opened its port: poll each tick until it answers, for this long. */
+const EAGER_MS = 30_000;
 
 export class GuestWatch {
   readonly client: GuestAgentClient;
@@ -25,6 +27,7 @@ export class GuestWatch {
   #checkedAt = 0;
   #polling = false;
   #inFlight: Promise<void> | null = null;
+  #eagerUntil = 0;
   #error: string | null = null;
 
   constructor(runDir: string) {
@@ -43,7 +46,8 @@ export class GuestWatch {
 
   /** Called on every statistics tick; polls when due, in the background. */
   tick(paused: boolean): void {
-    const every = this.#connected ? POLL_EVERY_MS : POLL_SILENT_EVERY_MS;
+    const eager = !this.#connected && Date.now() < this.#eagerUntil;
+    const every = eager ? 0 : this.#connected ? POLL_EVERY_MS : POLL_SILENT_EVERY_MS;
     if (this.#polling || paused || Date.now() - this.#checkedAt < every) return;
     void this.poll();
   }
@@ -58,6 +62,15 @@ export class GuestWatch {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#inFlight, new Promise<void>((res) => (timer = setTimeout(res, ms)))]);
     clearTimeout(timer);
+  }
+
+  /**
+   * The agent opened its port (QMP VSERPORT_CHANGE): it is starting in the guest, so it is
+   * asked now and then at every tick until it answers, instead of every 15 s while silent.
+   */
+  portOpened(): void {
+    this.#eagerUntil = Date.now() + EAGER_MS;
+    void this.poll();
   }
 
   /** Asks the agent now (also used right after a start or restore). */

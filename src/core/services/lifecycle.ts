@@ -354,7 +354,7 @@ export class LifecycleService {
           case 'VSERPORT_CHANGE':
             // qemu-ga opened its port (the guest booted, or the agent restarted): ask it now
             // rather than at the next slow poll of a silent agent.
-            if (ev.data['id'] === AGENT_PORT_ID && ev.data['open'] === true) void this.reg.guestOf(uuid, row.config)?.poll();
+            if (ev.data['id'] === AGENT_PORT_ID && ev.data['open'] === true) this.reg.guestOf(uuid, row.config)?.portOpened();
             break;
           case 'GUEST_PANICKED':
             this.reg.log(uuid, 'error', 'guest-panic', `the guest of '${row.name}' panicked`);
