@@ -60,6 +60,12 @@ export function printInfo(vm: VmInfo): void {
   for (const s of vm.resourceStatus ?? []) lines.push([`  ${s.setting}`, s.detail]);
   if (vm.runtime) lines.push(['QEMU', `pid ${vm.runtime.pid}, ${vm.runtime.accel}, since ${vm.runtime.startedAt}`]);
   if (vm.hasSavedState) lines.push(['Saved state', 'yes']);
+  lines.push(['Guest agent', c.guestAgent ? (vm.guestAgent ? (vm.guestAgent.connected ? 'connected' : 'not connected') : 'port present') : 'no port (nestbox modify NAME --guest-agent on)']);
+  const g = vm.guestAgent;
+  if (g?.os) lines.push(['Guest OS', g.os.prettyName ?? [g.os.name, g.os.version].filter(Boolean).join(' ')]);
+  if (g?.hostName) lines.push(['Guest host name', g.hostName]);
+  for (const i of g?.interfaces ?? []) lines.push([`Guest ${i.name}`, [i.mac ?? '', ...i.addresses].filter(Boolean).join(' ')]);
+  if (vm.clockNote) lines.push(['Clock', vm.clockNote]);
   if (c.autoSnapshot && c.autoSnapshot.keep > 0) lines.push(['Auto snapshots', `before each start, keeping ${c.autoSnapshot.keep}`]);
   if (vm.linkedTo.length) lines.push(['Linked clone of', vm.linkedTo.join(', ')]);
   if (vm.linkedClones.length) lines.push(['Linked clones', `${vm.linkedClones.join(', ')} (they stand on its disks; it cannot be deleted before them)`]);

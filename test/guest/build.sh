@@ -72,7 +72,17 @@ rec_field() { # rec_field <records> <package> <Field:>
   awk -v p="$2" -v f="$3" '$1==p && $2==f {sub(/^[^ ]+ [^ ]+ /,""); print; exit}' <<<"$1"
 }
 kernel_pkg=${NESTBOX_GUEST_KERNEL_PKG:-} kernel_ver='' kernel_deps=''
-recs=$(apt_records busybox-static "${kernel_pkg:-linux-image-amd64}")
+# The guest agent (qemu-ga) and the shared libraries it loads: Debian's qemu-guest-agent and
+# its dependency closure, fixed here so the one apt-cache call resolves them all.
+agent_pkgs=(qemu-guest-agent libc6 libglib2.0-0 libnuma1 libudev1 liburing2 libffi8 libmount1
+  libblkid1 libpcre2-8-0 libselinux1 zlib1g)
+recs=$(apt_records busybox-static "${kernel_pkg:-linux-image-amd64}" "${agent_pkgs[@]}")
+agent_vers=()
+for p in "${agent_pkgs[@]}"; do
+  v=$(rec_field "$recs" "$p" Version:)
+  [[ -n $v ]] || die "apt knows no $p package (needed for the guest agent; run apt-get update?)"
+  agent_vers+=("$p=$v")
+done
 busybox_ver=$(rec_field "$recs" busybox-static Version:)
 [[ -n $busybox_ver ]] || die "apt knows no busybox-static package (no Debian apt sources, or run apt-get update)"
 if [[ -n $kernel_pkg ]]; then
@@ -108,6 +118,7 @@ fi
 hash=$( { cat "$script_path"
           printf '%s=%s\n' "$kernel_pkg" "$kernel_ver" busybox-static "$busybox_ver" \
             "${modules_pkg:-none}" "${modules_ver:-none}" platforms "$platforms"
+          printf '%s\n' "${agent_vers[@]}"
         } | sha256sum | cut -c1-16)
 cache_root=${NESTBOX_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/test-guest}
 mkdir -p "$cache_root"
@@ -152,6 +163,15 @@ if [[ -n $modules_pkg ]]; then pkgs+=("$modules_pkg=$modules_ver"); fi
   die "apt-get download ${pkgs[*]} failed"
 for deb in "$work"/debs/*.deb; do
   dpkg-deb -x "$deb" "$work/pkg"
+done
+rm -rf "$work/debs"
+# The agent's packages go into a tree of their own: only qemu-ga and the libraries it really
+# loads are copied into the initramfs (the rest of libc6 and glib would double the ISO).
+mkdir -p "$work/debs" "$work/agent"
+( cd "$work/debs" && apt-get download -q "${agent_vers[@]}" ) >&2 2> >(grep -v 'Download is performed unsandboxed' >&2) ||
+  die "apt-get download ${agent_vers[*]} failed"
+for deb in "$work"/debs/*.deb; do
+  dpkg-deb -x "$deb" "$work/agent"
 done
 rm -rf "$work/debs"
 
@@ -237,6 +257,41 @@ for m in "${order[@]}"; do cp "$work/ko/$m.ko" "$root/lib/modules/$kver/"; done
 printf '%s\n' "${order[@]}" >"$root/lib/modules/$kver/load-order"
 log "modules (${#order[@]}): ${order[*]}"
 
+# --- guest agent -----------------------------------------------------------------
+# qemu-ga plus the transitive DT_NEEDED closure read with readelf (nothing of the guest's
+# is executed on the build host). Everything lands in /lib/x86_64-linux-gnu, the dynamic
+# loader also at /lib64 where the binary's PT_INTERP points.
+command -v readelf >/dev/null 2>&1 || die "readelf needed to pick qemu-ga's libraries (Debian package binutils)"
+agent=$work/agent
+qga=$agent/usr/sbin/qemu-ga
+[[ -x $qga ]] || die "no /usr/sbin/qemu-ga in qemu-guest-agent"
+libdir=lib/x86_64-linux-gnu
+mkdir -p "$root/$libdir" "$root/lib64" "$root/etc/qemu"
+cp "$qga" "$root/usr/sbin/qemu-ga"
+find_lib() { # find_lib <soname>: its path in the unpacked agent packages
+  local d
+  for d in "$agent/$libdir" "$agent/usr/$libdir" "$agent/lib64"; do
+    if [[ -e $d/$1 ]]; then printf '%s\n' "$d/$1"; return 0; fi
+  done
+  return 1
+}
+declare -A have_lib=()
+queue=("$qga")
+while ((${#queue[@]})); do
+  f=${queue[0]}; queue=("${queue[@]:1}")
+  while IFS= read -r so; do
+    [[ -n $so && -z ${have_lib[$so]:-} ]] || continue
+    src=$(find_lib "$so") || die "qemu-ga needs $so, which none of ${agent_pkgs[*]} has"
+    have_lib[$so]=1
+    cp -L "$src" "$root/$libdir/$so"
+    queue+=("$root/$libdir/$so")
+  done < <(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+done
+interp=$(readelf -l "$qga" | sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+[[ $interp == /lib64/ld-linux-x86-64.so.2 ]] || die "unexpected qemu-ga interpreter '$interp'"
+cp -L "$(find_lib ld-linux-x86-64.so.2)" "$root/lib64/ld-linux-x86-64.so.2"
+log "agent: qemu-ga + ${#have_lib[@]} libraries (${!have_lib[*]})"
+
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
 # PID 1 starts here. Give busybox init a real console: /dev is not populated
@@ -253,6 +308,7 @@ cat >"$root/etc/inittab" <<'EOF'
 ttyS0::respawn:-/bin/sh
 tty1::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/reboot
+::respawn:/sbin/nestbox-qga
 ::shutdown:/etc/init.d/rcK
 EOF
 
@@ -280,7 +336,12 @@ done <"/lib/modules/$kver/load-order"
 httpd -p 80 -h /www
 # acpid reads /dev/input/event*; the ACPI power button arrives there once the
 # button and evdev modules are loaded. PWRF -> /etc/acpi/PWRF/00000080.
-[ -e /dev/input/event0 ] && acpid -l /var/log/acpid.log
+# `nestbox.ignoreacpi` on the kernel command line (or /sbin/nestbox-ignore-acpi later) makes
+# the guest deaf to the power button, like a guest that ignores ACPI.
+case " $(cat /proc/cmdline) " in
+*" nestbox.ignoreacpi "*) : ;;
+*) [ -e /dev/input/event0 ] && acpid -l /var/log/acpid.log ;;
+esac
 
 say NESTBOX-GUEST-READY
 
@@ -311,6 +372,34 @@ EOF
 cat >"$root/etc/init.d/rcK" <<'EOF'
 #!/bin/sh
 for t in /dev/ttyS0 /dev/tty0; do printf '\n%s\n' NESTBOX-GUEST-SHUTDOWN >"$t" 2>/dev/null; done
+EOF
+
+# Started (and restarted) by init: qemu-ga on the virtio-serial port the host names
+# org.qemu.guest_agent.0; without that port it idles, so init does not respawn it in a loop.
+cat >"$root/sbin/nestbox-qga" <<'EOF'
+#!/bin/sh
+for p in /sys/class/virtio-ports/*; do
+  [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+  mkdir -p /run/qga
+  exec /usr/sbin/qemu-ga -m virtio-serial -p "/dev/${p##*/}" -t /run/qga -f /run/qemu-ga.pid
+done
+exec sleep 2147483647
+EOF
+
+cat >"$root/sbin/nestbox-ignore-acpi" <<'EOF'
+#!/bin/sh
+killall acpid 2>/dev/null
+for t in /dev/ttyS0 /dev/tty0; do printf '\n%s\n' NESTBOX-ACPI-IGNORED >"$t" 2>/dev/null; done
+EOF
+
+# qemu-ga's guest-shutdown runs /sbin/shutdown (busybox has no such applet).
+cat >"$root/sbin/shutdown" <<'EOF'
+#!/bin/sh
+case " $* " in
+*" -r "*) exec /sbin/reboot ;;
+*" -H "*) exec /sbin/halt ;;
+*) exec /sbin/poweroff ;;
+esac
 EOF
 
 cat >"$root/etc/acpi/PWRF/00000080" <<'EOF'
@@ -353,8 +442,11 @@ EOF
 printf 'root::0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 printf 'nestbox-guest\n' >"$root/etc/hostname"
+printf '%s\n' 'PRETTY_NAME="Nestbox test guest 1.0"' 'NAME="Nestbox test guest"' 'VERSION_ID="1.0"' \
+  'VERSION="1.0"' 'ID=nestbox-guest' >"$root/etc/os-release"
 printf '<!doctype html>\n<title>nestbox test guest</title>\n<p>nestbox test guest</p>\n' >"$root/www/index.html"
-chmod 755 "$root"/etc/init.d/* "$root/etc/acpi/PWRF/00000080" "$root/etc/udhcpc.script"
+chmod 755 "$root"/etc/init.d/* "$root/etc/acpi/PWRF/00000080" "$root/etc/udhcpc.script" \
+  "$root/sbin/nestbox-qga" "$root/sbin/nestbox-ignore-acpi" "$root/sbin/shutdown"
 
 # --- ISO ---------------------------------------------------------------------
 isoroot=$work/iso
@@ -402,6 +494,7 @@ modules_pkg=${modules_pkg:-}
 busybox_version=$busybox_ver
 grub_platforms=$platforms
 modules=${order[*]}
+agent=${agent_vers[*]}
 EOF
 
 # Publish atomically: the ISO appears under its final name only when complete.

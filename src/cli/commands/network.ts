@@ -101,10 +101,13 @@ const NIC_OPTIONS = {
   network: { type: 'string', value: 'NAME', help: 'the internal network (internal)' },
   'nat-net': { type: 'string', value: 'CIDR', help: 'the NAT network (nat)' },
   restrict: { type: 'string', value: 'on|off', help: 'NAT without access to the outside (nat)' },
+  'mirror-counters': { type: 'string', value: 'on|off', help: 'traffic counters by mirroring frames (nat, internal; for guests without an agent; costs throughput)' },
 } as const;
 
 function nicSpec(o: { readonly [K in keyof typeof NIC_OPTIONS]?: string }): NicSpec {
   if (o.restrict !== undefined && o.restrict !== 'on' && o.restrict !== 'off') throw new UsageError('--restrict must be on or off');
+  const mirror = o['mirror-counters'];
+  if (mirror !== undefined && mirror !== 'on' && mirror !== 'off') throw new UsageError('--mirror-counters must be on or off');
   return {
     ...(o.mode !== undefined ? { mode: o.mode as NicSpec['mode'] } : {}),
     ...(o.model !== undefined ? { model: o.model as NicSpec['model'] } : {}),
@@ -115,6 +118,7 @@ function nicSpec(o: { readonly [K in keyof typeof NIC_OPTIONS]?: string }): NicS
     ...(o.network !== undefined ? { network: o.network } : {}),
     ...(o['nat-net'] !== undefined ? { natNetwork: o['nat-net'] } : {}),
     ...(o.restrict !== undefined ? { restrict: o.restrict === 'on' } : {}),
+    ...(mirror !== undefined ? { mirrorCounters: mirror === 'on' } : {}),
   };
 }
 

@@ -219,6 +219,7 @@ const MODIFY_OPTIONS = {
   pin: { type: 'string', value: '0,1|none', help: 'pin to host CPUs (live)' },
   'mem-max': { type: 'string', value: 'MiB|none', help: 'memory ceiling of the QEMU process (live)' },
   balloon: { type: 'string', value: 'on|off', help: 'a memory balloon device (powered off)' },
+  'guest-agent': { type: 'string', value: 'on|off', help: "the guest agent's port: addresses, shutdown, consistent snapshots, clock (powered off)" },
   'mem-merge': { type: 'string', value: 'on|off', help: 'page sharing (KSM) (powered off)' },
   sockets: { type: 'string', value: 'N', help: 'CPU topology: sockets (powered off)' },
   cores: { type: 'string', value: 'N', help: 'CPU topology: cores per socket' },
@@ -283,6 +284,7 @@ const modify = command({
       ...(o.name ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
+      ...onOffOpt(o['guest-agent'], '--guest-agent', 'guestAgent'),
       ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
       ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };

@@ -172,6 +172,21 @@ export interface VmSummary {
   readonly unreachable?: string;
 }
 
+/** What the QEMU guest agent in a running VM reports (all text bounded and cleaned by the core). */
+export interface GuestAgentStatus {
+  /** The VM has the agent's port (config guestAgent). */
+  readonly configured: boolean;
+  /** The agent answered the last poll. */
+  readonly connected: boolean;
+  readonly checkedAt?: string;
+  /** Why the last poll got no answer. */
+  readonly error?: string;
+  readonly os?: { readonly name: string | null; readonly version: string | null; readonly prettyName: string | null; readonly kernel: string | null };
+  readonly hostName?: string;
+  /** Every interface of the guest (all adapters), addresses as ADDRESS/PREFIX. */
+  readonly interfaces: readonly { readonly name: string; readonly mac: string | null; readonly addresses: readonly string[] }[];
+}
+
 export interface VmRuntimeInfo {
   readonly pid: number;
   readonly accel: Accelerator;
@@ -197,6 +212,10 @@ export interface VmInfo extends VmSummary {
   readonly domain?: HostDomainDetails;
   /** What the VM's engine cannot do (a libvirt host without a feature, ...), with why. */
   readonly unsupported?: readonly { readonly operation: string; readonly reason: string }[];
+  /** The guest agent while the VM runs (absent when it is not running or has no agent port). */
+  readonly guestAgent?: GuestAgentStatus;
+  /** Set after a resume from a saved state or snapshot whose clock could not be set (no agent). */
+  readonly clockNote?: string;
 }
 
 /** A libvirt VM's hardware as its domain XML says (parsed defensively; untrusted input). */
@@ -435,6 +454,8 @@ export interface ModifyVmSpec {
   readonly resources?: { readonly [K in keyof ResourceConfig]?: ResourceConfig[K] | null };
   /** Automatic snapshots before each start: how many to keep (0 turns them off). */
   readonly autoSnapshots?: number;
+  /** Add (true) or remove the guest agent's virtio-serial port; the VM must be powered off. */
+  readonly guestAgent?: boolean;
   /** UEFI Secure Boot on or off (powered off; a new variable store from the matching template). */
   readonly secureBoot?: boolean;
   /** Add or remove the TPM 2.0 (powered off; removing keeps its state until the VM is deleted). */
@@ -641,6 +662,8 @@ export interface NicSpec {
   readonly natNetwork?: string;
   /** NAT without outbound access. */
   readonly restrict?: boolean;
+  /** Count the adapter's frames by mirroring them to the core (costs throughput; for guests without an agent). */
+  readonly mirrorCounters?: boolean;
   readonly bridge?: string;
   readonly bridgeVia?: BridgeVia;
   readonly tap?: string;

@@ -90,6 +90,7 @@ const modifyVmSpec = z.strictObject({
   /** Resource names and values are checked by the VM service (it names the setting). */
   resources: opt(record()),
   autoSnapshots: opt(num()),
+  guestAgent: opt(bool()),
   secureBoot: opt(bool()),
   tpm: opt(bool()),
   resetTpm: opt(bool()),
@@ -110,6 +111,7 @@ const nicSpec = z.strictObject({
   mac: opt(text()),
   natNetwork: opt(text()),
   restrict: opt(bool()),
+  mirrorCounters: opt(bool()),
   bridge: opt(text()),
   bridgeVia: opt(text()),
   tap: opt(text()),

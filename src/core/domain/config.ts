@@ -229,6 +229,12 @@ const nicFields = object({
   tap: str({ pattern: IFNAME_RE }).optional(),
   /** Internal: the network's name; VMs with the same name see each other. */
   network: str({ pattern: NETWORK_NAME_RE }).optional(),
+  /**
+   * NAT or internal: count frames by mirroring every one of them to the core (QEMU's
+   * filter-mirror), which costs throughput. Only for guests without an agent, when the user
+   * wants counters anyway; the agent's and the tap device's counters cost nothing.
+   */
+  mirrorCounters: bool().optional(),
 }).superRefine((nic, ctx) => {
   const names = new Set(nic.forwards.map((f) => f.name));
   if (names.size !== nic.forwards.length) return fail(ctx, ['forwards'], 'two rules have the same name');
@@ -353,6 +359,12 @@ const vmConfigFields = object({
   secureBoot: bool().optional(),
   /** A TPM 2.0 (swtpm, its state in the VM's folder under tpm/). Absent means none. */
   tpm: bool().optional(),
+  /**
+   * A virtio-serial port for the QEMU guest agent (addresses, shutdown, file system freeze,
+   * clock). New VMs get it; absent (configs written before it existed) means no port, so an
+   * old VM's hardware does not change under it until the user adds it.
+   */
+  guestAgent: bool().optional(),
   /** An unattended install in progress (unattended.ts); removed when it ends. */
   install: installSchema.optional(),
   uuid: str({ pattern: UUID_RE }),

@@ -64,6 +64,9 @@ export const QEMU_IDS = {
   insertedMedium: (driveId: string, stamp: string): string => `${driveId}-m${stamp}`,
 } as const;
 
+/** The device id of the guest agent's virtio-serial port (QMP's VSERPORT_CHANGE names it). */
+export const AGENT_PORT_ID = 'qga-port';
+
 export const RUNTIME_FILES = {
   pidfile: 'qemu.pid',
   qmp: 'qmp.sock',
@@ -73,6 +76,14 @@ export const RUNTIME_FILES = {
   serial: 'serial.sock',
   /** A second QMP monitor, only for adapters bridged through qemu-bridge-helper. */
   fdMonitor: 'fdmon.sock',
+  /** The QEMU guest agent's virtio-serial port (qemu/agent.ts talks to it). */
+  agent: 'qga.sock',
+} as const;
+
+/** The virtio-serial port names guests look for (qemu-ga, spice-vdagent). */
+export const VIRTIO_PORT_NAMES = {
+  agent: 'org.qemu.guest_agent.0',
+  vdagent: 'com.redhat.spice.0',
 } as const;
 
 /**
@@ -323,8 +334,10 @@ function networkSection(cfg: VmConfig, paths: VmPaths): string[] {
       '-netdev', netdev(n, paths),
       '-device', `${n.model},netdev=${n.id},id=${QEMU_IDS.device(n.id)},mac=${n.mac}${boot === undefined ? ',romfile=' : `,bootindex=${boot}`}`,
     );
-    // Counters: the frames the netdev sends (to the guest: rx) and receives (from it: tx) are
-    // mirrored to a socket the core counts. Nobody connected means QEMU drops the copies.
+    // Counters come from the guest agent or the tap device. Only when the user asked for
+    // them without either: the frames the netdev sends (to the guest: rx) and receives (from
+    // it: tx) are mirrored to a socket the core counts (this costs a fifth of NAT throughput).
+    if (!n.mirrorCounters) return;
     for (const [dir, queue] of [['rx', 'tx'], ['tx', 'rx']] as const) {
       const chr = `${n.id}-m${dir}`;
       out.push(
@@ -371,20 +384,33 @@ function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
   }
 }
 
-function inputSection(cfg: VmConfig, host: QemuHostFacts): string[] {
+function inputSection(cfg: VmConfig): string[] {
   if (cfg.display.adapter === 'none') return [];
   return [
     // An absolute pointer so the host's mouse is never captured.
     '-device', 'qemu-xhci,id=usb',
     '-device', 'usb-tablet,id=tablet0,bus=usb.0',
-    // Clipboard between the VNC viewer and a guest running spice-vdagent.
-    ...(host.clipboard
-      ? [
-          '-chardev', 'qemu-vdagent,id=vdagent,clipboard=on',
-          '-device', 'virtio-serial-pci,id=vserial0',
-          '-device', 'virtserialport,bus=vserial0.0,chardev=vdagent,name=com.redhat.spice.0',
-        ]
+  ];
+}
+
+/**
+ * One virtio-serial controller for every host–guest channel: the guest agent's port (a unix
+ * socket in the runtime folder) and the clipboard's (QEMU's vdagent, between the VNC viewer
+ * and a guest running spice-vdagent). Each port has an id so it can be unplugged and plugged
+ * back around a migration by id (device_del / device_add on vserial0.0).
+ */
+function virtioSerialSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
+  const clipboard = cfg.display.adapter !== 'none' && host.clipboard === true;
+  const agent = cfg.guestAgent === true;
+  if (!clipboard && !agent) return [];
+  return [
+    ...(clipboard ? ['-chardev', 'qemu-vdagent,id=vdagent,clipboard=on'] : []),
+    ...(agent
+      ? ['-chardev', 'socket,' + kv([['id', 'qga0'], ['path', path.join(paths.runDir, RUNTIME_FILES.agent)], ['server', true], ['wait', false]])]
       : []),
+    '-device', 'virtio-serial-pci,id=vserial0',
+    ...(clipboard ? ['-device', `virtserialport,bus=vserial0.0,chardev=vdagent,name=${VIRTIO_PORT_NAMES.vdagent}`] : []),
+    ...(agent ? ['-device', `virtserialport,bus=vserial0.0,chardev=qga0,id=${AGENT_PORT_ID},name=${VIRTIO_PORT_NAMES.agent}`] : []),
   ];
 }
 
@@ -441,7 +467,8 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     ...balloonSection(cfg),
     ...tpmSection(cfg, paths),
     ...displaySection(cfg, paths),
-    ...inputSection(cfg, host),
+    ...inputSection(cfg),
+    ...virtioSerialSection(cfg, host, paths),
     ...serialSection(cfg, paths),
     ...controlSection(cfg, paths),
     ...installerSection(cfg, paths),

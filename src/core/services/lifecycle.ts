@@ -18,7 +18,7 @@ import type { Accelerator, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { isActive, type VmState } from '../domain/lifecycle';
 import { findBridgeHelper } from '../network/bridges';
-import { buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
+import { AGENT_PORT_ID, buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
 import { attachHelperNics } from '../qemu/bridgehelper';
 import { qemuCommands } from '../qemu/commands';
 import { resolveAccelerator } from '../qemu/host';
@@ -263,6 +263,7 @@ export class LifecycleService {
       await qemuCommands(proc.qmp).cont();
       this.reg.apply(row.uuid, { type: 'started', paused: false });
       this.installs.markBooted(row.uuid);
+      if (incomingFile || loadvm) this.setGuestClock(row.uuid, row.config, row.name);
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
       if (pending) this.d.vms.setPendingLoadvm(row.uuid, null);
       this.reg.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : pending ? ', from its snapshot' : ''}, pid ${proc.pid})`);
@@ -281,6 +282,37 @@ export class LifecycleService {
       this.reg.log(row.uuid, 'error', 'start-failed', `could not start '${row.name}': ${e.message}`);
       throw e;
     }
+  }
+
+  /**
+   * A guest resumed from a saved state or snapshot runs with the clock it had then: the agent
+   * sets it to the host's time (a few tries while the guest settles). Without an agent the
+   * details say the clock may be behind. In the background: the start has already succeeded.
+   */
+  setGuestClock(uuid: string, config: VmConfig, name: string): void {
+    const run = this.reg.running.get(uuid);
+    if (!run) return;
+    const note = 'the clock may be behind: the guest resumed from a saved state or snapshot and no guest agent set it';
+    const agent = this.reg.guestOf(uuid, config);
+    if (!agent) {
+      run.clockNote = note;
+      return;
+    }
+    void (async () => {
+      for (let i = 0; i < 5; i++) {
+        try {
+          await agent.cmd.setTime(3000);
+          run.clockNote = undefined;
+          this.reg.log(uuid, 'info', 'clock', `set the clock of '${name}' to the host's time`);
+          void agent.poll();
+          return;
+        } catch {
+          if (this.reg.running.get(uuid) !== run) return;
+        }
+      }
+      run.clockNote = note;
+      this.reg.log(uuid, 'warning', 'clock', `could not set the clock of '${name}' (the guest agent did not answer): ${note}`);
+    })();
   }
 
   /**
@@ -325,6 +357,11 @@ export class LifecycleService {
           case 'SHUTDOWN':
             if (ev.data['guest'] === true) this.reg.log(uuid, 'info', 'guest-shutdown', `the guest of '${row.name}' shut down`);
             break;
+          case 'VSERPORT_CHANGE':
+            // qemu-ga opened its port (the guest booted, or the agent restarted): ask it now
+            // rather than at the next slow poll of a silent agent.
+            if (ev.data['id'] === AGENT_PORT_ID && ev.data['open'] === true) this.reg.guestOf(uuid, row.config)?.portOpened();
+            break;
           case 'GUEST_PANICKED':
             this.reg.log(uuid, 'error', 'guest-panic', `the guest of '${row.name}' panicked`);
             break;
@@ -357,6 +394,7 @@ export class LifecycleService {
     // QEMU gone: its swtpm follows (it normally has already, on the closed channel).
     void r.tpm?.stop();
     if (r.resources?.length) this.reg.resources.drop(uuid);
+    r.guest?.close();
     r.serial?.end(info.reason);
     const row = this.d.vms.get(uuid);
     if (!row) return;
@@ -426,9 +464,21 @@ export class LifecycleService {
     const qemu = qemuCommands(proc.qmp);
     try {
       this.reg.apply(row.uuid, { type: 'shutdownRequested' });
-      this.reg.log(row.uuid, 'info', 'shutdown', `sent the ACPI power button to '${row.name}'`);
+      // The guest agent first (it works when the guest ignores ACPI), then the power button.
+      const agent = this.reg.guestOf(row.uuid, row.config);
+      let viaAgent = false;
+      if (agent) {
+        try {
+          await agent.cmd.shutdown(3000);
+          viaAgent = true;
+          this.reg.log(row.uuid, 'info', 'shutdown', `asked the guest agent of '${row.name}' to shut down`);
+        } catch (err) {
+          this.reg.log(row.uuid, 'info', 'shutdown', `the guest agent of '${row.name}' did not take the shutdown (${(err as Error).message}); using ACPI`);
+        }
+      }
+      if (!viaAgent) this.reg.log(row.uuid, 'info', 'shutdown', `sent the ACPI power button to '${row.name}'`);
       try {
-        await qemu.systemPowerdown();
+        if (!viaAgent) await qemu.systemPowerdown();
       } catch (err) {
         if (!proc.exited) {
           this.reg.apply(row.uuid, { type: 'shutdownTimedOut', paused: false });
@@ -527,6 +577,8 @@ export class LifecycleService {
   detachAll(): void {
     for (const r of this.reg.running.values()) {
       r.serial?.end('the Nestbox core is shutting down');
+      // QEMU's agent socket takes one client at a time: the next core's would wait behind this one.
+      r.guest?.close();
       r.tpm?.detach();
       r.proc.detach();
     }

@@ -31,6 +31,8 @@ import {
   rate,
 } from '../domain/stats';
 import { nicMirrorSocket, RUNTIME_FILES } from '../qemu/argv';
+import type { NicConfig } from '../domain/config';
+import type { GuestWatch } from './guestwatch';
 import { readKsm } from '../qemu/cgroups';
 import { QmpClient } from '../qemu/qmp';
 import type { QemuProcess } from '../qemu/supervisor';
@@ -41,6 +43,8 @@ export interface MonitoredVm {
   readonly uuid: string;
   readonly config: VmConfig;
   readonly proc: QemuProcess;
+  /** The guest agent, whose per-interface counters cost nothing (absent without its port). */
+  readonly guest?: GuestWatch | null;
 }
 
 export interface MonitorDeps {
@@ -51,6 +55,9 @@ export interface MonitorDeps {
 }
 
 const RECENT_SAMPLES = 600;
+
+/** How long a sample waits for a new guest-agent watch's first answer (once per watch). */
+const AGENT_FIRST_ANSWER_MS = 3000;
 
 /** Values QEMU uses for "the guest did not report this" (a u64 of all ones). */
 const UNREPORTED = 2 ** 63;
@@ -101,6 +108,7 @@ class VmSampler {
   private vcpuCheckedAt = 0;
   private readonly prevBlock = new Map<string, BlockCounters>();
   private readonly nics = new Map<string, NicCounter>();
+  private readonly nicPrev = new Map<string, NonNullable<NicCounter['prev']>>();
   private guestPolling = false;
   readonly acc = new MinuteAccumulator();
   inFlight = false;
@@ -170,7 +178,39 @@ class VmSampler {
     return n;
   }
 
-  async sample(config: VmConfig): Promise<VmStatsSample | null> {
+  /**
+   * An adapter's counters seen from the guest, from the cheapest source there is: frames
+   * mirrored to the core only when the user asked for that; a tap device's own counters (the
+   * host's rx is the guest's tx); the guest agent's per-interface statistics (matched by MAC).
+   */
+  private counters(cfgNic: NicConfig, guest: GuestWatch | null | undefined): { cur: NonNullable<NicCounter['prev']>; reason: string | null } {
+    if (cfgNic.mirrorCounters) {
+      const n = this.nic(cfgNic.id);
+      return { cur: { rxBytes: n.rx.bytes, txBytes: n.tx.bytes, rxPackets: n.rx.packets, txPackets: n.tx.packets }, reason: n.reason };
+    }
+    const zero = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+    if (cfgNic.mode === 'bridged' && cfgNic.bridgeVia === 'tap' && cfgNic.tap) {
+      const st = (f: string): number | null => {
+        const t = readText(`/sys/class/net/${cfgNic.tap}/statistics/${f}`);
+        const v = t === null ? NaN : Number(t.trim());
+        return Number.isFinite(v) ? v : null;
+      };
+      const rx = st('tx_bytes');
+      const tx = st('rx_bytes');
+      if (rx !== null && tx !== null) return { cur: { rxBytes: rx, txBytes: tx, rxPackets: st('tx_packets') ?? 0, txPackets: st('rx_packets') ?? 0 }, reason: null };
+    }
+    const ifs = guest?.interfaces;
+    const match = ifs?.find((i) => i.mac === cfgNic.mac.toLowerCase());
+    if (match?.stats) return { cur: match.stats, reason: null };
+    if (!guest) return { cur: zero, reason: 'no counters: this VM has no guest agent port (add it with nestbox modify VM --guest-agent on), or turn on mirrored counters (nestbox nic VM set N --mirror-counters on)' };
+    if (!ifs) return { cur: zero, reason: 'no counters: the guest agent is not answering (install qemu-guest-agent in the guest), or turn on mirrored counters (nestbox nic VM set N --mirror-counters on)' };
+    return { cur: zero, reason: 'no counters: the guest agent reports no interface with this adapter\'s MAC address' };
+  }
+
+  async sample(config: VmConfig, agent?: GuestWatch | null): Promise<VmStatsSample | null> {
+    // Once per watch (a start, a re-attaching core): the agent's first answer, so the counters
+    // it gives are not called missing for the moment it takes to answer.
+    await agent?.firstAnswer(AGENT_FIRST_ANSWER_MS);
     const now = Date.now();
     const stat = parseProcStat(readText(`/proc/${this.pid}/stat`) ?? '');
     if (!stat) return null;
@@ -257,14 +297,15 @@ class VmSampler {
     const nics = config.nics
       .filter((n) => n.mode !== 'none')
       .map((cfgNic) => {
-        const n = this.nic(cfgNic.id);
-        const cur = { rxBytes: n.rx.bytes, txBytes: n.tx.bytes, rxPackets: n.rx.packets, txPackets: n.tx.packets };
-        const p = n.prev ?? cur;
-        n.prev = cur;
+        const { cur, reason } = this.counters(cfgNic, agent);
+        const prev = this.nicPrev.get(cfgNic.id);
+        // A counter that went down (the guest rebooted, the source changed) starts afresh.
+        const p = prev && prev.rxBytes <= cur.rxBytes && prev.txBytes <= cur.txBytes ? prev : cur;
+        this.nicPrev.set(cfgNic.id, cur);
         return {
-          id: n.id,
-          available: n.reason === null,
-          ...(n.reason ? { reason: n.reason } : {}),
+          id: cfgNic.id,
+          available: reason === null,
+          ...(reason ? { reason } : {}),
           ...cur,
           rxBytesPerS: rate(p.rxBytes, cur.rxBytes, dt),
           txBytesPerS: rate(p.txBytes, cur.txBytes, dt),
@@ -397,7 +438,7 @@ export class Monitor {
       s.inFlight = true;
       const sampler = s;
       sampler
-        .sample(vm.config)
+        .sample(vm.config, vm.guest)
         .then((sample) => {
           if (!sample || sampler.closed) return;
           sampler.latest = sample;

@@ -185,7 +185,7 @@ export class NetworkService {
   /** Applies `spec` to `nic`, validating values the config parser would only name by path. */
   private applySpec(row: VmRow, nic: NicConfig, spec: NicSpec): NicConfig {
     if (!spec || typeof spec !== 'object') throw new NestboxError('INVALID_ARGUMENT', 'no adapter changes given');
-    const known = ['mode', 'model', 'mac', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network'];
+    const known = ['mode', 'model', 'mac', 'natNetwork', 'restrict', 'mirrorCounters', 'bridge', 'bridgeVia', 'tap', 'network'];
     for (const k of Object.keys(spec)) if (!known.includes(k)) throw new NestboxError('INVALID_ARGUMENT', `unknown adapter setting '${k}' (known: ${known.join(', ')})`);
     if (spec.mode !== undefined && !NIC_MODES.includes(spec.mode)) throw new NestboxError('INVALID_ARGUMENT', `the mode must be one of ${NIC_MODES.join(', ')}`);
     if (spec.model !== undefined && !NIC_MODELS.includes(spec.model)) throw new NestboxError('INVALID_ARGUMENT', `the model must be one of ${NIC_MODELS.join(', ')}`);
@@ -207,7 +207,7 @@ export class NetworkService {
       }
     }
     const next: Record<string, unknown> = { ...nic, mac };
-    for (const k of ['mode', 'model', 'natNetwork', 'restrict', 'bridge', 'bridgeVia', 'tap', 'network'] as const) {
+    for (const k of ['mode', 'model', 'natNetwork', 'restrict', 'mirrorCounters', 'bridge', 'bridgeVia', 'tap', 'network'] as const) {
       const v = spec[k];
       if (v === undefined) continue;
       if (v === '' && k !== 'mode' && k !== 'model') delete next[k];
@@ -215,6 +215,7 @@ export class NetworkService {
     }
     if (next['natNetwork'] === '10.0.2.0/24') delete next['natNetwork'];
     if (next['restrict'] === false) delete next['restrict'];
+    if (next['mirrorCounters'] === false) delete next['mirrorCounters'];
     return next as unknown as NicConfig;
   }
 

@@ -221,6 +221,7 @@ export class VmConfigs {
         nics,
         display: { adapter: spec.display ?? p.display },
         serial: { enabled: true },
+        guestAgent: true,
         ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
         ...(secureBoot ? { secureBoot } : {}),
         ...(tpm ? { tpm } : {}),
@@ -346,7 +347,7 @@ export class VmConfigs {
       }
     }
     const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
-    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'secureBoot', 'tpm'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'secureBoot', 'tpm', 'guestAgent'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
       throw new NestboxError(
         'INVALID_STATE',
@@ -398,6 +399,7 @@ export class VmConfigs {
         ...(changes.autoSnapshots !== undefined ? { autoSnapshot: { keep: changes.autoSnapshots } } : {}),
         secureBoot: secureBootNext,
         ...(changes.tpm !== undefined ? { tpm: changes.tpm } : {}),
+        ...(changes.guestAgent !== undefined ? { guestAgent: changes.guestAgent } : {}),
         cdroms,
       });
     } catch (err) {

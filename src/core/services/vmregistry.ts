@@ -19,6 +19,7 @@ import type { JobService, VmRef } from './jobs';
 import type { MonitoredVm } from './monitor';
 import type { SerialHub } from './serial';
 import { VmResources } from './vmresources';
+import { GuestWatch } from './guestwatch';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,6 +32,10 @@ export interface Running {
   quiet: number;
   /** Resource settings as applied to this QEMU (cgroups, devices). */
   resources?: SettingStatus[];
+  /** The guest agent of a VM with its port (config guestAgent). */
+  guest?: GuestWatch;
+  /** Resumed from a saved state or snapshot and the guest's clock could not be set. */
+  clockNote?: string;
   /** The VM's TPM emulator, when it has a TPM. */
   tpm?: SwtpmProcess;
   /** Why the core ended this QEMU itself (its swtpm died): the reason the VM aborted. */
@@ -119,7 +124,26 @@ export class VmRegistry {
       resourceStatus: this.running.get(r.uuid)?.resources ?? this.resources.planned(r.config),
       linkedClones: this.d.clones.dependentsOf(r.uuid).map((u) => this.d.vms.get(u)?.name ?? u),
       linkedTo: this.d.clones.parentsOf(r.uuid).map((u) => this.d.vms.get(u)?.name ?? u),
+      ...this.guestInfo(r),
     };
+  }
+
+  private guestInfo(r: VmRow): Pick<VmInfo, 'guestAgent' | 'clockNote'> {
+    const run = this.running.get(r.uuid);
+    if (!run || !isActive(r.state)) return {};
+    const g = this.guestOf(r.uuid, r.config);
+    return {
+      ...(g ? { guestAgent: g.status() } : {}),
+      ...(run.clockNote ? { clockNote: run.clockNote } : {}),
+    };
+  }
+
+  /** The guest agent of a running VM that has its port, created on first use. */
+  guestOf(uuid: string, config: { readonly guestAgent?: boolean }): GuestWatch | null {
+    const run = this.running.get(uuid);
+    if (!run || config.guestAgent !== true) return null;
+    run.guest ??= new GuestWatch(run.proc.runDir);
+    return run.guest;
   }
 
   result(uuid: string, warnings: readonly string[] = []): OpResult {
@@ -189,7 +213,11 @@ export class VmRegistry {
     const out: MonitoredVm[] = [];
     for (const [uuid, r] of this.running) {
       const row = this.d.vms.get(uuid);
-      if (row && !r.proc.exited) out.push({ uuid, config: row.config, proc: r.proc });
+      if (row && !r.proc.exited) {
+        const guest = this.guestOf(uuid, row.config);
+        guest?.tick(row.state !== 'running');
+        out.push({ uuid, config: row.config, proc: r.proc, guest });
+      }
     }
     return out;
   }

@@ -214,6 +214,21 @@ const CASES: readonly GoldenCase[] = [
     paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
     launch: { incoming: true },
   },
+  {
+    // A new VM as created today: the agent's port, and NAT counters from the agent (no mirror).
+    name: 'guest-agent-clipboard',
+    cfg: validConfig({ guestAgent: true }),
+    host: { ...KVM, clipboard: true },
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
+    name: 'nat-mirrored-counters',
+    cfg: { ...validConfig(), nics: validConfig().nics.map((n) => ({ ...n, mirrorCounters: true })) },
+    host: KVM,
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
 ];
 
 function build(c: GoldenCase): string[] {
@@ -352,11 +367,20 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
           continue;
         }
         expect(ch).toMatch(/^socket,/);
-        // The serial port, the monitor qemu-bridge-helper hands its tap to, a NIC's mirrored
-        // frames for the traffic counters, or the VM's swtpm.
+        // The serial port, the monitor qemu-bridge-helper hands its tap to, the guest agent's
+        // port, a NIC's mirrored frames for the traffic counters, or the VM's swtpm.
         const id = parseOptionList(ch).get('id')!;
         const m = /^(.+)-m(rx|tx)$/.exec(id);
-        const expected = id === 'fdmon' ? RUNTIME_FILES.fdMonitor : id === 'chrtpm' ? SWTPM_FILES.ctrl : m ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx') : RUNTIME_FILES.serial;
+        const expected =
+          id === 'fdmon'
+            ? RUNTIME_FILES.fdMonitor
+            : id === 'qga0'
+              ? RUNTIME_FILES.agent
+              : id === 'chrtpm'
+                ? SWTPM_FILES.ctrl
+                : m
+                  ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx')
+                  : RUNTIME_FILES.serial;
         expect(parseOptionList(ch).get('path')).toBe(path.join(c.paths.runDir, expected));
         expect(parseOptionList(ch).has('host')).toBe(false);
         expect(parseOptionList(ch).has('port')).toBe(false);
@@ -590,8 +614,14 @@ describe('buildQemuArgv: sections', () => {
     expect(out.join(' ')).not.toContain('usb-tablet');
   });
 
-  it('mirrors each NAT adapter\'s frames both ways to sockets in the run dir, for the traffic counters', () => {
+  it('mirrors no frames unless the adapter asks for mirrored counters (they cost NAT throughput)', () => {
     const out = buildQemuArgv(validConfig(), KVM, pathsFor('/vms/x'), COLD);
+    expect(out.join(' ')).not.toContain('filter-mirror');
+  });
+
+  it('mirrors a NAT adapter\'s frames both ways to sockets in the run dir when it asks for mirrored counters', () => {
+    const base = validConfig();
+    const out = buildQemuArgv({ ...base, nics: base.nics.map((n) => ({ ...n, mirrorCounters: true })) }, KVM, pathsFor('/vms/x'), COLD);
     const filters = valuesOf(out, '-object').filter((o) => o.startsWith('filter-mirror,'));
     expect(filters).toEqual(['filter-mirror,id=net0-frx,netdev=net0,queue=tx,outdev=net0-mrx', 'filter-mirror,id=net0-ftx,netdev=net0,queue=rx,outdev=net0-mtx']);
     const chardevs = valuesOf(out, '-chardev').map(parseOptionList).filter((c) => c.get('id')?.startsWith('net0-m'));
@@ -599,6 +629,24 @@ describe('buildQemuArgv: sections', () => {
       ['net0-mrx', 'net0-rx.sock', 'on', 'off'],
       ['net0-mtx', 'net0-tx.sock', 'on', 'off'],
     ]);
+  });
+
+  it('gives a VM with the guest agent a virtio-serial port on a socket in the run dir', () => {
+    expect(buildQemuArgv(validConfig(), KVM, pathsFor('/vms/x'), COLD).join(' ')).not.toMatch(/virtio-serial|qga/);
+    const out = buildQemuArgv(validConfig({ guestAgent: true }), KVM, pathsFor('/vms/x'), COLD);
+    const chr = valuesOf(out, '-chardev').map(parseOptionList).find((c) => c.get('id') === 'qga0')!;
+    expect([path.basename(chr.get('path')!), chr.get('server'), chr.get('wait')]).toEqual(['qga.sock', 'on', 'off']);
+    expect(valuesOf(out, '-device').filter((d) => /virtio-serial|virtserialport/.test(d))).toEqual([
+      'virtio-serial-pci,id=vserial0',
+      'virtserialport,bus=vserial0.0,chardev=qga0,id=qga-port,name=org.qemu.guest_agent.0',
+    ]);
+  });
+
+  it('puts the agent and the clipboard ports on one virtio-serial controller', () => {
+    const out = buildQemuArgv(validConfig({ guestAgent: true }), { ...KVM, clipboard: true }, pathsFor('/vms/x'), COLD);
+    const devs = valuesOf(out, '-device');
+    expect(devs.filter((d) => d.startsWith('virtio-serial-pci'))).toHaveLength(1);
+    expect(devs.filter((d) => d.startsWith('virtserialport')).map((d) => parseOptionList(d).get('name'))).toEqual(['com.redhat.spice.0', 'org.qemu.guest_agent.0']);
   });
 
   it('adds the resource settings: topology, balloon, mem-merge; nothing without them', () => {

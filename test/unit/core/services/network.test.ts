@@ -71,6 +71,11 @@ describe('NetworkService: adapters', () => {
     core.network.setNic('b', '1', { mode: 'internal' });
   });
 
+  it('turns mirrored traffic counters on and off (off is not written)', () => {
+    expect(core.network.setNic('b', '1', { mirrorCounters: true }).vm.config.nics[0]!.mirrorCounters).toBe(true);
+    expect(core.network.setNic('b', '1', { mirrorCounters: false }).vm.config.nics[0]).not.toHaveProperty('mirrorCounters');
+  });
+
   it('lists internal networks with their VMs', () => {
     const info = core.network.hostInfo();
     expect(info.internalNetworks).toEqual([
