@@ -20,6 +20,7 @@
  * Over 500 lines because take, restore and delete share the coverage and resume rules of
  * the three kinds above; kept together so each rule is read next to the kind it serves.
  */
+import { refuseWhileShared } from './shares';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from '../api/contract';
@@ -185,6 +186,8 @@ export class SnapshotService {
     const snapName = name.trim();
     if (!snapName || snapName.length > 128) throw new NestboxError('INVALID_ARGUMENT', 'a snapshot needs a name of 1 to 128 characters');
     const live = isActive(row.state);
+    // A live snapshot keeps the guest's memory, which a shared folder blocks (shares.ts).
+    if (live) refuseWhileShared(this.d.vms.registry, row, 'take a live snapshot of');
     return this.d.vms.jobs.run(
       { uuid: row.uuid, name: row.name },
       { kind: 'snapshot', title: `Taking snapshot '${snapName}' of '${row.name}'`, label: `${live ? 'live ' : ''}snapshot '${snapName}'`, cancellable: row.state === 'running' },
