@@ -24,10 +24,10 @@ import { ConfigError, LIMITS, parseVmConfig, SHARE_TAG_RE, type ShareConfig, typ
 import { isActive } from '../domain/lifecycle';
 import type { ShareTransport } from '../qemu/argv';
 import type { HostCapabilities } from '../qemu/host';
-import { requireAccess, type QemuUser } from '../qemu/runas';
+import { prepareRunDir, requireAccess, type QemuUser } from '../qemu/runas';
 import { VirtiofsdProcess } from '../qemu/virtiofsd';
 import type { VmRepository, VmRow } from '../store/db';
-import { vmFiles } from '../store/paths';
+import { ensurePrivateDir, vmFiles } from '../store/paths';
 import type { EventBus } from './events';
 import type { VmRegistry } from './vmregistry';
 
@@ -122,6 +122,9 @@ export async function launchShares(host: HostCapabilities, row: VmRow, runDir: s
     return [];
   }
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // The runtime folder before QEMU makes it: virtiofsd's sockets go there first.
+  if (user) prepareRunDir(runDir, user);
+  else ensurePrivateDir(runDir);
   const started: VirtiofsdProcess[] = [];
   try {
     for (const s of shares) started.push(await VirtiofsdProcess.launch(host.virtiofsd, s, runDir, virtiofsdLog(row.dir, s.tag), user, asRoot));
