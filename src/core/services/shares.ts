@@ -150,11 +150,16 @@ export function attachShares(row: VmRow, runDir: string, tags: readonly string[]
 /** The tags a running QEMU was started with, from the pidfiles its virtiofsd processes left (virtiofs) or the config (9p). */
 export function runningShareTags(row: VmRow, runDir: string, host: HostCapabilities): string[] {
   if (!host.virtiofsd) return (row.config.shares ?? []).map((s) => s.tag);
+  let found: string[];
   try {
-    return fs.readdirSync(runDir).flatMap((f) => /^vfs-(.+)\.pid$/.exec(f)?.[1] ?? []);
+    found = fs.readdirSync(runDir).flatMap((f) => /^vfs-(.+)\.pid$/.exec(f)?.[1] ?? []);
   } catch {
     return [];
   }
+  // In the config's order (as the VM was started with them, unless changed since).
+  const order = (row.config.shares ?? []).map((s) => s.tag);
+  const rank = (t: string) => (order.includes(t) ? order.indexOf(t) : order.length);
+  return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 export interface ShareServiceDeps {
