@@ -4,13 +4,12 @@
  * the core like QEMU and swtpm do, found again by a new core (a pid is trusted only when its
  * command line serves this VM's socket), and ending by itself when QEMU closes the socket.
  *
- * Debian's C virtiofsd (QEMU 7.2) needs CAP_SYS_ADMIN: its sandbox puts it in new mount, pid
- * and net namespaces and pivot_roots into the shared folder, so nothing outside the folder
- * exists for it; it also switches its file-system uid per request so the guest's files get
- * the guest's owners. So it does not run as QEMU's unprivileged user (runas.ts): as root it
- * runs as root inside that sandbox (libvirt does the same); as a desktop user it runs in a
- * user namespace of its own (`unshare --user --map-root-user`), where it has those
- * capabilities over its namespaces only and creates files as that user.
+ * Debian's C virtiofsd (QEMU 7.2) needs root: its sandbox puts it in new mount, pid and net
+ * namespaces and pivot_roots into the shared folder, so nothing outside the folder exists for
+ * it; it switches its file-system uid per request so the guest's files get the guest's owners;
+ * and it writes a pidfile under /run/virtiofsd, which only root may. So it does not run as
+ * QEMU's unprivileged user (runas.ts) but as root inside that sandbox, as libvirt runs it;
+ * where the core is not root, shares use QEMU's 9p instead (services/shares.ts).
  *
  * This virtiofsd has no read-only option. A read-only share is made read-only by the kernel:
  * virtiofsd runs in a mount namespace of its own (`unshare --mount`) in which the folder is
@@ -52,13 +51,9 @@ export function fuseOpt(value: string): string {
  * share, the folder bind-mounted read-only over itself ($0 is the folder, "$@" virtiofsd).
  */
 const READ_ONLY_STEP = 'mount --bind -o ro "$0" "$0" && exec "$@"';
-const PLAIN_STEP = 'exec "$@"';
 
-/**
- * The command that runs a share's virtiofsd: pure, golden-tested. `asRoot` is whether the
- * core runs as root (see the top of this file for why it matters).
- */
-export function buildVirtiofsdCommand(binary: string, share: ShareConfig, runDir: string, asRoot: boolean): { readonly file: string; readonly args: readonly string[] } {
+/** The command that runs a share's virtiofsd (as root, see the top): pure, unit-tested. */
+export function buildVirtiofsdCommand(binary: string, share: ShareConfig, runDir: string): { readonly file: string; readonly args: readonly string[] } {
   const daemon = [
     binary,
     `--socket-path=${virtiofsdFiles(runDir, share.tag).socket}`,
@@ -68,9 +63,8 @@ export function buildVirtiofsdCommand(binary: string, share: ShareConfig, runDir
     // Foreground: the core holds the pid (the process stays a waiter for its sandboxed child).
     '-f',
   ];
-  if (asRoot && !share.readOnly) return { file: binary, args: daemon.slice(1) };
-  const ns = asRoot ? ['--mount', '--propagation', 'private'] : ['--user', '--map-root-user', '--mount', '--propagation', 'private'];
-  return { file: 'unshare', args: [...ns, '--', 'sh', '-c', share.readOnly ? READ_ONLY_STEP : PLAIN_STEP, share.path, ...daemon] };
+  if (!share.readOnly) return { file: binary, args: daemon.slice(1) };
+  return { file: 'unshare', args: ['--mount', '--propagation', 'private', '--', 'sh', '-c', READ_ONLY_STEP, share.path, ...daemon] };
 }
 
 /** True when `pid` is a virtiofsd serving this socket (its argv after unshare and sh exec'd it). */
@@ -152,7 +146,7 @@ export class VirtiofsdProcess {
    * user (`user`, when the core runs as root). A virtiofsd of this share left from a QEMU
    * that died is ended first, so the folder is never served twice.
    */
-  static async launch(binary: string, share: ShareConfig, runDir: string, logFile: string, user: QemuUser | null, asRoot: boolean, timeoutMs = 10_000): Promise<VirtiofsdProcess> {
+  static async launch(binary: string, share: ShareConfig, runDir: string, logFile: string, user: QemuUser | null, timeoutMs = 10_000): Promise<VirtiofsdProcess> {
     const { socket, pidfile } = virtiofsdFiles(runDir, share.tag);
     const old = readPidfile(pidfile);
     if (old !== null && pidAlive(old) && isOurVirtiofsd(old, socket)) {
@@ -168,7 +162,7 @@ export class VirtiofsdProcess {
     fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
     const logOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
     const log = fs.openSync(logFile, 'a', 0o600);
-    const cmd = buildVirtiofsdCommand(binary, share, runDir, asRoot);
+    const cmd = buildVirtiofsdCommand(binary, share, runDir);
     let child;
     try {
       child = spawn(cmd.file, [...cmd.args], { detached: true, stdio: ['ignore', log, log] });

@@ -36,9 +36,16 @@ export function virtiofsdLog(vmDir: string, tag: string): string {
   return path.join(vmFiles(vmDir).logsDir, `virtiofsd-${tag}.log`);
 }
 
-/** How this host serves shares: virtiofs where virtiofsd is installed, else QEMU's 9p. */
-export function shareTransport(host: Pick<HostCapabilities, 'virtiofsd'>): ShareTransport {
-  return host.virtiofsd ? 'virtiofs' : '9p';
+/**
+ * How this host serves shares: virtiofs where virtiofsd is installed and the core runs as
+ * root (Debian's C virtiofsd needs root, qemu/virtiofsd.ts), else QEMU's own 9p.
+ */
+export function shareTransport(host: Pick<HostCapabilities, 'virtiofsd'>, asRoot = isRoot()): ShareTransport {
+  return host.virtiofsd && asRoot ? 'virtiofs' : '9p';
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
 /**
@@ -116,18 +123,17 @@ export async function launchShares(host: HostCapabilities, row: VmRow, runDir: s
   const shares = row.config.shares ?? [];
   for (const s of shares) checkShareAtStart(row.name, s);
   if (shares.length === 0) return [];
-  if (!host.virtiofsd) {
+  if (shareTransport(host) !== 'virtiofs' || !host.virtiofsd) {
     // 9p: QEMU itself opens the folder, as its unprivileged user when the core runs as root.
     if (user) for (const s of shares) requireAccess(user, s.path, s.readOnly ? 'r' : 'rw', `shared folder '${s.tag}'`);
     return [];
   }
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   // The runtime folder before QEMU makes it: virtiofsd's sockets go there first.
   if (user) prepareRunDir(runDir, user);
   else ensurePrivateDir(runDir);
   const started: VirtiofsdProcess[] = [];
   try {
-    for (const s of shares) started.push(await VirtiofsdProcess.launch(host.virtiofsd, s, runDir, virtiofsdLog(row.dir, s.tag), user, asRoot));
+    for (const s of shares) started.push(await VirtiofsdProcess.launch(host.virtiofsd, s, runDir, virtiofsdLog(row.dir, s.tag), user));
   } catch (err) {
     await Promise.all(started.map((p) => p.stop().catch(() => undefined)));
     throw err;
@@ -149,7 +155,7 @@ export function attachShares(row: VmRow, runDir: string, tags: readonly string[]
 
 /** The tags a running QEMU was started with, from the pidfiles its virtiofsd processes left (virtiofs) or the config (9p). */
 export function runningShareTags(row: VmRow, runDir: string, host: HostCapabilities): string[] {
-  if (!host.virtiofsd) return (row.config.shares ?? []).map((s) => s.tag);
+  if (shareTransport(host) !== 'virtiofs') return (row.config.shares ?? []).map((s) => s.tag);
   let found: string[];
   try {
     found = fs.readdirSync(runDir).flatMap((f) => /^vfs-(.+)\.pid$/.exec(f)?.[1] ?? []);

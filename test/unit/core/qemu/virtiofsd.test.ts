@@ -1,7 +1,7 @@
 /**
- * A share's virtiofsd command: as root a read-write share runs virtiofsd itself; a read-only
- * one first gets a read-only bind mount in a mount namespace of its own; as a desktop user it
- * runs in a user namespace. The folder is always the sandbox's root (the guest sees no more).
+ * A share's virtiofsd command: a read-write share runs virtiofsd itself; a read-only one first
+ * gets a read-only bind mount in a mount namespace of its own. The folder is always the
+ * sandbox's root (the guest sees no more).
  */
 import { describe, expect, it } from 'vitest';
 import { virtiofsdFiles } from '../../../../src/core/qemu/argv';
@@ -14,13 +14,13 @@ const RO = { tag: 'isos', path: '/srv/isos, old\\x', readOnly: true } as const;
 
 describe('buildVirtiofsdCommand', () => {
   it('runs virtiofsd itself for a read-write share as root, sandboxed into the folder', () => {
-    const c = buildVirtiofsdCommand(BIN, RW, RUN, true);
+    const c = buildVirtiofsdCommand(BIN, RW, RUN);
     expect(c.file).toBe(BIN);
     expect(c.args).toEqual([`--socket-path=${virtiofsdFiles(RUN, 'projects').socket}`, '-o', 'source=/home/ada/projects', '-o', 'sandbox=namespace', '-o', 'cache=auto', '-f']);
   });
 
   it('makes a read-only share read-only with a bind mount in its own mount namespace, the folder passed as an argument', () => {
-    const c = buildVirtiofsdCommand(BIN, RO, RUN, true);
+    const c = buildVirtiofsdCommand(BIN, RO, RUN);
     expect(c.file).toBe('unshare');
     expect(c.args.slice(0, 4)).toEqual(['--mount', '--propagation', 'private', '--']);
     expect(c.args.slice(4, 7)).toEqual(['sh', '-c', 'mount --bind -o ro "$0" "$0" && exec "$@"']);
@@ -29,14 +29,5 @@ describe('buildVirtiofsdCommand', () => {
     expect(c.args[8]).toBe(BIN);
     expect(c.args).toContain(`source=${fuseOpt(RO.path)}`);
     expect(fuseOpt(RO.path)).toBe('/srv/isos\\, old\\\\x');
-  });
-
-  it('runs in a user namespace of its own when the core is not root', () => {
-    const rw = buildVirtiofsdCommand(BIN, RW, RUN, false);
-    expect(rw.file).toBe('unshare');
-    expect(rw.args.slice(0, 6)).toEqual(['--user', '--map-root-user', '--mount', '--propagation', 'private', '--']);
-    expect(rw.args[8]).toBe('exec "$@"');
-    const ro = buildVirtiofsdCommand(BIN, RO, RUN, false);
-    expect(ro.args[8]).toBe('mount --bind -o ro "$0" "$0" && exec "$@"');
   });
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVmConfig } from '../../../../src/core/domain/config';
-import { checkShareAtStart, checkShareFolder } from '../../../../src/core/services/shares';
+import { checkShareAtStart, checkShareFolder, shareTransport } from '../../../../src/core/services/shares';
 import { validConfig } from '../../helpers/config';
 
 describe('shares in the VM config', () => {
@@ -63,5 +63,13 @@ describe('checkShareFolder / checkShareAtStart', () => {
     expect(() => checkShareAtStart('vm', { tag: 't', path: path.join(real, 'gone'), readOnly: false })).toThrow(/is missing/);
     expect(() => checkShareAtStart('vm', { tag: 't', path: fs.realpathSync(path.join(dir, 'file')), readOnly: false })).toThrow(/no longer a folder/);
     expect(() => checkShareAtStart('vm', { tag: 't', path: path.join(fs.realpathSync(dir), 'link'), readOnly: false })).toThrow(/replaced by a symlink to .*real; Nestbox shares only the folder that was added/);
+  });
+});
+
+describe('shareTransport', () => {
+  it('uses virtiofs only with virtiofsd and a core running as root, else 9p', () => {
+    expect(shareTransport({ virtiofsd: '/usr/lib/qemu/virtiofsd' }, true)).toBe('virtiofs');
+    expect(shareTransport({ virtiofsd: '/usr/lib/qemu/virtiofsd' }, false)).toBe('9p');
+    expect(shareTransport({ virtiofsd: null }, true)).toBe('9p');
   });
 });
