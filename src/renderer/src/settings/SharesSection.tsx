@@ -21,14 +21,7 @@ import type { VmInfo } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { useShareActions } from '../actions/useShareActions';
 import { isAbsolutePath } from '../util/validation';
-
-const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/;
-
-/** Why the tag field is not acceptable, or null (empty means the folder's name). */
-export function shareTagProblem(tag: string): string | null {
-  if (tag === '' || TAG_RE.test(tag)) return null;
-  return "1 to 31 letters, digits, '.', '_' or '-', starting with a letter or digit";
-}
+import { shareTagProblem } from './shares';
 
 export function SharesSection({ vm }: { readonly vm: VmInfo }) {
   const shares = useShareActions();
