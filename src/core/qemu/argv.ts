@@ -152,19 +152,20 @@ function bootIndex(order: readonly BootDevice[], dev: BootDevice, nth: number): 
 function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {
   const machine: [string, string | number | boolean][] = [['type', cfg.machine]];
   const res = cfg.resources;
-  if (res?.memMerge !== undefined) machine.push(['mem-merge', res.memMerge]);
+  // virtiofsd maps the guest's RAM to serve its queues: the RAM must be a shared memfd. Only
+  // with a virtiofs share, so every other VM's command line and saved states stay as they were.
+  const memfd = usesVirtiofs(cfg, host);
+  // With a RAM backend of our own, page sharing is its property (the machine's would not reach it).
+  if (res?.memMerge !== undefined && !memfd) machine.push(['mem-merge', res.memMerge]);
   if (cfg.firmware === 'uefi') {
     machine.push(['pflash0', 'fw-code'], ['pflash1', 'fw-vars']);
   }
   // Secure Boot firmware keeps its variables out of the guest's reach through SMM.
   if (cfg.firmware === 'uefi' && cfg.secureBoot && host.secureBoot?.requiresSmm) machine.push(['smm', true]);
-  // virtiofsd maps the guest's RAM to serve its queues: the RAM must be a shared memfd. Only
-  // with a virtiofs share, so every other VM's command line and saved states stay as they were.
-  const memfd = usesVirtiofs(cfg, host);
   if (memfd) machine.push(['memory-backend', 'mem0']);
   const cpu = host.accel === 'tcg' ? 'max' : 'host';
   return [
-    ...(memfd ? ['-object', `memory-backend-memfd,${kv([['id', 'mem0'], ['size', `${cfg.memoryMiB}M`], ['share', true]])}`] : []),
+    ...(memfd ? ['-object', `memory-backend-memfd,${kv([['id', 'mem0'], ['size', `${cfg.memoryMiB}M`], ['share', true], ...(res?.memMerge !== undefined ? [['merge', res.memMerge] as const] : [])])}`] : []),
     '-machine', kv(machine),
     '-accel', host.accel,
     '-cpu', cpu,

@@ -239,6 +239,8 @@ const CASES: readonly GoldenCase[] = [
         { tag: 'projects', path: '/home/ada/projects', readOnly: false },
         { tag: 'isos', path: '/srv/isos, old', readOnly: true },
       ],
+      // Page sharing moves from the machine to the RAM backend.
+      resources: { memMerge: false },
     }),
     host: { ...KVM, shares: 'virtiofs' },
     paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
