@@ -43,6 +43,7 @@ export function printInfo(vm: VmInfo): void {
     ...c.cdroms.map((d): [string, string] => [`CD/DVD ${d.id}`, d.iso ?? 'empty']),
     ['Boot order', c.bootOrder.join(', ')],
     ...c.nics.map((n): [string, string] => [`NIC ${n.id}`, `${n.mode}, ${n.model}, ${n.mac}${nicTarget(n) !== '-' ? `, ${nicTarget(n)}` : ''}`]),
+    ...(c.shares ?? []).map((x): [string, string] => [`Share ${x.tag}`, `${x.path}${x.readOnly ? ' (read-only)' : ''}`]),
     ['Display', c.display.adapter],
     ['Serial', c.serial.enabled ? 'enabled' : 'disabled'],
     ['Folder', vm.dir],

@@ -211,6 +211,7 @@ modules=(
   virtio_pci virtio_net virtio_blk virtio_scsi virtio_console virtio_balloon
   virtio_rng virtio_input e1000 e1000e ahci ata_piix sd_mod sr_mod cdrom isofs
   button evdev
+  virtiofs 9p 9pnet_virtio
 )
 declare -A ko_src=() builtin=() state=()
 order=()

@@ -11,6 +11,7 @@ import { lifecycleCommands } from './lifecycle';
 import { mediaCommands } from './media';
 import { networkCommands } from './network';
 import { serverCommands } from './server';
+import { shareCommands } from './shares';
 import { snapshotCommands } from './snapshots';
 import { statsCommands } from './stats';
 import { vmCommands } from './vms';
@@ -22,6 +23,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   consoleCommands,
   statsCommands,
   networkCommands,
+  shareCommands,
   mediaCommands,
   jobCommands,
   hostCommands,

@@ -8,7 +8,7 @@
  * `ApiMethods` must be one type for the schemas (schemas.ts) and the handler table to be
  * checked against it. Split by group, it would scatter the contract it exists to state.
  */
-import type { VmConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat, ResourceConfig } from '../domain/config';
+import type { VmConfig, ShareConfig, Firmware, NicMode, NicModel, BridgeVia, DiskBus, DisplayAdapter, DiskFormat, ResourceConfig } from '../domain/config';
 import type { MinuteAggregate } from '../domain/stats';
 import type { VmState, VmOperation } from '../domain/lifecycle';
 import type { OsType } from '../domain/ostypes';
@@ -489,6 +489,13 @@ export interface SnapshotDeletePreview {
   readonly currentMovesTo?: string | null;
 }
 
+/** A folder to share: `tag` defaults to the folder's name, `readOnly` to false. */
+export interface ShareSpec {
+  readonly path: string;
+  readonly tag?: string;
+  readonly readOnly?: boolean;
+}
+
 export interface OpResult {
   readonly vm: VmInfo;
   readonly warnings: readonly string[];
@@ -854,6 +861,14 @@ export interface ApiMethods {
   'network.removeNic': { params: { ref: string; nic: string }; result: OpResult };
   /** A MAC no adapter in the inventory has. */
   'network.newMac': { params: Record<string, never>; result: { mac: string } };
+  /** A VM's shared folders (host folder, tag, read-only), as its config holds them. */
+  'shares.list': { params: { ref: string }; result: readonly ShareConfig[] };
+  /**
+   * Shares a host folder with the VM; stored by its real path (a warning says so when a
+   * symlink led there). On a running VM the change applies at its next start (a warning).
+   */
+  'shares.add': { params: { ref: string } & ShareSpec; result: OpResult };
+  'shares.remove': { params: { ref: string; tag: string }; result: OpResult };
   'snapshots.list': { params: { ref: string }; result: SnapshotList };
   'snapshots.take': { params: { ref: string; name: string; description?: string }; result: SnapshotInfo };
   /** `id` is a snapshot id or name. */

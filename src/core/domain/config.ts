@@ -60,6 +60,7 @@ export const LIMITS = {
   maxCpuShares: 10_000,
   maxHostCpu: 1023,
   maxAutoSnapshots: 100,
+  maxShares: 16,
 } as const;
 
 export class ConfigError extends Error {
@@ -334,6 +335,23 @@ const installSchema = object({
   booted: bool(),
 });
 
+/**
+ * A share's tag: what the guest mounts (`mount -t virtiofs TAG /mnt`). 9p's mount_tag holds at
+ * most 31 bytes, virtiofs's 36; letters, digits and . _ - keep it one word in every shell.
+ */
+export const SHARE_TAG_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,30}$/;
+
+/**
+ * A host folder the guest sees (virtiofs, or 9p where virtiofsd is missing). `path` is the
+ * folder's real path (symlinks resolved when it was added, services/shares.ts), so what the
+ * guest reaches is the folder the user was shown, and is checked again at every start.
+ */
+const shareSchema = object({
+  tag: str({ pattern: SHARE_TAG_RE }),
+  path: str({ min: 1, max: 4096 }).refine((f) => f.startsWith('/'), { error: 'must be an absolute path' }),
+  readOnly: bool(),
+});
+
 /** Fields in the order they are checked, so the first problem reported is the one a reader meets first. */
 const vmConfigFields = object({
   version: z.literal(CONFIG_VERSION, { error: (iss) => `unsupported config version ${JSON.stringify(iss.input)} (expected ${CONFIG_VERSION})` }),
@@ -367,6 +385,8 @@ const vmConfigFields = object({
   guestAgent: bool().optional(),
   /** An unattended install in progress (unattended.ts); removed when it ends. */
   install: installSchema.optional(),
+  /** Shared folders; absent (configs written before they existed) or empty means none. */
+  shares: list(shareSchema, LIMITS.maxShares).optional(),
   uuid: str({ pattern: UUID_RE }),
   osType: str({ min: 1, max: 64, pattern: /^[a-z0-9-]+$/ }),
   description: str({ max: 10_000 }),
@@ -391,11 +411,14 @@ const vmConfigSchema = vmConfigFields
     }
     if (c.machine === 'pc' && c.disks.some((d) => d.bus === 'sata')) return fail(ctx, ['disks'], 'SATA (AHCI) disks need the q35 machine type');
     if (c.resources) resourcesAgree(c.resources, c.cpus, c.memoryMiB, ctx, ['resources']);
+    const tags = (c.shares ?? []).map((s) => s.tag);
+    if (new Set(tags).size !== tags.length) return fail(ctx, ['shares'], 'two shared folders have the same tag');
   })
   // An empty resource section is no section, and Secure Boot or a TPM that is off is not written:
   // the config reads as one written before they existed.
-  .transform(({ resources, secureBoot, tpm, ...c }) => ({
+  .transform(({ resources, secureBoot, tpm, shares, ...c }) => ({
     ...c,
+    ...(shares && shares.length > 0 ? { shares } : {}),
     ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
     ...(secureBoot === true ? { secureBoot } : {}),
     ...(tpm === true ? { tpm } : {}),
@@ -412,6 +435,7 @@ export type NicConfig = Frozen<z.output<typeof nicFields>>;
 export type ResourceConfig = Frozen<z.output<typeof resourcesSchema>>;
 export type AutoSnapshotConfig = Frozen<z.output<typeof autoSnapshotSchema>>;
 export type InstallConfig = Frozen<z.output<typeof installSchema>>;
+export type ShareConfig = Frozen<z.output<typeof shareSchema>>;
 export type DisplayConfig = Frozen<z.output<typeof vmConfigFields>['display']>;
 export type SerialConfig = Frozen<z.output<typeof vmConfigFields>['serial']>;
 export type VmConfig = Frozen<z.output<typeof vmConfigFields>>;

@@ -90,6 +90,8 @@ export function domainSpecFromConfig(config: VmConfig, vols: MovedVolumes, o: To
   const nics = config.nics.map((n, i) => nicToHost(n, i, o.natNetwork, warnings)).filter((n): n is NonNullable<typeof n> => n !== null);
   if (config.bootOrder.includes('network')) warnings.push('network boot is not carried over (the host boots from disk or CD-ROM)');
   if (config.cdroms.filter((c) => c.iso).length > 1) warnings.push('only the first CD-ROM image is carried over');
+  // A folder of this computer means nothing on the host.
+  for (const s of config.shares ?? []) warnings.push(`shared folder '${s.tag}' (${s.path}) is not carried over: it is a folder of this computer`);
   const firstBoot = config.bootOrder.find((b) => b !== 'network');
   const spec: DomainSpec = {
     name: o.name,

@@ -5,7 +5,7 @@
  * with an explicit driver so QEMU never guesses a format.
  */
 import path from 'node:path';
-import type { BootDevice, DiskConfig, NicConfig, VmConfig } from '../domain/config';
+import type { BootDevice, DiskConfig, NicConfig, ShareConfig, VmConfig } from '../domain/config';
 import { DEFAULT_NAT_NETWORK } from '../domain/config';
 import type { Accelerator } from '../api/contract';
 
@@ -24,7 +24,16 @@ export interface QemuHostFacts {
    * on older QEMU it blocks save state and live snapshots, which matter more.
    */
   readonly clipboard?: boolean;
+  /**
+   * How shared folders reach the guest: virtiofs (a virtiofsd per share, started by the core
+   * before QEMU, qemu/virtiofsd.ts) where virtiofsd is installed, else 9p inside QEMU.
+   * Absent: the config's shares are refused (a VM without shares never needs it).
+   */
+  readonly shares?: ShareTransport;
 }
+
+export const SHARE_TRANSPORTS = ['virtiofs', '9p'] as const;
+export type ShareTransport = (typeof SHARE_TRANSPORTS)[number];
 
 export interface VmPaths {
   /** The VM's folder; relative disk paths resolve against it. */
@@ -104,6 +113,20 @@ export function nicMirrorSocket(nicId: string, dir: 'rx' | 'tx'): string {
   return `${nicId}-${dir}.sock`;
 }
 
+/**
+ * A share's files in the runtime directory: virtiofsd's vhost-user socket (QEMU connects to
+ * it) and the pidfile the core writes for it. Apart from RUNTIME_FILES, which QEMU's launch
+ * clears: virtiofsd is started first and must keep them.
+ */
+export function virtiofsdFiles(runDir: string, tag: string): { readonly socket: string; readonly pidfile: string } {
+  return { socket: path.join(runDir, `vfs-${tag}.sock`), pidfile: path.join(runDir, `vfs-${tag}.pid`) };
+}
+
+/** The guest-visible device of a share, by its position (QMP and the golden files name it so). */
+export function shareDeviceId(index: number): string {
+  return `share${index}`;
+}
+
 /** Escapes a value inside a QEMU `key=value,...` option list: a comma is written twice. */
 export function opt(value: string): string {
   return value.replace(/,/g, ',,');
@@ -129,14 +152,20 @@ function bootIndex(order: readonly BootDevice[], dev: BootDevice, nth: number): 
 function machineSection(cfg: VmConfig, host: QemuHostFacts): string[] {
   const machine: [string, string | number | boolean][] = [['type', cfg.machine]];
   const res = cfg.resources;
-  if (res?.memMerge !== undefined) machine.push(['mem-merge', res.memMerge]);
+  // virtiofsd maps the guest's RAM to serve its queues: the RAM must be a shared memfd. Only
+  // with a virtiofs share, so every other VM's command line and saved states stay as they were.
+  const memfd = usesVirtiofs(cfg, host);
+  // With a RAM backend of our own, page sharing is its property (the machine's would not reach it).
+  if (res?.memMerge !== undefined && !memfd) machine.push(['mem-merge', res.memMerge]);
   if (cfg.firmware === 'uefi') {
     machine.push(['pflash0', 'fw-code'], ['pflash1', 'fw-vars']);
   }
   // Secure Boot firmware keeps its variables out of the guest's reach through SMM.
   if (cfg.firmware === 'uefi' && cfg.secureBoot && host.secureBoot?.requiresSmm) machine.push(['smm', true]);
+  if (memfd) machine.push(['memory-backend', 'mem0']);
   const cpu = host.accel === 'tcg' ? 'max' : 'host';
   return [
+    ...(memfd ? ['-object', `memory-backend-memfd,${kv([['id', 'mem0'], ['size', `${cfg.memoryMiB}M`], ['share', true], ...(res?.memMerge !== undefined ? [['merge', res.memMerge] as const] : [])])}`] : []),
     '-machine', kv(machine),
     '-accel', host.accel,
     '-cpu', cpu,
@@ -368,6 +397,39 @@ function tpmSection(cfg: VmConfig, paths: VmPaths): string[] {
   ];
 }
 
+/** True when the VM's shares are served by virtiofsd (qemu/virtiofsd.ts). */
+export function usesVirtiofs(cfg: VmConfig, host: Pick<QemuHostFacts, 'shares'>): boolean {
+  return (cfg.shares?.length ?? 0) > 0 && host.shares === 'virtiofs';
+}
+
+function shareDevice(s: ShareConfig, i: number, host: QemuHostFacts, paths: VmPaths): string[] {
+  const transport = host.shares;
+  switch (transport) {
+    case undefined:
+      throw new Error(`shared folder '${s.tag}' needs virtiofsd or QEMU's 9p support, and this host has neither`);
+    case 'virtiofs':
+      return [
+        '-chardev', `socket,${kv([['id', `fs${i}`], ['path', virtiofsdFiles(paths.runDir, s.tag).socket]])}`,
+        '-device', `vhost-user-fs-pci,${kv([['chardev', `fs${i}`], ['tag', s.tag], ['id', shareDeviceId(i)]])}`,
+      ];
+    case '9p':
+      // security_model=none: files are created as QEMU's user, and QEMU writes no xattrs
+      // into the user's files; readonly=on makes QEMU itself refuse every write.
+      return [
+        '-fsdev', `local,${kv([['id', `fsdev${i}`], ['path', s.path], ['security_model', 'none'], ...(s.readOnly ? [['readonly', true] as const] : [])])}`,
+        '-device', `virtio-9p-pci,${kv([['fsdev', `fsdev${i}`], ['mount_tag', s.tag], ['id', shareDeviceId(i)]])}`,
+      ];
+    default: {
+      const never: never = transport;
+      throw new Error(`unknown share transport ${String(never)}`);
+    }
+  }
+}
+
+function sharesSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
+  return (cfg.shares ?? []).flatMap((s, i) => shareDevice(s, i, host, paths));
+}
+
 function displaySection(cfg: VmConfig, paths: VmPaths): string[] {
   const vnc = path.join(paths.runDir, RUNTIME_FILES.vnc);
   switch (cfg.display.adapter) {
@@ -466,6 +528,7 @@ export function buildQemuArgv(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths
     ...networkSection(cfg, paths),
     ...balloonSection(cfg),
     ...tpmSection(cfg, paths),
+    ...sharesSection(cfg, host, paths),
     ...displaySection(cfg, paths),
     ...inputSection(cfg),
     ...virtioSerialSection(cfg, host, paths),

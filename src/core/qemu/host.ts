@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Accelerator, AcceleratorChoice, AcceleratorStatus } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { findUefiFirmware, type UefiFirmware } from './firmware';
+import { findVirtiofsd } from './virtiofsd';
 
 export interface QemuInstall {
   readonly binary: string;
@@ -31,6 +32,11 @@ export interface HostCapabilities {
   readonly secureBoot?: SecureBootFirmware | null;
   /** swtpm and swtpm_setup, for a TPM 2.0; null when not installed (Debian/Ubuntu: swtpm, swtpm-tools). */
   readonly swtpm?: SwtpmInstall | null;
+  /**
+   * virtiofsd, for shared folders through virtiofs; null when not installed (Debian 12:
+   * qemu-system-common ships it in /usr/lib/qemu), and shares then use QEMU's own 9p.
+   */
+  readonly virtiofsd?: string | null;
   readonly memoryMiB: number;
   readonly cpus: number;
 }
@@ -206,9 +212,17 @@ export async function probeHost(): Promise<HostCapabilities> {
     ovmf: findOvmf(uefi.plain),
     secureBoot: process.env['NESTBOX_OVMF_CODE'] ? null : secureBootFrom(uefi.secure),
     swtpm: findSwtpm(),
+    virtiofsd: virtiofsdFromEnv(),
     memoryMiB: Math.floor(os.totalmem() / (1024 * 1024)),
     cpus: os.cpus().length,
   };
+}
+
+/** NESTBOX_VIRTIOFSD names the binary, or `none` to use 9p as on a host without it. */
+function virtiofsdFromEnv(): string | null {
+  const env = process.env['NESTBOX_VIRTIOFSD'];
+  if (env === 'none') return null;
+  return env || findVirtiofsd();
 }
 
 export function parseAccelChoice(v: string | undefined): AcceleratorChoice | undefined {

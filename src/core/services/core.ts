@@ -17,6 +17,7 @@ import { QemuImg } from '../storage/qemuimg';
 import { recoverSnapshots } from './recovery';
 import { SnapshotService } from './snapshots';
 import { NetworkService } from './network';
+import { ShareService } from './shares';
 import { DataLayout } from '../store/paths';
 import { EventBus } from './events';
 import { VmService } from './vms';
@@ -67,6 +68,7 @@ export class Core {
   readonly vms: VmService;
   readonly snapshots: SnapshotService;
   readonly network: NetworkService;
+  readonly shares: ShareService;
   readonly jobs: JobService;
   readonly media: MediaService;
   readonly disks: VmDisks;
@@ -116,6 +118,7 @@ export class Core {
       bandwidth: () => this.stateBandwidth(),
     });
     this.network = new NetworkService({ vms: this.vms, vmRepo, bus: this.bus });
+    this.shares = new ShareService({ reg: this.vms.registry, vms: vmRepo, bus: this.bus });
     const img = host.qemu ? new QemuImg(host.qemu.imgBinary) : null;
     this.media = new MediaService({
       layout,

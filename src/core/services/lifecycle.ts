@@ -25,6 +25,7 @@ import { resolveAccelerator } from '../qemu/host';
 import { prepareQemuUser } from '../qemu/runas';
 import { pidAlive, QemuProcess, type ExitInfo, type LaunchSpec } from '../qemu/supervisor';
 import { SwtpmProcess, tpmStateDir, type SwtpmPaths } from '../qemu/swtpm';
+import type { VirtiofsdProcess } from '../qemu/virtiofsd';
 import type { AcceleratorChoice } from '../api/contract';
 import type { VmConfig } from '../domain/config';
 import type { QemuImg } from '../storage/qemuimg';
@@ -37,6 +38,7 @@ import { Installs } from './installs';
 import type { VmDeletes } from './vmdelete';
 import type { Running, VmRegistry } from './vmregistry';
 import { rotateIfLarge, type LogLimits } from './logrotate';
+import { attachShares, launchShares, runningShareTags, shareTransport } from './shares';
 
 function tpmPaths(vmDir: string, runDir: string): SwtpmPaths {
   return { stateDir: tpmStateDir(vmDir), runDir, logFile: vmFiles(vmDir).swtpmLog };
@@ -153,6 +155,7 @@ export class LifecycleService {
     const row = this.reg.apply(row0.uuid, { type: 'startRequested' });
     let launched: QemuProcess | null = null;
     let tpm: SwtpmProcess | undefined;
+    let shares: VirtiofsdProcess[] = [];
     try {
       const host = this.reg.d.host;
       if (!host.qemu) throw new NestboxError('HOST_UNSUPPORTED', 'QEMU was not found; install qemu-system-x86 (see the README)');
@@ -211,6 +214,7 @@ export class LifecycleService {
             ovmfCode: host.ovmf?.code ?? null,
             secureBoot: host.secureBoot ? { code: host.secureBoot.code, format: host.secureBoot.codeFormat, requiresSmm: host.secureBoot.requiresSmm } : null,
             clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
+            shares: shareTransport(host),
           },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
           { incoming: incomingFile !== null, ...(loadvm ? { loadvm } : {}) },
@@ -228,6 +232,8 @@ export class LifecycleService {
       );
       // The TPM first: QEMU connects to its control socket while it starts.
       if (row.config.tpm && host.swtpm) tpm = await SwtpmProcess.launch(host.swtpm, tpmPaths(row.dir, runDir), user);
+      // Each share's virtiofsd too (its folder checked again first): QEMU connects to their sockets.
+      shares = await launchShares(host, row, runDir, user);
       try {
         launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog, user });
       } catch (err) {
@@ -242,7 +248,8 @@ export class LifecycleService {
         startedAt: new Date().toISOString(),
         logOffset: proc.logOffset,
       });
-      const running: Running = { proc, accel, serial: null, quiet: 0, ...(tpm ? { tpm } : {}) };
+      const shareTags = (row.config.shares ?? []).map((s) => s.tag);
+      const running: Running = { proc, accel, serial: null, quiet: 0, ...(tpm ? { tpm } : {}), ...(shareTags.length ? { shareTags, virtiofsd: shares } : {}) };
       this.reg.running.set(row.uuid, running);
       this.watch(row.uuid, running);
       // Before the guest runs a single instruction (QEMU starts stopped).
@@ -276,6 +283,7 @@ export class LifecycleService {
         this.d.vms.clearRuntime(row.uuid);
       }
       await tpm?.stop().catch(() => undefined);
+      await Promise.all(shares.map((p) => p.stop().catch(() => undefined)));
       const cur = this.d.vms.get(row.uuid);
       if (cur?.state === 'starting') this.reg.apply(row.uuid, { type: 'startFailed', previous });
       const e = NestboxError.from(err, 'QEMU_FAILED');
@@ -374,6 +382,12 @@ export class LifecycleService {
     });
     r.proc.onExit((info) => this.onExit(uuid, r, info));
     r.tpm?.onExit((reason) => void this.onTpmExit(uuid, r, reason));
+    // A share whose virtiofsd died is gone for the guest until the next start; the VM runs on.
+    for (const p of r.virtiofsd ?? []) {
+      p.onExit((reason) => {
+        if (this.reg.running.get(uuid) === r && !r.proc.exited) this.reg.log(uuid, 'error', 'share', `shared folder '${p.tag}' is no longer served (${reason}); it comes back at the next start`);
+      });
+    }
   }
 
   /**
@@ -393,6 +407,7 @@ export class LifecycleService {
     if (this.reg.running.get(uuid) === r) this.reg.running.delete(uuid);
     // QEMU gone: its swtpm follows (it normally has already, on the closed channel).
     void r.tpm?.stop();
+    for (const p of r.virtiofsd ?? []) void p.stop();
     if (r.resources?.length) this.reg.resources.drop(uuid);
     r.guest?.close();
     r.serial?.end(info.reason);
@@ -562,6 +577,13 @@ export class LifecycleService {
           this.reg.log(row.uuid, 'error', 'reconcile', `'${row.name}': ${running.abortReason}`);
         }
       }
+      const shareTags = runningShareTags(row, runDir, this.reg.d.host);
+      if (shareTags.length) {
+        const { procs, gone } = attachShares(row, runDir, shareTags);
+        running.shareTags = shareTags;
+        running.virtiofsd = procs;
+        for (const g of gone) this.reg.log(row.uuid, 'error', 'reconcile', `'${row.name}': ${g}; the share comes back at the next start`);
+      }
       this.reg.running.set(row.uuid, running);
       this.watch(row.uuid, running);
       this.reg.resources.enforce(row, running);
@@ -580,6 +602,7 @@ export class LifecycleService {
       // QEMU's agent socket takes one client at a time: the next core's would wait behind this one.
       r.guest?.close();
       r.tpm?.detach();
+      for (const p of r.virtiofsd ?? []) p.detach();
       r.proc.detach();
     }
     this.reg.running.clear();

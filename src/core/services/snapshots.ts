@@ -20,6 +20,7 @@
  * Over 500 lines because take, restore and delete share the coverage and resume rules of
  * the three kinds above; kept together so each rule is read next to the kind it serves.
  */
+import { refuseWhileShared } from './shares';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from '../api/contract';
@@ -185,6 +186,8 @@ export class SnapshotService {
     const snapName = name.trim();
     if (!snapName || snapName.length > 128) throw new NestboxError('INVALID_ARGUMENT', 'a snapshot needs a name of 1 to 128 characters');
     const live = isActive(row.state);
+    // A live snapshot keeps the guest's memory, which a shared folder blocks (shares.ts).
+    if (live) refuseWhileShared(this.d.vms.registry, row, 'take a live snapshot of');
     return this.d.vms.jobs.run(
       { uuid: row.uuid, name: row.name },
       { kind: 'snapshot', title: `Taking snapshot '${snapName}' of '${row.name}'`, label: `${live ? 'live ' : ''}snapshot '${snapName}'`, cancellable: row.state === 'running' },
@@ -331,6 +334,8 @@ export class SnapshotService {
       if (!snap.withRam) {
         throw new NestboxError('INVALID_STATE', `snapshot '${snap.name}' was taken while '${row.name}' was off; power the VM off to restore it`);
       }
+      // QEMU runs with a share's memory backend and device, which a snapshot's memory (always taken without) cannot be loaded into.
+      refuseWhileShared(this.d.vms.registry, row, `restore snapshot '${snap.name}' with its memory into`);
       if (!sameHardware(snap.config, row.config)) {
         throw new NestboxError('INVALID_STATE', `the hardware of '${row.name}' changed since snapshot '${snap.name}'; power it off to restore it`);
       }

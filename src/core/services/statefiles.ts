@@ -3,6 +3,7 @@
  * (like VirtualBox), a start feeds the file back in, Discard forgets it. Saving and loading
  * run as jobs of the VM (listed, cancellable while saving, one at a time per VM).
  */
+import { refuseWhileShared } from './shares';
 import fs from 'node:fs';
 import type { OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
@@ -34,6 +35,7 @@ export class StateFiles {
     const row = reg.resolve(ref);
     reg.jobs.assertIdle(reg.ref(row));
     reg.require(row, 'saveState', 'save the state of');
+    refuseWhileShared(reg, row, 'save the state of');
     const { proc } = reg.proc(row);
     const wasPaused = row.state === 'paused';
     const job = reg.jobs.begin(reg.ref(row), { kind: 'saveState', title: `Saving the state of '${row.name}'`, label: 'save state' });

@@ -11,6 +11,7 @@ import { allowedOperations, describeState, isActive, isAllowed, transition, Tran
 import { resolveDiskPath } from '../qemu/argv';
 import type { HostCapabilities } from '../qemu/host';
 import type { SwtpmProcess } from '../qemu/swtpm';
+import type { VirtiofsdProcess } from '../qemu/virtiofsd';
 import type { QemuProcess } from '../qemu/supervisor';
 import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
 import { vmFiles, type DataLayout } from '../store/paths';
@@ -38,6 +39,10 @@ export interface Running {
   clockNote?: string;
   /** The VM's TPM emulator, when it has a TPM. */
   tpm?: SwtpmProcess;
+  /** The shares this QEMU was started with (by tag): they block saving its memory (shares.ts). */
+  shareTags?: readonly string[];
+  /** The virtiofsd of each of those shares, when they are served through virtiofs. */
+  virtiofsd?: readonly VirtiofsdProcess[];
   /** Why the core ended this QEMU itself (its swtpm died): the reason the VM aborted. */
   abortReason?: string;
 }

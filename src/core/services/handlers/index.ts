@@ -10,6 +10,7 @@ import { hostHandlers } from './hosts';
 import { mediaHandlers } from './media';
 import { networkHandlers } from './network';
 import { settingsHandlers } from './settings';
+import { shareHandlers } from './shares';
 import { snapshotHandlers } from './snapshots';
 import { statsHandlers } from './stats';
 import type { Handler, HandlerContext, Handlers } from './types';
@@ -26,6 +27,7 @@ const HANDLERS: Handlers = {
   ...consoleHandlers,
   ...statsHandlers,
   ...settingsHandlers,
+  ...shareHandlers,
   ...hostHandlers,
 };
 

@@ -13,6 +13,7 @@ import Typography from '@mui/material/Typography';
 import AlbumOutlinedIcon from '@mui/icons-material/AlbumOutlined';
 import CableOutlinedIcon from '@mui/icons-material/CableOutlined';
 import DeveloperBoardOutlinedIcon from '@mui/icons-material/DeveloperBoardOutlined';
+import FolderSharedOutlinedIcon from '@mui/icons-material/FolderSharedOutlined';
 import HistoryOutlinedIcon from '@mui/icons-material/HistoryOutlined';
 import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
 import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
@@ -263,6 +264,20 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
                 )}
               </Fields>
             </Section>
+            {(config.shares?.length ?? 0) > 0 && (
+              <Section title="Shared folders" icon={<FolderSharedOutlinedIcon />}>
+                <Fields>
+                  {(config.shares ?? []).map((s) => (
+                    <Field key={s.tag} label={s.tag}>
+                      <Box component="span" sx={{ display: 'block' }} title={s.path}>
+                        {s.path}
+                      </Box>
+                      <Muted block>{s.readOnly ? 'Read-only' : 'Read-write'}</Muted>
+                    </Field>
+                  ))}
+                </Fields>
+              </Section>
+            )}
             <Section title="Serial port" icon={<CableOutlinedIcon />}>
               <Fields>
                 <Field label="Port 1">{config.serial.enabled ? 'Enabled' : <Muted>Disabled</Muted>}</Field>

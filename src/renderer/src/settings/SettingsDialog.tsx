@@ -29,7 +29,9 @@ import LanOutlinedIcon from '@mui/icons-material/LanOutlined';
 import MonitorOutlinedIcon from '@mui/icons-material/MonitorOutlined';
 import StorageOutlinedIcon from '@mui/icons-material/StorageOutlined';
 import SpeedOutlinedIcon from '@mui/icons-material/SpeedOutlined';
+import FolderSharedOutlinedIcon from '@mui/icons-material/FolderSharedOutlined';
 import { ResourcesSection } from './ResourcesSection';
+import { SharesSection } from './SharesSection';
 import { resourceChangesOf, resourceDraftOf, resourceProblem, type ResourceDraft } from './resources';
 import type { HostInfo, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
 import { assertNever } from '../../../core/api/errors';
@@ -47,7 +49,7 @@ import { isActiveState, stateLabel } from '../model/vmState';
 import { baseName } from '../util/format';
 import { cpusProblem, groupProblem, isAbsolutePath, memoryProblem, vmNameProblem } from '../util/validation';
 
-type SectionId = 'general' | 'system' | 'resources' | 'display' | 'storage' | 'network' | 'serial';
+type SectionId = 'general' | 'system' | 'resources' | 'display' | 'storage' | 'network' | 'shares' | 'serial';
 const SECTIONS: readonly { readonly id: SectionId; readonly label: string; readonly icon: ReactElement }[] = [
   { id: 'general', label: 'General', icon: <InfoOutlinedIcon /> },
   { id: 'system', label: 'System', icon: <DeveloperBoardOutlinedIcon /> },
@@ -55,6 +57,7 @@ const SECTIONS: readonly { readonly id: SectionId; readonly label: string; reado
   { id: 'display', label: 'Display', icon: <MonitorOutlinedIcon /> },
   { id: 'storage', label: 'Storage', icon: <StorageOutlinedIcon /> },
   { id: 'network', label: 'Network', icon: <LanOutlinedIcon /> },
+  { id: 'shares', label: 'Shared folders', icon: <FolderSharedOutlinedIcon /> },
   { id: 'serial', label: 'Serial port', icon: <CableOutlinedIcon /> },
 ];
 
@@ -180,6 +183,7 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
     display: null,
     storage: draft.iso.trim() !== '' && !isAbsolutePath(draft.iso.trim()) ? 'The ISO path must be absolute.' : null,
     network: null,
+    shares: null,
     serial: null,
   };
   const firstProblem = SECTIONS.map((s) => problems[s.id]).find((p) => p !== null) ?? null;
@@ -369,6 +373,8 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
         );
       case 'network':
         return <NetworkSection vm={vm} />;
+      case 'shares':
+        return <SharesSection vm={vm} />;
       case 'serial':
         return (
           <>

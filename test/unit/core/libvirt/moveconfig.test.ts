@@ -74,6 +74,13 @@ describe('domainSpecFromConfig', () => {
     expect(warnings.join('\n')).toMatch(/adapter 3 .*not attached/);
   });
 
+  it('warns that a shared folder, a folder of this computer, is not carried over', () => {
+    const withShare = parseVmConfig({ ...CONFIG, shares: [{ tag: 'work', path: '/home/ada/work', readOnly: false }] });
+    const r = domainSpecFromConfig(withShare, VOLS, { name: 'mv1', domainType: 'qemu', natNetwork: 'default' });
+    expect(r.warnings).toContain("shared folder 'work' (/home/ada/work) is not carried over: it is a folder of this computer");
+    expect(r.spec).toEqual(spec);
+  });
+
   it('refuses an internal network, which exists only on this computer', () => {
     const internal = parseVmConfig({ ...CONFIG, nics: [{ id: 'net0', mode: 'internal', model: 'e1000', mac: '52:54:00:aa:bb:09', forwards: [], network: 'lab' }] });
     expect(() => domainSpecFromConfig(internal, VOLS, { name: 'mv1', domainType: 'qemu', natNetwork: 'default' })).toThrow(/internal network 'lab'/);

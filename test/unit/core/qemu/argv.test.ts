@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_FILES, SWTPM_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath } from '../../../../src/core/qemu/argv';
+import { RUNTIME_FILES, SWTPM_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath, virtiofsdFiles } from '../../../../src/core/qemu/argv';
 import type { LaunchOptions, QemuHostFacts, VmPaths } from '../../../../src/core/qemu/argv';
 import type { VmConfig } from '../../../../src/core/domain/config';
 import { UUID_B, rawCdrom, rawDisk, rawNic, validConfig } from '../../helpers/config';
@@ -229,6 +229,36 @@ const CASES: readonly GoldenCase[] = [
     paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
     launch: COLD,
   },
+  {
+    // Shares through virtiofsd (one per share, started by the core): the RAM becomes a shared
+    // memfd, only here. The read-only share is read-only in virtiofsd's mount namespace
+    // (virtiofsd.test.ts), so its device looks like the read-write one.
+    name: 'shares-virtiofs',
+    cfg: validConfig({
+      shares: [
+        { tag: 'projects', path: '/home/ada/projects', readOnly: false },
+        { tag: 'isos', path: '/srv/isos, old', readOnly: true },
+      ],
+      // Page sharing moves from the machine to the RAM backend.
+      resources: { memMerge: false },
+    }),
+    host: { ...KVM, shares: 'virtiofs' },
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
+  {
+    // Where virtiofsd is missing: QEMU's own 9p, read-only enforced by QEMU (readonly=on).
+    name: 'shares-9p',
+    cfg: validConfig({
+      shares: [
+        { tag: 'projects', path: '/home/ada/projects', readOnly: false },
+        { tag: 'isos', path: '/srv/isos, old', readOnly: true },
+      ],
+    }),
+    host: { ...KVM, shares: '9p' },
+    paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
+    launch: COLD,
+  },
 ];
 
 function build(c: GoldenCase): string[] {
@@ -378,6 +408,8 @@ describe('buildQemuArgv: safety invariants (every case)', () => {
               ? RUNTIME_FILES.agent
               : id === 'chrtpm'
                 ? SWTPM_FILES.ctrl
+                : /^fs\d+$/.test(id)
+                  ? path.basename(virtiofsdFiles(c.paths.runDir, c.cfg.shares![Number(id.slice(2))]!.tag).socket)
                 : m
                   ? nicMirrorSocket(m[1]!, m[2] as 'rx' | 'tx')
                   : RUNTIME_FILES.serial;
