@@ -325,7 +325,7 @@ export class OvaService {
     const machine = sata ? 'q35' : (hw.machine ?? row.config.machine);
     let next: VmConfig;
     try {
-      next = parseVmConfig({ ...row.config, machine, nics, cdroms, ...(hw.bootOrder && hw.bootOrder.length ? { bootOrder: hw.bootOrder } : {}) });
+      next = parseVmConfig({ ...row.config, machine, nics, cdroms, ...(hw.bootOrder && hw.bootOrder.length ? { bootOrder: hw.bootOrder } : {}), ...(hw.display ? { display: { ...row.config.display, adapter: hw.display } } : {}) });
     } catch (err) {
       if (err instanceof ConfigError) throw new NestboxError('IMAGE_REJECTED', `the imported hardware is not usable: ${err.message}`);
       throw err;

@@ -1,10 +1,10 @@
 /**
  * A foreign machine's hardware in one neutral shape, whatever wrote it (an OVF with or without
- * VirtualBox's `vbox:Machine` section, a `.vbox` file, a libvirt domain XML), and VirtualBox's
+ * VirtualBox's `vbox:Machine` section, a `.vbox` file, a libvirt domain XML, a UTM bundle), and VirtualBox's
  * machine XML read into it. Pure: no I/O. What Nestbox cannot carry over is named in
  * `dropped`, so an import can say so before anything is copied.
  */
-import type { BootDevice, DiskBus, Firmware, MachineType, NicModel, PortForward } from '../domain/config';
+import type { BootDevice, DiskBus, DisplayAdapter, Firmware, MachineType, NicModel, PortForward } from '../domain/config';
 import { MAC_RE, NETWORK_NAME_RE } from '../domain/config';
 import { attr, child, childrenOf, localName, type XmlElement } from './xml';
 
@@ -40,14 +40,14 @@ export interface ForeignDisk {
 
 /** A whole machine file read: hardware, the disks it names and what else it keeps. */
 export interface ForeignMachine {
-  readonly source: 'libvirt' | 'vbox';
+  readonly source: 'libvirt' | 'vbox' | 'utm';
   readonly name: string;
   readonly description: string;
   /** Nestbox's OS type, when the source names one Nestbox knows. */
   readonly osType: string | null;
   readonly hardware: ForeignHardware;
   readonly disks: readonly ForeignDisk[];
-  /** libvirt: the UEFI variable store file (<nvram>). */
+  /** The UEFI variable store file: libvirt's <nvram> (absolute), UTM's efi_vars.fd (in the bundle's Data folder). */
   readonly nvram: string | null;
 }
 
@@ -61,6 +61,8 @@ export interface ForeignHardware {
   /** null: the source says nothing about adapters (the preset's one NAT adapter is used). */
   readonly nics: readonly ForeignNic[] | null;
   readonly dropped: readonly string[];
+  /** The display adapter, where the source names one Nestbox has (absent: the preset's). */
+  readonly display?: DisplayAdapter;
 }
 
 /** VirtualBox adapter types (the `type` attribute of `<Adapter>`) → QEMU models. */
