@@ -100,7 +100,7 @@ describe('importing machine files: hostile disks', () => {
 
   it('--dry-run of an OVF and of a plain disk says what would be made, and makes nothing', async () => {
     const file = path.join(work, 'appliance.ovf');
-    fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024 }], nics: 1 }));
+    fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osType: 'linux-other', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', machine: 'q35', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024, bus: 'sata', uuid: '11111111-2222-4333-8444-555555555555' }], cdroms: 0, nics: [{ model: 'e1000', mac: '52:54:00:12:34:56', mode: 'nat', forwards: [] }], bootOrder: ['disk', 'cdrom'], uuid: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff' }));
     const plan = await core.ova.importPlan({ file });
     expect(plan).toMatchObject({ source: 'ovf', name: 'appliance', firmware: 'uefi', memoryMiB: 512, cpus: 2 });
     expect(plan.disks.map((d) => d.source)).toEqual(['appliance-disk001.vmdk']);
