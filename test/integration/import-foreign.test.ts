@@ -3,8 +3,8 @@
  * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e), a
  * VirtualBox 7 `.vbox` (BIOS, SATA on AHCI, an e1000 NAT adapter with a forward) and a UTM 4
  * bundle (UEFI with its efi_vars.fd, an empty CD drive first, a VirtIO qcow2 disk, e1000e),
- * each around a disk made from the test guest ISO. The new VMs keep the source's hardware,
- * the .vbox and UTM ones boot to the guest's ready marker, and hostile files are refused with
+ * each around a disk made from the test guest ISO. The new VMs keep the source's hardware and
+ * boot to the guest's ready marker (one at a time), and hostile files are refused with
  * nothing made.
  */
 import { execFileSync } from 'node:child_process';
@@ -34,13 +34,13 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', testIso(), raw]);
   });
   afterAll(async () => {
-    await cli(home, ['poweroff', 'Moderator 1']).catch(() => undefined);
+    for (const name of ['debian12', 'Moderator 1']) await cli(home, ['poweroff', name]).catch(() => undefined);
     await cli(home, ['poweroff', 'Debian UTM']).catch(() => undefined);
     await cleanupHome(home);
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('imports a domain XML with its UEFI variables, SATA disk, e1000e and MAC; --dry-run creates nothing', async () => {
+  it('imports a domain XML with its UEFI variables, SATA disk, e1000e and MAC, and boots it; --dry-run creates nothing', async () => {
     const nvram = path.join(work, 'debian12_VARS.fd');
     fs.copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', nvram);
     const xml = path.join(work, 'debian12.xml');
@@ -66,6 +66,12 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     // The variables are the source's (converted to the qcow2 Nestbox keeps them in).
     const vars = path.join(vm.dir, 'efivars.qcow2');
     execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', nvram, vars]);
+    // It boots under UEFI from its SATA disk, as it did under libvirt; one guest at a time on a shared machine.
+    const started = await cli(home, ['start', 'debian12']);
+    expect(started.code, started.stderr).toBe(0);
+    await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
+    const off = await cli(home, ['poweroff', 'debian12']);
+    expect(off.code, off.stderr).toBe(0);
   });
 
   it('imports a VirtualBox .vbox (BIOS, SATA, e1000 NAT with a forward, a MAC another VM has) and boots it', async () => {
