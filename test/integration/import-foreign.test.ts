@@ -1,10 +1,12 @@
 /**
  * Machine files from other managers imported through the CLI against real qemu-img and QEMU:
- * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e) and a
- * VirtualBox 7 `.vbox` (BIOS, SATA on AHCI, an e1000 NAT adapter with a forward), each
- * around a raw disk made from the test guest ISO. The new VMs keep the source's hardware,
- * the .vbox one boots to the guest's ready marker, and hostile files are refused with
- * nothing made.
+ * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e), a
+ * VirtualBox 7 `.vbox` (BIOS, SATA on AHCI, an e1000 NAT adapter with a forward) and a UTM 4
+ * bundle (BIOS, an empty CD drive first, a VirtIO qcow2 disk, e1000e), each around a disk
+ * made from the test guest ISO. The new VMs keep the source's hardware; the .vbox and UTM ones
+ * boot to the guest's ready marker (one at a time; the test guest's GRUB stops at its menu when
+ * UEFI boots it from a disk, so the UEFI domain is not started), and hostile files are refused
+ * with nothing made.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../src/core/api/contract';
-import { domainXml, vboxXml } from '../support/foreign-fixtures';
+import { domainXml, utmPlist, vboxXml } from '../support/foreign-fixtures';
 import { cleanupHome, cli, tempHome, testIso, waitForFile } from './helpers';
 
 async function info(home: string, name: string): Promise<VmInfo> {
@@ -21,7 +23,7 @@ async function info(home: string, name: string): Promise<VmInfo> {
   return JSON.parse(r.stdout) as VmInfo;
 }
 
-describe('importing a domain XML and a .vbox', () => {
+describe('importing a domain XML, a .vbox and a UTM bundle', () => {
   let home: string;
   let work: string;
   let raw: string;
@@ -34,6 +36,7 @@ describe('importing a domain XML and a .vbox', () => {
   });
   afterAll(async () => {
     await cli(home, ['poweroff', 'Moderator 1']).catch(() => undefined);
+    await cli(home, ['poweroff', 'Debian UTM']).catch(() => undefined);
     await cleanupHome(home);
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -89,7 +92,33 @@ describe('importing a domain XML and a .vbox', () => {
     await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
   });
 
-  it('refuses a .vbox whose disk lies outside its folder (absolute, .., symlink) without reading it, and leaves nothing', async () => {
+  it('imports a UTM bundle (BIOS, CD drive then VirtIO qcow2 disk, e1000e and MAC) and boots it', async () => {
+    // One booted guest at a time on a shared machine: the .vbox guest has shown its marker.
+    await cli(home, ['poweroff', 'Moderator 1']);
+    const bundle = path.join(work, 'Debian UTM.utm');
+    fs.mkdirSync(path.join(bundle, 'Data'), { recursive: true });
+    const image = '0B1C2D3E-4F50-4617-8293-A4B5C6D7E8F9.qcow2';
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, path.join(bundle, 'Data', image)]);
+    fs.writeFileSync(path.join(bundle, 'config.plist'), utmPlist({ name: 'Debian UTM', uefi: false, nicHardware: 'e1000e', mac: '3A:5C:11:7E:20:4B', drives: [{ type: 'CD', iface: 'IDE' }, { type: 'Disk', iface: 'VirtIO', image }] }));
+    const dry = await cli(home, ['import', bundle, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/from a UTM virtual machine:/);
+    expect(dry.stdout).toMatch(/boot order: cdrom, disk/);
+    const r = await cli(home, ['import', bundle]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Imported 'Debian UTM'/);
+    expect(r.stdout).toMatch(/Not carried over: the sound card \(intel-hda\)/);
+    const vm = await info(home, 'Debian UTM');
+    expect(vm.config).toMatchObject({ firmware: 'bios', machine: 'q35', memoryMiB: 256, cpus: 1, osType: 'linux-debian', bootOrder: ['cdrom', 'disk'], display: { adapter: 'virtio' } });
+    expect(vm.config.disks.map((d) => [d.bus, d.format])).toEqual([['virtio', 'qcow2']]);
+    expect(vm.config.cdroms).toEqual([{ id: 'cd0', iso: null }]);
+    expect(vm.config.nics.map((n) => [n.model, n.mac, n.mode])).toEqual([['e1000e', '3a:5c:11:7e:20:4b', 'nat']]);
+    const started = await cli(home, ['start', 'Debian UTM']);
+    expect(started.code, started.stderr).toBe(0);
+    await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
+  });
+
+  it('refuses a .vbox or UTM bundle whose disk lies outside its folder (absolute, .., symlink) without reading it, and leaves nothing', async () => {
     const folder = path.join(work, 'hostile');
     fs.mkdirSync(folder);
     const canary = path.join(work, 'canary.img');
@@ -105,6 +134,20 @@ describe('importing a domain XML and a .vbox', () => {
       const file = path.join(folder, 'evil.vbox');
       fs.writeFileSync(file, vboxXml({ name: 'evil', location }));
       const r = await cli(home, ['import', file]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(why);
+    }
+    // The same disk named by a UTM bundle: out of its Data folder by '..', by an absolute path, by a symlink.
+    const bundle = path.join(folder, 'evil.utm');
+    fs.mkdirSync(path.join(bundle, 'Data'), { recursive: true });
+    fs.symlinkSync(canary, path.join(bundle, 'Data', 'link.qcow2'));
+    for (const [image, why] of [
+      ['../../../canary.img', /outside the UTM bundle's Data folder/],
+      [canary, /outside the UTM bundle's Data folder/],
+      ['link.qcow2', /a symlink to a file outside the UTM bundle's Data folder/],
+    ] as const) {
+      fs.writeFileSync(path.join(bundle, 'config.plist'), utmPlist({ name: 'evil', drives: [{ type: 'Disk', iface: 'VirtIO', image }] }));
+      const r = await cli(home, ['import', bundle]);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(why);
     }

@@ -1,7 +1,8 @@
 /**
  * Machine files written the way their tools write them, around disks a test names: a domain
- * as `virsh dumpxml` prints it (libvirt's domain XML format, with an OVMF loader and NVRAM)
- * and a VirtualBox 7 settings file (VirtualBox's `.vbox` schema, settings version 1.19).
+ * as `virsh dumpxml` prints it (libvirt's domain XML format, with an OVMF loader and NVRAM),
+ * a VirtualBox 7 settings file (VirtualBox's `.vbox` schema, settings version 1.19) and a
+ * UTM 4 bundle's config.plist.
  */
 
 export interface DomainFixture {
@@ -181,5 +182,93 @@ export function vboxXml(f: VboxFixture): string {
     </Hardware>
   </Machine>
 </VirtualBox>
+`;
+}
+
+export interface UtmDrive {
+  readonly type: 'Disk' | 'CD' | 'LinuxKernel';
+  readonly iface: 'VirtIO' | 'IDE' | 'SCSI' | 'NVMe' | 'USB' | 'Floppy';
+  /** A file in the bundle's Data folder; absent: a removable drive (UTM keeps a bookmark instead). */
+  readonly image?: string;
+}
+
+export interface UtmFixture {
+  readonly name?: string;
+  readonly arch?: string;
+  readonly target?: string;
+  readonly uefi?: boolean;
+  readonly memoryMiB?: number;
+  readonly cpus?: number;
+  readonly drives: readonly UtmDrive[];
+  readonly mac?: string;
+  readonly nicHardware?: string;
+  readonly mode?: 'Shared' | 'Emulated' | 'Host' | 'Bridged';
+  readonly display?: string;
+  readonly notes?: string;
+  /** Replaces the DOCTYPE line Foundation writes (a foreign one, an entity declaration). */
+  readonly doctype?: string;
+  readonly backend?: string;
+}
+
+const IDS = ['A3F0C1D2-5B6E-4F70-8192-A3B4C5D6E7F8', '0B1C2D3E-4F50-4617-8293-A4B5C6D7E8F9', 'C4D5E6F7-0819-4A2B-9C3D-4E5F60718293'];
+
+/**
+ * A UTM 4 config.plist as Foundation's PropertyListEncoder writes it (XML format, Apple's
+ * DOCTYPE, tab indentation, each dictionary's keys in sorted order), with the keys of UTM's
+ * QEMU configuration (UTMQemuConfiguration and its System, QEMU, Drive, Network, Display,
+ * Sharing, Input, Serial and Sound parts).
+ */
+export function utmPlist(f: UtmFixture): string {
+  type V = string | number | boolean | readonly V[] | { readonly [k: string]: V };
+  const out: string[] = [];
+  const emit = (v: V, depth: number): void => {
+    const pad = '\t'.repeat(depth);
+    if (typeof v === 'string') out.push(`${pad}<string>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</string>`);
+    else if (typeof v === 'number') out.push(`${pad}<integer>${v}</integer>`);
+    else if (typeof v === 'boolean') out.push(`${pad}<${v}/>`);
+    else if (Array.isArray(v)) {
+      if (v.length === 0) out.push(`${pad}<array/>`);
+      else {
+        out.push(`${pad}<array>`);
+        for (const x of v as readonly V[]) emit(x, depth + 1);
+        out.push(`${pad}</array>`);
+      }
+    } else {
+      const d = v as { readonly [k: string]: V };
+      out.push(`${pad}<dict>`);
+      for (const k of Object.keys(d).sort()) {
+        out.push(`${pad}\t<key>${k}</key>`);
+        emit(d[k]!, depth + 1);
+      }
+      out.push(`${pad}</dict>`);
+    }
+  };
+  const config: V = {
+    Backend: f.backend ?? 'QEMU',
+    ConfigurationVersion: 4,
+    Display: f.display === '' ? [] : [{ DownscalingFilter: 'Linear', DynamicResolution: true, Hardware: f.display ?? 'virtio-vga', NativeResolution: false, UpscalingFilter: 'Nearest' }],
+    Drive: f.drives.map((d, i) => ({
+      Identifier: IDS[i % IDS.length]!,
+      ...(d.image ? { ImageName: d.image } : {}),
+      ImageType: d.type,
+      Interface: d.iface,
+      InterfaceVersion: 1,
+      ReadOnly: d.type === 'CD',
+    })),
+    Information: { Icon: 'debian', IconCustom: false, Name: f.name ?? 'Debian', ...(f.notes ? { Notes: f.notes } : {}), UUID: 'D0E1F2A3-B4C5-4D6E-8F70-819203A4B5C6' },
+    Input: { MaximumUsbShare: 3, UsbBusSupport: '3.0', UsbSharing: false },
+    Network: [{ Hardware: f.nicHardware ?? 'virtio-net-pci', IsolateFromHost: false, MacAddress: f.mac ?? '3A:5C:11:7E:20:4B', Mode: f.mode ?? 'Shared', PortForward: [] }],
+    QEMU: { AdditionalArguments: [], BalloonDevice: false, DebugLog: false, Hypervisor: true, PS2Controller: false, RNGDevice: true, RTCLocalTime: false, TPMDevice: false, TSO: false, UEFIBoot: f.uefi ?? true },
+    Serial: [],
+    Sharing: { ClipboardSharing: true, DirectoryShareMode: 'None', DirectoryShareReadOnly: false },
+    Sound: [{ Hardware: 'intel-hda' }],
+    System: { Architecture: f.arch ?? 'x86_64', CPU: 'default', CPUCount: f.cpus ?? 1, CPUFlagsAdd: [], CPUFlagsRemove: [], ForceMulticore: false, JITCacheSize: 0, MemorySize: f.memoryMiB ?? 256, Target: f.target ?? 'q35' },
+  };
+  emit(config, 0);
+  return `<?xml version="1.0" encoding="UTF-8"?>
+${f.doctype ?? '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">'}
+<plist version="1.0">
+${out.join('\n')}
+</plist>
 `;
 }

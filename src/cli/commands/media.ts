@@ -156,7 +156,7 @@ const importVm = command({
     'dry-run': { type: 'boolean', help: 'print what would be created and what cannot be carried over; create nothing' },
     json,
   },
-  summary: 'a disk image (VDI, VMDK, VHD(X), qcow2, raw), an OVA/OVF, a libvirt domain XML or a VirtualBox .vbox becomes a new VM',
+  summary: 'a disk image (VDI, VMDK, VHD(X), qcow2, raw), an OVA/OVF, a libvirt domain XML, a VirtualBox .vbox or a UTM bundle (.utm folder) becomes a new VM',
   details: "disks are converted to qcow2 into the VM's folder unless --in-place",
   async handler(ctx, [file], o) {
     const c = await ctx.client();
@@ -188,7 +188,7 @@ const importVm = command({
 /** `import --dry-run`: the VM that would be made, one fact a line. */
 export function formatPlan(p: ImportPlan): string {
   const lines = [
-    `Would create '${p.name}' from a ${{ ova: 'OVA appliance', ovf: 'OVF descriptor', libvirt: 'libvirt domain XML', vbox: 'VirtualBox machine', disk: 'disk image' }[p.source]}:`,
+    `Would create '${p.name}' from a ${{ ova: 'OVA appliance', ovf: 'OVF descriptor', libvirt: 'libvirt domain XML', vbox: 'VirtualBox machine', utm: 'UTM virtual machine', disk: 'disk image' }[p.source]}:`,
     `  OS type:    ${p.osType}`,
     `  firmware:   ${p.firmware === 'uefi' ? 'UEFI' : 'BIOS'}`,
     `  machine:    ${p.machine}`,

@@ -588,7 +588,7 @@ export interface ImportSpec {
 
 /** What `vms.import` would create from a file, and what it cannot carry over (nothing is made). */
 export interface ImportPlan {
-  readonly source: 'ova' | 'ovf' | 'libvirt' | 'vbox' | 'disk';
+  readonly source: 'ova' | 'ovf' | 'libvirt' | 'vbox' | 'utm' | 'disk';
   readonly name: string;
   readonly osType: string;
   readonly firmware: Firmware;

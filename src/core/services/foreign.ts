@@ -1,9 +1,10 @@
 /**
- * Machine files made by other managers become VMs here: a libvirt domain XML and a
- * VirtualBox `.vbox`. Everything is decided before anything is made (the plan, which is also
- * `--dry-run`): the file is parsed with no DTDs, each disk it names is checked without
- * reading a byte of it (regular file; for a .vbox inside its folder), and what cannot come
- * along is named. The import is then one journaled job: a killed core removes the half-made VM.
+ * Machine files made by other managers become VMs here: a libvirt domain XML, a VirtualBox
+ * `.vbox` and a UTM bundle (a `.utm` folder). Everything is decided before anything is made
+ * (the plan, which is also `--dry-run`): the file is parsed with no DTDs (a UTM plist's one
+ * Apple DOCTYPE aside, see storage/plist), each disk it names is checked without reading a
+ * byte of it (regular file; for a .vbox inside its folder, for a UTM bundle inside its Data
+ * folder), and what cannot come along is named. The import is then one journaled job: a killed core removes the half-made VM.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import type { HostCapabilities } from '../qemu/host';
 import { identifyImage } from '../storage/identify';
 import type { ForeignMachine } from '../storage/machine';
 import type { QemuImg } from '../storage/qemuimg';
+import { readUtmConfig } from '../storage/utm';
 import { looksLikeVbox, readVboxFile } from '../storage/vbox';
 import { XML_MAX_BYTES } from '../storage/xml';
 import type { VmRepository } from '../store/db';
@@ -36,8 +38,16 @@ export interface ForeignImportDeps {
   readonly applyHardware: (uuid: string, hw: ForeignMachine['hardware']) => string[];
 }
 
-/** Reads the start of a regular file (never a FIFO or device) to tell a machine file by its content. */
-export function foreignKind(file: string): 'libvirt' | 'vbox' | null {
+/** A UTM bundle is a folder with a config.plist (a regular file, not a link) in it. */
+function isUtmBundle(dir: string): boolean {
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) return false;
+  return fs.lstatSync(path.join(dir, 'config.plist'), { throwIfNoEntry: false }) !== undefined;
+}
+
+/** Reads the start of a regular file (never a FIFO or device) to tell a machine file by its content; a folder with a config.plist is a UTM bundle. */
+export function foreignKind(file: string): 'libvirt' | 'vbox' | 'utm' | null {
+  if (isUtmBundle(file)) return 'utm';
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
@@ -80,18 +90,25 @@ function checkDomainDisk(p: string, label: string): string {
   return real;
 }
 
-/** A .vbox's media must lie inside its folder: no absolute path elsewhere, no `..`, no symlink out. */
-function checkVboxDisk(folder: string, p: string, label: string): string {
+/** Where a machine file's disks must lie, in the words of its messages. */
+const VBOX_FOLDER = "the .vbox file's folder";
+const UTM_DATA = "the UTM bundle's Data folder";
+
+/**
+ * A .vbox's media must lie inside its folder, a UTM bundle's inside its Data folder: no
+ * absolute path elsewhere, no `..`, no symlink out (the folder itself included).
+ */
+function checkInsideDisk(folder: string, p: string, label: string, where: string = VBOX_FOLDER): string {
   const lexical = path.resolve(folder, p.replace(/\\/g, '/'));
   const rel = path.relative(folder, lexical);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', outside the .vbox file's folder; Nestbox imports only disks inside that folder (move the disk there, or import it alone with 'nestbox import DISK')`);
+    throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', outside ${where}; Nestbox imports only disks inside that folder (move the disk there, or import it alone with 'nestbox import DISK')`);
   }
   const lst = fs.lstatSync(lexical, { throwIfNoEntry: false });
-  if (!lst) throw new NestboxError('NOT_FOUND', `the disk on ${label} is '${p}', which is not in the .vbox file's folder`);
+  if (!lst) throw new NestboxError('NOT_FOUND', `the disk on ${label} is '${p}', which is not in ${where}`);
   const real = fs.realpathSync(lexical);
   const realRel = path.relative(fs.realpathSync(folder), real);
-  if (realRel.startsWith('..') || path.isAbsolute(realRel)) throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', a symlink to a file outside the .vbox file's folder; it is not read`);
+  if (realRel.startsWith('..') || path.isAbsolute(realRel)) throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', a symlink to a file outside ${where}; it is not read`);
   const st = fs.lstatSync(real);
   if (!st.isFile()) throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', which is ${kindOf(st)}; only regular files are imported`);
   return real;
@@ -117,6 +134,8 @@ function readDescriptor(file: string): string {
   }
 }
 
+const SOURCE_WORDS: Readonly<Record<ForeignMachine['source'], string>> = { vbox: 'VirtualBox machine', libvirt: 'libvirt domain', utm: 'UTM machine' };
+
 const bridgeExists = (name: string): boolean => fs.existsSync(`/sys/class/net/${name}/bridge`);
 
 export class ForeignImport {
@@ -126,7 +145,8 @@ export class ForeignImport {
   private prepare(spec: ImportSpec): { src: string; m: ForeignMachine; disks: CheckedDisk[]; nvram: string | null; notes: string[] } {
     const src = path.resolve(spec.file);
     const kind = foreignKind(src);
-    if (!kind) throw new NestboxError('IMAGE_REJECTED', `'${path.basename(src)}' is neither a libvirt domain XML nor a VirtualBox machine file`);
+    if (!kind) throw new NestboxError('IMAGE_REJECTED', `'${path.basename(src)}' is neither a libvirt domain XML, a VirtualBox machine file nor a UTM bundle`);
+    if (kind === 'utm') return this.prepareUtm(src);
     const text = readDescriptor(src);
     const label = path.basename(src);
     const notes: string[] = [];
@@ -140,7 +160,7 @@ export class ForeignImport {
       }
       m = v;
       const folder = path.dirname(src);
-      disks = v.disks.map((x) => ({ label: x.label, real: checkVboxDisk(folder, x.path, x.label), stated: x.format, bus: x.bus }));
+      disks = v.disks.map((x) => ({ label: x.label, real: checkInsideDisk(folder, x.path, x.label), stated: x.format, bus: x.bus }));
     } else {
       m = readDomainFile(text, label, bridgeExists);
       disks = m.disks.map((x) => ({ label: x.label, real: checkDomainDisk(x.path, x.label), stated: x.format, bus: x.bus }));
@@ -150,6 +170,36 @@ export class ForeignImport {
       const why = this.nvramProblem(m.nvram);
       if (why) notes.push(`the UEFI variables in '${m.nvram}' (${why}; the VM starts with fresh variables)`);
       else nvram = fs.realpathSync(m.nvram);
+    }
+    return { src, m, disks, nvram, notes };
+  }
+
+  /**
+   * A UTM bundle: its config.plist and its Data folder must be the bundle's own (no links out),
+   * each disk a regular file inside Data, the UEFI variables (Data/efi_vars.fd) too.
+   */
+  private prepareUtm(src: string): { src: string; m: ForeignMachine; disks: CheckedDisk[]; nvram: string | null; notes: string[] } {
+    const label = path.basename(src);
+    const plist = path.join(src, 'config.plist');
+    const pst = fs.lstatSync(plist);
+    if (!pst.isFile()) throw new NestboxError('IMAGE_REJECTED', `the config.plist of '${label}' is ${pst.isSymbolicLink() ? 'a symlink' : kindOf(pst)}; only a regular file is read`);
+    const m = readUtmConfig(readDescriptor(plist), `${label}/config.plist`, bridgeExists);
+    const data = path.join(src, 'Data');
+    const dst = fs.lstatSync(data, { throwIfNoEntry: false });
+    const notes: string[] = [];
+    if (dst && !dst.isDirectory()) throw new NestboxError('IMAGE_REJECTED', `the Data folder of '${label}' is ${dst.isSymbolicLink() ? 'a symlink' : kindOf(dst)}; Nestbox reads disks only from the bundle's own Data folder`);
+    if (!dst && m.disks.length) throw new NestboxError('NOT_FOUND', `'${label}' has no Data folder, where its disks belong`);
+    const disks = m.disks.map((x) => ({ label: x.label, real: checkInsideDisk(data, x.path, x.label, UTM_DATA), stated: x.format, bus: x.bus }));
+    let nvram: string | null = null;
+    if (m.nvram && dst) {
+      const lexical = path.join(data, m.nvram);
+      const lst = fs.lstatSync(lexical, { throwIfNoEntry: false });
+      // No variables yet (the machine never started in UTM): fresh ones here too, nothing lost.
+      if (lst) {
+        const why = lst.isFile() ? this.nvramProblem(lexical) : `it is ${lst.isSymbolicLink() ? 'a symlink' : kindOf(lst)}`;
+        if (why) notes.push(`the UEFI variables in '${m.nvram}' (${why}; the VM starts with fresh variables)`);
+        else nvram = lexical;
+      }
     }
     return { src, m, disks, nvram, notes };
   }
@@ -250,7 +300,7 @@ export class ForeignImport {
         const applied = this.d.applyHardware(uuid, m.hardware);
         const notCarried = [...notes, ...applied];
         for (const n of notes) this.d.vms.log(uuid, 'warning', 'imported', `not carried over: ${n}`);
-        this.d.vms.log(uuid, 'info', 'imported', `imported the ${m.source === 'vbox' ? 'VirtualBox machine' : 'libvirt domain'} '${path.basename(src)}' as '${name}' (${configs.length} disk${configs.length === 1 ? '' : 's'}${nvram ? ', UEFI variables kept' : ''})`);
+        this.d.vms.log(uuid, 'info', 'imported', `imported the ${SOURCE_WORDS[m.source]} '${path.basename(src)}' as '${name}' (${configs.length} disk${configs.length === 1 ? '' : 's'}${nvram ? ', UEFI variables kept' : ''})`);
         ctx.progress(100);
         return { ...this.d.vms.info(uuid), notCarried };
       } catch (err) {

@@ -3,8 +3,9 @@
  * DTDs; after it, only regular files the OVF names (plus its manifest and certificate) are
  * accepted, each written under a name Nestbox chooses inside the new VM's folder, checked
  * against the manifest, inspected like any image and converted to qcow2. Anything else ends
- * the import and removes the half-made VM. Export writes OVF 1.0 with streamOptimized VMDK
- * disks and a SHA256 manifest, into a partial file renamed into place at the end.
+ * the import and removes the half-made VM. Export writes what VirtualBox itself writes: the
+ * OVF 1.0 descriptor (with its `vbox:Machine` section), the streamOptimized VMDK disks, then a
+ * SHA256 manifest in VirtualBox's spelling, into a partial file renamed into place at the end.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -325,7 +326,7 @@ export class OvaService {
     const machine = sata ? 'q35' : (hw.machine ?? row.config.machine);
     let next: VmConfig;
     try {
-      next = parseVmConfig({ ...row.config, machine, nics, cdroms, ...(hw.bootOrder && hw.bootOrder.length ? { bootOrder: hw.bootOrder } : {}) });
+      next = parseVmConfig({ ...row.config, machine, nics, cdroms, ...(hw.bootOrder && hw.bootOrder.length ? { bootOrder: hw.bootOrder } : {}), ...(hw.display ? { display: { ...row.config.display, adapter: hw.display } } : {}) });
     } catch (err) {
       if (err instanceof ConfigError) throw new NestboxError('IMAGE_REJECTED', `the imported hardware is not usable: ${err.message}`);
       throw err;
@@ -370,12 +371,17 @@ export class OvaService {
         const ovfText = generateOvf({
           name: row.name,
           description: config.description,
+          osType: config.osType,
           osFamily: os?.family ?? 'other',
           memoryMiB: config.memoryMiB,
           cpus: config.cpus,
           firmware: config.firmware,
-          disks: parts.map((p) => ({ href: p.href, size: fs.statSync(p.file).size, capacity: p.capacity })),
-          nics: config.nics.length,
+          machine: config.machine,
+          disks: parts.map((p, i) => ({ href: p.href, size: fs.statSync(p.file).size, capacity: p.capacity, bus: disks[i]!.bus, uuid: crypto.randomUUID() })),
+          cdroms: config.cdroms.length,
+          nics: config.nics.map((n) => ({ model: n.model, mac: n.mac, mode: n.mode, ...(n.network ? { network: n.network } : {}), ...(n.bridge ? { bridge: n.bridge } : {}), forwards: n.forwards })),
+          bootOrder: config.bootOrder,
+          uuid: crypto.randomUUID(),
         });
         const ovfName = `${base}.ovf`;
         const fd = fs.openSync(partial, 'wx', 0o644);

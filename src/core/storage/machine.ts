@@ -1,11 +1,11 @@
 /**
  * A foreign machine's hardware in one neutral shape, whatever wrote it (an OVF with or without
- * VirtualBox's `vbox:Machine` section, a `.vbox` file, a libvirt domain XML), and VirtualBox's
+ * VirtualBox's `vbox:Machine` section, a `.vbox` file, a libvirt domain XML, a UTM bundle), and VirtualBox's
  * machine XML read into it. Pure: no I/O. What Nestbox cannot carry over is named in
  * `dropped`, so an import can say so before anything is copied.
  */
-import type { BootDevice, DiskBus, Firmware, MachineType, NicModel, PortForward } from '../domain/config';
-import { MAC_RE, NETWORK_NAME_RE } from '../domain/config';
+import type { BootDevice, DiskBus, DisplayAdapter, Firmware, MachineType, NicModel, PortForward } from '../domain/config';
+import { MAC_RE, NETWORK_NAME_RE, NIC_MODELS } from '../domain/config';
 import { attr, child, childrenOf, localName, type XmlElement } from './xml';
 
 export interface ForeignNic {
@@ -40,14 +40,14 @@ export interface ForeignDisk {
 
 /** A whole machine file read: hardware, the disks it names and what else it keeps. */
 export interface ForeignMachine {
-  readonly source: 'libvirt' | 'vbox';
+  readonly source: 'libvirt' | 'vbox' | 'utm';
   readonly name: string;
   readonly description: string;
   /** Nestbox's OS type, when the source names one Nestbox knows. */
   readonly osType: string | null;
   readonly hardware: ForeignHardware;
   readonly disks: readonly ForeignDisk[];
-  /** libvirt: the UEFI variable store file (<nvram>). */
+  /** The UEFI variable store file: libvirt's <nvram> (absolute), UTM's efi_vars.fd (in the bundle's Data folder). */
   readonly nvram: string | null;
 }
 
@@ -61,6 +61,8 @@ export interface ForeignHardware {
   /** null: the source says nothing about adapters (the preset's one NAT adapter is used). */
   readonly nics: readonly ForeignNic[] | null;
   readonly dropped: readonly string[];
+  /** The display adapter, where the source names one Nestbox has (absent: the preset's). */
+  readonly display?: DisplayAdapter;
 }
 
 /** VirtualBox adapter types (the `type` attribute of `<Adapter>`) → QEMU models. */
@@ -148,6 +150,13 @@ export function readVboxMachine(machine: XmlElement): ForeignHardware & { readon
   const mem = hw ? child(hw, 'Memory') : undefined;
   const memoryMiB = mem ? int(attr(mem, 'RAMSize')) : null;
 
+  // What Nestbox's own export kept beside VirtualBox's nearest equivalents (a virtio disk on AHCI, an e1000e as an 82545EM).
+  const nestbox = new Map<string, string>();
+  const extraData = child(machine, 'ExtraData');
+  for (const it of extraData ? childrenOf(extraData, 'ExtraDataItem') : []) {
+    const key = attr(it, 'name') ?? '';
+    if (key.startsWith('nestbox/')) nestbox.set(key, attr(it, 'value') ?? '');
+  }
   const attachments: ForeignAttachment[] = [];
   // Settings files of VirtualBox 4-6 keep <StorageControllers> beside <Hardware>; 7 inside it.
   const ctlParents = [machine, ...(hw ? [hw] : [])].flatMap((p) => childrenOf(p, 'StorageControllers'));
@@ -166,7 +175,9 @@ export function readVboxMachine(machine: XmlElement): ForeignHardware & { readon
         }
         if (kind === 'DVD' && attr(d, 'passthrough') === 'true') dropped.push(`host drive pass-through on '${name}'`);
         if (kind === 'DVD' && child(d, 'HostDrive')) dropped.push(`the host's optical drive on '${name}' (an empty drive is made)`);
-        attachments.push({ bus, kind: kind === 'DVD' ? 'cdrom' : 'disk', image: img ? vboxUuid(attr(img, 'uuid')) : null });
+        const image = img ? vboxUuid(attr(img, 'uuid')) : null;
+        const kept = image && kind === 'HardDisk' ? nestbox.get(`nestbox/medium/{${image}}/bus`) : undefined;
+        attachments.push({ bus: kept === 'virtio' ? 'virtio' : bus, kind: kind === 'DVD' ? 'cdrom' : 'disk', image });
       } else if (kind === 'Floppy') dropped.push(`the floppy drive on '${name}'`);
     }
   }
@@ -189,7 +200,8 @@ export function readVboxMachine(machine: XmlElement): ForeignHardware & { readon
     if (attr(a, 'enabled') !== 'true') continue;
     const slot = (int(attr(a, 'slot')) ?? 0) + 1;
     const type = attr(a, 'type') ?? 'Am79C973';
-    let model = VBOX_NICS[type];
+    const keptModel = NIC_MODELS.find((m) => m === nestbox.get(`nestbox/adapter${slot - 1}/model`));
+    let model = keptModel ?? VBOX_NICS[type];
     if (!model) {
       dropped.push(`adapter ${slot}'s type '${type}' (imported as e1000)`);
       model = 'e1000';

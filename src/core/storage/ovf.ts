@@ -2,8 +2,8 @@
  * OVF descriptors: reading what Nestbox needs from one (the files, the disks, memory, CPUs,
  * a guess at the OS) and writing an OVF 1.0 envelope VirtualBox imports. Pure: no I/O.
  */
-import { NestboxError } from '../api/errors';
-import type { DiskBus, NicModel } from '../domain/config';
+import { assertNever, NestboxError } from '../api/errors';
+import type { BootDevice, DiskBus, Firmware, MachineType, NicMode, NicModel, PortForward } from '../domain/config';
 import { MAX_VIRTUAL_SIZE } from './inspect';
 import { normalizeMac, readVboxMachine, vboxUuid, type ForeignAttachment, type ForeignHardware, type ForeignNic } from './machine';
 import { attr, child, childrenOf, escapeXml, localName, parseXml, type XmlElement } from './xml';
@@ -255,24 +255,99 @@ const OVF_NICS: Readonly<Record<string, NicModel>> = {
   rtl8139: 'rtl8139',
 };
 
+export interface OvfExportDisk {
+  readonly href: string;
+  readonly size: number;
+  readonly capacity: number;
+  readonly bus: DiskBus;
+  /** The medium UUID VirtualBox attaches it by (`vbox:uuid`). */
+  readonly uuid: string;
+}
+
+export interface OvfExportNic {
+  readonly model: NicModel;
+  readonly mac: string;
+  readonly mode: NicMode;
+  readonly network?: string;
+  readonly bridge?: string;
+  readonly forwards: readonly PortForward[];
+}
+
 export interface OvfExport {
   readonly name: string;
   readonly description: string;
+  /** Nestbox's OS type (linux-debian …), written as VirtualBox's OSType. */
+  readonly osType: string;
   readonly osFamily: 'linux' | 'windows' | 'bsd' | 'other';
   readonly memoryMiB: number;
   readonly cpus: number;
-  readonly firmware: 'bios' | 'uefi';
-  readonly disks: readonly { readonly href: string; readonly size: number; readonly capacity: number }[];
-  readonly nics: number;
+  readonly firmware: Firmware;
+  readonly machine: MachineType;
+  readonly disks: readonly OvfExportDisk[];
+  readonly cdroms: number;
+  readonly nics: readonly OvfExportNic[];
+  readonly bootOrder: readonly BootDevice[];
+  /** The machine's UUID in VirtualBox's section (a new one for each export). */
+  readonly uuid: string;
 }
 
 /** CIM ids VirtualBox writes for each family (Linux 2.6 64-bit, Windows 64-bit, FreeBSD 64-bit, Other 64-bit). */
 const OS_IDS = { linux: [101, 'Linux26_64'], windows: [113, 'Windows10_64'], bsd: [78, 'FreeBSD_64'], other: [102, 'Other_64'] } as const;
 
-/** An OVF 1.0 envelope with VMDK streamOptimized disks on a SATA controller, as VirtualBox writes them. */
+/** Nestbox's OS types as VirtualBox's OSType ids (and the CIM id VirtualBox pairs with it), where one is closer than the family's. */
+const VBOX_OS: Readonly<Record<string, readonly [number, string]>> = {
+  'linux-debian': [96, 'Debian_64'],
+  'linux-ubuntu': [94, 'Ubuntu_64'],
+  'linux-fedora': [101, 'Fedora_64'],
+  'linux-arch': [101, 'ArchLinux_64'],
+  'linux-alpine': [101, 'Linux26_64'],
+  'windows-11': [113, 'Windows11_64'],
+  'windows-10': [113, 'Windows10_64'],
+  'windows-7': [105, 'Windows7_64'],
+  'windows-server-2022': [113, 'Windows2022_64'],
+  'bsd-openbsd': [102, 'OpenBSD_64'],
+  'bsd-netbsd': [102, 'NetBSD_64'],
+};
+
+/**
+ * Nestbox's NIC models as VirtualBox adapter types. VirtualBox has no e1000e, RTL8139 or
+ * VMXNET3: those get its nearest Intel card, and Nestbox's own model is kept beside it in
+ * the machine's ExtraData, which VirtualBox carries along and Nestbox reads back.
+ */
+const VBOX_ADAPTER: Readonly<Record<NicModel, { readonly type: string; readonly sub: string; readonly exact: boolean }>> = {
+  'virtio-net-pci': { type: 'virtio', sub: 'virtio', exact: true },
+  e1000: { type: '82540EM', sub: 'E1000', exact: true },
+  e1000e: { type: '82545EM', sub: 'E1000', exact: false },
+  rtl8139: { type: '82540EM', sub: 'E1000', exact: false },
+  vmxnet3: { type: '82545EM', sub: 'E1000', exact: false },
+  pcnet: { type: 'Am79C973', sub: 'PCNet32', exact: true },
+};
+
+/** VirtualBox's controllers for Nestbox's buses; virtio disks go on AHCI (VirtualBox has no virtio-blk), their bus kept in ExtraData. */
+const VBOX_CONTROLLERS = {
+  ide: { name: 'IDE', type: 'PIIX4', rasdType: '5', sub: 'PIIX4', caption: 'ideController', what: 'IDE Controller', ports: 2, perPort: 2 },
+  sata: { name: 'SATA', type: 'AHCI', rasdType: '20', sub: 'AHCI', caption: 'sataController', what: 'SATA Controller', ports: 30, perPort: 1 },
+  scsi: { name: 'SCSI', type: 'LsiLogic', rasdType: '6', sub: 'lsilogic', caption: 'scsiController', what: 'SCSI Controller', ports: 16, perPort: 1 },
+  nvme: { name: 'NVMe', type: 'NVMe', rasdType: '20', sub: 'NVMe', caption: 'nvmeController', what: 'NVMe Controller', ports: 255, perPort: 1 },
+} as const;
+type VboxController = keyof typeof VBOX_CONTROLLERS;
+
+const BOOT_WORDS: Readonly<Record<BootDevice, string>> = { disk: 'HardDisk', cdrom: 'DVD', network: 'Network' };
+
+/** "52:54:00:12:34:56" as VirtualBox writes a MAC: "525400123456". */
+const vboxMac = (mac: string): string => mac.replace(/:/g, '').toUpperCase();
+
+/**
+ * An OVF 1.0 envelope shaped like VirtualBox's own export: the References, DiskSection (with
+ * `vbox:uuid`), NetworkSection and one VirtualSystem whose VirtualHardwareSection lists CPUs,
+ * memory, the storage controllers, adapters, disks and CD drives as generic items, followed by
+ * the `vbox:Machine` section (VirtualBox's settings format) from which VirtualBox restores
+ * firmware, chipset, adapter types and MACs, controllers and ports, and boot order. A UEFI
+ * machine also carries VMware's `firmware` Config, which other OVF readers understand.
+ */
 export function generateOvf(e: OvfExport): string {
   const x = escapeXml;
-  const [osId, osDesc] = OS_IDS[e.osFamily];
+  const [osId, osType] = VBOX_OS[e.osType] ?? OS_IDS[e.osFamily];
   let instance = 0;
   const item = (fields: Record<string, string>) => {
     const body = Object.keys(fields)
@@ -281,42 +356,131 @@ export function generateOvf(e: OvfExport): string {
       .join('\n');
     return `      <Item>\n${body}\n      </Item>`;
   };
+  // Where each disk and CD drive sits: a controller kind and a slot on it.
+  const ctlOf = (bus: DiskBus): VboxController => (bus === 'virtio' ? 'sata' : bus);
+  const cdCtl: VboxController = e.machine === 'q35' ? 'sata' : 'ide';
+  const slots = new Map<VboxController, number>();
+  const place = (c: VboxController) => {
+    const k = slots.get(c) ?? 0;
+    slots.set(c, k + 1);
+    const spec = VBOX_CONTROLLERS[c];
+    return { ctl: c, port: Math.floor(k / spec.perPort), device: k % spec.perPort };
+  };
+  const diskPlaces = e.disks.map((d) => place(ctlOf(d.bus)));
+  const cdPlaces = Array.from({ length: e.cdroms }, () => place(cdCtl));
+  // Controllers in the order of their first disk: VirtualBox (and Nestbox's import) attach disks controller by controller.
+  const used = [...new Set([...diskPlaces, ...cdPlaces].map((p) => p.ctl))];
+
   const items: string[] = [];
   items.push(item({ Caption: `${e.cpus} virtual CPU`, Description: 'Number of virtual CPUs', ElementName: `${e.cpus} virtual CPU`, InstanceID: String(++instance), ResourceType: '3', VirtualQuantity: String(e.cpus) }));
   items.push(item({ AllocationUnits: 'MegaBytes', Caption: `${e.memoryMiB} MB of memory`, Description: 'Memory Size', ElementName: `${e.memoryMiB} MB of memory`, InstanceID: String(++instance), ResourceType: '4', VirtualQuantity: String(e.memoryMiB) }));
-  const sata = ++instance;
-  items.push(item({ Address: '0', Caption: 'sataController0', Description: 'SATA Controller', ElementName: 'sataController0', InstanceID: String(sata), ResourceSubType: 'AHCI', ResourceType: '20' }));
-  e.disks.forEach((_, i) => {
-    items.push(item({ AddressOnParent: String(i), Caption: `disk${i + 1}`, Description: 'Disk Image', ElementName: `disk${i + 1}`, HostResource: `/disk/vmdisk${i + 1}`, InstanceID: String(++instance), Parent: String(sata), ResourceType: '17' }));
-  });
-  for (let n = 0; n < e.nics; n++) {
-    items.push(item({ AutomaticAllocation: 'true', Caption: "Ethernet adapter on 'NAT'", Connection: 'NAT', ElementName: `Ethernet adapter on 'NAT'`, InstanceID: String(++instance), ResourceSubType: 'E1000', ResourceType: '10' }));
+  // VirtualBox writes one IDE item per channel (primary, secondary); other controllers once.
+  const ctlInstance = new Map<string, number>();
+  for (const c of used) {
+    const spec = VBOX_CONTROLLERS[c];
+    const channels = c === 'ide' ? 2 : 1;
+    for (let ch = 0; ch < channels; ch++) {
+      ctlInstance.set(`${c}${ch}`, ++instance);
+      items.push(item({ Address: String(ch), Caption: `${spec.caption}${ch}`, Description: spec.what, ElementName: `${spec.caption}${ch}`, InstanceID: String(instance), ResourceSubType: spec.sub, ResourceType: spec.rasdType }));
+    }
   }
+  const parentOf = (p: { ctl: VboxController; port: number; device: number }) => ({
+    parent: ctlInstance.get(`${p.ctl}${p.ctl === 'ide' ? p.port : 0}`)!,
+    address: p.ctl === 'ide' ? p.device : p.port,
+  });
+  const connection = (n: OvfExportNic) => (n.mode === 'bridged' ? 'Bridged' : n.mode === 'internal' ? 'Internal' : n.mode === 'none' ? 'NotAttached' : 'NAT');
+  for (const n of e.nics) {
+    items.push(item({ AutomaticAllocation: 'true', Caption: `Ethernet adapter on '${connection(n)}'`, Connection: connection(n), ElementName: `Ethernet adapter on '${connection(n)}'`, InstanceID: String(++instance), ResourceSubType: VBOX_ADAPTER[n.model].sub, ResourceType: '10' }));
+  }
+  e.disks.forEach((_, i) => {
+    const { parent, address } = parentOf(diskPlaces[i]!);
+    items.push(item({ AddressOnParent: String(address), Caption: `disk${i + 1}`, Description: 'Disk Image', ElementName: `disk${i + 1}`, HostResource: `/disk/vmdisk${i + 1}`, InstanceID: String(++instance), Parent: String(parent), ResourceType: '17' }));
+  });
+  cdPlaces.forEach((p, i) => {
+    const { parent, address } = parentOf(p);
+    items.push(item({ AddressOnParent: String(address), AutomaticAllocation: 'true', Caption: `cdrom${i + 1}`, Description: 'CD-ROM Drive', ElementName: `cdrom${i + 1}`, InstanceID: String(++instance), Parent: String(parent), ResourceType: '15' }));
+  });
+  const networks = [...new Set(e.nics.map(connection))];
+
+  // VirtualBox's own section: its settings format, which it prefers over the generic items.
+  const extra: string[] = [];
+  const adapters = e.nics.map((n, slot) => {
+    const a = VBOX_ADAPTER[n.model];
+    if (!a.exact) extra.push(`          <ExtraDataItem name="nestbox/adapter${slot}/model" value="${n.model}"/>`);
+    let attach: string;
+    switch (n.mode) {
+      case 'nat': {
+        const rules = n.forwards.map((f) => `              <Forwarding name="${x(f.name)}" proto="${f.protocol === 'udp' ? 0 : 1}" hostip="${x(f.hostAddress)}" hostport="${f.hostPort}"${f.guestAddress ? ` guestip="${x(f.guestAddress)}"` : ''} guestport="${f.guestPort}"/>`);
+        attach = rules.length ? `            <NAT>\n${rules.join('\n')}\n            </NAT>` : '            <NAT/>';
+        break;
+      }
+      case 'internal':
+        attach = `            <InternalNetwork name="${x(n.network ?? 'intnet')}"/>`;
+        break;
+      case 'bridged':
+        attach = `            <BridgedInterface name="${x(n.bridge ?? '')}"/>`;
+        break;
+      case 'none':
+        attach = '';
+        break;
+      default:
+        return assertNever(n.mode);
+    }
+    return `          <Adapter slot="${slot}" enabled="true" MACAddress="${vboxMac(n.mac)}" type="${a.type}"${attach ? `>\n${attach}\n          </Adapter>` : '/>'}`;
+  });
+  e.disks.forEach((d) => {
+    if (d.bus === 'virtio') extra.push(`          <ExtraDataItem name="nestbox/medium/{${d.uuid}}/bus" value="virtio"/>`);
+  });
+  const order = [...e.bootOrder.map((b) => BOOT_WORDS[b]), 'None', 'None', 'None', 'None'].slice(0, 4);
+  const controllers = used.map((c) => {
+    const spec = VBOX_CONTROLLERS[c];
+    const devs = [
+      ...e.disks.map((d, i) => ({ p: diskPlaces[i]!, xml: (p: { port: number; device: number }) => `            <AttachedDevice type="HardDisk" hotpluggable="false" port="${p.port}" device="${p.device}">\n              <Image uuid="{${d.uuid}}"/>\n            </AttachedDevice>` })),
+      ...cdPlaces.map((p) => ({ p, xml: (q: { port: number; device: number }) => `            <AttachedDevice passthrough="false" type="DVD" hotpluggable="false" port="${q.port}" device="${q.device}"/>` })),
+    ].filter((d) => d.p.ctl === c);
+    const count = c === 'ide' ? 2 : Math.max(1, ...devs.map((d) => d.p.port + 1));
+    return `          <StorageController name="${spec.name}" type="${spec.type}" PortCount="${count}" useHostIOCache="${c === 'ide'}" Bootable="true">\n${devs.map((d) => d.xml(d.p)).join('\n')}\n          </StorageController>`;
+  });
+  const machine = `    <vbox:Machine ovf:required="false" version="1.19-linux" uuid="{${e.uuid}}" name="${x(e.name)}" OSType="${osType}" snapshotFolder="Snapshots">
+      <ovf:Info>Complete VirtualBox machine configuration in VirtualBox format</ovf:Info>
+${e.description ? `      <Description>${x(e.description)}</Description>\n` : ''}${extra.length ? `      <ExtraData>\n${extra.map((l) => l.slice(2)).join('\n')}\n      </ExtraData>\n` : ''}      <Hardware>
+        <CPU count="${e.cpus}">
+          <PAE enabled="true"/>
+          <LongMode enabled="true"/>
+        </CPU>
+        <Memory RAMSize="${e.memoryMiB}"/>
+${e.firmware === 'uefi' ? '        <Firmware type="EFI"/>\n' : ''}${e.machine === 'q35' ? '        <Chipset type="ICH9"/>\n' : ''}        <Boot>
+${order.map((d, i) => `          <Order position="${i + 1}" device="${d}"/>`).join('\n')}
+        </Boot>
+        <Display controller="VMSVGA" VRAMSize="16"/>
+        <Network>
+${adapters.join('\n')}
+        </Network>
+        <StorageControllers>
+${controllers.join('\n')}
+        </StorageControllers>
+      </Hardware>
+    </vbox:Machine>`;
+
   return `<?xml version="1.0" encoding="UTF-8"?>
-<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:vbox="http://www.virtualbox.org/ovf/machine" xmlns:vmw="http://www.vmware.com/schema/ovf">
   <References>
 ${e.disks.map((d, i) => `    <File ovf:id="file${i + 1}" ovf:href="${x(d.href)}" ovf:size="${d.size}"/>`).join('\n')}
   </References>
   <DiskSection>
     <Info>List of the virtual disks used in the package</Info>
-${e.disks.map((d, i) => `    <Disk ovf:capacity="${d.capacity}" ovf:diskId="vmdisk${i + 1}" ovf:fileRef="file${i + 1}" ovf:format="${VMDK_STREAM_OPTIMIZED}"/>`).join('\n')}
+${e.disks.map((d, i) => `    <Disk ovf:capacity="${d.capacity}" ovf:diskId="vmdisk${i + 1}" ovf:fileRef="file${i + 1}" ovf:format="${VMDK_STREAM_OPTIMIZED}" vbox:uuid="${d.uuid}"/>`).join('\n')}
   </DiskSection>
   <NetworkSection>
     <Info>Logical networks used in the package</Info>
-    <Network ovf:name="NAT">
-      <Description>Logical network used by this appliance.</Description>
-    </Network>
+${networks.map((n) => `    <Network ovf:name="${n}">\n      <Description>Logical network used by this appliance.</Description>\n    </Network>`).join('\n')}
   </NetworkSection>
   <VirtualSystem ovf:id="${x(e.name)}">
     <Info>A virtual machine</Info>
-    <Name>${x(e.name)}</Name>
-    <AnnotationSection>
-      <Info>A human-readable annotation</Info>
-      <Annotation>${x(e.description)}</Annotation>
-    </AnnotationSection>
-    <OperatingSystemSection ovf:id="${osId}">
+${e.description ? `    <AnnotationSection>\n      <Info>A human-readable annotation</Info>\n      <Annotation>${x(e.description)}</Annotation>\n    </AnnotationSection>\n` : ''}    <OperatingSystemSection ovf:id="${osId}">
       <Info>The kind of installed guest operating system</Info>
-      <Description>${osDesc}</Description>
+      <Description>${osType}</Description>
+      <vbox:OSType ovf:required="false">${osType}</vbox:OSType>
     </OperatingSystemSection>
     <VirtualHardwareSection>
       <Info>Virtual hardware requirements for a virtual machine</Info>
@@ -328,14 +492,15 @@ ${e.disks.map((d, i) => `    <Disk ovf:capacity="${d.capacity}" ovf:diskId="vmdi
       </System>
 ${items.join('\n')}${e.firmware === 'uefi' ? '\n      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>' : ''}
     </VirtualHardwareSection>
+${machine}
   </VirtualSystem>
 </Envelope>
 `;
 }
 
-/** An OVF manifest: one "SHA256(name)= hex" line per file. */
+/** An OVF manifest as VirtualBox writes it: one "SHA256 (name) = hex" line per file, the descriptor first. */
 export function generateManifest(entries: readonly { readonly name: string; readonly sha256: string }[]): string {
-  return entries.map((e) => `SHA256(${e.name})= ${e.sha256}\n`).join('');
+  return entries.map((e) => `SHA256 (${e.name}) = ${e.sha256}\n`).join('');
 }
 
 const DIGEST_HEX = { sha1: 40, sha256: 64, sha512: 128 } as const;

@@ -167,12 +167,17 @@ describe('XML reader and OVF parser', () => {
   const ovf = generateOvf({
     name: 'fuzzed',
     description: 'a <fuzzed> & "quoted" VM',
+    osType: 'linux-debian',
     osFamily: 'linux',
     memoryMiB: 512,
     cpus: 2,
     firmware: 'bios',
-    disks: [{ href: 'fuzzed-disk1.vmdk', size: 12345, capacity: 16 * 2 ** 20 }],
-    nics: 1,
+    machine: 'pc',
+    disks: [{ href: 'fuzzed-disk1.vmdk', size: 12345, capacity: 16 * 2 ** 20, bus: 'virtio', uuid: '11111111-2222-4333-8444-555555555555' }],
+    cdroms: 1,
+    nics: [{ model: 'e1000e', mac: '52:54:00:12:34:56', mode: 'nat', forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: '', guestPort: 22 }] }],
+    bootOrder: ['disk', 'cdrom'],
+    uuid: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff',
   });
 
   it('parses the OVF Nestbox writes', () => {

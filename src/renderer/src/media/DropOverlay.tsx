@@ -91,8 +91,8 @@ export function DropOverlay({ onFiles, disabled = false }: { readonly onFiles: (
             Drop to create or import virtual machines
           </Typography>
           <Typography variant="body2" color="text.secondary">
-            An ISO opens the New VM wizard with it inserted; a disk image becomes a new VM (or another disk of the selected one); an OVA or OVF is
-            imported as an appliance. Accepted: {ACCEPTED_DESCRIPTION}.
+            An ISO opens the New VM wizard with it inserted; a disk image becomes a new VM (or another disk of the selected one); an OVA or OVF, or a VirtualBox, libvirt or UTM
+            machine, is imported with its hardware. Accepted: {ACCEPTED_DESCRIPTION}.
           </Typography>
         </Box>
       </Box>

@@ -1,7 +1,8 @@
 /**
  * What a file dropped on the Manager becomes, decided from its name alone (the core inspects
  * the content and refuses what is not what the name says): an ISO opens the New VM wizard,
- * a disk image the import dialog, an OVA/OVF the import dialog as an appliance. Also the VM
+ * a disk image the import dialog, an OVA/OVF or another manager's machine (a VirtualBox
+ * `.vbox`, a libvirt domain `.xml`, a UTM `.utm` bundle) the import dialog as an appliance. Also the VM
  * name and OS type a file name suggests. Pure, so the rules read (and test) in one place.
  */
 import type { OsType } from '../../../core/api/contract';
@@ -9,6 +10,8 @@ import type { OsType } from '../../../core/api/contract';
 export type DropKind = 'iso' | 'disk' | 'appliance' | 'unknown';
 
 const DISK_EXTENSIONS = new Set(['qcow2', 'qcow', 'raw', 'img', 'vdi', 'vmdk', 'vhd', 'vhdx']);
+/** Machine files of other managers; the core reads their content and refuses what is not one. */
+const MACHINE_EXTENSIONS = new Set(['vbox', 'xml', 'utm']);
 
 export function extensionOf(fileName: string): string {
   const m = /\.([A-Za-z0-9]+)$/.exec(fileName);
@@ -18,13 +21,13 @@ export function extensionOf(fileName: string): string {
 export function classifyDrop(fileName: string): DropKind {
   const ext = extensionOf(fileName);
   if (ext === 'iso') return 'iso';
-  if (ext === 'ova' || ext === 'ovf') return 'appliance';
+  if (ext === 'ova' || ext === 'ovf' || MACHINE_EXTENSIONS.has(ext)) return 'appliance';
   if (DISK_EXTENSIONS.has(ext)) return 'disk';
   return 'unknown';
 }
 
 /** The extensions the drop overlay names, for the message about an unknown file. */
-export const ACCEPTED_DESCRIPTION = 'ISO, QCOW2, raw/IMG, VDI, VMDK, VHD, VHDX, OVA or OVF';
+export const ACCEPTED_DESCRIPTION = 'ISO, QCOW2, raw/IMG, VDI, VMDK, VHD, VHDX, OVA, OVF, VirtualBox .vbox, libvirt domain .xml or UTM .utm';
 
 /**
  * A VM name from a file name: the extension dropped, characters a VM name may not hold

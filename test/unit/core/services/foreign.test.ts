@@ -1,7 +1,8 @@
 /**
  * The import of machine files against a real core (real SQLite, temp data directory; no QEMU
  * is started): disks that are device nodes, FIFOs, directories or symlinks to them, a .vbox's
- * differencing chain and an NVRAM that is not a regular file. Each is decided before anything
+ * differencing chain, an NVRAM that is not a regular file, and UTM bundles whose disks or
+ * Data folder lead out of the bundle or whose plist carries a foreign DOCTYPE. Each is decided before anything
  * is made, so a refusal leaves no VM and no folder.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostCapabilities } from '../../../../src/core/qemu/host';
 import { Core } from '../../../../src/core/services/core';
 import { generateOvf } from '../../../../src/core/storage/ovf';
-import { domainXml, vboxXml } from '../../../support/foreign-fixtures';
+import { domainXml, utmPlist, vboxXml } from '../../../support/foreign-fixtures';
 
 const HOST: HostCapabilities = { qemu: null, accelerators: [{ name: 'tcg', usable: true }], ovmf: null, memoryMiB: 8192, cpus: 4 };
 
@@ -99,11 +100,64 @@ describe('importing machine files: hostile disks', () => {
 
   it('--dry-run of an OVF and of a plain disk says what would be made, and makes nothing', async () => {
     const file = path.join(work, 'appliance.ovf');
-    fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024 }], nics: 1 }));
+    fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osType: 'linux-other', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', machine: 'q35', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024, bus: 'sata', uuid: '11111111-2222-4333-8444-555555555555' }], cdroms: 0, nics: [{ model: 'e1000', mac: '52:54:00:12:34:56', mode: 'nat', forwards: [] }], bootOrder: ['disk', 'cdrom'], uuid: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff' }));
     const plan = await core.ova.importPlan({ file });
     expect(plan).toMatchObject({ source: 'ovf', name: 'appliance', firmware: 'uefi', memoryMiB: 512, cpus: 2 });
     expect(plan.disks.map((d) => d.source)).toEqual(['appliance-disk001.vmdk']);
     expect(plan.nics).toHaveLength(1);
+    nothingMade();
+  });
+
+  it('a UTM bundle (a folder) is told by its config.plist; --dry-run shows its firmware, buses, CD drive, adapter and boot order', async () => {
+    const bundle = path.join(work, 'Debian.utm');
+    fs.mkdirSync(path.join(bundle, 'Data'), { recursive: true });
+    fs.writeFileSync(path.join(bundle, 'Data', 'disk.img'), Buffer.alloc(1024 * 1024));
+    fs.writeFileSync(path.join(bundle, 'config.plist'), utmPlist({ drives: [{ type: 'CD', iface: 'IDE' }, { type: 'Disk', iface: 'VirtIO', image: 'disk.img' }] }));
+    const plan = await core.ova.importPlan({ file: bundle });
+    expect(plan).toMatchObject({ source: 'utm', name: 'Debian', osType: 'linux-debian', firmware: 'uefi', machine: 'q35', memoryMiB: 256, cpus: 1, cdroms: 1, bootOrder: ['cdrom', 'disk'] });
+    expect(plan.disks).toEqual([{ source: path.join(bundle, 'Data', 'disk.img'), bus: 'virtio', format: '?', inPlace: false }]);
+    expect(plan.nics).toEqual([{ model: 'virtio-net-pci', mac: '3a:5c:11:7e:20:4b', mode: 'nat', forwards: 0 }]);
+    expect(plan.notCarried).toEqual(['the sound card (intel-hda)']);
+    // Its UEFI variables are read from Data/efi_vars.fd: here no OVMF to fit them to, so they are named as left behind.
+    fs.writeFileSync(path.join(bundle, 'Data', 'efi_vars.fd'), Buffer.alloc(540672));
+    expect((await core.ova.importPlan({ file: bundle })).notCarried).toEqual(['the sound card (intel-hda)', "the UEFI variables in 'efi_vars.fd' (this host's UEFI firmware (OVMF) is not installed; the VM starts with fresh variables)"]);
+    nothingMade();
+  });
+
+  it('refuses a UTM bundle whose disk, Data folder or config.plist leads out of it, whose disk is a FIFO, or whose plist has a foreign DOCTYPE', async () => {
+    const outside = path.join(work, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'canary.img'), Buffer.alloc(1024 * 1024));
+    const make = (name: string, image: string, setup?: (bundle: string) => void, doctype?: string): string => {
+      const bundle = path.join(work, `${name}.utm`);
+      fs.mkdirSync(bundle);
+      if (setup) setup(bundle);
+      else fs.mkdirSync(path.join(bundle, 'Data'));
+      fs.writeFileSync(path.join(bundle, 'config.plist'), utmPlist({ drives: [{ type: 'Disk', iface: 'VirtIO', image }], ...(doctype ? { doctype } : {}) }));
+      return bundle;
+    };
+    const cases: readonly [string, RegExp][] = [
+      [make('up', '../../outside/canary.img'), /outside the UTM bundle's Data folder/],
+      [make('abs', path.join(outside, 'canary.img')), /outside the UTM bundle's Data folder/],
+      [make('link', 'canary.img', (b) => {
+        fs.mkdirSync(path.join(b, 'Data'));
+        fs.symlinkSync(path.join(outside, 'canary.img'), path.join(b, 'Data', 'canary.img'));
+      }), /a symlink to a file outside the UTM bundle's Data folder/],
+      [make('datalink', 'canary.img', (b) => fs.symlinkSync(outside, path.join(b, 'Data'))), /the Data folder of 'datalink\.utm' is a symlink/],
+      [make('fifo', 'disk.fifo', (b) => {
+        fs.mkdirSync(path.join(b, 'Data'));
+        execFileSync('mkfifo', [path.join(b, 'Data', 'disk.fifo')]);
+      }), /which is a FIFO; only regular files/],
+      [make('entity', 'disk.img', undefined, '<!DOCTYPE plist [<!ENTITY x SYSTEM "file:///etc/passwd">]>'), /DOCTYPE other than Apple's property list one/],
+    ];
+    const plistLink = path.join(work, 'plistlink.utm');
+    fs.mkdirSync(plistLink);
+    fs.writeFileSync(path.join(outside, 'config.plist'), utmPlist({ drives: [] }));
+    fs.symlinkSync(path.join(outside, 'config.plist'), path.join(plistLink, 'config.plist'));
+    for (const [file, why] of [...cases, [plistLink, /the config\.plist of 'plistlink\.utm' is a symlink/] as const]) {
+      await expect(core.ova.importPlan({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(why) });
+      await expect(core.ova.import({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(why) });
+    }
     nothingMade();
   });
 });

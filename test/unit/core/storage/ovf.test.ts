@@ -1,18 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { attr, child, childrenOf, localName, parseXml } from '../../../../src/core/storage/xml';
 import { generateManifest, generateOvf, parseManifest, parseOvf, unitMultiplier, VMDK_STREAM_OPTIMIZED } from '../../../../src/core/storage/ovf';
 
 const exported = generateOvf({
   name: 'Debian & co',
   description: 'made by <tests>',
+  osType: 'linux-other',
   osFamily: 'linux',
   memoryMiB: 512,
   cpus: 2,
   firmware: 'uefi',
+  machine: 'q35',
   disks: [
-    { href: 'Debian_co-disk001.vmdk', size: 1234, capacity: 20 * 1024 ** 3 },
-    { href: 'Debian_co-disk002.vmdk', size: 99, capacity: 1024 ** 3 },
+    { href: 'Debian_co-disk001.vmdk', size: 1234, capacity: 20 * 1024 ** 3, bus: 'sata', uuid: '11111111-2222-4333-8444-555555555555' },
+    { href: 'Debian_co-disk002.vmdk', size: 99, capacity: 1024 ** 3, bus: 'sata', uuid: '66666666-7777-4888-9999-aaaaaaaaaaaa' },
   ],
-  nics: 1,
+  cdroms: 0,
+  nics: [{ model: 'e1000', mac: '52:54:00:12:34:56', mode: 'nat', forwards: [] }],
+  bootOrder: ['disk', 'cdrom'],
+  uuid: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff',
 });
 
 describe('generateOvf', () => {
@@ -43,6 +49,92 @@ describe('generateOvf', () => {
     expect(d.disks.map((x) => [x.diskId, x.fileRef, x.capacity])).toEqual([
       ['vmdisk1', 'file1', 20 * 1024 ** 3],
       ['vmdisk2', 'file2', 1024 ** 3],
+    ]);
+  });
+});
+
+describe('generateOvf: the shape VirtualBox writes, and back', () => {
+  const uuids = ['0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', '7d3c1f2e-9a4b-4c6d-8e1f-2a3b4c5d6e7f'];
+  const text = generateOvf({
+    name: 'desk',
+    description: 'the front desk',
+    osType: 'linux-debian',
+    osFamily: 'linux',
+    memoryMiB: 1024,
+    cpus: 2,
+    firmware: 'bios',
+    machine: 'pc',
+    disks: [
+      { href: 'desk-disk001.vmdk', size: 10, capacity: 1024 ** 3, bus: 'virtio', uuid: uuids[0]! },
+      { href: 'desk-disk002.vmdk', size: 10, capacity: 1024 ** 3, bus: 'ide', uuid: uuids[1]! },
+    ],
+    cdroms: 1,
+    nics: [
+      { model: 'e1000e', mac: '52:54:00:aa:bb:01', mode: 'nat', forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: '', guestPort: 22 }] },
+      { model: 'virtio-net-pci', mac: '52:54:00:aa:bb:02', mode: 'internal', network: 'lab', forwards: [] },
+    ],
+    bootOrder: ['cdrom', 'disk'],
+    uuid: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff',
+  });
+
+  it('has an Envelope with References, DiskSection (vbox:uuid), NetworkSection and one VirtualSystem ending in vbox:Machine', () => {
+    const root = parseXml(text);
+    expect(root.name).toBe('Envelope');
+    expect(root.attrs).toMatchObject({ 'ovf:version': '1.0', 'xmlns:vbox': 'http://www.virtualbox.org/ovf/machine', xmlns: 'http://schemas.dmtf.org/ovf/envelope/1' });
+    expect(root.children.map((c) => c.name)).toEqual(['References', 'DiskSection', 'NetworkSection', 'VirtualSystem']);
+    expect(childrenOf(child(root, 'DiskSection')!, 'Disk').map((d) => attr(d, 'uuid'))).toEqual(uuids);
+    expect(childrenOf(child(root, 'NetworkSection')!, 'Network').map((n) => attr(n, 'name'))).toEqual(['NAT', 'Internal']);
+    const vs = child(root, 'VirtualSystem')!;
+    expect(vs.children.map((c) => c.name)).toEqual(['Info', 'AnnotationSection', 'OperatingSystemSection', 'VirtualHardwareSection', 'vbox:Machine']);
+    const os = child(vs, 'OperatingSystemSection')!;
+    expect([attr(os, 'id'), child(os, 'Description')!.text, child(os, 'OSType')!.text]).toEqual(['96', 'Debian_64', 'Debian_64']);
+    const items = childrenOf(child(vs, 'VirtualHardwareSection')!, 'Item').map((it) => Object.fromEntries(it.children.map((c) => [localName(c.name), c.text])));
+    // CPU, memory, the controllers (AHCI for the virtio disk, both IDE channels), adapters, disks, the CD drive.
+    expect(items.map((it) => [it['ResourceType'], it['ResourceSubType'] ?? it['Caption']])).toEqual([
+      ['3', '2 virtual CPU'],
+      ['4', '1024 MB of memory'],
+      ['20', 'AHCI'],
+      ['5', 'PIIX4'],
+      ['5', 'PIIX4'],
+      ['10', 'E1000'],
+      ['10', 'virtio'],
+      ['17', 'disk1'],
+      ['17', 'disk2'],
+      ['15', 'cdrom1'],
+    ]);
+    const byId = new Map(items.map((it) => [it['InstanceID'], it]));
+    expect([items[7]!, items[8]!, items[9]!].map((it) => [byId.get(it['Parent'])!['Caption'], it['AddressOnParent']])).toEqual([
+      ['sataController0', '0'],
+      ['ideController0', '0'],
+      ['ideController0', '1'],
+    ]);
+    const m = child(vs, 'Machine')!;
+    expect(m.attrs).toMatchObject({ 'ovf:required': 'false', version: '1.19-linux', uuid: '{bbbbbbbb-cccc-4ddd-8eee-ffffffffffff}', name: 'desk', OSType: 'Debian_64' });
+    expect(m.children.map((c) => c.name)).toEqual(['ovf:Info', 'Description', 'ExtraData', 'Hardware']);
+    const hw = child(m, 'Hardware')!;
+    expect(hw.children.map((c) => c.name)).toEqual(['CPU', 'Memory', 'Boot', 'Display', 'Network', 'StorageControllers']);
+    const adapters = childrenOf(child(hw, 'Network')!, 'Adapter');
+    expect(adapters.map((a) => [attr(a, 'slot'), attr(a, 'MACAddress'), attr(a, 'type'), a.children[0]!.name])).toEqual([
+      ['0', '525400AABB01', '82545EM', 'NAT'],
+      ['1', '525400AABB02', 'virtio', 'InternalNetwork'],
+    ]);
+    const ctls = childrenOf(child(hw, 'StorageControllers')!, 'StorageController');
+    expect(ctls.map((c) => [attr(c, 'type'), childrenOf(c, 'AttachedDevice').map((d) => `${attr(d, 'type')}@${attr(d, 'port')}:${attr(d, 'device')}`)])).toEqual([
+      ['AHCI', ['HardDisk@0:0']],
+      ['PIIX4', ['HardDisk@0:0', 'DVD@0:1']],
+    ]);
+  });
+
+  it('reads back with the same firmware, machine, buses, adapter models, MACs, forwards, CD drive and boot order', () => {
+    const d = parseOvf(text);
+    expect(d).toMatchObject({ name: 'desk', osType: 'linux-debian', description: 'the front desk', firmware: 'bios', memoryMiB: 1024, cpus: 2, dialect: 'virtualbox' });
+    expect(d.disks.map((x) => x.vboxUuid)).toEqual(uuids);
+    expect(d.diskBuses).toEqual(['virtio', 'ide']);
+    expect(d.hardware).toMatchObject({ firmware: 'bios', machine: 'pc', bootOrder: ['cdrom', 'disk'], dropped: [] });
+    expect(d.hardware.attachments.map((a) => [a.kind, a.bus])).toEqual([['disk', 'virtio'], ['disk', 'ide'], ['cdrom', 'ide']]);
+    expect(d.hardware.nics).toEqual([
+      { model: 'e1000e', mac: '52:54:00:aa:bb:01', mode: 'nat', forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestAddress: '', guestPort: 22 }] },
+      { model: 'virtio-net-pci', mac: '52:54:00:aa:bb:02', mode: 'internal', network: 'lab', forwards: [] },
     ]);
   });
 });
@@ -101,9 +193,9 @@ describe('parseOvf', () => {
 });
 
 describe('manifest', () => {
-  it('writes SHA256 lines and reads SHA1/SHA256 lines back', () => {
+  it('writes SHA256 lines as VirtualBox spells them and reads SHA1/SHA256 lines in both spellings back', () => {
     const text = generateManifest([{ name: 'a.ovf', sha256: 'ab'.repeat(32) }]);
-    expect(text).toBe(`SHA256(a.ovf)= ${'ab'.repeat(32)}\n`);
+    expect(text).toBe(`SHA256 (a.ovf) = ${'ab'.repeat(32)}\n`);
     const m = parseManifest(`${text}SHA1(b.vmdk)= ${'CD'.repeat(20)}\r\n`);
     expect(m.get('a.ovf')).toEqual({ algorithm: 'sha256', digest: 'ab'.repeat(32) });
     expect(m.get('b.vmdk')).toEqual({ algorithm: 'sha1', digest: 'cd'.repeat(20) });

@@ -13,6 +13,9 @@ describe('classifyDrop', () => {
     expect(classifyDrop('appliance.ova')).toBe('appliance');
     expect(classifyDrop('appliance.OVF')).toBe('appliance');
   });
+  it("sends other managers' machines (.vbox, domain .xml, a .utm bundle) to the import dialog", () => {
+    for (const f of ['Moderator 1.vbox', 'debian12.xml', 'Debian.utm', 'Win.UTM']) expect(classifyDrop(f)).toBe('appliance');
+  });
   it('calls anything else unknown', () => {
     for (const f of ['notes.txt', 'iso', 'archive.tar.gz', 'disk.qcow2.partial', '']) expect(classifyDrop(f)).toBe('unknown');
   });
