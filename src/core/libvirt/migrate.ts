@@ -117,6 +117,8 @@ export async function migrateDomain(
       if (aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled; it keeps running on ${src.host}`, err.message);
       throw err;
     }
+    const known = o.completedJob ? await o.completedJob().catch(() => null) : null;
+    if (known) return known;
     const res = await destClient.raw(['domjobinfo', '--completed', '--domain', ref], 'migration result').catch(() => null);
     if (res && res.code === 0) {
       try {

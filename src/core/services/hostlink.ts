@@ -62,6 +62,9 @@ export class HostLink implements HostHandle {
    */
   private readonly quiet = new Map<string, number>();
   private quietMissed = false;
+  /** The parameters of the last job-completed event of each held domain, and who waits for one. */
+  private readonly completed = new Map<string, ReadonlyMap<string, string>>();
+  private readonly completedWaiters = new Map<string, Set<(f: ReadonlyMap<string, string>) => void>>();
   readonly engine: LibvirtEngine;
   private closed = false;
   /** Settles when the first connection attempt has (either way): a short-lived CLI waits for it. */
@@ -176,6 +179,10 @@ export class HostLink implements HostHandle {
     if (gen !== this.gen) return;
     if (this.quiet.has(e.domain)) {
       this.quietMissed = true;
+      if (e.event === 'job-completed' && e.fields) {
+        this.completed.set(e.domain, e.fields);
+        for (const w of this.completedWaiters.get(e.domain) ?? []) w(e.fields);
+      }
       return;
     }
     if (this.debounce) return;
@@ -308,11 +315,38 @@ export class HostLink implements HostHandle {
       released = true;
       const n = (this.quiet.get(name) ?? 1) - 1;
       if (n > 0) this.quiet.set(name, n);
-      else this.quiet.delete(name);
+      else {
+        this.quiet.delete(name);
+        this.completed.delete(name);
+      }
       const missed = this.quietMissed;
       if (this.quiet.size === 0) this.quietMissed = false;
       return missed;
     };
+  }
+
+  /**
+   * The parameters of the job-completed event of the held domain `name` (the destination's
+   * figures of a migration into this host): at once when it already came while held, else
+   * the first within `timeoutMs`, else null.
+   */
+  jobCompleted(name: string, timeoutMs: number): Promise<ReadonlyMap<string, string> | null> {
+    const have = this.completed.get(name);
+    if (have) return Promise.resolve(have);
+    if (!this.quiet.has(name)) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const set = this.completedWaiters.get(name) ?? new Set();
+      this.completedWaiters.set(name, set);
+      const done = (f: ReadonlyMap<string, string> | null) => {
+        clearTimeout(timer);
+        set.delete(got);
+        if (set.size === 0) this.completedWaiters.delete(name);
+        resolve(f);
+      };
+      const got = (f: ReadonlyMap<string, string>) => done(f);
+      const timer = setTimeout(() => done(null), timeoutMs);
+      set.add(got);
+    });
   }
 
   /** A domain known to have left this host (migrated away, undefined here): listed no more, without asking the host. */

@@ -13,10 +13,14 @@
  */
 import type { JobInfo, MigrateResult, MigrateSpec, VmSummary } from '../api/contract';
 import type { DomainSummary } from '../libvirt';
+import { completedJobResult } from '../libvirt/parse';
 import { NestboxError } from '../api/errors';
 import { message, type HostLink, type HostLinkDeps } from './hostlink';
 
 const MIGRATE_ADDR_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*|\[[0-9A-Fa-f:.]+\])$/;
+
+/** How long a finished migration waits for the destination's job-completed event before asking with domjobinfo. */
+const COMPLETED_EVENT_WAIT_MS = 300;
 
 /** A host's `migrateAddr`: where the destination takes migration data (null: libvirt's default). */
 export function checkMigrateAddr(a: string | null | undefined): string | null {
@@ -55,6 +59,14 @@ export function startMigration(d: Pick<HostLinkDeps, 'jobs' | 'log'>, src: HostL
             destClientUri: dst.row.uri,
             persistent: true,
             undefineSource: true,
+            // The destination's job-completed event (its stream is open anyway) brings
+            // libvirt's figures without another virsh; it comes as the migration finishes.
+            completedJob: async () => {
+              const f = await dst.jobCompleted(vm.name, COMPLETED_EVENT_WAIT_MS);
+              const figures = f ? completedJobResult(f) : null;
+              if (!figures) d.log('info', 'migrate', `no job-completed event from '${dst.name}' within ${COMPLETED_EVENT_WAIT_MS} ms; libvirt's figures are read with domjobinfo`);
+              return figures;
+            },
           },
           (p) => {
             const pct = p.dataTotal > 0 ? Math.min(99, (p.dataProcessed / p.dataTotal) * 100) : 0;
