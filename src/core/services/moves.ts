@@ -30,6 +30,7 @@ import { vmFiles } from '../store/paths';
 import { identifyImage } from '../storage/identify';
 import type { QemuImg } from '../storage/qemuimg';
 import type { VmRepository, VmRow } from '../store/db';
+import { crashPoint } from './faults';
 import type { HostService } from './hosts';
 import type { JobContext, JobService } from './jobs';
 import { generateMac } from './network';
@@ -195,6 +196,7 @@ export class MoveService {
             await conn.createVolume(pool, x.volume, x.format === 'qcow2' ? x.virtualSize : bytes, x.format);
             await conn.uploadVolume(pool, x.volume, file, progress.part(), ctx.signal);
             progress.finished(bytes);
+            crashPoint('move:volume-uploaded');
             if (temps[i]) fs.rmSync(temps[i]!, { force: true });
             sources.push({ source: { pool, volume: x.volume }, format: x.format });
           }
