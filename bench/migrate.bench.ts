@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { JobInfo, MigrateResult, VmSummary } from '../src/core/api/contract';
+import type { JobInfo, LogEntry, MigrateResult, VmSummary } from '../src/core/api/contract';
 import { assertNever } from '../src/core/api/errors';
 import { parseJobInfo } from '../src/core/libvirt/parse';
 import type { LibvirtTestHost } from '../test/support/libvirt-hosts';
@@ -60,6 +60,8 @@ async function main(): Promise<void> {
   const env = { ...process.env, NESTBOX_HOME: home };
   const samples: Sample[] = [];
   let libvirtVersion = '';
+  /** How Nestbox's migrations got libvirt's figures: the destination's job-completed event, or domjobinfo after waiting for it. */
+  const figures = { migrated: 0, domjobinfoFallback: 0 };
   try {
     const a = byName.get(A)!;
     libvirtVersion = (await virshOn(a.socketUri, 'version')).trim().split('\n').join('; ');
@@ -159,6 +161,10 @@ async function main(): Promise<void> {
         }
       }
     }
+    const log: readonly LogEntry[] = await setup.daemon.client.call('events.recent', { limit: 1000 });
+    figures.migrated = log.filter((e) => e.kind === 'migrate' && /^migrated '/.test(e.message)).length;
+    figures.domjobinfoFallback = log.filter((e) => e.kind === 'migrate' && /no job-completed event/.test(e.message)).length;
+    console.log(`libvirt's figures: ${figures.migrated - figures.domjobinfoFallback} of ${figures.migrated} migrations from the destination's job-completed event, ${figures.domjobinfoFallback} read with domjobinfo after waiting for it`);
   } finally {
     await setup.stop();
   }
@@ -181,6 +187,7 @@ async function main(): Promise<void> {
       hosts: 'two libvirtd in their own network + mount namespaces (test/support/libvirt-hosts.ts); peer URI = the destination socket, migration data over the hosts\' veth network',
       libvirtVersion,
       samples,
+      figures,
     })}`,
   );
 }
