@@ -59,12 +59,13 @@ export function startMigration(d: Pick<HostLinkDeps, 'jobs' | 'log'>, src: HostL
             destClientUri: dst.row.uri,
             persistent: true,
             undefineSource: true,
-            // The destination's job-completed event (its stream is open anyway) brings
-            // libvirt's figures without another virsh; it comes as the migration finishes.
+            // libvirt's job-completed event (the hosts' event streams are open anyway) brings
+            // its figures without another virsh: the source's comes with the end of the
+            // migration call, the destination's (where libvirt sends one) with its finish.
             completedJob: async () => {
-              const f = await dst.jobCompleted(vm.name, COMPLETED_EVENT_WAIT_MS);
+              const f = await firstOf([src.jobCompleted(vm.name, COMPLETED_EVENT_WAIT_MS), dst.jobCompleted(vm.name, COMPLETED_EVENT_WAIT_MS)]);
               const figures = f ? completedJobResult(f) : null;
-              if (!figures) d.log('info', 'migrate', `no job-completed event from '${dst.name}' within ${COMPLETED_EVENT_WAIT_MS} ms; libvirt's figures are read with domjobinfo`);
+              if (!figures) d.log('info', 'migrate', `no job-completed event from '${src.name}' or '${dst.name}' within ${COMPLETED_EVENT_WAIT_MS} ms; libvirt's figures are read with domjobinfo`);
               return figures;
             },
           },
@@ -112,4 +113,22 @@ function arrived(src: HostLink, dst: HostLink, vm: VmSummary, live: boolean): vo
     : { uuid: vm.uuid, name: vm.name, state, persistent: true, memoryKiB: vm.memoryMiB * 1024, vcpus: vm.cpus, hasManagedSave: false, osId: null };
   src.forget(vm.uuid);
   dst.adopt(d);
+}
+
+/** The first of `ps` to resolve to something other than null; null when all do. */
+function firstOf<T>(ps: readonly Promise<T | null>[]): Promise<T | null> {
+  return new Promise((resolve) => {
+    let left = ps.length;
+    for (const p of ps) {
+      void p.then(
+        (v) => {
+          if (v !== null) resolve(v);
+          else if (--left === 0) resolve(null);
+        },
+        () => {
+          if (--left === 0) resolve(null);
+        },
+      );
+    }
+  });
 }
