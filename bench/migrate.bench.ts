@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     const log: readonly LogEntry[] = await setup.daemon.client.call('events.recent', { limit: 1000 });
     figures.migrated = log.filter((e) => e.kind === 'migrate' && /^migrated '/.test(e.message)).length;
     figures.domjobinfoFallback = log.filter((e) => e.kind === 'migrate' && /no job-completed event/.test(e.message)).length;
-    console.log(`libvirt's figures: ${figures.migrated - figures.domjobinfoFallback} of ${figures.migrated} migrations from the destination's job-completed event, ${figures.domjobinfoFallback} read with domjobinfo after waiting for it`);
+    console.log(`libvirt's figures: ${figures.migrated - figures.domjobinfoFallback} of ${figures.migrated} migrations from a job-completed event (source or destination), ${figures.domjobinfoFallback} read with domjobinfo after waiting for it`);
   } finally {
     await setup.stop();
   }
