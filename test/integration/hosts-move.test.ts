@@ -117,6 +117,22 @@ describe('moving a VM between this computer and a libvirt host', () => {
     await expectError(client.call('vms.move', { ref: 'mv1', to: 'local' }), 'INVALID_ARGUMENT', /already on this computer/);
     expect(domains(a)).not.toContain('mv1');
 
+    // A core killed in the middle of the move (its disk copied to alpha): the next core removes
+    // the copied volume from the host's pool once it reaches the host, and says so.
+    await hosted.close();
+    const killed = await cli(home, ['move', 'mv1', '--to', 'alpha'], { env: { NESTBOX_FAULT: 'move:volume-uploaded' } });
+    expect(killed.code).not.toBe(0);
+    expect(volumes(a)).toMatch(/mv1-disk0\.qcow2/);
+    ({ hosted, client } = await openCore(home));
+    const note = await until('the next core to remove the copied volume', async () => {
+      const j = (await client.call('jobs.list', {})).find((x: JobInfo) => x.kind === 'move' && x.state === 'interrupted');
+      return j?.error && /removed from host 'alpha'/.test(j.error.message) && j.error.message;
+    }, 90_000);
+    expect(note).toMatch(/volume 'default\/mv1-disk0\.qcow2'/);
+    expect(volumes(a)).not.toMatch(/mv1-/);
+    expect(domains(a)).not.toContain('mv1');
+    expect((await client.call('vms.list', { host: 'local' })).some((v) => v.name === 'mv1')).toBe(true);
+
     const progress: JobInfo[] = [];
     const off = client.on('job.progress', (j) => {
       if (j.kind === 'move') progress.push(j);

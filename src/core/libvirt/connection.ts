@@ -19,6 +19,7 @@ import { checkLibvirtName, domainRef, libosinfoId, parseDomainXml, parseHostXml 
 import {
   boundedInt,
   parseDomInfo,
+  parseEventField,
   parseEventLine,
   parseNodeInfo,
   parsePoolXml,
@@ -265,6 +266,14 @@ export class LibvirtConnection {
       },
     };
     this.live.add(handle);
+    // An event's parameter lines (tab-indented) follow its line in the same write: each
+    // event is handed on at the next event's line or at the end of what was read.
+    let pending: { ev: DomainEvent; fields: Map<string, string> } | null = null;
+    const flush = () => {
+      const p = pending;
+      pending = null;
+      if (p) onEvent(p.fields.size ? { ...p.ev, fields: p.fields } : p.ev);
+    };
     proc.stdout!.on('data', (b: Buffer) => {
       buf += b.toString('utf8');
       if (buf.length > 1024 * 1024) buf = buf.slice(-64 * 1024);
@@ -272,9 +281,18 @@ export class LibvirtConnection {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        const field = pending && pending.fields.size < 64 ? parseEventField(line) : null;
+        if (field) {
+          pending!.fields.set(field[0], field[1]);
+          continue;
+        }
         const ev = parseEventLine(line);
-        if (ev) onEvent(ev);
+        if (ev) {
+          flush();
+          pending = { ev, fields: new Map() };
+        }
       }
+      flush();
     });
     proc.stderr!.on('data', (b: Buffer) => {
       if (err.length < 16 * 1024) err += b.toString('utf8');

@@ -11,7 +11,12 @@ import { VirshSession } from './session';
 import type { MigrateOptions, MigrateProgress, MigrateResult } from './types';
 import { checkUri, hostOfUri, virshError } from './virsh';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * How often a running migration's progress is read. Each read is a virsh process and a new
+ * connection to the source daemon, competing with the guest and both daemons for the CPUs; the
+ * first read waits this long too, so a migration over within a second runs nothing beside it.
+ */
+const PROGRESS_EVERY_MS = 1000;
 
 /**
  * Peer-to-peer migration: the source daemon dials the destination itself, so this process
@@ -66,17 +71,25 @@ export async function migrateDomain(
     abortDone = src.raw(['domjobabort', '--domain', ref], `cancel the migration of ${name}`).then(() => undefined);
   };
   signal.addEventListener('abort', onAbort, { once: true });
+  // The wait between two progress reads ends as soon as the migration does: nothing waits for a timer.
+  let wake: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (wake = r));
+  const pause = async (ms: number) => {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => (t = setTimeout(r, ms))), stopped]);
+    clearTimeout(t);
+  };
   // Once the job exists on the source, its progress is polled (only while it runs).
   const poll = (async () => {
     if (!downtimeSet) {
       for (let i = 0; i < 50 && !done; i++) {
-        const r = await src.raw(['migrate-setmaxdowntime', '--domain', ref, '--downtime', String(o.maxDowntimeMs)], 'set max downtime');
-        if (r.code === 0) break;
-        await sleep(100);
+        const r = await src.raw(['migrate-setmaxdowntime', '--domain', ref, '--downtime', String(o.maxDowntimeMs)], 'set max downtime').catch(() => null);
+        if (r?.code === 0) break;
+        await pause(100);
       }
     }
     while (!done) {
-      await sleep(500);
+      await pause(PROGRESS_EVERY_MS);
       if (done) break;
       const r = await src.raw(['domjobinfo', '--domain', ref], 'migration progress').catch(() => null);
       if (!r || r.code !== 0 || done) continue;
@@ -87,18 +100,25 @@ export async function migrateDomain(
         /* a malformed progress line is not worth failing a migration for */
       }
     }
-  })();
+  })().catch(() => undefined);
+  const stop = () => {
+    done = true;
+    wake();
+  };
   try {
     const r = await src.raw(args, `migrate ${name}`, { timeoutMs: 24 * 3600_000 });
-    done = true;
-    await poll;
+    stop();
     if (r.code !== 0) {
+      // A progress read still under way ends before the destination is cleaned up.
+      await poll;
       await abortDone;
       const err = virshError(src.uri, `migrate ${name} to ${hostOfUri(destUri)}`, r.stderr);
       await cleanupDestination(src, destClient, ref);
       if (aborted) throw new NestboxError('CANCELLED', `migration of ${name} cancelled; it keeps running on ${src.host}`, err.message);
       throw err;
     }
+    const known = o.completedJob ? await o.completedJob().catch(() => null) : null;
+    if (known) return known;
     const res = await destClient.raw(['domjobinfo', '--completed', '--domain', ref], 'migration result').catch(() => null);
     if (res && res.code === 0) {
       try {
@@ -109,7 +129,7 @@ export async function migrateDomain(
     }
     return { elapsedMs: Date.now() - started, downtimeMs: null, dataBytes: null };
   } finally {
-    done = true;
+    stop();
     signal.removeEventListener('abort', onAbort);
   }
 }

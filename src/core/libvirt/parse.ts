@@ -196,6 +196,28 @@ export function parseJobInfo(text: string, host: string): JobInfo {
   };
 }
 
+/** One `\tkey: value` line under an event (job-completed's parameters), or null. */
+export function parseEventField(line: string): [string, string] | null {
+  const m = /^\t([a-z_.]{1,64}): (.{0,256})$/.exec(line);
+  return m ? [m[1]!, cleanLine(m[2]!)] : null;
+}
+
+/**
+ * libvirt's figures from a migration's job-completed event (the typed parameters virsh
+ * prints: time_elapsed and downtime in ms, data_processed in bytes); null when it lacks them.
+ */
+export function completedJobResult(fields: ReadonlyMap<string, string>): MigrateResult | null {
+  const int = (k: string): number | null => {
+    const v = fields.get(k);
+    if (v === undefined || !/^\d{1,15}$/.test(v)) return null;
+    return Number(v);
+  };
+  const elapsedMs = int('time_elapsed');
+  if (elapsedMs === null) return null;
+  const processed = int('data_processed');
+  return { elapsedMs, downtimeMs: int('downtime'), dataBytes: processed || null };
+}
+
 export function jobResult(info: JobInfo): MigrateResult {
   return { elapsedMs: info.progress.elapsedMs, downtimeMs: info.downtimeMs, dataBytes: info.progress.dataProcessed || null };
 }

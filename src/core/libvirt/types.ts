@@ -80,6 +80,11 @@ export interface DomainEvent {
   readonly detail: string;
   /** ms since the epoch, from libvirt's timestamp (0 when it had none). */
   readonly at?: number;
+  /**
+   * The `key: value` lines virsh prints under events that carry parameters (job-completed:
+   * time_elapsed, downtime, data_processed, ...), at most 64.
+   */
+  readonly fields?: ReadonlyMap<string, string>;
 }
 
 export interface MigrateOptions {
@@ -98,6 +103,12 @@ export interface MigrateOptions {
    * migration left. Default: `destUri` (right when both sides reach the destination the same way).
    */
   readonly destClientUri?: string;
+  /**
+   * libvirt's figures for the finished job as the caller already has them (the destination's
+   * job-completed event), asked once virsh returns; null (or none given) reads them with
+   * `domjobinfo --completed` on the destination.
+   */
+  readonly completedJob?: () => Promise<MigrateResult | null>;
 }
 
 export interface MigrateProgress {

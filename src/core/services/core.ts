@@ -23,7 +23,7 @@ import { EventBus } from './events';
 import { VmService } from './vms';
 import type { QemuLauncher } from './lifecycle';
 import { JobService } from './jobs';
-import { JobJournal, sweepInterruptedJobs } from './jobjournal';
+import { JobJournal, sweepInterruptedJobs, undoOnHosts, type HostUndo } from './jobjournal';
 import { MediaService } from './media';
 import { VmDisks } from './vmdisks';
 import { OvaService } from './ova';
@@ -233,6 +233,15 @@ export class Core {
     await core.network.reattachAll();
     core.monitor.start();
     core.hosts.start();
+    // What interrupted jobs had made on hosts goes once each host is reached (in the background: a host may be slow).
+    void undoOnHosts({
+      journal: new JobJournal(db),
+      reach: async (name) => {
+        const conn = await core.hosts.reach(name);
+        return conn ? hostUndo(conn) : null;
+      },
+      log: (message) => core.bus.emit('log', core.eventsRepo.append(null, 'warning', 'job-interrupted', message)),
+    }).catch(() => undefined);
     return core;
   }
 
@@ -359,4 +368,26 @@ export class Core {
     this.network.internal.close();
     this.db.close();
   }
+}
+
+/**
+ * A host connection as the journal's undo needs it: a domain or volume already gone counts as
+ * removed, and a domain that runs (started by someone since) is left alone.
+ */
+function hostUndo(conn: LibvirtConnection): HostUndo {
+  return {
+    async undefine(uuid) {
+      const d = (await conn.listDomains()).find((x) => x.uuid === uuid);
+      if (!d) return;
+      if (d.state !== 'shutoff') throw new NestboxError('INVALID_STATE', `it is ${d.state}; left as it is`);
+      await conn.undefine(uuid, { removeStorage: false });
+    },
+    async deleteVolume(pool, volume) {
+      try {
+        await conn.deleteVolume(pool, volume);
+      } catch (err) {
+        if ((await conn.listVolumes(pool)).some((v) => v.name === volume)) throw err;
+      }
+    },
+  };
 }

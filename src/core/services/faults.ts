@@ -10,6 +10,8 @@ export type CrashPoint =
   | 'delete:row-removed'
   | 'job:convert:progress'
   | 'job:import:progress'
+  /** A move to a host with its first disk's volume copied there. */
+  | 'move:volume-uploaded'
   /** Between the steps of one-transaction changes: a kill here must leave all or nothing. */
   | 'clone:vm-row'
   | 'clone:base-rows'

@@ -9,7 +9,7 @@ import type { HostStatus, HostSummary, VmSummary } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { VmState } from '../domain/lifecycle';
 import { LibvirtEngine, domainSummary, type HostHandle } from '../engines/libvirt';
-import type { DomainSummary, LibvirtConnection } from '../libvirt';
+import type { DomainEvent, DomainSummary, LibvirtConnection } from '../libvirt';
 import type { HostFacts, HostRepository, HostRow } from '../store/hosts';
 import type { EventBus } from './events';
 import type { JobService } from './jobs';
@@ -55,6 +55,16 @@ export class HostLink implements HostHandle {
   private readonly waiters = new Set<Waiter>();
   /** Migrations of this host's VMs under way: VM uuid → job id. */
   readonly migrations = new Map<string, string>();
+  /**
+   * Domains whose events do not re-list the host (a migration in or out of it is under way:
+   * the job says where the VM ended up), each with how many holds it has; and whether an
+   * event of one came meanwhile.
+   */
+  private readonly quiet = new Map<string, number>();
+  private quietMissed = false;
+  /** The parameters of the last job-completed event of each held domain, and who waits for one. */
+  private readonly completed = new Map<string, ReadonlyMap<string, string>>();
+  private readonly completedWaiters = new Map<string, Set<(f: ReadonlyMap<string, string>) => void>>();
   readonly engine: LibvirtEngine;
   private closed = false;
   /** Settles when the first connection attempt has (either way): a short-lived CLI waits for it. */
@@ -143,7 +153,7 @@ export class HostLink implements HostHandle {
       this.row = { ...this.row, facts };
       this.conn = conn;
       this.events = conn.events(
-        () => this.onEvent(gen),
+        (e) => this.onEvent(gen, e),
         (why) => this.lost(why, gen),
       );
       this.status = 'connected';
@@ -165,8 +175,17 @@ export class HostLink implements HostHandle {
     }
   }
 
-  private onEvent(gen: number): void {
-    if (gen !== this.gen || this.debounce) return;
+  private onEvent(gen: number, e: DomainEvent): void {
+    if (gen !== this.gen) return;
+    if (this.quiet.has(e.domain)) {
+      this.quietMissed = true;
+      if (e.event === 'job-completed' && e.fields) {
+        this.completed.set(e.domain, e.fields);
+        for (const w of this.completedWaiters.get(e.domain) ?? []) w(e.fields);
+      }
+      return;
+    }
+    if (this.debounce) return;
     // Several events come together (a start is "defined", "started", "resumed"): list once.
     this.debounce = setTimeout(() => {
       this.debounce = null;
@@ -250,9 +269,14 @@ export class HostLink implements HostHandle {
 
   /** One `listDomains`; what changed is announced, and the cache is rewritten. */
   private async listOnce(conn: LibvirtConnection): Promise<void> {
-    const domains = await conn.listDomains();
+    this.apply(await conn.listDomains());
+  }
+
+  /** Takes `domains` as the host's list: what changed is announced, and the cache is rewritten. */
+  private apply(domains: readonly DomainSummary[]): void {
     const next = domains.map((d) => domainSummary(this.name, d));
     const old = new Map(this.list.map((v) => [v.uuid, v]));
+    const before = this.list.length;
     this.domains = new Map(domains.map((d) => [d.uuid, d]));
     this.list = next;
     this.d.repo.replaceVms(
@@ -268,8 +292,72 @@ export class HostLink implements HostHandle {
       if (!was || JSON.stringify(was) !== JSON.stringify(v)) this.d.bus.emit('vm.changed', { uuid: v.uuid });
     }
     for (const gone of old.values()) this.d.bus.emit('vm.removed', { uuid: gone.uuid });
-    if (old.size > 0 || next.length !== this.list.length) this.d.bus.emit('host.changed', { name: this.name, status: this.status });
+    if (old.size > 0 || next.length !== before) this.d.bus.emit('host.changed', { name: this.name, status: this.status });
     this.wake();
+  }
+
+  /** The domain as this host last listed it. */
+  domain(uuid: string): DomainSummary | undefined {
+    return this.domains.get(uuid);
+  }
+
+  /**
+   * Events of the domain `name` stop re-listing this host until the returned function is
+   * called (a migration holds both its hosts: the switch-over's events would re-list them
+   * just when the guest is paused, and the job knows the outcome). The function tells
+   * whether an event of a held domain came meanwhile.
+   */
+  hold(name: string): () => boolean {
+    this.quiet.set(name, (this.quiet.get(name) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return false;
+      released = true;
+      const n = (this.quiet.get(name) ?? 1) - 1;
+      if (n > 0) this.quiet.set(name, n);
+      else {
+        this.quiet.delete(name);
+        this.completed.delete(name);
+      }
+      const missed = this.quietMissed;
+      if (this.quiet.size === 0) this.quietMissed = false;
+      return missed;
+    };
+  }
+
+  /**
+   * The parameters of the job-completed event of the held domain `name` (the destination's
+   * figures of a migration into this host): at once when it already came while held, else
+   * the first within `timeoutMs`, else null.
+   */
+  jobCompleted(name: string, timeoutMs: number): Promise<ReadonlyMap<string, string> | null> {
+    const have = this.completed.get(name);
+    if (have) return Promise.resolve(have);
+    if (!this.quiet.has(name)) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const set = this.completedWaiters.get(name) ?? new Set();
+      this.completedWaiters.set(name, set);
+      const done = (f: ReadonlyMap<string, string> | null) => {
+        clearTimeout(timer);
+        set.delete(got);
+        if (set.size === 0) this.completedWaiters.delete(name);
+        resolve(f);
+      };
+      const got = (f: ReadonlyMap<string, string>) => done(f);
+      const timer = setTimeout(() => done(null), timeoutMs);
+      set.add(got);
+    });
+  }
+
+  /** A domain known to have left this host (migrated away, undefined here): listed no more, without asking the host. */
+  forget(uuid: string): void {
+    if (!this.domains.has(uuid)) return;
+    this.apply([...this.domains.values()].filter((d) => d.uuid !== uuid));
+  }
+
+  /** A domain known to have arrived on this host (migrated here): listed at once, without asking the host. */
+  adopt(d: DomainSummary): void {
+    this.apply([...[...this.domains.values()].filter((x) => x.uuid !== d.uuid), d]);
   }
 
   private wake(): void {

@@ -212,6 +212,17 @@ export class HostService {
     return startMigration(this.d, src, dst, vm, live, spec);
   }
 
+  /** The host's connection once its first connection attempt has ended; null when it is unknown or unreachable. */
+  async reach(host: string): Promise<LibvirtConnection | null> {
+    if (!this.isHost(host)) return null;
+    await this.settled(host);
+    try {
+      return this.link(host).connection();
+    } catch {
+      return null;
+    }
+  }
+
   /** A connected host's libvirt connection (HOST_UNREACHABLE otherwise), for moves. */
   connectionOf(host: string): LibvirtConnection {
     return this.link(host).connection();

@@ -13,6 +13,36 @@ import { resolveDiskPath } from '../qemu/argv';
 import type { Db, VmRepository } from '../store/db';
 import type { MediaRepository } from '../store/media';
 
+/**
+ * Something a job made on a libvirt host (a volume it created in a pool, a domain it defined):
+ * removed from the host if the job is interrupted, once the next core reaches the host.
+ */
+export type HostLeftover =
+  | { readonly kind: 'volume'; readonly host: string; readonly pool: string; readonly volume: string }
+  | { readonly kind: 'domain'; readonly host: string; readonly uuid: string };
+
+/** What a core needs of a host to remove leftovers there (a LibvirtConnection, adapted). */
+export interface HostUndo {
+  /** Resolves when the domain is gone (also when it was never defined); refuses one that runs. */
+  undefine(uuid: string): Promise<void>;
+  /** Resolves when the volume is gone (also when it was never made). */
+  deleteVolume(pool: string, volume: string): Promise<void>;
+}
+
+function describeLeftover(x: HostLeftover): string {
+  return x.kind === 'volume' ? `volume '${x.pool}/${x.volume}'` : `domain ${x.uuid}`;
+}
+
+function isLeftover(v: unknown): v is HostLeftover {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o['host'] !== 'string') return false;
+  if (o['kind'] === 'volume') return typeof o['pool'] === 'string' && typeof o['volume'] === 'string';
+  return o['kind'] === 'domain' && typeof o['uuid'] === 'string';
+}
+
+const sameLeftover = (a: HostLeftover, b: HostLeftover) => JSON.stringify(a) === JSON.stringify(b);
+
 export interface JournalEntry {
   readonly id: string;
   readonly kind: JobKind;
@@ -20,6 +50,8 @@ export interface JournalEntry {
   readonly target: string | null;
   /** Files (or work folders) the job creates; removed if it is interrupted. */
   readonly outputs: string[];
+  /** What the job made on libvirt hosts (kept in the outputs column beside the files). */
+  readonly onHosts: HostLeftover[];
   /** The VM an import created (known once created). */
   readonly vmUuid: string | null;
   /** The name of the VM an import creates (known before it is created). */
@@ -62,12 +94,33 @@ export class JobJournal {
       .run(e.id, e.kind, e.title, e.target ?? null, JSON.stringify(e.outputs ?? []), e.vmName ?? null, e.startedAt);
   }
 
-  /** More of what the job has made: output files, or the VM it created. */
-  note(id: string, more: { outputs?: readonly string[]; vmUuid?: string }): void {
+  /** More of what the job has made: output files, the VM it created, or something on a host. */
+  note(id: string, more: { outputs?: readonly string[]; vmUuid?: string; onHost?: HostLeftover }): void {
     const row = this.db.prepare(`SELECT outputs FROM job_journal WHERE id = ?`).get(id) as { outputs: string } | undefined;
     if (!row) return;
-    const outputs = [...new Set([...(JSON.parse(row.outputs) as string[]), ...(more.outputs ?? [])])];
-    this.db.prepare(`UPDATE job_journal SET outputs = ?, vm_uuid = COALESCE(?, vm_uuid) WHERE id = ?`).run(JSON.stringify(outputs), more.vmUuid ?? null, id);
+    const { files, onHosts } = splitOutputs(row.outputs);
+    const outputs = [...new Set([...files, ...(more.outputs ?? [])])];
+    const hostItems = more.onHost && !onHosts.some((x) => sameLeftover(x, more.onHost!)) ? [...onHosts, more.onHost] : onHosts;
+    this.db.prepare(`UPDATE job_journal SET outputs = ?, vm_uuid = COALESCE(?, vm_uuid) WHERE id = ?`).run(JSON.stringify([...outputs, ...hostItems]), more.vmUuid ?? null, id);
+  }
+
+  /** Forgets what the job made on hosts, in whole (it is complete and stays) or the items given (removed). */
+  forgetOnHosts(id: string, items?: readonly HostLeftover[]): void {
+    const row = this.db.prepare(`SELECT outputs FROM job_journal WHERE id = ?`).get(id) as { outputs: string } | undefined;
+    if (!row) return;
+    const { files, onHosts } = splitOutputs(row.outputs);
+    const keep = items === undefined ? [] : onHosts.filter((x) => !items.some((y) => sameLeftover(x, y)));
+    this.db.prepare(`UPDATE job_journal SET outputs = ? WHERE id = ?`).run(JSON.stringify([...files, ...keep]), id);
+  }
+
+  /** Interrupted jobs that still have something on a host to remove. */
+  interruptedOnHosts(): JournalEntry[] {
+    return (this.db.prepare(`SELECT * FROM job_journal WHERE state = 'interrupted' ORDER BY started_at`).all() as Row[]).map(toEntry).filter((e) => e.onHosts.length > 0);
+  }
+
+  /** Adds to an interrupted job's note what was done since. */
+  appendNote(id: string, more: string): void {
+    this.db.prepare(`UPDATE job_journal SET note = COALESCE(note, '') || ? WHERE id = ?`).run(more, id);
   }
 
   end(id: string): void {
@@ -107,13 +160,21 @@ export class JobJournal {
   }
 }
 
+/** The outputs column: files (strings) and, since moves to hosts, what a job made on a host (objects). */
+function splitOutputs(json: string): { files: string[]; onHosts: HostLeftover[] } {
+  const all = JSON.parse(json) as unknown[];
+  return { files: all.filter((x): x is string => typeof x === 'string'), onHosts: all.filter(isLeftover) };
+}
+
 function toEntry(r: Row): JournalEntry {
+  const { files, onHosts } = splitOutputs(r.outputs);
   return {
     id: r.id,
     kind: r.kind as JobKind,
     title: r.title,
     target: r.target,
-    outputs: JSON.parse(r.outputs) as string[],
+    outputs: files,
+    onHosts,
     vmUuid: r.vm_uuid,
     vmName: r.vm_name,
     state: r.state as JournalEntry['state'],
@@ -189,9 +250,59 @@ export async function sweepInterruptedJobs(d: SweepDeps): Promise<void> {
         done.push(`could not remove the half-made VM '${vm.name}': ${(err as Error).message}`);
       }
     }
+    // Hosts are not connected yet: what the job made there is removed once each is (undoOnHosts).
+    const hosts = [...new Set(j.onHosts.map((x) => x.host))];
+    if (hosts.length) done.push(`what it had copied to ${hosts.map((h) => `host '${h}'`).join(' and ')} (${j.onHosts.map(describeLeftover).join(', ')}) is removed once the host is reached`);
     const nothing = VM_JOB_KINDS.has(j.kind) ? 'the VM itself was put back in order when the core started (see its log)' : 'it had not made anything yet';
     const note = `'${j.title}' was interrupted when the core stopped; ${done.length ? done.join('; ') : nothing}`;
     d.journal.markInterrupted(j.id, note);
     d.log(null, note);
+  }
+}
+
+export interface HostUndoDeps {
+  readonly journal: JobJournal;
+  /** The host's connection once it is reached, or null (unknown, or unreachable for now). */
+  reach(host: string): Promise<HostUndo | null>;
+  log(message: string): void;
+}
+
+/**
+ * Removes what interrupted jobs had made on libvirt hosts (a move's copied volumes and its
+ * definition): the domain first, then the volumes. Runs once the core serves clients, each
+ * host as soon as it is reached; what cannot be removed now (the host unreachable) stays in
+ * the journal for the next start.
+ */
+export async function undoOnHosts(d: HostUndoDeps): Promise<void> {
+  for (const j of d.journal.interruptedOnHosts()) {
+    for (const host of [...new Set(j.onHosts.map((x) => x.host))]) {
+      const items = j.onHosts.filter((x) => x.host === host).sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'domain' ? -1 : 1));
+      const conn = await d.reach(host).catch(() => null);
+      if (!conn) {
+        d.log(`'${j.title}' was interrupted; its leftovers on host '${host}' (${items.map(describeLeftover).join(', ')}) are removed when the host is reached on a later start`);
+        continue;
+      }
+      const removed: HostLeftover[] = [];
+      const failed: string[] = [];
+      for (const x of items) {
+        // A definition that cannot go (someone started it meanwhile) keeps its volumes too.
+        if (x.kind === 'volume' && failed.length > 0) {
+          failed.push(`${describeLeftover(x)}: kept with the domain`);
+          continue;
+        }
+        try {
+          if (x.kind === 'domain') await conn.undefine(x.uuid);
+          else await conn.deleteVolume(x.pool, x.volume);
+          removed.push(x);
+        } catch (err) {
+          failed.push(`${describeLeftover(x)}: ${(err as Error).message}`);
+        }
+      }
+      d.journal.forgetOnHosts(j.id, removed);
+      const what = removed.length ? `; removed from host '${host}': ${removed.map(describeLeftover).join(', ')}` : '';
+      const left = failed.length ? `; could not remove from host '${host}': ${failed.join('; ')}` : '';
+      d.journal.appendNote(j.id, what + left);
+      d.log(`'${j.title}' was interrupted${what}${left}`);
+    }
   }
 }

@@ -19,7 +19,7 @@ import type { JobInfo, JobKind, MigrateProgressInfo } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { EventBus } from './events';
 import { crashPoint } from './faults';
-import type { JobJournal } from './jobjournal';
+import type { HostLeftover, JobJournal } from './jobjournal';
 
 export interface JobContext {
   readonly signal: AbortSignal;
@@ -29,7 +29,12 @@ export interface JobContext {
    * Tells the journal what the job has made so far (files, the VM an import created), so a
    * core killed in the middle can remove it on its next start.
    */
-  made(what: { outputs?: readonly string[]; vmUuid?: string }): void;
+  made(what: { outputs?: readonly string[]; vmUuid?: string; onHost?: HostLeftover }): void;
+  /**
+   * What the job made on libvirt hosts is complete and stays: a core killed from here on
+   * leaves it there (a move about to delete its source).
+   */
+  keepOnHosts(): void;
   /** A migration's data figures, sent with the job's next `job.progress`. */
   migration(figures: MigrateProgressInfo, percent: number): void;
 }
@@ -185,6 +190,7 @@ export class JobService {
         if (kind === 'convert' || kind === 'import') crashPoint(`job:${kind}:progress`);
       },
       made: (what) => this.journal?.note(id, what),
+      keepOnHosts: () => this.journal?.forgetOnHosts(id),
       migration: (figures, percent) => {
         const e = this.jobs.get(id);
         if (!e || e.info.state !== 'running') return;

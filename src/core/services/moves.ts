@@ -15,6 +15,7 @@
  * once the other end is complete; a failure or a cancel removes what this job made (volumes,
  * the definition, the half-made VM) and nothing else.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JobInfo, MoveResult, MoveSpec } from '../api/contract';
@@ -29,6 +30,7 @@ import { vmFiles } from '../store/paths';
 import { identifyImage } from '../storage/identify';
 import type { QemuImg } from '../storage/qemuimg';
 import type { VmRepository, VmRow } from '../store/db';
+import { crashPoint } from './faults';
 import type { HostService } from './hosts';
 import type { JobContext, JobService } from './jobs';
 import { generateMac } from './network';
@@ -168,6 +170,12 @@ export class MoveService {
         const started = Date.now();
         const made: string[] = [];
         let defined: string | null = null;
+        // Noted before each volume is created, in the journal too: a core killed midway has
+        // the next one remove them (jobjournal.ts undoOnHosts); a failure or cancel removes them here.
+        const madeOnHost = (volume: string) => {
+          made.push(volume);
+          ctx.made({ onHost: { kind: 'volume', host, pool, volume } });
+        };
         const checkCancel = () => {
           if (ctx.signal.aborted) throw new NestboxError('CANCELLED', `moving '${row.name}' was cancelled`);
         };
@@ -184,10 +192,11 @@ export class MoveService {
               file = temps[i]!;
             }
             const bytes = fs.statSync(file).size;
+            madeOnHost(x.volume);
             await conn.createVolume(pool, x.volume, x.format === 'qcow2' ? x.virtualSize : bytes, x.format);
-            made.push(x.volume);
             await conn.uploadVolume(pool, x.volume, file, progress.part(), ctx.signal);
             progress.finished(bytes);
+            crashPoint('move:volume-uploaded');
             if (temps[i]) fs.rmSync(temps[i]!, { force: true });
             sources.push({ source: { pool, volume: x.volume }, format: x.format });
           }
@@ -195,8 +204,8 @@ export class MoveService {
           if (iso && isoVolume) {
             checkCancel();
             if (!isoReuse) {
+              madeOnHost(isoVolume);
               await conn.createVolume(pool, isoVolume, isoSize!, 'raw');
-              made.push(isoVolume);
               await conn.uploadVolume(pool, isoVolume, iso, progress.part(), ctx.signal);
               progress.finished(isoSize!);
             }
@@ -208,17 +217,22 @@ export class MoveService {
             // libvirt keeps UEFI variables as a raw file; here they are qcow2 (so they snapshot).
             await img.convert(efi, 'qcow2', nvramTemp, 'raw', { ctl: { signal: ctx.signal } });
             const bytes = fs.statSync(nvramTemp).size;
+            madeOnHost(nvramVolume);
             nvram = await conn.createVolume(pool, nvramVolume, bytes, 'raw');
-            made.push(nvramVolume);
             await conn.uploadVolume(pool, nvramVolume, nvramTemp, undefined, ctx.signal);
             progress.finished(bytes);
           }
           await conn.refreshPool(pool);
           checkCancel();
           const { spec: domain, warnings } = domainSpecFromConfig(config, { disks: sources, cdrom, nvram }, { name, domainType: (await conn.hasKvm()) ? 'kvm' : 'qemu', natNetwork: HOST_NAT_NETWORK });
-          const def = await conn.define(buildDomainXml(domain));
-          defined = def.uuid;
+          // Its UUID is chosen here so the journal names it before it exists.
+          const uuid = randomUUID();
+          ctx.made({ onHost: { kind: 'domain', host, uuid } });
+          await conn.define(buildDomainXml({ ...domain, uuid }));
+          defined = uuid;
           checkCancel();
+          // Complete on the host: a core killed from here on leaves it there (the source may go next).
+          ctx.keepOnHosts();
           let deletedSource = false;
           if (spec.deleteSource === true) {
             await this.d.vms.delete(row.uuid, false);
@@ -230,7 +244,7 @@ export class MoveService {
           for (const w of warnings) this.d.log('warning', 'move', `'${row.name}' on '${host}': ${w}`);
           return result;
         } catch (err) {
-          await this.undoOnHost(conn, pool, made, defined);
+          await this.undoOnHost(host, conn, pool, made, defined);
           await this.d.hosts.refreshHost(host).catch(() => undefined);
           if (ctx.signal.aborted) this.d.log('info', 'move', `moving '${row.name}' to '${host}' was cancelled; nothing was left on the host`);
           else this.d.log('error', 'move', `moving '${row.name}' to '${host}' failed: ${message(err)}; nothing was left on the host`);
@@ -243,10 +257,29 @@ export class MoveService {
     );
   }
 
-  /** Removes what a failed move made on the host: its definition, then its volumes. */
-  private async undoOnHost(conn: LibvirtConnection, pool: string, volumes: readonly string[], defined: string | null): Promise<void> {
-    if (defined) await conn.undefine(defined, { removeStorage: false }).catch(() => undefined);
-    for (const v of volumes) await conn.deleteVolume(pool, v).catch(() => undefined);
+  /**
+   * Removes what a failed move made on the host: its definition, then its volumes. Through the
+   * host's current connection (the one the job started with is closed if the host reconnected
+   * meanwhile); what cannot be removed is said in the log, by name.
+   */
+  private async undoOnHost(host: string, started: LibvirtConnection, pool: string, volumes: readonly string[], defined: string | null): Promise<void> {
+    await this.d.hosts.settled(host, 15_000).catch(() => undefined);
+    let conn = started;
+    try {
+      conn = this.d.hosts.connectionOf(host);
+    } catch {
+      /* unreachable now: the calls below fail and say so */
+    }
+    const left: string[] = [];
+    if (defined) await conn.undefine(defined, { removeStorage: false }).catch((e: unknown) => left.push(`the definition ${defined} (${message(e)})`));
+    for (const v of volumes) {
+      // A volume never created (the failure was its creation) is not a leftover.
+      await conn.deleteVolume(pool, v).catch(async (e: unknown) => {
+        const still = await conn.listVolumes(pool).then((l) => l.some((x) => x.name === v)).catch(() => true);
+        if (still) left.push(`volume '${pool}/${v}' (${message(e)})`);
+      });
+    }
+    if (left.length) this.d.log('warning', 'move', `could not remove from host '${host}' what the failed move had made: ${left.join(', ')}; remove it with virsh`);
   }
 
   // ---------------------------------------------------------------- host → this computer

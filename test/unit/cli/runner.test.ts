@@ -70,6 +70,27 @@ describe('nestbox usage errors', () => {
     expect(r.connected).toBe(0);
   });
 
+  it('create --host with Secure Boot, a TPM or an automatic install is exit 2 saying a host cannot do that yet, before anything is sent', async () => {
+    for (const [argv, flag] of [
+      [['--secure-boot', 'on'], '--secure-boot'],
+      [['--tpm', 'on'], '--tpm'],
+      [['--unattended', '--user', 'me', '--password-file', '/nonexistent/pw'], '--unattended'],
+      [['--user', 'me'], '--user'],
+    ] as const) {
+      const r = await run(['create', 'x', '--host', 'lab', '--iso-volume', 'default/a.iso', ...argv]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(new RegExp(`^nestbox: ${flag}.*: a libvirt host cannot do that yet`));
+      expect(r.connected, argv.join(' ')).toBe(0);
+    }
+    const bad = await run(['create', 'x', '--host', 'lab', '--tpm', 'maybe']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('nestbox: --tpm must be on or off\n');
+    // Off is what a host's VM gets anyway: the request goes to the core.
+    expect((await run(['create', 'x', '--host', 'lab', '--secure-boot', 'off', '--tpm', 'off'])).connected).toBe(1);
+    // On this computer the same options reach the core.
+    expect((await run(['create', 'x', '--secure-boot', 'on', '--tpm', 'on'])).connected).toBe(1);
+  });
+
   it('a failed operation is exit 1', async () => {
     const r = await run(['list']);
     expect(r.code).toBe(1);

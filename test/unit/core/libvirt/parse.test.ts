@@ -2,8 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   parseDomInfo,
+  parseEventField,
   parseEventLine,
   parseJobInfo,
+  completedJobResult,
   parseNodeInfo,
   parsePoolXml,
   parseSnapshotXml,
@@ -91,6 +93,19 @@ describe('virsh output parsers', () => {
     expect(parseEventLine("event 'reboot' for domain 'x y':")).toMatchObject({ domain: 'x y', event: 'reboot', detail: '' });
     expect(parseEventLine('events received: 2')).toBeNull();
     expect(parseEventLine('')).toBeNull();
+  });
+
+  it("a job-completed event's parameter lines give libvirt's figures; anything else is not a figure", () => {
+    const lines = ['\toperation: 5', '\ttime_elapsed: 1481', '\tdowntime: 162', '\tdata_processed: 123456789', '\tdisk_total: 0'];
+    const fields = new Map(lines.map((l) => parseEventField(l)!));
+    expect(fields.get('time_elapsed')).toBe('1481');
+    expect(completedJobResult(fields)).toEqual({ elapsedMs: 1481, downtimeMs: 162, dataBytes: 123456789 });
+    expect(completedJobResult(new Map([['time_elapsed', '900']]))).toEqual({ elapsedMs: 900, downtimeMs: null, dataBytes: null });
+    expect(completedJobResult(new Map([['downtime', '5']]))).toBeNull();
+    expect(completedJobResult(new Map([['time_elapsed', '-1']]))).toBeNull();
+    expect(completedJobResult(new Map([['time_elapsed', '9'.repeat(30)]]))).toBeNull();
+    expect(parseEventField("event 'lifecycle' for domain 'x': Started")).toBeNull();
+    expect(parseEventField('\tNot A Key: 1')).toBeNull();
   });
 
   it('domjobinfo in virsh units, and --completed with downtime', () => {
