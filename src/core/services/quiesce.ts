@@ -101,7 +101,13 @@ export class GuestFreeze {
     try {
       const n = await guest.cmd.freeze(this.limits.freezeMs);
       if (n === 0) {
+        // qemu-ga counts itself frozen even so (and refuses other commands): thawed now, so
+        // the snapshot's RAM does not keep an agent that waits for a thaw.
         this.#note = 'the guest agent found no file system to freeze';
+        if (await this.#thawOnce().catch(() => false)) {
+          this.#sent = false;
+          this.#release();
+        }
         return;
       }
       this.#frozen = true;

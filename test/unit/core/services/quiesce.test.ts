@@ -20,6 +20,8 @@ class FakeAgent {
   readonly received: string[] = [];
   silent: Silence = new Set();
   frozen = false;
+  /** How many file systems a freeze reports (0: the guest has none qemu-ga freezes). */
+  filesystems = 2;
   readonly #server: Server;
   readonly #conns: Socket[] = [];
 
@@ -55,7 +57,7 @@ class FakeAgent {
         return;
       case 'guest-fsfreeze-freeze':
         this.frozen = true;
-        return reply(2);
+        return reply(this.filesystems);
       case 'guest-fsfreeze-thaw':
         this.frozen = false;
         return reply(2);
@@ -152,6 +154,16 @@ describe('GuestFreeze', () => {
     expect(f.outcome).toEqual({ frozen: false, note: expect.stringMatching(/thawed after 0\.15 s frozen, before its disks were snapshotted/) });
     await f.end();
     expect(agent.frozen).toBe(false);
+  });
+
+  it('a guest with no file system to freeze is thawed at once (qemu-ga counts itself frozen) and not called frozen', async () => {
+    agent.filesystems = 0;
+    const f = await GuestFreeze.begin(watch, log, LIMITS);
+    expect(agent.frozen).toBe(false);
+    expect(f.outcome).toEqual({ frozen: false, note: 'the guest agent found no file system to freeze' });
+    const before = agent.received.length;
+    await f.end();
+    expect(agent.received.slice(before)).toEqual([]);
   });
 
   it('thawIfFrozen thaws a guest that resumed frozen and leaves a thawed one alone', async () => {
