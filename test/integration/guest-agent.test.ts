@@ -69,6 +69,24 @@ describe('the guest agent in a real guest', () => {
   };
   /** ext4 on the VM's disk, mounted at /mnt/d (made once; typed again until its marker shows). */
   const MOUNT = "grep -q ' /mnt/d ' /proc/mounts || { mkdir -p /mnt/d; mount -t ext4 /dev/vda /mnt/d 2>/dev/null || { mkfs.ext4 -q -F /dev/vda && mount -t ext4 /dev/vda /mnt/d; }; }; grep -q ' /mnt/d ' /proc/mounts && echo MNT-$((6*7))";
+  /**
+   * The snapshot's disks without its RAM: restored while off, its saved state discarded, the
+   * guest booted afresh and `e2fsck -fn` run on the disk before anything mounts it.
+   */
+  const fsckFromDisks = async (snapId: string): Promise<string> => {
+    await client.call('vms.powerOff', { ref: NAME });
+    await client.call('snapshots.restore', { ref: NAME, id: snapId });
+    expect((await client.call('vms.discardState', { ref: NAME })).vm.state).toBe('poweredOff');
+    await client.call('vms.start', { ref: NAME });
+    const serial = await SerialSession.open(client, NAME);
+    const out = await serial.run(
+      '[ -e /run/fsck.rc ] || { e2fsck -fn /dev/vda >/run/fsck.out 2>&1; echo $? >/run/fsck.rc; }; cat /run/fsck.out; echo FSCK-RC-$(cat /run/fsck.rc)-',
+      /FSCK-RC-\d+-/,
+      180_000,
+    );
+    await serial.close();
+    return out;
+  };
   /** A write that blocks while the file system is frozen: its marker shows only when it is not. */
   const writes = (serial: SerialSession, timeoutMs: number) => serial.run('touch /mnt/d/probe && echo WROTE-$((2*21))', /WROTE-42/, timeoutMs);
 
@@ -81,6 +99,10 @@ describe('the guest agent in a real guest', () => {
       /WRITER-42/,
     );
     await sleep(3000);
+    // The disk is written to as the snapshot starts (sectors written in one second).
+    const rate = await serial.run("a=$(awk '{print $7}' /sys/block/vda/stat); sleep 1; b=$(awk '{print $7}' /sys/block/vda/stat); echo WSECT-$((b-a))-", /WSECT-\d+-/);
+    const sectors = Number(/WSECT-(\d+)-/.exec(rate)![1]);
+    expect(sectors).toBeGreaterThan(0);
     const t0 = Date.now();
     const snap = await client.call('snapshots.take', { ref: NAME, name: 'during writes' });
     const took = Date.now() - t0;
@@ -90,7 +112,7 @@ describe('the guest agent in a real guest', () => {
     expect((await client.call('snapshots.list', { ref: NAME })).snapshots.find((x) => x.id === snap.id)?.frozen).toBe(true);
     await writes(serial, 20_000); // thawed after the snapshot
     await serial.close();
-    console.log(`snapshot with a freeze during writes took ${took} ms`);
+    console.log(`snapshot with a freeze during writes (${sectors} sectors/s written) took ${took} ms`);
 
     // Restored with its RAM, the guest comes back frozen as it was, and is thawed.
     const r = await client.call('snapshots.restore', { ref: NAME, id: snap.id });
@@ -103,17 +125,7 @@ describe('the guest agent in a real guest', () => {
 
     // Its disks alone (the RAM state discarded, the guest booted afresh) check clean: no
     // journal to replay, nothing half-written.
-    await client.call('vms.powerOff', { ref: NAME });
-    await client.call('snapshots.restore', { ref: NAME, id: snap.id });
-    expect((await client.call('vms.discardState', { ref: NAME })).vm.state).toBe('poweredOff');
-    await client.call('vms.start', { ref: NAME });
-    serial = await SerialSession.open(client, NAME);
-    const out = await serial.run(
-      '[ -e /run/fsck.rc ] || { e2fsck -fn /dev/vda >/run/fsck.out 2>&1; echo $? >/run/fsck.rc; }; cat /run/fsck.out; echo FSCK-RC-$(cat /run/fsck.rc)-',
-      /FSCK-RC-\d+-/,
-      180_000,
-    );
-    await serial.close();
+    const out = await fsckFromDisks(snap.id);
     expect(out).not.toMatch(/journal recovery|needs_recovery|UNEXPECTED INCONSISTENCY/);
     expect(out).toMatch(/FSCK-RC-0-/);
   }, 420_000);
@@ -122,7 +134,7 @@ describe('the guest agent in a real guest', () => {
     await agentAnswers(90_000);
     const serial = await SerialSession.open(client, NAME);
     await serial.run(MOUNT, /MNT-42/, 60_000);
-    await serial.run('kill -STOP $(cat /run/qemu-ga.pid) && echo QGA-$((6*7))-STOPPED', /QGA-42-STOPPED/);
+    await serial.run('kill -STOP $(pidof qemu-ga) && echo QGA-$((6*7))-STOPPED', /QGA-42-STOPPED/);
     const t0 = Date.now();
     const snap = await client.call('snapshots.take', { ref: NAME, name: 'hung agent' });
     const took = Date.now() - t0;
@@ -133,12 +145,16 @@ describe('the guest agent in a real guest', () => {
     expect(took).toBeLessThan(FREEZE_LIMITS.pingMs + 45_000);
     await writes(serial, 20_000);
     // Woken, the agent works through what waited for it; the guest stays writable.
-    await serial.run('kill -CONT $(cat /run/qemu-ga.pid) && echo QGA-$((6*7))-CONT', /QGA-42-CONT/);
+    await serial.run('kill -CONT $(pidof qemu-ga) && echo QGA-$((6*7))-CONT', /QGA-42-CONT/);
     await sleep(3000);
     await writes(serial, 20_000);
     await serial.close();
     await agentAnswers(30_000);
-  }, 240_000);
+    // The control for the fsck above: this snapshot's disks alone, not frozen, hold a mounted
+    // ext4 whose journal needs replaying.
+    expect(await fsckFromDisks(snap.id)).toMatch(/journal recovery/);
+    await agentAnswers(90_000); // for the shutdown below
+  }, 300_000);
 
   it('Shut down of a guest that ignores ACPI works through the agent', async () => {
     const serial = await SerialSession.open(client, NAME);
