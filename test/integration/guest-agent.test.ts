@@ -92,6 +92,8 @@ describe('the guest agent in a real guest', () => {
 
   it('a live snapshot during heavy writes is frozen: consistent, its disks alone fsck-clean, and the guest restored from it is thawed', async () => {
     let serial = await SerialSession.open(client, NAME);
+    const tools = await serial.run('for b in mkfs.ext4 e2fsck; do command -v $b >/dev/null || echo MISSING-$b; done; echo E2FS-$((6*7))', /E2FS-42/);
+    expect(tools, 'the test guest has no e2fsprogs: NESTBOX_TEST_ISO names an ISO built before test/guest/build.sh added them; rebuild it').not.toMatch(/MISSING-(mkfs|e2fsck)/);
     await serial.run(MOUNT, /MNT-42/, 60_000);
     // Data written with fsync (journal commits all the time) plus files made and removed.
     await serial.run(
