@@ -74,8 +74,10 @@ rec_field() { # rec_field <records> <package> <Field:>
 kernel_pkg=${NESTBOX_GUEST_KERNEL_PKG:-} kernel_ver='' kernel_deps=''
 # The guest agent (qemu-ga) and the shared libraries it loads: Debian's qemu-guest-agent and
 # its dependency closure, fixed here so the one apt-cache call resolves them all.
+# e2fsprogs (mkfs.ext4, e2fsck) and its libraries ride along: the consistent-snapshot test makes
+# an ext4 file system on the VM's disk and checks it after restoring (busybox has neither).
 agent_pkgs=(qemu-guest-agent libc6 libglib2.0-0 libnuma1 libudev1 liburing2 libffi8 libmount1
-  libblkid1 libpcre2-8-0 libselinux1 zlib1g)
+  libblkid1 libpcre2-8-0 libselinux1 zlib1g e2fsprogs libext2fs2 libcom-err2 libss2 libuuid1)
 recs=$(apt_records busybox-static "${kernel_pkg:-linux-image-amd64}" "${agent_pkgs[@]}")
 agent_vers=()
 for p in "${agent_pkgs[@]}"; do
@@ -210,7 +212,7 @@ fi
 modules=(
   virtio_pci virtio_net virtio_blk virtio_scsi virtio_console virtio_balloon
   virtio_rng virtio_input e1000 e1000e ahci ata_piix sd_mod sr_mod cdrom isofs
-  button evdev
+  button evdev ext4 crc32c_generic
   virtiofs 9p 9pnet_virtio
 )
 declare -A ko_src=() builtin=() state=()
@@ -269,6 +271,20 @@ qga=$agent/usr/sbin/qemu-ga
 libdir=lib/x86_64-linux-gnu
 mkdir -p "$root/$libdir" "$root/lib64" "$root/etc/qemu"
 cp "$qga" "$root/usr/sbin/qemu-ga"
+# e2fsprogs: the two programs the tests use, under the names busybox would give them.
+e2fs_bins=()
+for b in mke2fs e2fsck; do
+  src=
+  for d in sbin usr/sbin; do if [[ -x $agent/$d/$b ]]; then src=$agent/$d/$b; break; fi; done
+  [[ -n $src ]] || die "no $b in e2fsprogs"
+  rm -f "$root/sbin/$b"
+  cp "$src" "$root/sbin/$b"
+  e2fs_bins+=("$root/sbin/$b")
+done
+for l in mkfs.ext4 mkfs.ext2 fsck.ext4; do rm -f "$root/sbin/$l"; done
+ln -s mke2fs "$root/sbin/mkfs.ext4"
+ln -s e2fsck "$root/sbin/fsck.ext4"
+[[ -f $agent/etc/mke2fs.conf ]] && cp "$agent/etc/mke2fs.conf" "$root/etc/mke2fs.conf"
 find_lib() { # find_lib <soname>: its path in the unpacked agent packages
   local d
   for d in "$agent/$libdir" "$agent/usr/$libdir" "$agent/lib64"; do
@@ -277,12 +293,12 @@ find_lib() { # find_lib <soname>: its path in the unpacked agent packages
   return 1
 }
 declare -A have_lib=()
-queue=("$qga")
+queue=("$qga" "${e2fs_bins[@]}")
 while ((${#queue[@]})); do
   f=${queue[0]}; queue=("${queue[@]:1}")
   while IFS= read -r so; do
     [[ -n $so && -z ${have_lib[$so]:-} ]] || continue
-    src=$(find_lib "$so") || die "qemu-ga needs $so, which none of ${agent_pkgs[*]} has"
+    src=$(find_lib "$so") || die "$f needs $so, which none of ${agent_pkgs[*]} has"
     have_lib[$so]=1
     cp -L "$src" "$root/$libdir/$so"
     queue+=("$root/$libdir/$so")

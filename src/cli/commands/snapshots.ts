@@ -51,6 +51,12 @@ async function takeSnapshot(client: RpcClient, ref: string, name: string, descri
 
 const json = { type: 'boolean', help: 'machine-readable output' } as const;
 
+/** Whether a live snapshot's disks are consistent on their own (nothing for one taken while off). */
+export function freezeText(s: Pick<SnapshotInfo, 'frozen' | 'freezeNote'>): string {
+  if (s.frozen === undefined) return '';
+  return s.frozen ? ', consistent (file systems frozen)' : `, file systems not frozen${s.freezeNote ? ` (${s.freezeNote})` : ''}`;
+}
+
 const list = command({
   name: 'snapshot list',
   lead: 1,
@@ -64,7 +70,7 @@ const list = command({
     else {
       const print = (parent: string | null, depth: number) => {
         for (const s of l.snapshots.filter((x) => x.parentId === parent)) {
-          out(`${'  '.repeat(depth)}${s.id === l.current ? '* ' : '- '}${s.name}  (${s.createdAt}${s.withRam ? ', with RAM' : ''}${s.auto ? ', automatic' : ''})  ${s.id}`);
+          out(`${'  '.repeat(depth)}${s.id === l.current ? '* ' : '- '}${s.name}  (${s.createdAt}${s.withRam ? ', with RAM' : ''}${freezeText(s)}${s.auto ? ', automatic' : ''})  ${s.id}`);
           print(s.id, depth + 1);
         }
       };
@@ -82,7 +88,7 @@ const take = command({
   details: "while a running VM's memory is saved: progress on stderr, Ctrl+C stops it (nothing is kept)",
   async handler(ctx, [vm, snap], o) {
     const s = await takeSnapshot(await ctx.client(), vm, snap, o.description);
-    out(`Took snapshot '${s.name}' (${s.id})${s.withRam ? ' with RAM' : ''}`);
+    out(`Took snapshot '${s.name}' (${s.id})${s.withRam ? ' with RAM' : ''}${freezeText(s)}`);
   },
 });
 

@@ -732,6 +732,14 @@ export interface SnapshotInfo {
   readonly config: VmConfig;
   /** Taken automatically before a start; pruned by the VM's retention count. */
   readonly auto: boolean;
+  /**
+   * A live snapshot: whether the guest's file systems were frozen through its agent when the
+   * disks were snapshotted, so the disks are consistent even without the RAM. Absent for
+   * snapshots taken while off (nothing ran) and older ones.
+   */
+  readonly frozen?: boolean;
+  /** Why they were not frozen (the agent did not answer in time, the VM was paused, ...). */
+  readonly freezeNote?: string;
 }
 
 export interface SnapshotList {

@@ -398,6 +398,12 @@ export function guestCommands(c: GuestAgentClient) {
       return n;
     },
     thaw: async (timeoutMs: number) => count(await c.call('guest-fsfreeze-thaw', undefined, { timeoutMs })) ?? 0,
+    /** Whether the agent holds the guest's file systems frozen (a frozen agent refuses most commands). */
+    frozen: async (timeoutMs: number) => {
+      const s = await c.call('guest-fsfreeze-status', undefined, { timeoutMs });
+      if (s !== 'frozen' && s !== 'thawed') throw malformed('guest-fsfreeze-status');
+      return s === 'frozen';
+    },
     /** Sets the guest's clock (and its RTC) to the host's time now. */
     setTime: (timeoutMs: number) =>
       c.call('guest-set-time', { time: Date.now() * 1_000_000 }, { timeoutMs }).then(() => undefined),

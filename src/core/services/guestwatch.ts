@@ -29,6 +29,8 @@ export class GuestWatch {
   #inFlight: Promise<void> | null = null;
   #eagerUntil = 0;
   #error: string | null = null;
+  /** Freezes under way (quiesce.ts): a frozen agent refuses polls, which must not mark it silent. */
+  #held = 0;
 
   constructor(runDir: string) {
     this.client = new GuestAgentClient(path.join(runDir, RUNTIME_FILES.agent));
@@ -48,7 +50,7 @@ export class GuestWatch {
   tick(paused: boolean): void {
     const eager = !this.#connected && Date.now() < this.#eagerUntil;
     const every = eager ? 0 : this.#connected ? POLL_EVERY_MS : POLL_SILENT_EVERY_MS;
-    if (this.#polling || paused || Date.now() - this.#checkedAt < every) return;
+    if (this.#polling || paused || this.#held > 0 || Date.now() - this.#checkedAt < every) return;
     void this.poll();
   }
 
@@ -71,6 +73,27 @@ export class GuestWatch {
   portOpened(): void {
     this.#eagerUntil = Date.now() + EAGER_MS;
     void this.poll();
+  }
+
+  /** Keeps polls off until the returned release is called (once; later calls do nothing). */
+  hold(): () => void {
+    this.#held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#held--;
+    };
+  }
+
+  /**
+   * Thaws the guest if its agent holds it frozen: a guest resumed from the RAM of a snapshot
+   * taken frozen (quiesce.ts) comes back so, and its agent refuses everything else until then.
+   */
+  async thawIfFrozen(timeoutMs: number): Promise<boolean> {
+    if (this.#held > 0 || !(await this.cmd.frozen(timeoutMs))) return false;
+    await this.cmd.thaw(timeoutMs);
+    return true;
   }
 
   /** Asks the agent now (also used right after a start or restore). */

@@ -294,7 +294,8 @@ export class LifecycleService {
 
   /**
    * A guest resumed from a saved state or snapshot runs with the clock it had then: the agent
-   * sets it to the host's time (a few tries while the guest settles). Without an agent the
+   * sets it to the host's time (a few tries while the guest settles), after thawing its file
+   * systems if the snapshot was taken with them frozen (quiesce.ts). Without an agent the
    * details say the clock may be behind. In the background: the start has already succeeded.
    */
   setGuestClock(uuid: string, config: VmConfig, name: string): void {
@@ -309,6 +310,7 @@ export class LifecycleService {
     void (async () => {
       for (let i = 0; i < 5; i++) {
         try {
+          if (await agent.thawIfFrozen(3000)) this.reg.log(uuid, 'info', 'thawed', `thawed the file systems of '${name}': it resumed from a snapshot taken with them frozen`);
           await agent.cmd.setTime(3000);
           run.clockNote = undefined;
           this.reg.log(uuid, 'info', 'clock', `set the clock of '${name}' to the host's time`);

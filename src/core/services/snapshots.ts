@@ -13,6 +13,10 @@
  *    leave a paused guest's disks inactive until it is resumed (QEMU 7.2 cannot reactivate
  *    them otherwise), and a paused guest has nothing to lose by a one-step save.
  *  - powered off: qemu-img, disks only.
+ * A running VM's file systems are frozen through its guest agent for the switch-over when the
+ * agent answers (quiesce.ts), and the snapshot records whether they were. A paused VM's are
+ * not: its agent cannot answer, and its RAM, saved in the same step, holds what the disks
+ * lack. A powered-off VM has nothing to freeze; the automatic snapshot before a start is one.
  * Restoring a snapshot whose RAM is in a file starts a fresh QEMU from it (QEMU cannot load
  * a migration stream into a running machine); the older kind loads with snapshot-load.
  * Taking, restoring and deleting run as jobs of the VM (jobs.ts).
@@ -42,6 +46,7 @@ import type { SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../st
 import { snapshotStateFile, snapshotTpmDir, vmFiles } from '../store/paths';
 import { tpmStateDir } from '../qemu/swtpm';
 import type { EventBus } from './events';
+import { GuestFreeze, type FreezeOutcome } from './quiesce';
 import type { VmService } from './vms';
 
 export interface SnapshotServiceDeps {
@@ -108,6 +113,8 @@ export class SnapshotService {
       hasThumbnail: s.hasThumbnail,
       config: s.config,
       auto: s.auto,
+      ...(s.frozen !== null ? { frozen: s.frozen } : {}),
+      ...(s.freezeNote ? { freezeNote: s.freezeNote } : {}),
     };
   }
 
@@ -203,6 +210,7 @@ export class SnapshotService {
     const live = isActive(row.state);
     const streamed = live && row.state === 'running';
     let thumbnail: Buffer | null = null;
+    let freeze: FreezeOutcome | null = null;
     if (live) {
       const qemu = this.d.vms.qemuOf(row.uuid);
       if (!qemu) throw new NestboxError('INVALID_STATE', `'${row.name}' has no QEMU process attached`);
@@ -210,8 +218,11 @@ export class SnapshotService {
       if (row.config.display.adapter !== 'none') {
         thumbnail = await this.d.vms.screenshot(row.uuid).then((s) => Buffer.from(s.pngBase64, 'base64')).catch(() => null);
       }
-      if (streamed) await this.takeStreamed(row, qemu, cov, tag, snapName, job);
-      else await this.liveJob(row, 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
+      if (streamed) freeze = await this.takeStreamed(row, qemu, cov, tag, snapName, job);
+      else {
+        await this.liveJob(row, 'snapshot-save', { tag, vmstate: cov.vmstate, devices: cov.nodes });
+        freeze = { frozen: false, note: 'the VM was paused (its RAM, saved with the disks, holds what they lack)' };
+      }
     } else {
       if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
       markSnapshotWork(row.dir);
@@ -234,26 +245,32 @@ export class SnapshotService {
     }
     this.d.vmRepo.atomically(() => {
       this.d.repo.insert(
-        { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto, ramFile: streamed },
+        { id, vmUuid: row.uuid, parentId: row.currentSnapshot, name: snapName, description, createdAt: new Date().toISOString(), withRam: live, tag, config: row.config, auto, ramFile: streamed, frozen: freeze?.frozen ?? null, freezeNote: freeze?.note ?? null },
         thumbnail,
       );
       crashPoint('snapshot:row');
       this.d.vmRepo.setCurrentSnapshot(row.uuid, id);
     });
     clearSnapshotWork(row.dir);
-    this.d.vms.log(row.uuid, 'info', 'snapshot', `took snapshot '${snapName}' of '${row.name}'${live ? ' (with RAM)' : ''}`);
+    const how = !live ? '' : freeze?.frozen ? ' (with RAM, file systems frozen)' : ` (with RAM, file systems not frozen: ${freeze?.note ?? 'unknown'})`;
+    this.d.vms.log(row.uuid, 'info', 'snapshot', `took snapshot '${snapName}' of '${row.name}'${how}`);
     this.d.bus.emit('vm.changed', { uuid: row.uuid });
     return this.info(this.d.repo.get(id)!);
   }
 
   /**
    * Takes a running VM's snapshot through a migration stream (see the top of this file).
-   * Cancelled or failed: no disk snapshot, no file and no row stay, and the guest runs.
+   * Cancelled or failed: no disk snapshot, no file and no row stay, and the guest runs. The
+   * guest's file systems are frozen around it when its agent answers, and thawed however it ends.
    */
-  private async takeStreamed(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string, snapName: string, job: VmJob): Promise<void> {
+  private async takeStreamed(row: VmRow, qemu: QemuProcess, cov: Coverage, tag: string, snapName: string, job: VmJob): Promise<FreezeOutcome> {
     const signal = job.signal;
     const file = snapshotStateFile(row.dir, tag);
     let disksTaken = false;
+    let outcome: FreezeOutcome = { frozen: false, note: null };
+    const guest = this.d.vms.guestOf(row.uuid, row.config);
+    const log = (level: 'info' | 'warning' | 'error', msg: string) => this.d.vms.log(row.uuid, level, 'snapshot-freeze', `'${row.name}': ${msg}`);
+    const freeze = guest ? await GuestFreeze.begin(guest, log) : GuestFreeze.skipped('the VM has no guest agent port (nestbox modify VM --guest-agent on)');
     const progress = (p: { percent: number; bytesDone?: number; bytesTotal?: number }) => job.progress(p.percent, { done: p.bytesDone, total: p.bytesTotal });
     try {
       await this.d.vms.quietly(row.uuid, async () => {
@@ -266,6 +283,7 @@ export class SnapshotService {
             beforeSwitchover: async () => {
               // The guest is stopped here and the RAM almost all written: the disks are
               // snapshotted at this very instant, all together or none.
+              outcome = freeze.outcome;
               await snapshotNodes(qemu.qmp, cov.nodes, tag);
               disksTaken = true;
               crashPoint('snapshot:switchover');
@@ -273,8 +291,10 @@ export class SnapshotService {
           });
         } finally {
           await this.resumeIfItRan(row, qemu, 'taking a snapshot');
+          await freeze.end();
         }
       });
+      return outcome;
     } catch (err) {
       if (disksTaken) await this.dropDiskSnapshots(row, qemu, cov, tag);
       fs.rmSync(file, { force: true });

@@ -29,6 +29,10 @@ export class StateFiles {
    * Saves the machine state like VirtualBox: pause, stream RAM and device state through a
    * unix socket the core serves (QEMU 7.2 has no file: URI, and the sandbox forbids exec:),
    * then end QEMU. On failure the guest is resumed: it is never left paused by mistake.
+   * The guest's file systems are not frozen for it (as a live snapshot's are, quiesce.ts): a
+   * saved state keeps no copy of the disks, the guest resumes onto the very disks it left, so
+   * its RAM and disks always agree; and a freeze would be saved with the RAM, so the guest
+   * would resume frozen. The guest is paused first, so its agent could not answer anyway.
    */
   async saveState(ref: string): Promise<OpResult> {
     const reg = this.d.reg;

@@ -15,6 +15,7 @@ import { QemuImg } from '../storage/qemuimg';
 import type { CloneRepository, EventRepository, VmRepository, VmRow } from '../store/db';
 import type { DataLayout } from '../store/paths';
 import type { EventBus } from './events';
+import type { GuestWatch } from './guestwatch';
 import type { JobService } from './jobs';
 import { LifecycleService, type QemuLauncher } from './lifecycle';
 import type { MonitoredVm } from './monitor';
@@ -117,6 +118,9 @@ export class VmService {
   }
   qemuOf(uuid: string): QemuProcess | null {
     return this.registry.qemuOf(uuid);
+  }
+  guestOf(uuid: string, config: VmConfig): GuestWatch | null {
+    return this.registry.guestOf(uuid, config);
   }
   quietly<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
     return this.registry.quietly(uuid, fn);

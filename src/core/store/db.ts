@@ -233,6 +233,13 @@ export interface SnapshotRow {
    * watched and cancelled. Restoring one starts a fresh QEMU from that file.
    */
   readonly ramFile: boolean;
+  /**
+   * The guest's file systems were frozen through its agent when the disks were snapshotted
+   * (services/quiesce.ts); null when that does not apply (taken while off) or was not recorded.
+   */
+  readonly frozen: boolean | null;
+  /** Why they were not frozen (the agent did not answer, the VM was paused, ...). */
+  readonly freezeNote: string | null;
 }
 
 interface RawSnapshotRow {
@@ -248,13 +255,15 @@ interface RawSnapshotRow {
   has_thumb: number;
   auto: number;
   ram_file: number;
+  frozen: number | null;
+  freeze_note: string | null;
 }
 
 export class SnapshotRepository {
   constructor(private readonly db: Db) {}
 
   private static readonly COLS =
-    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb, auto, ram_file';
+    'id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail IS NOT NULL AS has_thumb, auto, ram_file, frozen, freeze_note';
 
   private static toRow(r: RawSnapshotRow): SnapshotRow {
     return {
@@ -270,6 +279,8 @@ export class SnapshotRepository {
       hasThumbnail: r.has_thumb === 1,
       auto: r.auto === 1,
       ramFile: r.ram_file === 1,
+      frozen: r.frozen === null ? null : r.frozen === 1,
+      freezeNote: r.freeze_note,
     };
   }
 
@@ -289,10 +300,21 @@ export class SnapshotRepository {
     return r && SnapshotRepository.toRow(r);
   }
 
-  insert(s: Omit<SnapshotRow, 'hasThumbnail' | 'auto' | 'ramFile'> & { readonly auto?: boolean; readonly ramFile?: boolean }, thumbnail: Buffer | null): void {
+  insert(
+    s: Omit<SnapshotRow, 'hasThumbnail' | 'auto' | 'ramFile' | 'frozen' | 'freezeNote'> & {
+      readonly auto?: boolean;
+      readonly ramFile?: boolean;
+      readonly frozen?: boolean | null;
+      readonly freezeNote?: string | null;
+    },
+    thumbnail: Buffer | null,
+  ): void {
+    const frozen = s.frozen === undefined || s.frozen === null ? null : s.frozen ? 1 : 0;
     this.db
-      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail, auto, ram_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail, s.auto ? 1 : 0, s.ramFile ? 1 : 0);
+      .prepare(
+        'INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, thumbnail, auto, ram_file, frozen, freeze_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(s.id, s.vmUuid, s.parentId, s.name, s.description, s.createdAt, s.withRam ? 1 : 0, s.tag, JSON.stringify(s.config), thumbnail, s.auto ? 1 : 0, s.ramFile ? 1 : 0, frozen, s.freezeNote ?? null);
   }
 
   thumbnail(id: string): Buffer | null {

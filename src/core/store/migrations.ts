@@ -203,6 +203,14 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    description: "whether a live snapshot froze the guest's file systems (NULL: taken while off, or before this was recorded) and why not",
+    sql: `
+      ALTER TABLE snapshots ADD COLUMN frozen INTEGER;
+      ALTER TABLE snapshots ADD COLUMN freeze_note TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

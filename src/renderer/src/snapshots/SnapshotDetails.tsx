@@ -1,6 +1,7 @@
 /**
  * The panel beside the tree: for a snapshot, its name and description (editable), when it
- * was taken, whether it holds the memory, and its configuration of that time with every
+ * was taken, whether it holds the memory (and, live, whether the guest's file systems were
+ * frozen for it), and its configuration of that time with every
  * setting that differs from now marked; for "Current state", what changed since the
  * snapshot it is based on.
  */
@@ -11,6 +12,7 @@ import CircularProgress from '@mui/material/CircularProgress';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { alpha } from '@mui/material/styles';
+import AcUnitOutlinedIcon from '@mui/icons-material/AcUnitOutlined';
 import CompareArrowsRoundedIcon from '@mui/icons-material/CompareArrowsRounded';
 import DeveloperBoardOutlinedIcon from '@mui/icons-material/DeveloperBoardOutlined';
 import EditNoteOutlinedIcon from '@mui/icons-material/EditNoteOutlined';
@@ -126,6 +128,14 @@ export function SnapshotDetails({ vm, snapshot, list, now, offline, nameRef, onS
           ? `Taken while running, with its ${formatRam(snapshot.memoryMiB)} of memory: restoring it resumes the guest exactly where it was.`
           : 'Taken while powered off (disks and settings only): after restoring it, the guest boots from its disks.'}
       </Typography>
+      {snapshot.frozen !== undefined && (
+        <Typography variant="body2" color="text.secondary" data-testid="snapshot-freeze" sx={{ display: 'flex', gap: 1, alignItems: 'flex-start' }}>
+          <AcUnitOutlinedIcon aria-hidden sx={{ fontSize: 17, mt: '1px', color: snapshot.frozen ? 'stateColors.info' : 'text.disabled' }} />
+          {snapshot.frozen
+            ? 'Consistent: the guest agent froze the file systems while the disks were snapshotted, so the disks are clean even without the memory.'
+            : `File systems not frozen${snapshot.freezeNote ? ` (${snapshot.freezeNote})` : ''}: with its memory it restores exactly, but its disks alone are as after a power cut.`}
+        </Typography>
+      )}
 
       <Section title="Name and description" icon={<EditNoteOutlinedIcon />}>
         <Box

@@ -7,6 +7,7 @@ import {
   EventRepository,
   SCHEMA_VERSION,
   SettingsRepository,
+  SnapshotRepository,
   VmRepository,
   migrate,
   openDatabase,
@@ -412,5 +413,36 @@ describe('StatsRepository (per-minute history)', () => {
     // Deleting the VM deletes its history.
     new VmRepository(db).delete(UUID_A);
     expect(repo.since(UUID_A, 0)).toHaveLength(0);
+  });
+});
+
+describe('SnapshotRepository: whether a live snapshot froze the guest (migration 10)', () => {
+  it('reads rows from before migration 10 as "not recorded" and keeps what new rows say', () => {
+    const cfg = validConfig();
+    const before = MIGRATIONS.filter((m) => m.version < 10);
+    const db1 = track(openDatabase(file, before));
+    expect(columns(db1, 'snapshots')).not.toContain('frozen');
+    db1
+      .prepare('INSERT INTO vms (uuid, name, config, state, dir, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(cfg.uuid, cfg.name, JSON.stringify(cfg), 'running', '/vms/x', 't', 't');
+    db1
+      .prepare('INSERT INTO snapshots (id, vm_uuid, parent_id, name, description, created_at, with_ram, tag, config, ram_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('old', cfg.uuid, null, 'old one', '', '2026-01-01T00:00:00.000Z', 1, 'nb-old', JSON.stringify(cfg), 1);
+    db1.close();
+
+    const db2 = track(openDatabase(file));
+    expect(columns(db2, 'snapshots')).toEqual(expect.arrayContaining(['frozen', 'freeze_note']));
+    const repo = new SnapshotRepository(db2);
+    expect(repo.get('old')).toMatchObject({ withRam: true, ramFile: true, frozen: null, freezeNote: null });
+    const base = { vmUuid: cfg.uuid, parentId: 'old', description: '', withRam: true, config: cfg, ramFile: true };
+    repo.insert({ ...base, id: 'f', name: 'frozen', createdAt: '2026-01-02T00:00:00.000Z', tag: 'nb-f', frozen: true, freezeNote: null }, null);
+    repo.insert({ ...base, id: 'n', name: 'not', createdAt: '2026-01-03T00:00:00.000Z', tag: 'nb-n', frozen: false, freezeNote: 'the guest agent did not answer within 2 s' }, null);
+    repo.insert({ ...base, id: 'o', name: 'off', createdAt: '2026-01-04T00:00:00.000Z', tag: 'nb-o', withRam: false, ramFile: false }, null);
+    expect(repo.list(cfg.uuid).map((s) => [s.name, s.frozen, s.freezeNote])).toEqual([
+      ['old one', null, null],
+      ['frozen', true, null],
+      ['not', false, 'the guest agent did not answer within 2 s'],
+      ['off', null, null],
+    ]);
   });
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, schemaVersion, type Db } from '../../../../src/core/store/db';
+import { openDatabase, SCHEMA_VERSION, schemaVersion, type Db } from '../../../../src/core/store/db';
 import { HostRepository } from '../../../../src/core/store/hosts';
 import { MIGRATIONS } from '../../../../src/core/store/migrations';
 
@@ -27,7 +27,7 @@ describe('hosts store', () => {
     old.prepare("INSERT INTO settings (key, value) VALUES ('accel', 'tcg')").run();
     old.close();
     db = openDatabase(file);
-    expect(schemaVersion(db)).toBe(9);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
     expect(db.prepare("SELECT value FROM settings WHERE key = 'accel'").get()).toEqual({ value: 'tcg' });
     expect(new HostRepository(db).list()).toEqual([]);
   });
