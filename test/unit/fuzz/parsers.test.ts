@@ -65,8 +65,13 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+// The property runs below do hundreds of file writes and parses each; on a loaded two-core
+// machine that can pass vitest's 5 s default. The 60 s bound is a hang guard, not a
+// performance claim.
+const FUZZ_TIMEOUT = 60_000;
+
 describe('image header inspector', () => {
-  it('refuses or accepts every mutation of real image headers, with sizes inside what it read', () => {
+  it('refuses or accepts every mutation of real image headers, with sizes inside what it read', { timeout: FUZZ_TIMEOUT }, () => {
     for (const [name, seed] of seeds) {
       const file = path.join(dir, `m-${name}`);
       fc.assert(
@@ -84,7 +89,7 @@ describe('image header inspector', () => {
     }
   });
 
-  it('never fails on arbitrary bytes', () => {
+  it('never fails on arbitrary bytes', { timeout: FUZZ_TIMEOUT }, () => {
     const file = path.join(dir, 'random');
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 8192 }), (bytes) => {

@@ -26,12 +26,16 @@ const targetNames = (t: unknown): string[] => asList(t as unknown).map((x) => (t
 const filePatterns = (files: unknown): string[] =>
   asList(files as unknown).flatMap((f) => (typeof f === 'string' ? [f] : asList((f as { filter?: string | string[] }).filter)));
 
+// electron-builder's validator loads its whole JSON schema (a few seconds on a loaded
+// machine); the 60 s bound is a hang guard, not a performance claim.
+const SCHEMA_TIMEOUT = 60_000;
+
 describe('electron-builder.yml', () => {
-  it('passes electron-builder schema validation', async () => {
+  it('passes electron-builder schema validation', { timeout: SCHEMA_TIMEOUT }, async () => {
     await expect(validateConfiguration(config, new DebugLogger(false))).resolves.toBeUndefined();
   });
 
-  it('the validator is live: a misspelled key is rejected', async () => {
+  it('the validator is live: a misspelled key is rejected', { timeout: SCHEMA_TIMEOUT }, async () => {
     const bad = { ...config, linux: { ...config.linux, categroy: 'System' } } as Configuration;
     await expect(validateConfiguration(bad, new DebugLogger(false))).rejects.toThrow(/configuration/i);
   });
