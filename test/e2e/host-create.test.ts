@@ -3,7 +3,8 @@
  * host reached over real SSH: "Create on" the host, the test ISO copied from this computer into the host's `default` pool
  * (an upload job whose progress shows in the wizard), a disk volume in that pool, NAT on the
  * host's `default` network; then listed under the host, started, its screen in the console,
- * and a live snapshot taken and restored from the Snapshots view. The domain, its volumes and
+ * its serial console in the xterm panel, and a live snapshot taken and restored from the
+ * Snapshots view. The domain, its volumes and
  * its snapshot are checked with virsh on the host. One libvirt host, one guest (TCG).
  */
 import fs from 'node:fs';
@@ -62,7 +63,7 @@ describe('a VM created on a libvirt host from the wizard, in the web UI', () => 
     if (web?.home) fs.rmSync(web.home, { recursive: true, force: true });
   }, 120_000);
 
-  it('creates it from the wizard, starts it, shows its screen, takes and restores a snapshot', async () => {
+  it('creates it from the wizard, starts it, shows its screen and serial console, takes and restores a snapshot', async () => {
     const page = web.page;
     let step = 'start';
     const at = (s: string) => {
@@ -161,6 +162,27 @@ describe('a VM created on a libvirt host from the wizard, in the web UI', () => 
     await page.locator('[data-screen-status="connected"]').waitFor({ timeout: 60_000 });
     await expect.poll(() => canvasColours(screen), { timeout: 120_000, interval: 1000 }).toBeGreaterThan(1);
     await page.screenshot({ path: shotPath('host-create-console') });
+
+    at('serial console');
+    // The guest's serial port on the host (a pty in the domain XML), reached through the same
+    // SSH connection, in the same xterm.js panel as a local VM's.
+    await page.getByRole('tab', { name: 'Serial', exact: true }).click();
+    const term = page.getByRole('region', { name: `Serial console of ${NAME}` });
+    await page.locator('[data-serial-status="connected"]').waitFor({ timeout: 30_000 });
+    await term.locator('.xterm-helper-textarea').focus();
+    const rows = term.locator('.xterm-rows');
+    // The guest may still be booting (TCG): its shell comes up at the ready marker, and keys
+    // typed before that are lost, so the command is typed again until its answer shows.
+    await expect
+      .poll(
+        async () => {
+          await page.keyboard.type(`echo host-serial-$((6*7))\n`);
+          return rows.innerText();
+        },
+        { timeout: 180_000, interval: 5000 },
+      )
+      .toMatch(/host-serial-42/);
+    await page.screenshot({ path: shotPath('host-create-serial') });
     await page.getByRole('button', { name: 'Close console' }).click();
 
     at('take a snapshot');

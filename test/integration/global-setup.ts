@@ -19,7 +19,9 @@ export function setup(): void {
   need('qemu-system-x86_64', 'qemu-system-x86');
   need('qemu-img', 'qemu-utils');
   const root = path.resolve(__dirname, '..', '..');
-  execFileSync('node', ['scripts/build-node.mjs'], { cwd: root, stdio: 'inherit' });
+  // scripts/test.mjs builds once before it starts its two test processes side by side (two
+  // builds at once would rewrite out/ under the other's running tests).
+  if (process.env['NESTBOX_TESTS_BUILT'] !== '1') execFileSync('node', ['scripts/build-node.mjs'], { cwd: root, stdio: 'inherit' });
   if (!process.env['NESTBOX_TEST_ISO']) {
     const out = execFileSync('bash', ['test/guest/build.sh'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 })
       .toString()
@@ -48,9 +50,11 @@ function readableByQemuUser(iso: string): string {
   fs.chmodSync(dir, 0o755);
   const copy = path.join(dir, path.basename(real));
   if (!fs.existsSync(copy) || fs.statSync(copy).size !== st.size) {
-    fs.copyFileSync(real, `${copy}.partial`);
-    fs.chmodSync(`${copy}.partial`, 0o644);
-    fs.renameSync(`${copy}.partial`, copy);
+    // A partial file of this process's own: two test processes may make the copy at once.
+    const partial = `${copy}.${process.pid}.partial`;
+    fs.copyFileSync(real, partial);
+    fs.chmodSync(partial, 0o644);
+    fs.renameSync(partial, copy);
   }
   return copy;
 }

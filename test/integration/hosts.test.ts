@@ -4,6 +4,7 @@
  * VMs kept live by libvirt's events, the lifecycle, consoles, snapshots, a daemon restart,
  * live migration with copied and with shared storage, and cancelling a migration.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostSummary, JobInfo, MigrateResult, VmSummary } from '../../src/core/api/contract';
@@ -11,7 +12,7 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import type { LibvirtTestHost } from '../support/libvirt-hosts';
 import { defineTestGuest, startTestHosts, until, virsh, type TestHosts } from '../support/host-setup';
-import { cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
+import { CLI, cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
 import { stopBackgroundDaemon } from '../support/daemon';
 
 
@@ -254,7 +255,7 @@ describe('libvirt hosts through the API', () => {
     await expectError(client.call('vms.migrate', { ref: 'beta:g2', to: 'alpha', live: false }), 'INVALID_STATE', /offline/);
   });
 
-  it('works the same from the CLI: host list/info, HOST:VM verbs, list --host, migrate with progress', async () => {
+  it('works the same from the CLI: host list/info, HOST:VM verbs, list --host, migrate with progress, serial, screenshot, snapshots', async () => {
     await hosted.close();
     const list = await cli(home, ['host', 'list', '--json']);
     expect(list.code, list.stderr).toBe(0);
@@ -274,6 +275,33 @@ describe('libvirt hosts through the API', () => {
     expect(mig.code, mig.stderr).toBe(0);
     expect(mig.stdout + mig.stderr).toMatch(/downtime/i);
     expect(virsh(a.socketUri, 'domstate', 'g2').trim()).toBe('running');
+
+    // The consoles and snapshots of a host VM through the CLI, as for a local one.
+    const serial = spawn(process.execPath, [CLI, 'serial', 'alpha:g2'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let serialOut = '';
+    serial.stdout.on('data', (d: Buffer) => (serialOut += d.toString()));
+    serial.stderr.on('data', (d: Buffer) => (serialOut += d.toString()));
+    try {
+      serial.stdin.write('\x15echo CLI-SERIAL-$((6*7))\n');
+      await until('the host VM\'s serial console to answer through the CLI', () => /CLI-SERIAL-42/.test(serialOut), 60_000);
+    } finally {
+      serial.kill('SIGTERM');
+    }
+    const png = `${home}/g2.png`;
+    const shot = await cli(home, ['screenshot', 'alpha:g2', png]);
+    expect(shot.code, shot.stderr).toBe(0);
+    expect(fs.readFileSync(png).subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    const take = await cli(home, ['snapshot', 'take', 'alpha:g2', 'cli1']);
+    expect(take.code, take.stderr).toBe(0);
+    expect(take.stdout).toMatch(/Took snapshot 'cli1'.* with RAM/);
+    expect(virsh(a.socketUri, 'snapshot-list', 'g2', '--name')).toMatch(/^cli1$/m);
+    const snaps = await cli(home, ['snapshot', 'list', 'alpha:g2']);
+    expect(snaps.code, snaps.stderr).toBe(0);
+    expect(snaps.stdout).toMatch(/cli1/);
+    const del = await cli(home, ['snapshot', 'delete', 'alpha:g2', 'cli1']);
+    expect(del.code, del.stderr).toBe(0);
+    expect(virsh(a.socketUri, 'snapshot-list', 'g2', '--name')).not.toMatch(/cli1/);
+
     const bad = await cli(home, ['host', 'add', 'x;y', a.socketUri]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/not a valid host name/);
