@@ -10,6 +10,7 @@
  * least-squares fit over all samples with the spread of the per-round slopes.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { printTable, row, sleep, startDaemon, stat, tempHome, writeResults, type Row, type Stat } from './lib';
 
@@ -39,6 +40,8 @@ function slope(points: readonly (readonly [number, number])[]): number {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = os.loadavg();
+  const startedAt = new Date().toISOString();
   const home = tempHome();
   const probe = path.join(home, 'memprobe.json');
   const d = await startDaemon(home, { nodeArgs: ['--expose-gc'], env: { NESTBOX_BENCH_MEMORY: probe } });
@@ -102,18 +105,29 @@ async function main(): Promise<void> {
     rows.push(row(`core RSS after a forced GC, ${k} running (paused)`, 'MiB', at(k, 'rssMiB'), 'none running', at(0, 'rssMiB')));
     rows.push(row(`V8 heap used after a forced GC, ${k} running (paused)`, 'MiB', at(k, 'heapUsedMiB'), 'none running', at(0, 'heapUsedMiB')));
   }
-  const slopes: { metric: string; unit: string; leastSquares: number; perRound: Stat }[] = [];
+  // All rounds, then the rising (0 → 40, even) and falling (40 → 0, odd) rounds apart: memory
+  // a process has grown to is not always given back to the system when VMs stop.
+  const slopes: { metric: string; unit: string; rounds: string; leastSquares: number; perRound: Stat }[] = [];
+  const sets = [
+    ['all rounds', () => true],
+    ['rising rounds (0 → 40)', (r: number) => r % 2 === 0],
+    ['falling rounds (40 → 0)', (r: number) => r % 2 === 1],
+  ] as const;
   for (const [metric, key] of [['core RSS', 'rssMiB'], ['V8 heap used', 'heapUsedMiB']] as const) {
-    const all = samples.map((s) => [s.running, s[key] * 1024] as const);
-    const perRound = Array.from({ length: ROUNDS }, (_, r) => slope(samples.filter((s) => s.round === r).map((s) => [s.running, s[key] * 1024] as const)));
-    slopes.push({ metric: `${metric} per running VM`, unit: 'KiB per VM', leastSquares: slope(all), perRound: stat(perRound) });
+    for (const [rounds, keep] of sets) {
+      const rs = Array.from({ length: ROUNDS }, (_, r) => r).filter(keep);
+      if (!rs.length) continue;
+      const all = samples.filter((s) => keep(s.round)).map((s) => [s.running, s[key] * 1024] as const);
+      const perRound = rs.map((r) => slope(samples.filter((s) => s.round === r).map((s) => [s.running, s[key] * 1024] as const)));
+      slopes.push({ metric: `${metric} per running VM, ${rounds}`, unit: 'KiB per VM', rounds, leastSquares: slope(all), perRound: stat(perRound) });
+    }
   }
   printTable('Core memory after a forced GC, by running VMs', rows);
   console.log('\nslope per running VM (least squares over all samples; per-round slopes median (min–max))');
   for (const s of slopes) {
     console.log(`  ${s.metric}: ${s.leastSquares.toFixed(1)} ${s.unit}; per round ${s.perRound.median.toFixed(1)} (${s.perRound.min.toFixed(1)}–${s.perRound.max.toFixed(1)}), n=${s.perRound.n}`);
   }
-  console.log(`results: ${writeResults('memory', rows, { rounds: ROUNDS, levels: LEVELS, settleMs: SETTLE_MS, vm: { memoryMiB: 64, disk: false, nic: 'none', paused: true }, slopes, samples })}`);
+  console.log(`results: ${writeResults('memory', rows, { startedAt, loadAtStart, loadAtEnd: os.loadavg(), rounds: ROUNDS, levels: LEVELS, settleMs: SETTLE_MS, vm: { memoryMiB: 64, disk: false, nic: 'none', paused: true }, slopes, samples })}`);
 }
 
 main().catch((err: unknown) => {
