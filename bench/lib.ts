@@ -105,8 +105,14 @@ export async function waitFor(file: string, pattern: RegExp, timeoutMs = 120_000
 }
 
 /** `nestbox daemon` in its own process (so the client's timings include a real hop). */
-export async function startDaemon(home: string): Promise<{ child: ChildProcess; client: RpcClient; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'daemon'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'ignore', 'inherit'] });
+export async function startDaemon(
+  home: string,
+  opts: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ child: ChildProcess; client: RpcClient; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, 'daemon'], {
+    env: { ...process.env, ...opts.env, NESTBOX_HOME: home },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const sock = new DataLayout(home).coreSocket;
   for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(50);
   const client = new RpcClient(await connectUnix(sock));

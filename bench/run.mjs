@@ -1,6 +1,7 @@
 // `npm run bench [name…]`: bundles the TypeScript benchmarks with esbuild and runs them one
 // after another. Each prints a table side by side with its peer and writes JSON to
-// bench/results/.
+// bench/results/. Then checks that bench/README.md quotes no figure without a result
+// (bench/check-readme.mjs, also runnable alone).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,4 +32,7 @@ for (const name of wanted) {
   const r = spawnSync(process.execPath, [outfile], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) failed = true;
 }
+// Last: every figure in bench/README.md's tables must have a result behind it (check-readme.mjs).
+const check = spawnSync(process.execPath, [path.join(root, 'bench', 'check-readme.mjs')], { cwd: root, stdio: 'inherit' });
+if (check.status !== 0) failed = true;
 process.exit(failed ? 1 : 0);

@@ -3,18 +3,23 @@
  * Three ways of starting the same guest, measured alternately in one run:
  *  - Nestbox: `vms.start` through `nestbox daemon`'s API (preflight, argv, launch, QMP, cont);
  *  - plain QEMU: the same argv (same builder) spawned by hand, QMP connect, `cont`;
- *  - libvirt: `virsh start` of an equivalent domain (when libvirtd is running).
+ *  - libvirt: `virsh start` of an equivalent domain (when libvirtd is running);
+ *  - Nestbox's CLI: a whole `nestbox start` process against the same daemon, so that a CLI
+ *    process is compared with a CLI process (`virsh start`), beside the API row (issue 21).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { defineDomain, libvirtDir, libvirtUnavailable, undefineAll, virsh } from './libvirt';
-import { firstByte, markerAt, printTable, row, sleep, startDaemon, startPlain, tempHome, testIso, writeResults, type Row } from './lib';
+import { CLI, firstByte, markerAt, printTable, row, sleep, startDaemon, startPlain, tempHome, testIso, writeResults, type Row } from './lib';
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 7);
 const MEMORY = 256;
 const READY = /NESTBOX-GUEST-READY/;
 
-type Who = 'nestbox' | 'plain' | 'libvirt';
+type Who = 'nestbox' | 'cli' | 'plain' | 'libvirt';
+const run = promisify(execFile);
 
 async function main(): Promise<void> {
   const iso = testIso();
@@ -25,6 +30,7 @@ async function main(): Promise<void> {
   const lvDir = noLibvirt ? null : libvirtDir('start');
   const times: Record<Who, { first: number[]; ready: number[]; return: number[] }> = {
     nestbox: { first: [], ready: [], return: [] },
+    cli: { first: [], ready: [], return: [] },
     plain: { first: [], ready: [], return: [] },
     libvirt: { first: [], ready: [], return: [] },
   };
@@ -40,7 +46,7 @@ async function main(): Promise<void> {
       fs.copyFileSync(iso, lvIso);
       await defineDomain({ name: 'nestbox-bench-start', memoryMiB: MEMORY, iso: lvIso, disk, serialLog: path.join(lvDir, 'serial.log'), vncSocket: path.join(lvDir, 'vnc.sock') }, lvDir);
     }
-    const order: Who[] = lvDir ? ['nestbox', 'plain', 'libvirt'] : ['nestbox', 'plain'];
+    const order: Who[] = lvDir ? ['nestbox', 'cli', 'plain', 'libvirt'] : ['nestbox', 'cli', 'plain'];
     for (let i = 0; i < REPS; i++) {
       const rotated = [...order.slice(i % order.length), ...order.slice(0, i % order.length)];
       for (const who of rotated) {
@@ -53,6 +59,13 @@ async function main(): Promise<void> {
           log = nbLog;
           t0 = performance.now();
           await d.client.call('vms.start', { ref: 'start-bench' });
+          returned = performance.now();
+          stop = async () => void (await d.client.call('vms.powerOff', { ref: 'start-bench' }));
+        } else if (who === 'cli') {
+          fs.rmSync(nbLog, { force: true });
+          log = nbLog;
+          t0 = performance.now();
+          await run(process.execPath, [CLI, 'start', 'start-bench'], { env: { ...process.env, NESTBOX_HOME: home } });
           returned = performance.now();
           stop = async () => void (await d.client.call('vms.powerOff', { ref: 'start-bench' }));
         } else if (who === 'plain') {
@@ -98,8 +111,14 @@ async function main(): Promise<void> {
       row('start → first serial byte', 'ms', times.nestbox.first, 'virsh start', times.libvirt.first, '< 1× (faster)'),
       row('start → guest ready marker', 'ms', times.nestbox.ready, 'virsh start', times.libvirt.ready),
       row('start call returns (guest running)', 'ms', times.nestbox.return, 'virsh start', times.libvirt.return),
+      row('`nestbox start` process → first serial byte', 'ms', times.cli.first, 'virsh start', times.libvirt.first),
+      row('`nestbox start` process returns (guest running)', 'ms', times.cli.return, 'virsh start', times.libvirt.return),
     );
   }
+  rows.push(
+    row('`nestbox start` process → first serial byte', 'ms', times.cli.first, 'API vms.start', times.nestbox.first),
+    row('`nestbox start` process returns (guest running)', 'ms', times.cli.return, 'API vms.start', times.nestbox.return),
+  );
   const added = rows[0]!.nestbox.median - rows[0]!.peer.median;
   printTable(`VM start (${MEMORY} MiB test guest, TCG): Nestbox vs plain QEMU${lvDir ? ' vs libvirt' : ''}, alternating`, rows);
   console.log(`Nestbox adds ${added.toFixed(1)} ms (median) to start → first serial byte over plain QEMU`);

@@ -5,6 +5,7 @@
  * Running VMs do not keep it: they outlive the core anyway, and the next core re-attaches.
  */
 import { hostCore, type ExitAnswer, type HostedCore } from './host';
+import { installMemProbe } from './memprobe';
 
 /** Idle seconds before a background daemon exits; NESTBOX_DAEMON_IDLE_S overrides it. */
 export const DEFAULT_IDLE_S = 300;
@@ -45,10 +46,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let resolveStopped: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((r) => (resolveStopped = r));
   let timer: NodeJS.Timeout | null = null;
+  const removeProbe = installMemProbe(opts.log);
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
     if (timer) clearInterval(timer);
+    removeProbe();
     opts.log(`nestbox: core stopping (${why})`);
     // hosted.close() stops accepting connections before its first await.
     void hosted.close().then(
