@@ -1,0 +1,140 @@
+/**
+ * The clipboard channel on a QEMU that cannot migrate it (7.2, this machine's): the core plugs
+ * the vdagent port after start and unplugs it around everything that saves the memory, so a
+ * live snapshot, a paused snapshot, Save state + start and a restore all succeed with the
+ * clipboard on, and after each the port is back, seen from QMP and from inside the guest. One
+ * guest for everything.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RpcClient } from '../../src/core/api/rpc';
+import { VDAGENT_IDS, VIRTIO_PORT_NAMES } from '../../src/core/qemu/argv';
+import { clipboardWiring } from '../../src/core/qemu/vdagent';
+import type { HostedCore } from '../../src/core/server/host';
+import { cleanupHome, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
+
+const NAME = 'clip guest';
+/** Every virtio-serial port's name as the guest's kernel lists it; the marker is computed so the echoed command never matches it. */
+const LIST_PORTS = 'for p in /sys/class/virtio-ports/*; do echo PORT-$(cat $p/name 2>/dev/null)-; done; echo PORTS-$((6*7))';
+const SPICE_PORT = `PORT-${VIRTIO_PORT_NAMES.vdagent}-`;
+
+describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
+  let home: string;
+  let hosted: HostedCore;
+  let client: RpcClient;
+  let uuid: string;
+
+  const qmp = () => {
+    const run = hosted.core.vms.registry.running.get(uuid);
+    if (!run) throw new Error(`'${NAME}' has no QEMU attached`);
+    return run.proc.qmp;
+  };
+  /** What QEMU has of the channel now. */
+  const plugged = async () => {
+    const peripherals = await qmp().execute<{ name: string; type: string }[]>('qom-list', { path: '/machine/peripheral' });
+    const chardevs = await qmp().execute<{ label: string; filename: string }[]>('query-chardev');
+    return {
+      port: peripherals.find((p) => p.name === VDAGENT_IDS.port)?.type ?? null,
+      chardev: chardevs.find((c) => c.label === VDAGENT_IDS.chardev)?.filename ?? null,
+    };
+  };
+  /** The guest lists the spice port (hot-plugged ports are announced to it asynchronously, so it is asked until it does). */
+  const guestSeesPort = async (timeoutMs = 60_000) => {
+    const serial = await SerialSession.open(client, NAME);
+    try {
+      const deadline = Date.now() + timeoutMs;
+      let out = '';
+      while (Date.now() < deadline) {
+        out = await serial.run(LIST_PORTS, /PORTS-42/);
+        if (out.includes(SPICE_PORT)) return out;
+        await sleep(1000);
+      }
+      throw new Error(`the guest does not list ${VIRTIO_PORT_NAMES.vdagent}; its ports:\n${out}`);
+    } finally {
+      await serial.close();
+    }
+  };
+  const expectBack = async () => {
+    expect(await plugged()).toEqual({ port: 'child<virtserialport>', chardev: 'qemu-vdagent' });
+    const out = await guestSeesPort();
+    // The agent's port is there too, once: the unplug took only the clipboard's.
+    expect(out.split(SPICE_PORT).length - 1).toBe(1);
+    expect(out).toContain(`PORT-${VIRTIO_PORT_NAMES.agent}-`);
+  };
+  const noClipboardWarnings = async () => {
+    const events = await client.call('events.recent', { ref: NAME, limit: 100 });
+    expect(events.filter((e) => e.kind === 'clipboard').map((e) => e.message)).toEqual([]);
+  };
+  /** A file in the guest's RAM-backed /run: there after a resume, gone after a reboot. */
+  const guestRun = async (command: string, marker: RegExp) => {
+    const serial = await SerialSession.open(client, NAME);
+    try {
+      return await serial.run(command, marker);
+    } finally {
+      await serial.close();
+    }
+  };
+
+  beforeAll(async () => {
+    home = tempHome();
+    ({ hosted, client } = await openCore(home));
+    const qemu = hosted.core.host.qemu;
+    if (!qemu) throw new Error('no QEMU on this host');
+    // This test is about the hot-plugged channel: on QEMU 8.1+ the channel is on the command line and migrates.
+    expect(clipboardWiring(qemu), `QEMU ${qemu.major}.${qemu.minor} migrates the vdagent itself; this test is for QEMU before 8.1`).toBe('hotplug');
+    const r = await client.call('vms.create', { name: NAME, osType: 'linux-other', memoryMiB: 192, cpus: 1, diskSize: '64M', iso: testIso(), nic: 'none' });
+    uuid = r.vm.uuid;
+    expect(r.vm.config.clipboard).toBeUndefined(); // on: only "off" is written
+    const s = await client.call('vms.start', { ref: NAME });
+    await waitForFile(s.vm.serialLog, /NESTBOX-GUEST-READY/, 180_000);
+  }, 240_000);
+  afterAll(async () => {
+    await client.call('vms.powerOff', { ref: NAME }).catch(() => undefined);
+    await hosted.close();
+    await cleanupHome(home);
+  });
+
+  it('is plugged after start, and while plugged QEMU would refuse to migrate', async () => {
+    await expectBack();
+    const mig = await qmp().execute<{ 'blocked-reasons'?: string[] }>('query-migrate');
+    expect(mig['blocked-reasons'] ?? []).toContainEqual(expect.stringMatching(/vdagent/));
+  }, 120_000);
+
+  it('a live snapshot, and one of the paused VM, succeed; the port is back after each', async () => {
+    await guestRun('echo before >/run/clip-mark && echo MARK-$((6*7))', /MARK-42/);
+    const live = await client.call('snapshots.take', { ref: NAME, name: 'live' });
+    expect(live.withRam).toBe(true);
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('running');
+    await expectBack();
+
+    await client.call('vms.pause', { ref: NAME });
+    const paused = await client.call('snapshots.take', { ref: NAME, name: 'paused' });
+    expect(paused.withRam).toBe(true);
+    expect(await plugged()).toEqual({ port: 'child<virtserialport>', chardev: 'qemu-vdagent' });
+    await client.call('vms.resume', { ref: NAME });
+    await expectBack();
+    await noClipboardWarnings();
+  }, 300_000);
+
+  it('Save state and start: the guest resumes where it was, with the port', async () => {
+    await guestRun('echo saved >/run/clip-mark && echo MARK-$((6*7))', /MARK-42/);
+    const saved = await client.call('vms.saveState', { ref: NAME });
+    expect(saved.vm.state).toBe('saved');
+    const started = await client.call('vms.start', { ref: NAME });
+    expect(started.vm.state).toBe('running');
+    // Resumed, not rebooted: what it wrote to its RAM-backed /run before the save is there.
+    expect(await guestRun('echo MARK-$(cat /run/clip-mark)-$((6*7))', /MARK-\w*-42/)).toMatch(/MARK-saved-42/);
+    await expectBack();
+    await noClipboardWarnings();
+  }, 300_000);
+
+  it('restoring the live snapshot into the running VM brings back its memory and the port', async () => {
+    const snaps = await client.call('snapshots.list', { ref: NAME });
+    const live = snaps.snapshots.find((s) => s.name === 'live')!;
+    const r = await client.call('snapshots.restore', { ref: NAME, id: live.id });
+    expect(r.vm.state).toBe('running');
+    expect(await guestRun('echo MARK-$(cat /run/clip-mark)-$((6*7))', /MARK-\w*-42/)).toMatch(/MARK-before-42/);
+    await expectBack();
+    await noClipboardWarnings();
+  }, 300_000);
+});
