@@ -4,6 +4,12 @@
  * live snapshot, a paused snapshot, Save state + start and a restore all succeed with the
  * clipboard on, and after each the port is back, seen from QMP and from inside the guest. One
  * guest for everything.
+ *
+ * Text crosses both ways, before the first save and after the last restore: the test guest has
+ * no desktop for spice-vdagent, so a shell in it speaks the agent's wire protocol on the port
+ * (announce the clipboard capability, request the host's text, grab the clipboard and send
+ * its own), and the host side is an RFB client through the core's console relay that speaks
+ * the extended clipboard as noVNC does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,12 +17,30 @@ import type { RpcClient } from '../../src/core/api/rpc';
 import { VDAGENT_IDS, VIRTIO_PORT_NAMES } from '../../src/core/qemu/argv';
 import { clipboardWiring } from '../../src/core/qemu/vdagent';
 import type { HostedCore } from '../../src/core/server/host';
+import { relayVncDuplex } from '../support/relay';
+import { RfbClient } from '../support/rfb';
 import { cleanupHome, openCore, SerialSession, tempHome, testIso, waitForFile } from './helpers';
 
 const NAME = 'clip guest';
 /** Every virtio-serial port's name as the guest's kernel lists it; the marker is computed so the echoed command never matches it. */
 const LIST_PORTS = 'for p in /sys/class/virtio-ports/*; do echo PORT-$(cat $p/name 2>/dev/null)-; done; echo PORTS-$((6*7))';
 const SPICE_PORT = `PORT-${VIRTIO_PORT_NAMES.vdagent}-`;
+
+/** spice-vdagent's wire format (spice-protocol vd_agent.h): a chunk header, then a message header, little-endian. */
+const VD = { clipboard: 4, announceCapabilities: 6, clipboardGrab: 7, clipboardRequest: 8, utf8Text: 1, capClipboardByDemand: 5 } as const;
+function u32s(...v: number[]): Buffer {
+  const b = Buffer.alloc(4 * v.length);
+  v.forEach((x, i) => b.writeUInt32LE(x >>> 0, 4 * i));
+  return b;
+}
+function vdMessage(type: number, data: Buffer): Buffer {
+  // Chunk: port 1 (the client port), size; message: protocol 1, type, opaque (8 bytes), size.
+  return Buffer.concat([u32s(1, 20 + data.length, 1, type, 0, 0, data.length), data]);
+}
+/** Bytes as a printf format of octal escapes, for the guest's shell. */
+function printfBytes(b: Buffer): string {
+  return [...b].map((x) => `\\${x.toString(8).padStart(3, '0')}`).join('');
+}
 
 describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
   let home: string;
@@ -75,6 +99,38 @@ describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
     }
   };
 
+  /**
+   * Text from the host (the RFB client's cut text) reaches the guest's port, and text the
+   * guest's "agent" grabs the clipboard with reaches the RFB client. `round` keeps each
+   * round's guest files apart.
+   */
+  const roundTrip = async (round: number) => {
+    const serial = await SerialSession.open(client, NAME);
+    const rfb = await RfbClient.connect(await relayVncDuplex(client, NAME), { clipboard: true });
+    try {
+      // Opened once (a virtio port takes one opener): a reader in the background, writes through fd 3.
+      const announce = printfBytes(vdMessage(VD.announceCapabilities, u32s(0, 1 << VD.capClipboardByDemand)));
+      await serial.run(
+        `[ -e /run/vd${round} ] || { for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = ${VIRTIO_PORT_NAMES.vdagent} ] && d=/dev/\${p##*/}; done; exec 3<>$d && { cat <&3 >/run/vd${round}.in & printf '${announce}' >&3; touch /run/vd${round}; }; }; [ -e /run/vd${round} ] && echo VD-${round}-OPEN-$((6*7))`,
+        new RegExp(`VD-${round}-OPEN-42`),
+      );
+      const hostText = `from-host-${round}-${Date.now()}`;
+      rfb.cutText(hostText);
+      const request = printfBytes(vdMessage(VD.clipboardRequest, u32s(VD.utf8Text)));
+      await serial.run(`printf '${request}' >&3; sleep 1; grep -q ${hostText} /run/vd${round}.in && echo GOT-HOST-${round}-$((6*7))`, new RegExp(`GOT-HOST-${round}-42`), 60_000);
+
+      const guestText = `from-guest-${round}-${Date.now()}`;
+      const got = new Promise<string>((resolve) => rfb.onClipboard((t) => t === guestText && resolve(t)));
+      const grab = printfBytes(Buffer.concat([vdMessage(VD.clipboardGrab, u32s(VD.utf8Text)), vdMessage(VD.clipboard, Buffer.concat([u32s(VD.utf8Text), Buffer.from(guestText)]))]));
+      await serial.run(`printf '${grab}' >&3 && echo SENT-${round}-$((6*7))`, new RegExp(`SENT-${round}-42`));
+      // A bound on the wait, not a performance claim: the text comes at once or never.
+      expect(await Promise.race([got, sleep(30_000).then(() => 'nothing within 30 s')])).toBe(guestText);
+    } finally {
+      rfb.close();
+      await serial.close();
+    }
+  };
+
   beforeAll(async () => {
     home = tempHome();
     ({ hosted, client } = await openCore(home));
@@ -99,6 +155,10 @@ describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
     const mig = await qmp().execute<{ 'blocked-reasons'?: string[] }>('query-migrate');
     expect(mig['blocked-reasons'] ?? []).toContainEqual(expect.stringMatching(/vdagent/));
   }, 120_000);
+
+  it('carries text both ways between the console and the guest', async () => {
+    await roundTrip(1);
+  }, 180_000);
 
   it('a live snapshot, and one of the paused VM, succeed; the port is back after each', async () => {
     await guestRun('echo before >/run/clip-mark && echo MARK-$((6*7))', /MARK-42/);
@@ -136,5 +196,7 @@ describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
     expect(await guestRun('echo MARK-$(cat /run/clip-mark)-$((6*7))', /MARK-\w*-42/)).toMatch(/MARK-before-42/);
     await expectBack();
     await noClipboardWarnings();
+    // And the plugged-back channel carries text again.
+    await roundTrip(2);
   }, 300_000);
 });
