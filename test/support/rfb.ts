@@ -167,6 +167,8 @@ export class RfbClient {
 
   private onServerClip(payload: Buffer): void {
     const flags = payload.readUInt32BE(0);
+    // The server's capabilities (its flags name every action it supports, provide included).
+    if (flags & CLIP.caps) return;
     // The server has text on its clipboard: ask for it, as noVNC does.
     if (flags & CLIP.notify && flags & CLIP.text) this.clipMessage(CLIP.request | CLIP.text);
     if (flags & CLIP.provide && flags & CLIP.text) {
