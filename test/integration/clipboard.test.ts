@@ -2,8 +2,8 @@
  * The clipboard channel on a QEMU that cannot migrate it (7.2, this machine's): the core plugs
  * the vdagent port after start and unplugs it around everything that saves the memory, so a
  * live snapshot, a paused snapshot, Save state + start and a restore all succeed with the
- * clipboard on, and after each the port is back, seen from QMP and from inside the guest. One
- * guest for everything.
+ * clipboard on, and after each the port is back, seen from QMP and from inside the guest; so
+ * is it after a Save state that fails (cancelled midway). One guest for everything.
  *
  * Text crosses both ways, before the first save and after the last restore: the test guest has
  * no desktop for spice-vdagent, so a shell in it speaks the agent's wire protocol on the port
@@ -90,10 +90,10 @@ describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
     expect(events.filter((e) => e.kind === 'clipboard').map((e) => e.message)).toEqual([]);
   };
   /** A file in the guest's RAM-backed /run: there after a resume, gone after a reboot. */
-  const guestRun = async (command: string, marker: RegExp) => {
+  const guestRun = async (command: string, marker: RegExp, timeoutMs?: number) => {
     const serial = await SerialSession.open(client, NAME);
     try {
-      return await serial.run(command, marker);
+      return await serial.run(command, marker, timeoutMs);
     } finally {
       await serial.close();
     }
@@ -184,6 +184,32 @@ describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
     expect(started.vm.state).toBe('running');
     // Resumed, not rebooted: what it wrote to its RAM-backed /run before the save is there.
     expect(await guestRun('echo MARK-$(cat /run/clip-mark)-$((6*7))', /MARK-\w*-42/)).toMatch(/MARK-saved-42/);
+    await expectBack();
+    await noClipboardWarnings();
+  }, 300_000);
+
+  it('a Save state that fails (cancelled midway) leaves the VM running with the port back; while it ran the channel was out', async () => {
+    // RAM that cannot be compressed away, so a save limited to 4 MiB/s takes seconds.
+    await guestRun("mkdir -p /mnt/ram; grep -q ' /mnt/ram ' /proc/mounts || mount -t tmpfs tmpfs /mnt/ram; [ -s /mnt/ram/fill ] || head -c 24M /dev/urandom >/mnt/ram/fill; echo FI$(echo LLED)", /FILLED/, 120_000);
+    await client.call('settings.set', { key: 'snapshotBandwidth', value: '4' });
+    try {
+      let seen: () => void = () => undefined;
+      const saving = new Promise<void>((r) => (seen = r));
+      const off = client.on('job.progress', (e) => {
+        if (e.vm === uuid && e.kind === 'saveState' && e.state === 'running' && (e.bytesDone ?? 0) > 0) seen();
+      });
+      const save = client.call('vms.saveState', { ref: NAME });
+      save.catch(() => undefined);
+      await Promise.race([saving, save.then(() => undefined, () => undefined)]);
+      off();
+      expect((await client.call('vms.info', { ref: NAME })).state).toBe('saving');
+      expect(await plugged()).toEqual({ port: null, chardev: null });
+      await client.call('vms.cancel', { ref: NAME });
+      await expect(save).rejects.toMatchObject({ code: 'CANCELLED' });
+    } finally {
+      await client.call('settings.set', { key: 'snapshotBandwidth', value: null });
+    }
+    expect((await client.call('vms.info', { ref: NAME })).state).toBe('running');
     await expectBack();
     await noClipboardWarnings();
   }, 300_000);
