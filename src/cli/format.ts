@@ -62,6 +62,7 @@ export function printInfo(vm: VmInfo): void {
   if (vm.runtime) lines.push(['QEMU', `pid ${vm.runtime.pid}, ${vm.runtime.accel}, since ${vm.runtime.startedAt}`]);
   if (vm.hasSavedState) lines.push(['Saved state', 'yes']);
   lines.push(['Guest agent', c.guestAgent ? (vm.guestAgent ? (vm.guestAgent.connected ? 'connected' : 'not connected') : 'port present') : 'no port (nestbox modify NAME --guest-agent on)']);
+  if (c.display.adapter !== 'none') lines.push(['Clipboard', c.clipboard === false ? 'off (nestbox modify NAME --clipboard on)' : 'on (needs spice-vdagent in the guest)']);
   const g = vm.guestAgent;
   if (g?.os) lines.push(['Guest OS', g.os.prettyName ?? [g.os.name, g.os.version].filter(Boolean).join(' ')]);
   if (g?.hostName) lines.push(['Guest host name', g.hostName]);

@@ -2,7 +2,10 @@
  * A minimal RFB (VNC) client for tests and benchmarks: version 3.8, security None, raw
  * encoding. It runs over any byte duplex, so the same client talks to QEMU's VNC socket
  * directly or through Nestbox's relay, which is what makes side-by-side figures fair.
+ * With `clipboard`, it also speaks the extended clipboard as noVNC does: text the server
+ * announces is requested, and what it provides is inflated and handed to `onClipboard`.
  */
+import { inflateSync } from 'node:zlib';
 export interface ByteDuplex {
   write(data: Buffer): void;
   onData(cb: (data: Buffer) => void): void;
@@ -23,6 +26,15 @@ export const KEYSYM = {
   ascii: (ch: string) => ch.charCodeAt(0),
 } as const;
 
+/** The extended clipboard's pseudo-encoding and flags (the RFB community spec; QEMU's ui/vnc-clipboard.c). */
+const EXT_CLIPBOARD = -1063131698;
+const CLIP = { text: 1, caps: 1 << 24, request: 1 << 25, peek: 1 << 26, notify: 1 << 27, provide: 1 << 28 } as const;
+
+export interface RfbOptions {
+  /** Offer the extended clipboard, as noVNC does. */
+  readonly clipboard?: boolean;
+}
+
 export class RfbClient {
   width = 0;
   height = 0;
@@ -35,6 +47,7 @@ export class RfbClient {
   private running = true;
   private continuous = false;
   readonly updates: FramebufferUpdate[] = [];
+  private readonly clipListeners = new Set<(text: string) => void>();
 
   private constructor(private readonly io: ByteDuplex) {
     io.onData((d) => {
@@ -60,7 +73,7 @@ export class RfbClient {
   }
 
   /** Performs the handshake and starts reading server messages. */
-  static async connect(io: ByteDuplex): Promise<RfbClient> {
+  static async connect(io: ByteDuplex, opts: RfbOptions = {}): Promise<RfbClient> {
     const c = new RfbClient(io);
     const version = (await c.read(12)).toString('latin1');
     if (!/^RFB 003\.00[3-8]\n$/.test(version)) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
@@ -80,12 +93,12 @@ export class RfbClient {
     const nameLen = init.readUInt32BE(20);
     c.name = (await c.read(nameLen)).toString('utf8');
     c.fb = Buffer.alloc(c.width * c.height * c.bpp);
-    // SetEncodings: raw, and DesktopSize so a mode switch resizes us.
-    const enc = Buffer.alloc(4 + 8);
+    // SetEncodings: raw, and DesktopSize so a mode switch resizes us (and the extended clipboard).
+    const encodings = [0, -223, ...(opts.clipboard ? [EXT_CLIPBOARD] : [])];
+    const enc = Buffer.alloc(4 + 4 * encodings.length);
     enc.writeUInt8(2, 0);
-    enc.writeUInt16BE(2, 2);
-    enc.writeInt32BE(0, 4);
-    enc.writeInt32BE(-223, 8);
+    enc.writeUInt16BE(encodings.length, 2);
+    encodings.forEach((e, i) => enc.writeInt32BE(e, 4 + 4 * i));
     io.write(enc);
     void c.loop();
     return c;
@@ -125,6 +138,44 @@ export class RfbClient {
       this.key(sym, true);
       this.key(sym, false);
       if (shifted) this.key(KEYSYM.Shift, false);
+    }
+  }
+
+  /** Puts text on the server's clipboard (ClientCutText, Latin-1, as every viewer can). */
+  cutText(text: string): void {
+    const data = Buffer.from(text, 'latin1');
+    const b = Buffer.alloc(8);
+    b.writeUInt8(6, 0);
+    b.writeUInt32BE(data.length, 4);
+    this.io.write(Buffer.concat([b, data]));
+  }
+
+  /** Text the server provided for its clipboard (extended clipboard only). */
+  onClipboard(cb: (text: string) => void): () => void {
+    this.clipListeners.add(cb);
+    return () => this.clipListeners.delete(cb);
+  }
+
+  /** An extended ClientCutText: a negative length, then the flags. */
+  private clipMessage(flags: number): void {
+    const b = Buffer.alloc(12);
+    b.writeUInt8(6, 0);
+    b.writeInt32BE(-4, 4);
+    b.writeUInt32BE(flags >>> 0, 8);
+    this.io.write(b);
+  }
+
+  private onServerClip(payload: Buffer): void {
+    const flags = payload.readUInt32BE(0);
+    // The server's capabilities (its flags name every action it supports, provide included).
+    if (flags & CLIP.caps) return;
+    // The server has text on its clipboard: ask for it, as noVNC does.
+    if (flags & CLIP.notify && flags & CLIP.text) this.clipMessage(CLIP.request | CLIP.text);
+    if (flags & CLIP.provide && flags & CLIP.text) {
+      const data = inflateSync(payload.subarray(4));
+      const size = data.readUInt32BE(0);
+      const text = data.subarray(4, 4 + size).toString('utf8').replace(/\0$/, '');
+      for (const l of [...this.clipListeners]) l(text);
     }
   }
 
@@ -215,7 +266,9 @@ export class RfbClient {
           break;
         case 3: {
           const h = await this.read(7);
-          await this.read(h.readUInt32BE(3));
+          const len = h.readInt32BE(3);
+          if (len >= 0) await this.read(len);
+          else this.onServerClip(await this.read(-len));
           break;
         }
         default:

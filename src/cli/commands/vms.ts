@@ -229,6 +229,7 @@ const MODIFY_OPTIONS = {
   'mem-max': { type: 'string', value: 'MiB|none', help: 'memory ceiling of the QEMU process (live)' },
   balloon: { type: 'string', value: 'on|off', help: 'a memory balloon device (powered off)' },
   'guest-agent': { type: 'string', value: 'on|off', help: "the guest agent's port: addresses, shutdown, consistent snapshots, clock (powered off)" },
+  clipboard: { type: 'string', value: 'on|off', help: "clipboard text between the console and the guest's desktop (spice-vdagent in the guest; powered off)" },
   'mem-merge': { type: 'string', value: 'on|off', help: 'page sharing (KSM) (powered off)' },
   sockets: { type: 'string', value: 'N', help: 'CPU topology: sockets (powered off)' },
   cores: { type: 'string', value: 'N', help: 'CPU topology: cores per socket' },
@@ -294,6 +295,7 @@ const modify = command({
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
       ...onOffOpt(o['guest-agent'], '--guest-agent', 'guestAgent'),
+      ...onOffOpt(o.clipboard, '--clipboard', 'clipboard'),
       ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
       ...onOffOpt(o.tpm, '--tpm', 'tpm'),
     };

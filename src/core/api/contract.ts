@@ -456,6 +456,8 @@ export interface ModifyVmSpec {
   readonly autoSnapshots?: number;
   /** Add (true) or remove the guest agent's virtio-serial port; the VM must be powered off. */
   readonly guestAgent?: boolean;
+  /** Clipboard sharing with the console on (the default) or off; the VM must be powered off. */
+  readonly clipboard?: boolean;
   /** UEFI Secure Boot on or off (powered off; a new variable store from the matching template). */
   readonly secureBoot?: boolean;
   /** Add or remove the TPM 2.0 (powered off; removing keeps its state until the VM is deleted). */

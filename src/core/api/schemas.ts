@@ -91,6 +91,7 @@ const modifyVmSpec = z.strictObject({
   resources: opt(record()),
   autoSnapshots: opt(num()),
   guestAgent: opt(bool()),
+  clipboard: opt(bool()),
   secureBoot: opt(bool()),
   tpm: opt(bool()),
   resetTpm: opt(bool()),

@@ -383,6 +383,11 @@ const vmConfigFields = object({
    * old VM's hardware does not change under it until the user adds it.
    */
   guestAgent: bool().optional(),
+  /**
+   * Clipboard text between the console and the guest's desktop (QEMU's vdagent and the
+   * guest's spice-vdagent), for a VM with a display. Absent means on; only `false` is written.
+   */
+  clipboard: bool().optional(),
   /** An unattended install in progress (unattended.ts); removed when it ends. */
   install: installSchema.optional(),
   /** Shared folders; absent (configs written before they existed) or empty means none. */
@@ -414,10 +419,11 @@ const vmConfigSchema = vmConfigFields
     const tags = (c.shares ?? []).map((s) => s.tag);
     if (new Set(tags).size !== tags.length) return fail(ctx, ['shares'], 'two shared folders have the same tag');
   })
-  // An empty resource section is no section, and Secure Boot or a TPM that is off is not written:
-  // the config reads as one written before they existed.
-  .transform(({ resources, secureBoot, tpm, shares, ...c }) => ({
+  // An empty resource section is no section, Secure Boot or a TPM that is off and a clipboard
+  // that is on are not written: the config reads as one written before they existed.
+  .transform(({ resources, secureBoot, tpm, shares, clipboard, ...c }) => ({
     ...c,
+    ...(clipboard === false ? { clipboard } : {}),
     ...(shares && shares.length > 0 ? { shares } : {}),
     ...(resources && Object.keys(resources).length > 0 ? { resources } : {}),
     ...(secureBoot === true ? { secureBoot } : {}),

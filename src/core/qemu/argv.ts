@@ -20,10 +20,12 @@ export interface QemuHostFacts {
    */
   readonly secureBoot?: { readonly code: string; readonly format: 'raw' | 'qcow2'; readonly requiresSmm: boolean } | null;
   /**
-   * Offer clipboard sharing through QEMU's vdagent. Only where it can migrate (QEMU 8.1+):
-   * on older QEMU it blocks save state and live snapshots, which matter more.
+   * Clipboard sharing through QEMU's vdagent (for a VM with a display and the clipboard on):
+   * 'argv' puts it on the command line (QEMU 8.1+, where it can migrate); 'hotplug' gives the
+   * VM only the virtio-serial controller, and the core plugs the channel once QEMU runs and
+   * unplugs it around saving the memory (qemu/vdagent.ts). Absent: no clipboard.
    */
-  readonly clipboard?: boolean;
+  readonly clipboard?: ClipboardWiring;
   /**
    * How shared folders reach the guest: virtiofs (a virtiofsd per share, started by the core
    * before QEMU, qemu/virtiofsd.ts) where virtiofsd is installed, else 9p inside QEMU.
@@ -31,6 +33,9 @@ export interface QemuHostFacts {
    */
   readonly shares?: ShareTransport;
 }
+
+/** How a VM gets its clipboard channel (qemu/vdagent.ts decides which for a QEMU). */
+export type ClipboardWiring = 'argv' | 'hotplug';
 
 export const SHARE_TRANSPORTS = ['virtiofs', '9p'] as const;
 export type ShareTransport = (typeof SHARE_TRANSPORTS)[number];
@@ -87,6 +92,16 @@ export const RUNTIME_FILES = {
   fdMonitor: 'fdmon.sock',
   /** The QEMU guest agent's virtio-serial port (qemu/agent.ts talks to it). */
   agent: 'qga.sock',
+} as const;
+
+/**
+ * The clipboard channel's chardev, and the port and bus the core plugs it on when QEMU cannot
+ * have it on the command line (qemu/vdagent.ts).
+ */
+export const VDAGENT_IDS = {
+  chardev: 'vdagent',
+  port: 'vdagent-port',
+  bus: 'vserial0.0',
 } as const;
 
 /** The virtio-serial port names guests look for (qemu-ga, spice-vdagent). */
@@ -455,23 +470,29 @@ function inputSection(cfg: VmConfig): string[] {
   ];
 }
 
+/** Whether a VM gets the clipboard channel: it needs a display (the VNC viewer carries the text), and it is on unless turned off. */
+export function wantsClipboard(cfg: Pick<VmConfig, 'display' | 'clipboard'>): boolean {
+  return cfg.display.adapter !== 'none' && cfg.clipboard !== false;
+}
+
 /**
  * One virtio-serial controller for every host–guest channel: the guest agent's port (a unix
  * socket in the runtime folder) and the clipboard's (QEMU's vdagent, between the VNC viewer
- * and a guest running spice-vdagent). Each port has an id so it can be unplugged and plugged
- * back around a migration by id (device_del / device_add on vserial0.0).
+ * and a guest running spice-vdagent). With 'hotplug' wiring the controller is there for the
+ * clipboard port the core plugs later (VDAGENT_IDS), even without the agent's.
  */
 function virtioSerialSection(cfg: VmConfig, host: QemuHostFacts, paths: VmPaths): string[] {
-  const clipboard = cfg.display.adapter !== 'none' && host.clipboard === true;
+  const wiring = wantsClipboard(cfg) ? host.clipboard : undefined;
+  const clipboard = wiring === 'argv';
   const agent = cfg.guestAgent === true;
-  if (!clipboard && !agent) return [];
+  if (!wiring && !agent) return [];
   return [
-    ...(clipboard ? ['-chardev', 'qemu-vdagent,id=vdagent,clipboard=on'] : []),
+    ...(clipboard ? ['-chardev', `qemu-vdagent,id=${VDAGENT_IDS.chardev},clipboard=on`] : []),
     ...(agent
       ? ['-chardev', 'socket,' + kv([['id', 'qga0'], ['path', path.join(paths.runDir, RUNTIME_FILES.agent)], ['server', true], ['wait', false]])]
       : []),
     '-device', 'virtio-serial-pci,id=vserial0',
-    ...(clipboard ? ['-device', `virtserialport,bus=vserial0.0,chardev=vdagent,name=${VIRTIO_PORT_NAMES.vdagent}`] : []),
+    ...(clipboard ? ['-device', `virtserialport,bus=${VDAGENT_IDS.bus},chardev=${VDAGENT_IDS.chardev},name=${VIRTIO_PORT_NAMES.vdagent}`] : []),
     ...(agent ? ['-device', `virtserialport,bus=vserial0.0,chardev=qga0,id=${AGENT_PORT_ID},name=${VIRTIO_PORT_NAMES.agent}`] : []),
   ];
 }

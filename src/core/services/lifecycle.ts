@@ -25,6 +25,7 @@ import { resolveAccelerator } from '../qemu/host';
 import { prepareQemuUser } from '../qemu/runas';
 import { pidAlive, QemuProcess, type ExitInfo, type LaunchSpec } from '../qemu/supervisor';
 import { SwtpmProcess, tpmStateDir, type SwtpmPaths } from '../qemu/swtpm';
+import { clipboardWiring } from '../qemu/vdagent';
 import type { VirtiofsdProcess } from '../qemu/virtiofsd';
 import type { AcceleratorChoice } from '../api/contract';
 import type { VmConfig } from '../domain/config';
@@ -39,6 +40,7 @@ import type { VmDeletes } from './vmdelete';
 import type { Running, VmRegistry } from './vmregistry';
 import { rotateIfLarge, type LogLimits } from './logrotate';
 import { attachShares, launchShares, runningShareTags, shareTransport } from './shares';
+import { plugClipboard } from './clipboard';
 
 function tpmPaths(vmDir: string, runDir: string): SwtpmPaths {
   return { stateDir: tpmStateDir(vmDir), runDir, logFile: vmFiles(vmDir).swtpmLog };
@@ -213,7 +215,7 @@ export class LifecycleService {
             accel,
             ovmfCode: host.ovmf?.code ?? null,
             secureBoot: host.secureBoot ? { code: host.secureBoot.code, format: host.secureBoot.codeFormat, requiresSmm: host.secureBoot.requiresSmm } : null,
-            clipboard: host.qemu.major > 8 || (host.qemu.major === 8 && host.qemu.minor >= 1),
+            clipboard: clipboardWiring(host.qemu),
             shares: shareTransport(host),
           },
           { vmDir: row.dir, runDir, serialLog: files.serialLog, efiVars: files.efiVars },
@@ -266,6 +268,8 @@ export class LifecycleService {
           throw tpmLoadError(err, row.name);
         }
       }
+      // After the memory is loaded (a saved memory never has the channel, qemu/vdagent.ts), before the guest runs.
+      await plugClipboard(this.reg, row, proc);
       await this.consoles.attachSerial(row, running);
       await qemuCommands(proc.qmp).cont();
       this.reg.apply(row.uuid, { type: 'started', paused: false });
@@ -593,6 +597,8 @@ export class LifecycleService {
       const state: VmState = status.status === 'running' ? 'running' : 'paused';
       if (row.state !== state) this.reg.setState(row, state);
       await this.consoles.attachSerial(row, running);
+      // A core that ended between unplugging the clipboard channel and plugging it back left it out.
+      if (!running.abortReason) await plugClipboard(this.reg, row, found);
       if (running.abortReason) await found.terminate(2000).catch(() => undefined);
     }
   }

@@ -25,6 +25,7 @@
  * the three kinds above; kept together so each rule is read next to the kind it serves.
  */
 import { refuseWhileShared } from './shares';
+import { withClipboardUnplugged } from './clipboard';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from '../api/contract';
@@ -163,7 +164,8 @@ export class SnapshotService {
     {
       await this.d.vms.quietly(row.uuid, async () => {
         try {
-          await runJob(qemu.qmp, command, args);
+          // A snapshot's memory is saved and loaded without the clipboard channel (clipboard.ts).
+          await withClipboardUnplugged(this.d.vms.registry, row, qemu, command === 'snapshot-load' ? 'restore a snapshot into' : 'take a snapshot of', () => runJob(qemu.qmp, command, args));
         } finally {
           if (!qemu.exited) {
             const cmd = qemuCommands(qemu.qmp);
@@ -272,23 +274,26 @@ export class SnapshotService {
     const log = (level: 'info' | 'warning' | 'error', msg: string) => this.d.vms.log(row.uuid, level, 'snapshot-freeze', `'${row.name}': ${msg}`);
     const freeze = guest ? await GuestFreeze.begin(guest, log) : GuestFreeze.skipped('the VM has no guest agent port (nestbox modify VM --guest-agent on)');
     const progress = (p: { percent: number; bytesDone?: number; bytesTotal?: number }) => job.progress(p.percent, { done: p.bytesDone, total: p.bytesTotal });
+    const save = () =>
+      saveStateToFile(qemu.qmp, qemu.runDir, file, {
+        bandwidth: this.d.bandwidth?.() ?? null,
+        signal,
+        socketName: 'snapshot.sock',
+        onProgress: (p) => progress(p),
+        beforeSwitchover: async () => {
+          // The guest is stopped here and the RAM almost all written: the disks are
+          // snapshotted at this very instant, all together or none.
+          outcome = freeze.outcome;
+          await snapshotNodes(qemu.qmp, cov.nodes, tag);
+          disksTaken = true;
+          crashPoint('snapshot:switchover');
+        },
+      });
     try {
       await this.d.vms.quietly(row.uuid, async () => {
         try {
-          await saveStateToFile(qemu.qmp, qemu.runDir, file, {
-            bandwidth: this.d.bandwidth?.() ?? null,
-            signal,
-            socketName: 'snapshot.sock',
-            onProgress: (p) => progress(p),
-            beforeSwitchover: async () => {
-              // The guest is stopped here and the RAM almost all written: the disks are
-              // snapshotted at this very instant, all together or none.
-              outcome = freeze.outcome;
-              await snapshotNodes(qemu.qmp, cov.nodes, tag);
-              disksTaken = true;
-              crashPoint('snapshot:switchover');
-            },
-          });
+          // Saved without the clipboard channel, which QEMU 7.2 cannot save (clipboard.ts).
+          await withClipboardUnplugged(this.d.vms.registry, row, qemu, 'take a live snapshot of', save);
         } finally {
           await this.resumeIfItRan(row, qemu, 'taking a snapshot');
           await freeze.end();

@@ -3,6 +3,7 @@
  * (like VirtualBox), a start feeds the file back in, Discard forgets it. Saving and loading
  * run as jobs of the VM (listed, cancellable while saving, one at a time per VM).
  */
+import { withClipboardUnplugged } from './clipboard';
 import { refuseWhileShared } from './shares';
 import fs from 'node:fs';
 import type { OpResult } from '../api/contract';
@@ -53,14 +54,18 @@ export class StateFiles {
     const files = vmFiles(row.dir);
     const qemu = qemuCommands(proc.qmp);
     try {
-      if (!wasPaused) await qemu.stop();
-      const size = await saveStateToFile(proc.qmp, proc.runDir, files.savedState, {
-        signal: job.signal,
-        bandwidth: this.d.stateBandwidth?.() ?? null,
-        onProgress: (p) => job.progress(p.percent, { done: p.bytesDone, total: p.bytesTotal }),
+      // The clipboard channel goes first and comes back on failure (clipboard.ts); a saved QEMU ends without it.
+      const size = await withClipboardUnplugged(reg, row, proc, 'save the state of', async () => {
+        if (!wasPaused) await qemu.stop();
+        const n = await saveStateToFile(proc.qmp, proc.runDir, files.savedState, {
+          signal: job.signal,
+          bandwidth: this.d.stateBandwidth?.() ?? null,
+          onProgress: (p) => job.progress(p.percent, { done: p.bytesDone, total: p.bytesTotal }),
+        });
+        reg.apply(row.uuid, { type: 'saveCompleted' });
+        await proc.terminate(5000);
+        return n;
       });
-      reg.apply(row.uuid, { type: 'saveCompleted' });
-      await proc.terminate(5000);
       reg.log(row.uuid, 'info', 'saved', `saved the state of '${row.name}' (${formatBytes(size)})`);
       return reg.result(row.uuid);
     } catch (err) {

@@ -347,7 +347,7 @@ export class VmConfigs {
       }
     }
     const offlineRes = resKeys.filter((k) => !LIVE_RESOURCES.includes(k));
-    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'secureBoot', 'tpm', 'guestAgent'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
+    const hardware = [...(['memoryMiB', 'cpus', 'firmware', 'display', 'secureBoot', 'tpm', 'guestAgent', 'clipboard'] as const).filter((k) => changes[k] !== undefined), ...offlineRes];
     if (hardware.length && !isAllowed(row.state, 'modifyHardware')) {
       throw new NestboxError(
         'INVALID_STATE',
@@ -400,6 +400,7 @@ export class VmConfigs {
         secureBoot: secureBootNext,
         ...(changes.tpm !== undefined ? { tpm: changes.tpm } : {}),
         ...(changes.guestAgent !== undefined ? { guestAgent: changes.guestAgent } : {}),
+        ...(changes.clipboard !== undefined ? { clipboard: changes.clipboard } : {}),
         cdroms,
       });
     } catch (err) {

@@ -102,6 +102,8 @@ interface Draft {
   /** Erase the TPM's state on Apply (confirmed by the user in the section). */
   readonly resetTpm: boolean;
   readonly display: DisplayAdapter;
+  /** Clipboard sharing with the console (on unless turned off). */
+  readonly clipboard: boolean;
   readonly iso: string;
   readonly resources: ResourceDraft;
   /** Automatic snapshots before each start to keep; 0 is off. */
@@ -121,6 +123,7 @@ function draftOf(vm: VmInfo): Draft {
     tpm: c.tpm === true,
     resetTpm: false,
     display: c.display.adapter,
+    clipboard: c.clipboard !== false,
     iso: c.cdroms[0]?.iso ?? '',
     resources: resourceDraftOf(c.resources),
     autoSnapshots: c.autoSnapshot?.keep ?? 0,
@@ -143,6 +146,7 @@ export function changesOf(vm: VmInfo, d: Draft): ModifyVmSpec {
     ...(d.tpm !== o.tpm ? { tpm: d.tpm } : {}),
     ...(d.resetTpm ? { resetTpm: true } : {}),
     ...(d.display !== o.display ? { display: d.display } : {}),
+    ...(d.clipboard !== o.clipboard ? { clipboard: d.clipboard } : {}),
     ...(d.iso.trim() !== o.iso ? { iso: d.iso.trim() === '' ? null : d.iso.trim() } : {}),
     ...(d.autoSnapshots !== o.autoSnapshots ? { autoSnapshots: d.autoSnapshots } : {}),
   };
@@ -314,6 +318,13 @@ function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<Setting
                 ))}
               </Select>
               <FormHelperText>Standard VGA works with every guest; Virtio GPU needs guest drivers (Linux has them).</FormHelperText>
+            </FormControl>
+            <FormControl disabled={!hardwareEditable || draft.display === 'none'}>
+              <FormControlLabel
+                control={<Checkbox checked={draft.clipboard && draft.display !== 'none'} onChange={(e) => set('clipboard', e.target.checked)} />}
+                label="Share the clipboard with the console"
+              />
+              <FormHelperText>Copy and paste of text between this computer and the guest's desktop; the guest needs spice-vdagent (Linux) or the SPICE guest tools (Windows).</FormHelperText>
             </FormControl>
           </>
         );

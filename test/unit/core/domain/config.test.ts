@@ -381,3 +381,12 @@ describe('resources (optional, backward compatible)', () => {
     expect(() => parseVmConfig(rawConfig({ resources: { cpuShare: 5 } }))).toThrow(/unknown key 'cpuShare'/);
   });
 });
+
+describe('clipboard setting', () => {
+  it('is on unless turned off, and only "off" is written', () => {
+    expect(parseVmConfig(rawConfig()).clipboard).toBeUndefined();
+    expect('clipboard' in parseVmConfig({ ...rawConfig(), clipboard: true })).toBe(false);
+    expect(parseVmConfig({ ...rawConfig(), clipboard: false }).clipboard).toBe(false);
+    expect(configError({ ...rawConfig(), clipboard: 'yes' }).message).toMatch(/clipboard/);
+  });
+});

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_FILES, SWTPM_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath, virtiofsdFiles } from '../../../../src/core/qemu/argv';
+import { RUNTIME_FILES, SWTPM_FILES, bridgeHelperNics, buildQemuArgv, nicMirrorSocket, opt, resolveDiskPath, virtiofsdFiles, VDAGENT_IDS } from '../../../../src/core/qemu/argv';
 import type { LaunchOptions, QemuHostFacts, VmPaths } from '../../../../src/core/qemu/argv';
 import type { VmConfig } from '../../../../src/core/domain/config';
 import { UUID_B, rawCdrom, rawDisk, rawNic, validConfig } from '../../helpers/config';
@@ -218,7 +218,7 @@ const CASES: readonly GoldenCase[] = [
     // A new VM as created today: the agent's port, and NAT counters from the agent (no mirror).
     name: 'guest-agent-clipboard',
     cfg: validConfig({ guestAgent: true }),
-    host: { ...KVM, clipboard: true },
+    host: { ...KVM, clipboard: 'argv' },
     paths: pathsFor('/home/ada/.local/share/nestbox/machines/Debian 12'),
     launch: COLD,
   },
@@ -675,7 +675,7 @@ describe('buildQemuArgv: sections', () => {
   });
 
   it('puts the agent and the clipboard ports on one virtio-serial controller', () => {
-    const out = buildQemuArgv(validConfig({ guestAgent: true }), { ...KVM, clipboard: true }, pathsFor('/vms/x'), COLD);
+    const out = buildQemuArgv(validConfig({ guestAgent: true }), { ...KVM, clipboard: 'argv' }, pathsFor('/vms/x'), COLD);
     const devs = valuesOf(out, '-device');
     expect(devs.filter((d) => d.startsWith('virtio-serial-pci'))).toHaveLength(1);
     expect(devs.filter((d) => d.startsWith('virtserialport')).map((d) => parseOptionList(d).get('name'))).toEqual(['com.redhat.spice.0', 'org.qemu.guest_agent.0']);
@@ -714,10 +714,27 @@ describe('buildQemuArgv: clipboard', () => {
     const cfg = validConfig();
     const without = buildQemuArgv(cfg, KVM, pathsFor('/vms/x'), COLD);
     expect(without.join(' ')).not.toContain('vdagent');
-    const withIt = buildQemuArgv(cfg, { ...KVM, clipboard: true }, pathsFor('/vms/x'), COLD);
+    const withIt = buildQemuArgv(cfg, { ...KVM, clipboard: 'argv' }, pathsFor('/vms/x'), COLD);
     expect(valuesOf(withIt, '-chardev')).toContain('qemu-vdagent,id=vdagent,clipboard=on');
     expect(valuesOf(withIt, '-device')).toContain('virtserialport,bus=vserial0.0,chardev=vdagent,name=com.redhat.spice.0');
-    const headless = buildQemuArgv(validConfig({ display: { adapter: 'none' } }), { ...KVM, clipboard: true }, pathsFor('/vms/x'), COLD);
+    const headless = buildQemuArgv(validConfig({ display: { adapter: 'none' } }), { ...KVM, clipboard: 'argv' }, pathsFor('/vms/x'), COLD);
     expect(headless.join(' ')).not.toContain('vdagent');
+  });
+
+  it('gives a hot-plugged clipboard only the controller the core plugs its port on', () => {
+    const out = buildQemuArgv(validConfig(), { ...KVM, clipboard: 'hotplug' }, pathsFor('/vms/x'), COLD);
+    expect(out.join(' ')).not.toContain('vdagent');
+    expect(valuesOf(out, '-device')).toContain('virtio-serial-pci,id=vserial0');
+    expect(VDAGENT_IDS.bus).toBe('vserial0.0');
+    // Headless, or with the clipboard turned off: no controller for it.
+    for (const cfg of [validConfig({ display: { adapter: 'none' } }), validConfig({ clipboard: false })]) {
+      expect(valuesOf(buildQemuArgv(cfg, { ...KVM, clipboard: 'hotplug' }, pathsFor('/vms/x'), COLD), '-device').some((d) => d.startsWith('virtio-serial-pci'))).toBe(false);
+    }
+  });
+
+  it('leaves the clipboard off on the command line of a VM that turned it off', () => {
+    const out = buildQemuArgv(validConfig({ clipboard: false, guestAgent: true }), { ...KVM, clipboard: 'argv' }, pathsFor('/vms/x'), COLD);
+    expect(out.join(' ')).not.toContain('vdagent');
+    expect(valuesOf(out, '-device').filter((d) => d.startsWith('virtserialport')).map((d) => parseOptionList(d).get('name'))).toEqual(['org.qemu.guest_agent.0']);
   });
 });
