@@ -88,9 +88,10 @@ export class SerialSession {
    * Sends a command and waits for a marker it prints; returns the text captured after sending.
    * A shell that has just started can swallow the first keystrokes (busybox asks the terminal
    * for its cursor position), so an idempotent command is typed again, after Ctrl+U, until
-   * its marker shows up.
+   * its marker shows up. The 90 s default is a hang guard for a TCG guest on a busy machine
+   * (the suite runs two test files at once), not a performance claim.
    */
-  async run(command: string, until: RegExp, timeoutMs = 30_000): Promise<string> {
+  async run(command: string, until: RegExp, timeoutMs = 90_000): Promise<string> {
     const start = this.text.length;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
