@@ -4,8 +4,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * Two tiers: `unit` runs anywhere in seconds; `integration` boots real QEMU (TCG) guests and
  * drives real Chromium, one file at a time per process.
  *
- * `npm test` (scripts/test.mjs) runs the integration files in two processes side by side,
- * since one TCG guest keeps about one core busy and the CI machine has two. The files that
+ * `npm run test:split` (scripts/test.mjs) runs the integration files in two processes side by
+ * side (one TCG guest keeps about one core busy); `npm test` runs them in one process, since
+ * two guests at once on two cores pushed the load test and a host's boot past their guards. The files that
  * touch state shared by the whole machine — libvirt daemons and sshd in network namespaces,
  * bridges and taps, /etc/qemu/bridge.conf — are all in the `host` group, so they never run at
  * the same time as each other; a few self-contained files join them to even out the two

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The last step of `npm test`: the unit tests and the integration, reliability and browser
+ * `npm run test:split` (not used by `npm test`): the unit tests and the integration, reliability and browser
  * tests, in two vitest processes side by side (see vitest.config.ts for how the files are
  * grouped and why). The bundles are already built by `npm test`'s earlier steps; the test
  * guest is built here once, before both processes start, so neither builds it under the
