@@ -4,6 +4,8 @@
  * resume, power off, change its memory in Settings, delete it.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { cleanupHome, cli, testIso } from '../integration/helpers';
@@ -19,14 +21,17 @@ function row(page: Page, name: string, state?: string) {
 describe('the Manager window in web mode', () => {
   let s: WebSession;
   let page: Page;
+  let shared: string;
 
   beforeAll(async () => {
     s = await openWebSession();
     page = s.page;
+    shared = fs.mkdtempSync(path.join(os.tmpdir(), 'nb-wizard-share-'));
   });
   afterAll(async () => {
     await s?.close();
     if (s) await cleanupHome(s.home);
+    if (shared) fs.rmSync(shared, { recursive: true, force: true });
   });
 
   it('opens on the welcome screen with the host facts in the status bar', async () => {
@@ -60,6 +65,16 @@ describe('the Manager window in web mode', () => {
     await wizard.getByRole('radio', { name: 'Create a new disk', exact: true }).check();
     await wizard.getByRole('spinbutton', { name: 'Disk size (GiB)', exact: true }).fill('1');
     await next.click();
+    // The summary step: the clipboard turned off, a host folder shared read-only.
+    await wizard.getByRole('checkbox', { name: /Share the clipboard with the console/ }).uncheck();
+    await wizard.getByRole('textbox', { name: 'Share a folder of this computer (optional)' }).fill('shared-here');
+    await expect.poll(() => wizard.getByText('The shared folder must be an absolute path').isVisible()).toBe(true);
+    expect(await wizard.getByRole('button', { name: 'Finish', exact: true }).isDisabled()).toBe(true);
+    await wizard.getByRole('textbox', { name: 'Share a folder of this computer (optional)' }).fill(shared);
+    await wizard.getByRole('checkbox', { name: 'Read-only', exact: true }).check();
+    const summary = wizard.getByRole('table', { name: 'Summary' });
+    await expect.poll(() => summary.textContent()).toContain(`${shared} (read-only)`);
+    expect(await summary.textContent()).toMatch(/ClipboardOff/);
     await page.screenshot({ path: shotPath('05-wizard-summary') });
     // Back keeps what was entered.
     await wizard.getByRole('button', { name: 'Back', exact: true }).click();
@@ -73,6 +88,11 @@ describe('the Manager window in web mode', () => {
     expect(info.memoryMiB).toBe(256);
     expect(info.config.cdroms[0].iso).toBe(testIso());
     expect(info.config.disks).toHaveLength(1);
+    expect(info.config.clipboard).toBe(false);
+    expect(info.config.shares).toEqual([{ tag: path.basename(shared), path: fs.realpathSync(shared), readOnly: true }]);
+    // The details pane says both.
+    await row(page, NAME).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Shared folders' }).textContent()).toContain(path.basename(shared));
   });
 
   it('starts the VM and shows it running, with a live preview of the guest screen', async () => {

@@ -44,6 +44,9 @@ const CREATE_OPTIONS = {
   network: { type: 'string', value: 'default|NET|bridge:BR', help: "with --host: NAT on the host's libvirt network NET, or its bridge BR" },
   'secure-boot': { type: 'string', value: 'on|off', help: 'UEFI Secure Boot (default: the OS type\'s preset)' },
   tpm: { type: 'string', value: 'on|off', help: 'a TPM 2.0 through swtpm (default: the OS type\'s preset)' },
+  clipboard: { type: 'string', value: 'on|off', help: "clipboard text between the console and the guest's desktop (default on; spice-vdagent in the guest)" },
+  share: { type: 'string', value: 'DIR', multiple: true, help: "share a host folder, tagged with its name (repeatable; nestbox share NAME add for more choices)" },
+  'share-read-only': { type: 'string', value: 'DIR', multiple: true, help: 'share a host folder the guest can read but not change (repeatable)' },
   unattended: { type: 'boolean', help: 'install the OS from --iso (or set up the cloud image in --disk) unattended' },
   user: { type: 'string', value: 'NAME', help: 'unattended: the user to create' },
   'password-file': { type: 'string', value: 'FILE', help: "unattended: a file holding the user's password (its first line)" },
@@ -88,6 +91,8 @@ const create = command({
       ...(o['auto-snapshots'] !== undefined ? { autoSnapshots: intOpt(o['auto-snapshots'], '--auto-snapshots')! } : {}),
       ...onOffOpt(o['secure-boot'], '--secure-boot', 'secureBoot'),
       ...onOffOpt(o.tpm, '--tpm', 'tpm'),
+      ...onOffOpt(o.clipboard, '--clipboard', 'clipboard'),
+      ...createShares(o),
     };
     const unattended = unattendedSpec(o);
     const c = await ctx.client();
@@ -98,8 +103,14 @@ const create = command({
   },
 });
 
+/** `--share DIR` and `--share-read-only DIR`, in the order given per kind. */
+function createShares(o: CreateOptions): Pick<CreateVmSpec, 'shares'> {
+  const shares = [...(o.share ?? []).map((d) => ({ path: path.resolve(d) })), ...(o['share-read-only'] ?? []).map((d) => ({ path: path.resolve(d), readOnly: true }))];
+  return shares.length ? { shares } : {};
+}
+
 /** The unattended options of `create`; the password only ever comes from a file (never argv, never a prompt echo). */
-function unattendedSpec(o: Readonly<Record<string, string | boolean | undefined>>): UnattendedSpec | undefined {
+function unattendedSpec(o: Readonly<Record<string, string | boolean | readonly string[] | undefined>>): UnattendedSpec | undefined {
   const flags = ['user', 'password-file', 'hostname', 'ssh-key', 'timezone', 'locale', 'product-key'].filter((f) => o[f] !== undefined);
   if (!o['unattended']) {
     if (flags.length) throw new UsageError(`--${flags[0]} goes with --unattended`);
@@ -155,11 +166,13 @@ async function createOnHost(ctx: CommandContext, name: string, o: CreateOptions)
   if (o.disk) throw new UsageError('--disk is a file on this computer; on a host the disk is a new volume in --pool');
   if (o.iso && o['iso-volume']) throw new UsageError('give either --iso FILE or --iso-volume POOL/VOL, not both');
   if (o['auto-snapshots'] !== undefined) throw new UsageError('--auto-snapshots is for VMs on this computer');
+  if (o.share !== undefined || o['share-read-only'] !== undefined) throw new UsageError('--share: shared folders are folders of this computer, for VMs on this computer');
   // The core refuses these for a host too (UNSUPPORTED); said here before anything is copied there.
-  for (const k of ['secure-boot', 'tpm'] as const) {
+  const HOST_LACKS = { 'secure-boot': 'Secure Boot', tpm: 'a TPM', clipboard: 'the clipboard channel' } as const;
+  for (const k of ['secure-boot', 'tpm', 'clipboard'] as const) {
     if (o[k] === undefined) continue;
     onOffOpt(o[k], `--${k}`, 'value');
-    if (o[k] === 'on') throw new UsageError(`--${k} on: a libvirt host cannot do that yet (Nestbox sets up ${k === 'tpm' ? 'a TPM' : 'Secure Boot'} for VMs on this computer only)`);
+    if (o[k] === 'on') throw new UsageError(`--${k} on: a libvirt host cannot do that yet (Nestbox sets up ${HOST_LACKS[k]} for VMs on this computer only)`);
   }
   const unattendedFlags = ['unattended', 'user', 'password-file', 'hostname', 'ssh-key', 'timezone', 'locale', 'product-key'] as const;
   const given = unattendedFlags.find((f) => o[f] !== undefined && o[f] !== false);

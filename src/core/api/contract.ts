@@ -407,6 +407,10 @@ export interface CreateVmSpec {
   readonly secureBoot?: boolean;
   /** A TPM 2.0; absent: the OS type's preset. */
   readonly tpm?: boolean;
+  /** Clipboard text between the console and the guest's desktop; absent: on (where there is a display). */
+  readonly clipboard?: boolean;
+  /** Host folders shared with the guest from its first start (checked as `shares.add` checks them). */
+  readonly shares?: readonly ShareSpec[];
   /** Install the OS unattended (an installer ISO) or set up a cloud image (`disk`). */
   readonly unattended?: UnattendedSpec;
   /**

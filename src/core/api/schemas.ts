@@ -61,6 +61,8 @@ const createVmSpec = z.strictObject({
   autoSnapshots: opt(num()),
   secureBoot: opt(bool()),
   tpm: opt(bool()),
+  clipboard: opt(bool()),
+  shares: opt(z.array(z.strictObject({ path: nonEmpty(), tag: opt(nonEmpty()), readOnly: opt(bool()) }), { error: 'must be a list of shares' }).max(16, { error: 'may have at most 16 shares' }).readonly()),
   unattended: opt(
     z.strictObject({
       user: text(),

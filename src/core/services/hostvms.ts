@@ -152,6 +152,8 @@ export function planHostVm(spec: CreateVmSpec, kvm: boolean): HostVmPlan {
   // The domain builder makes no Secure Boot firmware, TPM or answer-file medium: asking for one is refused, not dropped.
   if (spec.secureBoot === true) throw new NestboxError('UNSUPPORTED', `Secure Boot is set up for VMs on this computer, not on host '${host}'`);
   if (spec.tpm === true) throw new NestboxError('UNSUPPORTED', `a TPM is set up for VMs on this computer, not on host '${host}'`);
+  if (spec.shares !== undefined && spec.shares.length > 0) throw new NestboxError('UNSUPPORTED', `shared folders are folders of this computer, for VMs on this computer, not on host '${host}'`);
+  if (spec.clipboard === true) throw new NestboxError('UNSUPPORTED', `the clipboard channel is set up for VMs on this computer, not on host '${host}'`);
   if (spec.unattended !== undefined) throw new NestboxError('UNSUPPORTED', `an automatic install is prepared for VMs on this computer, not on host '${host}'`);
   if (spec.noDisk === true && spec.diskSize !== undefined) throw new NestboxError('INVALID_ARGUMENT', 'give either noDisk or diskSize, not both');
   const firmware = spec.firmware ?? t.preset.firmware;

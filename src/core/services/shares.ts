@@ -105,13 +105,17 @@ export function checkShareAtStart(vmName: string, s: ShareConfig): void {
  * or with shares added since it started: its saved memory would be of a machine without
  * them, which the next start (with them) could not load.
  */
-export function refuseWhileShared(reg: VmRegistry, row: VmRow, what: string): void {
+export function refuseWhileShared(reg: Pick<VmRegistry, 'running'>, row: Pick<VmRow, 'uuid' | 'name' | 'config'>, what: string, op: 'save' | 'load' = 'save'): void {
   const tags = [...new Set([...(reg.running.get(row.uuid)?.shareTags ?? []), ...(row.config.shares ?? []).map((s) => s.tag)])];
   if (tags.length === 0) return;
   const names = tags.map((t) => `'${t}'`).join(', ');
+  const why =
+    op === 'save'
+      ? 'QEMU cannot save the memory of a VM with a shared folder attached, and unplugging it would pull the folder from under the guest'
+      : 'QEMU cannot load saved memory into a VM with a shared folder attached, and the guest would come back with the folder gone from under it';
   throw new NestboxError(
     'INVALID_STATE',
-    `cannot ${what} '${row.name}' while it runs with shared folder${tags.length > 1 ? 's' : ''} ${names}: QEMU cannot save the memory of a VM with a shared folder attached, and unplugging it would pull the folder from under the guest. Shut the VM down first (snapshots of a powered-off VM work), or remove the share (nestbox share '${row.name}' remove ${tags[0]}) and restart the VM. Nothing was saved`,
+    `cannot ${what} '${row.name}' while it runs with shared folder${tags.length > 1 ? 's' : ''} ${names}: ${why}. Shut the VM down first (snapshots of a powered-off VM work), or remove the share (nestbox share '${row.name}' remove ${tags[0]}) and restart the VM. ${op === 'save' ? 'Nothing was saved' : 'Nothing was changed'}`,
   );
 }
 
@@ -174,6 +178,29 @@ export interface ShareServiceDeps {
   readonly bus: EventBus;
 }
 
+/**
+ * One more share for the VM named `vm` beside `shares`: the folder checked and stored by its
+ * real path, the tag given or made from the folder's name, and no tag or folder twice.
+ * Used when a share is added and when a VM is created with shares.
+ */
+export function planShare(vm: string, shares: readonly ShareConfig[], spec: ShareSpec): { share: ShareConfig; note?: string } {
+  const { path: real, note } = checkShareFolder(spec.path);
+  if (shares.length >= LIMITS.maxShares) throw new NestboxError('INVALID_ARGUMENT', `'${vm}' already has ${LIMITS.maxShares} shared folders, the most a VM can have`);
+  const tag = spec.tag ?? freeTag(path.basename(real), shares);
+  if (!SHARE_TAG_RE.test(tag)) throw new NestboxError('INVALID_ARGUMENT', `'${tag}' is not a valid tag (1 to 31 letters, digits, '.', '_' or '-', starting with a letter or digit)`);
+  if (shares.some((s) => s.tag === tag)) throw new NestboxError('ALREADY_EXISTS', `'${vm}' already has a shared folder tagged '${tag}'`);
+  const dup = shares.find((s) => s.path === real);
+  if (dup) throw new NestboxError('ALREADY_EXISTS', `${real} is already shared with '${vm}' as '${dup.tag}'`);
+  return { share: { tag, path: real, readOnly: spec.readOnly === true }, ...(note ? { note } : {}) };
+}
+
+function freeTag(base: string, shares: readonly ShareConfig[]): string {
+  const clean = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 24) || 'share';
+  const taken = new Set(shares.map((s) => s.tag));
+  if (!taken.has(clean)) return clean;
+  for (let i = 2; ; i++) if (!taken.has(`${clean}${i}`)) return `${clean}${i}`;
+}
+
 /** The API's side: add, list and remove a VM's shares. */
 export class ShareService {
   constructor(private readonly d: ShareServiceDeps) {}
@@ -185,17 +212,10 @@ export class ShareService {
   add(ref: string, spec: ShareSpec): OpResult {
     const row = this.d.reg.resolve(ref);
     this.editable(row);
-    const { path: real, note } = checkShareFolder(spec.path);
     const shares = row.config.shares ?? [];
-    if (shares.length >= LIMITS.maxShares) throw new NestboxError('INVALID_ARGUMENT', `'${row.name}' already has ${LIMITS.maxShares} shared folders, the most a VM can have`);
-    const tag = spec.tag ?? this.freeTag(path.basename(real), shares);
-    if (!SHARE_TAG_RE.test(tag)) throw new NestboxError('INVALID_ARGUMENT', `'${tag}' is not a valid tag (1 to 31 letters, digits, '.', '_' or '-', starting with a letter or digit)`);
-    if (shares.some((s) => s.tag === tag)) throw new NestboxError('ALREADY_EXISTS', `'${row.name}' already has a shared folder tagged '${tag}'`);
-    const dup = shares.find((s) => s.path === real);
-    if (dup) throw new NestboxError('ALREADY_EXISTS', `${real} is already shared with '${row.name}' as '${dup.tag}'`);
-    const share: ShareConfig = { tag, path: real, readOnly: spec.readOnly === true };
+    const { share, note } = planShare(row.name, shares, spec);
     this.save(row, [...shares, share]);
-    this.d.reg.log(row.uuid, 'info', 'share', `shared ${real} with '${row.name}' as '${tag}'${share.readOnly ? ' (read-only)' : ''}`);
+    this.d.reg.log(row.uuid, 'info', 'share', `shared ${share.path} with '${row.name}' as '${share.tag}'${share.readOnly ? ' (read-only)' : ''}`);
     return this.d.reg.result(row.uuid, [...(note ? [note] : []), ...this.pending(row)]);
   }
 
@@ -220,13 +240,6 @@ export class ShareService {
       // A saved state resumes the machine it was saved from (always without shares): a new device would not match it.
       throw new NestboxError('INVALID_STATE', `'${row.name}' has a saved state, which resumes the machine exactly as it was; discard the saved state, or start it and shut it down, to change its shared folders`);
     }
-  }
-
-  private freeTag(base: string, shares: readonly ShareConfig[]): string {
-    const clean = base.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 24) || 'share';
-    const taken = new Set(shares.map((s) => s.tag));
-    if (!taken.has(clean)) return clean;
-    for (let i = 2; ; i++) if (!taken.has(`${clean}${i}`)) return `${clean}${i}`;
   }
 
   private save(row: VmRow, shares: readonly ShareConfig[]): void {

@@ -360,7 +360,7 @@ export class SnapshotService {
         throw new NestboxError('INVALID_STATE', `snapshot '${snap.name}' was taken while '${row.name}' was off; power the VM off to restore it`);
       }
       // QEMU runs with a share's memory backend and device, which a snapshot's memory (always taken without) cannot be loaded into.
-      refuseWhileShared(this.d.vms.registry, row, `restore snapshot '${snap.name}' with its memory into`);
+      refuseWhileShared(this.d.vms.registry, row, `restore snapshot '${snap.name}' with its memory into`, 'load');
       if (!sameHardware(snap.config, row.config)) {
         throw new NestboxError('INVALID_STATE', `the hardware of '${row.name}' changed since snapshot '${snap.name}'; power it off to restore it`);
       }

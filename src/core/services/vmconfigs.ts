@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CreateVmSpec, ModifyVmSpec, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
-import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, VmConfig } from '../domain/config';
+import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, ShareConfig, VmConfig } from '../domain/config';
 import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName } from '../domain/config';
 import { describeState, isActive, isAllowed } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
@@ -24,6 +24,7 @@ import type { QemuImg } from '../storage/qemuimg';
 import type { VmRepository } from '../store/db';
 import { vmFiles } from '../store/paths';
 import { tpmStateDir } from '../qemu/swtpm';
+import { planShare } from './shares';
 import { changeCd } from './vmdisks';
 import type { VmRegistry } from './vmregistry';
 import { LIVE_RESOURCES, mergeResources } from './vmresources';
@@ -121,6 +122,13 @@ export class VmConfigs {
 
     let iso: string | null = null;
     if (spec.iso) iso = this.checkIso(spec.iso);
+
+    const shares: ShareConfig[] = [];
+    for (const s of spec.shares ?? []) {
+      const planned = planShare(name, shares, s);
+      shares.push(planned.share);
+      if (planned.note) warnings.push(planned.note);
+    }
 
     // The OS's own minimums: a warning, and a refusal for an unattended install (its installer
     // would fail or crawl with nobody watching).
@@ -225,6 +233,8 @@ export class VmConfigs {
         ...(spec.autoSnapshots ? { autoSnapshot: { keep: spec.autoSnapshots } } : {}),
         ...(secureBoot ? { secureBoot } : {}),
         ...(tpm ? { tpm } : {}),
+        ...(spec.clipboard === false ? { clipboard: false } : {}),
+        ...(shares.length ? { shares } : {}),
         ...(seed ? { install: seed.install } : {}),
       });
     } catch (err) {

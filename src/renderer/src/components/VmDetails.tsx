@@ -207,6 +207,9 @@ export function VmDetails({ vm, osTypes, busy, onOpenConsole }: VmDetailsProps) 
             <Section title="Display" icon={<MonitorOutlinedIcon />}>
               <Fields>
                 <Field label="Graphics">{displayLabel(config.display.adapter)}</Field>
+                {vm.host === undefined && config.display.adapter !== 'none' && (
+                  <Field label="Clipboard">{config.clipboard === false ? <Muted>Off</Muted> : 'Shared with the console (needs spice-vdagent in the guest)'}</Field>
+                )}
               </Fields>
             </Section>
             <Section title="Storage" icon={<StorageOutlinedIcon />}>

@@ -12,6 +12,7 @@ import Dialog from '@mui/material/Dialog';
 import DialogActions from '@mui/material/DialogActions';
 import DialogTitle from '@mui/material/DialogTitle';
 import FormControl from '@mui/material/FormControl';
+import Checkbox from '@mui/material/Checkbox';
 import FormControlLabel from '@mui/material/FormControlLabel';
 import FormHelperText from '@mui/material/FormHelperText';
 import InputAdornment from '@mui/material/InputAdornment';
@@ -346,6 +347,25 @@ function WizardBody({ host: local, vms, hosts = [], onClose, onCreated, initial 
             <StepFrame title="Summary" intro="Check your choices, then Finish to create the machine.">
               {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
               <WizardSummary draft={draft} osType={osType} placement={placement} />
+              {onHost === null && (
+                <Box role="group" aria-label="Guest integration" sx={{ display: 'grid', gap: 1, mt: 2 }}>
+                  <FormControlLabel
+                    control={<Checkbox checked={draft.clipboard} onChange={(e) => setDraft((d) => ({ ...d, clipboard: e.target.checked }))} />}
+                    label="Share the clipboard with the console (needs spice-vdagent in the guest)"
+                  />
+                  <TextField
+                    label="Share a folder of this computer (optional)"
+                    size="small"
+                    value={draft.share}
+                    onChange={(e) => setDraft((d) => ({ ...d, share: e.target.value }))}
+                    helperText="An absolute path; the guest mounts it by the folder's name (mount -t virtiofs NAME /mnt). More in Settings → Shared folders."
+                    slotProps={{ htmlInput: { spellCheck: false, autoComplete: 'off' } }}
+                  />
+                  {draft.share.trim() !== '' && (
+                    <FormControlLabel control={<Checkbox checked={draft.shareReadOnly} onChange={(e) => setDraft((d) => ({ ...d, shareReadOnly: e.target.checked }))} />} label="Read-only" />
+                  )}
+                </Box>
+              )}
             </StepFrame>
           )}
         </Box>

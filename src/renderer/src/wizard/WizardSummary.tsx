@@ -45,6 +45,19 @@ export function WizardSummary({ draft, osType, placement }: { readonly draft: Dr
             {onHost ? onHost.network : 'NAT'}
             {osType && (!onHost || placement.netMode !== 'none') ? ` · ${nicModelLabel(osType.preset.nicModel)}` : ''}
           </SummaryRow>
+          {!onHost && <SummaryRow label="Clipboard">{draft.clipboard ? 'Shared with the console' : 'Off'}</SummaryRow>}
+          {!onHost && (
+            <SummaryRow label="Shared folder">
+              {draft.share.trim() ? (
+                <span title={draft.share.trim()}>
+                  {draft.share.trim()}
+                  {draft.shareReadOnly ? ' (read-only)' : ''}
+                </span>
+              ) : (
+                'None'
+              )}
+            </SummaryRow>
+          )}
         </TableBody>
       </Table>
     </Box>

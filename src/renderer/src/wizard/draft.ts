@@ -34,6 +34,11 @@ export interface Draft {
   readonly touched: ReadonlySet<PresetField>;
   /** "Install automatically" (unattended install or cloud-image setup). */
   readonly unattended: UnattendedDraft;
+  /** Clipboard text between the console and the guest's desktop. */
+  readonly clipboard: boolean;
+  /** A host folder to share with the guest ('' for none), and whether the guest may only read it. */
+  readonly share: string;
+  readonly shareReadOnly: boolean;
 }
 
 export interface UnattendedDraft {
@@ -73,6 +78,9 @@ export function initialDraft(host: HostInfo): Draft {
     diskPath: '',
     touched: new Set(),
     unattended: NO_UNATTENDED,
+    clipboard: true,
+    share: '',
+    shareReadOnly: false,
   };
   const t = defaultOsType(host.osTypes);
   return t ? withOsType(base, t, host) : base;
@@ -148,7 +156,7 @@ export function stepProblem(step: StepIndex, d: Draft, ctx: StepContext): string
           return assertNever(d.diskMode, 'disk mode');
       }
     case 4:
-      return null;
+      return d.share.trim() === '' || isAbsolutePath(d.share.trim()) ? null : 'The shared folder must be an absolute path (for example /home/me/shared).';
     default:
       return assertNever(step, 'wizard step');
   }
@@ -208,6 +216,8 @@ export function toSpec(d: Draft): CreateVmSpec {
     ...disk,
     ...(d.iso.trim() ? { iso: d.iso.trim() } : {}),
     ...(d.group.trim() ? { group: d.group.trim() } : {}),
+    ...(d.clipboard ? {} : { clipboard: false }),
+    ...(d.share.trim() ? { shares: [{ path: d.share.trim(), ...(d.shareReadOnly ? { readOnly: true } : {}) }] } : {}),
     ...(d.unattended.enabled
       ? {
           unattended: {

@@ -77,6 +77,8 @@ describe('a VM on a host: the domain it becomes', () => {
       [{ name: 'a', host: 'lab', autoSnapshots: 2 }, /automatic snapshots/],
       [{ name: 'a', host: 'lab', firmware: 'uefi', secureBoot: true }, /Secure Boot is set up for VMs on this computer/],
       [{ name: 'a', host: 'lab', tpm: true }, /a TPM is set up for VMs on this computer/],
+      [{ name: 'a', host: 'lab', shares: [{ path: '/srv' }] }, /shared folders are folders of this computer/],
+      [{ name: 'a', host: 'lab', clipboard: true }, /the clipboard channel is set up for VMs on this computer/],
       [{ name: 'a', host: 'lab', unattended: { user: 'u', password: 'p' } }, /automatic install/],
     ];
     for (const [spec, msg] of bad) expect(() => planHostVm(spec, false), JSON.stringify(spec)).toThrow(msg);

@@ -63,6 +63,33 @@ async function newVm(name = 'web'): Promise<string> {
 const running = (): JobInfo[] => jobs.list().filter((j) => j.state === 'running');
 
 describe('the lifecycle service', () => {
+  it('creates a VM with its clipboard on unless asked off, and keeps that in its config', async () => {
+    const on = await vms.create({ name: 'with-clip', osType: 'linux-other', memoryMiB: 64, cpus: 1, noDisk: true });
+    expect(on.vm.config.clipboard).toBeUndefined();
+    const off = await vms.create({ name: 'no-clip', osType: 'linux-other', memoryMiB: 64, cpus: 1, noDisk: true, clipboard: false });
+    expect(off.vm.config.clipboard).toBe(false);
+    expect(vms.info('no-clip').config.clipboard).toBe(false);
+  });
+
+  it('creates a VM with shared folders checked as shares.add checks them, and makes nothing when one is refused', async () => {
+    const work = fs.mkdtempSync(path.join(dir, 'share-'));
+    fs.mkdirSync(path.join(work, 'docs'));
+    fs.symlinkSync(path.join(work, 'docs'), path.join(work, 'docs-link'));
+    const base = { osType: 'linux-other', memoryMiB: 64, cpus: 1, noDisk: true } as const;
+    const r = await vms.create({ ...base, name: 'shared', shares: [{ path: path.join(work, 'docs-link') }, { path: work, tag: 'all', readOnly: true }] });
+    const real = fs.realpathSync(path.join(work, 'docs'));
+    expect(r.vm.config.shares).toEqual([
+      { tag: 'docs', path: real, readOnly: false },
+      { tag: 'all', path: fs.realpathSync(work), readOnly: true },
+    ]);
+    expect(r.warnings.join(' ')).toMatch(/through a symlink\): the share is stored as /);
+    const before = fs.readdirSync(path.join(dir, 'machines'));
+    await expect(vms.create({ ...base, name: 'bad-share', shares: [{ path: path.join(work, 'missing') }] })).rejects.toThrow(/does not exist/);
+    await expect(vms.create({ ...base, name: 'bad-share', shares: [{ path: work }, { path: work }] })).rejects.toThrow(/already shared with 'bad-share'/);
+    expect(vms.list().map((v) => v.name)).not.toContain('bad-share');
+    expect(fs.readdirSync(path.join(dir, 'machines'))).toEqual(before);
+  });
+
   it('starts a VM through the launcher and moves it through pause, resume, reset and power off', async () => {
     const uuid = await newVm();
     const started = await vms.start('web');

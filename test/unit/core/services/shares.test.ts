@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVmConfig } from '../../../../src/core/domain/config';
-import { checkShareAtStart, checkShareFolder, shareTransport } from '../../../../src/core/services/shares';
+import { checkShareAtStart, checkShareFolder, refuseWhileShared, shareTransport } from '../../../../src/core/services/shares';
 import { validConfig } from '../../helpers/config';
 
 describe('shares in the VM config', () => {
@@ -71,5 +71,23 @@ describe('shareTransport', () => {
     expect(shareTransport({ virtiofsd: '/usr/lib/qemu/virtiofsd' }, true)).toBe('virtiofs');
     expect(shareTransport({ virtiofsd: '/usr/lib/qemu/virtiofsd' }, false)).toBe('9p');
     expect(shareTransport({ virtiofsd: null }, true)).toBe('9p');
+  });
+});
+
+describe('refuseWhileShared', () => {
+  const row = { uuid: 'u1', name: 'web', config: { ...validConfig(), shares: [{ tag: 'work', path: '/srv/work', readOnly: false }] } };
+
+  it('says what could not be saved, or loaded, naming the share and the way out', () => {
+    const reg = { running: new Map() };
+    expect(() => refuseWhileShared(reg, row, 'save the state of')).toThrow(
+      /cannot save the state of 'web' while it runs with shared folder 'work': QEMU cannot save the memory .*nestbox share 'web' remove work.*Nothing was saved$/,
+    );
+    expect(() => refuseWhileShared(reg, row, "restore snapshot 's1' with its memory into", 'load')).toThrow(
+      /cannot restore snapshot 's1' with its memory into 'web' .*QEMU cannot load saved memory into a VM with a shared folder attached.*Nothing was changed$/,
+    );
+  });
+
+  it('lets a VM without shares through', () => {
+    expect(() => refuseWhileShared({ running: new Map() }, { ...row, config: validConfig() }, 'save the state of')).not.toThrow();
   });
 });

@@ -105,6 +105,16 @@ describe('toSpec', () => {
     expect(none).not.toHaveProperty('group');
     expect(none).not.toHaveProperty('diskSize');
   });
+
+  it('sends the clipboard only when turned off, and a shared folder only when one is given (absolute)', () => {
+    const base = { ...initialDraft(host()), name: 'web' };
+    expect(toSpec(base)).not.toHaveProperty('clipboard');
+    expect(toSpec(base)).not.toHaveProperty('shares');
+    expect(toSpec({ ...base, clipboard: false, share: ' /srv/docs ', shareReadOnly: true })).toMatchObject({ clipboard: false, shares: [{ path: '/srv/docs', readOnly: true }] });
+    expect(toSpec({ ...base, share: '/srv/docs' }).shares).toEqual([{ path: '/srv/docs' }]);
+    expect(stepProblem(4, { ...base, share: 'docs' }, ctx())).toMatch(/shared folder must be an absolute path/);
+    expect(stepProblem(4, { ...base, share: '' }, ctx())).toBeNull();
+  });
 });
 
 describe('Secure Boot and TPM in the draft', () => {
