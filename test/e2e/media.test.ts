@@ -138,6 +138,15 @@ describe('drag-and-drop and the Media Manager in web mode', () => {
     expect(await appliance.getByRole('textbox', { name: 'Name', exact: true }).inputValue()).toBe('appliance');
     const go = appliance.getByRole('button', { name: 'Import', exact: true });
     await expect.poll(() => go.isEnabled(), { timeout: 60_000 }).toBe(true);
+    // Before anything is copied, the dialog says what the appliance becomes (the core's plan).
+    const plan = appliance.getByRole('table', { name: 'What will be created' });
+    await plan.waitFor({ timeout: 30_000 });
+    const planText = await plan.textContent();
+    expect(planText).toMatch(/Froman OVA appliance/);
+    expect(planText).toMatch(/Disk 1.*, copied as QCOW2\)/);
+    expect(planText).toMatch(/Adapter 1Virtio network, NAT, MAC /);
+    await settle(page);
+    await page.screenshot({ path: shotPath('media-11-appliance-plan') });
     await go.click();
     await appliance.waitFor({ state: 'hidden', timeout: 120_000 });
     await row(page, 'appliance', 'poweredOff').waitFor({ timeout: 20_000 });

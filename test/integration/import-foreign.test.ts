@@ -16,6 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../src/core/api/contract';
 import { domainXml, utmPlist, vboxXml } from '../support/foreign-fixtures';
+import { uuidOfVdi, writeDiffVdi } from '../support/vdi';
 import { cleanupHome, cli, tempHome, testIso, waitForFile } from './helpers';
 
 async function info(home: string, name: string): Promise<VmInfo> {
@@ -75,14 +76,33 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     expect(off.code, off.stderr).toBe(0);
   });
 
-  it('imports a VirtualBox .vbox (BIOS, SATA, e1000 NAT with a forward, a MAC another VM has) and boots it', async () => {
+  it('imports a VirtualBox .vbox (BIOS, SATA, e1000 NAT with a forward, a MAC another VM has, its disk two snapshots deep) and boots it', async () => {
     const hostPort = 20000 + (process.pid % 20000);
     const folder = path.join(work, 'Moderator 1');
-    fs.mkdirSync(folder);
-    fs.copyFileSync(raw, path.join(folder, 'Moderator 1.img'));
+    fs.mkdirSync(path.join(folder, 'Snapshots'), { recursive: true });
+    // The base VDI has its first two MiB (boot sector and GRUB's core) wrecked; the snapshots
+    // put them back, one per snapshot, so only a correctly flattened chain boots.
+    const original = fs.readFileSync(raw);
+    const wrecked = Buffer.from(original);
+    wrecked.fill(0, 0, 1024 * 1024);
+    wrecked.fill(0xee, 1024 * 1024, 2 * 1024 * 1024);
+    fs.writeFileSync(path.join(work, 'wrecked.img'), wrecked);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vdi', path.join(work, 'wrecked.img'), path.join(folder, 'Moderator 1.vdi')]);
+    const s1 = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const s2 = '1b2c3d4e-5f60-4b7c-9d8e-0f1a2b3c4d5e';
+    const block = (i: number) => original.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024);
+    const baseUuid = uuidOfVdi(path.join(folder, 'Moderator 1.vdi'));
+    writeDiffVdi(path.join(folder, 'Snapshots', `{${s1}}.vdi`), { uuid: s1, parentUuid: baseUuid, diskSize: original.length, blocks: new Map<number, Buffer | 'zero'>([[0, block(0)], [1, 'zero']]) });
+    writeDiffVdi(path.join(folder, 'Snapshots', `{${s2}}.vdi`), { uuid: s2, parentUuid: s1, diskSize: original.length, blocks: new Map<number, Buffer | 'zero'>([[1, block(1)]]) });
     const file = path.join(folder, 'Moderator 1.vbox');
     // The MAC of the domain imported above: the .vbox's adapter gets a new one, and the import says so.
-    fs.writeFileSync(file, vboxXml({ location: 'Moderator 1.img', mac: '5254003A7C11', hostPort }));
+    fs.writeFileSync(
+      file,
+      vboxXml({ location: 'Moderator 1.vdi', format: 'VDI', baseUuid, chain: [{ location: `Snapshots/{${s1}}.vdi`, uuid: `{${s1}}` }, { location: `Snapshots/{${s2}}.vdi`, uuid: `{${s2}}` }], mac: '5254003A7C11', hostPort }),
+    );
+    const dry = await cli(home, ['import', file, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/disk0: .*\{1b2c3d4e-5f60-4b7c-9d8e-0f1a2b3c4d5e\}\.vdi \(vdi, sata, a snapshot chain of 3 images flattened, converted to qcow2\)/);
     const r = await cli(home, ['import', file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Not carried over: adapter 1's MAC 52:54:00:3a:7c:11 \(another VM has it/);
@@ -93,6 +113,9 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     expect(vm.config.nics).toHaveLength(1);
     expect(vm.config.nics[0]).toMatchObject({ model: 'e1000', mode: 'nat', forwards: [{ name: 'ssh', protocol: 'tcp', hostAddress: '127.0.0.1', hostPort, guestPort: 22 }] });
     expect(vm.config.nics[0]!.mac).not.toBe('52:54:00:3a:7c:11');
+    // The one disk is the chain's current state, byte for byte; no raw copy was left behind.
+    execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, path.join(vm.dir, vm.config.disks[0]!.file)]);
+    expect(fs.readdirSync(vm.dir).filter((f) => f.includes('flatten'))).toEqual([]);
     const started = await cli(home, ['start', 'Moderator 1']);
     expect(started.code, started.stderr).toBe(0);
     await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);

@@ -194,7 +194,7 @@ export function formatPlan(p: ImportPlan): string {
     `  machine:    ${p.machine}`,
     `  memory:     ${p.memoryMiB} MiB`,
     `  CPUs:       ${p.cpus}`,
-    ...p.disks.map((d, i) => `  disk${i}:      ${d.source} (${d.format}, ${d.bus}${d.inPlace ? ', used in place' : ', converted to qcow2'})`),
+    ...p.disks.map((d, i) => `  disk${i}:      ${d.source} (${d.format}, ${d.bus}${d.flattened ? `, a snapshot chain of ${d.flattened} images flattened` : ''}${d.inPlace ? ', used in place' : ', converted to qcow2'})`),
     ...(p.cdroms ? [`  CD drives:  ${p.cdroms}`] : []),
     ...p.nics.map((n, i) => `  adapter ${i + 1}:  ${n.model}, MAC ${n.mac}, ${n.mode}${n.bridge ? ` (${n.bridge})` : ''}${n.forwards ? `, ${n.forwards} port forward${n.forwards === 1 ? '' : 's'}` : ''}`),
     `  boot order: ${p.bootOrder.join(', ')}`,

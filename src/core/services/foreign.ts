@@ -18,7 +18,8 @@ import { identifyImage } from '../storage/identify';
 import type { ForeignMachine } from '../storage/machine';
 import type { QemuImg } from '../storage/qemuimg';
 import { readUtmConfig } from '../storage/utm';
-import { looksLikeVbox, readVboxFile } from '../storage/vbox';
+import { looksLikeVbox, readVboxFile, type VboxChain } from '../storage/vbox';
+import { checkVdiChain, overlayVdiLayers, type VdiHeader, type VdiLayer } from '../storage/vdichain';
 import { XML_MAX_BYTES } from '../storage/xml';
 import type { VmRepository } from '../store/db';
 import { vmFiles } from '../store/paths';
@@ -73,6 +74,8 @@ interface CheckedDisk {
   readonly real: string;
   readonly stated: string | null;
   readonly bus: DiskConfig['bus'];
+  /** A VirtualBox snapshot chain ending in `real`: every image, the base first, checked (vdichain.ts). */
+  readonly chain?: { readonly layers: readonly VdiLayer[]; readonly headers: readonly VdiHeader[] };
 }
 
 function kindOf(st: fs.Stats): string {
@@ -114,6 +117,22 @@ function checkInsideDisk(folder: string, p: string, label: string, where: string
   return real;
 }
 
+/**
+ * A VirtualBox snapshot chain under a .vbox's disk: every image inside the .vbox's folder, all
+ * VDI (the format VirtualBox gives snapshots of VDI disks), linked as the file says (vdichain.ts).
+ */
+function checkChain(folder: string, label: string, chain: VboxChain): { layers: VdiLayer[]; headers: VdiHeader[] } {
+  const other = chain.layers.find((l) => l.format !== 'vdi');
+  if (other) {
+    throw new NestboxError(
+      'IMAGE_REJECTED',
+      `the disk on ${label} is a VirtualBox snapshot chain with '${other.location}' in the ${other.format.toUpperCase()} format; Nestbox flattens chains of VDI images only, so nothing was imported. In VirtualBox, delete the snapshots (or clone the machine's current state) and import that`,
+    );
+  }
+  const layers = chain.layers.map((l, i) => ({ path: checkInsideDisk(folder, l.location, i === chain.layers.length - 1 ? label : `${label} (snapshot chain image '${l.location}')`), label: l.location, uuid: l.uuid }));
+  return { layers, headers: checkVdiChain(layers) };
+}
+
 /** Reads a whole small regular file (never a FIFO or device, never more than `max` bytes). */
 function readDescriptor(file: string): string {
   let fd: number;
@@ -131,6 +150,31 @@ function readDescriptor(file: string): string {
     return b.toString('utf8');
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * A snapshot chain into one qcow2: the base to a raw copy (qemu-img), the differencing layers
+ * written over it, topmost winning (vdichain.ts), the raw copy to qcow2 (qemu-img), the raw
+ * copy removed whatever happens.
+ */
+async function flattenChain(
+  img: QemuImg,
+  chain: NonNullable<CheckedDisk['chain']>,
+  target: string,
+  signal: AbortSignal,
+  share: (from: number, to: number) => (p: number) => void,
+): Promise<void> {
+  const raw = `${target}.flatten.raw`;
+  try {
+    const base = chain.layers[0]!;
+    const id = await identifyImage(base.path, img, { asDisk: true });
+    if (id.format !== 'vdi') throw new NestboxError('IMAGE_REJECTED', `the base image '${base.label}' of a snapshot chain is ${id.format}, not VDI; nothing was imported`);
+    await img.convert(base.path, 'vdi', raw, 'raw', { ctl: { signal, onProgress: share(0, 0.4) } });
+    await overlayVdiLayers(raw, chain.layers.slice(1), chain.headers.slice(1), { signal, onProgress: share(0.4, 0.6) });
+    await img.convert(raw, 'raw', target, 'qcow2', { ctl: { signal, onProgress: share(0.6, 1) } });
+  } finally {
+    fs.rmSync(raw, { force: true });
   }
 }
 
@@ -154,13 +198,13 @@ export class ForeignImport {
     let disks: CheckedDisk[];
     if (kind === 'vbox') {
       const v = readVboxFile(text, label);
-      const chain = v.chains[0];
-      if (chain) {
-        throw new NestboxError('IMAGE_REJECTED', `'${chain.disk}' is a VirtualBox differencing image (a snapshot) on top of '${chain.parents[chain.parents.length - 1]}'; qemu-img cannot flatten VirtualBox differencing images safely, so nothing was imported. In VirtualBox, delete the snapshots (or clone the machine's current state) and import that`);
-      }
       m = v;
       const folder = path.dirname(src);
-      disks = v.disks.map((x) => ({ label: x.label, real: checkInsideDisk(folder, x.path, x.label), stated: x.format, bus: x.bus }));
+      disks = v.disks.map((x) => {
+        const real = checkInsideDisk(folder, x.path, x.label);
+        const chain = v.chains.find((c) => c.disk === x.path);
+        return { label: x.label, real, stated: x.format, bus: x.bus, ...(chain ? { chain: checkChain(folder, x.label, chain) } : {}) };
+      });
     } else {
       m = readDomainFile(text, label, bridgeExists);
       disks = m.disks.map((x) => ({ label: x.label, real: checkDomainDisk(x.path, x.label), stated: x.format, bus: x.bus }));
@@ -243,7 +287,7 @@ export class ForeignImport {
       machine: sata ? 'q35' : (hw.machine ?? 'pc'),
       memoryMiB: spec.memoryMiB ?? Math.min(Math.max(hw.memoryMiB ?? 1024, 16), host.memoryMiB),
       cpus: spec.cpus ?? Math.min(Math.max(hw.cpus ?? 1, 1), host.cpus),
-      disks: disks.map((x) => ({ source: x.real, bus: spec.diskBus ?? x.bus, format: x.stated ?? '?', inPlace: spec.mode === 'inPlace' })),
+      disks: disks.map((x) => ({ source: x.real, bus: spec.diskBus ?? x.bus, format: x.stated ?? '?', inPlace: spec.mode === 'inPlace', ...(x.chain ? { flattened: x.chain.layers.length } : {}) })),
       cdroms: hw.attachments.filter((a) => a.kind === 'cdrom').length,
       nics,
       bootOrder: hw.bootOrder ?? ['disk', 'cdrom'],
@@ -259,6 +303,8 @@ export class ForeignImport {
     const plan = this.planOf(spec, name, m, disks, notes);
     const inPlace = spec.mode === 'inPlace';
     if (inPlace) for (const x of disks) requireNotAttachedWritable(this.d.vmRepo, x.real, null);
+    const chained = disks.find((x) => x.chain);
+    if (inPlace && chained) throw new NestboxError('INVALID_ARGUMENT', `the disk on ${chained.label} is a VirtualBox snapshot chain, which is flattened into a new image; import it without --in-place`);
     return this.d.jobs.start('import', `Importing ${path.basename(src)} as '${name}'${inPlace ? ' (disks in place)' : ''}`, name, async (ctx): Promise<VmInfo & { notCarried: readonly string[] }> => {
       const created = await this.d.vms.create({
         name,
@@ -276,19 +322,24 @@ export class ForeignImport {
       try {
         const configs: DiskConfig[] = [];
         for (const [i, x] of disks.entries()) {
+          const bus = spec.diskBus ?? x.bus;
+          const target = `${name.replace(/[/\\]/g, '_')}-disk${i}.qcow2`;
+          const share = (from: number, to: number) => (p: number) => ctx.progress(((i + (from + (p / 100) * (to - from))) / Math.max(disks.length, 1)) * 95);
+          if (x.chain) {
+            // A snapshot chain: its layers were checked (vdichain.ts), its base is identified as it is flattened.
+            await flattenChain(img, x.chain, path.join(dir, target), ctx.signal, share);
+            configs.push({ id: `disk${i}`, file: target, format: 'qcow2', bus, readOnly: false, owned: true });
+            continue;
+          }
           // Our inspector and qemu-img (under limits) decide the format; the source's word must agree.
           const id = await identifyImage(x.real, img, { asDisk: true });
           if (id.format === 'iso') throw new NestboxError('IMAGE_REJECTED', `the disk ${x.label} ('${x.real}') is an ISO image, not a disk`);
           if (x.stated && x.stated !== id.format) throw new NestboxError('IMAGE_REJECTED', `the disk ${x.label} ('${x.real}') is ${id.format}, but '${path.basename(src)}' says ${x.stated}`);
-          const bus = spec.diskBus ?? x.bus;
           if (inPlace) {
             configs.push({ id: `disk${i}`, file: x.real, format: id.format as DiskFormat, bus, readOnly: false, owned: false });
             continue;
           }
-          const target = `${name.replace(/[/\\]/g, '_')}-disk${i}.qcow2`;
-          await img.convert(x.real, id.format as DiskFormat, path.join(dir, target), 'qcow2', {
-            ctl: { signal: ctx.signal, onProgress: (p) => ctx.progress(((i + p / 100) / Math.max(disks.length, 1)) * 95) },
-          });
+          await img.convert(x.real, id.format as DiskFormat, path.join(dir, target), 'qcow2', { ctl: { signal: ctx.signal, onProgress: share(0, 1) } });
           configs.push({ id: `disk${i}`, file: target, format: 'qcow2', bus, readOnly: false, owned: true });
         }
         if (nvram) {

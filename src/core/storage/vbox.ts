@@ -15,10 +15,11 @@ export function looksLikeVbox(head: string): boolean {
 }
 
 interface Medium {
+  readonly uuid: string;
   readonly location: string;
   readonly format: string;
   /** The media this one is a differencing image of, nearest first. */
-  readonly parents: readonly string[];
+  readonly parents: readonly Medium[];
 }
 
 /** VirtualBox's format names → qemu's. */
@@ -28,13 +29,14 @@ function registry(machine: XmlElement): { disks: Map<string, Medium>; dvds: Map<
   const disks = new Map<string, Medium>();
   const dvds = new Map<string, string>();
   const reg = child(machine, 'MediaRegistry');
-  const walk = (el: XmlElement, parents: readonly string[]) => {
+  const walk = (el: XmlElement, parents: readonly Medium[]) => {
     const uuid = vboxUuid(attr(el, 'uuid'));
     const location = attr(el, 'location');
     if (!uuid || !location) throw new NestboxError('IMAGE_REJECTED', 'the .vbox file has a medium without a UUID or a location');
     if (disks.has(uuid)) throw new NestboxError('IMAGE_REJECTED', `the .vbox file registers the medium {${uuid}} twice`);
-    disks.set(uuid, { location, format: (attr(el, 'format') ?? '').toLowerCase(), parents });
-    for (const c of childrenOf(el, 'HardDisk')) walk(c, [location, ...parents]);
+    const m: Medium = { uuid, location, format: (attr(el, 'format') ?? '').toLowerCase(), parents };
+    disks.set(uuid, m);
+    for (const c of childrenOf(el, 'HardDisk')) walk(c, [m, ...parents]);
   };
   for (const hd of reg ? childrenOf(reg, 'HardDisks') : []) for (const el of childrenOf(hd, 'HardDisk')) walk(el, []);
   for (const dv of reg ? childrenOf(reg, 'DVDImages') : []) {
@@ -46,10 +48,22 @@ function registry(machine: XmlElement): { disks: Map<string, Medium>; dvds: Map<
   return { disks, dvds };
 }
 
-/** A differencing image and what it stands on, for the import's refusal or flattening. */
+/** A medium of a chain as the machine file registers it. */
+export interface VboxMedium {
+  readonly uuid: string;
+  readonly location: string;
+  /** VirtualBox's format name, lower-case (vdi, vmdk, vhd…). */
+  readonly format: string;
+}
+
+/** A differencing image and what it stands on, for the import to flatten (or refuse). */
 export interface VboxChain {
+  /** The attached (topmost) image's location, as in the machine's disks. */
   readonly disk: string;
+  /** The images under it, nearest first. */
   readonly parents: readonly string[];
+  /** Every medium of the chain, the base first and the attached image last. */
+  readonly layers: readonly VboxMedium[];
 }
 
 export function readVboxFile(text: string, label: string): ForeignMachine & { readonly chains: readonly VboxChain[] } {
@@ -88,7 +102,10 @@ export function readVboxFile(text: string, label: string): ForeignMachine & { re
     const format = FORMATS[m.format] ?? null;
     if (!format) throw new NestboxError('IMAGE_REJECTED', `the disk on ${where} is in VirtualBox's '${m.format}' format, which Nestbox does not read`);
     disks.push({ path: m.location, bus: a.bus, format, label: where });
-    if (m.parents.length) chains.push({ disk: m.location, parents: m.parents });
+    if (m.parents.length) {
+      const layers = [...m.parents].reverse().concat(m).map((x) => ({ uuid: x.uuid, location: x.location, format: x.format }));
+      chains.push({ disk: m.location, parents: m.parents.map((x) => x.location), layers });
+    }
     return true;
   });
   const mem = hw.memoryMiB;

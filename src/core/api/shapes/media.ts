@@ -95,7 +95,8 @@ export interface ImportPlan {
   readonly machine: string;
   readonly memoryMiB: number;
   readonly cpus: number;
-  readonly disks: readonly { readonly source: string; readonly bus: DiskBus; readonly format: string; readonly inPlace: boolean }[];
+  /** `flattened`: the number of images of a VirtualBox snapshot chain (base included) written into this one disk. */
+  readonly disks: readonly { readonly source: string; readonly bus: DiskBus; readonly format: string; readonly inPlace: boolean; readonly flattened?: number }[];
   readonly cdroms: number;
   readonly nics: readonly { readonly model: string; readonly mac: string; readonly mode: string; readonly bridge?: string; readonly forwards: number }[];
   readonly bootOrder: readonly string[];

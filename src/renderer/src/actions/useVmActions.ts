@@ -9,6 +9,8 @@ const VM_ACTIONS = {
   delete: 'vms.delete',
   clone: 'vms.clone',
   import: 'vms.import',
+  /** What an import would create, making nothing (the dialog's preview, the CLI's --dry-run). */
+  importPlan: 'vms.importPlan',
   /** Stops the VM's running operation (clone, conversion, live snapshot, save). */
   cancel: 'vms.cancel',
   convertDisk: 'vms.convertDisk',

@@ -13,7 +13,7 @@ import Radio from '@mui/material/Radio';
 import RadioGroup from '@mui/material/RadioGroup';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import type { HostInfo, ImportSpec, JobInfo, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
+import type { HostInfo, ImportPlan, ImportSpec, JobInfo, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
 import { MemoryField } from '../components/HardwareFields';
 import { OperationButton, OperationDialog } from '../components/OperationDialog';
@@ -26,6 +26,7 @@ import { OsTypeSelect } from '../wizard/NewVmWizard';
 import { defaultOsType } from '../wizard/draft';
 import { guessOsType, vmNameFromFile } from './dropped';
 import { JobProgress, UploadProgressBar } from './JobProgress';
+import { ImportPlanView } from './ImportPlanView';
 import { useHostFile } from './useHostFile';
 import { useJob } from './useJobs';
 import { useVmActions } from '../actions/useVmActions';
@@ -81,6 +82,28 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
   const [busy, setBusy] = useState(false);
   const runningMiB = useMemo(() => vms.filter((v) => isActiveState(v.state)).reduce((s, v) => s + v.memoryMiB, 0), [vms]);
   const canAttach = kind === 'disk' && selectedVm !== null && selectedVm.state === 'poweredOff';
+  // An appliance or machine file: the core's plan of what it becomes, shown before anything is copied.
+  const [plan, setPlan] = useState<ImportPlan | null>(null);
+  const hostPath = hostFile.phase === 'ready' ? hostFile.file.path : null;
+  useEffect(() => {
+    if (kind !== 'appliance' || hostPath === null) return undefined;
+    let live = true;
+    vmActions.importPlan({ file: hostPath }).then(
+      (p) => {
+        if (!live) return;
+        setPlan(p);
+        if (!memoryTouched) setMemoryMiB(Math.min(p.memoryMiB, host.memoryMiB));
+        if (host.osTypes.some((t) => t.id === p.osType)) setOsType(p.osType);
+      },
+      (err: unknown) => {
+        if (live) setProblem(toProblem(err, `Nestbox cannot import ${file.name}`));
+      },
+    );
+    return () => {
+      live = false;
+    };
+    // Once per file: later edits of the type or memory are the user's (the name stays the file's).
+  }, [kind, hostPath]);
 
   useEffect(() => {
     if (!memoryTouched && preset) setMemoryMiB(Math.min(preset.memoryMiB, host.memoryMiB));
@@ -161,7 +184,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       onSubmit={submit}
       stop={running && job ? { onStop: cancelJob } : null}
       actions={
-        <OperationButton type="submit" busy={false} disabled={!ready || running || nameProblem !== null}>
+        <OperationButton type="submit" busy={false} disabled={!ready || running || nameProblem !== null || (kind === 'appliance' && plan === null)}>
           {mode === 'attach' ? 'Attach' : 'Import'}
         </OperationButton>
       }
@@ -208,6 +231,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
         />
       </>
     )}
+    {plan && mode !== 'attach' && <ImportPlanView plan={plan} />}
     {job && <JobProgress job={job} onCancel={cancelJob} />}
     {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
     {hostFile.phase === 'ready' && hostFile.file.uploaded && !job && !problem && (

@@ -72,7 +72,7 @@ describe('importing machine files: hostile disks', () => {
     nothingMade();
   });
 
-  it('refuses a .vbox whose disk is a symlink to a device or a differencing chain, with nothing made', async () => {
+  it('refuses a .vbox whose disk is a symlink to a device, or a snapshot chain that is not VDI or not a VDI at all, with nothing made', async () => {
     const folder = path.join(work, 'vm');
     fs.mkdirSync(folder);
     fs.symlinkSync('/dev/zero', path.join(folder, 'dev.img'));
@@ -80,8 +80,15 @@ describe('importing machine files: hostile disks', () => {
     fs.writeFileSync(file, vboxXml({ location: 'dev.img' }));
     await expect(core.ova.import({ file })).rejects.toMatchObject({ message: expect.stringMatching(/a symlink to a file outside the \.vbox file's folder/) });
     fs.writeFileSync(path.join(folder, 'base.vdi'), Buffer.alloc(4096));
-    fs.writeFileSync(file, vboxXml({ location: 'base.vdi', format: 'VDI', child: 'Snapshots/{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}.vdi' }));
-    await expect(core.ova.import({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/differencing image .* qemu-img cannot flatten VirtualBox differencing images safely, so nothing was imported/) });
+    fs.mkdirSync(path.join(folder, 'Snapshots'));
+    fs.writeFileSync(path.join(folder, 'Snapshots', 'top.vdi'), Buffer.alloc(4096));
+    fs.writeFileSync(file, vboxXml({ location: 'base.vdi', format: 'VDI', child: 'Snapshots/top.vdi' }));
+    await expect(core.ova.importPlan({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/the VirtualBox image 'base.vdi' has no VDI signature; nothing was imported/) });
+    fs.writeFileSync(file, vboxXml({ location: 'base.vdi', format: 'VDI', chain: [{ location: 'Snapshots/top.vdi', uuid: '{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}', format: 'VMDK' }] }));
+    await expect(core.ova.import({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/a VirtualBox snapshot chain with 'Snapshots\/top.vdi' in the VMDK format; Nestbox flattens chains of VDI images only/) });
+    // A chain image outside the folder is refused like any disk there, unread.
+    fs.writeFileSync(file, vboxXml({ location: '../canary.vdi', format: 'VDI', child: 'Snapshots/top.vdi' }));
+    await expect(core.ova.import({ file })).rejects.toMatchObject({ code: 'IMAGE_REJECTED', message: expect.stringMatching(/outside the \.vbox file's folder/) });
     nothingMade();
   });
 

@@ -19,7 +19,16 @@ describe('readVboxFile', () => {
   it('EFI firmware, and a differencing chain reported (the current state stands on the base)', () => {
     const m = readVboxFile(vboxXml({ location: 'base.vdi', format: 'VDI', firmware: 'EFI', child: 'Snapshots/{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}.vdi' }), 'x.vbox');
     expect(m.hardware.firmware).toBe('uefi');
-    expect(m.chains).toEqual([{ disk: 'Snapshots/{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}.vdi', parents: ['base.vdi'] }]);
+    expect(m.chains).toEqual([
+      {
+        disk: 'Snapshots/{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}.vdi',
+        parents: ['base.vdi'],
+        layers: [
+          { uuid: '7d3c1f2e-9a4b-4c6d-8e1f-2a3b4c5d6e7f', location: 'base.vdi', format: 'vdi' },
+          { uuid: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', location: 'Snapshots/{0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d}.vdi', format: 'vdi' },
+        ],
+      },
+    ]);
   });
 
   it('refuses a DOCTYPE, a file with no <Machine>, an unknown medium format and absurd memory', () => {
