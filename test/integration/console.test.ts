@@ -116,7 +116,7 @@ describe('the console relay', () => {
       await serial.run(`echo alive-${i}-$((${i}+1))`, new RegExp(`alive-${i}-${i + 1}`));
       expect((await client.call('vms.info', { ref: NAME })).state).toBe('running');
     }
-    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(Date.now() - t0).toBeLessThan(30_000); // a liveness bound (the guest kept answering), not a performance claim
     // Then it vanishes without a goodbye; the core notices and carries on.
     sock.destroy();
     await new Promise((r) => setTimeout(r, 300));

@@ -149,7 +149,7 @@ describe('LibvirtConnection against real hosts', () => {
     const f = await failure(a.listDomains());
     expect(f.code).toBe('HOST_UNREACHABLE');
     expect(f.message).toContain(h.socketUri.split('socket=')[1]!);
-    expect(f.ms).toBeLessThan(15_000);
+    expect(f.ms).toBeLessThan(15_000); // a liveness bound (a hang would pass it), not a performance claim
     await until('the event stream to report the lost daemon', 30_000, () => closedReason !== '');
     expect(closedReason).not.toBe('closed');
     await h.startDaemon();
@@ -177,14 +177,14 @@ describe('LibvirtConnection against real hosts', () => {
     const auth = await failure(new LibvirtConnection(lv.hosts[1]!.sshUriWithKey!(lv.wrongKey)).versions());
     expect(auth.code).toBe('HOST_UNREACHABLE');
     expect(auth.message).toContain('Permission denied (publickey)');
-    expect(auth.ms).toBeLessThan(30_000);
+    expect(auth.ms).toBeLessThan(30_000); // a liveness bound: a refused key must not hang
 
     // A host that never answers: a timeout, not a hang.
     const slow = new LibvirtConnection(lv.hosts[1]!.sshUri!.replace(/command=[^&]+/, `command=${encodeURIComponent(writeHangingSsh(lv.sharedDir))}`), { timeoutMs: 3000 });
     const hung = await failure(slow.versions());
     expect(hung.code).toBe('HOST_UNREACHABLE');
     expect(hung.message).toMatch(/no answer within 3 s/);
-    expect(hung.ms).toBeLessThan(6000);
+    expect(hung.ms).toBeLessThan(6000); // the 3 s limit fired, not a hang (liveness, not performance)
   });
 
   it('refuses hostile names and XML before anything reaches the host, and changes nothing', async () => {
@@ -200,7 +200,8 @@ describe('LibvirtConnection against real hosts', () => {
     expect(await a.listDomains()).toEqual(before);
   });
 
-  it('lists 100 domains in two virsh calls, close to `virsh list --all`', async () => {
+  // How long this takes against `virsh list --all` is the hostlist benchmark's business (bench/), not a test's.
+  it('lists 100 domains with their state and memory, locally and over SSH', async () => {
     const dir = path.join(lv.sharedDir, 'many');
     fs.mkdirSync(dir);
     const cmds: string[] = [];
@@ -210,22 +211,12 @@ describe('LibvirtConnection against real hosts', () => {
       cmds.push(`define ${f}`);
     }
     execFileSync('virsh', ['-q', '-c', lv.hosts[1]!.socketUri, cmds.join(' ; ')], { stdio: 'pipe', timeout: 120_000 });
-    const t0 = Date.now();
-    execFileSync('virsh', ['-q', '-c', lv.hosts[1]!.socketUri, 'list', '--all'], { stdio: 'pipe' });
-    const virshMs = Date.now() - t0;
     const local = new LibvirtConnection(lv.hosts[1]!.socketUri);
-    const t1 = Date.now();
     const list = await local.listDomains();
-    const oursMs = Date.now() - t1;
     expect(list).toHaveLength(100);
     expect(new Set(list.map((d) => d.name)).size).toBe(100);
     expect(list.every((d) => d.state === 'shutoff' && d.memoryKiB === 65536 && d.persistent)).toBe(true);
-    console.log(`listDomains of 100: ${oursMs} ms; virsh list --all: ${virshMs} ms`);
-    expect(oursMs).toBeLessThan(Math.max(10 * virshMs, 5000));
-    // Over SSH it is the same two virsh calls (two SSH connections), not a hundred.
-    const t2 = Date.now();
     expect(await b.listDomains()).toHaveLength(100);
-    console.log(`listDomains of 100 over SSH: ${Date.now() - t2} ms`);
   });
 });
 

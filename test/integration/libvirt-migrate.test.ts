@@ -117,7 +117,7 @@ describe('live migration between two libvirt hosts', () => {
     expect(err).toBeInstanceOf(NestboxError);
     expect((err as NestboxError).code).toBe('CANCELLED');
     expect((err as Error).message).toMatch(/keeps running on/);
-    expect(Date.now() - t).toBeLessThan(90_000);
+    expect(Date.now() - t).toBeLessThan(90_000); // a liveness bound: the cancel ended the migration, not a performance claim
     expect(progress[0]!.dataTotal).toBeGreaterThan(100 * 1024 * 1024);
     expect(progress[0]!.dataRemaining).toBeGreaterThan(0);
     expect(await names(a)).toEqual(['c1:running']);
@@ -144,7 +144,7 @@ describe('live migration between two libvirt hosts', () => {
     expect(killed).toBe(true);
     expect(err).toBeInstanceOf(NestboxError);
     console.log(`destination killed: ${(err as NestboxError).code}: ${(err as Error).message} after ${Date.now() - t} ms`);
-    expect(Date.now() - t).toBeLessThan(120_000);
+    expect(Date.now() - t).toBeLessThan(120_000); // a liveness bound: a dead destination must not hang the call
     expect(await names(a)).toEqual(['c1:running']);
     const before = counts(sharedLog).pop()!;
     await until('the counter to go on on the source', 20_000, () => counts(sharedLog).pop()! > before + 5);

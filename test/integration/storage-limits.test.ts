@@ -85,7 +85,7 @@ for (const limiter of ['prlimit', 'sh'] as const) {
       expect(err.code).toBe('IMAGE_REJECTED');
       expect(err.message).toMatch(/CPU-time limit \(1 s\)/);
       expect(fs.existsSync(out)).toBe(false);
-      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(Date.now() - started).toBeLessThan(60_000); // the CPU limit ended it (liveness), not a performance claim
     });
 
     it('the wall-clock deadline ends a call that waits for ever', async () => {
@@ -98,7 +98,7 @@ for (const limiter of ['prlimit', 'sh'] as const) {
       const started = Date.now();
       const err = await rejection(img.run(['convert', '-f', 'raw', '-O', 'qcow2', fifo, out], { output: out }));
       expect(err.message).toMatch(/stopped after 1.5 s, the time limit/);
-      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(Date.now() - started).toBeLessThan(30_000); // the time limit ended it (liveness), not a performance claim
     });
   });
 }

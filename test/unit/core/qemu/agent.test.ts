@@ -174,7 +174,7 @@ describe('GuestAgentClient', () => {
     const r = await settleWithin(cmd.ping(250), 2000);
     expect(r.ok).toBe(false);
     expect(r.err?.code).toBe('TIMEOUT');
-    expect(r.elapsed).toBeLessThan(1000);
+    expect(r.elapsed).toBeLessThan(1000); // the 250 ms timeout fired (liveness), not a performance claim
     expect(client.synced).toBe(false);
     guest.behaviour = 'honest';
     await cmd.ping(1000);
@@ -240,7 +240,7 @@ describe('GuestAgentClient', () => {
     await expect(a).rejects.toMatchObject({ code: 'TIMEOUT' });
     const rb = await b;
     expect(rb.err?.code).toBe('TIMEOUT');
-    expect(rb.elapsed).toBeLessThan(1500);
+    expect(rb.elapsed).toBeLessThan(1500); // its own timeout fired (liveness), not a performance claim
   });
 
   it('fuzz: 120 rounds of hostile behaviour never hang a call or break the client', async () => {

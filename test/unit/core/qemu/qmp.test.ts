@@ -205,7 +205,7 @@ describe('QmpClient.connect', () => {
     expect(err.message).toContain('no such socket');
     expect(err.detail).toContain('ENOENT');
     expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(2000);
+    expect(elapsed).toBeLessThan(2000); // the connect timeout fired (liveness), not a performance claim
   });
 
   it('fails at once without retryUntilMs', async () => {

@@ -115,7 +115,7 @@ describe('GuestFreeze', () => {
     agent.silent = 'all';
     const t0 = Date.now();
     const f = await GuestFreeze.begin(watch, log, LIMITS);
-    expect(Date.now() - t0).toBeLessThan(LIMITS.pingMs + 250);
+    expect(Date.now() - t0).toBeLessThan(LIMITS.pingMs + 250); // the ping limit fired (liveness), not a performance claim
     expect(f.outcome.frozen).toBe(false);
     expect(f.outcome.note).toMatch(/the guest agent did not answer within 0\.3 s/);
     await f.end();
