@@ -137,9 +137,16 @@ describe('the Manager window in web mode', () => {
     expect(await mem.isDisabled()).toBe(false);
     await mem.fill('384');
     await page.screenshot({ path: shotPath('08-settings-system') });
+    // The clipboard, off since the wizard, is turned back on in Display.
+    await dlg.getByRole('tab', { name: 'Display', exact: true }).click();
+    const clip = dlg.getByRole('checkbox', { name: 'Share the clipboard with the console' });
+    expect(await clip.isChecked()).toBe(false);
+    await clip.check();
+    await page.screenshot({ path: shotPath('08b-settings-display') });
     await dlg.getByRole('button', { name: 'OK', exact: true }).click();
     await dlg.waitFor({ state: 'hidden' });
     await expect.poll(async () => JSON.parse((await cli(s.home, ['info', NAME, '--json'])).stdout).memoryMiB, { timeout: 10_000 }).toBe(384);
+    expect(JSON.parse((await cli(s.home, ['info', NAME, '--json'])).stdout).config.clipboard).toBeUndefined();
   });
 
   it('shows a clear error from the core, not a blank screen', async () => {
