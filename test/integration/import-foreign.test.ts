@@ -1,11 +1,11 @@
 /**
  * Machine files from other managers imported through the CLI against real qemu-img and QEMU:
- * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e), a
+ * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e), an OVA as
+ * VMware's ovftool writes it (EFI, LSI Logic SCSI, vmxnet3), a
  * VirtualBox 7 `.vbox` (BIOS, SATA on AHCI, an e1000 NAT adapter with a forward) and a UTM 4
  * bundle (BIOS, an empty CD drive first, a VirtIO qcow2 disk, e1000e), each around a disk
- * made from the test guest ISO. The new VMs keep the source's hardware; the .vbox and UTM ones
- * all boot from their disks to the guest's ready marker, one at a time (the UEFI domain with
- * 512 MiB: under OVMF the guest's GRUB 2.06 fails `linux` with "out of memory" at 256 MiB, the
+ * made from the test guest ISO. The new VMs keep the source's hardware and all boot from their
+ * disks to the guest's ready marker, one at a time (the UEFI ones with 512 MiB: under OVMF the guest's GRUB 2.06 fails `linux` with "out of memory" at 256 MiB, the
  * Debian kernel asking for 64 MiB of contiguous init_size; it boots at 384 MiB and up), and
  * hostile files are refused with nothing made.
  */
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../src/core/api/contract';
-import { domainXml, utmPlist, vboxXml } from '../support/foreign-fixtures';
+import { domainXml, utmPlist, vboxXml, vmwareOvf } from '../support/foreign-fixtures';
 import { uuidOfVdi, writeDiffVdi } from '../support/vdi';
 import { cleanupHome, cli, tempHome, testIso, waitForFile } from './helpers';
 
@@ -37,7 +37,7 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', testIso(), raw]);
   });
   afterAll(async () => {
-    for (const name of ['debian12', 'Moderator 1', 'Debian UTM']) await cli(home, ['poweroff', name]).catch(() => undefined);
+    for (const name of ['debian12', 'Moderator 1', 'Debian UTM', 'efi-vm']) await cli(home, ['poweroff', name]).catch(() => undefined);
     await cleanupHome(home);
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -145,6 +145,32 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     const started = await cli(home, ['start', 'Debian UTM']);
     expect(started.code, started.stderr).toBe(0);
     await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
+  });
+
+  it('imports an OVA as VMware ovftool writes it (EFI, LSI Logic SCSI, vmxnet3 with its MAC, streamOptimized VMDK) and boots it under UEFI', async () => {
+    await cli(home, ['poweroff', 'Debian UTM']);
+    const dir = path.join(work, 'vmware');
+    fs.mkdirSync(dir);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, path.join(dir, 'efi-vm-disk1.vmdk')]);
+    // 512 MiB: under OVMF the test guest's GRUB needs more than 256 MiB (see the header).
+    const capacityMiB = Math.ceil(fs.statSync(raw).size / (1024 * 1024));
+    fs.writeFileSync(path.join(dir, 'efi-vm.ovf'), vmwareOvf({ mac: '00:50:56:aa:bb:cc', memoryMiB: 512, capacityMiB }));
+    const digest = (f: string) => execFileSync('sha256sum', [path.join(dir, f)], { encoding: 'utf8' }).split(' ')[0];
+    // ovftool's spelling of the manifest: no spaces around the name.
+    fs.writeFileSync(path.join(dir, 'efi-vm.mf'), `SHA256(efi-vm.ovf)= ${digest('efi-vm.ovf')}\nSHA256(efi-vm-disk1.vmdk)= ${digest('efi-vm-disk1.vmdk')}\n`);
+    const ova = path.join(work, 'efi-vm.ova');
+    execFileSync('tar', ['--format=ustar', '-cf', ova, '-C', dir, 'efi-vm.ovf', 'efi-vm.mf', 'efi-vm-disk1.vmdk']);
+    const r = await cli(home, ['import', ova]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Imported 'efi-vm'/);
+    const vm = await info(home, 'efi-vm');
+    expect(vm.config).toMatchObject({ firmware: 'uefi', memoryMiB: 512, cpus: 2 });
+    expect(vm.config.disks.map((d) => [d.bus, d.format])).toEqual([['scsi', 'qcow2']]);
+    expect(vm.config.nics.map((n) => [n.model, n.mac])).toEqual([['vmxnet3', '00:50:56:aa:bb:cc']]);
+    const started = await cli(home, ['start', 'efi-vm']);
+    expect(started.code, started.stderr).toBe(0);
+    await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
+    await cli(home, ['poweroff', 'efi-vm']);
   });
 
   it('refuses a .vbox or UTM bundle whose disk lies outside its folder (absolute, .., symlink) without reading it, and leaves nothing', async () => {
