@@ -4,15 +4,17 @@
 # the build host: an X server (Xvfb, with xkbcomp and the XKB data it loads), the SPICE guest
 # agent (spice-vdagentd, the system daemon on the virtio port com.redhat.spice.0, and
 # spice-vdagent, the X session agent that owns the clipboard) and xclip to set and read the
-# X clipboard from the serial shell. Each with the shared libraries it loads.
+# X clipboard from the serial shell, and a session D-Bus (dbus-daemon) as a desktop session has. Each with the shared libraries it loads.
 #
 # In the guest, init keeps three services running, each started when what it needs is there,
 # and restarted when it ends, the way Debian's units do (spice-vdagentd.service has
 # Restart=on-failure and is wanted by udev once the port exists):
 #   Xvfb :0                                   /run/desktop/xvfb.log
 #   spice-vdagentd -x -X -d -f -u FILE        /run/desktop/vdagentd.log   (once the port exists)
-#   spice-vdagent -x -d --display :0          /run/desktop/vdagent.log    (once vdagentd listens)
-# Every start is counted in /run/desktop/<name>.starts. vport-links keeps the
+#   dbus-daemon --session                     /run/desktop/session-bus.log
+#   spice-vdagent -d --display :0             /run/desktop/syslog         (once vdagentd listens)
+# spice-vdagent runs as the desktop's autostart entry runs it: daemonized, reconnecting to
+# spice-vdagentd when that goes away. Every start is counted in /run/desktop/<name>.starts. vport-links keeps the
 # /dev/virtio-ports/<name> links to the ports that udev would make. The shell has
 #   clip-set TEXT    owns the X CLIPBOARD with TEXT (xclip -i)
 #   clip-get         prints CLIP[<the X CLIPBOARD's text>] (xclip -o)
@@ -21,7 +23,7 @@
 # Usage: iso=$(bash test/guest/build-desktop.sh BASE_ISO | tail -1)
 # BASE_ISO is build.sh's ISO. The result is cached beside it, under desktop-<hash>/, <hash>
 # covering this script, the base ISO's bytes and the installed
-# versions of the packages below. Build-host packages (Debian): xvfb spice-vdagent xclip
+# versions of the packages below. Build-host packages (Debian): xvfb spice-vdagent xclip dbus-daemon
 # (and what build.sh needs: xorriso cpio gzip grub-common grub-pc-bin mtools).
 set -euo pipefail
 export LC_ALL=C
@@ -32,8 +34,8 @@ script_path=$(readlink -f "${BASH_SOURCE[0]}")
 base=$(readlink -f "${1:?base ISO (test/guest/build.sh output)}")
 [[ -s $base ]] || die "no base ISO at $base"
 
-pkgs=(xvfb x11-xkb-utils xkb-data spice-vdagent xclip)
-bins=(/usr/bin/Xvfb /usr/bin/xkbcomp /usr/sbin/spice-vdagentd /usr/bin/spice-vdagent /usr/bin/xclip)
+pkgs=(xvfb x11-xkb-utils xkb-data spice-vdagent xclip dbus-daemon dbus-session-bus-common)
+bins=(/usr/bin/Xvfb /usr/bin/xkbcomp /usr/sbin/spice-vdagentd /usr/bin/spice-vdagent /usr/bin/xclip /usr/bin/dbus-daemon)
 vers=()
 for p in "${pkgs[@]}"; do
   v=$(dpkg-query -W -f '${Version}' "$p" 2>/dev/null) || v=
@@ -71,7 +73,7 @@ xorriso -osirrox on -indev "$base" -extract /boot/initrd.gz "$work/initrd.gz" 2>
 chmod u+w "$work/initrd.gz"
 ov=$work/overlay
 libdir=lib/x86_64-linux-gnu
-mkdir -p "$ov/$libdir" "$ov/usr/bin" "$ov/usr/sbin" "$ov/sbin" "$ov/etc/init.d" "$ov/usr/share/X11" "$ov/var/lib/xkb"
+mkdir -p "$ov/$libdir" "$ov/usr/bin" "$ov/usr/sbin" "$ov/sbin" "$ov/etc/init.d" "$ov/usr/share/X11" "$ov/usr/share/dbus-1" "$ov/var/lib/xkb"
 for b in "${bins[@]}"; do cp "$b" "$ov$b"; done
 # The libraries, as the host's dynamic loader resolves them for these (host-installed) binaries.
 # They land in /lib/x86_64-linux-gnu like build.sh's, replacing the same files there.
@@ -85,6 +87,7 @@ while read -r so; do
   esac
 done < <(for b in "${bins[@]}"; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
 cp -a /usr/share/X11/xkb "$ov/usr/share/X11/xkb"
+cp /usr/share/dbus-1/session.conf "$ov/usr/share/dbus-1/session.conf"
 log "binaries: ${bins[*]} + ${#have[@]} libraries"
 
 cat >"$ov/etc/inittab" <<'EOT'
@@ -95,6 +98,7 @@ tty1::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/reboot
 ::respawn:/sbin/nestbox-qga
 ::respawn:/sbin/desktop-service xvfb
+::respawn:/sbin/desktop-service session-bus
 ::respawn:/sbin/desktop-service vdagentd
 ::respawn:/sbin/desktop-service vdagent
 ::shutdown:/etc/init.d/rcK
@@ -105,6 +109,8 @@ cat >"$ov/etc/init.d/desktop" <<'EOT'
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin
 mkdir -p /run/desktop /run/spice-vdagentd /dev/virtio-ports
 vport-links
+# spice-vdagent, daemonized, logs only to syslog.
+syslogd -O /run/desktop/syslog
 # Say when X answers, in the background: the shells must not wait for it.
 (
   i=0
@@ -139,6 +145,8 @@ cat >"$ov/sbin/desktop-service" <<'EOT'
 # desktop-service NAME: one of the desktop's services, in the foreground (init restarts it
 # when it ends). Waits for what the service needs first, as its unit's triggers would.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin DISPLAY=:0 HOME=/root NO_AT_BRIDGE=1 GIO_USE_VFS=local
+bus=/run/desktop/session-bus
+export DBUS_SESSION_BUS_ADDRESS=unix:path=$bus
 port=/dev/virtio-ports/com.redhat.spice.0
 sock=/run/spice-vdagentd/spice-vdagent-sock
 d=/run/desktop
@@ -148,6 +156,12 @@ case $1 in
 xvfb)
   count xvfb
   exec Xvfb :0 -screen 0 1024x768x24 -nolisten tcp >>$d/xvfb.log 2>&1
+  ;;
+session-bus)
+  # The session's D-Bus, which a desktop session has (spice-vdagent asks it for mutter's display config).
+  count session-bus
+  rm -f $bus
+  exec dbus-daemon --session --nofork --nopidfile --address=unix:path=$bus >>$d/session-bus.log 2>&1
   ;;
 vdagentd)
   # udev starts Debian's spice-vdagentd once the port exists.
@@ -161,11 +175,15 @@ vdagentd)
   sleep 1
   ;;
 vdagent)
-  until vport-links && [ -S $sock ] && [ -c $port ] && [ -S /tmp/.X11-unix/X0 ]; do sleep 1; done
+  # A desktop session starts spice-vdagent from /etc/xdg/autostart (no -x: it daemonizes and,
+  # when spice-vdagentd goes away, reconnects to the next one by itself).
+  until vport-links && [ -S $sock ] && [ -c $port ] && [ -S /tmp/.X11-unix/X0 ] && [ -S $bus ]; do sleep 1; done
   count vdagent
   echo "=== start $(date +%s)" >>$d/vdagent.log
-  spice-vdagent -x -d --display :0 >>$d/vdagent.log 2>&1
-  echo "=== exit $? $(date +%s)" >>$d/vdagent.log
+  spice-vdagent -d --display :0 >>$d/vdagent.log 2>&1
+  echo "=== started $? $(date +%s)" >>$d/vdagent.log
+  while pidof spice-vdagent >/dev/null; do sleep 2; done
+  echo "=== gone $(date +%s)" >>$d/vdagent.log
   sleep 1
   ;;
 *) echo "desktop-service: unknown $1" >&2; exec sleep 2147483647 ;;

@@ -64,7 +64,7 @@ describe("the clipboard with the guest's spice-vdagent, around snapshots and Sav
   /** How often each agent process started and what its logs say about the port, for the run's output. */
   const agentReport = async (label: string) => {
     const out = await guestRun(
-      "for s in vdagentd vdagent; do echo \"$s starts: $(cat /run/desktop/$s.starts 2>/dev/null)\"; done; grep -hE 'AIIEEE|Fatal|opening vdagent|closed vdagent|=== |Connected|disconnect' /run/desktop/vdagentd.log /run/desktop/vdagent.log | tail -n 30; ls -l /dev/virtio-ports | grep -o 'com.*'; echo REPORT-$((6*7))",
+      "for s in vdagentd vdagent; do echo \"$s starts: $(cat /run/desktop/$s.starts 2>/dev/null)\"; done; grep -hE 'AIIEEE|Fatal|opening vdagent|closed vdagent|=== |onnected|disconnect|egfault' /run/desktop/vdagentd.log /run/desktop/vdagent.log /run/desktop/syslog | tail -n 30; ls -l /dev/virtio-ports | grep -o 'com.*'; echo REPORT-$((6*7))",
       /REPORT-42/,
     );
     console.log(`[${label}] the guest's agent:\n${out.replace(/\r/g, '')}`);
