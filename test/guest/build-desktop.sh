@@ -168,6 +168,9 @@ vdagentd)
   until vport-links && [ -c $port ]; do sleep 1; done
   count vdagentd
   : >$d/uinput
+  # As Debian's /etc/init.d/spice-vdagent does "in case the previous running vdagentd crashed"
+  # (under systemd the socket is systemd's and outlives the daemon).
+  rm -f $sock
   echo "=== start $(date +%s)" >>$d/vdagentd.log
   # -X: no systemd-logind here; -f -u: a file stands in for /dev/uinput (no mouse needed).
   spice-vdagentd -x -X -d -f -u $d/uinput >>$d/vdagentd.log 2>&1
