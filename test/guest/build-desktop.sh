@@ -64,6 +64,8 @@ if [[ ${NESTBOX_GUEST_FORCE:-0} != 1 && -s $iso ]]; then
   printf '%s\n' "$iso"
   exit 0
 fi
+# Drop desktop ISOs of other versions unused for 30 days.
+find "$cache_root" -mindepth 1 -maxdepth 1 -type d -name 'desktop-*' ! -name "desktop-$hash" -mtime +30 -exec rm -rf {} + 2>/dev/null || true
 work=$(mktemp -d "$cache_root/.build-desktop.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 start=$SECONDS
@@ -77,6 +79,9 @@ mkdir -p "$ov/$libdir" "$ov/usr/bin" "$ov/usr/sbin" "$ov/sbin" "$ov/etc/init.d" 
 for b in "${bins[@]}"; do cp "$b" "$ov$b"; done
 # The libraries, as the host's dynamic loader resolves them for these (host-installed) binaries.
 # They land in /lib/x86_64-linux-gnu like build.sh's, replacing the same files there.
+for b in "${bins[@]}"; do
+  if ldd "$b" | grep -q 'not found'; then die "$b lacks libraries on this host: $(ldd "$b" | grep 'not found' | tr -s ' \t\n' ' ')"; fi
+done
 declare -A have=()
 while read -r so; do
   [[ -n $so && -z ${have[$so]:-} ]] || continue
