@@ -5,11 +5,12 @@
  * clipboard on, and after each the port is back, seen from QMP and from inside the guest; so
  * is it after a Save state that fails (cancelled midway). One guest for everything.
  *
- * Text crosses both ways, before the first save and after the last restore: the test guest has
- * no desktop for spice-vdagent, so a shell in it speaks the agent's wire protocol on the port
+ * Text crosses both ways, before the first save and after the last restore: the plain test
+ * guest has no desktop for spice-vdagent, so a shell in it speaks the agent's wire protocol on the port
  * (announce the clipboard capability, request the host's text, grab the clipboard and send
  * its own), and the host side is an RFB client through the core's console relay that speaks
- * the extended clipboard as noVNC does.
+ * the extended clipboard as noVNC does. The same with Debian's real spice-vdagent on an X
+ * display: clipboard-agent.test.ts (the desktop test guest).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
