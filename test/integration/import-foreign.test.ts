@@ -1,7 +1,7 @@
 /**
  * Machine files from other managers imported through the CLI against real qemu-img and QEMU:
- * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e), an OVA as
- * VMware's ovftool writes it (EFI, LSI Logic SCSI, vmxnet3), a
+ * a domain XML as `virsh dumpxml` writes it (UEFI with its NVRAM, SATA, e1000e), OVAs as
+ * VMware's ovftool (EFI, LSI Logic SCSI, vmxnet3) and VirtualBox 7 (vbox:Machine, BIOS, SATA) write them, a
  * VirtualBox 7 `.vbox` (BIOS, SATA on AHCI, an e1000 NAT adapter with a forward) and a UTM 4
  * bundle (BIOS, an empty CD drive first, a VirtIO qcow2 disk, e1000e), each around a disk
  * made from the test guest ISO. The new VMs keep the source's hardware and all boot from their
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../src/core/api/contract';
-import { domainXml, utmPlist, vboxXml, vmwareOvf } from '../support/foreign-fixtures';
+import { domainXml, utmPlist, vboxXml, virtualBoxOvf, vmwareOvf } from '../support/foreign-fixtures';
 import { uuidOfVdi, writeDiffVdi } from '../support/vdi';
 import { cleanupHome, cli, tempHome, testIso, waitForFile } from './helpers';
 
@@ -37,7 +37,7 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', testIso(), raw]);
   });
   afterAll(async () => {
-    for (const name of ['debian12', 'Moderator 1', 'Debian UTM', 'efi-vm']) await cli(home, ['poweroff', name]).catch(() => undefined);
+    for (const name of ['debian12', 'Moderator 1', 'Debian UTM', 'efi-vm', 'Moderator OVA']) await cli(home, ['poweroff', name]).catch(() => undefined);
     await cleanupHome(home);
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -171,6 +171,34 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
     expect(started.code, started.stderr).toBe(0);
     await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
     await cli(home, ['poweroff', 'efi-vm']);
+  });
+
+  it('imports an OVA as VirtualBox 7 exports it (vbox:Machine: BIOS, SATA disk, IDE DVD, a virtio NAT adapter with a forward and a host-only e1000; its manifest spelling) and boots it', async () => {
+    const dir = path.join(work, 'vbox-ova');
+    fs.mkdirSync(dir);
+    const disk = 'Moderator 1-disk001.vmdk';
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, path.join(dir, disk)]);
+    fs.writeFileSync(path.join(dir, 'Moderator 1.ovf'), virtualBoxOvf({ firmware: 'BIOS', mac: '080027C0FFEE', capacityBytes: fs.statSync(raw).size }));
+    const digest = (f: string) => execFileSync('sha256sum', [path.join(dir, f)], { encoding: 'utf8' }).split(' ')[0];
+    // VirtualBox's spelling of the manifest: spaces around the name and the '='.
+    fs.writeFileSync(path.join(dir, 'Moderator 1.mf'), `SHA256 (Moderator 1.ovf) = ${digest('Moderator 1.ovf')}\nSHA256 (${disk}) = ${digest(disk)}\n`);
+    const ova = path.join(work, 'Moderator 1.ova');
+    execFileSync('tar', ['--format=ustar', '-cf', ova, '-C', dir, 'Moderator 1.ovf', 'Moderator 1.mf', disk]);
+    const r = await cli(home, ['import', ova, '--name', 'Moderator OVA']);
+    expect(r.code, r.stderr).toBe(0);
+    const vm = await info(home, 'Moderator OVA');
+    expect(vm.config).toMatchObject({ firmware: 'bios', memoryMiB: 256 });
+    expect(vm.config.disks.map((d) => [d.bus, d.format])).toEqual([['sata', 'qcow2']]);
+    expect(vm.config.nics.map((n) => [n.model, n.mac])).toEqual([
+      ['virtio-net-pci', '08:00:27:c0:ff:ee'],
+      ['e1000', '08:00:27:11:22:33'],
+    ]);
+    // The forward's host port is VirtualBox's 2222; another may hold it here, so it goes before the start.
+    await cli(home, ['portforward', 'Moderator OVA', 'remove', 'ssh']);
+    const started = await cli(home, ['start', 'Moderator OVA']);
+    expect(started.code, started.stderr).toBe(0);
+    await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
+    await cli(home, ['poweroff', 'Moderator OVA']);
   });
 
   it('refuses a .vbox or UTM bundle whose disk lies outside its folder (absolute, .., symlink) without reading it, and leaves nothing', async () => {

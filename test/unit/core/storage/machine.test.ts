@@ -3,72 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, parseOvf, VMDK_STREAM_OPTIMIZED } from '../../../../src/core/storage/ovf';
-import { vmwareOvf } from '../../../support/foreign-fixtures';
+import { virtualBoxOvf, vmwareOvf } from '../../../support/foreign-fixtures';
 import { looksLike, requirePlausibleRaw } from '../../../../src/core/storage/sniff';
 
-/** An OVF as VirtualBox 7 exports it: OVF 1.0 items plus its vbox:Machine section (settings format 1.19). */
-export function virtualBoxOvf(opts: { firmware: 'BIOS' | 'EFI'; mac: string }): string {
-  return `<?xml version="1.0"?>
-<Envelope ovf:version="1.0" xml:lang="en-US" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:vbox="http://www.virtualbox.org/ovf/machine">
-  <References>
-    <File ovf:id="file1" ovf:href="Moderator 1-disk001.vmdk"/>
-  </References>
-  <DiskSection>
-    <Info>List of the virtual disks used in the package</Info>
-    <Disk ovf:capacity="107374182400" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="${VMDK_STREAM_OPTIMIZED}" vbox:uuid="3f6e0a4c-7d2b-4a6e-9d7e-0c1a2b3c4d5e"/>
-  </DiskSection>
-  <NetworkSection>
-    <Info>Logical networks used in the package</Info>
-    <Network ovf:name="NAT"><Description>Logical network used by this appliance.</Description></Network>
-  </NetworkSection>
-  <VirtualSystem ovf:id="Moderator 1">
-    <Info>A virtual machine</Info>
-    <OperatingSystemSection ovf:id="96">
-      <Info>The kind of installed guest operating system</Info>
-      <Description>Debian_64</Description>
-      <vbox:OSType ovf:required="false">Debian_64</vbox:OSType>
-    </OperatingSystemSection>
-    <VirtualHardwareSection>
-      <Info>Virtual hardware requirements for a virtual machine</Info>
-      <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID><vssd:VirtualSystemIdentifier>Moderator 1</vssd:VirtualSystemIdentifier><vssd:VirtualSystemType>virtualbox-2.2</vssd:VirtualSystemType></System>
-      <Item><rasd:Caption>1 virtual CPU</rasd:Caption><rasd:Description>Number of virtual CPUs</rasd:Description><rasd:ElementName>1 virtual CPU</rasd:ElementName><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
-      <Item><rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits><rasd:Caption>256 MB of memory</rasd:Caption><rasd:Description>Memory Size</rasd:Description><rasd:ElementName>256 MB of memory</rasd:ElementName><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
-      <Item><rasd:Address>0</rasd:Address><rasd:Caption>ideController0</rasd:Caption><rasd:Description>IDE Controller</rasd:Description><rasd:ElementName>ideController0</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>PIIX4</rasd:ResourceSubType><rasd:ResourceType>5</rasd:ResourceType></Item>
-      <Item><rasd:Address>0</rasd:Address><rasd:Caption>sataController0</rasd:Caption><rasd:Description>SATA Controller</rasd:Description><rasd:ElementName>sataController0</rasd:ElementName><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceSubType>AHCI</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType></Item>
-      <Item><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Caption>Ethernet adapter on 'NAT'</rasd:Caption><rasd:Connection>NAT</rasd:Connection><rasd:ElementName>Ethernet adapter on 'NAT'</rasd:ElementName><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceSubType>virtio</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType></Item>
-      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:Caption>disk1</rasd:Caption><rasd:Description>Disk Image</rasd:Description><rasd:ElementName>disk1</rasd:ElementName><rasd:HostResource>/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>6</rasd:InstanceID><rasd:Parent>4</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
-      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Caption>cdrom1</rasd:Caption><rasd:Description>CD-ROM Drive</rasd:Description><rasd:ElementName>cdrom1</rasd:ElementName><rasd:InstanceID>7</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>15</rasd:ResourceType></Item>
-    </VirtualHardwareSection>
-    <vbox:Machine ovf:required="false" version="1.19-linux" uuid="{0d2c8b7e-1111-4222-8333-944455556666}" name="Moderator 1" OSType="Debian_64" snapshotFolder="Snapshots">
-      <ovf:Info>Complete VirtualBox machine configuration in VirtualBox format</ovf:Info>
-      <Description>moderates things</Description>
-      <Hardware>
-        <CPU count="1"><PAE enabled="true"/><LongMode enabled="true"/></CPU>
-        <Memory RAMSize="256"/>
-        <Firmware type="${opts.firmware}"/>
-        <Boot><Order position="1" device="HardDisk"/><Order position="2" device="DVD"/><Order position="3" device="None"/><Order position="4" device="None"/></Boot>
-        <Display controller="VMSVGA" VRAMSize="16" accelerate3D="true"/>
-        <USB><Controllers><Controller name="OHCI" type="OHCI"/></Controllers><DeviceFilters><DeviceFilter name="Stick" active="true" vendorId="0781"/></DeviceFilters></USB>
-        <Network>
-          <Adapter slot="0" enabled="true" MACAddress="${opts.mac}" type="virtio"><NAT><Forwarding name="ssh" proto="1" hostip="127.0.0.1" hostport="2222" guestport="22"/></NAT></Adapter>
-          <Adapter slot="1" enabled="true" MACAddress="080027112233" type="82540EM"><HostOnlyInterface name="vboxnet0"/></Adapter>
-        </Network>
-        <AudioAdapter driver="Pulse" enabled="true"/>
-        <SharedFolders><SharedFolder name="home" hostPath="/home/me" writable="true" autoMount="true"/></SharedFolders>
-        <StorageControllers>
-          <StorageController name="IDE" type="PIIX4" PortCount="2" useHostIOCache="true" Bootable="true">
-            <AttachedDevice passthrough="false" type="DVD" hotpluggable="false" port="1" device="0"/>
-          </StorageController>
-          <StorageController name="SATA" type="AHCI" PortCount="1" useHostIOCache="false" Bootable="true" IDE0MasterEmulationPort="0">
-            <AttachedDevice type="HardDisk" hotpluggable="false" port="0" device="0"><Image uuid="{3f6e0a4c-7d2b-4a6e-9d7e-0c1a2b3c4d5e}"/></AttachedDevice>
-          </StorageController>
-        </StorageControllers>
-      </Hardware>
-    </vbox:Machine>
-  </VirtualSystem>
-</Envelope>
-`;
-}
 
 describe('OVA manifests as tools write them', () => {
   const sha256 = 'ab'.repeat(32);
