@@ -244,7 +244,7 @@ export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate, hos
           </Typography>
           <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
             <Typography variant="caption" color="text.secondary" aria-live="polite">
-              {vms === null ? '' : filter.trim() ? `${vmCount} of ${vms.length}` : pluralize(vms.length, 'VM')}
+              {vms === null ? '' : filter.trim() ? `${vmCount.toLocaleString()} of ${vms.length.toLocaleString()}` : pluralize(vms.length, 'VM')}
             </Typography>
             {onAddHost && (
               <Button size="small" startIcon={<AddIcon fontSize="small" />} onClick={onAddHost} sx={{ minWidth: 0, py: 0 }}>
