@@ -45,7 +45,10 @@ const common = {
   define: { __NESTBOX_BUILD_ID__: JSON.stringify(sourceHash()) },
   logLevel: 'warning',
 };
-await build({ ...common, entryPoints: { nestbox: 'src/cli/index.ts' }, plugins: [coreApart] });
+// `supported: dynamic-import false`: the CLI's `await import(core)` becomes a require. Node's
+// import() of a CommonJS file first scans all of it for its exports (cjs-module-lexer, about
+// 70 ms for the core bundle), which `daemon` and `serve` would pay at every start.
+await build({ ...common, entryPoints: { nestbox: 'src/cli/index.ts' }, plugins: [coreApart], supported: { 'dynamic-import': false } });
 await build({ ...common, entryPoints: { 'nestbox-core': 'src/core/server/hosting.ts' } });
 const cli = fs.readFileSync('out/node/nestbox.cjs', 'utf8');
 if (!cli.includes('./nestbox-core.cjs')) throw new Error('build-node: the CLI bundle does not load the core bundle apart');

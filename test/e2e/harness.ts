@@ -44,6 +44,24 @@ export async function startServe(home: string, port = 0): Promise<{ url: string;
       reject(new Error(`nestbox serve exited (${code}): ${err}`));
     });
   });
+  // The URL comes as soon as the page can load; tests also use the core's unix socket (the
+  // CLI, connectOrHost), which is there once serve says it hosts or joined the core.
+  await new Promise<void>((resolve, reject) => {
+    // A liveness bound for a hung start-up, not a performance claim.
+    const t = setTimeout(() => reject(new Error(`nestbox serve never said its core was ready; stderr: ${err}`)), 60_000);
+    const check = () => {
+      if (/hosting the core|connected to the running core/.test(err)) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    check();
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`nestbox serve exited (${code}): ${err}`));
+    });
+  });
   return { url, child };
 }
 

@@ -119,6 +119,8 @@ describe('nestbox serve as a process', () => {
     home = tempHome();
     child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env: { ...process.env, NESTBOX_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     url = await new Promise<URL>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 30_000);
       child.stdout!.on('data', (d: Buffer) => {
@@ -129,6 +131,19 @@ describe('nestbox serve as a process', () => {
           resolve(new URL(m[1]!));
         }
       });
+    });
+    // The URL comes before the core is open (the page loads meanwhile); its database is there once
+    // serve says it hosts the core. A liveness bound for a hung start-up, not a performance claim.
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`serve never said its core was ready: ${err}`)), 60_000);
+      const check = () => {
+        if (/hosting the core/.test(err)) {
+          clearTimeout(t);
+          resolve();
+        }
+      };
+      check();
+      child.stderr!.on('data', check);
     });
   });
   afterAll(async () => {

@@ -38,6 +38,24 @@ export async function startServeProcess(home: string, args: readonly string[] = 
       reject(new Error(`nestbox serve exited (${code}): ${err}`));
     });
   });
+  // The URL comes as soon as the page can load; the core may still be opening. Its unix socket
+  // (which these tests also use) is there once serve says it hosts or joined the core.
+  await new Promise<void>((resolve, reject) => {
+    // A liveness bound for a hung start-up, not a performance claim.
+    const t = setTimeout(() => reject(new Error(`nestbox serve never said its core was ready; stderr: ${err}`)), 60_000);
+    const check = () => {
+      if (/hosting the core|connected to the running core/.test(err)) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    check();
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`nestbox serve exited (${code}): ${err}`));
+    });
+  });
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     child,

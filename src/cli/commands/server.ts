@@ -64,7 +64,9 @@ const serve = command({
     if (!isLoopback(host)) {
       process.stderr.write(`nestbox: warning: serving on ${host}${s.tls ? '' : ' without TLS'}: anyone who can reach it and has the URL controls your VMs\n`);
     }
+    // The URL as soon as the page can load; the core may still be opening (see startServe).
     process.stdout.write(`Nestbox web mode: ${s.url}\n`);
+    await s.ready;
     process.stderr.write(`${s.hostsCore ? 'hosting the core' : 'connected to the running core'} for ${ctx.home}; Ctrl+C stops serving (VMs keep running)\n`);
     await signalled();
     await s.close();

@@ -188,6 +188,50 @@ export function memoryTransportPair(): [Transport, Transport] {
   return [side(a, b), side(b, a)];
 }
 
+/**
+ * A transport that keeps the messages that arrive before anyone listens, and hands them to
+ * the first listener: for a client accepted before what serves it is ready (web mode accepts
+ * the page's WebSocket while the core is still opening, or while it connects to a running
+ * core). A close that came first is told to listeners added later, so a session made after
+ * its client left is still disposed.
+ */
+export function heldTransport(t: Transport): Transport {
+  let held: WireMessage[] | null = [];
+  let closed: { reason?: Error } | null = null;
+  const listeners: ((m: WireMessage) => void)[] = [];
+  t.onMessage((m) => {
+    if (held) held.push(m);
+    else for (const cb of listeners) cb(m);
+  });
+  t.onClose((reason) => {
+    closed = reason ? { reason } : {};
+  });
+  const out: Transport = {
+    send: (m) => t.send(m),
+    onMessage(cb) {
+      listeners.push(cb);
+      if (held) {
+        // Synchronously, so nothing that arrives next can overtake them.
+        const early = held;
+        held = null;
+        for (const m of early) cb(m);
+      }
+    },
+    onClose(cb) {
+      if (closed) {
+        const c = closed;
+        queueMicrotask(() => cb(c.reason));
+      } else t.onClose(cb);
+    },
+    close: () => t.close(),
+  };
+  if (t.buffered) {
+    const buffered = t.buffered.bind(t);
+    out.buffered = buffered;
+  }
+  return out;
+}
+
 /** Joins two transports (a client and a core connection), closing each with the other. */
 export function bridgeTransports(a: Transport, b: Transport): void {
   let closed = false;

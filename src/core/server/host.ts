@@ -53,13 +53,36 @@ export interface HostedCore {
 }
 
 /** Takes the lock and hosts the core, serving its unix socket. Fails if another core runs. */
-export async function hostCore(opts: CoreOptions & { readonly role?: HostRole }): Promise<HostedCore> {
-  const layout = new DataLayout(opts.dataDir);
+export function hostCore(opts: CoreOptions & { readonly role?: HostRole }): Promise<HostedCore> {
+  try {
+    return openClaimed(claimCore(opts.dataDir), opts);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
+/** The data directory's lock, held by this process: the core is this process's to open. */
+export interface CoreClaim {
+  readonly layout: DataLayout;
+  readonly lock: Lock;
+}
+
+/**
+ * Takes the data directory's lock, synchronously: throws LOCKED when another core runs. Web
+ * mode claims first, then opens the core while it already serves the page (see serve.ts).
+ */
+export function claimCore(dataDir: string): CoreClaim {
+  const layout = new DataLayout(dataDir);
   layout.prepare();
   const lock = acquireLock(layout.lockFile);
   if (!('release' in lock)) {
     throw new NestboxError('LOCKED', `another Nestbox core (pid ${lock.heldBy}) already manages ${layout.dataDir}`);
   }
+  return { layout, lock };
+}
+
+/** Opens the core under a claim and serves its unix socket; the lock is released if that fails. */
+export async function openClaimed({ layout, lock }: CoreClaim, opts: CoreOptions & { readonly role?: HostRole }): Promise<HostedCore> {
   let core: Core;
   let server: net.Server;
   try {

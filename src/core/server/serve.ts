@@ -2,15 +2,21 @@
  * Web mode (`nestbox serve`): the desktop UI over HTTP and a WebSocket. It joins the data
  * directory's running core if there is one, else hosts the core itself (and then serves the
  * core's unix socket too, so CLI commands join it).
+ *
+ * When it hosts the core, it serves before the core is open: it takes the data directory's
+ * lock (so a second core is refused before any URL is printed), starts the web server, and
+ * opens the core meanwhile. The browser loads the page while the core reads its inventory;
+ * a WebSocket accepted in between is held (heldTransport) and joins the core once it is open.
+ * If the core cannot open, `ready` says why and those clients are closed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { bridgeTransports, RpcClient, type Transport } from '../api/rpc';
+import { bridgeTransports, heldTransport, RpcClient, type Transport } from '../api/rpc';
 import { NestboxError } from '../api/errors';
 import { parseSize } from '../domain/units';
 import { DataLayout } from '../store/paths';
-import { hostCore, type HostedCore } from './host';
+import { claimCore, openClaimed, type HostedCore } from './host';
 import { connectUnix } from './socket';
 import { isLoopback, startWebServer } from './web';
 
@@ -67,6 +73,8 @@ export interface Serving {
   readonly hostsCore: boolean;
   /** Served over HTTPS. */
   readonly tls: boolean;
+  /** Settles when the core is open (hosted here) or at once (joined); rejects when it cannot open. */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,7 +101,7 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
   }
   const layout = new DataLayout(opts.dataDir);
   // Join a running core if there is one, else host it here.
-  let hosted: HostedCore | null = null;
+  let opening: Promise<HostedCore> | null = null;
   let onClient: (t: Transport) => void;
   let existing: Transport | null = null;
   try {
@@ -103,20 +111,32 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
   }
   if (existing) {
     existing.close();
-    onClient = (t) => {
+    onClient = (client) => {
+      const t = heldTransport(client);
       connectUnix(layout.coreSocket).then(
         (core) => bridgeTransports(t, core),
         () => t.close(),
       );
     };
   } else {
-    hosted = await hostCore({ dataDir: opts.dataDir, role: 'serve' });
-    onClient = (t) => hosted!.serve(t);
+    // The lock now (LOCKED is refused before serving); the core opens while the page loads.
+    const claim = claimCore(opts.dataDir);
+    const pending = openClaimed(claim, { dataDir: opts.dataDir, role: 'serve' });
+    pending.catch(() => undefined);
+    opening = pending;
+    onClient = (client) => {
+      const t = heldTransport(client);
+      pending.then(
+        (hosted) => hosted.serve(t),
+        () => t.close(),
+      );
+    };
   }
+  const hosting = opening;
   // The core decides whether an upload may go (nothing uses it) and deletes it: in-process when
   // hosted here, else over the running core's socket.
   const discardUpload = async (file: string): Promise<void> => {
-    const c = hosted ? hosted.client() : new RpcClient(await connectUnix(layout.coreSocket));
+    const c = hosting ? (await hosting).client() : new RpcClient(await connectUnix(layout.coreSocket));
     try {
       await c.call('media.discardUpload', { path: file });
     } finally {
@@ -140,16 +160,26 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
       ...(maxUploadBytes !== undefined ? { maxUploadBytes } : {}),
     });
   } catch (err) {
-    await hosted?.close();
+    await hosting?.then((h) => h.close(), () => undefined);
     throw err;
   }
+  const server = web;
   return {
-    url: web.url,
-    hostsCore: hosted !== null,
+    url: server.url,
+    hostsCore: hosting !== null,
     tls: tls !== undefined,
+    ready: hosting
+      ? hosting.then(
+          () => undefined,
+          async (err: unknown) => {
+            await server.close();
+            throw err;
+          },
+        )
+      : Promise.resolve(),
     async close() {
-      await web.close();
-      await hosted?.close();
+      await server.close();
+      await hosting?.then((h) => h.close(), () => undefined);
     },
   };
 }

@@ -120,6 +120,9 @@ async function settleMigration(d: RecoveryDeps, row: VmRow, qmp: QmpClient): Pro
 /** State files in the VM's snapshots folder that no snapshot row names (or half-written ones). */
 function dropOrphanStates(d: RecoveryDeps, row: VmRow): void {
   const dir = vmFiles(row.dir).snapshotsDir;
+  // Most VMs never had a RAM snapshot and have no such folder: a stat that does not throw is a
+  // tenth of the cost of a readdir that does (an Error per VM), which counts at 5,000 VMs.
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -8,6 +8,7 @@ import { ErrorBoundary } from './components/ErrorBoundary';
 import { useRoute } from './console/route';
 import { NotificationsProvider } from './components/Notifications';
 import { ConnectionGate } from './hooks/client';
+import { askEarly } from './hooks/early';
 import { Manager } from './Manager';
 import { createAppTheme } from './theme';
 
@@ -28,7 +29,7 @@ export function App() {
       <CssBaseline enableColorScheme />
       <ErrorBoundary>
         <NotificationsProvider>
-          <ConnectionGate>
+          <ConnectionGate onConnected={route.kind === 'console' ? undefined : askEarly}>
             {route.kind === 'console' ? (
               <Suspense fallback={<Loading />}>
                 <ConsoleWindow key={route.ref} vmRef={route.ref} />

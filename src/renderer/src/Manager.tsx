@@ -22,7 +22,7 @@ import { NetworkManagerDialog } from './network/NetworkManagerDialog';
 import { openConsoleTab } from './console/route';
 import { useNotify } from './components/Notifications';
 import { NoSelection, VmDetails } from './components/VmDetails';
-import { VmList, buildRows } from './components/VmList';
+import { VmList, buildRows, firstInListOrder } from './components/VmList';
 import { useConnection } from './hooks/client';
 import { useHostInfo, useVmInfo, useVmList } from './hooks/data';
 import { useOperations } from './hooks/operations';
@@ -63,12 +63,6 @@ function readNumber(key: string, fallback: number): number {
   } catch {
     return fallback;
   }
-}
-
-/** The VM the list shows first, for a default selection. */
-function firstInListOrder(vms: readonly VmSummary[]): string | null {
-  for (const r of buildRows(vms, '', undefined)) if (r.kind === 'vm') return r.vm.uuid;
-  return null;
 }
 
 /** The VM after `uuid` in list order (or before it, at the end), to select after a delete. */
@@ -121,7 +115,7 @@ export function Manager() {
   useEffect(() => {
     if (vms === null) return;
     if (selected !== null && vms.some((v) => v.uuid === selected)) return;
-    setSelected(firstInListOrder(vms));
+    setSelected(firstInListOrder(vms)?.uuid ?? null);
   }, [vms, selected]);
 
   useEffect(() => {

@@ -132,7 +132,8 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
     ...(onActivity ? [{ label: 'Activity', icon: MonitorHeartOutlinedIcon, tooltip: 'Activity Overview: what every running VM uses of the host', onClick: onActivity }] : []),
     ...(onPreferences ? [{ label: 'Preferences', icon: TuneOutlinedIcon, tooltip: 'Settings for the whole host, such as how fast snapshots and saved states are written', onClick: onPreferences }] : []),
   ];
-  const { ref, collapsed } = useOverflowCollapse();
+  // What decides the toolbar's width besides the window: which buttons it holds.
+  const { ref, collapsed } = useOverflowCollapse(`${resumable}:${remote}:${onMigrate !== undefined}:${onMove !== undefined}:${hostTools.map((t) => t.label).join(',')}`);
 
   return (
     <Box
@@ -294,7 +295,7 @@ interface HostTool {
  * guessed from the window width: which verbs show depends on the VM (Migrate for a libvirt
  * host's VM). Folded, the tools' width is remembered, so they come back only when they fit.
  */
-function useOverflowCollapse(): { readonly ref: RefObject<HTMLDivElement | null>; readonly collapsed: boolean } {
+function useOverflowCollapse(contents: string): { readonly ref: RefObject<HTMLDivElement | null>; readonly collapsed: boolean } {
   const ref = useRef<HTMLDivElement>(null);
   const [collapsed, setCollapsed] = useState(false);
   const expandedRight = useRef(0);
@@ -321,7 +322,10 @@ function useOverflowCollapse(): { readonly ref: RefObject<HTMLDivElement | null>
     const ro = new ResizeObserver(check);
     ro.observe(el);
     return () => ro.disconnect();
-  });
+    // Measured again when the buttons or the fold change, and (the observer) when the width does; not
+    // at every render of the Manager: each measure forces a layout of the whole window, which
+    // at launch, with the list and details arriving one after another, added up.
+  }, [contents, collapsed]);
   return { ref, collapsed };
 }
 

@@ -66,6 +66,39 @@ export function buildRows(vms: readonly VmSummary[], filter: string, osTypes: re
   return rows;
 }
 
+/**
+ * The VM the list shows first, in one pass over the inventory instead of the sort buildRows
+ * makes (the Manager's default selection, at every list update): this computer's VMs before
+ * any host's, ungrouped before grouped, then group, host and name in natural order.
+ */
+export function firstInListOrder(vms: readonly VmSummary[]): VmSummary | null {
+  // Groups (and hosts) whose names collate alike ("Prod", "prod") keep the order they first appear in, as in buildRows.
+  const seen = new Map<string, number>();
+  let best: VmSummary | null = null;
+  for (const v of vms) {
+    const key = v.host !== undefined ? `h:${v.host}` : `g:${v.group}`;
+    if (!seen.has(key)) seen.set(key, seen.size);
+    if (best === null || listsBefore(v, best, seen)) best = v;
+  }
+  return best;
+}
+
+/** True when the list shows `a` before `b` (strictly: a tie keeps the earlier one, as the stable sort does). */
+function listsBefore(a: VmSummary, b: VmSummary, seen: ReadonlyMap<string, number>): boolean {
+  if ((a.host === undefined) !== (b.host === undefined)) return a.host === undefined;
+  if (a.host !== undefined && b.host !== undefined) {
+    const h = collator.compare(a.host, b.host);
+    if (h !== 0) return h < 0;
+    if (a.host !== b.host) return (seen.get(`h:${a.host}`) ?? 0) < (seen.get(`h:${b.host}`) ?? 0);
+  } else {
+    if ((a.group === '') !== (b.group === '')) return a.group === '';
+    const g = collator.compare(a.group, b.group);
+    if (g !== 0) return g < 0;
+    if (a.group !== b.group) return (seen.get(`g:${a.group}`) ?? 0) < (seen.get(`g:${b.group}`) ?? 0);
+  }
+  return collator.compare(a.name, b.name) < 0;
+}
+
 function localRows(matches: readonly VmSummary[], start: number): Row[] {
   const groups = new Map<string, VmSummary[]>();
   for (const v of matches) {
@@ -244,7 +277,7 @@ export function VmList({ vms, osTypes, selected, busy, onSelect, onActivate, hos
           </Typography>
           <Box sx={{ display: 'flex', alignItems: 'center', gap: 1 }}>
             <Typography variant="caption" color="text.secondary" aria-live="polite">
-              {vms === null ? '' : filter.trim() ? `${vmCount} of ${vms.length}` : pluralize(vms.length, 'VM')}
+              {vms === null ? '' : filter.trim() ? `${vmCount.toLocaleString()} of ${vms.length.toLocaleString()}` : pluralize(vms.length, 'VM')}
             </Typography>
             {onAddHost && (
               <Button size="small" startIcon={<AddIcon fontSize="small" />} onClick={onAddHost} sx={{ minWidth: 0, py: 0 }}>

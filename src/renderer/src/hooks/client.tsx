@@ -2,7 +2,7 @@
  * The one RpcClient of this window, handed down by context. Components never call
  * `connect()` themselves: the gate below owns the connection and its loss.
  */
-import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import CircularProgress from '@mui/material/CircularProgress';
@@ -36,10 +36,13 @@ type Phase =
   | { readonly kind: 'failed'; readonly problem: Problem }
   | { readonly kind: 'ready'; readonly client: RpcClient };
 
-export function ConnectionGate({ children }: { readonly children: ReactNode }) {
+/** `onConnected`: called with each new connection before the children render with it (see early.ts). */
+export function ConnectionGate({ children, onConnected }: { readonly children: ReactNode; readonly onConnected?: (client: RpcClient) => void }) {
   const [phase, setPhase] = useState<Phase>({ kind: 'connecting' });
   const [attempt, setAttempt] = useState(0);
   const [lost, setLost] = useState<string | null>(null);
+  const onConnectedRef = useRef(onConnected);
+  onConnectedRef.current = onConnected;
 
   useEffect(() => {
     let cancelled = false;
@@ -60,6 +63,7 @@ export function ConnectionGate({ children }: { readonly children: ReactNode }) {
             setLost(reason?.message ?? 'the connection was closed');
             if (!cancelled) timer = setTimeout(() => open(0), 1000);
           });
+          onConnectedRef.current?.(c);
           setLost(null);
           setPhase({ kind: 'ready', client: c });
         },

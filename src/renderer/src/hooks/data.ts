@@ -8,6 +8,7 @@ import type { HostInfo, LogEntry, MediaItem, VmInfo, VmSummary } from '../../../
 import { Debouncer } from '../util/debounce';
 import { useNotify } from '../components/Notifications';
 import { useClient } from './client';
+import { takeEarly } from './early';
 
 const LIST_DEBOUNCE_MS = 120;
 const LIST_MAX_WAIT_MS = 800;
@@ -18,7 +19,7 @@ export function useHostInfo(): HostInfo | null {
   const [host, setHost] = useState<HostInfo | null>(null);
   useEffect(() => {
     let cancelled = false;
-    client.call('host.info', {}).then(
+    (takeEarly(client, 'host.info') ?? client.call('host.info', {})).then(
       (h) => {
         if (!cancelled) setHost(h);
       },
@@ -83,7 +84,7 @@ export function useVmList(): VmListState {
       }
       inFlight = true;
       try {
-        const list = await client.call('vms.list', {});
+        const list = await (takeEarly(client, 'vms.list') ?? client.call('vms.list', {}));
         if (disposed) return;
         patches.clear();
         failedOnce = false;

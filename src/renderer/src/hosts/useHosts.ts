@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { HostSummary } from '../../../core/api/contract';
 import { useClient } from '../hooks/client';
+import { takeEarly } from '../hooks/early';
 import { Debouncer } from '../util/debounce';
 
 export interface HostsState {
@@ -20,7 +21,7 @@ export function useHosts(): HostsState {
   useEffect(() => {
     let disposed = false;
     const fetchHosts = () => {
-      client.call('hosts.list', {}).then(
+      (takeEarly(client, 'hosts.list') ?? client.call('hosts.list', {})).then(
         (h) => {
           if (!disposed) setHosts(h);
         },

@@ -2,8 +2,9 @@
  * The right pane of the Manager with VirtualBox 7's tools for the selected machine: the
  * Details, and the Snapshots. The chosen tool stays chosen across machines and reloads.
  */
-import { useEffect, useState, type ReactNode } from 'react';
+import { Suspense, lazy, useEffect, useState, type ReactNode } from 'react';
 import Box from '@mui/material/Box';
+import CircularProgress from '@mui/material/CircularProgress';
 import Tab from '@mui/material/Tab';
 import Tabs from '@mui/material/Tabs';
 import { alpha } from '@mui/material/styles';
@@ -11,7 +12,6 @@ import InfoOutlinedIcon from '@mui/icons-material/InfoOutlined';
 import PhotoCameraOutlinedIcon from '@mui/icons-material/PhotoCameraOutlined';
 import ShowChartIcon from '@mui/icons-material/ShowChart';
 import ArticleOutlinedIcon from '@mui/icons-material/ArticleOutlined';
-import { PerformanceView } from '../monitor/PerformanceView';
 import { VmLogView } from '../monitor/VmLogView';
 import type { VmInfo } from '../../../core/api/contract';
 import { useConnection } from '../hooks/client';
@@ -23,6 +23,9 @@ type Tool = 'details' | 'snapshots' | 'performance' | 'log';
 const TOOLS: readonly Tool[] = ['details', 'snapshots', 'performance', 'log'];
 
 const TOOL_KEY = 'nestbox.machineTool';
+
+/** Loaded when first shown: its charts (MUI X Charts, d3) are a third of the Manager's code, and the launch does not need them. */
+const PerformanceView = lazy(() => import('../monitor/PerformanceView').then((m) => ({ default: m.PerformanceView })));
 
 function readTool(): Tool {
   try {
@@ -115,7 +118,15 @@ export function MachinePane({ vm, busy, details }: MachinePaneProps) {
         {tool === 'details' ? (
           details
         ) : tool === 'performance' ? (
-          <PerformanceView key={vm.uuid} vm={vm} />
+          <Suspense
+            fallback={
+              <Box sx={{ flex: 1, display: 'grid', placeItems: 'center' }}>
+                <CircularProgress size={22} aria-label="Loading the performance charts" />
+              </Box>
+            }
+          >
+            <PerformanceView key={vm.uuid} vm={vm} />
+          </Suspense>
         ) : tool === 'log' ? (
           <VmLogView key={vm.uuid} vm={vm} />
         ) : (

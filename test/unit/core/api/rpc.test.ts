@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RpcClient, bridgeTransports, memoryTransportPair, serveTransport } from '../../../../src/core/api/rpc';
+import { RpcClient, bridgeTransports, heldTransport, memoryTransportPair, serveTransport } from '../../../../src/core/api/rpc';
 import type { Session, Transport } from '../../../../src/core/api/rpc';
 import { NestboxError } from '../../../../src/core/api/errors';
 import type { EventName, WireMessage } from '../../../../src/core/api/contract';
@@ -393,5 +393,39 @@ describe('bridgeTransports', () => {
     coreSide.close();
     await expect(pending).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
     expect(client.closed).toBe(true);
+  });
+});
+
+describe('heldTransport', () => {
+  it('keeps calls sent before the server listens and answers them, in order, once it does', async () => {
+    const [clientSide, serverSide] = memoryTransportPair();
+    const held = heldTransport(serverSide);
+    const client = new RpcClient(clientSide);
+    const order: string[] = [];
+    const first = client.call('vms.info', { ref: 'a' });
+    const second = client.call('vms.info', { ref: 'b' });
+    await flush();
+    // Nothing serves the transport yet (web mode's core still opening): the calls wait.
+    const session = fakeSession({
+      'vms.info': (p) => {
+        order.push((p as { ref: string }).ref);
+        return p;
+      },
+    });
+    serveTransport(held, session.make);
+    const third = client.call('vms.info', { ref: 'c' });
+    await expect(Promise.all([first, second, third])).resolves.toEqual([{ ref: 'a' }, { ref: 'b' }, { ref: 'c' }]);
+    expect(order).toEqual(['a', 'b', 'c']);
+  });
+
+  it('disposes a session made after its client left', async () => {
+    const [clientSide, serverSide] = memoryTransportPair();
+    const held = heldTransport(serverSide);
+    clientSide.close();
+    await flush();
+    const session = fakeSession({});
+    serveTransport(held, session.make);
+    await flush();
+    expect(session.dispose).toHaveBeenCalledTimes(1);
   });
 });
