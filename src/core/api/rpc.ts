@@ -188,6 +188,9 @@ export function memoryTransportPair(): [Transport, Transport] {
   return [side(a, b), side(b, a)];
 }
 
+/** Messages held per connection while the core opens (a page sends a handful at start). */
+export const MAX_HELD = 1000;
+
 /**
  * A transport that keeps the messages that arrive before anyone listens, and hands them to
  * the first listener: for a client accepted before what serves it is ready (web mode accepts
@@ -200,8 +203,17 @@ export function heldTransport(t: Transport): Transport {
   let closed: { reason?: Error } | null = null;
   const listeners: ((m: WireMessage) => void)[] = [];
   t.onMessage((m) => {
-    if (held) held.push(m);
-    else for (const cb of listeners) cb(m);
+    if (!held) {
+      for (const cb of listeners) cb(m);
+      return;
+    }
+    // Bounded: a client that floods before the core is open is closed, not buffered without end.
+    if (held.length >= MAX_HELD) {
+      held = [];
+      t.close();
+      return;
+    }
+    held.push(m);
   });
   t.onClose((reason) => {
     closed = reason ? { reason } : {};

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RpcClient, bridgeTransports, heldTransport, memoryTransportPair, serveTransport } from '../../../../src/core/api/rpc';
+import { MAX_HELD, RpcClient, bridgeTransports, heldTransport, memoryTransportPair, serveTransport } from '../../../../src/core/api/rpc';
 import type { Session, Transport } from '../../../../src/core/api/rpc';
 import { NestboxError } from '../../../../src/core/api/errors';
 import type { EventName, WireMessage } from '../../../../src/core/api/contract';
@@ -427,5 +427,18 @@ describe('heldTransport', () => {
     serveTransport(held, session.make);
     await flush();
     expect(session.dispose).toHaveBeenCalledTimes(1);
+  });
+
+  it('closes a client that floods before the server listens, holding no more than its bound', async () => {
+    const [clientSide, serverSide] = memoryTransportPair();
+    const held = heldTransport(serverSide);
+    let closed = false;
+    clientSide.onClose(() => (closed = true));
+    for (let i = 0; i <= MAX_HELD; i++) clientSide.send({ t: 'req', id: i, method: 'vms.info', params: { ref: 'x' } });
+    await flush();
+    expect(closed).toBe(true);
+    const got: unknown[] = [];
+    held.onMessage((m) => got.push(m));
+    expect(got).toEqual([]);
   });
 });
