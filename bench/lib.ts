@@ -78,8 +78,28 @@ export function writeResults(name: string, rows: readonly Row[], extra: Record<s
   return file;
 }
 
+/**
+ * The test guest's ISO: NESTBOX_TEST_ISO when set (as for the integration tests), else the one
+ * test/guest/build.sh builds or has cached. As root, QEMU runs as an unprivileged user that
+ * cannot read root's 0700 cache (src/core/qemu/runas.ts): it gets a world-readable copy in
+ * the temporary folder, as the integration tests' global setup does.
+ */
 export function testIso(): string {
-  return execFileSync('bash', [path.join(ROOT, 'test', 'guest', 'build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
+  const given = process.env['NESTBOX_TEST_ISO'];
+  const iso = given && fs.existsSync(given) ? given : execFileSync('bash', [path.join(ROOT, 'test', 'guest', 'build.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return iso;
+  const st = fs.statSync(iso);
+  const dir = path.join(os.tmpdir(), `nestbox-bench-guest-${st.size}-${Math.floor(st.mtimeMs)}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const copy = path.join(dir, path.basename(iso));
+  if (!fs.existsSync(copy) || fs.statSync(copy).size !== st.size) {
+    const partial = `${copy}.${process.pid}.partial`;
+    fs.copyFileSync(iso, partial);
+    fs.chmodSync(partial, 0o644);
+    fs.renameSync(partial, copy);
+  }
+  return copy;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

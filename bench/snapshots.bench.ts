@@ -16,7 +16,7 @@ import { runJob } from '../src/core/qemu/jobs';
 import { printTable, row, sleep, startDaemon, startPlain, tempHome, testIso, waitFor, writeResults, type PlainVm, type Row } from './lib';
 
 const SIZES = (process.env['BENCH_SIZES'] ?? '256,1024,2048').split(',').map(Number);
-const REPS = Number(process.env['BENCH_REPS'] ?? 3);
+const REPS = Number(process.env['BENCH_REPS'] ?? 5);
 
 /** Types a command on a serial socket and waits for a marker in the serial log. */
 async function serialRun(write: (s: string) => void, log: string, cmd: string, marker: string, timeoutMs = 600_000): Promise<number> {

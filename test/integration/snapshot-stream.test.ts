@@ -140,6 +140,36 @@ describe('live snapshots saved beside the running guest', () => {
     checkImages([disk], true);
   });
 
+  it('a restore into the running VM hands the state file to the new QEMU, which lets go of it once loaded', async () => {
+    await serial.run('echo first > /mnt/ram/mark; echo MA$(echo RKED)3', /MARKED3/);
+    const s = await client.call('snapshots.take', { ref: NAME, name: 'handed' });
+    const file = path.join(dir, 'snapshots', `nb-${s.id.slice(0, 13)}.vmstate`);
+    await serial.run('echo second > /mnt/ram/mark; echo MA$(echo RKED)4', /MARKED4/);
+    const oldPid = hosted.core.vms.qemuOf(uuid)!.pid;
+    const r = await client.call('snapshots.restore', { ref: NAME, id: 'handed' });
+    expect(r.vm.state).toBe('running');
+    const qemu = hosted.core.vms.qemuOf(uuid)!;
+    expect(qemu.pid).not.toBe(oldPid);
+    await serial.run('echo GOT-$(cat /mnt/ram/mark)-END', /GOT-first-END/);
+    // QEMU read the state from the descriptor it was started with and closed it: no descriptor
+    // of the running QEMU points at the file, and nothing was fed through an incoming socket.
+    const open = fs.readdirSync(`/proc/${qemu.pid}/fd`).map((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/${qemu.pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+    expect(open).not.toContain(file);
+    expect(fs.existsSync(path.join(qemu.runDir, 'incoming.sock'))).toBe(false);
+    // Restoring the same snapshot again reads the same file (it stays), then deleting it frees it.
+    await client.call('snapshots.restore', { ref: NAME, id: 'handed' });
+    await serial.run('echo AGAIN-$(cat /mnt/ram/mark)-END', /AGAIN-first-END/);
+    await client.call('snapshots.delete', { ref: NAME, id: 'handed' });
+    expect(fs.existsSync(file)).toBe(false);
+    await guestRuns();
+  });
+
   it('powering the VM off in the middle of a save leaves no snapshot behind', async () => {
     const { take } = await takeUnderWay('cut off');
     await client.call('vms.powerOff', { ref: NAME });

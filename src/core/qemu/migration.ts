@@ -206,21 +206,51 @@ export async function saveStateToFile(qmp: QmpClient, runDir: string, file: stri
 }
 
 /**
- * Feeds a state file into a QEMU started with `-incoming defer`, through a unix socket QEMU
- * listens on, and waits until QEMU has loaded it. `onProgress` gets the whole percentage of
- * the file sent so far.
+ * Loads a state file into a QEMU started with `-incoming defer` and waits until QEMU has
+ * loaded it. A QEMU launched with the file open ({@link QemuProcess.incomingFd}) reads it
+ * itself; otherwise the core feeds it through a unix socket QEMU listens on. `onProgress` gets
+ * the whole percentage of the file read so far.
  */
 export async function loadStateFromFile(proc: QemuProcess, file: string, onProgress: (percent: number) => void): Promise<void> {
   const sock = path.join(proc.runDir, 'incoming.sock');
-  fs.rmSync(sock, { force: true });
+  const total = fs.statSync(file).size;
   await proc.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
   const done = proc.qmp.waitEvent('MIGRATION', {
     predicate: (ev) => isTerminal(String(ev.data['status'])),
     timeoutMs: 300_000,
   });
   done.catch(() => undefined);
-  await proc.qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
-  const total = fs.statSync(file).size;
+  let stopProgress = () => {};
+  if (proc.incomingFd !== null) {
+    await proc.qmp.execute('migrate-incoming', { uri: `fd:${proc.incomingFd}` });
+    stopProgress = watchReadPosition(proc.pid, proc.incomingFd, total, onProgress);
+  } else {
+    fs.rmSync(sock, { force: true });
+    await proc.qmp.execute('migrate-incoming', { uri: `unix:${sock}` });
+    await feedSocket(sock, file, total, onProgress);
+  }
+  // A wait given up on must not keep its timer (and the process) alive.
+  const giveUp = new AbortController();
+  try {
+    const ev = await Promise.race([
+      done,
+      proc.waitExit(300_000, giveUp.signal).then((info) => {
+        throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded: ${info?.reason ?? 'timed out'}`);
+      }),
+    ]);
+    if (ev.data['status'] !== 'completed') {
+      throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded (${String(ev.data['status'])})`);
+    }
+  } finally {
+    giveUp.abort();
+    stopProgress();
+  }
+  onProgress(100);
+  fs.rmSync(sock, { force: true });
+}
+
+/** Sends a state file into QEMU's incoming socket (where QEMU cannot be handed the file itself). */
+async function feedSocket(sock: string, file: string, total: number, onProgress: (percent: number) => void): Promise<void> {
   let sent = 0;
   await new Promise<void>((resolve, reject) => {
     const conn = net.createConnection(sock);
@@ -236,18 +266,32 @@ export async function loadStateFromFile(proc: QemuProcess, file: string, onProgr
     });
     conn.on('error', reject);
   });
-  // A wait given up on must not keep its timer (and the process) alive.
-  const giveUp = new AbortController();
-  const ev = await Promise.race([
-    done,
-    proc.waitExit(300_000, giveUp.signal).then((info) => {
-      throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded: ${info?.reason ?? 'timed out'}`);
-    }),
-  ]).finally(() => giveUp.abort());
-  if (ev.data['status'] !== 'completed') {
-    throw new NestboxError('QEMU_FAILED', `the saved state could not be loaded (${String(ev.data['status'])})`);
-  }
-  fs.rmSync(sock, { force: true });
+}
+
+/**
+ * Progress of a QEMU reading a state file it holds open: the file position of its descriptor
+ * (Linux's /proc/PID/fdinfo), four times a second. Where that cannot be read (another
+ * system, or QEMU has closed the descriptor) nothing is reported until the end.
+ */
+function watchReadPosition(pid: number, fd: number, total: number, onProgress: (percent: number) => void): () => void {
+  let last = -1;
+  const timer = setInterval(() => {
+    let pos: number;
+    try {
+      const m = /^pos:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (!m) return;
+      pos = Number(m[1]);
+    } catch {
+      return;
+    }
+    const pct = total ? Math.min(99, Math.floor((pos / total) * 100)) : 0;
+    if (pct > last) {
+      last = pct;
+      onProgress(pct);
+    }
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function writeErrorToNestbox(err: NodeJS.ErrnoException | Error): NestboxError {

@@ -7,7 +7,7 @@
  * SIGTERM) and leaves them behind when it crashes or is SIGKILLed, which tells a new core
  * which of the two happened while nobody was watching.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
@@ -34,7 +34,25 @@ export interface LaunchSpec {
   readonly timeoutMs?: number;
   /** Run QEMU as this user (Nestbox runs as root; see runas.ts). */
   readonly user?: QemuUser | null;
+  /**
+   * A state file (saved state, a snapshot's RAM) the QEMU, started with `-incoming defer`, is
+   * to load: handed to it open, as file descriptor {@link INCOMING_FD} (see there).
+   */
+  readonly incomingFile?: string;
 }
+
+/**
+ * The descriptor number under which a QEMU started for an incoming state has that file open
+ * (the first after stdin, stdout and stderr). QEMU reads it itself (`migrate-incoming` with
+ * `fd:3`), straight from the page cache, instead of the core copying the file into a socket
+ * for it: on a 256 MiB guest that copy was most of a restore's time (bench/README.md).
+ * Opened by the core, so QEMU needs no permission on the file (it may run as another user);
+ * QEMU closes it once the state is loaded. Not on Windows, whose QEMU has no `fd:` migration.
+ */
+export const INCOMING_FD = 3;
+
+/** Whether this platform hands a state file to QEMU as a descriptor (else through a socket). */
+export const PASSES_STATE_FD = process.platform !== 'win32';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,6 +106,8 @@ export class QemuProcess {
     readonly logFile: string,
     readonly logOffset: number,
     private readonly child: ChildProcess | null,
+    /** The descriptor of QEMU's that holds the state file to load ({@link INCOMING_FD}), if it was given one. */
+    readonly incomingFd: number | null = null,
   ) {
     qmp.onEvent((ev) => {
       if (ev.event === 'SHUTDOWN') this.shutdownSeen = true;
@@ -220,11 +240,23 @@ export class QemuProcess {
     const logFd = fs.openSync(spec.logFile, 'a', 0o600);
     fs.writeSync(logFd, `${new Date().toISOString()} nestbox: starting ${spec.binary} ${spec.argv.join(' ')}\n`);
     let child: ChildProcess;
+    let stateFd: number | null = null;
     try {
+      // Opened here so a missing or unreadable file fails before QEMU is spawned.
+      if (spec.incomingFile && PASSES_STATE_FD) {
+        try {
+          stateFd = fs.openSync(spec.incomingFile, 'r');
+        } catch (err) {
+          throw new NestboxError('NOT_FOUND', `the state to resume from could not be opened (${spec.incomingFile}): ${(err as Error).message}`);
+        }
+      }
       const as = spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {};
-      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio: ['ignore', logFd, logFd], ...as });
+      const stdio: StdioOptions = stateFd === null ? ['ignore', logFd, logFd] : ['ignore', logFd, logFd, stateFd];
+      child = spawn(spec.binary, [...spec.argv], { detached: true, stdio, ...as });
     } finally {
+      // QEMU has its own copies now.
       fs.closeSync(logFd);
+      if (stateFd !== null) fs.closeSync(stateFd);
     }
     child.unref();
     const exited = new Promise<never>((_, reject) => {
@@ -263,7 +295,7 @@ export class QemuProcess {
     if (!pid) throw new NestboxError('QEMU_FAILED', 'QEMU started but wrote no pidfile');
     child.removeAllListeners('exit');
     child.removeAllListeners('error');
-    return new QemuProcess(spec.uuid, pid, spec.runDir, qmp, spec.logFile, logOffset, child);
+    return new QemuProcess(spec.uuid, pid, spec.runDir, qmp, spec.logFile, logOffset, child, stateFd === null ? null : INCOMING_FD);
   }
 
   /**

@@ -237,7 +237,7 @@ export class LifecycleService {
       // Each share's virtiofsd too (its folder checked again first): QEMU connects to their sockets.
       shares = await launchShares(host, row, runDir, user);
       try {
-        launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog, user });
+        launched = await this.launcher.launch({ uuid: row.uuid, binary: host.qemu.binary, argv, runDir, logFile: files.qemuLog, user, ...(incomingFile ? { incomingFile } : {}) });
       } catch (err) {
         throw tpmLoadError(err, row.name);
       }
