@@ -25,6 +25,10 @@ describe('libvirt test hosts', () => {
     expect(uuid(a!.socketUri)).not.toBe(uuid(b!.socketUri));
   });
 
+  it('offer no KVM, whatever this machine has (their guests run under TCG everywhere)', () => {
+    for (const h of lv.hosts) expect(virsh(h.socketUri, 'capabilities')).not.toMatch(/<domain type=["']kvm["']/);
+  });
+
   it('reach each other over TCP between namespaces only', () => {
     const [a, b] = lv.hosts;
     const out = a!.exec(['virsh', '-c', b!.peerUri, 'hostname']);

@@ -163,7 +163,7 @@ function libvirtdConf(addr: string, uuid: string): string {
   ].join('\n');
 }
 
-const QEMU_CONF = ['user = "root"', 'group = "root"', 'dynamic_ownership = 0', 'security_driver = "none"', ''].join('\n');
+const QEMU_CONF = ['user = "root"', 'group = "root"', 'dynamic_ownership = 0', 'security_driver = "none"', '# the host already has a /dev of its own (HOLDER_SH); no second one per guest', 'namespaces = []', ''].join('\n');
 
 /** Runs inside `ip netns exec NS unshare --mount --uts --propagation private`; then holds the namespaces. */
 const HOLDER_SH = `
@@ -176,6 +176,22 @@ mount --bind "$D/etc" /etc/libvirt
 mount --bind "$D/lib" /var/lib/libvirt
 mount --bind "$D/log" /var/log/libvirt
 mount --bind "$D/cache" /var/cache/libvirt
+# No KVM for the test hosts, whatever this machine's /dev/kvm is (absent, working, or there
+# but failing guests, as on some nested machines): their guests run under TCG, the same
+# everywhere. A /dev of their own holds every node of this one but kvm, so libvirt finds none.
+if [ -e /dev/kvm ]; then
+  mkdir -p "$D/dev"
+  mount -t tmpfs -o mode=0755 nbv-dev "$D/dev"
+  for e in $(ls -A /dev); do
+    [ "$e" = kvm ] && continue
+    # ptys: the bound devpts's own ptmx (a bound /dev/ptmx node finds no pts beside it).
+    [ "$e" = ptmx ] && { ln -s pts/ptmx "$D/dev/ptmx"; continue; }
+    if [ -L "/dev/$e" ]; then cp -P "/dev/$e" "$D/dev/$e"
+    elif [ -d "/dev/$e" ]; then mkdir "$D/dev/$e" && mount --rbind "/dev/$e" "$D/dev/$e"
+    else touch "$D/dev/$e" && mount --bind "/dev/$e" "$D/dev/$e"; fi
+  done
+  mount --move "$D/dev" /dev
+fi
 hostname "$HN"
 echo $$ > "$D/holder.pid"
 virtlogd -d
