@@ -220,6 +220,41 @@ describe('web mode: uploading a machine with its disks', () => {
     expect((await put(set.id, 'Data/big.vdi', Buffer.alloc(1))).status).toBe(404);
   });
 
+  it('a set a killed server left is removed when a server starts on the folder again; one a VM uses stays', async () => {
+    const gone = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const dead = path.join(media, `.import-${gone}-${'b'.repeat(24)}`);
+    fs.mkdirSync(path.join(dead, 'Data'), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(dead, 'Data', 'half.qcow2'), 'half');
+    const used = path.join(media, `.import-${gone}-${'c'.repeat(24)}`);
+    fs.mkdirSync(used, { mode: 0o700 });
+    execFileSync('qemu-img', ['create', '-f', 'qcow2', path.join(used, 'kept.qcow2'), '16M']);
+    const vm = await client.call('vms.create', { name: 'uses-dead-set', osType: 'linux-other', memoryMiB: 128, cpus: 1, noDisk: true });
+    await client.call('vms.attachDisk', { ref: vm.vm.uuid, path: path.join(used, 'kept.qcow2') });
+    // A set of this very (running) server is never swept.
+    const live = made(await announce([{ path: 'live.vbox', size: 1 }]));
+    const again = await startWebServer({
+      host: '127.0.0.1',
+      port: 0,
+      staticDir: path.join(home, 'ui'),
+      uploadDir: media,
+      onClient: (t) => hosted.serve(t),
+      discardUploadSet: async (folder) => {
+        await client.call('media.discardUploadSet', { path: folder });
+      },
+    });
+    try {
+      await expect.poll(() => fs.existsSync(dead), { timeout: 10_000 }).toBe(false);
+      expect(fs.existsSync(path.join(used, 'kept.qcow2'))).toBe(true);
+      expect(fs.existsSync(live.dir)).toBe(true);
+    } finally {
+      await again.close();
+    }
+    expect((await take(live.id)).status).toBe(204);
+    await client.call('vms.delete', { ref: 'uses-dead-set', keepFiles: true });
+    await client.call('media.discardUploadSet', { path: used });
+    expect(sets()).toEqual([]);
+  });
+
   it('the core keeps a set a VM uses, and refuses folders that are not sets', async () => {
     const set = made(await announce([{ path: 'in-place.qcow2', size: 0 }]));
     const disk = path.join(work, 'in-place.qcow2');

@@ -18,7 +18,7 @@ import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert'
 import { MemoryField } from '../components/HardwareFields';
 import { OperationButton, OperationDialog } from '../components/OperationDialog';
 import { useNotify } from '../components/Notifications';
-import { discardMachineUpload, discardUpload } from './hostPath';
+import { discardMachineUpload, discardOnPageHide, discardUpload } from './hostPath';
 import { isActiveState } from '../model/vmState';
 import { formatBytes } from '../util/format';
 import { MAX_NAME_LENGTH, vmNameProblem } from '../util/validation';
@@ -77,7 +77,9 @@ function Body({ item, kind, host, vms, selectedVm, onClose, onImported }: Import
   // into the new VM's folder (appliances are never used in place), so nothing needs it after.
   useEffect(() => {
     if (uploadedSet === null) return undefined;
+    const leaving = discardOnPageHide(uploadedSet);
     return () => {
+      leaving();
       discardMachineUpload(uploadedSet).catch((err: unknown) => warn.current((err as Error).message));
     };
   }, [uploadedSet]);

@@ -131,6 +131,7 @@ export async function uploadMachine(
   if (r.status !== 201) throw new NestboxError('IO_ERROR', `Could not upload ${descriptor}: ${await errorOf(r)}`);
   const made = (await r.json()) as { id: string; dir: string };
   let sent = 0;
+  const leaving = discardOnPageHide(made.id);
   try {
     for (const f of files) {
       await putFile(
@@ -145,15 +146,27 @@ export async function uploadMachine(
   } catch (err) {
     await discardMachineUpload(made.id).catch(() => undefined);
     throw err;
+  } finally {
+    leaving();
   }
   return { path: `${made.dir}/${descriptor}`, uploaded: true, set: { id: made.id, dir: made.dir, files: files.map((f) => f.rel) } };
 }
 
 /** Takes a machine upload back (its import was cancelled, refused, or done: the disks were copied); the server removes the folder. */
-export async function discardMachineUpload(id: string): Promise<void> {
-  const r = await fetch(`/upload-set?id=${encodeURIComponent(id)}`, { method: 'DELETE', credentials: 'same-origin' });
+export async function discardMachineUpload(id: string, keepalive = false): Promise<void> {
+  const r = await fetch(`/upload-set?id=${encodeURIComponent(id)}`, { method: 'DELETE', credentials: 'same-origin', keepalive });
   if (r.status === 204 || r.status === 404) return;
   throw new NestboxError('IO_ERROR', `The uploaded machine files were kept: ${await errorOf(r)}`);
+}
+
+/**
+ * A tab closed or reloaded while a machine upload is open: its folder is taken back too
+ * (a keepalive request outlives the page). Returns the function that stops listening.
+ */
+export function discardOnPageHide(id: string): () => void {
+  const hide = () => void discardMachineUpload(id, true).catch(() => undefined);
+  window.addEventListener('pagehide', hide);
+  return () => window.removeEventListener('pagehide', hide);
 }
 
 /** What a drop item is on the host: a single file as toHostFile; a machine where it is (desktop) or uploaded with its files (web mode). */
