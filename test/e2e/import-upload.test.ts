@@ -3,7 +3,8 @@
  * browser. A VirtualBox .vbox dropped together with its VDI, and a UTM .utm folder chosen
  * with Import → Choose a folder…, are uploaded into one folder of their own on the host (in
  * the layout the descriptor names), the same import dialog shows the core's plan, and the VM
- * is made with the source's hardware; the .vbox's guest boots. A .vbox dropped without its
+ * is made with the source's hardware; the .vbox's guest boots. A domain XML chosen with its
+ * disk finds that disk among the uploaded files by name. A .vbox dropped without its
  * disk is refused naming the missing file. Every upload folder is gone once its dialog closes.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { VmInfo } from '../../src/core/api/contract';
-import { utmPlist, vboxXml } from '../support/foreign-fixtures';
+import { domainXml, utmPlist, vboxXml } from '../support/foreign-fixtures';
 import { uuidOfVdi } from '../support/vdi';
 import { cleanupHome, cli, testIso, waitForFile } from '../integration/helpers';
 import { dropFile, openWebSession, shotPath, type WebSession } from './harness';
@@ -115,6 +116,35 @@ describe('importing a machine with its disks from the browser (web mode)', () =>
     expect(started.code, started.stderr).toBe(0);
     await waitForFile(path.join(vm.dir, 'logs', 'serial.log'), /NESTBOX-GUEST-READY/, 170_000);
     await cli(s.home, ['poweroff', 'Web Desk']);
+    expect(s.consoleErrors).toEqual([]);
+  });
+
+  it('a domain XML chosen with Import → Choose files… together with its disk: the disk named by a path of another host is found among the uploaded files', async () => {
+    const qcow = path.join(work, 'web-dom.qcow2');
+    execFileSync('qemu-img', ['create', '-f', 'qcow2', qcow, '32M']);
+    const xml = path.join(work, 'web-dom.xml');
+    fs.writeFileSync(xml, domainXml({ name: 'web-dom', disk: '/var/lib/libvirt/images/web-dom.qcow2', diskFormat: 'qcow2', bus: 'sata', mac: '52:54:00:0d:0e:0f', memoryKiB: 393216, vcpus: 2 }));
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    const chooser = page.getByRole('dialog', { name: 'Import', exact: true });
+    await chooser.waitFor();
+    await chooser.getByTestId('import-files').setInputFiles([xml, qcow]);
+    const dialog = page.getByRole('dialog', { name: 'Import Appliance' });
+    await dialog.waitFor({ timeout: 30_000 });
+    const plan = dialog.getByRole('table', { name: 'What will be created' });
+    await plan.waitFor({ timeout: 120_000 });
+    const planText = (await plan.textContent()) ?? '';
+    expect(planText).toMatch(/From.*libvirt/);
+    expect(planText).toMatch(/web-dom\.qcow2 \(qcow2, SATA, copied as QCOW2\)/);
+    await dialog.getByRole('button', { name: 'Import', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: 180_000 });
+    await row(page, 'web-dom', 'poweredOff').waitFor({ timeout: 20_000 });
+    await expect.poll(uploadFolders, { timeout: 20_000 }).toEqual([]);
+    const vm = await info('web-dom');
+    expect(vm.config).toMatchObject({ memoryMiB: 384, cpus: 2 });
+    expect(vm.config.disks.map((d) => [d.bus, d.format])).toEqual([['sata', 'qcow2']]);
+    expect(vm.config.nics.map((n) => n.mac)).toEqual(['52:54:00:0d:0e:0f']);
+    // The libvirt host's path was never touched: only the upload was read.
+    expect(fs.existsSync('/var/lib/libvirt/images/web-dom.qcow2')).toBe(false);
     expect(s.consoleErrors).toEqual([]);
   });
 
