@@ -271,7 +271,8 @@ export async function handleSetDiscard(res: http.ServerResponse, url: URL, ctx: 
       ctx.sets.delete(set.id);
       return answer(res, 204);
     }
-    return answer(res, e.code === 'BUSY' || e.code === 'INVALID_STATE' ? 409 : 500, e.message ?? 'the upload could not be removed');
+    // In use, or no longer the folder this server made (the core refuses a replaced one): kept, and said why.
+    return answer(res, e.code === 'BUSY' || e.code === 'INVALID_STATE' || e.code === 'INVALID_ARGUMENT' ? 409 : 500, e.message ?? 'the upload could not be removed');
   }
   ctx.sets.delete(set.id);
   answer(res, 204);
