@@ -82,6 +82,8 @@ export interface ApiMethods {
    * not made by Nestbox, used by no VM or snapshot, worked on by no job.
    */
   'media.discardUpload': { params: { path: string }; result: null };
+  /** Web mode: removes a machine upload's folder (`.import-…` in the media folder) unless a VM or job uses a file in it. */
+  'media.discardUploadSet': { params: { path: string }; result: null };
   'media.create': { params: CreateMediumSpec; result: JobInfo };
   'media.convert': { params: ConvertMediumSpec; result: JobInfo };
   /** Grows a disk; making it smaller needs `shrink: true` (data past the new end is lost). */

@@ -190,6 +190,7 @@ export const PARAM_SCHEMAS = {
   'media.info': byPath,
   'media.delete': z.strictObject({ path: nonEmpty(), deleteFile: opt(bool()) }),
   'media.discardUpload': byPath,
+  'media.discardUploadSet': byPath,
   'media.create': z.strictObject({ path: nonEmpty(), format: nonEmpty(), size: nonEmpty(), preallocation: opt(text()) }),
   'media.convert': z.strictObject({ source: nonEmpty(), target: nonEmpty(), format: nonEmpty(), subformat: opt(text()) }),
   'media.resize': z.strictObject({ path: nonEmpty(), size: nonEmpty(), shrink: opt(bool()) }),
@@ -204,6 +205,7 @@ export const PARAM_SCHEMAS = {
     cpus: opt(num()),
     firmware: opt(text()),
     diskBus: opt(text()),
+    diskFolder: opt(nonEmpty()),
   }),
   'vms.importPlan': z.strictObject({
     file: nonEmpty(),
@@ -214,6 +216,7 @@ export const PARAM_SCHEMAS = {
     cpus: opt(num()),
     firmware: opt(text()),
     diskBus: opt(text()),
+    diskFolder: opt(nonEmpty()),
   }),
   'vms.export': z.strictObject({ ref: ref(), file: nonEmpty() }),
   'vms.attachDisk': z.strictObject({ ref: ref(), path: nonEmpty(), bus: opt(text()), readOnly: opt(bool()) }),

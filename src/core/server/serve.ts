@@ -135,14 +135,16 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
   const hosting = opening;
   // The core decides whether an upload may go (nothing uses it) and deletes it: in-process when
   // hosted here, else over the running core's socket.
-  const discardUpload = async (file: string): Promise<void> => {
+  const coreCall = async (method: 'media.discardUpload' | 'media.discardUploadSet', file: string): Promise<void> => {
     const c = hosting ? (await hosting).client() : new RpcClient(await connectUnix(layout.coreSocket));
     try {
-      await c.call('media.discardUpload', { path: file });
+      await c.call(method, { path: file });
     } finally {
       c.close();
     }
   };
+  const discardUpload = (file: string) => coreCall('media.discardUpload', file);
+  const discardUploadSet = (folder: string) => coreCall('media.discardUploadSet', folder);
   let web;
   try {
     web = await startWebServer({
@@ -152,6 +154,7 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
       onClient,
       uploadDir: layout.mediaDir,
       discardUpload,
+      discardUploadSet,
       token: webToken(layout, opts.newToken),
       stateDir: layout.dataDir,
       allowHosts: opts.allowHosts ?? [],

@@ -19,7 +19,7 @@ export interface UploadIdentity {
   readonly ctimeNs: bigint;
 }
 
-function identity(st: fs.BigIntStats): UploadIdentity {
+export function identity(st: fs.BigIntStats): UploadIdentity {
   return { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs };
 }
 
@@ -88,7 +88,7 @@ export async function handleDiscard(
 }
 
 /** An upload stopped on purpose: its status and the reason the user reads. */
-class UploadRefused extends Error {
+export class UploadRefused extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -105,7 +105,7 @@ const DRAIN_LIMIT = 8 * 1024 * 1024;
  * client, still sending, gets the answer instead of a reset connection (EPIPE); a large one is
  * answered at once and the connection closed. Either way nothing of it is kept.
  */
-function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, declared: number | undefined, status: number, error: string): void {
+export function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, declared: number | undefined, status: number, error: string): void {
   if (declared === undefined || declared > DRAIN_LIMIT || req.readableEnded) return answer(res, status, error, true);
   let done = false;
   const finish = () => {
@@ -120,16 +120,16 @@ function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, declare
   req.resume();
 }
 
-async function freeBytes(dir: string): Promise<number> {
+export async function freeBytes(dir: string): Promise<number> {
   const st = await fs.promises.statfs(dir);
   return st.bavail * st.bsize;
 }
 
-function tooBig(size: number, max: number): string {
+export function tooBig(size: number, max: number): string {
   return `the file is ${formatBytes(size)}, more than uploads may be (${formatBytes(max)}; nestbox serve --max-upload SIZE changes it)`;
 }
 
-function noRoom(dir: string, size: number | undefined, floor: number, free: number): string {
+export function noRoom(dir: string, size: number | undefined, floor: number, free: number): string {
   const need = (size ?? 0) + floor;
   const what = size === undefined ? `${formatBytes(floor)} kept free` : `${formatBytes(size)} for the file plus ${formatBytes(floor)} kept free`;
   return `not enough free space in ${dir}: the upload needs ${formatBytes(need)} (${what}) and ${formatBytes(free)} is free`;
@@ -231,7 +231,7 @@ export async function sweepDeadUploads(dir: string, now = Date.now()): Promise<s
   return swept;
 }
 
-function processRuns(pid: number): boolean {
+export function processRuns(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

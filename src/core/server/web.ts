@@ -23,6 +23,7 @@ import { NestboxError } from '../api/errors';
 import { isWireMessage, type Transport } from '../api/rpc';
 import { clientAddress, DEFAULT_SESSION_IDLE_MS, FailureLimiter, SessionStore, sha256 } from './web-auth';
 import { answer, handleDiscard, handleUpload, sweepDeadUploads, type UploadIdentity } from './web-upload';
+import { handleSetCreate, handleSetDiscard, handleSetFile, sweepDeadSets, uploadSets } from './web-upload-set';
 
 export interface WebServerOptions {
   readonly host: string;
@@ -38,6 +39,12 @@ export interface WebServerOptions {
    * else throws its NestboxError. `DELETE /upload` is refused when absent.
    */
   readonly discardUpload?: (file: string) => Promise<void>;
+  /**
+   * The core's half of `DELETE /upload-set` (a machine uploaded with its disks, web-upload-set.ts):
+   * removes the set's folder unless a VM or job uses a file in it (media.discardUploadSet).
+   * Machine uploads are refused when absent.
+   */
+  readonly discardUploadSet?: (folder: string) => Promise<void>;
   readonly token?: string;
   /**
    * Where this server keeps its sessions (the data directory), so pages stay signed in across
@@ -243,6 +250,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   let sessions: SessionStore | null = null;
   /** Files this server's uploads wrote (path → identity), the only ones `DELETE /upload` removes. */
   const uploads = new Map<string, UploadIdentity>();
+  /** Machine uploads (a descriptor with its disks) this server made folders for, by id. */
+  const sets = uploadSets();
   /** Sessions with an open WebSocket are in use even when nothing is said on it. */
   const liveSessions = new Map<WebSocket, string>();
 
@@ -317,6 +326,13 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       if (!sameOrigin(req)) return answer(res, 403, `${req.method === 'PUT' ? 'an upload' : 'removing an upload'} must come from this server's own page (Origin)`);
       if (req.method === 'PUT') return handleUpload(req, res, url, { dir: opts.uploadDir, uploads, maxUpload, freeFloor });
       return handleDiscard(res, url, opts.uploadDir, uploads, opts.discardUpload);
+    }
+    if (url.pathname === '/upload-set' && opts.uploadDir && (req.method === 'POST' || req.method === 'PUT' || req.method === 'DELETE')) {
+      if (!sameOrigin(req)) return answer(res, 403, `${req.method === 'DELETE' ? 'removing an upload' : 'an upload'} must come from this server's own page (Origin)`, req.method !== 'DELETE');
+      const ctx = { dir: opts.uploadDir, sets, maxUpload, freeFloor, discardSet: opts.discardUploadSet };
+      if (req.method === 'POST') return handleSetCreate(req, res, ctx);
+      if (req.method === 'PUT') return handleSetFile(req, res, url, ctx);
+      return handleSetDiscard(res, url, ctx);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405);
@@ -429,6 +445,14 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
   if (opts.uploadDir) {
     const swept = await sweepDeadUploads(opts.uploadDir);
     if (swept.length > 0) log(`removed ${swept.length} unfinished upload(s) a stopped server left in ${opts.uploadDir}`);
+    // Machine uploads a stopped server left: the core decides (it may still be opening), so not awaited.
+    const dir = opts.uploadDir;
+    const discardSet = opts.discardUploadSet;
+    if (discardSet) {
+      void sweepDeadSets(dir, discardSet).then((gone) => {
+        if (gone.length > 0) log(`removed ${gone.length} machine upload(s) a stopped server left in ${dir}`);
+      });
+    }
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -96,6 +96,7 @@ function checkDomainDisk(p: string, label: string): string {
 /** Where a machine file's disks must lie, in the words of its messages. */
 const VBOX_FOLDER = "the .vbox file's folder";
 const UTM_DATA = "the UTM bundle's Data folder";
+const UPLOADED = 'the files uploaded with the domain XML (add it to the upload)';
 
 /**
  * A .vbox's media must lie inside its folder, a UTM bundle's inside its Data folder: no
@@ -207,7 +208,16 @@ export class ForeignImport {
       });
     } else {
       m = readDomainFile(text, label, bridgeExists);
-      disks = m.disks.map((x) => ({ label: x.label, real: checkDomainDisk(x.path, x.label), stated: x.format, bus: x.bus }));
+      const folder = spec.diskFolder === undefined ? null : path.resolve(spec.diskFolder);
+      // Copied away from their host (uploaded beside the XML): each disk by its file name in that folder.
+      const at = (p: string) => (folder === null ? p : path.join(folder, path.posix.basename(p)));
+      disks = m.disks.map((x) => ({
+        label: x.label,
+        real: folder === null ? checkDomainDisk(x.path, x.label) : checkInsideDisk(folder, path.posix.basename(x.path), x.label, UPLOADED),
+        stated: x.format,
+        bus: x.bus,
+      }));
+      if (m.nvram) m = { ...m, nvram: at(m.nvram) };
     }
     let nvram: string | null = null;
     if (m.nvram) {
@@ -358,6 +368,6 @@ export class ForeignImport {
         await this.d.vms.delete(uuid, false).catch(() => undefined);
         throw err;
       }
-    }, { vmName: name });
+    }, { vmName: name, holds: [src, ...disks.flatMap((x) => (x.chain ? x.chain.layers.map((l) => l.path) : [x.real])), ...(nvram ? [nvram] : [])] });
   }
 }

@@ -391,6 +391,46 @@ export class MediaService {
     return null;
   }
 
+  /**
+   * Web mode took back a machine upload (a descriptor with its disks, in a `.import-PID-RANDOM`
+   * folder of the media folder): the folder goes, unless a VM or a running job uses a file in it.
+   * Nothing is followed: a symlink inside is removed as a link, never what it points to.
+   */
+  discardUploadSet(folder: string): null {
+    const abs = this.abs(folder);
+    const dir = path.resolve(this.d.layout.mediaDir);
+    if (path.dirname(abs) !== dir || !/^\.import-\d+-[0-9a-f]{24}$/.test(path.basename(abs))) {
+      throw new NestboxError('INVALID_ARGUMENT', `only a machine upload's folder in the media folder (${dir}) can be discarded, not '${abs}'`);
+    }
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (!st) throw new NestboxError('NOT_FOUND', `'${path.basename(abs)}' is not in the media folder`);
+    if (!st.isDirectory()) throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(abs)}' is not a folder; it is left alone`);
+    if (fs.realpathSync(path.dirname(abs)) !== fs.realpathSync(dir)) {
+      throw new NestboxError('INVALID_ARGUMENT', `only a machine upload's folder in the media folder (${dir}) can be discarded`);
+    }
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else files.push(p);
+      }
+    };
+    walk(abs);
+    this.d.jobs.assertIdle(null, files);
+    // An import that runs from the folder holds its descriptor, not only disks.
+    this.d.jobs.assertIdle(null, [abs]);
+    for (const f of files) {
+      const uses = this.usesOf(f);
+      if (uses.length) throw new NestboxError('BUSY', `'${path.relative(abs, f)}' of the upload is in use by ${this.describeUses(uses)}; the upload is kept`);
+    }
+    fs.rmSync(abs, { recursive: true, force: true });
+    for (const f of files) if (this.d.repo.get(f)) this.d.repo.delete(f);
+    this.d.vms.log(null, 'info', 'media-deleted', `discarded the machine upload '${abs}' (${files.length} file${files.length === 1 ? '' : 's'})`);
+    this.d.bus.emit('media.changed', { path: abs });
+    return null;
+  }
+
   // ---------------------------------------------------------------- jobs
 
   private needImg(): QemuImg {

@@ -9,7 +9,7 @@
  * details and toolbar are their own files; moving the wiring out would only hand this state
  * on as props.
  */
-import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from 'react';
+import { Suspense, lazy, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import Box from '@mui/material/Box';
 import CircularProgress from '@mui/material/CircularProgress';
 import type { ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../core/api/contract';
@@ -34,11 +34,12 @@ import { ActivityOverview } from './monitor/ActivityOverview';
 import { NewVmWizard, type WizardPrefill } from './wizard/NewVmWizard';
 import { DropOverlay } from './media/DropOverlay';
 import { ImportDialog } from './media/ImportDialog';
+import { ImportChooser } from './media/ImportChooser';
 import { MediaManagerDialog } from './media/MediaManagerDialog';
 import { UploadDialog } from './media/UploadDialog';
 import { discardUpload, type HostFile } from './media/hostPath';
 import { readIsoLabel } from './media/isoLabel';
-import { ACCEPTED_DESCRIPTION, classifyDrop, guessOsType, vmNameFromFile } from './media/dropped';
+import { ACCEPTED_DESCRIPTION, classifyDrop, groupDrop, guessOsType, vmNameFromFile, type DropItem, type PickedFile } from './media/dropped';
 import { MAX_NAME_LENGTH } from './util/validation';
 import { HostDialog } from './hosts/HostDialog';
 import { MigrateDialog } from './hosts/MigrateDialog';
@@ -50,7 +51,7 @@ import { useVmActions } from './actions/useVmActions';
 /** Loaded when first opened (noVNC and xterm.js are most of the bundle; see App). */
 const ConsoleView = lazy(() => import('./console/ConsoleView').then((m) => ({ default: m.ConsoleView })));
 
-type DialogKind = 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences' | 'addHost' | 'editHost' | 'migrate' | 'move';
+type DialogKind = 'import' | 'new' | 'settings' | 'delete' | 'networks' | 'activity' | 'clone' | 'media' | 'preferences' | 'addHost' | 'editHost' | 'migrate' | 'move';
 
 const SIDEBAR_KEY = 'nestbox.sidebarWidth';
 const SELECTED_KEY = 'nestbox.selectedVm';
@@ -105,8 +106,9 @@ export function Manager() {
   /** A double-click on a VM whose details are still loading acts once they arrive. */
   const [pendingActivate, setPendingActivate] = useState<string | null>(null);
   const [sidebar, setSidebar] = useState(() => readNumber(SIDEBAR_KEY, 300));
-  /** Files dropped on the window, handled one after another (the first is on screen). */
-  const [dropped, setDropped] = useState<readonly File[]>([]);
+  /** What was dropped on the window (files, machines with their files), handled one after another (the first is on screen). */
+  const [dropped, setDropped] = useState<readonly { readonly id: number; readonly item: DropItem }[]>([]);
+  const dropSeq = useRef(0);
   const [prefill, setPrefill] = useState<WizardPrefill | undefined>(undefined);
 
   const vm = info && info.uuid === selected ? info : null;
@@ -133,11 +135,11 @@ export function Manager() {
   }, []);
 
   const onDropFiles = useCallback(
-    (files: readonly File[]) => {
-      const usable: File[] = [];
-      for (const f of files) {
-        if (classifyDrop(f.name) === 'unknown') notify.warning(`Nestbox cannot use ${f.name}: drop an ${ACCEPTED_DESCRIPTION} file.`, 'Unknown file type');
-        else usable.push(f);
+    (files: readonly PickedFile[]) => {
+      const usable: { id: number; item: DropItem }[] = [];
+      for (const item of groupDrop(files)) {
+        if (item.kind === 'file' && classifyDrop(item.file.name) === 'unknown') notify.warning(`Nestbox cannot use ${item.file.name}: drop an ${ACCEPTED_DESCRIPTION} file.`, 'Unknown file type');
+        else usable.push({ id: ++dropSeq.current, item });
       }
       if (usable.length > 0) setDropped((q) => [...q, ...usable]);
     },
@@ -146,7 +148,8 @@ export function Manager() {
   const nextDropped = useCallback(() => setDropped((q) => q.slice(1)), []);
   const currentDrop = dialog === null || dialog === 'media' ? dropped[0] : undefined;
   const isoReady = useCallback(
-    (file: File, hostFile: HostFile) => {
+    (file: File | null, hostFile: HostFile) => {
+      if (file === null) return;
       const path = hostFile.path;
       const taken = (vms ?? []).map((v) => v.name);
       // The volume label survives renaming the file ("Ubuntu 24.04 LTS amd64", "CCCOMA_X64FRE_EN-US_DV9"); the name is the fallback.
@@ -360,6 +363,7 @@ export function Manager() {
         offline={lost !== null}
         onActivity={() => setDialog('activity')}
         onMedia={() => setDialog('media')}
+        {...(window.nestboxDesktop ? {} : { onImport: () => setDialog('import') })}
         onPreferences={() => setDialog('preferences')}
         onMigrate={() => {
           if (vm && vm.host !== undefined) {
@@ -442,14 +446,23 @@ export function Manager() {
       {dialog === 'preferences' && <PreferencesDialog onClose={() => setDialog(null)} />}
       <MediaManagerDialog open={dialog === 'media'} onClose={() => setDialog(null)} host={host} vms={vms ?? []} />
       <DropOverlay onFiles={onDropFiles} disabled={lost !== null} />
-      {host && currentDrop && classifyDrop(currentDrop.name) === 'iso' && (
-        <UploadDialog key={`${currentDrop.name}-${currentDrop.lastModified}`} file={currentDrop} onReady={(p) => isoReady(currentDrop, p)} onClose={nextDropped} />
+      {dialog === 'import' && (
+        <ImportChooser
+          onClose={() => setDialog(null)}
+          onPicked={(files) => {
+            setDialog(null);
+            onDropFiles(files);
+          }}
+        />
       )}
-      {host && currentDrop && (classifyDrop(currentDrop.name) === 'disk' || classifyDrop(currentDrop.name) === 'appliance') && (
+      {host && currentDrop?.item.kind === 'file' && classifyDrop(currentDrop.item.file.name) === 'iso' && (
+        <UploadDialog key={currentDrop.id} file={currentDrop.item.file} onReady={(p) => isoReady(currentDrop.item.kind === 'file' ? currentDrop.item.file : null, p)} onClose={nextDropped} />
+      )}
+      {host && currentDrop && (currentDrop.item.kind === 'machine' || classifyDrop(currentDrop.item.file.name) === 'disk' || classifyDrop(currentDrop.item.file.name) === 'appliance') && (
         <ImportDialog
-          key={`${currentDrop.name}-${currentDrop.lastModified}`}
-          file={currentDrop}
-          kind={classifyDrop(currentDrop.name) === 'appliance' ? 'appliance' : 'disk'}
+          key={currentDrop.id}
+          item={currentDrop.item}
+          kind={currentDrop.item.kind === 'machine' || classifyDrop(currentDrop.item.file.name) === 'appliance' ? 'appliance' : 'disk'}
           host={host}
           vms={vms ?? []}
           selectedVm={vm}

@@ -84,6 +84,12 @@ export interface ImportSpec {
   readonly cpus?: number;
   readonly firmware?: Firmware;
   readonly diskBus?: DiskBus;
+  /**
+   * A libvirt domain XML only: its disks (and UEFI variables) are looked for by file name in this
+   * folder instead of at the absolute paths it names — the files were copied away from the host
+   * they were on (web mode uploads a domain with its disks into one folder).
+   */
+  readonly diskFolder?: string;
 }
 
 /** What `vms.import` would create from a file, and what it cannot carry over (nothing is made). */

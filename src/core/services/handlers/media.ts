@@ -7,6 +7,7 @@ export const mediaHandlers = {
   'media.info': ({ path }, { core }) => core.media.info(path),
   'media.delete': ({ path, deleteFile }, { core }) => core.media.delete(path, deleteFile === true),
   'media.discardUpload': ({ path }, { core }) => core.media.discardUpload(path),
+  'media.discardUploadSet': ({ path }, { core }) => core.media.discardUploadSet(path),
   'media.create': (spec, { core }) => core.media.create(spec),
   'media.convert': (spec, { core }) => core.media.convert(spec),
   'media.resize': ({ path, size, shrink }, { core }) => core.media.resize(path, size, shrink === true),

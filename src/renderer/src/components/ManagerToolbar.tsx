@@ -30,6 +30,7 @@ import MonitorHeartOutlinedIcon from '@mui/icons-material/MonitorHeartOutlined';
 import TuneOutlinedIcon from '@mui/icons-material/TuneOutlined';
 import MoveUpRoundedIcon from '@mui/icons-material/MoveUpRounded';
 import MoreHorizRoundedIcon from '@mui/icons-material/MoreHorizRounded';
+import DriveFolderUploadOutlinedIcon from '@mui/icons-material/DriveFolderUploadOutlined';
 import type { VmInfo, VmOperation } from '../../../core/api/contract';
 import type { BusyKind } from '../hooks/operations';
 import type { LifecycleAction } from '../model/vmState';
@@ -101,6 +102,8 @@ export interface ManagerToolbarProps {
   /** Opens the host Network Manager (bridges, internal networks). */
   readonly onNetworks?: () => void;
   readonly onMedia?: () => void;
+  /** Web mode: choose files or a folder to upload and import (the desktop imports what is dropped where it lies). */
+  readonly onImport?: () => void;
   readonly onDelete: () => void;
   readonly onClone: () => void;
   readonly onAction: (a: LifecycleAction) => void;
@@ -118,7 +121,7 @@ export interface ManagerToolbarProps {
   readonly onMove?: () => void;
 }
 
-export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onPreferences, onMigrate, onMove }: ManagerToolbarProps) {
+export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDelete, onClone, onAction, onConsole, offline, onActivity, onMedia, onImport, onPreferences, onMigrate, onMove }: ManagerToolbarProps) {
   /** A libvirt host's VM: its settings and clones are the host's business, not Nestbox's. */
   const remote = vm?.host !== undefined;
   const can = (op: VmOperation) => !offline && vm !== null && vm.allowed.includes(op) && busy !== op;
@@ -127,6 +130,9 @@ export function ManagerToolbar({ vm, busy, onNew, onSettings, onNetworks, onDele
   const resumable = vm?.allowed.includes('resume') ?? false;
   const icon = (C: typeof PlayArrowRoundedIcon) => <C className="tool-icon" />;
   const hostTools: HostTool[] = [
+    ...(onImport
+      ? [{ label: 'Import', name: 'Import', icon: DriveFolderUploadOutlinedIcon, tooltip: 'Import a VirtualBox, UTM or libvirt machine with its disks, an OVA or a disk image: choose files or a folder to upload', onClick: onImport }]
+      : []),
     ...(onMedia ? [{ label: 'Media', name: 'Media Manager', icon: AlbumOutlinedIcon, tooltip: 'Virtual Media Manager: disks and optical images, their sizes and users; convert, resize, compact, check', onClick: onMedia }] : []),
     ...(onNetworks ? [{ label: 'Networks', name: 'Network Manager', icon: LanOutlinedIcon, tooltip: 'Host bridges and internal networks, with the VMs on each', onClick: onNetworks }] : []),
     ...(onActivity ? [{ label: 'Activity', icon: MonitorHeartOutlinedIcon, tooltip: 'Activity Overview: what every running VM uses of the host', onClick: onActivity }] : []),

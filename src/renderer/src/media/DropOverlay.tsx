@@ -7,13 +7,70 @@ import { useEffect, useRef, useState } from 'react';
 import Box from '@mui/material/Box';
 import Typography from '@mui/material/Typography';
 import FileDownloadOutlinedIcon from '@mui/icons-material/FileDownloadOutlined';
-import { ACCEPTED_DESCRIPTION } from './dropped';
+import { ACCEPTED_DESCRIPTION, type PickedFile } from './dropped';
 
 function carriesFiles(e: DragEvent): boolean {
   return Array.from(e.dataTransfer?.types ?? []).includes('Files');
 }
 
-export function DropOverlay({ onFiles, disabled = false }: { readonly onFiles: (files: readonly File[]) => void; readonly disabled?: boolean }) {
+/** A folder dropped in web mode is read this far and no further (the server takes a few dozen files of a machine anyway). */
+const MAX_ENTRIES = 2_000;
+const MAX_DEPTH = 12;
+
+function readAll(reader: FileSystemDirectoryReader): Promise<FileSystemEntry[]> {
+  return new Promise((resolve, reject) => {
+    const out: FileSystemEntry[] = [];
+    // readEntries answers in batches (about 100 in Chromium) until an empty one.
+    const next = () =>
+      reader.readEntries((batch) => {
+        if (batch.length === 0 || out.length >= MAX_ENTRIES) resolve(out);
+        else {
+          out.push(...batch);
+          next();
+        }
+      }, reject);
+    next();
+  });
+}
+
+/**
+ * The files under dropped entries, each with its path inside the drop (`Debian.utm/Data/disk.qcow2`).
+ * Symlinks are not followed by the browser's entries API; only files are collected.
+ */
+async function collect(entries: readonly FileSystemEntry[]): Promise<PickedFile[]> {
+  const out: PickedFile[] = [];
+  let seen = 0;
+  const walk = async (entry: FileSystemEntry, prefix: string, depth: number): Promise<void> => {
+    if (++seen > MAX_ENTRIES || depth > MAX_DEPTH) return;
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isFile) {
+      const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
+      out.push({ file, rel });
+    } else if (entry.isDirectory) {
+      for (const child of await readAll((entry as FileSystemDirectoryEntry).createReader())) await walk(child, rel, depth + 1);
+    }
+  };
+  for (const e of entries) await walk(e, '', 0);
+  return out;
+}
+
+/**
+ * What a drop holds. On the desktop: the files (and folders, such as a .utm bundle) as they are,
+ * used where they lie. In web mode a dropped folder is read through (its files are uploaded
+ * with their layout); the entries must be taken while the drop event runs.
+ */
+function droppedFiles(dt: DataTransfer | null): Promise<PickedFile[]> {
+  const files = Array.from(dt?.files ?? []);
+  if (window.nestboxDesktop || !dt) return Promise.resolve(files.map((file) => ({ file, rel: file.name })));
+  const entries = Array.from(dt.items)
+    .filter((i) => i.kind === 'file')
+    .map((i) => i.webkitGetAsEntry?.() ?? null);
+  if (entries.some((e) => e === null) || !entries.some((e) => e?.isDirectory)) return Promise.resolve(files.map((file) => ({ file, rel: file.name })));
+  // A folder that cannot be read (permissions): the plain files of the drop still count.
+  return collect(entries as FileSystemEntry[]).catch(() => files.map((file) => ({ file, rel: file.name })));
+}
+
+export function DropOverlay({ onFiles, disabled = false }: { readonly onFiles: (files: readonly PickedFile[]) => void; readonly disabled?: boolean }) {
   const [over, setOver] = useState(false);
   const depth = useRef(0);
   const cb = useRef(onFiles);
@@ -43,8 +100,9 @@ export function DropOverlay({ onFiles, disabled = false }: { readonly onFiles: (
       depth.current = 0;
       setOver(false);
       if (disabled) return;
-      const files = Array.from(e.dataTransfer?.files ?? []);
-      if (files.length > 0) cb.current(files);
+      void droppedFiles(e.dataTransfer).then((files) => {
+        if (files.length > 0) cb.current(files);
+      });
     };
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragover', overFn);

@@ -18,16 +18,16 @@ import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert'
 import { MemoryField } from '../components/HardwareFields';
 import { OperationButton, OperationDialog } from '../components/OperationDialog';
 import { useNotify } from '../components/Notifications';
-import { discardUpload } from './hostPath';
+import { discardMachineUpload, discardOnPageHide, discardUpload } from './hostPath';
 import { isActiveState } from '../model/vmState';
 import { formatBytes } from '../util/format';
 import { MAX_NAME_LENGTH, vmNameProblem } from '../util/validation';
 import { OsTypeSelect } from '../wizard/NewVmWizard';
 import { defaultOsType } from '../wizard/draft';
-import { guessOsType, vmNameFromFile } from './dropped';
+import { dropItemName, guessOsType, vmNameFromFile, type DropItem } from './dropped';
 import { JobProgress, UploadProgressBar } from './JobProgress';
 import { ImportPlanView } from './ImportPlanView';
-import { useHostFile } from './useHostFile';
+import { useHostSource } from './useHostFile';
 import { useJob } from './useJobs';
 import { useVmActions } from '../actions/useVmActions';
 import { useMediaActions } from '../actions/useMediaActions';
@@ -35,7 +35,8 @@ import { useMediaActions } from '../actions/useMediaActions';
 type Mode = 'copy' | 'inPlace' | 'attach';
 
 export interface ImportDialogProps {
-  readonly file: File;
+  /** A dropped (or chosen) file, or a machine with the files that belong to it (web mode uploads them together). */
+  readonly item: DropItem;
   readonly kind: 'disk' | 'appliance';
   readonly host: HostInfo;
   readonly vms: readonly VmSummary[];
@@ -49,14 +50,18 @@ export function ImportDialog(props: ImportDialogProps) {
   return <Body {...props} />;
 }
 
-function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: ImportDialogProps) {
+function Body({ item, kind, host, vms, selectedVm, onClose, onImported }: ImportDialogProps) {
   const mediaActions = useMediaActions();
   const vmActions = useVmActions();
-  const hostFile = useHostFile(file);
+  const hostFile = useHostSource(item);
   const notify = useNotify();
+  /** What the dialog calls the source: the file, or the machine file (or .utm folder) of a machine. */
+  const file = { name: dropItemName(item), size: item.kind === 'file' ? item.file.size : item.files.reduce((n, f) => n + f.file.size, 0) };
+  const others = item.kind === 'machine' ? item.files.length - (item.descriptorFile ? 1 : 0) : 0;
   /** Set once the file was taken up (imported, attached): closing must then leave it be. */
   const used = useRef(false);
-  const uploadedPath = hostFile.phase === 'ready' && hostFile.file.uploaded ? hostFile.file.path : null;
+  const uploadedPath = hostFile.phase === 'ready' && hostFile.file.uploaded && !hostFile.file.set ? hostFile.file.path : null;
+  const uploadedSet = hostFile.phase === 'ready' ? (hostFile.file.set?.id ?? null) : null;
   // Closed without importing (Cancel, Escape, a failed or stopped import): the upload made
   // for this dialog goes again, so cancelled imports leave nothing in the media folder.
   // Only the path decides when this runs: nothing else re-rendering may discard the upload.
@@ -68,6 +73,16 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       discardUpload(uploadedPath).catch((err: unknown) => warn.current((err as Error).message));
     };
   }, [uploadedPath]);
+  // A machine's uploaded folder goes whenever the dialog closes: an import copies its disks
+  // into the new VM's folder (appliances are never used in place), so nothing needs it after.
+  useEffect(() => {
+    if (uploadedSet === null) return undefined;
+    const leaving = discardOnPageHide(uploadedSet);
+    return () => {
+      leaving();
+      discardMachineUpload(uploadedSet).catch((err: unknown) => warn.current((err as Error).message));
+    };
+  }, [uploadedSet]);
   const taken = useMemo(() => vms.map((v) => v.name), [vms]);
   const [name, setName] = useState(() => vmNameFromFile(file.name, taken, MAX_NAME_LENGTH));
   const guessed = guessOsType(file.name, host.osTypes);
@@ -85,10 +100,12 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
   // An appliance or machine file: the core's plan of what it becomes, shown before anything is copied.
   const [plan, setPlan] = useState<ImportPlan | null>(null);
   const hostPath = hostFile.phase === 'ready' ? hostFile.file.path : null;
+  // A domain XML uploaded with its disks: the core looks for them by name in the upload's folder.
+  const diskFolder = hostFile.phase === 'ready' && hostFile.file.set && /\.xml$/i.test(file.name) ? hostFile.file.set.dir : null;
   useEffect(() => {
     if (kind !== 'appliance' || hostPath === null) return undefined;
     let live = true;
-    vmActions.importPlan({ file: hostPath }).then(
+    vmActions.importPlan({ file: hostPath, ...(diskFolder ? { diskFolder } : {}) }).then(
       (p) => {
         if (!live) return;
         setPlan(p);
@@ -105,9 +122,10 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
     // Once per file: later edits of the type or memory are the user's (the name stays the file's).
   }, [kind, hostPath]);
 
+  // The type's preset fills the memory until the user sets it, or the machine's plan says what the source has.
   useEffect(() => {
-    if (!memoryTouched && preset) setMemoryMiB(Math.min(preset.memoryMiB, host.memoryMiB));
-  }, [preset, memoryTouched, host.memoryMiB]);
+    if (!memoryTouched && preset && plan === null) setMemoryMiB(Math.min(preset.memoryMiB, host.memoryMiB));
+  }, [preset, memoryTouched, host.memoryMiB, plan]);
 
   // The job's end: a VM to select, or the core's reason.
   useEffect(() => {
@@ -156,6 +174,7 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       ...(osType ? { osType } : {}),
       memoryMiB,
       ...(kind === 'disk' ? { mode: mode === 'inPlace' ? 'inPlace' : 'copy' } : {}),
+      ...(diskFolder ? { diskFolder } : {}),
     };
     vmActions.import(spec).then(
       (j) => setStarted(j),
@@ -190,7 +209,8 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
       }
     >
     <Typography variant="body2" color="text.secondary">
-      <b>{file.name}</b> ({formatBytes(file.size)}){' '}
+      <b>{file.name}</b>
+      {others > 0 ? ` with ${others} more file${others === 1 ? '' : 's'}` : ''} ({formatBytes(file.size)}){' '}
       {kind === 'appliance'
         ? 'becomes a new virtual machine; its disks are copied into the new VM’s folder.'
         : 'is checked by Nestbox’s image inspector and becomes the disk of a virtual machine.'}
@@ -234,9 +254,17 @@ function Body({ file, kind, host, vms, selectedVm, onClose, onImported }: Import
     {plan && mode !== 'attach' && <ImportPlanView plan={plan} />}
     {job && <JobProgress job={job} onCancel={cancelJob} />}
     {problem && <ProblemAlert problem={problem} onClose={() => setProblem(null)} />}
+    {hostFile.phase === 'ready' && hostFile.file.set && problem?.code === 'NOT_FOUND' && (
+      <Alert severity="warning" role="note">
+        {file.name} names a file that was not uploaded with it (above). Cancel, then drop {file.name} together with that file, or its whole folder (or choose the folder
+        with Import → Choose a folder…). Uploaded: {hostFile.file.set.files.join(', ')}.
+      </Alert>
+    )}
     {hostFile.phase === 'ready' && hostFile.file.uploaded && !job && !problem && (
       <Alert severity="info" role="note">
-        Uploaded to the host’s media folder as {hostFile.file.path.split('/').pop()}.
+        {hostFile.file.set
+          ? `Uploaded to the host with ${hostFile.file.set.files.length === 1 ? 'its 1 file' : `its ${hostFile.file.set.files.length} files`} (${hostFile.file.set.files.join(', ')}), into a folder of their own that goes when this dialog closes.`
+          : `Uploaded to the host’s media folder as ${hostFile.file.path.split('/').pop()}.`}
       </Alert>
     )}
     </OperationDialog>

@@ -79,3 +79,94 @@ export function guessOsType(hint: string, types: readonly OsType[]): OsType | un
   }
   return undefined;
 }
+
+/** A file the browser gave, with its path inside what was dropped or chosen (`MyVM/Snapshots/{…}.vdi`; a lone file: its name). */
+export interface PickedFile {
+  readonly file: File;
+  readonly rel: string;
+}
+
+/**
+ * What one drop (or choice) becomes: single files as before, and machines whose files belong
+ * together (web mode uploads them into one folder, in the layout the descriptor names):
+ * `descriptor` is its path inside that folder (a `.vbox`/`.xml` file, or the `.utm` folder).
+ */
+export type DropItem =
+  | { readonly kind: 'file'; readonly file: File }
+  | { readonly kind: 'machine'; readonly descriptor: string; readonly descriptorFile: File | null; readonly files: readonly PickedFile[] };
+
+/**
+ * Files of a machine's folder that no import reads and that can be large or many: VirtualBox
+ * logs, saved states and backup copies of the .vbox, UTM's screenshot, ISOs (CD drives come
+ * empty), hidden files (`.DS_Store`, editors' files).
+ */
+function notNeeded(rel: string): boolean {
+  const parts = rel.split('/');
+  if (parts.some((p) => p.startsWith('.'))) return true;
+  if (parts.slice(0, -1).some((p) => p === 'Logs')) return true;
+  return /\.(log(\.\d+)?|sav|vbox-prev|vbox-tmp|png|iso)$/i.test(rel);
+}
+
+const dirOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+const under = (rel: string, folder: string): boolean => folder === '' || rel.startsWith(`${folder}/`);
+const below = (rel: string, folder: string): string => (folder === '' ? rel : rel.slice(folder.length + 1));
+
+/**
+ * Groups what was dropped: every file inside a `.utm` folder is that bundle; a `.vbox` or a
+ * domain `.xml` takes the files in its folder and below (the disks it names are there), minus
+ * those no import reads; the rest are single files. Paths inside a machine are relative to the
+ * descriptor's folder (the `.utm` folder's parent). A `.vbox` or `.xml` dropped with nothing
+ * beside it is a machine of one file (the import says which disk files it misses).
+ */
+export function groupDrop(picked: readonly PickedFile[]): DropItem[] {
+  const items: DropItem[] = [];
+  const taken = new Set<PickedFile>();
+  const bundles = new Map<string, PickedFile[]>();
+  for (const p of picked) {
+    const parts = p.rel.split('/');
+    const i = parts.slice(0, -1).findIndex((x) => /\.utm$/i.test(x));
+    if (i < 0) continue;
+    const root = parts.slice(0, i + 1).join('/');
+    bundles.set(root, [...(bundles.get(root) ?? []), p]);
+    taken.add(p);
+  }
+  for (const [root, files] of bundles) {
+    const parent = dirOf(root);
+    items.push({
+      kind: 'machine',
+      descriptor: below(root, parent),
+      descriptorFile: null,
+      files: files.filter((f) => !notNeeded(below(f.rel, root))).map((f) => ({ file: f.file, rel: below(f.rel, parent) })),
+    });
+  }
+  const descriptors = picked.filter((p) => !taken.has(p) && /\.(vbox|xml)$/i.test(p.rel));
+  for (const d of descriptors) taken.add(d);
+  // The deepest descriptor whose folder holds a file owns it.
+  const folders = descriptors.map((d) => dirOf(d.rel)).sort((a, b) => b.length - a.length);
+  const owned = new Map<string, PickedFile[]>();
+  for (const p of picked) {
+    if (taken.has(p)) continue;
+    const folder = folders.find((f) => under(p.rel, f));
+    if (folder === undefined) continue;
+    if (notNeeded(below(p.rel, folder))) {
+      // An ISO or appliance dropped beside the machine file (not from inside a dropped folder) is the user's own item.
+      if (!p.rel.includes('/') && classifyDrop(p.rel) !== 'unknown') continue;
+      taken.add(p);
+      continue;
+    }
+    taken.add(p);
+    owned.set(folder, [...(owned.get(folder) ?? []), p]);
+  }
+  for (const d of descriptors) {
+    const folder = dirOf(d.rel);
+    const files = [d, ...(owned.get(folder) ?? [])].map((f) => ({ file: f.file, rel: below(f.rel, folder) }));
+    items.push({ kind: 'machine', descriptor: below(d.rel, folder), descriptorFile: d.file, files });
+  }
+  for (const p of picked) if (!taken.has(p)) items.push({ kind: 'file', file: p.file });
+  return items;
+}
+
+/** The name a drop item goes by in dialogs and messages. */
+export function dropItemName(item: DropItem): string {
+  return item.kind === 'file' ? item.file.name : (item.descriptor.split('/').pop() ?? item.descriptor);
+}

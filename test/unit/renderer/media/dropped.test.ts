@@ -1,7 +1,7 @@
 /** What a dropped file becomes, decided from its name; the VM name and OS type it suggests. */
 import { describe, expect, it } from 'vitest';
 import { OS_TYPES } from '../../../../src/core/domain/ostypes';
-import { classifyDrop, guessOsType, vmNameFromFile } from '../../../../src/renderer/src/media/dropped';
+import { classifyDrop, groupDrop, guessOsType, vmNameFromFile, type DropItem, type PickedFile } from '../../../../src/renderer/src/media/dropped';
 import { sizeSpec } from '../../../../src/renderer/src/media/mediaFormats';
 import { deleteBlocker, usageText } from '../../../../src/renderer/src/media/usage';
 import type { MediumInfo } from '../../../../src/core/api/contract';
@@ -78,5 +78,40 @@ describe('Media Manager helpers', () => {
     ]);
     expect(deleteBlocker(used)).toBe('In use by web (disk0); snapshots of old: before upgrade.');
     expect(usageText(used)).toBe('web, old (snapshot only) [snapshot before upgrade]');
+  });
+});
+
+describe('groupDrop', () => {
+  const pick = (...rels: string[]): PickedFile[] => rels.map((rel) => ({ rel, file: new File(['x'], rel.split('/').pop()!) }));
+  const shape = (items: DropItem[]) =>
+    items.map((i) => (i.kind === 'file' ? { file: i.file.name } : { machine: i.descriptor, files: i.files.map((f) => f.rel).sort(), hasFile: i.descriptorFile !== null }));
+
+  it('a .vbox dropped with its disks is one machine; its snapshot folder keeps its layout', () => {
+    expect(shape(groupDrop(pick('Deb.vbox', 'Deb.vdi')))).toEqual([{ machine: 'Deb.vbox', files: ['Deb.vbox', 'Deb.vdi'], hasFile: true }]);
+    const folder = pick('Deb/Deb.vbox', 'Deb/Deb.vdi', 'Deb/Snapshots/{1a2b}.vdi', 'Deb/Logs/VBox.log', 'Deb/Deb.vbox-prev', 'Deb/.DS_Store', 'Deb/Snapshots/2024.sav');
+    expect(shape(groupDrop(folder))).toEqual([{ machine: 'Deb.vbox', files: ['Deb.vbox', 'Deb.vdi', 'Snapshots/{1a2b}.vdi'], hasFile: true }]);
+  });
+
+  it('every file inside a .utm folder is that bundle, under the bundle’s own name; its screenshot stays behind', () => {
+    const items = groupDrop(pick('VMs/Debian.utm/config.plist', 'VMs/Debian.utm/Data/disk-0.qcow2', 'VMs/Debian.utm/Data/efi_vars.fd', 'VMs/Debian.utm/screenshot.png'));
+    expect(shape(items)).toEqual([{ machine: 'Debian.utm', files: ['Debian.utm/Data/disk-0.qcow2', 'Debian.utm/Data/efi_vars.fd', 'Debian.utm/config.plist'], hasFile: false }]);
+  });
+
+  it('a domain XML takes the disks beside it; an ISO dropped beside it stays single, files outside its folder too', () => {
+    const items = groupDrop(pick('vm/web.xml', 'vm/web.qcow2', 'debian.iso', 'other/thing.vdi'));
+    expect(shape(items)).toEqual([{ machine: 'web.xml', files: ['web.qcow2', 'web.xml'], hasFile: true }, { file: 'debian.iso' }, { file: 'thing.vdi' }]);
+    expect(shape(groupDrop(pick('web.xml', 'web.qcow2', 'debian.iso')))).toEqual([{ machine: 'web.xml', files: ['web.qcow2', 'web.xml'], hasFile: true }, { file: 'debian.iso' }]);
+  });
+
+  it('files without a machine file are single items, as before', () => {
+    expect(shape(groupDrop(pick('a.iso', 'b.qcow2', 'c.ova')))).toEqual([{ file: 'a.iso' }, { file: 'b.qcow2' }, { file: 'c.ova' }]);
+  });
+
+  it('two machine folders dropped together are two machines, each with its own files', () => {
+    const items = groupDrop(pick('A/A.vbox', 'A/A.vdi', 'B/B.vbox', 'B/B.vdi'));
+    expect(shape(items)).toEqual([
+      { machine: 'A.vbox', files: ['A.vbox', 'A.vdi'], hasFile: true },
+      { machine: 'B.vbox', files: ['B.vbox', 'B.vdi'], hasFile: true },
+    ]);
   });
 });

@@ -62,6 +62,7 @@ function validParams(work: string): { readonly [M in MethodName]: Params<M> } {
     'media.info': { path: disk },
     'media.delete': { path: disk, deleteFile: true },
     'media.discardUpload': { path: disk },
+    'media.discardUploadSet': { path: work },
     'media.create': { path: path.join(work, 'new.qcow2'), format: 'qcow2', size: '1M' },
     'media.convert': { source: disk, target: path.join(work, 'out.qcow2'), format: 'qcow2' },
     'media.resize': { path: disk, size: '2M', shrink: true },
