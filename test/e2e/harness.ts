@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CLI, tempHome } from '../integration/helpers';
+import { serveCoreReady } from '../support/serve';
 
 export const CHROMIUM = process.env['NESTBOX_CHROMIUM'] ?? '/usr/bin/chromium';
 
@@ -46,22 +47,7 @@ export async function startServe(home: string, port = 0): Promise<{ url: string;
   });
   // The URL comes as soon as the page can load; tests also use the core's unix socket (the
   // CLI, connectOrHost), which is there once serve says it hosts or joined the core.
-  await new Promise<void>((resolve, reject) => {
-    // A liveness bound for a hung start-up, not a performance claim.
-    const t = setTimeout(() => reject(new Error(`nestbox serve never said its core was ready; stderr: ${err}`)), 60_000);
-    const check = () => {
-      if (/hosting the core|connected to the running core/.test(err)) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    check();
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`nestbox serve exited (${code}): ${err}`));
-    });
-  });
+  await serveCoreReady(child, () => err);
   return { url, child };
 }
 

@@ -22,7 +22,7 @@
 #
 # Usage: iso=$(bash test/guest/build-desktop.sh BASE_ISO | tail -1)
 # BASE_ISO is build.sh's ISO. The result is cached beside it, under desktop-<hash>/, <hash>
-# covering this script, the base ISO's bytes and the installed
+# covering this script and iso-repack.sh, the base ISO's bytes and the installed
 # versions of the packages below. Build-host packages (Debian): xvfb spice-vdagent xclip dbus-daemon
 # (and what build.sh needs: xorriso cpio gzip grub-common grub-pc-bin mtools).
 set -euo pipefail
@@ -31,6 +31,9 @@ export LC_ALL=C
 log() { printf 'nestbox-desktop-guest: %s\n' "$*" >&2; }
 die() { printf 'nestbox-desktop-guest: error: %s\n' "$*" >&2; exit 1; }
 script_path=$(readlink -f "${BASH_SOURCE[0]}")
+repack_lib=$(dirname "$script_path")/iso-repack.sh
+# shellcheck source=iso-repack.sh
+source "$repack_lib"
 base=$(readlink -f "${1:?base ISO (test/guest/build.sh output)}")
 [[ -s $base ]] || die "no base ISO at $base"
 
@@ -46,7 +49,7 @@ for b in "${bins[@]}"; do [[ -x $b ]] || die "no $b on this host"; done
 command -v ldd >/dev/null || die "ldd needed (Debian package libc-bin)"
 for c in xorriso cpio gzip grub-mkrescue; do command -v "$c" >/dev/null || die "$c needed (see test/guest/README.md)"; done
 
-hash=$( { cat "$script_path"; sha256sum <"$base"; printf '%s\n' "${vers[@]}"; } | sha256sum | cut -c1-16)
+hash=$( { cat "$script_path" "$repack_lib"; sha256sum <"$base"; printf '%s\n' "${vers[@]}"; } | sha256sum | cut -c1-16)
 cache_root=${NESTBOX_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/test-guest}
 mkdir -p "$cache_root"
 cache_root=$(cd "$cache_root" && pwd -P)
@@ -71,8 +74,7 @@ trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 log "building in $work: ${vers[*]}"
 
-xorriso -osirrox on -indev "$base" -extract /boot/initrd.gz "$work/initrd.gz" 2>/dev/null
-chmod u+w "$work/initrd.gz"
+repack_extract_initrd "$base" "$work"
 ov=$work/overlay
 libdir=lib/x86_64-linux-gnu
 mkdir -p "$ov/$libdir" "$ov/usr/bin" "$ov/usr/sbin" "$ov/sbin" "$ov/etc/init.d" "$ov/usr/share/X11" "$ov/usr/share/dbus-1" "$ov/var/lib/xkb"
@@ -211,16 +213,8 @@ printf 'CLIP[%s]\n' "$(DISPLAY=:0 timeout 10 xclip -selection clipboard -o 2>/de
 EOT
 chmod 755 "$ov/etc/init.d/desktop" "$ov/sbin/vport-links" "$ov/sbin/desktop-service" "$ov/sbin/clip-set" "$ov/sbin/clip-get"
 
-( cd "$ov" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --quiet ) | gzip -6n >>"$work/initrd.gz"
-tree=$work/iso
-mkdir -p "$tree/boot/grub"
-xorriso -osirrox on -indev "$base" -extract /boot/vmlinuz "$tree/boot/vmlinuz" -extract /boot/grub/grub.cfg "$tree/boot/grub/grub.cfg" 2>/dev/null
-cp "$work/initrd.gz" "$tree/boot/initrd.gz"
-chmod -R u+w "$tree"
-grub-mkrescue -o "$work/desktop.iso" \
-  --install-modules="linux linux16 normal configfile iso9660 search search_fs_uuid search_label search_fs_file serial terminal test echo all_video part_msdos part_gpt" \
-  --fonts= --locales= --themes= --compress=xz "$tree" -- -volid NESTBOX_DESKTOP >"$work/mkrescue.log" 2>&1 ||
-  { cat "$work/mkrescue.log" >&2; die "grub-mkrescue failed"; }
+repack_append_overlay "$ov" "$work" 6
+repack_iso "$base" "$work" NESTBOX_DESKTOP "$work/desktop.iso"
 mkdir -p "$out_dir"
 printf '%s\n' "base=$base" "${vers[@]}" "libraries=${!have[*]}" >"$out_dir/build-info.txt"
 mv -f "$work/desktop.iso" "$iso"

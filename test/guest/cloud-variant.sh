@@ -17,9 +17,10 @@ out=${2:?output directory}
 mkdir -p "$out"
 work=$(mktemp -d "$out/.cloud.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# shellcheck source=iso-repack.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/iso-repack.sh"
 
-xorriso -osirrox on -indev "$base" -extract /boot/initrd.gz "$work/initrd.gz" 2>/dev/null
-chmod u+w "$work/initrd.gz"
+repack_extract_initrd "$base" "$work"
 ov=$work/overlay
 mkdir -p "$ov/etc/init.d"
 cat >"$ov/etc/inittab" <<'EOT'
@@ -64,16 +65,7 @@ sum=$(grep "^$user:" /etc/passwd | cut -d: -f2 | tr -d '\n' | sha256sum | cut -d
 say "NESTBOX-CLOUD user=$(grep "^$user:" /etc/passwd | cut -d: -f1) host=$(hostname) key=$(cat "/home/$user/.ssh/authorized_keys") hashsum=$sum"
 EOT
 chmod 755 "$ov/etc/init.d/cloud-seed"
-( cd "$ov" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --quiet ) | gzip -9n >>"$work/initrd.gz"
-# Rebuilt with grub-mkrescue as build.sh does (xorriso cannot replay its GPT with a new initrd).
-tree=$work/iso
-mkdir -p "$tree/boot/grub"
-xorriso -osirrox on -indev "$base" -extract /boot/vmlinuz "$tree/boot/vmlinuz" -extract /boot/grub/grub.cfg "$tree/boot/grub/grub.cfg" 2>/dev/null
-cp "$work/initrd.gz" "$tree/boot/initrd.gz"
-chmod -R u+w "$tree"
-grub-mkrescue -o "$work/cloud.iso" \
-  --install-modules="linux linux16 normal configfile iso9660 search search_fs_uuid search_label search_fs_file serial terminal test echo all_video part_msdos part_gpt" \
-  --fonts= --locales= --themes= --compress=xz "$tree" -- -volid NESTBOX_CLOUD >"$work/mkrescue.log" 2>&1 ||
-  { cat "$work/mkrescue.log" >&2; exit 1; }
+repack_append_overlay "$ov" "$work" 9
+repack_iso "$base" "$work" NESTBOX_CLOUD "$work/cloud.iso"
 qemu-img convert -f raw -O qcow2 "$work/cloud.iso" "$out/nestbox-cloud-guest.qcow2"
 printf '%s\n' "$out/nestbox-cloud-guest.qcow2"

@@ -50,14 +50,7 @@ describe("the clipboard with the guest's spice-vdagent, around snapshots and Sav
   let serialLog: string;
   let isoCopy: string | undefined;
 
-  const guestRun = async (command: string, marker: RegExp, timeoutMs?: number) => {
-    const serial = await SerialSession.open(client, NAME);
-    try {
-      return await serial.run(command, marker, timeoutMs);
-    } finally {
-      await serial.close();
-    }
-  };
+  const guestRun = (command: string, marker: RegExp, timeoutMs?: number) => SerialSession.runOnce(client, NAME, command, marker, timeoutMs);
   /** The guest's X CLIPBOARD, as xclip reads it. */
   const guestClipboard = async () => {
     const out = await guestRun('clip-get; echo GOT-$((6*7))', /GOT-42/, 60_000);

@@ -90,15 +90,8 @@ describe('the clipboard channel around saved memory (QEMU before 8.1)', () => {
     const events = await client.call('events.recent', { ref: NAME, limit: 100 });
     expect(events.filter((e) => e.kind === 'clipboard').map((e) => e.message)).toEqual([]);
   };
-  /** A file in the guest's RAM-backed /run: there after a resume, gone after a reboot. */
-  const guestRun = async (command: string, marker: RegExp, timeoutMs?: number) => {
-    const serial = await SerialSession.open(client, NAME);
-    try {
-      return await serial.run(command, marker, timeoutMs);
-    } finally {
-      await serial.close();
-    }
-  };
+  /** One command in the guest's shell; the marks it writes are files in its RAM-backed /run: there after a resume, gone after a reboot. */
+  const guestRun = (command: string, marker: RegExp, timeoutMs?: number) => SerialSession.runOnce(client, NAME, command, marker, timeoutMs);
 
   /**
    * Text from the host (the RFB client's cut text) reaches the guest's port, and text the

@@ -76,6 +76,19 @@ export class SerialSession {
     return session;
   }
 
+  /**
+   * Runs one command in the VM's serial shell (see run) in a session of its own, closed
+   * again however the command ends, so the console is free for whatever the test does next.
+   */
+  static async runOnce(client: RpcClient, ref: string, command: string, until: RegExp, timeoutMs?: number): Promise<string> {
+    const serial = await SerialSession.open(client, ref);
+    try {
+      return await serial.run(command, until, timeoutMs);
+    } finally {
+      await serial.close();
+    }
+  }
+
   get output(): string {
     return this.text;
   }

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VmInfo } from '../../src/core/api/contract';
-import { domainXml, utmPlist, vboxXml, virtualBoxOvf, vmwareOvf } from '../support/foreign-fixtures';
+import { domainXml, makeOva, utmPlist, vboxXml, virtualBoxOvf, vmwareOvf } from '../support/foreign-fixtures';
 import { uuidOfVdi, writeDiffVdi } from '../support/vdi';
 import { cleanupHome, cli, tempHome, testIso, waitForFile } from './helpers';
 
@@ -149,17 +149,17 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
 
   it('imports an OVA as VMware ovftool writes it (EFI, LSI Logic SCSI, vmxnet3 with its MAC, streamOptimized VMDK) and boots it under UEFI', async () => {
     await cli(home, ['poweroff', 'Debian UTM']);
-    const dir = path.join(work, 'vmware');
-    fs.mkdirSync(dir);
-    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, path.join(dir, 'efi-vm-disk1.vmdk')]);
     // 512 MiB: under OVMF the test guest's GRUB needs more than 256 MiB (see the header).
     const capacityMiB = Math.ceil(fs.statSync(raw).size / (1024 * 1024));
-    fs.writeFileSync(path.join(dir, 'efi-vm.ovf'), vmwareOvf({ mac: '00:50:56:aa:bb:cc', memoryMiB: 512, capacityMiB }));
-    const digest = (f: string) => execFileSync('sha256sum', [path.join(dir, f)], { encoding: 'utf8' }).split(' ')[0];
-    // ovftool's spelling of the manifest: no spaces around the name.
-    fs.writeFileSync(path.join(dir, 'efi-vm.mf'), `SHA256(efi-vm.ovf)= ${digest('efi-vm.ovf')}\nSHA256(efi-vm-disk1.vmdk)= ${digest('efi-vm-disk1.vmdk')}\n`);
-    const ova = path.join(work, 'efi-vm.ova');
-    execFileSync('tar', ['--format=ustar', '-cf', ova, '-C', dir, 'efi-vm.ovf', 'efi-vm.mf', 'efi-vm-disk1.vmdk']);
+    const ova = makeOva({
+      raw,
+      staging: path.join(work, 'vmware'),
+      name: 'efi-vm',
+      disk: 'efi-vm-disk1.vmdk',
+      ovf: vmwareOvf({ mac: '00:50:56:aa:bb:cc', memoryMiB: 512, capacityMiB }),
+      manifest: 'ovftool',
+      ova: path.join(work, 'efi-vm.ova'),
+    });
     const r = await cli(home, ['import', ova]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Imported 'efi-vm'/);
@@ -174,16 +174,15 @@ describe('importing a domain XML, a .vbox and a UTM bundle', () => {
   });
 
   it('imports an OVA as VirtualBox 7 exports it (vbox:Machine: BIOS, SATA disk, IDE DVD, a virtio NAT adapter with a forward and a host-only e1000; its manifest spelling) and boots it', async () => {
-    const dir = path.join(work, 'vbox-ova');
-    fs.mkdirSync(dir);
-    const disk = 'Moderator 1-disk001.vmdk';
-    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, path.join(dir, disk)]);
-    fs.writeFileSync(path.join(dir, 'Moderator 1.ovf'), virtualBoxOvf({ firmware: 'BIOS', mac: '080027C0FFEE', capacityBytes: fs.statSync(raw).size }));
-    const digest = (f: string) => execFileSync('sha256sum', [path.join(dir, f)], { encoding: 'utf8' }).split(' ')[0];
-    // VirtualBox's spelling of the manifest: spaces around the name and the '='.
-    fs.writeFileSync(path.join(dir, 'Moderator 1.mf'), `SHA256 (Moderator 1.ovf) = ${digest('Moderator 1.ovf')}\nSHA256 (${disk}) = ${digest(disk)}\n`);
-    const ova = path.join(work, 'Moderator 1.ova');
-    execFileSync('tar', ['--format=ustar', '-cf', ova, '-C', dir, 'Moderator 1.ovf', 'Moderator 1.mf', disk]);
+    const ova = makeOva({
+      raw,
+      staging: path.join(work, 'vbox-ova'),
+      name: 'Moderator 1',
+      disk: 'Moderator 1-disk001.vmdk',
+      ovf: virtualBoxOvf({ firmware: 'BIOS', mac: '080027C0FFEE', capacityBytes: fs.statSync(raw).size }),
+      manifest: 'virtualbox',
+      ova: path.join(work, 'Moderator 1.ova'),
+    });
     const r = await cli(home, ['import', ova, '--name', 'Moderator OVA']);
     expect(r.code, r.stderr).toBe(0);
     const vm = await info(home, 'Moderator OVA');

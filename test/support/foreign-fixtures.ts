@@ -1,9 +1,13 @@
 /**
  * Machine files written the way their tools write them, around disks a test names: a domain
  * as `virsh dumpxml` prints it (libvirt's domain XML format, with an OVMF loader and NVRAM),
- * a VirtualBox 7 settings file (VirtualBox's `.vbox` schema, settings version 1.19) and a
- * UTM 4 bundle's config.plist.
+ * a VirtualBox 7 settings file (VirtualBox's `.vbox` schema, settings version 1.19), a
+ * UTM 4 bundle's config.plist, and OVFs as VMware's ovftool and VirtualBox 7 write them,
+ * packed into an OVA as those tools pack it (makeOva).
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 export interface DomainFixture {
   readonly name?: string;
@@ -382,4 +386,39 @@ export function virtualBoxOvf(opts: { readonly firmware: 'BIOS' | 'EFI'; readonl
   </VirtualSystem>
 </Envelope>
 `;
+}
+
+export interface OvaFixture {
+  /** The raw disk image the OVA's one disk is made from. */
+  readonly raw: string;
+  /** An empty folder (made here) where the OVA's files are written before they are packed. */
+  readonly staging: string;
+  /** The OVF's and the manifest's name without extension: `NAME.ovf`, `NAME.mf`. */
+  readonly name: string;
+  /** The disk's file name in the OVA (a streamOptimized VMDK). */
+  readonly disk: string;
+  /** The OVF itself (vmwareOvf, virtualBoxOvf), naming `disk`. */
+  readonly ovf: string;
+  /** The manifest's spelling: ovftool's `SHA256(F)= D` or VirtualBox's `SHA256 (F) = D`. */
+  readonly manifest: 'ovftool' | 'virtualbox';
+  /** Where the OVA is written. */
+  readonly ova: string;
+}
+
+/**
+ * An OVA as ovftool and VirtualBox pack one: the disk converted by qemu-img to a
+ * streamOptimized VMDK, the OVF, a SHA-256 manifest of both, in a ustar archive in the
+ * order OVF, manifest, disk (the OVF must come first). Returns the OVA's path.
+ */
+export function makeOva(f: OvaFixture): string {
+  fs.mkdirSync(f.staging);
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', f.raw, path.join(f.staging, f.disk)]);
+  const ovf = `${f.name}.ovf`;
+  const mf = `${f.name}.mf`;
+  fs.writeFileSync(path.join(f.staging, ovf), f.ovf);
+  const digest = (file: string) => execFileSync('sha256sum', [path.join(f.staging, file)], { encoding: 'utf8' }).split(' ')[0];
+  const line = (file: string) => (f.manifest === 'ovftool' ? `SHA256(${file})= ${digest(file)}\n` : `SHA256 (${file}) = ${digest(file)}\n`);
+  fs.writeFileSync(path.join(f.staging, mf), line(ovf) + line(f.disk));
+  execFileSync('tar', ['--format=ustar', '-cf', f.ova, '-C', f.staging, ovf, mf, f.disk]);
+  return f.ova;
 }

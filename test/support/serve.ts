@@ -40,22 +40,7 @@ export async function startServeProcess(home: string, args: readonly string[] = 
   });
   // The URL comes as soon as the page can load; the core may still be opening. Its unix socket
   // (which these tests also use) is there once serve says it hosts or joined the core.
-  await new Promise<void>((resolve, reject) => {
-    // A liveness bound for a hung start-up, not a performance claim.
-    const t = setTimeout(() => reject(new Error(`nestbox serve never said its core was ready; stderr: ${err}`)), 60_000);
-    const check = () => {
-      if (/hosting the core|connected to the running core/.test(err)) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    check();
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`nestbox serve exited (${code}): ${err}`));
-    });
-  });
+  await serveCoreReady(child, () => err);
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
@@ -69,6 +54,31 @@ export async function startServeProcess(home: string, args: readonly string[] = 
       await new Promise((r) => child.once('exit', r));
     },
   };
+}
+
+/**
+ * Waits until `nestbox serve` says on stderr that it hosts the core or joined the running
+ * one: from then on the core's unix socket answers (its URL comes earlier, as soon as the
+ * page can load). `stderr` returns all it wrote so far; a listener that collects it must be
+ * registered before this is called, so each chunk is counted before it is checked.
+ */
+export function serveCoreReady(child: ChildProcess, stderr: () => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    // A liveness bound for a hung start-up, not a performance claim.
+    const t = setTimeout(() => reject(new Error(`nestbox serve never said its core was ready; stderr: ${stderr()}`)), 60_000);
+    const check = () => {
+      if (/hosting the core|connected to the running core/.test(stderr())) {
+        clearTimeout(t);
+        resolve();
+      }
+    };
+    check();
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`nestbox serve exited (${code}): ${stderr()}`));
+    });
+  });
 }
 
 /** `nestbox serve ARGS` that is expected to refuse to start: its exit code and stderr. */

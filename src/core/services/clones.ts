@@ -29,7 +29,7 @@ import type { CloneRepository, DiskBaseRow, SnapshotRepository, SnapshotRow, VmR
 import { tpmStateDir } from '../qemu/swtpm';
 import { vmFiles, type DataLayout } from '../store/paths';
 import type { EventBus } from './events';
-import { coverage } from './snapshots';
+import { coverage } from './snapshotcoverage';
 import { randomMac, type VmService } from './vms';
 
 export interface CloneServiceDeps {

@@ -1,46 +1,47 @@
 /**
  * A VM's lifecycle: start (with its automatic snapshot and the loading of a saved state),
  * pause, resume, reset, shutdown and power-off, and the QEMU process behind it: launched
- * through an injected launcher, watched (QMP events and its exit drive the state machine)
- * and re-attached after a core restart (reconcile). Every mutating operation checks and
- * changes the state synchronously before its first await, so two clients racing for one
- * VM cannot both pass the check. Save state, delete, screenshots and keys are reached
- * through here too, so an engine seam has one service to stand in for.
+ * through an injected launcher and re-attached after a core restart (reconcile); once
+ * running, each process is watched by qemuwatch.ts (QMP events and its exit drive the state
+ * machine). Every mutating operation checks and changes the state synchronously before its
+ * first await, so two clients racing for one VM cannot both pass the check. Save state,
+ * delete, screenshots and keys are reached through here too, so an engine seam has one
+ * service to stand in for.
  *
- * Over 500 lines because it is one state machine: start, the stop verbs, the exit watcher
- * and reconcile all read and change the same table of running processes, and each checks and
- * changes the state before its first await. Split by verb, that rule would have to hold
- * across files. What does not touch the running table is already elsewhere: save state
- * (statefiles.ts), delete (vmdelete.ts), consoles (vmconsoles.ts), the registry (vmregistry.ts).
+ * Start, the stop verbs and reconcile stay in one file: they read and change the same table
+ * of running processes, and each checks and changes the state before its first await. What
+ * does not start or stop a process is elsewhere: the watching of a running one, the disk check
+ * after a crash and the guest clock (qemuwatch.ts), save state (statefiles.ts), delete
+ * (vmdelete.ts), consoles (vmconsoles.ts), the registry (vmregistry.ts).
  */
 import fs from 'node:fs';
 import type { Accelerator, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import { isActive, type VmState } from '../domain/lifecycle';
 import { findBridgeHelper } from '../network/bridges';
-import { AGENT_PORT_ID, buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
+import { buildQemuArgv, resolveDiskPath, usesBridgeHelper } from '../qemu/argv';
 import { attachHelperNics } from '../qemu/bridgehelper';
 import { qemuCommands } from '../qemu/commands';
 import { resolveAccelerator } from '../qemu/host';
 import { prepareQemuUser } from '../qemu/runas';
-import { pidAlive, QemuProcess, type ExitInfo, type LaunchSpec } from '../qemu/supervisor';
+import { QemuProcess, type LaunchSpec } from '../qemu/supervisor';
 import { SwtpmProcess, tpmStateDir, type SwtpmPaths } from '../qemu/swtpm';
 import { clipboardWiring } from '../qemu/vdagent';
 import type { VirtiofsdProcess } from '../qemu/virtiofsd';
 import type { AcceleratorChoice } from '../api/contract';
 import type { VmConfig } from '../domain/config';
 import type { QemuImg } from '../storage/qemuimg';
-import type { VmRepository, VmRow } from '../store/db';
+import type { VmRepository } from '../store/db';
 import { snapshotStateFile, vmFiles } from '../store/paths';
 import type { StateFiles } from './statefiles';
 import type { VmConfigs } from './vmconfigs';
 import type { VmConsoles } from './vmconsoles';
-import { Installs } from './installs';
 import type { VmDeletes } from './vmdelete';
 import type { Running, VmRegistry } from './vmregistry';
 import { rotateIfLarge, type LogLimits } from './logrotate';
 import { attachShares, launchShares, runningShareTags, shareTransport } from './shares';
 import { plugClipboard } from './clipboard';
+import { QemuWatch } from './qemuwatch';
 
 function tpmPaths(vmDir: string, runDir: string): SwtpmPaths {
   return { stateDir: tpmStateDir(vmDir), runDir, logFile: vmFiles(vmDir).swtpmLog };
@@ -93,9 +94,12 @@ export class LifecycleService {
   /** Runs before a VM is started from powered off (automatic snapshots); returns warnings. */
   beforeStart: ((uuid: string) => Promise<string[]>) | null = null;
   private readonly launcher: QemuLauncher;
+  /** Watches each QEMU this starts or re-attaches to (qemuwatch.ts). */
+  private readonly watcher: QemuWatch;
 
   constructor(private readonly d: LifecycleDeps) {
     this.launcher = d.launcher ?? QEMU_LAUNCHER;
+    this.watcher = new QemuWatch({ reg: d.reg, vms: d.vms, img: d.img });
   }
 
   private get reg(): VmRegistry {
@@ -140,7 +144,7 @@ export class LifecycleService {
     }
     const stale = this.reg.resolve(first.uuid);
     // An install whose run ended while no core was watching ends now, before this start.
-    if (stale.config.install?.booted && stale.state !== 'saved') this.installs.finish(stale.uuid, 'it stopped while Nestbox was not running');
+    if (stale.config.install?.booted && stale.state !== 'saved') this.watcher.installs.finish(stale.uuid, 'it stopped while Nestbox was not running');
     const row0 = this.reg.resolve(first.uuid);
     this.reg.require(row0, 'start', 'start');
     const previous = row0.state;
@@ -204,7 +208,7 @@ export class LifecycleService {
       if (row.config.tpm && !host.swtpm) {
         throw new NestboxError('HOST_UNSUPPORTED', `'${row.name}' has a TPM, but swtpm is not installed on this host (Debian/Ubuntu: apt install swtpm swtpm-tools); remove the TPM or install it`);
       }
-      if (previous === 'aborted') await this.checkDisksAfterCrash(row);
+      if (previous === 'aborted') await this.watcher.checkDisksAfterCrash(row);
       const runDir = this.reg.d.layout.vmRunDir(row.uuid);
       let argv: string[];
       try {
@@ -253,7 +257,7 @@ export class LifecycleService {
       const shareTags = (row.config.shares ?? []).map((s) => s.tag);
       const running: Running = { proc, accel, serial: null, quiet: 0, ...(tpm ? { tpm } : {}), ...(shareTags.length ? { shareTags, virtiofsd: shares } : {}) };
       this.reg.running.set(row.uuid, running);
-      this.watch(row.uuid, running);
+      this.watcher.watch(row.uuid, running);
       // Before the guest runs a single instruction (QEMU starts stopped).
       this.reg.resources.enforce(row, running);
       if (usesBridgeHelper(row.config)) {
@@ -273,8 +277,8 @@ export class LifecycleService {
       await this.consoles.attachSerial(row, running);
       await qemuCommands(proc.qmp).cont();
       this.reg.apply(row.uuid, { type: 'started', paused: false });
-      this.installs.markBooted(row.uuid);
-      if (incomingFile || loadvm) this.setGuestClock(row.uuid, row.config, row.name);
+      this.watcher.installs.markBooted(row.uuid);
+      if (incomingFile || loadvm) this.watcher.setGuestClock(row.uuid, row.config, row.name);
       if (fromSaved) fs.rmSync(files.savedState, { force: true });
       if (pending) this.d.vms.setPendingLoadvm(row.uuid, null);
       this.reg.log(row.uuid, 'info', 'started', `started '${row.name}' (${accel}${fromSaved ? ', from its saved state' : pending ? ', from its snapshot' : ''}, pid ${proc.pid})`);
@@ -293,157 +297,6 @@ export class LifecycleService {
       const e = NestboxError.from(err, 'QEMU_FAILED');
       this.reg.log(row.uuid, 'error', 'start-failed', `could not start '${row.name}': ${e.message}`);
       throw e;
-    }
-  }
-
-  /**
-   * A guest resumed from a saved state or snapshot runs with the clock it had then: the agent
-   * sets it to the host's time (a few tries while the guest settles), after thawing its file
-   * systems if the snapshot was taken with them frozen (quiesce.ts). Without an agent the
-   * details say the clock may be behind. In the background: the start has already succeeded.
-   */
-  setGuestClock(uuid: string, config: VmConfig, name: string): void {
-    const run = this.reg.running.get(uuid);
-    if (!run) return;
-    const note = 'the clock may be behind: the guest resumed from a saved state or snapshot and no guest agent set it';
-    const agent = this.reg.guestOf(uuid, config);
-    if (!agent) {
-      run.clockNote = note;
-      return;
-    }
-    void (async () => {
-      for (let i = 0; i < 5; i++) {
-        try {
-          if (await agent.thawIfFrozen(3000)) this.reg.log(uuid, 'info', 'thawed', `thawed the file systems of '${name}': it resumed from a snapshot taken with them frozen`);
-          await agent.cmd.setTime(3000);
-          run.clockNote = undefined;
-          this.reg.log(uuid, 'info', 'clock', `set the clock of '${name}' to the host's time`);
-          void agent.poll();
-          return;
-        } catch {
-          if (this.reg.running.get(uuid) !== run) return;
-        }
-      }
-      run.clockNote = note;
-      this.reg.log(uuid, 'warning', 'clock', `could not set the clock of '${name}' (the guest agent did not answer): ${note}`);
-    })();
-  }
-
-  /**
-   * After QEMU died, its qcow2 images may have leaked clusters (repaired here) or, rarely,
-   * corruption, which is reported and never booted over.
-   */
-  private async checkDisksAfterCrash(row: VmRow): Promise<void> {
-    if (!this.img) return;
-    for (const d of row.config.disks) {
-      if (d.format !== 'qcow2' || d.readOnly) continue;
-      const file = resolveDiskPath(row.dir, d.file);
-      const r = await this.img.check(file);
-      if (r.corruptions > 0) {
-        throw new NestboxError(
-          'IMAGE_REJECTED',
-          `disk '${d.id}' of '${row.name}' has ${r.corruptions} corrupt cluster(s) after QEMU died; it was not started so nothing gets worse (inspect it with: qemu-img check -f qcow2 "${file}")`,
-        );
-      }
-      if (r.leaksFixed > 0) this.reg.log(row.uuid, 'warning', 'disk-check', `repaired ${r.leaksFixed} leaked cluster(s) in disk '${d.id}' after the crash`);
-    }
-  }
-
-  /** Routes QMP events and QEMU's exit into the state machine. */
-  private watch(uuid: string, r: Running): void {
-    const qmp = r.proc.qmp;
-    qmp.onEvent((ev) => {
-      const row = this.d.vms.get(uuid);
-      if (!row) return;
-      try {
-        switch (ev.event) {
-          case 'STOP':
-            if (r.quiet > 0) break;
-            this.reg.apply(uuid, { type: 'guestStopped' });
-            break;
-          case 'RESUME':
-            if (r.quiet > 0) break;
-            this.reg.apply(uuid, { type: 'guestResumed' });
-            break;
-          case 'RESET':
-            this.reg.log(uuid, 'info', 'reset', `'${row.name}' was reset`);
-            break;
-          case 'SHUTDOWN':
-            if (ev.data['guest'] === true) this.reg.log(uuid, 'info', 'guest-shutdown', `the guest of '${row.name}' shut down`);
-            break;
-          case 'VSERPORT_CHANGE':
-            // qemu-ga opened its port (the guest booted, or the agent restarted): ask it now
-            // rather than at the next slow poll of a silent agent.
-            if (ev.data['id'] === AGENT_PORT_ID && ev.data['open'] === true) this.reg.guestOf(uuid, row.config)?.portOpened();
-            break;
-          case 'GUEST_PANICKED':
-            this.reg.log(uuid, 'error', 'guest-panic', `the guest of '${row.name}' panicked`);
-            break;
-          default:
-            break;
-        }
-      } catch {
-        // An event that does not fit the current state (e.g. RESUME during a restore) is noise.
-      }
-    });
-    r.proc.onExit((info) => this.onExit(uuid, r, info));
-    r.tpm?.onExit((reason) => void this.onTpmExit(uuid, r, reason));
-    // A share whose virtiofsd died is gone for the guest until the next start; the VM runs on.
-    for (const p of r.virtiofsd ?? []) {
-      p.onExit((reason) => {
-        if (this.reg.running.get(uuid) === r && !r.proc.exited) this.reg.log(uuid, 'error', 'share', `shared folder '${p.tag}' is no longer served (${reason}); it comes back at the next start`);
-      });
-    }
-  }
-
-  /**
-   * swtpm ends itself when QEMU closes its channel, so an exit is only a failure when QEMU
-   * is still there a moment later: then the guest has lost its TPM, and the VM is ended and
-   * marked aborted with swtpm's reason rather than left running with a dead device.
-   */
-  private async onTpmExit(uuid: string, r: Running, reason: string): Promise<void> {
-    await new Promise((res) => setTimeout(res, 1500));
-    if (r.proc.exited || !pidAlive(r.proc.pid) || this.reg.running.get(uuid) !== r) return;
-    r.abortReason = `its TPM emulator (swtpm) stopped: ${reason}`;
-    await r.proc.terminate(2000).catch(() => undefined);
-  }
-
-  private onExit(uuid: string, r: Running, info0: ExitInfo): void {
-    const info: ExitInfo = r.abortReason ? { clean: false, reason: r.abortReason } : info0;
-    if (this.reg.running.get(uuid) === r) this.reg.running.delete(uuid);
-    // QEMU gone: its swtpm follows (it normally has already, on the closed channel).
-    void r.tpm?.stop();
-    for (const p of r.virtiofsd ?? []) void p.stop();
-    if (r.resources?.length) this.reg.resources.drop(uuid);
-    r.guest?.close();
-    r.serial?.end(info.reason);
-    const row = this.d.vms.get(uuid);
-    if (!row) return;
-    this.d.vms.clearRuntime(uuid);
-    if (row.state === 'saved' || !isActive(row.state)) return;
-    if (info.clean) {
-      this.reg.apply(uuid, { type: 'exited' });
-      this.reg.log(uuid, 'info', 'stopped', `'${row.name}' is powered off (${info.reason})`);
-    } else {
-      this.reg.apply(uuid, { type: 'crashed' }, info.reason);
-      this.reg.log(uuid, 'error', 'aborted', `'${row.name}' aborted: ${info.reason}`);
-    }
-    this.finishInstall(uuid, info.reason);
-  }
-
-  /** Unattended installs end when the run that used the seed stops (installs.ts). */
-  get installs(): Installs {
-    this.installsSvc ??= new Installs(this.reg, this.d.vms);
-    return this.installsSvc;
-  }
-
-  private installsSvc: Installs | null = null;
-
-  private finishInstall(uuid: string, why: string): void {
-    try {
-      this.installs.finish(uuid, why);
-    } catch (err) {
-      this.reg.log(uuid, 'error', 'install-finished', `could not remove the unattended-install seed: ${(err as Error).message}; it is removed at the next start`);
     }
   }
 
@@ -570,7 +423,7 @@ export class LifecycleService {
         const state: VmState = found.gone === 'clean' ? 'poweredOff' : 'aborted';
         this.reg.setState(row, state, state === 'aborted' ? found.reason : null);
         this.reg.log(row.uuid, state === 'aborted' ? 'error' : 'info', 'reconcile', `'${row.name}': ${found.reason}`);
-        this.finishInstall(row.uuid, found.reason);
+        this.watcher.finishInstall(row.uuid, found.reason);
         continue;
       }
       const running: Running = { proc: found, accel: (rt?.accel as Accelerator) ?? 'tcg', serial: null, quiet: 0 };
@@ -591,7 +444,7 @@ export class LifecycleService {
         for (const g of gone) this.reg.log(row.uuid, 'error', 'reconcile', `'${row.name}': ${g}; the share comes back at the next start`);
       }
       this.reg.running.set(row.uuid, running);
-      this.watch(row.uuid, running);
+      this.watcher.watch(row.uuid, running);
       this.reg.resources.enforce(row, running);
       const status = await qemuCommands(found.qmp).queryStatus().catch(() => ({ running: false, status: 'unknown' }));
       const state: VmState = status.status === 'running' ? 'running' : 'paused';

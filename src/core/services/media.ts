@@ -1,13 +1,11 @@
 /**
- * Media: the registry of every disk image and ISO Nestbox knows, the qemu-img operations on
- * them as cancellable jobs, importing an image as a new VM and attaching one to a VM.
+ * Media: the operations on the disk images and ISOs of the registry (mediaregistry.ts):
+ * creating, converting, resizing, compacting and checking them with qemu-img as cancellable
+ * jobs, deleting them, and importing an image as a new VM.
  *
- * Usage is never stored: it is read from the VMs' configurations and their snapshots'
- * configurations, so it cannot drift from what QEMU would really open.
- *
- * Over 500 lines because the registry's rules (what may be changed, what is idle, who uses
- * a file) are shared by every qemu-img job and the import below; splitting them apart would
- * spread one set of checks over several files. A VM's disks (attach, detach, CD) are in
+ * The rules every operation checks first live here, read next to the operations they guard:
+ * what may be changed in place (requireChangeable) and what is idle (requireIdle). What a
+ * file is and who uses it is the registry's. A VM's disks (attach, detach, CD) are in
  * vmdisks.ts, the simple listing and a VM's disk conversion in mediaconvert.ts.
  */
 import fs from 'node:fs';
@@ -19,9 +17,7 @@ import type {
   ImportSpec,
   JobInfo,
   MediaItem,
-  MediumFormat,
   MediumInfo,
-  MediumUse,
   OpResult,
   VmInfo,
 } from '../api/contract';
@@ -31,16 +27,16 @@ import { ConfigError, DISK_FORMATS, LIMITS, parseVmConfig, validateName } from '
 import { isActive } from '../domain/lifecycle';
 import { findOsType } from '../domain/ostypes';
 import { formatBytes, parseSize } from '../domain/units';
-import { resolveDiskPath } from '../qemu/argv';
 import { identifyImage, type IdentifiedImage } from '../storage/identify';
-import { inspectImage, MAX_VIRTUAL_SIZE } from '../storage/inspect';
+import { MAX_VIRTUAL_SIZE } from '../storage/inspect';
 import type { Preallocation, QemuImg } from '../storage/qemuimg';
-import type { SnapshotRepository, SnapshotRow, VmRepository, VmRow } from '../store/db';
+import type { SnapshotRepository, VmRepository } from '../store/db';
 import type { MediaRepository, MediaRow } from '../store/media';
 import type { DataLayout } from '../store/paths';
 import type { EventBus } from './events';
 import type { JobContext, JobPlan, JobService } from './jobs';
 import { convertVmDisk, listMedia } from './mediaconvert';
+import { allocated, MediaRegistry } from './mediaregistry';
 import { requireNotAttachedWritable } from './vmdisks';
 import type { VmService } from './vms';
 
@@ -57,11 +53,6 @@ export interface MediaServiceDeps {
 
 const PREALLOCATIONS: readonly Preallocation[] = ['off', 'metadata', 'falloc', 'full'];
 
-/** Space the file takes on the host (sparse files count what is allocated). */
-function allocated(st: fs.Stats): number {
-  return typeof st.blocks === 'number' && st.blocks >= 0 ? st.blocks * 512 : st.size;
-}
-
 /** A VM name from a file name: its stem, with what names may not contain replaced. */
 export function nameFromFile(file: string): string {
   const stem = path.basename(file).replace(/\.(ova|ovf|qcow2|img|raw|vdi|vmdk|vhdx?|iso)$/i, '');
@@ -71,250 +62,60 @@ export function nameFromFile(file: string): string {
 }
 
 export class MediaService {
-  /** VMs changed since the registry was last brought up to date. */
-  private stale = false;
-  private syncTimer: NodeJS.Timeout | null = null;
+  /** What Nestbox knows of each file and who uses it (mediaregistry.ts). */
+  readonly reg: MediaRegistry;
 
   constructor(private readonly d: MediaServiceDeps) {
-    // A burst of VM changes (every state change of every VM is one) costs one sync, a
-    // quarter of a second later, instead of one each; anything that reads the registry
-    // first brings it up to date itself (fresh()).
-    d.bus.on((name) => {
-      if (name !== 'vm.changed' && name !== 'vm.removed') return;
-      this.stale = true;
-      if (this.syncTimer) return;
-      this.syncTimer = setTimeout(() => {
-        this.syncTimer = null;
-        try {
-          if (this.stale) this.sync();
-        } catch {
-          // The core closed its database meanwhile; the next core syncs when it opens.
-        }
-      }, 250);
-      this.syncTimer.unref();
-    });
-  }
-
-  /** Brings the registry up to date if VMs changed since it last was. */
-  private fresh(): void {
-    if (this.stale) this.sync();
+    this.reg = new MediaRegistry({ layout: d.layout, vmRepo: d.vmRepo, snapshots: d.snapshots, repo: d.repo, img: d.img, bus: d.bus });
   }
 
   // ---------------------------------------------------------------- registry
 
   /** Registers every disk and ISO the VMs and their snapshots use; refreshes sizes; drops owned files that are gone. */
   sync(): void {
-    this.stale = false;
-    const used = this.usageMap();
-    for (const [file, u] of used) {
-      if (!this.d.repo.get(file)) this.refresh(file, u.kind, u.format, u.owned);
-    }
-    this.scanMediaDir();
-    for (const m of this.d.repo.list()) {
-      if (!fs.existsSync(m.path) && m.owned && !used.has(m.path)) {
-        this.d.repo.delete(m.path);
-        continue;
-      }
-      this.refresh(m.path, m.kind, m.format, m.owned);
-    }
-  }
-
-  /** Re-reads one entry's sizes from the file (headers only: cheap, no qemu-img). */
-  private refresh(file: string, kind: 'disk' | 'iso', format: string, owned: boolean): void {
-    const known = this.d.repo.get(file);
-    let virtualSize = known?.virtualSize ?? 0;
-    let actualSize = known?.actualSize ?? 0;
-    let problem: string | null = null;
-    let st: fs.Stats | null = null;
-    try {
-      st = fs.statSync(file);
-    } catch {
-      problem = 'the file is missing';
-    }
-    if (st && !st.isFile()) problem = 'it is no longer a regular file';
-    else if (st) {
-      actualSize = allocated(st);
-      if (format === 'raw' || format === 'iso') virtualSize = st.size;
-      else {
-        try {
-          const facts = inspectImage(file);
-          if (facts.virtualSize !== null) virtualSize = facts.virtualSize;
-          // A file from outside keeps saying why it is refused (Nestbox's own chains, e.g. linked clones, are fine).
-          if (!owned && facts.problems.length) problem = `refused: ${facts.problems.join('; ')}`;
-        } catch {
-          // Being written right now (a running VM): keep the last known size.
-        }
-        if (!virtualSize) virtualSize = st.size;
-      }
-    }
-    if (known && known.virtualSize === virtualSize && known.actualSize === actualSize && known.problem === problem && known.format === format) return;
-    this.d.repo.upsert({ path: file, kind, format, virtualSize, actualSize, owned, problem });
-  }
-
-  /** Files in the media folder (web-mode uploads) are part of the registry too. */
-  private scanMediaDir(): void {
-    const dir = this.d.layout.mediaDir;
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      // An uploaded OVA/OVF is an appliance to import, not a medium (a tar would pass for raw).
-      if (n.endsWith('.partial') || n.startsWith('.') || /\.(ova|ovf)$/i.test(n)) continue;
-      const file = path.join(dir, n);
-      if (this.d.repo.get(file)) continue;
-      try {
-        const facts = inspectImage(file);
-        this.d.repo.upsert({
-          path: file,
-          kind: facts.format === 'iso' ? 'iso' : 'disk',
-          format: facts.format,
-          virtualSize: facts.virtualSize ?? facts.size,
-          actualSize: facts.size,
-          owned: false,
-          problem: facts.problems.length ? `refused: ${facts.problems.join('; ')}` : null,
-        });
-      } catch {
-        // not a regular file, or unreadable: not a medium
-      }
-    }
-  }
-
-  private usageMap(): Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }> {
-    const map = new Map<string, { kind: 'disk' | 'iso'; format: MediumFormat; owned: boolean; uses: MediumUse[] }>();
-    // One use per (file, VM, device); indexed so that an ISO shared by every VM stays linear.
-    const index = new Map<string, number>();
-    const note = (file: string, kind: 'disk' | 'iso', format: MediumFormat, owned: boolean, row: VmRow, device: string, snapshot: string | null) => {
-      let e = map.get(file);
-      if (!e) map.set(file, (e = { kind, format, owned, uses: [] }));
-      const key = `${file}\0${row.uuid}\0${device}`;
-      let i = index.get(key);
-      if (i === undefined) {
-        i = e.uses.push({ vm: row.name, uuid: row.uuid, device, current: false, snapshots: [] }) - 1;
-        index.set(key, i);
-      }
-      const use = e.uses[i]!;
-      e.uses[i] = snapshot === null ? { ...use, current: true } : { ...use, snapshots: [...use.snapshots, snapshot] };
-    };
-    const walk = (row: VmRow, config: VmConfig, snapshot: string | null) => {
-      for (const disk of config.disks) note(resolveDiskPath(row.dir, disk.file), 'disk', disk.format, disk.owned, row, disk.id, snapshot);
-      for (const c of config.cdroms) if (c.iso) note(c.iso, 'iso', 'iso', false, row, c.id, snapshot);
-    };
-    // Two queries for the whole inventory, not one per VM.
-    const snapshotsByVm = new Map<string, SnapshotRow[]>();
-    for (const s of this.d.snapshots.listAll()) {
-      const l = snapshotsByVm.get(s.vmUuid);
-      if (l) l.push(s);
-      else snapshotsByVm.set(s.vmUuid, [s]);
-    }
-    for (const row of this.d.vmRepo.list()) {
-      walk(row, row.config, null);
-      for (const s of snapshotsByVm.get(row.uuid) ?? []) walk(row, s.config, s.name);
-    }
-    return map;
-  }
-
-  private toInfo(m: MediaRow, uses: readonly MediumUse[]): MediumInfo {
-    const info: MediumInfo = {
-      path: m.path,
-      name: path.basename(m.path),
-      kind: m.kind,
-      format: m.format as MediumFormat,
-      virtualSize: m.virtualSize,
-      actualSize: m.actualSize,
-      owned: m.owned,
-      missing: m.problem !== null,
-      usedBy: uses,
-      addedAt: m.addedAt,
-    };
-    return m.problem ? { ...info, problem: m.problem } : info;
+    this.reg.sync();
   }
 
   registry(): MediumInfo[] {
-    this.sync();
-    const usage = this.usageMap();
-    return this.d.repo
-      .list()
-      .map((m) => this.toInfo(m, usage.get(m.path)?.uses ?? []))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.path.localeCompare(b.path));
-  }
-
-  private medium(file: string): MediumInfo {
-    const m = this.d.repo.get(file);
-    if (!m) throw new NestboxError('NOT_FOUND', `'${file}' is not in the media registry`);
-    return this.toInfo(m, this.usageMap().get(file)?.uses ?? []);
+    return this.reg.list();
   }
 
   /** Identifies an image (inspector + qemu-img must agree) and registers it. */
-  async info(file: string): Promise<MediumInfo> {
-    const abs = this.abs(file);
-    const known = this.d.repo.get(abs);
-    const id = await this.identify(abs);
-    this.record(id, known?.owned ?? false);
-    return this.medium(abs);
+  info(file: string): Promise<MediumInfo> {
+    return this.reg.info(file);
   }
 
   /** The absolute path of a file argument; the registry is brought up to date first. @internal for disks */
   abs(file: unknown): string {
-    this.fresh();
-    if (typeof file !== 'string' || file === '') throw new NestboxError('INVALID_ARGUMENT', 'a file path is required');
-    return path.resolve(file);
+    return this.reg.abs(file);
   }
 
   /** A raw image Nestbox created stays raw, whatever its first sector looks like now. @internal for disks */
   identify(abs: string, asDisk = false): Promise<IdentifiedImage> {
-    this.fresh();
-    const known = this.d.repo.get(abs);
-    return identifyImage(abs, this.d.img, { knownRaw: known?.owned === true && known.format === 'raw', asDisk: asDisk || known?.format === 'raw' });
+    return this.reg.identify(abs, asDisk);
   }
 
   /** What the registry knows of a file. @internal for disks */
   known(abs: string): MediaRow | undefined {
-    return this.d.repo.get(abs);
+    return this.reg.known(abs);
   }
 
   /** Records an identified image in the registry. @internal for disks */
   record(id: IdentifiedImage, owned: boolean): void {
-    let actual = id.actualSize;
-    try {
-      actual = allocated(fs.statSync(id.path));
-    } catch {
-      // keep qemu-img's figure
-    }
-    this.d.repo.upsert({
-      path: id.path,
-      kind: id.format === 'iso' ? 'iso' : 'disk',
-      format: id.format,
-      virtualSize: id.virtualSize,
-      actualSize: actual,
-      owned,
-      problem: null,
-    });
-    this.d.bus.emit('media.changed', { path: id.path });
+    this.reg.record(id, owned);
   }
 
-  private usesOf(abs: string): MediumUse[] {
-    return this.usageMap().get(abs)?.uses ?? [];
-  }
+  // ---------------------------------------------------------------- rules of the operations
 
-  private describeUses(uses: readonly MediumUse[]): string {
-    return uses
-      .map((u) => (u.current ? `'${u.vm}' (${u.device})` : `snapshot${u.snapshots.length > 1 ? 's' : ''} ${u.snapshots.map((s) => `'${s}'`).join(', ')} of '${u.vm}'`))
-      .join(', ');
-  }
-
-  /** Refuses while a running (or saved) VM has the image open or a job works on it. */
   /**
    * Images are changed in place only when Nestbox knows them: made by Nestbox or used by a
    * VM. A raw "image" can be any file at all, so an unknown one is never resized, compacted
    * or repaired on a path alone; attach it to a VM (or convert it) first.
    */
   private requireChangeable(abs: string, format: string, verb: string): void {
-    this.fresh();
+    this.reg.fresh();
     const known = this.d.repo.get(abs);
-    const used = this.usesOf(abs).length > 0;
+    const used = this.reg.usesOf(abs).length > 0;
     if (!known && !used) {
       throw new NestboxError('NOT_FOUND', `cannot ${verb} '${abs}': it is not in the media registry (add it with 'nestbox media info PATH', or attach it to a VM)`);
     }
@@ -323,9 +124,10 @@ export class MediaService {
     }
   }
 
+  /** Refuses while a running (or saved) VM has the image open or a job works on it. */
   private requireIdle(abs: string, verb: string): void {
     this.d.jobs.assertIdle(null, [abs]);
-    for (const u of this.usesOf(abs)) {
+    for (const u of this.reg.usesOf(abs)) {
       if (!u.current) continue;
       const row = this.d.vmRepo.get(u.uuid);
       if (row && (isActive(row.state) || row.state === 'saved')) {
@@ -345,11 +147,11 @@ export class MediaService {
   }
 
   delete(file: string, deleteFile: boolean): null {
-    const abs = this.abs(file);
+    const abs = this.reg.abs(file);
     if (!this.d.repo.get(abs)) throw new NestboxError('NOT_FOUND', `'${abs}' is not in the media registry`);
     this.d.jobs.assertIdle(null, [abs]);
-    const uses = this.usesOf(abs);
-    if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.describeUses(uses)}; detach it (or delete those snapshots) first`);
+    const uses = this.reg.usesOf(abs);
+    if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.reg.describeUses(uses)}; detach it (or delete those snapshots) first`);
     if (deleteFile) fs.rmSync(abs, { force: true });
     this.d.repo.delete(abs);
     this.d.vms.log(null, 'info', 'media-deleted', `${deleteFile ? 'deleted' : 'removed from the registry'} '${abs}'`);
@@ -364,7 +166,7 @@ export class MediaService {
    * configuration uses, or one a job works on. The web server only asks for uploads it wrote.
    */
   discardUpload(file: string): null {
-    const abs = this.abs(file);
+    const abs = this.reg.abs(file);
     const dir = path.resolve(this.d.layout.mediaDir);
     if (path.dirname(abs) !== dir || path.basename(abs).startsWith('.') || abs.endsWith('.partial')) {
       throw new NestboxError('INVALID_ARGUMENT', `only an upload in the media folder (${dir}) can be discarded, not '${abs}'`);
@@ -380,8 +182,8 @@ export class MediaService {
       throw new NestboxError('INVALID_ARGUMENT', `only an upload in the media folder (${dir}) can be discarded`);
     }
     this.d.jobs.assertIdle(null, [abs]);
-    const uses = this.usesOf(abs);
-    if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.describeUses(uses)}`);
+    const uses = this.reg.usesOf(abs);
+    if (uses.length) throw new NestboxError('BUSY', `'${path.basename(abs)}' is in use by ${this.reg.describeUses(uses)}`);
     const known = this.d.repo.get(abs);
     if (known?.owned) throw new NestboxError('INVALID_STATE', `'${path.basename(abs)}' was made by Nestbox, not uploaded; delete it in the Media Manager`);
     fs.rmSync(abs, { force: true });
@@ -456,7 +258,7 @@ export class MediaService {
   }
 
   private newTarget(file: string): string {
-    const abs = this.abs(file);
+    const abs = this.reg.abs(file);
     if (fs.existsSync(abs)) throw new NestboxError('ALREADY_EXISTS', `'${abs}' already exists; Nestbox never overwrites a file`);
     if (!fs.existsSync(path.dirname(abs))) throw new NestboxError('NOT_FOUND', `the folder '${path.dirname(abs)}' does not exist`);
     return abs;
@@ -473,9 +275,9 @@ export class MediaService {
     return this.job('create', `Creating ${path.basename(abs)} (${spec.format}, ${formatBytes(size)})`, abs, [abs], async (ctx) => {
       await img.create(abs, spec.format, size, prealloc, { signal: ctx.signal, output: abs });
       const id = await identifyImage(abs, img, { knownRaw: spec.format === 'raw' });
-      this.record(id, true);
+      this.reg.record(id, true);
       this.d.vms.log(null, 'info', 'media-created', `created ${spec.format} disk '${abs}' (${formatBytes(size)}, preallocation ${prealloc})`);
-      return this.medium(abs);
+      return this.reg.medium(abs);
     }, { outputs: [abs] });
   }
 
@@ -483,29 +285,29 @@ export class MediaService {
     const img = this.needImg();
     if (!DISK_FORMATS.includes(spec.format)) throw new NestboxError('INVALID_ARGUMENT', `format must be one of ${DISK_FORMATS.join(', ')}`);
     if (spec.subformat !== undefined && spec.format !== 'vmdk') throw new NestboxError('INVALID_ARGUMENT', 'a subformat is for VMDK only');
-    const src = this.abs(spec.source);
+    const src = this.reg.abs(spec.source);
     const dst = this.newTarget(spec.target);
     this.requireIdle(src, 'convert');
-    const id = await this.identify(src, true);
+    const id = await this.reg.identify(src, true);
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', `'${src}' is an ISO image, not a disk`);
-    if (!this.d.repo.get(src)) this.record(id, false);
+    if (!this.d.repo.get(src)) this.reg.record(id, false);
     return this.job('convert', `Converting ${path.basename(src)} to ${spec.format}`, dst, [src, dst], async (ctx) => {
       await img.convert(src, id.format as DiskFormat, dst, spec.format, {
         ...(spec.format === 'vmdk' ? { subformat: spec.subformat ?? 'monolithicSparse' } : {}),
         ctl: { signal: ctx.signal, onProgress: (p) => ctx.progress(p) },
       });
-      this.record(await identifyImage(dst, img, { knownRaw: spec.format === 'raw' }), true);
+      this.reg.record(await identifyImage(dst, img, { knownRaw: spec.format === 'raw' }), true);
       this.d.vms.log(null, 'info', 'media-converted', `converted '${src}' (${id.format}) to '${dst}' (${spec.format})`);
-      return this.medium(dst);
+      return this.reg.medium(dst);
     }, { outputs: [dst] });
   }
 
   async resize(file: string, size: unknown, shrink: boolean): Promise<JobInfo> {
     const img = this.needImg();
-    const abs = this.abs(file);
+    const abs = this.reg.abs(file);
     const bytes = this.parseSize(size);
     this.requireIdle(abs, 'resize');
-    const id = await this.identify(abs);
+    const id = await this.reg.identify(abs);
     if (id.format === 'iso') throw new NestboxError('INVALID_ARGUMENT', 'an ISO image cannot be resized');
     this.requireChangeable(abs, id.format, 'resize');
     if (bytes < id.virtualSize && !shrink) {
@@ -518,18 +320,18 @@ export class MediaService {
     if (!['qcow2', 'raw', 'vdi', 'vhdx', 'vpc', 'vmdk'].includes(id.format)) throw new NestboxError('INVALID_ARGUMENT', `${id.format} images cannot be resized`);
     return this.job('resize', `Resizing ${path.basename(abs)} to ${formatBytes(bytes)}`, abs, [abs], async () => {
       await img.resize(abs, id.format as DiskFormat, bytes, bytes < id.virtualSize);
-      this.record(await this.identify(abs), this.d.repo.get(abs)?.owned ?? false);
+      this.reg.record(await this.reg.identify(abs), this.d.repo.get(abs)?.owned ?? false);
       this.d.vms.log(null, bytes < id.virtualSize ? 'warning' : 'info', 'media-resized', `resized '${abs}' from ${formatBytes(id.virtualSize)} to ${formatBytes(bytes)}`);
-      return this.medium(abs);
+      return this.reg.medium(abs);
     });
   }
 
   /** Rewrites the image into a new file next to it without unused space, then swaps it in. */
   async compact(file: string): Promise<JobInfo> {
     const img = this.needImg();
-    const abs = this.abs(file);
+    const abs = this.reg.abs(file);
     this.requireIdle(abs, 'compact');
-    const id = await this.identify(abs);
+    const id = await this.reg.identify(abs);
     this.requireChangeable(abs, id.format, 'compact');
     if (id.format !== 'qcow2' && id.format !== 'raw') {
       throw new NestboxError('INVALID_ARGUMENT', `compacting works on qcow2 and raw images; convert this ${id.format} image to qcow2 instead`);
@@ -551,17 +353,17 @@ export class MediaService {
         throw NestboxError.from(err, 'IO_ERROR');
       }
       const after = allocated(fs.statSync(abs));
-      this.record(await this.identify(abs), this.d.repo.get(abs)?.owned ?? false);
+      this.reg.record(await this.reg.identify(abs), this.d.repo.get(abs)?.owned ?? false);
       this.d.vms.log(null, 'info', 'media-compacted', `compacted '${abs}' from ${formatBytes(before)} to ${formatBytes(after)}`);
-      return this.medium(abs);
+      return this.reg.medium(abs);
     }, { outputs: [tmp] });
   }
 
   async check(file: string, repair: boolean): Promise<JobInfo> {
     const img = this.needImg();
-    const abs = this.abs(file);
+    const abs = this.reg.abs(file);
     this.requireIdle(abs, 'check');
-    const id = await this.identify(abs);
+    const id = await this.reg.identify(abs);
     if (repair) this.requireChangeable(abs, id.format, 'repair');
     if (id.format !== 'qcow2' && id.format !== 'vdi' && id.format !== 'vhdx') {
       throw new NestboxError('INVALID_ARGUMENT', `qemu-img can check qcow2, VDI and VHDX images, not ${id.format}`);
@@ -602,8 +404,8 @@ export class MediaService {
   /** A disk image becomes a new VM: used where it is, or converted to qcow2 into the VM's folder. */
   async importDisk(spec: ImportSpec): Promise<JobInfo> {
     const img = this.needImg();
-    const src = this.abs(spec.file);
-    const id = await this.identify(src, true);
+    const src = this.reg.abs(spec.file);
+    const id = await this.reg.identify(src, true);
     if (id.format === 'iso') {
       throw new NestboxError('INVALID_ARGUMENT', `'${path.basename(src)}' is an installation ISO, not a disk; create a VM with it instead (nestbox create NAME --iso ${src})`);
     }
@@ -636,12 +438,12 @@ export class MediaService {
           disk = { id: 'disk0', file, format: 'qcow2', bus, readOnly: false, owned: true };
         } else {
           // The file must still be the one that was inspected.
-          const again = await this.identify(src, true);
+          const again = await this.reg.identify(src, true);
           if (again.format !== id.format || again.stamp.ino !== id.stamp.ino) throw new NestboxError('IMAGE_REJECTED', `'${src}' changed during the import`);
           disk = { id: 'disk0', file: src, format: id.format as DiskFormat, bus, readOnly: false, owned: false };
         }
         this.addDisk(uuid, disk);
-        if (!this.d.repo.get(src)) this.record(id, false);
+        if (!this.d.repo.get(src)) this.reg.record(id, false);
         this.d.vms.log(uuid, 'info', 'imported', `imported '${src}' as '${name}' (${mode === 'copy' ? 'converted to qcow2' : `${id.format}, used in place`})`);
         return this.d.vms.info(uuid);
       } catch (err) {

@@ -21,8 +21,10 @@
  * a migration stream into a running machine); the older kind loads with snapshot-load.
  * Taking, restoring and deleting run as jobs of the VM (jobs.ts).
  *
- * Over 500 lines because take, restore and delete share the coverage and resume rules of
- * the three kinds above; kept together so each rule is read next to the kind it serves.
+ * Take and restore stay together: they share the resume rules of the three kinds above, so
+ * each rule is read next to the kind it serves. Deleting (and its preview) is in
+ * snapshotdelete.ts, which QEMU's snapshot-delete reaches through liveJob here; which files a
+ * snapshot covers is in snapshotcoverage.ts.
  */
 import { refuseWhileShared } from './shares';
 import { withClipboardUnplugged } from './clipboard';
@@ -32,8 +34,6 @@ import type { OpResult, SnapshotDeletePreview, SnapshotInfo, SnapshotList } from
 import { NestboxError } from '../api/errors';
 import type { VmConfig } from '../domain/config';
 import { isActive } from '../domain/lifecycle';
-import { deletionOrder, reparentOnDelete, subtree } from '../domain/snapshots';
-import { resolveDiskPath } from '../qemu/argv';
 import { clearSnapshotWork, markSnapshotWork } from './recovery';
 import { runJob } from '../qemu/jobs';
 import { qemuCommands } from '../qemu/commands';
@@ -48,6 +48,8 @@ import { snapshotStateFile, snapshotTpmDir, vmFiles } from '../store/paths';
 import { tpmStateDir } from '../qemu/swtpm';
 import type { EventBus } from './events';
 import { GuestFreeze, type FreezeOutcome } from './quiesce';
+import { coverage, type Coverage } from './snapshotcoverage';
+import { SnapshotDeletes } from './snapshotdelete';
 import type { VmService } from './vms';
 
 export interface SnapshotServiceDeps {
@@ -61,37 +63,6 @@ export interface SnapshotServiceDeps {
 }
 
 
-/** What a snapshot covers: the qcow2 images by QMP node name and by file. */
-export interface Coverage {
-  readonly nodes: string[];
-  readonly files: string[];
-  /** Where QEMU stores the RAM: the first qcow2 disk. */
-  readonly vmstate: string | null;
-}
-
-export function coverage(row: VmRow, config: VmConfig): Coverage {
-  const nodes: string[] = [];
-  const files: string[] = [];
-  for (const d of config.disks) {
-    if (d.readOnly) continue;
-    if (d.format !== 'qcow2') {
-      throw new NestboxError(
-        'SNAPSHOTS_UNSUPPORTED',
-        `disk '${d.id}' of '${row.name}' is ${d.format}, which cannot hold snapshots; convert it to qcow2 first`,
-        d.id,
-      );
-    }
-    nodes.push(d.id);
-    files.push(resolveDiskPath(row.dir, d.file));
-  }
-  const vmstate = nodes[0] ?? null;
-  if (config.firmware === 'uefi') {
-    nodes.push('fw-vars');
-    files.push(vmFiles(row.dir).efiVars);
-  }
-  return { nodes, files, vmstate };
-}
-
 const sameHardware = (a: VmConfig, b: VmConfig): boolean => {
   const hw = (c: VmConfig) => JSON.stringify({ ...c, name: '', description: '', group: '', autoSnapshot: undefined });
   return hw(a) === hw(b);
@@ -99,7 +70,17 @@ const sameHardware = (a: VmConfig, b: VmConfig): boolean => {
 
 
 export class SnapshotService {
-  constructor(private readonly d: SnapshotServiceDeps) {}
+  /** Deleting snapshots and previewing a delete (snapshotdelete.ts). */
+  private readonly deletes: SnapshotDeletes;
+
+  constructor(private readonly d: SnapshotServiceDeps) {
+    this.deletes = new SnapshotDeletes({
+      ...d,
+      find: (row, idOrName) => this.find(row, idOrName),
+      list: (ref) => this.list(ref),
+      liveJob: (row, command, args) => this.liveJob(row, command, args),
+    });
+  }
 
   private info(s: SnapshotRow): SnapshotInfo {
     return {
@@ -450,83 +431,19 @@ export class SnapshotService {
     }
   }
 
-  /** Deletes a snapshot and every snapshot below it, children first. */
-  async deleteBranch(ref: string, idOrName: string): Promise<SnapshotList> {
-    const row = this.d.vms.resolve(ref);
-    this.d.vms.require(row, 'deleteSnapshot', 'delete snapshots of');
-    const top = this.find(row, idOrName);
-    const all = this.d.repo.list(row.uuid);
-    const ids = deletionOrder(all, top.id);
-    const pending = all.find((x) => ids.includes(x.id) && x.tag === row.pendingLoadvm);
-    if (pending) {
-      throw new NestboxError('INVALID_STATE', `'${row.name}' resumes from snapshot '${pending.name}' on its next start; discard its saved state first`);
-    }
-    await this.d.vms.jobs.run(
-      { uuid: row.uuid, name: row.name },
-      { kind: 'deleteSnapshot', title: `Deleting the branch of snapshot '${top.name}' of '${row.name}'`, label: `the delete of snapshot '${top.name}' and those below it`, cancellable: false },
-      async () => {
-        for (const id of ids) await this.delete(row.uuid, id);
-      },
-    );
-    this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted the branch of '${top.name}' of '${row.name}' (${ids.length} snapshot${ids.length > 1 ? 's' : ''})`);
-    return this.list(row.uuid);
+  /** Deletes one snapshot; its children move up to its parent and keep their data. */
+  delete(ref: string, idOrName: string): Promise<SnapshotList> {
+    return this.deletes.delete(ref, idOrName);
   }
 
-  /**
-   * What deleting `idOrName` (or its whole branch) removes and roughly frees. The RAM states
-   * are exact (qemu-img reports their size); the disk data only these snapshots keep is not
-   * reported by qcow2, so it is estimated from how much the images hold beyond their virtual
-   * data, shared out between all snapshots.
-   */
-  async previewDelete(ref: string, idOrName: string, branch: boolean): Promise<SnapshotDeletePreview> {
-    const row = this.d.vms.resolve(ref);
-    const top = this.find(row, idOrName);
-    const all = this.d.repo.list(row.uuid);
-    const ids = branch ? subtree(all, top.id) : [top.id];
-    const gone = all.filter((x) => ids.includes(x.id));
-    let ramBytes = 0;
-    let extraBytes = 0;
-    if (this.d.img) {
-      const tags = new Set(gone.map((x) => x.tag));
-      let cov: Coverage | null = null;
-      try {
-        cov = coverage(row, row.config);
-      } catch {
-        cov = null;
-      }
-      for (const f of cov?.files ?? []) {
-        if (!fs.existsSync(f)) continue;
-        const snaps = await this.d.img.snapshots(f).catch(() => []);
-        ramBytes += snaps.filter((x) => tags.has(x.name)).reduce((a, x) => a + x.vmStateSize, 0);
-        // Space the image takes beyond its RAM states, minus what the current state needs at
-        // most (its virtual size), shared out evenly between the snapshots: a rough share.
-        const info = await this.d.img.info(f, 'qcow2').catch(() => null);
-        if (info && snaps.length > 0) {
-          const allRam = snaps.reduce((a, x) => a + x.vmStateSize, 0);
-          const beyond = Math.max(0, info.actualSize - allRam - Math.min(info.actualSize, info.virtualSize));
-          extraBytes += Math.round((beyond * snaps.filter((x) => tags.has(x.name)).length) / snaps.length);
-        }
-      }
-    }
-    for (const x of gone) {
-      if (!x.ramFile) continue;
-      try {
-        ramBytes += fs.statSync(snapshotStateFile(row.dir, x.tag)).size;
-      } catch {
-        // A missing state file frees nothing.
-      }
-    }
-    let currentMovesTo: string | null | undefined;
-    if (row.currentSnapshot && ids.includes(row.currentSnapshot)) {
-      const parent = branch ? top.parentId : all.find((x) => x.id === row.currentSnapshot)?.parentId ?? null;
-      currentMovesTo = parent ? (all.find((x) => x.id === parent)?.name ?? null) : null;
-    }
-    return {
-      snapshots: gone.map((x) => ({ id: x.id, name: x.name, withRam: x.withRam })),
-      ramBytes,
-      approxBytes: ramBytes + extraBytes,
-      ...(currentMovesTo !== undefined ? { currentMovesTo } : {}),
-    };
+  /** Deletes a snapshot and every snapshot below it, children first. */
+  deleteBranch(ref: string, idOrName: string): Promise<SnapshotList> {
+    return this.deletes.deleteBranch(ref, idOrName);
+  }
+
+  /** What deleting `idOrName` (or its whole branch) removes and roughly frees. */
+  previewDelete(ref: string, idOrName: string, branch: boolean): Promise<SnapshotDeletePreview> {
+    return this.deletes.previewDelete(ref, idOrName, branch);
   }
 
   /**
@@ -561,47 +478,4 @@ export class SnapshotService {
     }
     return warnings;
   }
-
-  /** Deletes one snapshot; its children move up to its parent and keep their data. */
-  async delete(ref: string, idOrName: string): Promise<SnapshotList> {
-    const row = this.d.vms.resolve(ref);
-    this.d.vms.jobs.assertIdle({ uuid: row.uuid, name: row.name });
-    this.d.vms.require(row, 'deleteSnapshot', 'delete a snapshot of');
-    const snap = this.find(row, idOrName);
-    if (row.pendingLoadvm === snap.tag) {
-      throw new NestboxError('INVALID_STATE', `'${row.name}' resumes from snapshot '${snap.name}' on its next start; discard its saved state first`);
-    }
-    const cov = coverage(row, row.config);
-    return this.d.vms.jobs.run(
-      { uuid: row.uuid, name: row.name },
-      { kind: 'deleteSnapshot', title: `Deleting snapshot '${snap.name}' of '${row.name}'`, label: `the delete of snapshot '${snap.name}'`, cancellable: false },
-      () => this.deleteIn(row, snap, cov),
-    );
-  }
-
-  private async deleteIn(row: VmRow, snap: SnapshotRow, cov: Coverage): Promise<SnapshotList> {
-    const qemu = isActive(row.state) ? this.d.vms.qemuOf(row.uuid) : null;
-    if (qemu) {
-      await this.liveJob(row, 'snapshot-delete', { tag: snap.tag, devices: cov.nodes });
-    } else {
-      if (!this.d.img) throw new NestboxError('HOST_UNSUPPORTED', 'qemu-img was not found');
-      markSnapshotWork(row.dir);
-      for (const f of cov.files) if (fs.existsSync(f)) await this.d.img.snapshot(f, 'delete', snap.tag).catch((err: Error) => {
-        if (!/not found|Can't find/i.test(err.message + String((err as NestboxError).detail ?? ''))) throw err;
-      });
-    }
-    const all = this.d.repo.list(row.uuid);
-    this.d.vmRepo.atomically(() => {
-      this.d.repo.remove(snap.id, reparentOnDelete(all, snap.id).updates);
-      crashPoint('snapshot-delete:row');
-      if (row.currentSnapshot === snap.id) this.d.vmRepo.setCurrentSnapshot(row.uuid, snap.parentId);
-    });
-    if (snap.ramFile) fs.rmSync(snapshotStateFile(row.dir, snap.tag), { force: true });
-    fs.rmSync(snapshotTpmDir(row.dir, snap.tag), { recursive: true, force: true });
-    clearSnapshotWork(row.dir);
-    this.d.vms.log(row.uuid, 'info', 'snapshot-deleted', `deleted snapshot '${snap.name}' of '${row.name}'`);
-    this.d.bus.emit('vm.changed', { uuid: row.uuid });
-    return this.list(row.uuid);
-  }
 }
-

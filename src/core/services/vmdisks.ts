@@ -1,7 +1,8 @@
 /**
  * A VM's disks and CD drive: attaching an existing image (inspected first; never one another
  * VM writes), detaching one (the file stays), and changing the CD of a running VM over QMP.
- * The images themselves (the registry, qemu-img jobs, imports) are media's (media.ts).
+ * The images themselves are media's: the registry (mediaregistry.ts), qemu-img jobs and
+ * imports (media.ts).
  */
 import path from 'node:path';
 import type { OpResult } from '../api/contract';

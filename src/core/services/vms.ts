@@ -1,7 +1,7 @@
 /**
  * The VM services, composed: the registry (vmregistry.ts), configurations (vmconfigs.ts),
- * the lifecycle (lifecycle.ts), saved states (statefiles.ts), consoles (vmconsoles.ts),
- * deletes (vmdelete.ts) and resources (vmresources.ts). `VmService` is the one object the
+ * the lifecycle (lifecycle.ts, which has each QEMU watched by qemuwatch.ts), saved states
+ * (statefiles.ts), consoles (vmconsoles.ts), deletes (vmdelete.ts) and resources (vmresources.ts). `VmService` is the one object the
  * other services (snapshots, clones, media, network, import/export) and the API dispatch
  * reach VMs through; each method forwards to the service that owns the concern.
  */

@@ -1,7 +1,7 @@
 /**
  * The media registry's table: every disk image and ISO Nestbox knows, by absolute path, with
- * what qemu-img last said about it. What a medium is used by is never stored (services/media.ts
- * reads it from the VMs' configurations).
+ * what qemu-img last said about it. What a medium is used by is never stored
+ * (services/mediaregistry.ts reads it from the VMs' configurations).
  */
 import type { Db } from './db';
 
