@@ -3,6 +3,11 @@
  * the resolved host facts and the VM's paths. Composed from per-section builders (as UTM
  * does); option values are escaped in exactly one place (`opt`). Every disk is a -blockdev
  * with an explicit driver so QEMU never guesses a format.
+ *
+ * Over 500 lines because it is the one place: the ids and runtime file names QEMU objects get
+ * (which the QMP command layer, the consoles and the monitor reuse) and a builder per section
+ * of the command line. Split across files, the escaping rule and the id scheme would have to
+ * be shared again, and a reviewer checking what a VM is started with would read several.
  */
 import path from 'node:path';
 import type { BootDevice, DiskConfig, NicConfig, ShareConfig, VmConfig } from '../domain/config';

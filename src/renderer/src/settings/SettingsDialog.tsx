@@ -32,7 +32,8 @@ import SpeedOutlinedIcon from '@mui/icons-material/SpeedOutlined';
 import FolderSharedOutlinedIcon from '@mui/icons-material/FolderSharedOutlined';
 import { ResourcesSection } from './ResourcesSection';
 import { SharesSection } from './SharesSection';
-import { resourceChangesOf, resourceDraftOf, resourceProblem, type ResourceDraft } from './resources';
+import { resourceProblem } from './resources';
+import { changesOf, draftOf, type Draft } from './draft';
 import type { HostInfo, ModifyVmSpec, OpResult, VmInfo, VmSummary } from '../../../core/api/contract';
 import { assertNever } from '../../../core/api/errors';
 import { ProblemAlert, toProblem, type Problem } from '../components/ErrorAlert';
@@ -44,7 +45,7 @@ import { MediaPicker } from '../components/MediaPicker';
 import { Field, Fields } from '../components/Section';
 import { useMedia } from '../hooks/data';
 import { NetworkSection } from '../network/NetworkSection';
-import { DISPLAY_ADAPTERS, busLabel, displayLabel, formatLabel, type DisplayAdapter, type Firmware } from '../model/labels';
+import { DISPLAY_ADAPTERS, busLabel, displayLabel, formatLabel, type DisplayAdapter } from '../model/labels';
 import { isActiveState, stateLabel } from '../model/vmState';
 import { baseName } from '../util/format';
 import { cpusProblem, groupProblem, isAbsolutePath, memoryProblem, vmNameProblem } from '../util/validation';
@@ -88,68 +89,6 @@ export function SettingsDialog({ vm, open, onClose, ...rest }: SettingsDialogPro
       {open && vm && <SettingsBody key={vm.uuid} vm={vm} onClose={onClose} {...rest} />}
     </Dialog>
   );
-}
-
-interface Draft {
-  readonly name: string;
-  readonly description: string;
-  readonly group: string;
-  readonly memoryMiB: number;
-  readonly cpus: number;
-  readonly firmware: Firmware;
-  readonly secureBoot: boolean;
-  readonly tpm: boolean;
-  /** Erase the TPM's state on Apply (confirmed by the user in the section). */
-  readonly resetTpm: boolean;
-  readonly display: DisplayAdapter;
-  /** Clipboard sharing with the console (on unless turned off). */
-  readonly clipboard: boolean;
-  readonly iso: string;
-  readonly resources: ResourceDraft;
-  /** Automatic snapshots before each start to keep; 0 is off. */
-  readonly autoSnapshots: number;
-}
-
-function draftOf(vm: VmInfo): Draft {
-  const c = vm.config;
-  return {
-    name: c.name,
-    description: c.description,
-    group: c.group,
-    memoryMiB: c.memoryMiB,
-    cpus: c.cpus,
-    firmware: c.firmware,
-    secureBoot: c.secureBoot === true,
-    tpm: c.tpm === true,
-    resetTpm: false,
-    display: c.display.adapter,
-    clipboard: c.clipboard !== false,
-    iso: c.cdroms[0]?.iso ?? '',
-    resources: resourceDraftOf(c.resources),
-    autoSnapshots: c.autoSnapshot?.keep ?? 0,
-  };
-}
-
-/** Only what differs, so a running VM's rename never trips over its (unchanged) memory. */
-export function changesOf(vm: VmInfo, d: Draft): ModifyVmSpec {
-  const o = draftOf(vm);
-  const resources = resourceChangesOf(vm.config.resources, d.resources);
-  return {
-    ...(resources ? { resources } : {}),
-    ...(d.name !== o.name ? { name: d.name } : {}),
-    ...(d.description !== o.description ? { description: d.description } : {}),
-    ...(d.group.trim() !== o.group ? { group: d.group.trim() } : {}),
-    ...(d.memoryMiB !== o.memoryMiB ? { memoryMiB: d.memoryMiB } : {}),
-    ...(d.cpus !== o.cpus ? { cpus: d.cpus } : {}),
-    ...(d.firmware !== o.firmware ? { firmware: d.firmware } : {}),
-    ...(d.firmware === 'uefi' && d.secureBoot !== o.secureBoot ? { secureBoot: d.secureBoot } : {}),
-    ...(d.tpm !== o.tpm ? { tpm: d.tpm } : {}),
-    ...(d.resetTpm ? { resetTpm: true } : {}),
-    ...(d.display !== o.display ? { display: d.display } : {}),
-    ...(d.clipboard !== o.clipboard ? { clipboard: d.clipboard } : {}),
-    ...(d.iso.trim() !== o.iso ? { iso: d.iso.trim() === '' ? null : d.iso.trim() } : {}),
-    ...(d.autoSnapshots !== o.autoSnapshots ? { autoSnapshots: d.autoSnapshots } : {}),
-  };
 }
 
 function SettingsBody({ vm, host, vms, onClose, apply, onApplied }: Omit<SettingsDialogProps, 'open' | 'vm'> & { readonly vm: VmInfo }) {

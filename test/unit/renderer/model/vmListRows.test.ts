@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmSummary } from '../../../../src/core/api/contract';
-import { buildRows, firstInListOrder } from '../../../../src/renderer/src/components/VmList';
+import { buildRows, firstInListOrder } from '../../../../src/renderer/src/model/vmListRows';
 
 /** A small deterministic generator, so a failure names its seed. */
 function rng(seed: number): () => number {
