@@ -223,8 +223,8 @@ export class MediaService {
     // An import that runs from the folder holds its descriptor, not only disks.
     this.d.jobs.assertIdle(null, [abs]);
     for (const f of files) {
-      const uses = this.usesOf(f);
-      if (uses.length) throw new NestboxError('BUSY', `'${path.relative(abs, f)}' of the upload is in use by ${this.describeUses(uses)}; the upload is kept`);
+      const uses = this.reg.usesOf(f);
+      if (uses.length) throw new NestboxError('BUSY', `'${path.relative(abs, f)}' of the upload is in use by ${this.reg.describeUses(uses)}; the upload is kept`);
     }
     fs.rmSync(abs, { recursive: true, force: true });
     for (const f of files) if (this.d.repo.get(f)) this.d.repo.delete(f);
