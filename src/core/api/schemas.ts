@@ -156,6 +156,17 @@ const moveSpec = z.strictObject({
 
 const none = z.strictObject({});
 const byRef = z.strictObject({ ref: ref() });
+const importSpec = z.strictObject({
+  file: nonEmpty(),
+  name: opt(text()),
+  mode: opt(text()),
+  osType: opt(text()),
+  memoryMiB: opt(num()),
+  cpus: opt(num()),
+  firmware: opt(text()),
+  diskBus: opt(text()),
+  diskFolder: opt(nonEmpty()),
+});
 const byPath = z.strictObject({ path: nonEmpty() });
 const logQuery = z.strictObject({ ref: ref(), query: opt(text()), maxBytes: opt(num()) });
 
@@ -196,28 +207,9 @@ export const PARAM_SCHEMAS = {
   'media.resize': z.strictObject({ path: nonEmpty(), size: nonEmpty(), shrink: opt(bool()) }),
   'media.compact': byPath,
   'media.check': z.strictObject({ path: nonEmpty(), repair: opt(bool()) }),
-  'vms.import': z.strictObject({
-    file: nonEmpty(),
-    name: opt(text()),
-    mode: opt(text()),
-    osType: opt(text()),
-    memoryMiB: opt(num()),
-    cpus: opt(num()),
-    firmware: opt(text()),
-    diskBus: opt(text()),
-    diskFolder: opt(nonEmpty()),
-  }),
-  'vms.importPlan': z.strictObject({
-    file: nonEmpty(),
-    name: opt(text()),
-    mode: opt(text()),
-    osType: opt(text()),
-    memoryMiB: opt(num()),
-    cpus: opt(num()),
-    firmware: opt(text()),
-    diskBus: opt(text()),
-    diskFolder: opt(nonEmpty()),
-  }),
+  // The plan shows what the import would create from the same request.
+  'vms.import': importSpec,
+  'vms.importPlan': importSpec,
   'vms.export': z.strictObject({ ref: ref(), file: nonEmpty() }),
   'vms.attachDisk': z.strictObject({ ref: ref(), path: nonEmpty(), bus: opt(text()), readOnly: opt(bool()) }),
   'vms.detachDisk': z.strictObject({ ref: ref(), disk: nonEmpty() }),
