@@ -172,6 +172,8 @@ export interface OperationDialogProps {
   readonly maxWidth?: 'xs' | 'sm' | 'md' | 'lg';
   /** Given, the body is a form and Enter submits. */
   readonly onSubmit?: () => void;
+  /** Why the operation cannot run now, shown as a warning below the body (null: it can). */
+  readonly blocked?: ReactNode;
   /** Shown below the body: a progress line while running. */
   readonly progress?: ReactNode;
   /** The words shown once the operation was stopped (null: not stopped). */
@@ -214,6 +216,11 @@ export function OperationDialog(props: OperationDialogProps) {
       </DialogTitle>
       <DialogContent dividers={props.dividers ?? false} sx={props.contentSx}>
         {children}
+        {props.blocked && (
+          <Alert severity="warning" sx={{ mt: 2 }}>
+            {props.blocked}
+          </Alert>
+        )}
         {running && progress}
         {stopped && (
           <Alert severity="info" sx={{ mt: 2 }}>

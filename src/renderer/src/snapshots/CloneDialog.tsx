@@ -105,6 +105,7 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
   const live = vm.state === 'running' || vm.state === 'paused';
   return (
     <OperationDialog
+      blocked={blocked}
       open={open}
       running={running}
       onClose={onClose}
@@ -194,11 +195,6 @@ export function CloneDialog({ open, vm, list, snapshotId, vms, onClose, onCloned
           </Alert>
         )}
       </Box>
-      {blocked && (
-        <Alert severity="warning" sx={{ mt: 2 }}>
-          {blocked}
-        </Alert>
-      )}
     </OperationDialog>
   );
 }

@@ -3,7 +3,6 @@
  * own progress and Stop while that one's memory is saved).
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Checkbox from '@mui/material/Checkbox';
 import FormControlLabel from '@mui/material/FormControlLabel';
@@ -157,6 +156,7 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
 
   return (
     <OperationDialog
+      blocked={blocked}
       open={open}
       running={running}
       onClose={onClose}
@@ -204,11 +204,6 @@ export function RestoreSnapshotDialog({ open, vm, snapshot, now, onClose, onRest
               : 'Without it, the current state cannot be brought back.'}
         </FormHelperText>
       </Box>
-      {blocked && (
-        <Alert severity="warning" sx={{ mt: 2 }}>
-          {blocked}
-        </Alert>
-      )}
     </OperationDialog>
   );
 }

@@ -5,7 +5,6 @@
  * nothing kept.
  */
 import { useEffect, useRef, useState } from 'react';
-import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
@@ -99,6 +98,7 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
 
   return (
     <OperationDialog
+      blocked={blocked}
       open={open}
       running={running}
       onClose={onClose}
@@ -144,11 +144,6 @@ export function TakeSnapshotDialog({ open, vm, list, onClose, onTaken }: TakeSna
           maxRows={8}
         />
       </Box>
-      {blocked && (
-        <Alert severity="warning" sx={{ mt: 2 }}>
-          {blocked}
-        </Alert>
-      )}
     </OperationDialog>
   );
 }
