@@ -4,11 +4,11 @@
  * a unix socket path must stay under ~104 bytes, keyed by the data directory so two data
  * directories on one host never meet.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
+import { sha256Hex } from './sha256';
 
 export function defaultDataDir(): string {
   const env = process.env['NESTBOX_HOME'];
@@ -61,7 +61,7 @@ export class DataLayout {
 
   constructor(dataDir: string) {
     this.dataDir = path.resolve(dataDir);
-    const key = crypto.createHash('sha256').update(this.dataDir).digest('hex').slice(0, 10);
+    const key = sha256Hex(this.dataDir).slice(0, 10);
     const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
     const base = process.env['XDG_RUNTIME_DIR'] && fs.existsSync(process.env['XDG_RUNTIME_DIR'])
       ? path.join(process.env['XDG_RUNTIME_DIR'], 'nestbox')
