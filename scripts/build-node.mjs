@@ -37,7 +37,7 @@ const coreApart = {
 // esbuild bundles `import fs from 'node:fs'` (and `import * as`) as `__toESM(require('node:fs'))`,
 // which copies every export of the module onto a new object with a getter each, once per
 // importing file: 19 copies in the CLI bundle, 2.2 ms of every command's start (the same 19
-// copies timed alone on the development machine, quiet). For the CLI, each Node.js built-in is a small ES
+// copies timed alone on the development machine, quiet). For the CLI and its launcher, each Node.js built-in is a small ES
 // module instead: its default export is the module itself, its named exports the module's
 // plain (non-getter) properties of the building Node.js, read once. A named import of a getter
 // (util.parseArgs) or of a property the building Node.js lacks fails the build, never the
@@ -82,5 +82,10 @@ const common = {
 const strictImports = { logOverride: { 'import-is-undefined': 'error' } };
 await build({ ...common, ...strictImports, entryPoints: { nestbox: 'src/cli/index.ts' }, plugins: [coreApart, builtinsAsEsm], supported: { 'dynamic-import': false } });
 await build({ ...common, entryPoints: { 'nestbox-core': 'src/core/server/hosting.ts' } });
+// The launcher bin/nestbox.cjs runs first: it loads the CLI bundle with a compile cache
+// (src/cli/launch.ts). Kept apart from the CLI bundle, which it must not pull in.
+await build({ ...common, ...strictImports, entryPoints: { 'nestbox-launch': 'src/cli/launch.ts' }, plugins: [builtinsAsEsm] });
 const cli = fs.readFileSync('out/node/nestbox.cjs', 'utf8');
 if (!cli.includes('./nestbox-core.cjs')) throw new Error('build-node: the CLI bundle does not load the core bundle apart');
+const launch = fs.readFileSync('out/node/nestbox-launch.cjs', 'utf8');
+if (/require\("node:(crypto|net|child_process)"\)|src\/cli\/main\.ts/.test(launch)) throw new Error('build-node: the launcher bundle pulls in more than it needs');

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
+import { runtimeBase } from './runtimebase';
 import { sha256Hex } from './sha256';
 
 export function defaultDataDir(): string {
@@ -62,11 +63,7 @@ export class DataLayout {
   constructor(dataDir: string) {
     this.dataDir = path.resolve(dataDir);
     const key = sha256Hex(this.dataDir).slice(0, 10);
-    const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-    const base = process.env['XDG_RUNTIME_DIR'] && fs.existsSync(process.env['XDG_RUNTIME_DIR'])
-      ? path.join(process.env['XDG_RUNTIME_DIR'], 'nestbox')
-      : path.join(os.tmpdir(), `nestbox-${uid}`);
-    this.runtimeRoot = path.join(base, key);
+    this.runtimeRoot = path.join(runtimeBase(), key);
     this.vmRunRoot = runsQemuAsAnotherUser() ? path.join(QEMU_RUNTIME_BASE, key) : this.runtimeRoot;
   }
 
