@@ -60,6 +60,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const memory: Record<string, unknown>[] = [];
   const base: { list?: number[]; info?: number[] } = {};
+  let baseMiB: number | undefined;
+  let lastMiB = NaN;
   let lastList: number[] = [];
   try {
     let lvIso = iso;
@@ -113,6 +115,10 @@ async function main(): Promise<void> {
           row(`core memory, ${n} VMs defined`, 'MiB', [coreMiB], 'libvirtd RSS', [lvMiB]),
         );
       }
+      // Without libvirt, the core's memory against its own at the smallest inventory.
+      baseMiB ??= coreMiB;
+      if (!lvDir) rows.push(row(`core memory, ${n} VMs defined`, 'MiB', [coreMiB], `core, ${COUNTS[0]} VMs`, [baseMiB]));
+      lastMiB = coreMiB;
       rows.push(
         row(`CLI list, ${n} VMs defined`, 'ms', cli.list, "node -e ''", noop.list),
         row(`CLI info, ${n} VMs defined`, 'ms', cli.info, "node -e ''", noop.info),
@@ -161,6 +167,7 @@ async function main(): Promise<void> {
           row(`core memory, ${k} running`, 'MiB', [coreMiB], 'libvirtd RSS', [lvMiB]),
         );
       }
+      if (!lvDir) rows.push(row(`core memory, ${k} running`, 'MiB', [coreMiB], 'none running', [lastMiB]));
       rows.push(
         row(`CLI list, ${k} running of ${COUNTS.at(-1)}`, 'ms', cli, "node -e ''", noop),
         row(`API vms.list, ${k} running of ${COUNTS.at(-1)}`, 'ms', api, 'none running', lastList),
