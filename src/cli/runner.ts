@@ -186,6 +186,9 @@ function parseConfig(specs: OptionSpecs): ParseOptions {
 
 /** The first word: the first token that is neither an option nor an option's value. */
 function positionalsLoosely(argv: readonly string[], known: OptionSpecs): string[] {
+  // Without an option token every word is positional, as parseArgs would say; skipping it there
+  // (`nestbox list`, `nestbox info NAME`) saves configuring it with every command's options.
+  if (!argv.some((a) => a.startsWith('-'))) return [...argv];
   const { positionals } = util.parseArgs({ args: [...argv], options: parseConfig(known), strict: false, allowPositionals: true });
   return positionals;
 }
