@@ -112,7 +112,8 @@ export default tseslint.config(
     // core's unix socket), `server/host` (connect), `server/autostart` (start the background
     // daemon when none runs), `server/daemon` and `server/serve` (the `daemon` and `serve`
     // commands only call into the hosts that live there), `server/web` and `store/paths`
-    // (where the data directory and its socket are). Nothing that
+    // (where the data directory and its socket are; `store/runtimebase`, the private runtime
+    // folder, also holds the CLI's compile cache). Nothing that
     // does the core's work (services, qemu, storage, network, the database).
     files: ['src/cli/**/*.ts'],
     rules: {
@@ -124,9 +125,9 @@ export default tseslint.config(
               ...CORE_LAYERS.filter((l) => !['api', 'domain', 'server', 'store'].includes(l)).map((l) => `**/core/${l}/*`),
               '**/core/server/*', '!**/core/server/socket', '!**/core/server/host', '!**/core/server/web',
               '!**/core/server/autostart', '!**/core/server/daemon', '!**/core/server/serve',
-              '**/core/store/*', '!**/core/store/paths',
+              '**/core/store/*', '!**/core/store/paths', '!**/core/store/runtimebase',
             ],
-            'The CLI is an api client: core/api, core/domain, and to reach a core only server/{socket,host,autostart,daemon,serve,web} and store/paths.',
+            'The CLI is an api client: core/api, core/domain, and to reach a core only server/{socket,host,autostart,daemon,serve,web} and store/{paths,runtimebase}.',
           ),
         ],
       }],

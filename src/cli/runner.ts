@@ -6,7 +6,9 @@
  * usage error.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+// node:util's parseArgs is a getter of the module: the CLI's build takes only plain properties
+// as named imports of a built-in (scripts/build-node.mjs), so it is read from the module.
+import util from 'node:util';
 import { NestboxError } from '../core/api/errors';
 import type { RpcClient } from '../core/api/rpc';
 import { type AnyCommand, type ArgSpec, type CommandContext, type CommandGroup, type OptionSpec, type OptionSpecs, UsageError } from './command';
@@ -171,7 +173,7 @@ export function bindArgs(specs: readonly ArgSpec[], values: readonly string[]): 
   return out;
 }
 
-type ParseOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+type ParseOptions = NonNullable<Parameters<typeof util.parseArgs>[0]>['options'];
 
 function parseConfig(specs: OptionSpecs): ParseOptions {
   const o: NonNullable<ParseOptions> = {};
@@ -184,7 +186,10 @@ function parseConfig(specs: OptionSpecs): ParseOptions {
 
 /** The first word: the first token that is neither an option nor an option's value. */
 function positionalsLoosely(argv: readonly string[], known: OptionSpecs): string[] {
-  const { positionals } = parseArgs({ args: [...argv], options: parseConfig(known), strict: false, allowPositionals: true });
+  // Without an option token every word is positional, as parseArgs would say; skipping it there
+  // (`nestbox list`, `nestbox info NAME`) saves configuring it with every command's options.
+  if (!argv.some((a) => a.startsWith('-'))) return [...argv];
+  const { positionals } = util.parseArgs({ args: [...argv], options: parseConfig(known), strict: false, allowPositionals: true });
   return positionals;
 }
 
@@ -238,7 +243,7 @@ export async function runCommandLine(groups: readonly CommandGroup[], argv: read
     }
     let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
     try {
-      parsed = parseArgs({ args: [...argv], options: parseConfig({ ...GLOBAL_OPTIONS, ...command.options }), strict: true, allowPositionals: true }) as typeof parsed;
+      parsed = util.parseArgs({ args: [...argv], options: parseConfig({ ...GLOBAL_OPTIONS, ...command.options }), strict: true, allowPositionals: true }) as typeof parsed;
     } catch (err) {
       return usageError(new UsageError(usageMessage(err), true), command);
     }

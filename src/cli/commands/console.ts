@@ -1,11 +1,12 @@
 /** Consoles and logs: the serial console, screenshots, the event log. */
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { RpcClient } from '../../core/api/rpc';
 import { command, type CommandGroup, opt, req } from '../command';
 import { intOpt, out } from '../format';
 
 async function serialConsole(client: RpcClient, ref: string): Promise<void> {
+  // Loaded here, not at the top: every command loads this file, only this one needs node:crypto.
+  const { randomUUID } = await import('node:crypto');
   const stream = randomUUID();
   const tty = process.stdin.isTTY === true;
   let done = false;

@@ -6,8 +6,12 @@
  *
  * At connect the CLI asks `server.hello`: a daemon of a different build is asked to exit
  * (it does when idle, and a new one is started) or, when busy, used as it is.
+ *
+ * Every CLI command passes through here, so what is only needed when no core answers (the
+ * lock check, node:child_process to start a daemon) is loaded only then: a command against
+ * a running core does not pay for it at start-up.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
@@ -15,7 +19,6 @@ import { RpcClient } from '../api/rpc';
 import { DataLayout } from '../store/paths';
 import { buildId } from './build';
 import type { ExitAnswer, ServerHello } from './host';
-import { lockHolder } from './lock';
 import { connectUnix } from './socket';
 
 const LOG_MAX_BYTES = 1024 * 1024;
@@ -48,7 +51,8 @@ export function daemonLogFile(dataDir: string): string {
 }
 
 /** Starts the daemon detached: its own session (setsid), stdio to the log, not waited for. */
-function spawnDaemon(layout: DataLayout, command: readonly [string, ...string[]]): ChildProcess {
+async function spawnDaemon(layout: DataLayout, command: readonly [string, ...string[]]): Promise<ChildProcess> {
+  const { spawn } = await import('node:child_process');
   const log = daemonLogFile(layout.dataDir);
   try {
     if (fs.statSync(log).size > LOG_MAX_BYTES) fs.renameSync(log, `${log}.1`);
@@ -74,6 +78,12 @@ function logTail(dataDir: string): string {
   } catch {
     return '';
   }
+}
+
+/** No live process holds the data directory's core lock (so no core is on its way up). */
+async function nobodyHoldsLock(layout: DataLayout): Promise<boolean> {
+  const { lockHolder } = await import('./lock');
+  return lockHolder(layout.lockFile) === null;
 }
 
 async function tryConnect(socket: string): Promise<RpcClient | null> {
@@ -120,12 +130,12 @@ export async function connectCore(opts: AutostartOptions): Promise<CoreLink> {
         return { client: c, hello, close: async () => c.close() };
       }
       client.close();
-    } else if (lockHolder(layout.lockFile) === null && (child === null || child.exitCode !== null || child.signalCode !== null)) {
+    } else if ((child === null || child.exitCode !== null || child.signalCode !== null) && (await nobodyHoldsLock(layout))) {
       if (starts >= 3) {
         throw new NestboxError('INTERNAL', `the Nestbox core did not start for ${layout.dataDir}; ${daemonLogFile(layout.dataDir)} ends with:\n${logTail(layout.dataDir)}`);
       }
       starts++;
-      child = spawnDaemon(layout, opts.daemonCommand);
+      child = await spawnDaemon(layout, opts.daemonCommand);
     }
     if (Date.now() > deadline) {
       throw new NestboxError('TIMEOUT', `no Nestbox core answered for ${layout.dataDir}; see ${daemonLogFile(layout.dataDir)}`);

@@ -4,11 +4,12 @@
  * a unix socket path must stay under ~104 bytes, keyed by the data directory so two data
  * directories on one host never meet.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NestboxError } from '../api/errors';
+import { runtimeBase } from './runtimebase';
+import { sha256Hex } from './sha256';
 
 export function defaultDataDir(): string {
   const env = process.env['NESTBOX_HOME'];
@@ -61,12 +62,8 @@ export class DataLayout {
 
   constructor(dataDir: string) {
     this.dataDir = path.resolve(dataDir);
-    const key = crypto.createHash('sha256').update(this.dataDir).digest('hex').slice(0, 10);
-    const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-    const base = process.env['XDG_RUNTIME_DIR'] && fs.existsSync(process.env['XDG_RUNTIME_DIR'])
-      ? path.join(process.env['XDG_RUNTIME_DIR'], 'nestbox')
-      : path.join(os.tmpdir(), `nestbox-${uid}`);
-    this.runtimeRoot = path.join(base, key);
+    const key = sha256Hex(this.dataDir).slice(0, 10);
+    this.runtimeRoot = path.join(runtimeBase(), key);
     this.vmRunRoot = runsQemuAsAnotherUser() ? path.join(QEMU_RUNTIME_BASE, key) : this.runtimeRoot;
   }
 
