@@ -6,6 +6,11 @@
  * the import and removes the half-made VM. Export writes what VirtualBox itself writes: the
  * OVF 1.0 descriptor (with its `vbox:Machine` section), the streamOptimized VMDK disks, then a
  * SHA256 manifest in VirtualBox's spelling, into a partial file renamed into place at the end.
+ *
+ * Just over 500 lines because import and export are one format's two directions: they share
+ * the tar entries, the manifest's digests and the rule that a partial result is removed, and a
+ * change to what Nestbox writes must be read beside what it accepts. The descriptor itself is
+ * read and written in storage/ovf.ts, the other machine formats in foreign.ts.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

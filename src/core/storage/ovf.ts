@@ -1,6 +1,10 @@
 /**
  * OVF descriptors: reading what Nestbox needs from one (the files, the disks, memory, CPUs,
  * a guess at the OS) and writing an OVF 1.0 envelope VirtualBox imports. Pure: no I/O.
+ *
+ * Just over 500 lines because reading and writing the envelope are kept side by side: what
+ * Nestbox writes (sections, resource types, VirtualBox's `vbox:Machine`) must stay what its own
+ * reader and VirtualBox's accept, and the round trip is tested as one.
  */
 import { assertNever, NestboxError } from '../api/errors';
 import type { BootDevice, DiskBus, Firmware, MachineType, NicMode, NicModel, PortForward } from '../domain/config';
