@@ -167,6 +167,10 @@ describe('shared folders in a real guest', () => {
     expect(seen).toContain('second core');
     await client.call('vms.powerOff', { ref: NAME });
     await waitFor('virtiofsd to end with the VM', () => pids.every((p) => !pidAlive(p)), 10_000);
-    expect(fs.readdirSync(runDir).filter((f) => f.startsWith('vfs-'))).toEqual([]);
+    // Its socket and pidfile go once the core has seen it end (its stop polls every 50 ms), not
+    // at the instant the process is gone: wait for that, as a user would see it.
+    const leftovers = () => fs.readdirSync(runDir).filter((f) => f.startsWith('vfs-'));
+    await waitFor('virtiofsd\'s socket and pidfile to be removed', () => leftovers().length === 0, 10_000).catch(() => undefined);
+    expect(leftovers()).toEqual([]);
   }, 180_000);
 });
