@@ -102,15 +102,29 @@ const UPLOADED = 'the files uploaded with the domain XML (add it to the upload)'
  * A .vbox's media must lie inside its folder, a UTM bundle's inside its Data folder: no
  * absolute path elsewhere, no `..`, no symlink out (the folder itself included).
  */
+/**
+ * The file at `rel` inside `folder`, also when its name is in the other Unicode form: macOS
+ * writes names decomposed (NFD) into a .vbox or a plist, while a web upload stores them composed
+ * (NFC) and a copy made on Linux keeps whichever it was given. The form written in the file
+ * comes first; null when no form exists.
+ */
+function lstatAnyForm(folder: string, rel: string): string | null {
+  for (const form of new Set([rel, rel.normalize('NFC'), rel.normalize('NFD')])) {
+    const at = path.join(folder, form);
+    if (fs.lstatSync(at, { throwIfNoEntry: false })) return at;
+  }
+  return null;
+}
+
 function checkInsideDisk(folder: string, p: string, label: string, where: string = VBOX_FOLDER): string {
   const lexical = path.resolve(folder, p.replace(/\\/g, '/'));
   const rel = path.relative(folder, lexical);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', outside ${where}; Nestbox imports only disks inside that folder (move the disk there, or import it alone with 'nestbox import DISK')`);
   }
-  const lst = fs.lstatSync(lexical, { throwIfNoEntry: false });
-  if (!lst) throw new NestboxError('NOT_FOUND', `the disk on ${label} is '${p}', which is not in ${where}`);
-  const real = fs.realpathSync(lexical);
+  const found = lstatAnyForm(folder, rel);
+  if (!found) throw new NestboxError('NOT_FOUND', `the disk on ${label} is '${p}', which is not in ${where}`);
+  const real = fs.realpathSync(found);
   const realRel = path.relative(fs.realpathSync(folder), real);
   if (realRel.startsWith('..') || path.isAbsolute(realRel)) throw new NestboxError('IMAGE_REJECTED', `the disk on ${label} is '${p}', a symlink to a file outside ${where}; it is not read`);
   const st = fs.lstatSync(real);

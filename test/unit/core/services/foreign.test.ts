@@ -105,6 +105,29 @@ describe('importing machine files: hostile disks', () => {
     nothingMade();
   });
 
+  it('finds a disk whose name the .vbox writes decomposed (as macOS does) but the folder holds composed, and the other way round', async () => {
+    const composed = 'Café disk.img'.normalize('NFC');
+    const decomposed = composed.normalize('NFD');
+    expect(decomposed).not.toBe(composed);
+    for (const [written, stored] of [
+      [decomposed, composed],
+      [composed, decomposed],
+    ] as const) {
+      const folder = fs.mkdtempSync(path.join(work, 'unicode-'));
+      fs.writeFileSync(path.join(folder, stored), Buffer.alloc(1024 * 1024));
+      const file = path.join(folder, 'm.vbox');
+      fs.writeFileSync(file, vboxXml({ location: written }));
+      const plan = await core.ova.importPlan({ file });
+      expect(plan.disks).toEqual([{ source: path.join(folder, stored), bus: 'sata', format: 'raw', inPlace: false }]);
+    }
+    // A name in neither form is still refused, naming it as the file says.
+    const folder = fs.mkdtempSync(path.join(work, 'unicode-'));
+    const file = path.join(folder, 'm.vbox');
+    fs.writeFileSync(file, vboxXml({ location: decomposed }));
+    await expect(core.ova.importPlan({ file })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`'${decomposed}', which is not in`) });
+    nothingMade();
+  });
+
   it('--dry-run of an OVF and of a plain disk says what would be made, and makes nothing', async () => {
     const file = path.join(work, 'appliance.ovf');
     fs.writeFileSync(file, generateOvf({ name: 'appliance', description: '', osType: 'linux-other', osFamily: 'linux', memoryMiB: 512, cpus: 2, firmware: 'uefi', machine: 'q35', disks: [{ href: 'appliance-disk001.vmdk', size: 1024, capacity: 1024 * 1024, bus: 'sata', uuid: '11111111-2222-4333-8444-555555555555' }], cdroms: 0, nics: [{ model: 'e1000', mac: '52:54:00:12:34:56', mode: 'nat', forwards: [] }], bootOrder: ['disk', 'cdrom'], uuid: 'bbbbbbbb-cccc-4ddd-8eee-ffffffffffff' }));
