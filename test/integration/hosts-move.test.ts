@@ -14,10 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobInfo, MoveResult, VmInfo } from '../../src/core/api/contract';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { stopBackgroundDaemon } from '../support/daemon';
 import { startLibvirtHosts, type LibvirtHosts, type LibvirtTestHost } from '../support/libvirt-hosts';
 import { until, virsh } from '../support/host-setup';
-import { cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
+import { cleanupHome, cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
 
 
 
@@ -76,7 +75,11 @@ describe('moving a VM between this computer and a libvirt host', () => {
 
   afterAll(async () => {
     await hosted?.close();
-    if (home) await stopBackgroundDaemon(home).catch(() => undefined);
+    // A test that failed midway may leave the local mv1 running: powered off with the rest.
+    if (home) {
+      await cleanupHome(home).catch(() => undefined);
+      fs.rmSync(home, { recursive: true, force: true });
+    }
     for (const h of lv?.hosts ?? []) {
       try {
         virsh(h.socketUri, 'destroy', 'mv1');
@@ -85,7 +88,6 @@ describe('moving a VM between this computer and a libvirt host', () => {
       }
     }
     await lv?.stop();
-    if (home) fs.rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
   /** The guest's own ready line: typing before it would stop GRUB's countdown at its prompt. */

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { startWebServer, type WebServer } from '../../src/core/server/web';
-import { DataLayout } from '../../src/core/store/paths';
+import type { WebServer } from '../../src/core/server/web';
 import { openCore, tempHome, testIso } from './helpers';
 import { request } from '../support/http';
+import { startTestWebServer } from '../support/webcore';
 
 describe('web mode: discarding an upload whose import was cancelled', () => {
   let home: string;
@@ -27,24 +27,7 @@ describe('web mode: discarding an upload whose import was cancelled', () => {
   beforeAll(async () => {
     home = tempHome();
     ({ hosted, client } = await openCore(home));
-    media = new DataLayout(home).mediaDir;
-    const ui = path.join(home, 'ui');
-    fs.mkdirSync(ui, { recursive: true });
-    fs.writeFileSync(path.join(ui, 'index.html'), '<!doctype html><title>Nestbox</title>');
-    server = await startWebServer({
-      host: '127.0.0.1',
-      port: 0,
-      staticDir: ui,
-      uploadDir: media,
-      onClient: (t) => hosted.serve(t),
-      discardUpload: async (file) => {
-        await client.call('media.discardUpload', { path: file });
-      },
-    });
-    origin = new URL(server.url).origin;
-    const r = await request(server.url);
-    expect(r.status).toBe(303);
-    cookie = (r.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    ({ server, origin, cookie, media } = await startTestWebServer(home, hosted, client));
   });
   afterAll(async () => {
     await server?.close();

@@ -15,11 +15,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
-import { startWebServer, type WebServer } from '../../src/core/server/web';
+import type { WebServer } from '../../src/core/server/web';
 import { MAX_SET_FILES } from '../../src/core/server/web-upload-set';
-import { DataLayout } from '../../src/core/store/paths';
 import { domainXml, vboxXml } from '../support/foreign-fixtures';
 import { request } from '../support/http';
+import { startTestWebServer } from '../support/webcore';
 import { uuidOfVdi } from '../support/vdi';
 import { openCore, tempHome } from './helpers';
 
@@ -38,28 +38,7 @@ describe('web mode: uploading a machine with its disks', () => {
     home = tempHome();
     work = fs.mkdtempSync(path.join(home, 'work-'));
     ({ hosted, client } = await openCore(home));
-    media = new DataLayout(home).mediaDir;
-    const ui = path.join(home, 'ui');
-    fs.mkdirSync(ui, { recursive: true });
-    fs.writeFileSync(path.join(ui, 'index.html'), '<!doctype html><title>Nestbox</title>');
-    server = await startWebServer({
-      host: '127.0.0.1',
-      port: 0,
-      staticDir: ui,
-      uploadDir: media,
-      onClient: (t) => hosted.serve(t),
-      maxUploadBytes: MAX,
-      uploadFreeFloorBytes: 1024 * 1024,
-      discardUpload: async (file) => {
-        await client.call('media.discardUpload', { path: file });
-      },
-      discardUploadSet: async (folder) => {
-        await client.call('media.discardUploadSet', { path: folder });
-      },
-    });
-    origin = new URL(server.url).origin;
-    const r = await request(server.url);
-    cookie = (r.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    ({ server, origin, cookie, media } = await startTestWebServer(home, hosted, client, { maxUploadBytes: MAX, uploadFreeFloorBytes: 1024 * 1024 }));
   });
   afterAll(async () => {
     await server?.close();
@@ -232,16 +211,7 @@ describe('web mode: uploading a machine with its disks', () => {
     await client.call('vms.attachDisk', { ref: vm.vm.uuid, path: path.join(used, 'kept.qcow2') });
     // A set of this very (running) server is never swept.
     const live = made(await announce([{ path: 'live.vbox', size: 1 }]));
-    const again = await startWebServer({
-      host: '127.0.0.1',
-      port: 0,
-      staticDir: path.join(home, 'ui'),
-      uploadDir: media,
-      onClient: (t) => hosted.serve(t),
-      discardUploadSet: async (folder) => {
-        await client.call('media.discardUploadSet', { path: folder });
-      },
-    });
+    const again = (await startTestWebServer(home, hosted, client)).server;
     try {
       await expect.poll(() => fs.existsSync(dead), { timeout: 10_000 }).toBe(false);
       expect(fs.existsSync(path.join(used, 'kept.qcow2'))).toBe(true);
