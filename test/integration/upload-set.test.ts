@@ -12,11 +12,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
 import type { WebServer } from '../../src/core/server/web';
-import { MAX_SET_FILES } from '../../src/core/server/web-upload-set';
+import { IDLE_SET_MS, MAX_OPEN_SETS, MAX_SET_FILES } from '../../src/core/server/web-upload-set';
 import { domainXml, vboxXml } from '../support/foreign-fixtures';
 import { request } from '../support/http';
 import { startTestWebServer } from '../support/webcore';
@@ -197,6 +197,29 @@ describe('web mode: uploading a machine with its disks', () => {
     expect(sets()).toEqual([]);
     // A set taken back is gone for good.
     expect((await put(set.id, 'Data/big.vdi', Buffer.alloc(1))).status).toBe(404);
+  });
+
+  it(`at ${MAX_OPEN_SETS} open sets a new one is refused, unless some were left untouched for ${IDLE_SET_MS / 60_000} minutes: those are taken back`, async () => {
+    const open = [];
+    for (let i = 0; i < MAX_OPEN_SETS; i++) open.push(made(await announce([{ path: `m${i}.vbox`, size: 1 }])));
+    const refused = await announce([{ path: 'one-more.vbox', size: 1 }]);
+    expect(refused.status).toBe(429);
+    expect(errorOf(refused)).toMatch(new RegExp(`${MAX_OPEN_SETS} machine uploads are open on this server; finish or cancel one first`));
+    // Half an hour on (only the clock moves): the first set gets a file then, the others stay untouched.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + IDLE_SET_MS + 1000 });
+    try {
+      expect((await put(open[0]!.id, 'm0.vbox', Buffer.from('x'))).status).toBe(201);
+      const fresh = made(await announce([{ path: 'one-more.vbox', size: 1 }]));
+      expect(fs.existsSync(open[0]!.dir)).toBe(true);
+      for (const s of open.slice(1)) expect(fs.existsSync(s.dir), s.dir).toBe(false);
+      expect((await put(open[1]!.id, 'm1.vbox', Buffer.from('x'))).status).toBe(404);
+      expect(sets().sort()).toEqual([path.basename(open[0]!.dir), path.basename(fresh.dir)].sort());
+      expect((await take(open[0]!.id)).status).toBe(204);
+      expect((await take(fresh.id)).status).toBe(204);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(sets()).toEqual([]);
   });
 
   it('a set a killed server left is removed when a server starts on the folder again; one a VM uses stays', async () => {

@@ -25,6 +25,12 @@ import { answer, freeBytes, noRoom, processRuns, refuseBody, tooBig, UploadRefus
 export const MAX_SET_FILES = 64;
 /** At most this many sets open at once on one server (each is a folder until it is taken back). */
 export const MAX_OPEN_SETS = 16;
+/**
+ * A set untouched this long (no file written, none under way) counts as abandoned — its page
+ * was closed without taking it back, e.g. the browser crashed — and is taken back when a new
+ * set would exceed MAX_OPEN_SETS. Until then nothing is removed.
+ */
+export const IDLE_SET_MS = 30 * 60 * 1000;
 const MAX_PATH_CHARS = 1024;
 const MAX_PART_BYTES = 255;
 const MAX_DEPTH = 8;
@@ -103,6 +109,8 @@ interface UploadSet {
   closed: boolean;
   readonly active: Set<http.IncomingMessage>;
   readonly running: Set<Promise<void>>;
+  /** When a file of it last started or ended (ms since the epoch). */
+  touched: number;
 }
 
 export interface UploadSetContext {
@@ -149,15 +157,20 @@ export async function handleSetCreate(req: http.IncomingMessage, res: http.Serve
   }
   const m = checkManifest(body, ctx.maxUpload);
   if ('error' in m) return answer(res, 400, m.error);
-  const open = [...ctx.sets.values()].filter((s) => !s.closed).length;
-  if (open >= MAX_OPEN_SETS) return answer(res, 429, `${open} machine uploads are open on this server; finish or cancel one first`);
+  let open = [...ctx.sets.values()].filter((s) => !s.closed);
+  if (open.length >= MAX_OPEN_SETS) {
+    const idle = open.filter((s) => s.active.size === 0 && Date.now() - s.touched >= IDLE_SET_MS);
+    await Promise.all(idle.map((s) => takeBack(s, ctx)));
+    open = open.filter((s) => !s.closed);
+  }
+  if (open.length >= MAX_OPEN_SETS) return answer(res, 429, `${open.length} machine uploads are open on this server; finish or cancel one first`);
   await fs.promises.mkdir(ctx.dir, { recursive: true, mode: 0o700 });
   const free = await freeBytes(ctx.dir);
   if (free < m.total + ctx.freeFloor) return answer(res, 507, noRoom(ctx.dir, m.total, ctx.freeFloor, free));
   const id = crypto.randomBytes(12).toString('hex');
   const dir = path.join(ctx.dir, `.import-${process.pid}-${id}`);
   await fs.promises.mkdir(dir, { mode: 0o700 });
-  ctx.sets.set(id, { id, dir, files: new Map(m.files.map((f) => [f.path, { size: f.size, state: 'waiting' as FileState }])), closed: false, active: new Set(), running: new Set() });
+  ctx.sets.set(id, { id, dir, files: new Map(m.files.map((f) => [f.path, { size: f.size, state: 'waiting' as FileState }])), closed: false, active: new Set(), running: new Set(), touched: Date.now() });
   res.writeHead(201, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify({ id, dir }));
 }
@@ -197,6 +210,7 @@ export async function handleSetFile(req: http.IncomingMessage, res: http.ServerR
 
   entry.state = 'writing';
   set.active.add(req);
+  set.touched = Date.now();
   let finished!: () => void;
   const done = new Promise<void>((r) => (finished = r));
   set.running.add(done);
@@ -247,6 +261,7 @@ export async function handleSetFile(req: http.IncomingMessage, res: http.ServerR
     if (entry.state === 'writing') entry.state = 'waiting';
     set.active.delete(req);
     set.running.delete(done);
+    set.touched = Date.now();
     finished();
   }
 }
@@ -260,22 +275,31 @@ export async function handleSetDiscard(res: http.ServerResponse, url: URL, ctx: 
   if (!ctx.discardSet) return answer(res, 405);
   const set = ctx.sets.get(url.searchParams.get('id') ?? '');
   if (!set) return answer(res, 404, 'no such machine upload on this server');
+  const kept = await takeBack(set, ctx);
+  if (kept) return answer(res, kept.status, kept.message);
+  answer(res, 204);
+}
+
+/**
+ * Closes `set` (writes under way are cut off and wait for their temporary files to go) and has
+ * the core remove its folder. Null once it is gone; otherwise why the core kept it: the set
+ * stays closed, so it no longer counts as open.
+ */
+async function takeBack(set: UploadSet, ctx: UploadSetContext): Promise<{ status: number; message: string } | null> {
   set.closed = true;
   for (const r of set.active) r.destroy();
   await Promise.all([...set.running]);
   try {
-    await ctx.discardSet(set.dir);
+    await ctx.discardSet!(set.dir);
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    if (e.code === 'NOT_FOUND') {
-      ctx.sets.delete(set.id);
-      return answer(res, 204);
+    if (e.code !== 'NOT_FOUND') {
+      // In use, or no longer the folder this server made (the core refuses a replaced one): kept, and said why.
+      return { status: e.code === 'BUSY' || e.code === 'INVALID_STATE' || e.code === 'INVALID_ARGUMENT' ? 409 : 500, message: e.message ?? 'the upload could not be removed' };
     }
-    // In use, or no longer the folder this server made (the core refuses a replaced one): kept, and said why.
-    return answer(res, e.code === 'BUSY' || e.code === 'INVALID_STATE' || e.code === 'INVALID_ARGUMENT' ? 409 : 500, e.message ?? 'the upload could not be removed');
   }
   ctx.sets.delete(set.id);
-  answer(res, 204);
+  return null;
 }
 
 /**
