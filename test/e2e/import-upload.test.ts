@@ -171,6 +171,8 @@ describe('importing a machine with its disks from the browser (web mode)', () =>
     const plan = dialog.getByRole('table', { name: 'What will be created' });
     await plan.waitFor({ timeout: 120_000 });
     expect((await plan.textContent()) ?? '').toMatch(/From.*UTM/);
+    // The folder is the source: its files are counted, not called "more" files beside it.
+    await dialog.getByText(/Folder UTM\.utm \(2 files, /).waitFor();
     await dialog.getByRole('note').filter({ hasText: `Folder UTM.utm/Data/${image}` }).waitFor();
     expect(await dialog.getByRole('note').filter({ hasText: 'screenshot.png' }).count()).toBe(0);
     const folders = uploadFolders();

@@ -57,7 +57,9 @@ function Body({ item, kind, host, vms, selectedVm, onClose, onImported }: Import
   const notify = useNotify();
   /** What the dialog calls the source: the file, or the machine file (or .utm folder) of a machine. */
   const file = { name: dropItemName(item), size: item.kind === 'file' ? item.file.size : item.files.reduce((n, f) => n + f.file.size, 0) };
-  const others = item.kind === 'machine' ? item.files.length - (item.descriptorFile ? 1 : 0) : 0;
+  /** A .vbox or .xml: the files beside it; a .utm folder: its files (the folder is the source). */
+  const others = item.kind === 'machine' && item.descriptorFile ? item.files.length - 1 : 0;
+  const bundleFiles = item.kind === 'machine' && !item.descriptorFile ? item.files.length : 0;
   /** Set once the file was taken up (imported, attached): closing must then leave it be. */
   const used = useRef(false);
   const uploadedPath = hostFile.phase === 'ready' && hostFile.file.uploaded && !hostFile.file.set ? hostFile.file.path : null;
@@ -210,7 +212,8 @@ function Body({ item, kind, host, vms, selectedVm, onClose, onImported }: Import
     >
     <Typography variant="body2" color="text.secondary">
       <b>{file.name}</b>
-      {others > 0 ? ` with ${others} more file${others === 1 ? '' : 's'}` : ''} ({formatBytes(file.size)}){' '}
+      {others > 0 ? ` with ${others} more file${others === 1 ? '' : 's'}` : ''} ({bundleFiles > 0 ? `${bundleFiles} file${bundleFiles === 1 ? '' : 's'}, ` : ''}
+      {formatBytes(file.size)}){' '}
       {kind === 'appliance'
         ? 'becomes a new virtual machine; its disks are copied into the new VM’s folder.'
         : 'is checked by Nestbox’s image inspector and becomes the disk of a virtual machine.'}
