@@ -4,12 +4,14 @@
  * VMs kept live by libvirt's events, the lifecycle, consoles, snapshots, a daemon restart,
  * live migration with copied and with shared storage, and cancelling a migration.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostSummary, JobInfo, MigrateResult, VmSummary } from '../../src/core/api/contract';
 import type { RpcClient } from '../../src/core/api/rpc';
 import type { HostedCore } from '../../src/core/server/host';
+import { DataLayout } from '../../src/core/store/paths';
 import type { LibvirtTestHost } from '../support/libvirt-hosts';
 import { defineTestGuest, startTestHosts, until, virsh, type TestHosts } from '../support/host-setup';
 import { CLI, cli, expectError, openCore, SerialSession, tempHome, testIso } from './helpers';
@@ -93,6 +95,18 @@ describe('libvirt hosts through the API', () => {
       ['beta', 'connected'],
     ]);
     expect(hostEvents.some((e) => e.name === 'alpha' && e.status === 'connected')).toBe(true);
+
+    // The SSH host's virsh calls and event stream share one SSH connection: a master runs on
+    // the control socket in the core's runtime folder (the socket host needs none).
+    const mux = new DataLayout(home).sshMuxDir;
+    const sockets = fs.readdirSync(mux).filter((n) => n.endsWith('.cm'));
+    expect(sockets).toHaveLength(1);
+    const check = spawnSync('ssh', ['-O', 'check', '-o', `ControlPath=${path.join(mux, sockets[0]!)}`, 'beta'], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stderr).toMatch(/Master running/);
+    expect((fs.statSync(mux).mode & 0o777).toString(8)).toBe('700');
+    // What is stored and shown is the URI as given, not the wrapper virsh runs.
+    expect((await client.call('hosts.list', {})).find((h: HostSummary) => h.name === 'beta')!.uri).toBe(b.sshUri);
   });
 
   it('lists the hosts’ VMs beside this computer’s, local shape unchanged, and by host', async () => {

@@ -47,7 +47,8 @@ import type {
 } from './types';
 import { migrateDomain } from './migrate';
 import { VirshSession } from './session';
-import { virshArgv, virshEnv, virshError } from './virsh';
+import { muxedUri } from './sshmux';
+import { checkUri, virshArgv, virshEnv, virshError } from './virsh';
 import { downloadVolume, uploadVolume } from './volumes';
 
 export interface LibvirtConnectionOptions {
@@ -55,6 +56,11 @@ export interface LibvirtConnectionOptions {
   readonly virsh?: string;
   /** Timeout of an ordinary call (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * A private (0700) folder for the wrappers and control sockets that let every virsh of a
+   * qemu+ssh host share one SSH connection (sshmux.ts); without it each call connects anew.
+   */
+  readonly sshMuxDir?: string;
 }
 
 const LONG_MS = 30 * 60_000;
@@ -67,8 +73,10 @@ export class LibvirtConnection {
   private readonly live = new Set<{ close(): void }>();
 
   constructor(uri: string, opts: LibvirtConnectionOptions = {}) {
-    this.s = new VirshSession(uri, opts.virsh ?? 'virsh', opts.timeoutMs ?? 30_000);
-    this.uri = this.s.uri;
+    this.uri = checkUri(uri);
+    // virsh (calls, events, consoles) reaches an SSH host through the shared connection; the
+    // URI itself stays the user's, for messages and for the VNC forward's own ssh.
+    this.s = new VirshSession(opts.sshMuxDir ? muxedUri(this.uri, opts.sshMuxDir) : this.uri, opts.virsh ?? 'virsh', opts.timeoutMs ?? 30_000);
     this.host = this.s.host;
   }
 
@@ -254,7 +262,7 @@ export class LibvirtConnection {
    * ends (the host went away, the daemon restarted, or close()); the caller reconnects.
    */
   events(onEvent: (e: DomainEvent) => void, onClosed: (reason: string) => void): { close(): void } {
-    const proc: ChildProcess = spawn(this.s.virsh, virshArgv(this.uri, ['event', '--all', '--loop', '--timestamp']), { env: virshEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc: ChildProcess = spawn(this.s.virsh, virshArgv(this.s.uri, ['event', '--all', '--loop', '--timestamp']), { env: virshEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     let err = '';
     let ended = false;
@@ -385,7 +393,7 @@ export class LibvirtConnection {
   /** The guest's first serial console as a byte stream, through libvirt's own console stream. */
   async openSerial(name: string): Promise<ByteStream> {
     const ref = domainRef(name);
-    const s = openSerialStream(this.s.virsh, this.uri, ref, this.host);
+    const s = openSerialStream(this.s.virsh, this.s.uri, ref, this.host);
     this.track(s);
     return s;
   }

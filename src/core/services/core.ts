@@ -153,7 +153,8 @@ export class Core {
       bus: this.bus,
       jobs: this.jobs,
       log: (level, kind, message) => this.bus.emit('log', this.eventsRepo.append(null, level, kind, message)),
-      connect: (uri) => new LibvirtConnection(uri),
+      // NESTBOX_SSH_SHARE=off: every virsh call to a qemu+ssh host connects anew (an ssh without ControlMaster).
+      connect: (uri) => new LibvirtConnection(uri, process.env['NESTBOX_SSH_SHARE'] === 'off' ? {} : { sshMuxDir: layout.sshMuxDir }),
     });
     this.moves = new MoveService({
       hosts: this.hosts,

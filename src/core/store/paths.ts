@@ -93,6 +93,11 @@ export class DataLayout {
     return path.join(this.runtimeRoot, 'core.sock');
   }
 
+  /** Wrappers and control sockets that share one SSH connection per qemu+ssh host (libvirt/sshmux.ts). */
+  get sshMuxDir(): string {
+    return path.join(this.runtimeRoot, 'ssh');
+  }
+
   vmRunDir(uuid: string): string {
     return path.join(this.vmRunRoot, uuid.slice(0, 8));
   }
