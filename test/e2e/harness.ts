@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CLI, tempHome } from '../integration/helpers';
+import { afterEach } from 'vitest';
+import { CLI, cli, tempHome } from '../integration/helpers';
 import { serveCoreReady } from '../support/serve';
 
 export const CHROMIUM = process.env['NESTBOX_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -51,6 +52,36 @@ export async function startServe(home: string, port = 0): Promise<{ url: string;
   return { url, child };
 }
 
+/** Sessions still open: what a failed test is reported with (see the afterEach below). */
+const openSessions = new Set<WebSession>();
+
+/**
+ * When a test fails, each open session's page is saved as `FAILED-<test>.png` beside the
+ * other screenshots, and what the page shows in its dialogs and alerts and the core's recent
+ * log are printed: a timeout's call log says what was awaited, this says what was there.
+ */
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state !== 'fail' || openSessions.size === 0) return;
+  const slug = ctx.task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 80);
+  for (const s of openSessions) {
+    const report: string[] = [`--- ${ctx.task.name}: the page and the core when it failed ---`];
+    try {
+      const file = shotPath(`FAILED-${slug}`);
+      await s.page.screenshot({ path: file, timeout: 10_000 });
+      report.push(`screenshot: ${file}`);
+      const shown = await s.page
+        .locator('[role=dialog], [role=alert], [role=alertdialog]')
+        .evaluateAll((els) => els.map((el) => `${el.getAttribute('role')}: ${(el as HTMLElement).innerText.replace(/\s+/g, ' ').trim().slice(0, 600)}`));
+      report.push(...(shown.length ? shown : ['(no dialog or alert shown)']));
+    } catch (err) {
+      report.push(`the page could not be captured: ${(err as Error).message}`);
+    }
+    const log = await cli(s.home, ['log', '--limit', '25']);
+    report.push('core log (newest last):', log.code === 0 ? log.stdout.trimEnd() : `nestbox log failed: ${log.stderr.trim()}`);
+    console.error(report.join('\n'));
+  }
+}, 60_000);
+
 export async function openWebSession(opts: { colorScheme?: 'light' | 'dark'; home?: string } = {}): Promise<WebSession> {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`end-to-end tests need Chromium at ${CHROMIUM} (Debian package chromium): apt-get install chromium`);
@@ -79,6 +110,7 @@ export async function openWebSession(opts: { colorScheme?: 'light' | 'dark'; hom
     page,
     consoleErrors,
     async close() {
+      openSessions.delete(session);
       await browser.close().catch(() => undefined);
       const proc = session.serve;
       if (proc.exitCode === null && proc.signalCode === null) {
@@ -87,6 +119,7 @@ export async function openWebSession(opts: { colorScheme?: 'light' | 'dark'; hom
       }
     },
   };
+  openSessions.add(session);
   return session;
 }
 
