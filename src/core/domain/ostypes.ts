@@ -72,3 +72,36 @@ export const OS_TYPES: readonly OsType[] = [
 export function findOsType(id: string): OsType | undefined {
   return OS_TYPES.find((t) => t.id === id);
 }
+
+/** Lower case, runs of spaces, dots and underscores as one '-': 'Windows 11' → 'windows-11'. */
+const squash = (s: string) => s.trim().toLowerCase().replace(/[\s._]+/g, '-');
+
+/**
+ * What a person typed for an OS type, as `nestbox ostypes` lists it: the id, its name in any
+ * case ('Windows 11', 'arch linux'), or the id without its family ('debian', 'server-2022').
+ * Undefined when nothing, or more than one type, answers to it.
+ */
+export function matchOsType(input: string): OsType | undefined {
+  const exact = findOsType(input);
+  if (exact) return exact;
+  const q = squash(input);
+  if (q === '') return undefined;
+  const byName = OS_TYPES.filter((t) => t.id === q || squash(t.label) === q);
+  if (byName.length === 1) return byName[0];
+  const bySuffix = OS_TYPES.filter((t) => t.id.slice(t.id.indexOf('-') + 1) === q || t.id.endsWith(`-${q}`));
+  return bySuffix.length === 1 ? bySuffix[0] : undefined;
+}
+
+/** The OS types whose id or name contains what was typed: what an error may suggest. */
+export function similarOsTypes(input: string): OsType[] {
+  const q = squash(input);
+  if (q.length < 2) return [];
+  return OS_TYPES.filter((t) => t.id.includes(q) || squash(t.label).includes(q));
+}
+
+/** Error text for an OS type nothing answers to, with the near ones when there are some. */
+export function unknownOsTypeMessage(input: string): string {
+  const near = similarOsTypes(input);
+  const hint = near.length ? `did you mean ${near.map((t) => `'${t.id}'`).join(', ')}? ` : '';
+  return `unknown OS type '${input}' (${hint}see 'nestbox ostypes')`;
+}

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import type { CreateVmSpec, HostIsoUpload, HostIsoVolume, HostPool, JobInfo, OpResult } from '../api/contract';
 import { NestboxError } from '../api/errors';
 import type { DiskBus, Firmware, MachineType, NicModel } from '../domain/config';
-import { findOsType } from '../domain/ostypes';
+import { matchOsType, unknownOsTypeMessage } from '../domain/ostypes';
 import { parseSize } from '../domain/units';
 import { volumeNameFor } from '../domain/hostvolumes';
 
@@ -142,8 +142,8 @@ export function planHostVm(spec: CreateVmSpec, kvm: boolean): HostVmPlan {
   const host = spec.host ?? '';
   const name = checkDomainName(spec.name);
   const osType = spec.osType ?? 'other';
-  const t = findOsType(osType);
-  if (!t) throw new NestboxError('INVALID_ARGUMENT', `unknown OS type '${osType}' (see: nestbox ostypes)`);
+  const t = matchOsType(osType);
+  if (!t) throw new NestboxError('INVALID_ARGUMENT', unknownOsTypeMessage(osType));
   if (spec.disk !== undefined) throw new NestboxError('UNSUPPORTED', `on host '${host}' a new VM gets a new disk in a storage pool ('disk' is a path on this computer)`);
   if (spec.iso !== undefined) throw new NestboxError('UNSUPPORTED', `on host '${host}' the ISO is a volume in one of its storage pools: give isoVolume POOL/VOLUME, or copy the ISO there first (hosts.uploadIso; the CLI's --iso does it)`);
   if (spec.group !== undefined && spec.group !== '') throw new NestboxError('UNSUPPORTED', `VMs on host '${host}' have no group (libvirt keeps none)`);

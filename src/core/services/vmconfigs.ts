@@ -11,7 +11,7 @@ import { NestboxError } from '../api/errors';
 import type { CdromConfig, DiskConfig, NicConfig, ResourceConfig, ShareConfig, VmConfig } from '../domain/config';
 import { CONFIG_VERSION, ConfigError, parseVmConfig, RESOURCE_KEYS, validateName } from '../domain/config';
 import { describeState, isActive, isAllowed } from '../domain/lifecycle';
-import { findOsType } from '../domain/ostypes';
+import { findOsType, matchOsType, unknownOsTypeMessage } from '../domain/ostypes';
 import { detectOsFromIso } from '../domain/osdetect';
 import { checkMinimums } from '../domain/osminimums';
 import { seedKindFor, UnattendedError } from '../domain/unattended';
@@ -88,8 +88,8 @@ export class VmConfigs {
         warnings.push(`detected ${findOsType(guess.osType)!.label} from ${guess.evidence}; pass --os-type to choose otherwise`);
       }
     }
-    const os = findOsType(osId);
-    if (!os) throw new NestboxError('INVALID_ARGUMENT', `unknown OS type '${osId}' (see 'nestbox ostypes')`);
+    const os = matchOsType(osId);
+    if (!os) throw new NestboxError('INVALID_ARGUMENT', unknownOsTypeMessage(osId));
     const p = os.preset;
     const memoryMiB = spec.memoryMiB ?? p.memoryMiB;
     const cpus = spec.cpus ?? p.cpus;
